@@ -1,0 +1,16 @@
+//===- NetDialect.cpp - the net dialect -----------------------------------===//
+
+#include "net/Dialect/NetDialect.h"
+#include "net/Dialect/NetOps.h"
+
+using namespace mlir;
+using namespace mlir::net;
+
+#include "net/Dialect/NetOpsDialect.cpp.inc"
+
+void NetDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "net/Dialect/NetOps.cpp.inc"
+      >();
+}
