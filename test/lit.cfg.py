@@ -16,3 +16,5 @@ config.substitutions.append(("%models", os.path.join(config.netc_src_root, "mode
 llvm_config.with_system_environment(["HOME", "TMPDIR"])
 llvm_config.use_default_substitutions()
 llvm_config.add_tool_substitutions(["netc", "net-opt"], [config.netc_tools_dir])
+# FileCheck, not and count come from LLVM's tool directory.
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)

@@ -34,6 +34,8 @@ namespace {
 constexpr int64_t kMaxLayers = 100000;
 constexpr int64_t kMaxRepeat = 10000;
 constexpr size_t kMaxBlockDepth = 64;
+/// Statements executed in all, so nested repeats cannot spin for hours.
+constexpr int64_t kMaxSteps = 10000000;
 
 /// Words that stand for themselves where a setting expects one.
 const char *const kSymbols[] = {
@@ -185,6 +187,7 @@ private:
   std::set<std::pair<const char *, std::string>> reported;
   int frozenDepth = 0;
   int64_t layers = 0;
+  int64_t steps = 0;
   bool inNetwork = false;
   bool returned = false;
   Value returnValue;
@@ -193,6 +196,7 @@ private:
   bool haveInput = false;
   std::optional<Value> output;
   bool sawOutput = false;
+  std::string inputName;
   mlir::DictionaryAttr trainSetup;
 };
 
@@ -301,7 +305,19 @@ mlir::OwningOpRef<mlir::ModuleOp> Elaborator::run(llvm::ArrayRef<Override> overr
       given[o.name] = Value::number(fv);
       continue;
     }
-    error(network->loc, "-D " + o.name + "=" + o.value + ": expected a number");
+    if (o.value == "true" || o.value == "false") {
+      given[o.name] = Value::boolean(o.value == "true");
+      continue;
+    }
+    if (llvm::is_contained(kSymbols, StringRef(o.value))) {
+      given[o.name] = Value::symbol(o.value);
+      continue;
+    }
+    std::string words;
+    for (const char *sym : kSymbols)
+      words += std::string(words.empty() ? "" : ", ") + sym;
+    error(network->loc, "-D " + o.name + "=" + o.value +
+                            ": expected a number, true, false or one of " + words);
   }
   for (const Param &p : network->params) {
     if (auto it = given.find(p.name); it != given.end()) {
@@ -342,6 +358,7 @@ mlir::OwningOpRef<mlir::ModuleOp> Elaborator::run(llvm::ArrayRef<Override> overr
   builder.create<mlir::func::ReturnOp>(location(network->loc), output->tensor);
   func.setFunctionType(builder.getFunctionType(entry->getArgumentTypes(),
                                                {output->tensor.getType()}));
+  func.setArgAttr(0, "net.input", builder.getStringAttr(inputName));
   if (output->shape.size() == 2)
     module->setAttr("net.classes", builder.getI64IntegerAttr(output->shape[1]));
   if (!trainSetup) {
@@ -367,6 +384,12 @@ void Elaborator::execBody(const StmtList &body, Scope &scope) {
   for (const auto &stmt : body) {
     if (returned) {
       error(stmt->loc, "nothing may follow 'return' in a block");
+      return;
+    }
+    if (++steps > kMaxSteps) {
+      if (steps == kMaxSteps + 1)
+        error(stmt->loc, "elaboration runs more than " + Twine(kMaxSteps) +
+                             " statements; is a 'repeat' count too large?");
       return;
     }
     execStmt(*stmt, scope);
@@ -409,6 +432,7 @@ void Elaborator::execStmt(const Stmt &stmt, Scope &scope) {
     if (!ok)
       return;
     mlir::Value arg = entry->addArgument(tensorType(shape), location(stmt.loc, stmt.name));
+    inputName = stmt.name;
     scope[stmt.name] = Value::ofTensor(arg, shape);
     return;
   }

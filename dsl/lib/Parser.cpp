@@ -282,6 +282,22 @@ StmtPtr Parser::parseTrain() {
   return stmt;
 }
 
+/// Records `expr`'s height from its children; false (with an error) when it
+/// exceeds the limit.
+bool Parser::checkHeight(Expr &expr) {
+  int height = 0;
+  for (const auto &operand : expr.operands)
+    height = std::max(height, operand->height);
+  for (const Arg &arg : expr.args)
+    height = std::max(height, arg.value->height);
+  expr.height = height + 1;
+  if (expr.height <= kMaxHeight)
+    return true;
+  diags.error(expr.loc, "expression longer than " + llvm::Twine(kMaxHeight) +
+                            " steps; split it with names or use 'repeat'");
+  return false;
+}
+
 /// expr ::= sum ('->' IDENT ('(' args ')')?)*
 ExprPtr Parser::parseExpr() {
   DepthGuard guard(nesting);
@@ -306,6 +322,8 @@ ExprPtr Parser::parseExpr() {
     call->args.push_back(std::move(input));
     if (consume(TokenKind::l_paren) && !parseArgs(call->args))
       return nullptr;
+    if (!checkHeight(*call))
+      return nullptr;
     lhs = std::move(call);
   }
   return lhs;
@@ -323,6 +341,8 @@ ExprPtr Parser::parseSum() {
       return nullptr;
     bin->operands.push_back(std::move(lhs));
     bin->operands.push_back(std::move(rhs));
+    if (!checkHeight(*bin))
+      return nullptr;
     lhs = std::move(bin);
   }
   return lhs;
@@ -341,6 +361,8 @@ ExprPtr Parser::parseTerm() {
       return nullptr;
     bin->operands.push_back(std::move(lhs));
     bin->operands.push_back(std::move(rhs));
+    if (!checkHeight(*bin))
+      return nullptr;
     lhs = std::move(bin);
   }
   return lhs;
@@ -361,7 +383,7 @@ ExprPtr Parser::parseUnary() {
   if (!operand)
     return nullptr;
   neg->operands.push_back(std::move(operand));
-  return neg;
+  return checkHeight(*neg) ? std::move(neg) : nullptr;
 }
 
 /// primary ::= INTEGER | NUMBER | STRING | 'true' | 'false' | list
@@ -414,7 +436,7 @@ ExprPtr Parser::parsePrimary() {
     advance();
     auto call = std::make_unique<Expr>(Expr::Kind::Call, loc);
     call->text = name;
-    if (!parseArgs(call->args))
+    if (!parseArgs(call->args) || !checkHeight(*call))
       return nullptr;
     return call;
   }
@@ -443,7 +465,7 @@ ExprPtr Parser::parseList() {
       return nullptr;
     list->operands.push_back(std::move(item));
   } while (consume(TokenKind::comma));
-  if (!expect(TokenKind::r_square, "to close the list"))
+  if (!expect(TokenKind::r_square, "to close the list") || !checkHeight(*list))
     return nullptr;
   return list;
 }

@@ -39,6 +39,9 @@ struct Expr {
   std::vector<ExprPtr> operands; // List items, Negate/Binary operands
   std::vector<Arg> args;    // Call arguments, a chained input first
   bool chained = false;     // Call written as `input -> callee(...)`
+  /// Height of the subtree; bounded by the parser so that walking it
+  /// recursively cannot exhaust the stack.
+  int height = 1;
 
   Expr(Kind kind, llvm::SMLoc loc) : kind(kind), loc(loc) {}
 };

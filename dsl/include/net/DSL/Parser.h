@@ -27,6 +27,8 @@ public:
 
   /// Deepest nesting of brackets, blocks and expressions accepted.
   static constexpr int kMaxDepth = 128;
+  /// Tallest expression tree accepted (a chain of N layers is N tall).
+  static constexpr int kMaxHeight = 500;
 
 private:
   std::unique_ptr<Decl> parseDecl();
@@ -43,6 +45,7 @@ private:
   ExprPtr parsePrimary();
   ExprPtr parseList();
   bool parseArgs(std::vector<Arg> &args);
+  bool checkHeight(Expr &expr);
 
   void advance();
   bool consume(TokenKind kind);
