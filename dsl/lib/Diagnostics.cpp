@@ -26,7 +26,8 @@ std::string net::dsl::closestMatch(llvm::StringRef name,
                                    llvm::ArrayRef<llvm::StringRef> candidates) {
   std::string best;
   unsigned bestDistance = ~0u;
-  unsigned limit = std::max<unsigned>(1, name.size() / 3);
+  // A third of the name, rounded up: 'imgae' (two edits) still finds 'image'.
+  unsigned limit = std::max<unsigned>(1, (name.size() + 2) / 3);
   for (llvm::StringRef candidate : candidates) {
     unsigned distance = name.edit_distance(candidate, /*AllowReplacements=*/true,
                                            /*MaxEditDistance=*/limit + 1);

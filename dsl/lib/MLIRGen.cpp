@@ -43,6 +43,13 @@ const char *const kSymbols[] = {
     "tanh",  "softmax", "linear",  "cross_entropy", "zeros",
     "ones",  "glorot_uniform", "glorot_normal", "he_uniform", "he_normal"};
 
+/// Prints a number the way it would be written: 0.1, 1e-07, 3.
+std::string formatNumber(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", value);
+  return text;
+}
+
 /// A value during elaboration. Errors are values too: an operation on an
 /// error yields an error without a new message, so one mistake is reported once.
 struct Value {
@@ -77,7 +84,7 @@ struct Value {
     switch (kind) {
     case Kind::Error: return "an invalid value";
     case Kind::Int: return "integer " + std::to_string(i);
-    case Kind::Float: return "number " + std::to_string(f);
+    case Kind::Float: return "number " + formatNumber(f);
     case Kind::Bool: return i ? "true" : "false";
     case Kind::Symbol: return "'" + s + "'";
     case Kind::String: return "string \"" + s + "\"";
@@ -408,6 +415,8 @@ void Elaborator::execStmt(const Stmt &stmt, Scope &scope) {
       return;
     }
     haveInput = true;
+    // Until the declaration proves good, uses of the name stay quiet.
+    scope[stmt.name] = Value::error();
     Value shapeValue = eval(*stmt.value, scope);
     if (shapeValue.isError())
       return;
@@ -722,7 +731,8 @@ std::optional<BoundArgs> Elaborator::bind(const Expr &call,
     bound.values[index] = std::move(v);
     bound.locs[index] = arg.loc;
   }
-  for (size_t i = 0; i < params.size(); ++i) {
+  // After a misspelt or misplaced argument, "missing" would only repeat it.
+  for (size_t i = 0; ok && i < params.size(); ++i) {
     if (params[i].required && !bound.values[i]) {
       error(call.loc, "'" + call.text + "' needs its argument '" + params[i].name + "'");
       ok = false;
@@ -861,7 +871,7 @@ Value Elaborator::optimizer(const Expr &call, Scope &scope) {
     if ((inUnit && (*f < 0 || *f >= 1)) || (!inUnit && *f <= 0)) {
       error(args->locs[i], call.text + " expects '" + name + "' " +
                                (inUnit ? "in [0, 1)" : "above 0") + ", got " +
-                               std::to_string(*f));
+                               formatNumber(*f));
       return Value::error();
     }
     settings[i].second = *f;
@@ -1314,7 +1324,7 @@ Value Elaborator::dropout(const Expr &call, Scope &scope) {
     return Value::error();
   if (*rate < 0 || *rate >= 1) {
     error(args->locs[1], "'" + name + "' rate expects a number in [0, 1), got " +
-                             std::to_string(*rate));
+                             formatNumber(*rate));
     return Value::error();
   }
   mlir::Value out = builder.create<mlir::net::DropoutOp>(

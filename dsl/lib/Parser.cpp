@@ -165,9 +165,9 @@ bool Parser::parseBody(StmtList &body) {
   }
   // The '{' already counts in braceDepth once it is the current token.
   int depth = tok.is(TokenKind::l_brace) ? braceDepth - 1 : braceDepth;
+  llvm::SMLoc open = tok.loc();
   if (!expect(TokenKind::l_brace, "to open a body"))
     return false;
-  llvm::SMLoc open = tok.loc();
   while (!tok.is(TokenKind::r_brace) || braceDepth != depth) {
     if (tok.is(TokenKind::eof)) {
       diags.error(tok.loc(), "expected '}' before end of file");
