@@ -1,0 +1,81 @@
+//===- IDX.h - Reading IDX files (MNIST, Fashion-MNIST) ---------*- C++ -*-===//
+//
+// The IDX format (LeCun's MNIST files): a 4-byte magic (0, 0, type, rank),
+// `rank` big-endian 32-bit dimensions, then the values. Files may be gzip
+// compressed. Everything a file claims is checked against what it holds
+// before anything is allocated: a header that claims 10^12 images is refused
+// with a message, never attempted.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NET_RUNTIME_IDX_H
+#define NET_RUNTIME_IDX_H
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace net::runtime {
+
+/// A value or the reason there is none. The runtime links no LLVM, so this
+/// stands in for llvm::Expected.
+template <typename T> struct Result {
+  std::optional<T> value;
+  std::string error;
+
+  static Result failure(std::string message) {
+    Result r;
+    r.error = std::move(message);
+    return r;
+  }
+  static Result success(T v) {
+    Result r;
+    r.value = std::move(v);
+    return r;
+  }
+  explicit operator bool() const { return value.has_value(); }
+  T &operator*() { return *value; }
+  T *operator->() { return &*value; }
+};
+
+/// An IDX array of unsigned bytes (type 0x08, the type of every MNIST-like file).
+struct IdxArray {
+  std::vector<uint32_t> dims;
+  std::vector<uint8_t> data;
+};
+
+/// Largest payload accepted by default: 4 GiB, far above any MNIST-like file.
+constexpr uint64_t kMaxIdxBytes = uint64_t(4) << 30;
+
+/// Reads `path`, plain or gzip (detected by its magic bytes).
+Result<IdxArray> readIdx(const std::string &path, uint64_t maxBytes = kMaxIdxBytes);
+
+/// Images (N, H, W) with their labels (N), from one pair of IDX files.
+struct LabelledImages {
+  uint32_t count = 0, height = 0, width = 0;
+  std::vector<uint8_t> pixels; // count * height * width, row-major
+  std::vector<uint8_t> labels; // count
+};
+
+/// Reads and cross-checks an images file and a labels file: ranks 3 and 1,
+/// the same count.
+Result<LabelledImages> readIdxPair(const std::string &imagesPath,
+                                   const std::string &labelsPath);
+
+/// An MNIST-layout directory: train-images-idx3-ubyte, train-labels-idx1-ubyte,
+/// t10k-images-idx3-ubyte and t10k-labels-idx1-ubyte, each plain or with .gz.
+struct IdxDataset {
+  LabelledImages train;
+  LabelledImages test;
+};
+
+Result<IdxDataset> readIdxDataset(const std::string &directory);
+
+/// Finds a dataset given by name ("mnist", "fashion-mnist") or by path: a
+/// name is looked up under $NETC_DATA, then ./data; the error says where it
+/// looked and how to get it.
+Result<std::string> findDataset(const std::string &nameOrPath);
+
+} // namespace net::runtime
+
+#endif // NET_RUNTIME_IDX_H
