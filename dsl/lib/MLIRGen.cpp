@@ -156,6 +156,12 @@ private:
   std::optional<StringRef> toActivation(const Value &v, SMLoc loc, StringRef layer);
   const Value *tensorArg(const BoundArgs &args, size_t index, SMLoc callLoc,
                          StringRef layer);
+  /// An optional argument: `fallback` when absent, nullopt (reported) when
+  /// it is not of the kind expected.
+  std::optional<bool> optionalBool(const BoundArgs &args, size_t index,
+                                   StringRef layer, StringRef what, bool fallback);
+  std::optional<StringRef> optionalActivation(const BoundArgs &args, size_t index,
+                                              StringRef layer);
 
   // Layers.
   std::string layerName(StringRef kind, const BoundArgs &args, size_t nameIndex,
@@ -1002,6 +1008,23 @@ std::optional<StringRef> Elaborator::toActivation(const Value &v, SMLoc loc,
   return std::nullopt;
 }
 
+std::optional<bool> Elaborator::optionalBool(const BoundArgs &args, size_t index,
+                                            StringRef layer, StringRef what,
+                                            bool fallback) {
+  const Value *v = args.get(index);
+  if (!v)
+    return fallback;
+  return toBool(*v, args.locs[index], "'" + layer + "' " + what);
+}
+
+std::optional<StringRef> Elaborator::optionalActivation(const BoundArgs &args,
+                                                        size_t index, StringRef layer) {
+  const Value *v = args.get(index);
+  if (!v)
+    return StringRef("none");
+  return toActivation(*v, args.locs[index], layer);
+}
+
 const Value *Elaborator::tensorArg(const BoundArgs &args, size_t index, SMLoc callLoc,
                                    StringRef layer) {
   const Value *v = args.get(index);
@@ -1108,28 +1131,12 @@ Value Elaborator::conv2d(const Expr &call, Scope &scope) {
   std::optional<std::array<int64_t, 2>> stride = std::array<int64_t, 2>{1, 1};
   if (const Value *s = args->get(3))
     stride = toPair(*s, args->locs[3], "'" + name + "' stride");
-  bool bias = true, frozen = frozenDepth > 0;
-  if (const Value *b = args->get(5)) {
-    auto v = toBool(*b, args->locs[5], "'" + name + "' bias");
-    if (!v)
-      return Value::error();
-    bias = *v;
-  }
-  if (const Value *f = args->get(7)) {
-    auto v = toBool(*f, args->locs[7], "'" + name + "' frozen");
-    if (!v)
-      return Value::error();
-    frozen = frozen || *v;
-  }
-  StringRef activation = "none";
-  if (const Value *a = args->get(6)) {
-    auto v = toActivation(*a, args->locs[6], name);
-    if (!v)
-      return Value::error();
-    activation = *v;
-  }
-  if (!input || !filters || !kernel || !stride)
+  auto bias = optionalBool(*args, 5, name, "bias", /*fallback=*/true);
+  auto activation = optionalActivation(*args, 6, name);
+  auto frozenArg = optionalBool(*args, 7, name, "frozen", /*fallback=*/false);
+  if (!input || !filters || !kernel || !stride || !bias || !activation || !frozenArg)
     return Value::error();
+  bool frozen = *frozenArg || frozenDepth > 0;
   Value validPad = Value::symbol("valid");
   const Value *padding = args->get(4) ? args->get(4) : &validPad;
   auto pads = toPads(*padding, args->get(4) ? args->locs[4] : call.loc, name,
@@ -1148,12 +1155,12 @@ Value Elaborator::conv2d(const Expr &call, Scope &scope) {
   mlir::Value out = builder.create<mlir::net::Conv2dOp>(
       loc, tensorType(result.shape), input->tensor, w,
       builder.getDenseI64ArrayAttr(*stride), builder.getDenseI64ArrayAttr(*pads));
-  if (bias) {
+  if (*bias) {
     mlir::Value b = param(name, "bias", {*filters}, "zeros", frozen, loc);
     out = builder.create<mlir::net::BiasAddOp>(loc, out.getType(), out, b);
   }
-  return applyActivation(Value::ofTensor(out, result.shape), activation, loc, call.loc,
-                         name);
+  return applyActivation(Value::ofTensor(out, result.shape), *activation, loc,
+                         call.loc, name);
 }
 
 /// dense(input, units, activation = none, bias = true, frozen = false, name)
@@ -1167,28 +1174,12 @@ Value Elaborator::dense(const Expr &call, Scope &scope) {
   const Value *input = tensorArg(*args, 0, call.loc, "dense");
   std::string name = layerName("dense", *args, 5, call.loc);
   auto units = toInt(*args->get(1), args->locs[1], "'" + name + "' units", 1, 1 << 24);
-  StringRef activation = "none";
-  if (const Value *a = args->get(2)) {
-    auto v = toActivation(*a, args->locs[2], name);
-    if (!v)
-      return Value::error();
-    activation = *v;
-  }
-  bool bias = true, frozen = frozenDepth > 0;
-  if (const Value *b = args->get(3)) {
-    auto v = toBool(*b, args->locs[3], "'" + name + "' bias");
-    if (!v)
-      return Value::error();
-    bias = *v;
-  }
-  if (const Value *f = args->get(4)) {
-    auto v = toBool(*f, args->locs[4], "'" + name + "' frozen");
-    if (!v)
-      return Value::error();
-    frozen = frozen || *v;
-  }
-  if (!input || !units)
+  auto activation = optionalActivation(*args, 2, name);
+  auto bias = optionalBool(*args, 3, name, "bias", /*fallback=*/true);
+  auto frozenArg = optionalBool(*args, 4, name, "frozen", /*fallback=*/false);
+  if (!input || !units || !bias || !activation || !frozenArg)
     return Value::error();
+  bool frozen = *frozenArg || frozenDepth > 0;
   int64_t features = input->shape.size() == 2 ? input->shape[1] : 0;
   Shape weightShape{*units, features};
   auto result = shapes::dense(input->shape, weightShape);
@@ -1201,12 +1192,12 @@ Value Elaborator::dense(const Expr &call, Scope &scope) {
   mlir::Value w = param(name, "kernel", weightShape, "glorot_uniform", frozen, loc);
   mlir::Value out = builder.create<mlir::net::DenseOp>(loc, tensorType(result.shape),
                                                        input->tensor, w);
-  if (bias) {
+  if (*bias) {
     mlir::Value b = param(name, "bias", {*units}, "zeros", frozen, loc);
     out = builder.create<mlir::net::BiasAddOp>(loc, out.getType(), out, b);
   }
-  return applyActivation(Value::ofTensor(out, result.shape), activation, loc, call.loc,
-                         name);
+  return applyActivation(Value::ofTensor(out, result.shape), *activation, loc,
+                         call.loc, name);
 }
 
 /// max_pool / avg_pool(input, size = 2, stride = size, padding = valid, name)
@@ -1285,15 +1276,10 @@ Value Elaborator::batchNorm(const Expr &call, Scope &scope) {
     }
     momentum = *v;
   }
-  bool frozen = frozenDepth > 0;
-  if (const Value *f = args->get(3)) {
-    auto v = toBool(*f, args->locs[3], "'" + name + "' frozen");
-    if (!v)
-      return Value::error();
-    frozen = frozen || *v;
-  }
-  if (!input)
+  auto frozenArg = optionalBool(*args, 3, name, "frozen", /*fallback=*/false);
+  if (!input || !frozenArg)
     return Value::error();
+  bool frozen = *frozenArg || frozenDepth > 0;
   int64_t channels = input->shape.size() >= 2 ? input->shape[1] : 0;
   Shape paramShape{channels};
   auto result = shapes::batchNorm(input->shape, paramShape);

@@ -2,6 +2,8 @@
 
 #include "net/DSL/Parser.h"
 
+#include "llvm/ADT/STLExtras.h"
+
 using namespace net::dsl;
 
 namespace {
@@ -329,14 +331,15 @@ ExprPtr Parser::parseExpr() {
   return lhs;
 }
 
-/// sum ::= term (('+' | '-') term)*
-ExprPtr Parser::parseSum() {
-  ExprPtr lhs = parseTerm();
-  while (lhs && (tok.is(TokenKind::plus) || tok.is(TokenKind::minus))) {
+/// Parses `operand (op operand)*`, left-associative, for the operators `ops`.
+ExprPtr Parser::parseLeftAssociative(llvm::ArrayRef<TokenKind> ops,
+                                     ExprPtr (Parser::*operand)()) {
+  ExprPtr lhs = (this->*operand)();
+  while (lhs && llvm::is_contained(ops, tok.kind)) {
     auto bin = std::make_unique<Expr>(Expr::Kind::Binary, tok.loc());
     bin->text = tok.text.str();
     advance();
-    ExprPtr rhs = parseTerm();
+    ExprPtr rhs = (this->*operand)();
     if (!rhs)
       return nullptr;
     bin->operands.push_back(std::move(lhs));
@@ -348,24 +351,15 @@ ExprPtr Parser::parseSum() {
   return lhs;
 }
 
+/// sum ::= term (('+' | '-') term)*
+ExprPtr Parser::parseSum() {
+  return parseLeftAssociative({TokenKind::plus, TokenKind::minus}, &Parser::parseTerm);
+}
+
 /// term ::= unary (('*' | '/' | '%') unary)*
 ExprPtr Parser::parseTerm() {
-  ExprPtr lhs = parseUnary();
-  while (lhs && (tok.is(TokenKind::star) || tok.is(TokenKind::slash) ||
-                 tok.is(TokenKind::percent))) {
-    auto bin = std::make_unique<Expr>(Expr::Kind::Binary, tok.loc());
-    bin->text = tok.text.str();
-    advance();
-    ExprPtr rhs = parseUnary();
-    if (!rhs)
-      return nullptr;
-    bin->operands.push_back(std::move(lhs));
-    bin->operands.push_back(std::move(rhs));
-    if (!checkHeight(*bin))
-      return nullptr;
-    lhs = std::move(bin);
-  }
-  return lhs;
+  return parseLeftAssociative({TokenKind::star, TokenKind::slash, TokenKind::percent},
+                              &Parser::parseUnary);
 }
 
 /// unary ::= '-' unary | primary

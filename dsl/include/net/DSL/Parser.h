@@ -39,6 +39,8 @@ private:
   StmtPtr parseStmt();
   StmtPtr parseTrain();
   ExprPtr parseExpr();
+  ExprPtr parseLeftAssociative(llvm::ArrayRef<TokenKind> ops,
+                               ExprPtr (Parser::*operand)());
   ExprPtr parseSum();
   ExprPtr parseTerm();
   ExprPtr parseUnary();
