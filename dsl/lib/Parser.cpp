@@ -471,7 +471,8 @@ bool Parser::parseArgs(std::vector<Arg> &args) {
   do {
     Arg arg;
     arg.loc = tok.loc();
-    if (tok.is(TokenKind::identifier)) {
+    // `frozen` is a keyword for regions and an argument name for one layer.
+    if (tok.is(TokenKind::identifier) || tok.is(TokenKind::kw_frozen)) {
       // Look ahead one token: `name =` is a keyword argument.
       Lexer save = lexer;
       Token saveTok = tok;
