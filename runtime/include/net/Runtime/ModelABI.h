@@ -1,0 +1,136 @@
+/*===- ModelABI.h - The C ABI of a compiled model (.so) -----------*- C -*-===*
+ *
+ * One header shared by the code netc generates and by the runtime (netrun)
+ * that loads it. A model .so exports the functions declared at the end; the
+ * runtime calls netc_model() first and refuses the library unless `magic` and
+ * `abi_version` match its own. docs/abi.md explains each field.
+ *
+ * Conventions: tensors are float32, contiguous, NCHW (images) or (N, features);
+ * the batch is fixed when an instance is created and every call takes n <= that
+ * batch samples; labels are int32 class indices. Functions return 0 on success
+ * and a non-zero code (NETC_ERROR_*) otherwise; the instance's last error text
+ * says what was wrong.
+ *
+ *===----------------------------------------------------------------------===*/
+#ifndef NET_RUNTIME_MODELABI_H
+#define NET_RUNTIME_MODELABI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define NETC_ABI_VERSION 1u
+#define NETC_MAGIC 0x4354454eu /* "NETC" little-endian */
+#define NETC_MAX_RANK 4
+
+enum netc_device { NETC_DEVICE_CPU = 0, NETC_DEVICE_CUDA = 1 };
+enum netc_optimizer_kind { NETC_OPTIMIZER_SGD = 0, NETC_OPTIMIZER_ADAM = 1 };
+enum netc_status {
+  NETC_OK = 0,
+  NETC_ERROR_ARGUMENT = 1, /* n out of range, null pointer, unknown name */
+  NETC_ERROR_DEVICE = 2,   /* device not available in this build or machine */
+  NETC_ERROR_MEMORY = 3,   /* the arena could not be allocated */
+};
+
+/* A parameter (weights, biases, batch-norm statistics) or an optimizer slot. */
+typedef struct netc_tensor_info {
+  const char *name;              /* "conv2d_1.kernel", "conv2d_1.kernel/adam_m" */
+  int32_t rank;
+  int64_t shape[NETC_MAX_RANK];
+  int64_t size;                  /* elements */
+  const char *init;              /* zeros, ones, glorot_uniform, glorot_normal, he_uniform, he_normal */
+  int64_t fan_in, fan_out;       /* for the initializer, as Keras computes them */
+  int32_t trainable;             /* 0 for frozen parameters and optimizer slots */
+} netc_tensor_info;
+
+/* One row of the layer table (netrun info), as Keras' summary() prints it. */
+typedef struct netc_layer_info {
+  const char *name;              /* conv2d_1, stage_2/bottleneck_1/conv2d_3 */
+  const char *kind;              /* conv2d, dense, max_pool2d, ... */
+  const char *activation;        /* relu, ..., or "" */
+  int32_t rank;
+  int64_t shape[NETC_MAX_RANK];  /* output; shape[0] = -1 stands for the batch */
+  int64_t params;                /* elements of its parameters */
+  int64_t flops;                 /* forward floating-point operations per image */
+} netc_layer_info;
+
+/* The training set-up written in the .net file; netrun's flags override it. */
+typedef struct netc_train_setup {
+  int32_t optimizer;             /* netc_optimizer_kind */
+  double learning_rate;
+  double momentum;               /* SGD */
+  int32_t nesterov;              /* SGD */
+  double beta1, beta2, epsilon;  /* Adam */
+  int32_t batch;
+  int32_t epochs;
+} netc_train_setup;
+
+typedef struct netc_model_info {
+  uint32_t magic;                /* NETC_MAGIC */
+  uint32_t abi_version;          /* NETC_ABI_VERSION */
+  const char *network;           /* the .net network's name */
+  const char *compiler;          /* "netc 0.1.0" */
+  int32_t input_rank;            /* without the batch: 3 (C, H, W) or 1 */
+  int64_t input_shape[3];
+  int32_t classes;
+  int32_t num_params;
+  const netc_tensor_info *params;
+  int32_t num_state;             /* optimizer slots, saved in checkpoints */
+  const netc_tensor_info *state;
+  int32_t num_layers;
+  const netc_layer_info *layers;
+  int64_t flops_per_image;       /* forward */
+  netc_train_setup train;
+  uint32_t devices;              /* bit (1 << netc_device) per compiled path */
+} netc_model_info;
+
+typedef struct netc_instance netc_instance;
+
+/* Exported by every model .so. */
+const netc_model_info *netc_model(void);
+
+/* Creates an instance for batches of at most `batch` samples on `device`,
+ * with `threads` CPU threads (0: all cores). Parameters start at zero; the
+ * runtime initialises or loads them. On failure returns NULL and writes a
+ * message into `error`. */
+netc_instance *netc_create(int32_t device, int32_t batch, int32_t threads,
+                           char *error, size_t error_size);
+void netc_destroy(netc_instance *instance);
+
+/* The storage of a parameter or optimizer slot, by its index in
+ * netc_model()->params (or ->state); NULL when out of range. */
+float *netc_param_data(netc_instance *instance, int32_t index);
+float *netc_state_data(netc_instance *instance, int32_t index);
+
+/* Optimizer step count (Adam's bias correction) and learning rate. */
+int64_t netc_get_step(const netc_instance *instance);
+void netc_set_step(netc_instance *instance, int64_t step);
+void netc_set_learning_rate(netc_instance *instance, float learning_rate);
+
+/* Inference: probabilities (n, classes). Dropout is off. */
+int netc_forward(netc_instance *instance, const float *input, int32_t n,
+                 float *probabilities);
+
+/* One training step: forward, loss, backward and the optimizer update in one
+ * call. `seed` drives dropout for this step. Writes the mean loss before the
+ * update and the count of correct predictions. */
+int netc_train_step(netc_instance *instance, const float *input,
+                    const int32_t *labels, int32_t n, uint64_t seed,
+                    float *loss, int32_t *correct);
+
+/* Loss and correct count without training. */
+int netc_eval_step(netc_instance *instance, const float *input,
+                   const int32_t *labels, int32_t n, float *loss,
+                   int32_t *correct);
+
+/* The text of the last error on this instance ("" when none). */
+const char *netc_last_error(const netc_instance *instance);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* NET_RUNTIME_MODELABI_H */
