@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "net/Dialect/NetDialect.h"
+#include "net/Transforms/Passes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -15,6 +16,7 @@
 int main(int argc, char **argv) {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
+  mlir::net::registerNetPasses();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::net::NetDialect, mlir::func::FuncDialect>();

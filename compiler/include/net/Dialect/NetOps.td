@@ -327,4 +327,6 @@ def Net_CrossEntropyOp : Net_Op<"cross_entropy", [Pure]> {
   let hasVerifier = 1;
 }
 
+include "net/Dialect/NetTrainingOps.td"
+
 #endif // NET_DIALECT_NETOPS_TD

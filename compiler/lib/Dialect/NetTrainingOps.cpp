@@ -1,0 +1,162 @@
+//===- NetTrainingOps.cpp - verifiers of the training-step ops ------------===//
+//
+// A gradient op is checked by running its forward shape rule on what it
+// produces: the forward op applied to the gradient's result (or with it as
+// the weight) must give exactly the shape of the incoming gradient.
+//
+//===----------------------------------------------------------------------===//
+
+#include "net/Dialect/NetOps.h"
+#include "net/Dialect/Shapes.h"
+
+using namespace mlir;
+using namespace mlir::net;
+
+namespace {
+
+ArrayRef<int64_t> shapeOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape();
+}
+
+/// `forward` is the forward op's output shape computed from this op's
+/// operands and result; it must be the shape of the incoming gradient.
+LogicalResult checkForward(Operation *op, const shapes::ShapeResult &forward,
+                           Value grad) {
+  if (!forward.ok())
+    return op->emitOpError(forward.error);
+  if (ArrayRef<int64_t>(forward.shape) != shapeOf(grad))
+    return op->emitOpError("expects the incoming gradient to have the forward output's shape ")
+           << shapes::format(forward.shape) << ", got " << shapes::format(shapeOf(grad));
+  return success();
+}
+
+LogicalResult checkSameType(Operation *op, Value a, Value b, StringRef what) {
+  if (a.getType() != b.getType())
+    return op->emitOpError("expects ")
+           << what << " to have the type " << a.getType() << ", got " << b.getType();
+  return success();
+}
+
+LogicalResult checkParam(Operation *op, Value param, Value grad) {
+  auto def = param.getDefiningOp<ParamOp>();
+  if (!def)
+    return op->emitOpError("expects its first operand to be a net.param");
+  if (def.getFrozen())
+    return op->emitOpError("updates frozen parameter '") << def.getName() << "'";
+  return checkSameType(op, param, grad, "the gradient");
+}
+
+} // namespace
+
+LogicalResult Conv2dGradInputOp::verify() {
+  return checkForward(*this,
+                      shapes::conv2d(shapeOf(getResult()), shapeOf(getWeight()),
+                                     getStrides(), getPads()),
+                      getGrad());
+}
+
+LogicalResult Conv2dGradWeightOp::verify() {
+  return checkForward(*this,
+                      shapes::conv2d(shapeOf(getInput()), shapeOf(getResult()),
+                                     getStrides(), getPads()),
+                      getGrad());
+}
+
+LogicalResult DenseGradInputOp::verify() {
+  return checkForward(*this, shapes::dense(shapeOf(getResult()), shapeOf(getWeight())),
+                      getGrad());
+}
+
+LogicalResult DenseGradWeightOp::verify() {
+  return checkForward(*this, shapes::dense(shapeOf(getInput()), shapeOf(getResult())),
+                      getGrad());
+}
+
+LogicalResult BiasGradOp::verify() {
+  return checkForward(*this, shapes::biasAdd(shapeOf(getGrad()), shapeOf(getResult())),
+                      getGrad());
+}
+
+LogicalResult MaxPool2dGradOp::verify() {
+  if (failed(checkSameType(*this, getInput(), getResult(), "the result")))
+    return failure();
+  return checkForward(*this,
+                      shapes::pool2d(shapeOf(getInput()), getKernel(), getStrides(),
+                                     getPads(), "max_pool2d"),
+                      getGrad());
+}
+
+LogicalResult AvgPool2dGradOp::verify() {
+  return checkForward(*this,
+                      shapes::pool2d(shapeOf(getResult()), getKernel(), getStrides(),
+                                     getPads(), "avg_pool2d"),
+                      getGrad());
+}
+
+LogicalResult GlobalAvgPoolGradOp::verify() {
+  return checkForward(*this, shapes::globalAvgPool(shapeOf(getResult())), getGrad());
+}
+
+LogicalResult ReshapeOp::verify() {
+  auto in = shapes::flatten(shapeOf(getInput()));
+  auto out = shapes::flatten(shapeOf(getResult()));
+  if (!in.ok())
+    return emitOpError(in.error);
+  if (!out.ok())
+    return emitOpError(out.error);
+  if (in.shape != out.shape)
+    return emitOpError("expects the same batch and values per sample: ")
+           << shapes::format(shapeOf(getInput())) << " vs "
+           << shapes::format(shapeOf(getResult()));
+  return success();
+}
+
+LogicalResult BatchNormInferenceGradOp::verify() {
+  if (failed(checkSameType(*this, getGrad(), getResult(), "the result")))
+    return failure();
+  if (getEpsilon().convertToDouble() <= 0)
+    return emitOpError("expects epsilon above 0");
+  for (auto [param, name] : {std::pair{getGamma(), "gamma"}, {getVariance(), "variance"}}) {
+    auto r = shapes::batchNorm(shapeOf(getGrad()), shapeOf(param), name);
+    if (!r.ok())
+      return emitOpError(r.error);
+  }
+  return success();
+}
+
+LogicalResult DropoutMaskOp::verify() {
+  double rate = getRate().convertToDouble();
+  if (!(rate >= 0 && rate < 1))
+    return emitOpError("expects rate in [0, 1), got ") << rate;
+  if (getStream() < 0)
+    return emitOpError("expects a non-negative stream, got ") << getStream();
+  return success();
+}
+
+LogicalResult CountCorrectOp::verify() {
+  auto r = shapes::crossEntropy(shapeOf(getProbs()), shapeOf(getLabels()));
+  return r.ok() ? success() : emitOpError(r.error);
+}
+
+LogicalResult SoftmaxCrossEntropyGradOp::verify() {
+  auto r = shapes::crossEntropy(shapeOf(getProbs()), shapeOf(getLabels()));
+  if (!r.ok())
+    return emitOpError(r.error);
+  return checkSameType(*this, getProbs(), getResult(), "the result");
+}
+
+LogicalResult SgdUpdateOp::verify() {
+  double momentum = getMomentum().convertToDouble();
+  if (!(momentum >= 0 && momentum < 1))
+    return emitOpError("expects momentum in [0, 1), got ") << momentum;
+  return checkParam(*this, getParam(), getGrad());
+}
+
+LogicalResult AdamUpdateOp::verify() {
+  double b1 = getBeta1().convertToDouble(), b2 = getBeta2().convertToDouble();
+  if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1))
+    return emitOpError("expects beta1 and beta2 in [0, 1), got ") << b1 << " and " << b2;
+  if (getEpsilon().convertToDouble() <= 0)
+    return emitOpError("expects epsilon above 0");
+  return checkParam(*this, getParam(), getGrad());
+}

@@ -1,0 +1,358 @@
+//===- Autodiff.cpp - net-autodiff: the training and evaluation steps -----===//
+//
+// Reverse-mode differentiation of @forward, written as IR so that the
+// training step is fused, planned and emitted like any other function.
+// Only values that depend on a trainable parameter get a gradient: the
+// backward pass stops at the frozen boundary by construction.
+//
+//===----------------------------------------------------------------------===//
+
+#include "net/Dialect/NetOps.h"
+#include "net/Transforms/Passes.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/IRMapping.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+namespace mlir::net {
+#define GEN_PASS_DEF_NETAUTODIFF
+#include "net/Transforms/Passes.h.inc"
+} // namespace mlir::net
+
+using namespace mlir;
+using namespace mlir::net;
+
+namespace {
+
+/// The optimizer of the module's `net.train` set-up.
+struct Optimizer {
+  std::string name = "adam";
+  double momentum = 0, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7;
+  bool nesterov = false;
+};
+
+Optimizer readOptimizer(ModuleOp module) {
+  Optimizer opt;
+  auto train = module->getAttrOfType<DictionaryAttr>("net.train");
+  auto dict = train ? train.getAs<DictionaryAttr>("optimizer") : DictionaryAttr();
+  if (!dict)
+    return opt;
+  if (auto name = dict.getAs<StringAttr>("name"))
+    opt.name = name.str();
+  auto number = [&](StringRef key, double &out) {
+    if (auto v = dict.getAs<FloatAttr>(key))
+      out = v.getValueAsDouble();
+  };
+  number("momentum", opt.momentum);
+  number("beta1", opt.beta1);
+  number("beta2", opt.beta2);
+  number("epsilon", opt.epsilon);
+  double nesterov = 0;
+  number("nesterov", nesterov);
+  opt.nesterov = nesterov != 0;
+  return opt;
+}
+
+/// Builds one step function from @forward.
+class StepBuilder {
+public:
+  StepBuilder(ModuleOp module, func::FuncOp forward)
+      : module(module), forward(forward), builder(module.getContext()) {}
+
+  /// @eval_step: the forward pass, the loss and the correct count.
+  LogicalResult buildEval();
+  /// @train_step: the same, then the backward pass and the updates.
+  LogicalResult buildTrain(const Optimizer &optimizer);
+
+private:
+  /// Creates `name(input, labels) -> (loss, correct)` and clones the forward
+  /// body into it; `training` turns dropout into mask * input.
+  func::FuncOp cloneForward(StringRef name, bool training, IRMapping &mapping,
+                            Value &labels, Value &probs);
+  void finish(Location loc, Value probs, Value labels);
+
+  void accumulate(Value value, Value grad, Location loc);
+  LogicalResult differentiate(Operation *op, Value dy);
+
+  ModuleOp module;
+  func::FuncOp forward;
+  OpBuilder builder;
+  Value loss, correct;
+  DenseMap<Value, Value> grads;
+  DenseSet<Value> needsGrad;
+};
+
+func::FuncOp StepBuilder::cloneForward(StringRef name, bool training,
+                                       IRMapping &mapping, Value &labels,
+                                       Value &probs) {
+  MLIRContext *ctx = module.getContext();
+  Type input = forward.getArgumentTypes()[0];
+  auto labelType = RankedTensorType::get({ShapedType::kDynamic}, IntegerType::get(ctx, 32));
+  auto lossType = RankedTensorType::get({}, Float32Type::get(ctx));
+  auto countType = RankedTensorType::get({}, IntegerType::get(ctx, 32));
+  builder.setInsertionPointToEnd(module.getBody());
+  auto func = builder.create<func::FuncOp>(
+      forward.getLoc(), name,
+      builder.getFunctionType({input, labelType}, {lossType, countType}));
+  if (auto name = forward.getArgAttrOfType<StringAttr>(0, "net.input"))
+    func.setArgAttr(0, "net.input", name);
+  Block *entry = func.addEntryBlock();
+  labels = entry->getArgument(1);
+  builder.setInsertionPointToEnd(entry);
+
+  Block &body = forward.getBody().front();
+  mapping.map(body.getArgument(0), entry->getArgument(0));
+  int64_t stream = 0;
+  for (Operation &op : body.without_terminator()) {
+    auto dropout = dyn_cast<DropoutOp>(op);
+    if (!dropout) {
+      builder.clone(op, mapping);
+      continue;
+    }
+    Value x = mapping.lookup(dropout.getInput());
+    if (!training) {
+      mapping.map(dropout.getResult(), x); // identity at inference
+      continue;
+    }
+    auto mask = builder.create<DropoutMaskOp>(dropout.getLoc(), x.getType(),
+                                              dropout.getRateAttr(),
+                                              builder.getI64IntegerAttr(stream++));
+    auto y = builder.create<MulOp>(dropout.getLoc(), x, mask);
+    mapping.map(dropout.getResult(), y.getResult());
+  }
+  probs = mapping.lookup(body.getTerminator()->getOperand(0));
+  return func;
+}
+
+void StepBuilder::finish(Location loc, Value probs, Value labels) {
+  loss = builder.create<CrossEntropyOp>(
+      loc, RankedTensorType::get({}, builder.getF32Type()), probs, labels);
+  correct = builder.create<CountCorrectOp>(
+      loc, RankedTensorType::get({}, builder.getI32Type()), probs, labels);
+}
+
+LogicalResult StepBuilder::buildEval() {
+  IRMapping mapping;
+  Value labels, probs;
+  cloneForward("eval_step", /*training=*/false, mapping, labels, probs);
+  Location loc = forward.getBody().front().getTerminator()->getLoc();
+  finish(loc, probs, labels);
+  builder.create<func::ReturnOp>(loc, ValueRange{loss, correct});
+  return success();
+}
+
+void StepBuilder::accumulate(Value value, Value grad, Location loc) {
+  auto [it, inserted] = grads.try_emplace(value, grad);
+  if (!inserted)
+    it->second = builder.create<AddOp>(loc, grad.getType(), it->second, grad);
+}
+
+LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
+  IRMapping mapping;
+  Value labels, probs;
+  func::FuncOp func = cloneForward("train_step", /*training=*/true, mapping, labels, probs);
+  Location loc = forward.getBody().front().getTerminator()->getLoc();
+
+  auto softmax = probs.getDefiningOp<SoftmaxOp>();
+  if (!softmax || probs.getDefiningOp() == nullptr)
+    return forward.emitError("training with cross_entropy needs the network to "
+                             "end in a softmax (e.g. activation = softmax on the "
+                             "last layer)");
+
+  // Which values depend on a trainable parameter.
+  SmallVector<Operation *> ops;
+  for (Operation &op : func.getBody().front()) {
+    ops.push_back(&op);
+    if (auto param = dyn_cast<ParamOp>(op)) {
+      if (!param.getFrozen())
+        needsGrad.insert(param.getResult());
+      continue;
+    }
+    if (llvm::any_of(op.getOperands(), [&](Value v) { return needsGrad.contains(v); }))
+      for (Value r : op.getResults())
+        needsGrad.insert(r);
+  }
+
+  finish(loc, probs, labels);
+  if (needsGrad.contains(softmax.getInput()))
+    grads[softmax.getInput()] =
+        builder.create<SoftmaxCrossEntropyGradOp>(loc, probs.getType(), probs, labels);
+
+  for (Operation *op : llvm::reverse(ops)) {
+    if (auto param = dyn_cast<ParamOp>(op)) {
+      Value grad = grads.lookup(param.getResult());
+      if (!grad)
+        continue; // frozen, or nothing trainable flows through it
+      if (optimizer.name == "sgd")
+        builder.create<SgdUpdateOp>(param.getLoc(), param.getResult(), grad,
+                                    builder.getF64FloatAttr(optimizer.momentum),
+                                    optimizer.nesterov ? builder.getUnitAttr() : nullptr);
+      else
+        builder.create<AdamUpdateOp>(param.getLoc(), param.getResult(), grad,
+                                     builder.getF64FloatAttr(optimizer.beta1),
+                                     builder.getF64FloatAttr(optimizer.beta2),
+                                     builder.getF64FloatAttr(optimizer.epsilon));
+      continue;
+    }
+    if (op == softmax.getOperation() || op->getNumResults() != 1)
+      continue;
+    Value dy = grads.lookup(op->getResult(0));
+    if (!dy)
+      continue;
+    if (failed(differentiate(op, dy)))
+      return failure();
+  }
+  builder.create<func::ReturnOp>(loc, ValueRange{loss, correct});
+  return success();
+}
+
+/// Emits the backward of `op` given the gradient `dy` of its result, and
+/// accumulates into its operands that need one.
+LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
+  Location loc = op->getLoc();
+  auto needs = [&](Value v) { return needsGrad.contains(v); };
+  auto typeOf = [](Value v) { return v.getType(); };
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](Conv2dOp conv) {
+        if (needs(conv.getInput()))
+          accumulate(conv.getInput(),
+                     builder.create<Conv2dGradInputOp>(
+                         loc, typeOf(conv.getInput()), dy, conv.getWeight(),
+                         conv.getStridesAttr(), conv.getPadsAttr()),
+                     loc);
+        if (needs(conv.getWeight()))
+          accumulate(conv.getWeight(),
+                     builder.create<Conv2dGradWeightOp>(
+                         loc, typeOf(conv.getWeight()), dy, conv.getInput(),
+                         conv.getStridesAttr(), conv.getPadsAttr()),
+                     loc);
+        return success();
+      })
+      .Case([&](DenseOp dense) {
+        if (needs(dense.getInput()))
+          accumulate(dense.getInput(),
+                     builder.create<DenseGradInputOp>(loc, typeOf(dense.getInput()), dy,
+                                                      dense.getWeight()),
+                     loc);
+        if (needs(dense.getWeight()))
+          accumulate(dense.getWeight(),
+                     builder.create<DenseGradWeightOp>(loc, typeOf(dense.getWeight()),
+                                                       dy, dense.getInput()),
+                     loc);
+        return success();
+      })
+      .Case([&](BiasAddOp bias) {
+        if (needs(bias.getInput()))
+          accumulate(bias.getInput(), dy, loc);
+        if (needs(bias.getBias()))
+          accumulate(bias.getBias(),
+                     builder.create<BiasGradOp>(loc, typeOf(bias.getBias()), dy), loc);
+        return success();
+      })
+      .Case([&](ReluOp relu) {
+        accumulate(relu.getInput(),
+                   builder.create<ReluGradOp>(loc, typeOf(dy), dy, relu.getResult()), loc);
+        return success();
+      })
+      .Case([&](SigmoidOp sigmoid) {
+        accumulate(sigmoid.getInput(),
+                   builder.create<SigmoidGradOp>(loc, typeOf(dy), dy, sigmoid.getResult()),
+                   loc);
+        return success();
+      })
+      .Case([&](TanhOp tanh) {
+        accumulate(tanh.getInput(),
+                   builder.create<TanhGradOp>(loc, typeOf(dy), dy, tanh.getResult()), loc);
+        return success();
+      })
+      .Case([&](SoftmaxOp softmax) {
+        accumulate(softmax.getInput(),
+                   builder.create<SoftmaxGradOp>(loc, typeOf(dy), dy, softmax.getResult()),
+                   loc);
+        return success();
+      })
+      .Case([&](MaxPool2dOp pool) {
+        accumulate(pool.getInput(),
+                   builder.create<MaxPool2dGradOp>(loc, typeOf(pool.getInput()), dy,
+                                                   pool.getInput(), pool.getKernelAttr(),
+                                                   pool.getStridesAttr(), pool.getPadsAttr()),
+                   loc);
+        return success();
+      })
+      .Case([&](AvgPool2dOp pool) {
+        accumulate(pool.getInput(),
+                   builder.create<AvgPool2dGradOp>(loc, typeOf(pool.getInput()), dy,
+                                                   pool.getKernelAttr(),
+                                                   pool.getStridesAttr(), pool.getPadsAttr()),
+                   loc);
+        return success();
+      })
+      .Case([&](GlobalAvgPoolOp pool) {
+        accumulate(pool.getInput(),
+                   builder.create<GlobalAvgPoolGradOp>(loc, typeOf(pool.getInput()), dy),
+                   loc);
+        return success();
+      })
+      .Case([&](FlattenOp flatten) {
+        accumulate(flatten.getInput(),
+                   builder.create<ReshapeOp>(loc, typeOf(flatten.getInput()), dy), loc);
+        return success();
+      })
+      .Case([&](MulOp mul) {
+        // Dropout: the mask needs no gradient, the input gets dy * mask.
+        for (auto [value, other] : {std::pair{mul.getLhs(), mul.getRhs()},
+                                    std::pair{mul.getRhs(), mul.getLhs()}})
+          if (needs(value))
+            accumulate(value, builder.create<MulOp>(loc, dy, other), loc);
+        return success();
+      })
+      .Case([&](AddOp add) {
+        if (needs(add.getLhs()))
+          accumulate(add.getLhs(), dy, loc);
+        if (needs(add.getRhs()))
+          accumulate(add.getRhs(), dy, loc);
+        return success();
+      })
+      .Case([&](BatchNormOp bn) -> LogicalResult {
+        if (needs(bn.getGamma()) || needs(bn.getBeta()))
+          return bn.emitError("training a batch_norm with batch statistics is not "
+                              "supported yet; freeze it (frozen = true or a frozen "
+                              "region) to run it on its moving statistics");
+        if (needs(bn.getInput()))
+          accumulate(bn.getInput(),
+                     builder.create<BatchNormInferenceGradOp>(
+                         loc, typeOf(bn.getInput()), dy, bn.getGamma(), bn.getVariance(),
+                         bn.getEpsilonAttr()),
+                     loc);
+        return success();
+      })
+      .Default([&](Operation *other) {
+        return other->emitError("net-autodiff has no gradient for ") << other->getName();
+      });
+}
+
+struct AutodiffPass : mlir::net::impl::NetAutodiffBase<AutodiffPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    auto forward = module.lookupSymbol<func::FuncOp>("forward");
+    if (!forward || forward.getNumArguments() != 1 || forward.getNumResults() != 1) {
+      module.emitError("net-autodiff expects @forward with one input and one output");
+      return signalPassFailure();
+    }
+    if (module.lookupSymbol("train_step") || module.lookupSymbol("eval_step")) {
+      module.emitError("net-autodiff: the module already has a training step");
+      return signalPassFailure();
+    }
+    StepBuilder steps(module, forward);
+    if (failed(steps.buildEval()))
+      return signalPassFailure();
+    StepBuilder train(module, forward);
+    if (failed(train.buildTrain(readOptimizer(module))))
+      return signalPassFailure();
+  }
+};
+
+} // namespace
