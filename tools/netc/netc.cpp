@@ -1,13 +1,17 @@
 //===- netc.cpp - The netc compiler driver --------------------------------===//
 //
-// netc FILE.net [-emit=ast|mlir|summary] [-o OUT] [-D name=value ...]
+// netc FILE.net [-emit=ast|mlir|summary|planned|cpp|so] [-o OUT] [-D name=value ...]
 //
-// Reads a .net file, elaborates it into the net dialect and prints what was
-// asked for. Exit status 1 on any error in the user's input.
+// Reads a .net file, elaborates it into the net dialect, builds the training
+// step and the memory plan, and prints what was asked for or compiles the
+// model's shared library (`-o model.so`). Exit status 1 on an error in the
+// user's input, 2 on an internal error (a bug of netc, never the user's).
 //
 //===----------------------------------------------------------------------===//
 
 #include "net/Analysis/LayerTable.h"
+#include "net/Target/Cpp/EmitCpp.h"
+#include "net/Transforms/Passes.h"
 #include "net/DSL/AST.h"
 #include "net/DSL/Diagnostics.h"
 #include "net/DSL/MLIRGen.h"
@@ -16,12 +20,14 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
+#include "mlir/Pass/PassManager.h"
 
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -31,7 +37,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { Ast, Mlir, Summary };
+enum class Emit { Ast, Mlir, Summary, Planned, Cpp, Library };
 
 cl::OptionCategory netcCategory("netc options");
 
@@ -44,11 +50,20 @@ cl::opt<Emit> emit("emit", cl::desc("what to produce"), cl::init(Emit::Mlir),
                    cl::values(clEnumValN(Emit::Ast, "ast", "the syntax tree, with locations"),
                               clEnumValN(Emit::Mlir, "mlir", "the net dialect IR"),
                               clEnumValN(Emit::Summary, "summary",
-                                         "the layer table: output shapes and parameters")),
+                                         "the layer table: output shapes and parameters"),
+                              clEnumValN(Emit::Planned, "planned",
+                                         "the IR with training steps and the memory plan"),
+                              clEnumValN(Emit::Cpp, "cpp", "the generated C++ source"),
+                              clEnumValN(Emit::Library, "so",
+                                         "the model's shared library (the default for -o X.so)")),
                    cl::cat(netcCategory));
 cl::list<std::string> defines("D", cl::desc("set a network parameter (e.g. -D classes=10)"),
                               cl::value_desc("name=value"), cl::Prefix,
                               cl::cat(netcCategory));
+
+cl::opt<bool> keepTemps("keep-temps",
+                        cl::desc("keep the generated sources and say where they are"),
+                        cl::cat(netcCategory));
 
 /// Largest .net file accepted: a description, not data.
 constexpr uint64_t kMaxInputBytes = 16u << 20;
@@ -56,6 +71,73 @@ constexpr uint64_t kMaxInputBytes = 16u << 20;
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "netc") << message << "\n";
   return 1;
+}
+
+/// A failure of netc itself: said as such, exit status 2.
+int internalError(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "netc")
+      << "internal error: " << message << "\n(this is a bug in netc, not in your model; "
+      << "please report it with the command above)\n";
+  return 2;
+}
+
+/// Compiles the generated C++ into `path` with the system compiler. The
+/// library appears whole or not at all: it is linked beside, then renamed.
+int buildLibrary(llvm::StringRef source, llvm::StringRef path) {
+  llvm::SmallString<128> dir;
+  if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("netc", dir))
+    return internalError("cannot create a temporary directory: " + ec.message());
+  llvm::SmallString<128> cpp(dir), log(dir), temp;
+  llvm::sys::path::append(cpp, "model.cpp");
+  llvm::sys::path::append(log, "compiler.log");
+  temp = (path + ".tmp").str();
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(cpp, ec);
+    if (ec)
+      return internalError("cannot write '" + cpp + "': " + ec.message());
+    os << source;
+  }
+  const char *cxxEnv = std::getenv("CXX");
+  std::string cxxName = cxxEnv && *cxxEnv ? cxxEnv : "c++";
+  auto cxx = llvm::sys::findProgramByName(cxxName);
+  if (!cxx)
+    return fail("no C++ compiler: '" + cxxName + "' is not on PATH (set CXX, or run ./setup.sh)");
+  const char *includeEnv = std::getenv("NETC_RUNTIME_INCLUDE");
+  std::string include = includeEnv && *includeEnv ? includeEnv : NETC_RUNTIME_INCLUDE_DIR;
+  std::vector<std::string> args = {*cxx, "-std=c++17", "-O3", "-march=native", "-fopenmp",
+                                   "-fPIC", "-shared", "-fvisibility=hidden",
+                                   "-I" + include, std::string(cpp), "-o", std::string(temp)};
+  std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
+                                                llvm::StringRef(log)};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(*cxx, argRefs, std::nullopt, redirects, 0, 0, &error);
+  std::string command;
+  for (const std::string &a : args)
+    command += (command.empty() ? "" : " ") + a;
+  if (rc != 0) {
+    auto text = llvm::MemoryBuffer::getFile(log);
+    llvm::errs() << "netc: the C++ compiler failed on the generated code (exit " << rc
+                 << (error.empty() ? "" : ", " + error) << ")\n  command: " << command
+                 << "\n  sources kept in " << dir << "\n";
+    if (text)
+      llvm::errs() << (*text)->getBuffer().take_back(4000);
+    llvm::sys::fs::remove(temp);
+    return internalError("generated C++ did not compile");
+  }
+  if (std::error_code ec = llvm::sys::fs::rename(temp, path)) {
+    llvm::sys::fs::remove(temp);
+    return fail("cannot write '" + path + "': " + ec.message());
+  }
+  if (keepTemps) {
+    llvm::errs() << "netc: sources kept in " << dir << " (command: " << command << ")\n";
+  } else {
+    llvm::sys::fs::remove(cpp);
+    llvm::sys::fs::remove(log);
+    llvm::sys::fs::remove(dir);
+  }
+  return 0;
 }
 
 /// Writes `text` to `path` whole or not at all: a temporary file beside it,
@@ -94,6 +176,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
+  mlir::registerPassManagerCLOptions();
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "netc " << NETC_VERSION << " (MLIR " << LLVM_VERSION_STRING << ")\n";
   });
@@ -132,9 +215,16 @@ int main(int argc, char **argv) {
   if (diags.hadError())
     return 1;
 
+  // `netc model.net -o model.so` builds the library without saying -emit=so.
+  Emit what = emit;
+  if (emit.getNumOccurrences() == 0 && llvm::StringRef(outputFile).ends_with(".so"))
+    what = Emit::Library;
+  if (what == Emit::Library && outputFile == "-")
+    return fail("-emit=so writes a file: give it with -o model.so");
+
   std::string out;
   llvm::raw_string_ostream os(out);
-  if (emit == Emit::Ast) {
+  if (what == Emit::Ast) {
     net::dsl::dump(ast, sourceMgr, os);
     return writeAtomically(outputFile, out);
   }
@@ -146,9 +236,31 @@ int main(int argc, char **argv) {
   if (!module || diags.hadError())
     return 1;
 
-  if (emit == Emit::Summary)
+  if (what == Emit::Summary) {
     mlir::net::printLayerTable(mlir::net::buildLayerTable(*module), os);
-  else
+    return writeAtomically(outputFile, out);
+  }
+  if (what == Emit::Mlir) {
     module->print(os);
-  return writeAtomically(outputFile, out);
+    return writeAtomically(outputFile, out);
+  }
+
+  mlir::PassManager pm(&context);
+  if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
+    return fail("bad pass manager options");
+  pm.addPass(mlir::net::createNetAutodiff());
+  pm.addPass(mlir::net::createNetPlanMemory());
+  // The passes report what they cannot do for this model (a trainable batch
+  // norm, no softmax before the loss) at its .net line: the user's to change.
+  if (mlir::failed(pm.run(*module)))
+    return 1;
+  if (what == Emit::Planned) {
+    module->print(os);
+    return writeAtomically(outputFile, out);
+  }
+  if (mlir::failed(mlir::net::emitCpp(*module, os)))
+    return internalError("the C++ emitter failed (the message above says on what)");
+  if (what == Emit::Cpp)
+    return writeAtomically(outputFile, out);
+  return buildLibrary(out, outputFile);
 }

@@ -21,11 +21,13 @@ std::string layerNameOf(Operation *op) {
   return op->getName().stripDialect().str();
 }
 
-int64_t elementCount(Type type) {
+/// Elements of a tensor type; per sample skips a leading batch dimension.
+int64_t elementCount(Type type, bool perSample = false) {
   auto shaped = cast<RankedTensorType>(type);
   int64_t n = 1;
-  for (int64_t d : shaped.getShape())
-    n *= d;
+  for (auto [i, d] : llvm::enumerate(shaped.getShape()))
+    if (!(perSample && i == 0))
+      n *= d;
   return n;
 }
 
@@ -75,10 +77,18 @@ LayerTable mlir::net::buildLayerTable(ModuleOp module) {
     }
     auto shape = cast<RankedTensorType>(op.getResult(0).getType()).getShape();
     row.outputShape.assign(shape.begin(), shape.end());
+    if (auto conv = dyn_cast<Conv2dOp>(op)) {
+      auto w = cast<RankedTensorType>(conv.getWeight().getType()).getShape();
+      row.flops += 2 * w[1] * w[2] * w[3] * elementCount(conv.getType(), /*perSample=*/true);
+    } else if (auto dense = dyn_cast<DenseOp>(op)) {
+      auto w = cast<RankedTensorType>(dense.getWeight().getType()).getShape();
+      row.flops += 2 * w[0] * w[1];
+    }
   }
   for (const LayerRow &row : table.rows) {
     table.trainableParams += row.trainableParams;
     table.frozenParams += row.frozenParams;
+    table.flops += row.flops;
   }
   return table;
 }
@@ -107,6 +117,7 @@ void mlir::net::printLayerTable(const LayerTable &table, llvm::raw_ostream &os) 
   os << doubleRule << "\n";
   os << "Total params: " << withCommas(table.trainableParams + table.frozenParams)
      << "\nTrainable params: " << withCommas(table.trainableParams)
-     << "\nNon-trainable params: " << withCommas(table.frozenParams) << "\n";
+     << "\nNon-trainable params: " << withCommas(table.frozenParams)
+     << "\nForward FLOPs per image: " << withCommas(table.flops) << "\n";
   os << rule << "\n";
 }

@@ -25,6 +25,9 @@ struct LayerRow {
   llvm::SmallVector<int64_t, 4> outputShape;
   int64_t trainableParams = 0;
   int64_t frozenParams = 0;
+  /// Forward multiply-adds counted twice, per image (convolutions and dense
+  /// layers; the element-wise rest is noise next to them).
+  int64_t flops = 0;
 };
 
 struct LayerTable {
@@ -33,6 +36,7 @@ struct LayerTable {
   std::vector<LayerRow> rows;
   int64_t trainableParams = 0;
   int64_t frozenParams = 0;
+  int64_t flops = 0;
 };
 
 /// Builds the table of `module`'s `@forward` function.

@@ -1,0 +1,697 @@
+//===- EmitCpp.cpp - net dialect to shape-specialised C++ -----------------===//
+
+#include "net/Target/Cpp/EmitCpp.h"
+
+#include "net/Analysis/LayerTable.h"
+#include "net/Dialect/NetOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/Format.h"
+
+#include <string>
+#include <vector>
+
+using namespace mlir;
+using namespace mlir::net;
+
+namespace {
+
+constexpr int64_t kAlignFloats = 16;
+
+int64_t alignUp(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
+
+ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
+
+/// Elements per sample of a batched tensor (all of them for a fixed one).
+int64_t perSample(Value v) {
+  auto shape = shapeOf(v);
+  int64_t n = 1;
+  for (auto [i, d] : llvm::enumerate(shape))
+    if (!(i == 0 && ShapedType::isDynamic(d)))
+      n *= d;
+  return n;
+}
+
+int64_t product(ArrayRef<int64_t> dims) {
+  int64_t n = 1;
+  for (int64_t d : dims)
+    n *= d;
+  return n;
+}
+
+/// `<1, 28, 28>`: kernel template arguments.
+std::string targs(ArrayRef<int64_t> values) {
+  std::string s = "<";
+  for (auto [i, v] : llvm::enumerate(values))
+    s += (i ? ", " : "") + std::to_string(v);
+  return s + ">";
+}
+
+/// A C string literal (names come from the .net file: quote what needs it).
+std::string quote(StringRef text) {
+  std::string s = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\')
+      s += '\\';
+    s += c;
+  }
+  return s + "\"";
+}
+
+std::string number(double v) {
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << llvm::format("%.17g", v);
+  return s;
+}
+
+struct TensorEntry {
+  std::string name;
+  SmallVector<int64_t, 4> shape;
+  int64_t size = 0, offset = 0;
+  std::string init = "zeros";
+  int64_t fanIn = 0, fanOut = 0;
+  bool trainable = false;
+};
+
+class CppEmitter {
+public:
+  CppEmitter(ModuleOp module, raw_ostream &os) : module(module), os(os) {}
+  LogicalResult emit();
+
+private:
+  LogicalResult collect();
+  void emitTables();
+  LogicalResult emitFunction(func::FuncOp func);
+  LogicalResult emitOp(Operation *op);
+  void emitAbi();
+
+  std::string ref(Value v) { return names.lookup(v); }
+  int64_t stateOffset(StringRef param, StringRef slot) {
+    return state[stateIndex.lookup((param + "/" + slot).str())].offset;
+  }
+
+  ModuleOp module;
+  raw_ostream &os;
+  std::vector<TensorEntry> params, state;
+  llvm::StringMap<size_t> paramIndex, stateIndex;
+  int64_t paramFloats = 0, stateFloats = 0;
+  int64_t arenaPerSample = 0, arenaFixed = 0;
+  int64_t classes = 0;
+  SmallVector<int64_t, 4> inputShape;
+  DenseMap<Value, std::string> names;
+  bool hasTrain = false;
+  int counter = 0;
+};
+
+LogicalResult CppEmitter::collect() {
+  auto forward = module.lookupSymbol<func::FuncOp>("forward");
+  if (!forward)
+    return module.emitError("the C++ emitter needs @forward");
+  auto arena = module->getAttrOfType<DenseI64ArrayAttr>("net.arena");
+  if (!arena || arena.size() != 2)
+    return module.emitError("the C++ emitter needs a planned module (run net-plan-memory)");
+  arenaPerSample = arena[0];
+  arenaFixed = arena[1];
+  auto input = shapeOf(forward.getArgument(0));
+  inputShape.assign(input.begin() + 1, input.end());
+  auto output = cast<RankedTensorType>(forward.getResultTypes()[0]).getShape();
+  if (output.size() != 2)
+    return forward.emitError("the C++ emitter expects a (batch, classes) output");
+  classes = output[1];
+
+  auto addParam = [&](ParamOp param) {
+    if (paramIndex.count(param.getName()))
+      return;
+    TensorEntry e;
+    e.name = param.getName().str();
+    auto shape = shapeOf(param.getResult());
+    e.shape.assign(shape.begin(), shape.end());
+    e.size = product(shape);
+    e.offset = paramFloats;
+    e.init = param.getInit().str();
+    e.trainable = !param.getFrozen();
+    // Keras' fans: conv [F, C, KH, KW] and dense [out, in].
+    if (shape.size() == 4) {
+      e.fanIn = shape[1] * shape[2] * shape[3];
+      e.fanOut = shape[0] * shape[2] * shape[3];
+    } else if (shape.size() == 2) {
+      e.fanIn = shape[1];
+      e.fanOut = shape[0];
+    } else {
+      e.fanIn = e.fanOut = e.size;
+    }
+    paramFloats += alignUp(e.size);
+    paramIndex[e.name] = params.size();
+    params.push_back(std::move(e));
+  };
+  module.walk([&](ParamOp param) { addParam(param); });
+
+  auto addSlot = [&](Value param, StringRef slot) {
+    auto p = param.getDefiningOp<ParamOp>();
+    TensorEntry e;
+    e.name = (p.getName() + "/" + slot).str();
+    auto shape = shapeOf(param);
+    e.shape.assign(shape.begin(), shape.end());
+    e.size = product(shape);
+    e.offset = stateFloats;
+    stateFloats += alignUp(e.size);
+    stateIndex[e.name] = state.size();
+    state.push_back(std::move(e));
+  };
+  if (auto train = module.lookupSymbol<func::FuncOp>("train_step")) {
+    hasTrain = true;
+    train.walk([&](Operation *op) {
+      if (auto sgd = dyn_cast<SgdUpdateOp>(op))
+        addSlot(sgd.getParam(), "velocity");
+      else if (auto adam = dyn_cast<AdamUpdateOp>(op)) {
+        addSlot(adam.getParam(), "adam_m");
+        addSlot(adam.getParam(), "adam_v");
+      }
+    });
+  }
+  return success();
+}
+
+void CppEmitter::emitTables() {
+  auto tensorRow = [&](const TensorEntry &e) {
+    os << "    {" << quote(e.name) << ", " << e.shape.size() << ", {";
+    for (size_t i = 0; i < 4; ++i)
+      os << (i ? ", " : "") << (i < e.shape.size() ? e.shape[i] : 0);
+    os << "}, " << e.size << ", " << quote(e.init) << ", " << e.fanIn << ", " << e.fanOut
+       << ", " << (e.trainable ? 1 : 0) << "},\n";
+  };
+  os << "const netc_tensor_info kParams[] = {\n";
+  for (const TensorEntry &e : params)
+    tensorRow(e);
+  if (params.empty())
+    os << "    {\"\", 0, {0, 0, 0, 0}, 0, \"zeros\", 0, 0, 0},\n";
+  os << "};\nconst int64_t kParamOffsets[] = {";
+  for (const TensorEntry &e : params)
+    os << e.offset << ", ";
+  os << "0};\n\n";
+
+  os << "const netc_tensor_info kState[] = {\n";
+  for (const TensorEntry &e : state)
+    tensorRow(e);
+  if (state.empty())
+    os << "    {\"\", 0, {0, 0, 0, 0}, 0, \"zeros\", 0, 0, 0},\n";
+  os << "};\nconst int64_t kStateOffsets[] = {";
+  for (const TensorEntry &e : state)
+    os << e.offset << ", ";
+  os << "0};\n\n";
+
+  LayerTable table = buildLayerTable(module);
+  os << "const netc_layer_info kLayers[] = {\n";
+  for (const LayerRow &row : table.rows) {
+    os << "    {" << quote(row.name) << ", " << quote(row.kind) << ", "
+       << quote(row.activation) << ", " << row.outputShape.size() << ", {";
+    for (size_t i = 0; i < 4; ++i) {
+      int64_t d = i < row.outputShape.size() ? row.outputShape[i] : 0;
+      os << (i ? ", " : "") << (ShapedType::isDynamic(d) ? -1 : d);
+    }
+    os << "}, " << row.trainableParams + row.frozenParams << ", " << row.flops << "},\n";
+  }
+  os << "};\n\n";
+
+  // The training set-up.
+  auto train = module->getAttrOfType<DictionaryAttr>("net.train");
+  auto get = [&](DictionaryAttr dict, StringRef key, double fallback) {
+    if (!dict)
+      return fallback;
+    if (auto f = dict.getAs<FloatAttr>(key))
+      return f.getValueAsDouble();
+    if (auto i = dict.getAs<IntegerAttr>(key))
+      return double(i.getInt());
+    return fallback;
+  };
+  DictionaryAttr opt = train ? train.getAs<DictionaryAttr>("optimizer") : DictionaryAttr();
+  bool sgd = opt && opt.getAs<StringAttr>("name") && opt.getAs<StringAttr>("name").getValue() == "sgd";
+  std::string network = "model";
+  if (auto name = module->getAttrOfType<StringAttr>("net.network"))
+    network = name.str();
+
+  os << "const netc_model_info kModel = {\n"
+     << "    NETC_MAGIC, NETC_ABI_VERSION, " << quote(network) << ", " << quote("netc " NETC_COMPILER_VERSION) << ",\n"
+     << "    " << inputShape.size() << ", {";
+  for (size_t i = 0; i < 3; ++i)
+    os << (i ? ", " : "") << (i < inputShape.size() ? inputShape[i] : 0);
+  os << "}, " << classes << ",\n"
+     << "    " << params.size() << ", kParams, " << state.size() << ", kState,\n"
+     << "    " << table.rows.size() << ", kLayers, " << table.flops << ",\n"
+     << "    {" << (sgd ? "NETC_OPTIMIZER_SGD" : "NETC_OPTIMIZER_ADAM") << ", "
+     << number(get(opt, "lr", sgd ? 0.01 : 0.001)) << ", " << number(get(opt, "momentum", 0))
+     << ", " << (get(opt, "nesterov", 0) != 0 ? 1 : 0) << ", " << number(get(opt, "beta1", 0.9))
+     << ", " << number(get(opt, "beta2", 0.999)) << ", " << number(get(opt, "epsilon", 1e-7))
+     << ", " << int64_t(get(train, "batch", 32)) << ", " << int64_t(get(train, "epochs", 1))
+     << "},\n"
+     << "    1u << NETC_DEVICE_CPU,\n};\n\n";
+}
+
+LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
+  names.clear();
+  StringRef name = func.getName();
+  bool isForward = name == "forward";
+  bool isTrain = name == "train_step";
+  os << "void run_" << name << "(netc_instance *I, const float *in0, ";
+  if (isForward)
+    os << "int n, float *out) {\n";
+  else
+    os << "const int32_t *labels, int n, " << (isTrain ? "uint64_t seed, " : "")
+       << "float *loss, int32_t *correct) {\n";
+  os << "  float *const A = I->arena;\n"
+     << "  const int64_t B = I->batch;\n"
+     << "  float *const F = A + kArenaPerSample * B; // the fixed-size section\n"
+     << "  float *const P = I->params;\n";
+  if (isTrain)
+    os << "  float *const S = I->state;\n"
+       << "  const int64_t t = ++I->step; // Adam's bias correction counts from 1\n";
+  os << "  (void)A; (void)F; (void)P;\n";
+  names[func.getArgument(0)] = "in0";
+  if (func.getNumArguments() > 1)
+    names[func.getArgument(1)] = "labels";
+
+  for (Operation &op : func.getBody().front()) {
+    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      if (isForward) {
+        Value v = ret.getOperand(0);
+        os << "  k::copy" << targs({perSample(v)}) << "(n, " << ref(v) << ", out);\n";
+      } else {
+        os << "  *loss = " << ref(ret.getOperand(0)) << ";\n"
+           << "  *correct = " << ref(ret.getOperand(1)) << ";\n";
+      }
+      continue;
+    }
+    if (failed(emitOp(&op)))
+      return failure();
+  }
+  os << "}\n\n";
+  return success();
+}
+
+LogicalResult CppEmitter::emitOp(Operation *op) {
+  // Name and place the result.
+  if (auto param = dyn_cast<ParamOp>(op)) {
+    names[param.getResult()] =
+        "(P + " + std::to_string(params[paramIndex.lookup(param.getName())].offset) + ")";
+    return success();
+  }
+  std::string result;
+  if (op->getNumResults() == 1) {
+    Value r = op->getResult(0);
+    result = "v" + std::to_string(counter++);
+    names[r] = result;
+    auto type = cast<RankedTensorType>(r.getType());
+    if (type.getRank() == 0) {
+      // Scalars (loss, correct count) are locals.
+    } else if (auto slot = op->getAttrOfType<DenseI64ArrayAttr>("net.slot")) {
+      os << "  float *const " << result << " = "
+         << (slot[0] == 0 ? "A + " + std::to_string(slot[1]) + " * B"
+                          : "F + " + std::to_string(slot[1]))
+         << ";\n";
+    } else {
+      return op->emitError("the C++ emitter found no planned slot for this result "
+                           "(run net-plan-memory)");
+    }
+  }
+
+  auto convArgs = [&](ArrayRef<int64_t> x, ArrayRef<int64_t> w, ArrayRef<int64_t> y,
+                      ArrayRef<int64_t> strides, ArrayRef<int64_t> pads) {
+    return targs({x[1], x[2], x[3], w[0], w[2], w[3], strides[0], strides[1], pads[0],
+                  pads[1], y[2], y[3]});
+  };
+  auto poolArgs = [&](ArrayRef<int64_t> x, ArrayRef<int64_t> y, ArrayRef<int64_t> kernel,
+                      ArrayRef<int64_t> strides, ArrayRef<int64_t> pads) {
+    return targs({x[1], x[2], x[3], kernel[0], kernel[1], strides[0], strides[1], pads[0],
+                  pads[1], y[2], y[3]});
+  };
+  /// Channels and pixels per channel of an NCHW or (N, C) tensor.
+  auto channelArgs = [&](Value v) {
+    auto s = shapeOf(v);
+    return targs({s[1], s.size() > 2 ? product(s.drop_front(2)) : 1});
+  };
+  auto call = [&](StringRef kernel, const std::string &templateArgs,
+                  std::initializer_list<std::string> args) {
+    os << "  k::" << kernel << templateArgs << "(";
+    bool first = true;
+    for (const std::string &a : args) {
+      os << (first ? "" : ", ") << a;
+      first = false;
+    }
+    os << ");\n";
+  };
+  auto elementwise = [&](StringRef kernel, std::initializer_list<Value> inputs) {
+    os << "  k::" << kernel << targs({perSample(op->getResult(0))}) << "(n";
+    for (Value v : inputs)
+      os << ", " << ref(v);
+    os << ", " << result << ");\n";
+    return success();
+  };
+
+  return llvm::TypeSwitch<Operation *, LogicalResult>(op)
+      .Case([&](Conv2dOp o) {
+        call("conv2d", convArgs(shapeOf(o.getInput()), shapeOf(o.getWeight()), shapeOf(o),
+                                o.getStrides(), o.getPads()),
+             {"n", ref(o.getInput()), ref(o.getWeight()), result});
+        return success();
+      })
+      .Case([&](Conv2dGradInputOp o) {
+        call("conv2d_grad_input",
+             convArgs(shapeOf(o), shapeOf(o.getWeight()), shapeOf(o.getGrad()),
+                      o.getStrides(), o.getPads()),
+             {"n", ref(o.getGrad()), ref(o.getWeight()), result});
+        return success();
+      })
+      .Case([&](Conv2dGradWeightOp o) {
+        call("conv2d_grad_weight",
+             convArgs(shapeOf(o.getInput()), shapeOf(o), shapeOf(o.getGrad()),
+                      o.getStrides(), o.getPads()),
+             {"n", ref(o.getGrad()), ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](DenseOp o) {
+        call("dense", targs({shapeOf(o.getInput())[1], shapeOf(o)[1]}),
+             {"n", ref(o.getInput()), ref(o.getWeight()), result});
+        return success();
+      })
+      .Case([&](DenseGradInputOp o) {
+        call("dense_grad_input", targs({shapeOf(o)[1], shapeOf(o.getGrad())[1]}),
+             {"n", ref(o.getGrad()), ref(o.getWeight()), result});
+        return success();
+      })
+      .Case([&](DenseGradWeightOp o) {
+        call("dense_grad_weight", targs({shapeOf(o.getInput())[1], shapeOf(o.getGrad())[1]}),
+             {"n", ref(o.getGrad()), ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](BiasAddOp o) {
+        call("bias_add", channelArgs(o.getInput()),
+             {"n", ref(o.getInput()), ref(o.getBias()), result});
+        return success();
+      })
+      .Case([&](BiasGradOp o) {
+        call("bias_grad", channelArgs(o.getGrad()), {"n", ref(o.getGrad()), result});
+        return success();
+      })
+      .Case([&](ReluOp o) { return elementwise("relu", {o.getInput()}); })
+      .Case([&](SigmoidOp o) { return elementwise("sigmoid", {o.getInput()}); })
+      .Case([&](TanhOp o) { return elementwise("tanh", {o.getInput()}); })
+      .Case([&](ReluGradOp o) { return elementwise("relu_grad", {o.getGrad(), o.getOutput()}); })
+      .Case([&](SigmoidGradOp o) {
+        return elementwise("sigmoid_grad", {o.getGrad(), o.getOutput()});
+      })
+      .Case([&](TanhGradOp o) { return elementwise("tanh_grad", {o.getGrad(), o.getOutput()}); })
+      .Case([&](SoftmaxOp o) {
+        call("softmax", targs({shapeOf(o)[1]}), {"n", ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](SoftmaxGradOp o) {
+        call("softmax_grad", targs({shapeOf(o)[1]}),
+             {"n", ref(o.getGrad()), ref(o.getOutput()), result});
+        return success();
+      })
+      .Case([&](MaxPool2dOp o) {
+        call("max_pool2d",
+             poolArgs(shapeOf(o.getInput()), shapeOf(o), o.getKernel(), o.getStrides(),
+                      o.getPads()),
+             {"n", ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](MaxPool2dGradOp o) {
+        call("max_pool2d_grad",
+             poolArgs(shapeOf(o.getInput()), shapeOf(o.getGrad()), o.getKernel(),
+                      o.getStrides(), o.getPads()),
+             {"n", ref(o.getGrad()), ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](AvgPool2dOp o) {
+        call("avg_pool2d",
+             poolArgs(shapeOf(o.getInput()), shapeOf(o), o.getKernel(), o.getStrides(),
+                      o.getPads()),
+             {"n", ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](AvgPool2dGradOp o) {
+        call("avg_pool2d_grad",
+             poolArgs(shapeOf(o), shapeOf(o.getGrad()), o.getKernel(), o.getStrides(),
+                      o.getPads()),
+             {"n", ref(o.getGrad()), result});
+        return success();
+      })
+      .Case([&](GlobalAvgPoolOp o) {
+        call("global_avg_pool", channelArgs(o.getInput()), {"n", ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](GlobalAvgPoolGradOp o) {
+        call("global_avg_pool_grad", channelArgs(o), {"n", ref(o.getGrad()), result});
+        return success();
+      })
+      .Case([&](FlattenOp o) { return elementwise("copy", {o.getInput()}); })
+      .Case([&](ReshapeOp o) { return elementwise("copy", {o.getInput()}); })
+      .Case([&](DropoutOp o) { return elementwise("copy", {o.getInput()}); }) // inference
+      .Case([&](DropoutMaskOp o) {
+        os << "  k::dropout_mask" << targs({perSample(o)}) << "(n, "
+           << number(o.getRate().convertToDouble()) << "f, seed, " << o.getStream() << ", "
+           << result << ");\n";
+        return success();
+      })
+      .Case([&](MulOp o) { return elementwise("mul", {o.getLhs(), o.getRhs()}); })
+      .Case([&](AddOp o) { return elementwise("add", {o.getLhs(), o.getRhs()}); })
+      .Case([&](BatchNormOp o) {
+        // The running statistics: @forward and frozen layers in training.
+        call("batch_norm_inference", channelArgs(o.getInput()),
+             {"n", ref(o.getInput()), ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()),
+              ref(o.getVariance()), number(o.getEpsilon().convertToDouble()) + "f", result});
+        return success();
+      })
+      .Case([&](BatchNormInferenceGradOp o) {
+        call("batch_norm_inference_grad", channelArgs(o.getGrad()),
+             {"n", ref(o.getGrad()), ref(o.getGamma()), ref(o.getVariance()),
+              number(o.getEpsilon().convertToDouble()) + "f", result});
+        return success();
+      })
+      .Case([&](CrossEntropyOp o) {
+        os << "  const float " << result << " = k::cross_entropy"
+           << targs({shapeOf(o.getProbs())[1]}) << "(n, " << ref(o.getProbs()) << ", "
+           << ref(o.getLabels()) << ");\n";
+        return success();
+      })
+      .Case([&](CountCorrectOp o) {
+        os << "  const int32_t " << result << " = k::count_correct"
+           << targs({shapeOf(o.getProbs())[1]}) << "(n, " << ref(o.getProbs()) << ", "
+           << ref(o.getLabels()) << ");\n";
+        return success();
+      })
+      .Case([&](SoftmaxCrossEntropyGradOp o) {
+        call("softmax_cross_entropy_grad", targs({shapeOf(o)[1]}),
+             {"n", ref(o.getProbs()), ref(o.getLabels()), result});
+        return success();
+      })
+      .Case([&](SgdUpdateOp o) {
+        StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
+        os << "  k::sgd_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
+           << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity")
+           << ", I->learning_rate, " << number(o.getMomentum().convertToDouble()) << "f, "
+           << (o.getNesterov() ? "true" : "false") << ");\n";
+        return success();
+      })
+      .Case([&](AdamUpdateOp o) {
+        StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
+        os << "  k::adam_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
+           << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "adam_m") << ", S + "
+           << stateOffset(name, "adam_v") << ", I->learning_rate, "
+           << number(o.getBeta1().convertToDouble()) << "f, "
+           << number(o.getBeta2().convertToDouble()) << "f, "
+           << number(o.getEpsilon().convertToDouble()) << "f, t);\n";
+        return success();
+      })
+      .Default([&](Operation *other) {
+        return other->emitError("the C++ emitter cannot translate ") << other->getName();
+      });
+}
+
+void CppEmitter::emitAbi() {
+  os << R"cpp(} // namespace
+
+// The C ABI (runtime/include/net/Runtime/ModelABI.h).
+#define NETC_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace {
+bool checkCall(netc_instance *I, const void *input, int32_t n, const void *out) {
+  if (!I)
+    return false;
+  if (!input || !out) {
+    I->error = "null input or output pointer";
+    return false;
+  }
+  if (n < 1 || n > I->batch) {
+    I->error = "n = " + std::to_string(n) + " is outside [1, " + std::to_string(I->batch) +
+               "], the batch this instance was created for";
+    return false;
+  }
+  I->error.clear();
+  return true;
+}
+
+float *allocateFloats(int64_t count) {
+  size_t bytes = size_t(std::max<int64_t>(count, 1)) * sizeof(float);
+  bytes = (bytes + 63) / 64 * 64;
+  void *p = std::aligned_alloc(64, bytes);
+  if (p)
+    std::memset(p, 0, bytes);
+  return static_cast<float *>(p);
+}
+} // namespace
+
+NETC_EXPORT const netc_model_info *netc_model(void) { return &kModel; }
+
+NETC_EXPORT netc_instance *netc_create(int32_t device, int32_t batch, int32_t threads,
+                                       char *error, size_t error_size) {
+  auto fail = [&](const std::string &message) -> netc_instance * {
+    if (error && error_size)
+      std::snprintf(error, error_size, "%s", message.c_str());
+    return nullptr;
+  };
+  if (device != NETC_DEVICE_CPU)
+    return fail("this model was compiled for the CPU only (no CUDA path)");
+  if (batch < 1 || batch > (1 << 20))
+    return fail("batch " + std::to_string(batch) + " is outside [1, 1048576]");
+  if (threads > 0)
+    omp_set_num_threads(threads);
+  auto *I = new (std::nothrow) netc_instance();
+  if (!I)
+    return fail("out of memory");
+  I->batch = batch;
+  I->learning_rate = float(kModel.train.learning_rate);
+  I->params = allocateFloats(kParamFloats);
+  I->state = allocateFloats(kStateFloats);
+  I->arena = allocateFloats(kArenaPerSample * int64_t(batch) + kArenaFixed);
+  if (!I->params || !I->state || !I->arena) {
+    netc_destroy(I);
+    return fail("cannot allocate " +
+                std::to_string((kArenaPerSample * int64_t(batch) + kArenaFixed) * 4 >> 20) +
+                " MiB for the activations of batch " + std::to_string(batch));
+  }
+  return I;
+}
+
+NETC_EXPORT void netc_destroy(netc_instance *I) {
+  if (!I)
+    return;
+  std::free(I->params);
+  std::free(I->state);
+  std::free(I->arena);
+  delete I;
+}
+
+NETC_EXPORT float *netc_param_data(netc_instance *I, int32_t index) {
+  if (!I || index < 0 || index >= kModel.num_params)
+    return nullptr;
+  return I->params + kParamOffsets[index];
+}
+
+NETC_EXPORT float *netc_state_data(netc_instance *I, int32_t index) {
+  if (!I || index < 0 || index >= kModel.num_state)
+    return nullptr;
+  return I->state + kStateOffsets[index];
+}
+
+NETC_EXPORT int64_t netc_get_step(const netc_instance *I) { return I ? I->step : 0; }
+NETC_EXPORT void netc_set_step(netc_instance *I, int64_t step) {
+  if (I)
+    I->step = step;
+}
+NETC_EXPORT void netc_set_learning_rate(netc_instance *I, float learning_rate) {
+  if (I)
+    I->learning_rate = learning_rate;
+}
+NETC_EXPORT const char *netc_last_error(const netc_instance *I) {
+  return I ? I->error.c_str() : "no instance";
+}
+
+NETC_EXPORT int netc_forward(netc_instance *I, const float *input, int32_t n,
+                             float *probabilities) {
+  if (!checkCall(I, input, n, probabilities))
+    return NETC_ERROR_ARGUMENT;
+  run_forward(I, input, n, probabilities);
+  return NETC_OK;
+}
+
+NETC_EXPORT int netc_eval_step(netc_instance *I, const float *input, const int32_t *labels,
+                               int32_t n, float *loss, int32_t *correct) {
+  if (!checkCall(I, input, n, labels) || !loss || !correct)
+    return NETC_ERROR_ARGUMENT;
+  run_eval_step(I, input, labels, n, loss, correct);
+  return NETC_OK;
+}
+
+NETC_EXPORT int netc_train_step(netc_instance *I, const float *input, const int32_t *labels,
+                                int32_t n, uint64_t seed, float *loss, int32_t *correct) {
+  if (!checkCall(I, input, n, labels) || !loss || !correct)
+    return NETC_ERROR_ARGUMENT;
+)cpp";
+  if (hasTrain)
+    os << "  run_train_step(I, input, labels, n, seed, loss, correct);\n  return NETC_OK;\n}\n";
+  else
+    os << "  (void)seed;\n  I->error = \"this model has no training step\";\n"
+          "  return NETC_ERROR_ARGUMENT;\n}\n";
+}
+
+LogicalResult CppEmitter::emit() {
+  if (failed(collect()))
+    return failure();
+  std::string network = "model";
+  if (auto name = module->getAttrOfType<StringAttr>("net.network"))
+    network = name.str();
+  os << "// Generated by netc " NETC_COMPILER_VERSION " for the network '" << network
+     << "'. Do not edit: recompile the .net file.\n"
+     << "//\n"
+     << "// Every extent but the batch is a template argument of the kernels in\n"
+     << "// net/Kernels; every tensor is a slot of one arena planned by\n"
+     << "// net-plan-memory, so a step allocates nothing.\n\n"
+     << "#include \"net/Kernels/Kernels.h\"\n"
+     << "#include \"net/Runtime/ModelABI.h\"\n\n"
+     << "#include <omp.h>\n\n"
+     << "#include <algorithm>\n#include <cstdint>\n#include <cstdio>\n#include <cstdlib>\n"
+     << "#include <cstring>\n#include <new>\n#include <string>\n\n"
+     << "struct netc_instance {\n"
+     << "  int32_t batch = 0;\n"
+     << "  float learning_rate = 0;\n"
+     << "  int64_t step = 0;\n"
+     << "  float *params = nullptr;\n"
+     << "  float *state = nullptr;\n"
+     << "  float *arena = nullptr;\n"
+     << "  std::string error;\n"
+     << "};\n\n"
+     << "namespace {\n"
+     << "namespace k = netc::kernels;\n\n"
+     << "// Floats per sample and fixed floats of the arena; of the parameters and\n"
+     << "// the optimizer's slots.\n"
+     << "constexpr int64_t kArenaPerSample = " << arenaPerSample << ";\n"
+     << "constexpr int64_t kArenaFixed = " << arenaFixed << ";\n"
+     << "constexpr int64_t kParamFloats = " << paramFloats << ";\n"
+     << "constexpr int64_t kStateFloats = " << stateFloats << ";\n\n";
+  emitTables();
+  for (StringRef name : {"forward", "eval_step", "train_step"}) {
+    auto func = module.lookupSymbol<func::FuncOp>(name);
+    if (!func) {
+      if (name == "train_step")
+        continue;
+      return module.emitError("the C++ emitter needs @") << name << " (run net-autodiff)";
+    }
+    if (failed(emitFunction(func)))
+      return failure();
+  }
+  emitAbi();
+  return success();
+}
+
+} // namespace
+
+LogicalResult mlir::net::emitCpp(ModuleOp module, raw_ostream &os) {
+  return CppEmitter(module, os).emit();
+}
