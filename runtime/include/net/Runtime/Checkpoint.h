@@ -1,0 +1,78 @@
+//===- Checkpoint.h - Saving and restoring a training run --------*- C++ -*-===//
+//
+// A checkpoint holds what a run needs to go on bit for bit: the parameters
+// and optimizer slots by name and shape, the optimizer step, the epochs done,
+// the shuffling generator's state, the best validation accuracy so far and
+// the run's flags. The file format is runtime/proto/checkpoint.proto; this
+// header keeps protobuf out of the runtime's interface.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NET_RUNTIME_CHECKPOINT_H
+#define NET_RUNTIME_CHECKPOINT_H
+
+#include "net/Runtime/IDX.h"
+#include "net/Runtime/Model.h"
+#include "net/Runtime/Status.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace net::runtime {
+
+struct NamedTensor {
+  std::string name;
+  std::vector<int64_t> shape;
+  std::vector<float> data;
+};
+
+/// The flags of the run that wrote a checkpoint.
+struct RunConfig {
+  uint64_t seed = 0;
+  int32_t batch = 0;
+  int32_t epochs = 0;
+  double learningRate = 0;
+  int32_t threads = 0;
+  double validationSplit = 0;
+  int64_t limit = 0;
+  std::string data;
+  std::string device;
+};
+
+struct Checkpoint {
+  std::string network;
+  std::string compiler;
+  std::vector<NamedTensor> params;
+  std::vector<NamedTensor> state;
+  int64_t step = 0;
+  int32_t epoch = 0;
+  std::vector<uint64_t> rngState;
+  RunConfig run;
+  double bestValAccuracy = -1;
+  int32_t bestEpoch = 0;
+};
+
+/// Writes `checkpoint` to `path` atomically: a temporary file in the same
+/// directory, fsync, rename, fsync of the directory. On failure the old file
+/// at `path`, if any, is untouched and the temporary file is removed.
+Status writeCheckpoint(const std::string &path, const Checkpoint &checkpoint);
+
+/// Reads a checkpoint, refusing a missing, truncated or corrupted file.
+Result<Checkpoint> readCheckpoint(const std::string &path);
+
+/// Copies the instance's parameters, optimizer slots and step.
+Checkpoint captureCheckpoint(const Instance &instance);
+
+/// Checks every name and shape of `checkpoint` against the model, naming
+/// the first mismatch; `withState` also checks the optimizer slots.
+Status checkCompatible(const Checkpoint &checkpoint, const netc_model_info &info,
+                       const std::string &path, bool withState);
+
+/// Checks, then loads the parameters (and the optimizer slots and step when
+/// `withState`) into the instance.
+Status restoreCheckpoint(const Checkpoint &checkpoint, const Instance &instance,
+                         const std::string &path, bool withState);
+
+} // namespace net::runtime
+
+#endif // NET_RUNTIME_CHECKPOINT_H

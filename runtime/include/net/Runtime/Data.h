@@ -1,0 +1,54 @@
+//===- Data.h - Training data in the model's input layout -------*- C++ -*-===//
+//
+// Images stay uint8 in memory (60,000 MNIST images are 47 MB, not 188 MB as
+// floats) and are converted to float, /255, one batch at a time, in the
+// order a shuffled index list asks for.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NET_RUNTIME_DATA_H
+#define NET_RUNTIME_DATA_H
+
+#include "net/Runtime/IDX.h"
+#include "net/Runtime/ModelABI.h"
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace net::runtime {
+
+/// Labelled samples, each `sampleSize` uint8 values in the model's layout.
+struct Samples {
+  int64_t count = 0;
+  int64_t sampleSize = 0;
+  std::vector<uint8_t> pixels;
+  std::vector<int32_t> labels;
+
+  /// Writes samples indices[first, first + n) as floats /255 into `input`
+  /// and their labels into `labelsOut` (when not null).
+  void gather(const std::vector<int64_t> &indices, int64_t first, int64_t n,
+              float *input, int32_t *labelsOut) const;
+  /// Samples [first, first + n) in order.
+  void gatherRange(int64_t first, int64_t n, float *input, int32_t *labelsOut) const;
+};
+
+struct TrainTestData {
+  std::string directory; // where the files were found
+  Samples train;
+  Samples test;
+};
+
+/// Finds `nameOrPath` (findDataset) and reads it (readIdxDataset), checking
+/// it against the model: image size and channels against input_shape, each
+/// label against `classes` (naming the file). `limit` > 0 keeps the first
+/// `limit` training images.
+Result<TrainTestData> loadIdxForModel(const std::string &nameOrPath,
+                                      const netc_model_info &info, int64_t limit);
+
+/// Moves the last `fraction` of `train` into a validation set, as Keras'
+/// validation_split does (before any shuffling).
+Samples splitValidation(Samples &train, double fraction);
+
+} // namespace net::runtime
+
+#endif // NET_RUNTIME_DATA_H

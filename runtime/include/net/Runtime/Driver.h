@@ -1,0 +1,34 @@
+//===- Driver.h - The netrun command line -----------------------*- C++ -*-===//
+//
+// netrun's verbs live in one table (name, usage, one-line help, handler) and
+// its options in another (name, verbs it applies to, help), parsed in one
+// place; tools/netrun/netrun.cpp only calls runNetrun. Tests run the command
+// line in-process through the same function.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NET_RUNTIME_DRIVER_H
+#define NET_RUNTIME_DRIVER_H
+
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace net::runtime {
+
+struct DriverStreams {
+  std::ostream &out;
+  std::ostream &err;
+  /// stdout is a terminal: progress bars instead of periodic lines.
+  bool interactive = false;
+};
+
+/// Runs `netrun <args...>`; returns the exit status (0 success, 1 failure).
+/// Never exits and never throws.
+int runNetrun(const std::vector<std::string> &args, DriverStreams streams);
+
+/// The candidate closest to `word` by edit distance, or "" when none is near.
+std::string closestMatch(const std::string &word, const std::vector<std::string> &candidates);
+
+} // namespace net::runtime
+
+#endif // NET_RUNTIME_DRIVER_H

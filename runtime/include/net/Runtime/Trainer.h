@@ -1,0 +1,106 @@
+//===- Trainer.h - The training loop, evaluation and initialisers -*- C++ -*-===//
+//
+// The runtime never computes a layer: it initialises the parameters from the
+// seed, shuffles, batches, calls netc_train_step, validates each epoch,
+// writes checkpoints and the history, and reports through a callback.
+//
+// Determinism: initialisation uses a generator seeded from the run seed, the
+// shuffle generator is seeded from it too and saved in every checkpoint, and
+// the seed of each step is deriveSeed(seed, kStepStream, global step). With
+// the same seed, batch and thread count a run, interrupted and resumed or
+// not, gives the same weights bit for bit (as far as the model's own kernels
+// are deterministic for a thread count).
+//
+//===----------------------------------------------------------------------===//
+#ifndef NET_RUNTIME_TRAINER_H
+#define NET_RUNTIME_TRAINER_H
+
+#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/Data.h"
+#include "net/Runtime/Model.h"
+#include "net/Runtime/Status.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace net::runtime {
+
+/// Fills every parameter from its initializer (netc_tensor_info::init),
+/// in index order, from `seed`; zeroes the optimizer slots and the step.
+Status initializeParameters(const Instance &instance, uint64_t seed);
+
+struct TrainOptions {
+  int32_t epochs = 1;
+  double learningRate = 0;   // 0: the model's
+  uint64_t seed = 0;
+  double validationSplit = 0; // 0: validate on the test split
+  std::string outDir = "run";
+  bool resume = false;        // continue from outDir/last.ckpt
+  RunConfig config;           // saved in checkpoints
+};
+
+/// The metrics of one epoch, as a history.csv row.
+struct EpochStats {
+  int32_t epoch = 0;          // 1-based
+  int32_t epochs = 0;
+  double loss = 0, accuracy = 0;
+  double valLoss = 0, valAccuracy = 0;
+  double learningRate = 0;
+  double seconds = 0;
+  double imagesPerSecond = 0;
+};
+
+/// Progress within an epoch, after each step.
+struct StepProgress {
+  int32_t epoch = 0, epochs = 0;
+  int64_t seen = 0, total = 0; // images this epoch
+  double loss = 0, accuracy = 0; // running means this epoch
+  double seconds = 0;
+};
+
+struct TrainCallbacks {
+  std::function<void(const StepProgress &)> onStep;
+  std::function<void(const EpochStats &)> onEpoch;
+  std::function<void(const std::string &)> onNote; // "resuming from ..."
+};
+
+struct TrainResult {
+  std::vector<EpochStats> history; // the epochs run now
+  int32_t bestEpoch = 0;
+  double bestValAccuracy = -1;
+};
+
+/// Trains `instance` on `train`, validating on `validation` after each epoch.
+/// Writes outDir/last.ckpt, outDir/best.ckpt and outDir/history.csv. A loss
+/// that becomes NaN or infinite stops with a failure naming the epoch and
+/// step; the checkpoints of the last good epoch stay as they were.
+Result<TrainResult> train(const Instance &instance, const Samples &train,
+                          const Samples &validation, const TrainOptions &options,
+                          const TrainCallbacks &callbacks);
+
+/// Loss and accuracy over `samples` (netc_eval_step), and, when
+/// `withConfusion`, the confusion matrix [true][predicted] from netc_forward.
+struct Evaluation {
+  double loss = 0, accuracy = 0;
+  int64_t count = 0;
+  std::vector<std::vector<int64_t>> confusion;
+};
+Result<Evaluation> evaluate(const Instance &instance, const Samples &samples,
+                            bool withConfusion);
+
+/// `Epoch 3/12 - 4.1s - loss: 0.0712 - accuracy: 0.9781 - val_loss: 0.0503 -
+/// val_accuracy: 0.9836 - 14,634 images/s`
+std::string formatEpochLine(const EpochStats &stats);
+
+/// The header and one row of history.csv.
+std::string historyHeader();
+std::string historyRow(const EpochStats &stats);
+
+/// Checks that `dir` exists (creating it) and that a file can be written in it.
+Status prepareOutputDirectory(const std::string &dir);
+
+} // namespace net::runtime
+
+#endif // NET_RUNTIME_TRAINER_H

@@ -1,0 +1,292 @@
+//===- Checkpoint.cpp - Checkpoints as protobuf, written atomically -------===//
+
+#include "net/Runtime/Checkpoint.h"
+
+#include "proto/checkpoint.pb.h"
+
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+using namespace net::runtime;
+namespace pb = netc::checkpoint;
+
+namespace {
+
+constexpr uint32_t kMagic = 0x4b43454e; // "NECK"
+constexpr uint32_t kFormatVersion = 1;
+
+std::string errnoText() { return std::strerror(errno); }
+
+std::string directoryOf(const std::string &path) {
+  size_t slash = path.rfind('/');
+  if (slash == std::string::npos)
+    return ".";
+  return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+void toProto(const NamedTensor &t, pb::Tensor &out) {
+  out.set_name(t.name);
+  for (int64_t d : t.shape)
+    out.add_shape(d);
+  out.mutable_data()->Add(t.data.begin(), t.data.end());
+}
+
+NamedTensor fromProto(const pb::Tensor &t) {
+  NamedTensor out;
+  out.name = t.name();
+  out.shape.assign(t.shape().begin(), t.shape().end());
+  out.data.assign(t.data().begin(), t.data().end());
+  return out;
+}
+
+bool writeAll(int fd, const char *data, size_t size) {
+  while (size) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    data += n;
+    size -= size_t(n);
+  }
+  return true;
+}
+
+std::string shapeOf(const std::vector<int64_t> &shape) {
+  return shapeText(shape.data(), int32_t(shape.size()));
+}
+
+Status checkTensors(const std::vector<NamedTensor> &saved, const netc_tensor_info *expected,
+                    int32_t count, const char *what, const std::string &path) {
+  for (int32_t i = 0; i < count; ++i) {
+    const netc_tensor_info &e = expected[i];
+    if (size_t(i) >= saved.size())
+      return Status::failure(path + ": has no " + what + " '" + e.name +
+                             "' (it holds " + std::to_string(saved.size()) + " " + what +
+                             "s, the model " + std::to_string(count) + ")");
+    const NamedTensor &t = saved[size_t(i)];
+    if (t.name != e.name)
+      return Status::failure(path + ": " + what + " " + std::to_string(i) + " is '" + t.name +
+                             "', the model expects '" + e.name + "'");
+    std::vector<int64_t> shape(e.shape, e.shape + e.rank);
+    if (t.shape != shape)
+      return Status::failure(path + ": " + what + " '" + t.name + "' has shape " +
+                             shapeOf(t.shape) + ", the model expects " + shapeOf(shape));
+  }
+  if (saved.size() > size_t(count))
+    return Status::failure(path + ": has an extra " + what + " '" + saved[size_t(count)].name +
+                           "' that the model does not have");
+  return Status::success();
+}
+
+} // namespace
+
+Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &checkpoint) {
+  pb::Checkpoint message;
+  message.set_network(checkpoint.network);
+  message.set_compiler(checkpoint.compiler);
+  for (const NamedTensor &t : checkpoint.params)
+    toProto(t, *message.add_params());
+  for (const NamedTensor &t : checkpoint.state)
+    toProto(t, *message.add_state());
+  message.set_step(checkpoint.step);
+  message.set_epoch(checkpoint.epoch);
+  for (uint64_t word : checkpoint.rngState)
+    message.add_rng_state(word);
+  pb::RunConfig &run = *message.mutable_run();
+  run.set_seed(checkpoint.run.seed);
+  run.set_batch(checkpoint.run.batch);
+  run.set_epochs(checkpoint.run.epochs);
+  run.set_learning_rate(checkpoint.run.learningRate);
+  run.set_threads(checkpoint.run.threads);
+  run.set_validation_split(checkpoint.run.validationSplit);
+  run.set_limit(checkpoint.run.limit);
+  run.set_data(checkpoint.run.data);
+  run.set_device(checkpoint.run.device);
+  message.set_best_val_accuracy(checkpoint.bestValAccuracy);
+  message.set_best_epoch(checkpoint.bestEpoch);
+
+  pb::CheckpointFile file;
+  file.set_magic(kMagic);
+  file.set_format_version(kFormatVersion);
+  std::string *payload = file.mutable_checkpoint();
+  if (!message.SerializeToString(payload))
+    return Status::failure(path + ": cannot serialise the checkpoint (over 2 GiB?)");
+  file.set_crc32(uint32_t(::crc32(0L, reinterpret_cast<const Bytef *>(payload->data()),
+                                  uInt(payload->size()))));
+  std::string bytes;
+  if (!file.SerializeToString(&bytes))
+    return Status::failure(path + ": cannot serialise the checkpoint (over 2 GiB?)");
+
+  std::string temp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Status::failure(path + ": cannot write checkpoint: " + temp + ": " + errnoText());
+  bool ok = writeAll(fd, bytes.data(), bytes.size());
+  std::string why = ok ? "" : errnoText();
+  if (ok && ::fsync(fd) != 0) {
+    ok = false;
+    why = errnoText();
+  }
+  if (::close(fd) != 0 && ok) {
+    ok = false;
+    why = errnoText();
+  }
+  if (ok && ::rename(temp.c_str(), path.c_str()) != 0) {
+    ok = false;
+    why = errnoText();
+  }
+  if (!ok) {
+    ::unlink(temp.c_str());
+    return Status::failure(path + ": cannot write checkpoint: " + why +
+                           " (the previous file, if any, is unchanged)");
+  }
+  // Make the rename itself durable.
+  int dir = ::open(directoryOf(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return Status::success();
+}
+
+Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
+  using R = Result<Checkpoint>;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return R::failure(path + ": cannot open checkpoint: " + errnoText());
+  if (S_ISDIR(st.st_mode))
+    return R::failure(path + ": is a directory, expected a checkpoint file");
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return R::failure(path + ": cannot open checkpoint: " + errnoText());
+  std::string bytes(size_t(st.st_size), '\0');
+  size_t done = 0;
+  while (done < bytes.size()) {
+    ssize_t n = ::read(fd, bytes.data() + done, bytes.size() - done);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      std::string why = errnoText();
+      ::close(fd);
+      return R::failure(path + ": cannot read checkpoint: " + why);
+    }
+    if (n == 0)
+      break;
+    done += size_t(n);
+  }
+  ::close(fd);
+  bytes.resize(done);
+  if (bytes.empty())
+    return R::failure(path + ": not a checkpoint: the file is empty");
+
+  pb::CheckpointFile file;
+  if (!file.ParseFromString(bytes))
+    return R::failure(path + ": not a netrun checkpoint, or truncated or corrupted (" +
+                      std::to_string(bytes.size()) + " bytes that do not parse)");
+  if (file.magic() != kMagic)
+    return R::failure(path + ": not a netrun checkpoint (wrong magic number)");
+  if (file.format_version() != kFormatVersion)
+    return R::failure(path + ": checkpoint format version " +
+                      std::to_string(file.format_version()) + ", this netrun reads " +
+                      std::to_string(kFormatVersion));
+  const std::string &payload = file.checkpoint();
+  uint32_t crc = uint32_t(::crc32(0L, reinterpret_cast<const Bytef *>(payload.data()),
+                                  uInt(payload.size())));
+  if (crc != file.crc32())
+    return R::failure(path + ": corrupted checkpoint (checksum mismatch)");
+  pb::Checkpoint message;
+  if (!message.ParseFromString(payload))
+    return R::failure(path + ": corrupted checkpoint (its contents do not parse)");
+
+  Checkpoint out;
+  out.network = message.network();
+  out.compiler = message.compiler();
+  for (const pb::Tensor &t : message.params())
+    out.params.push_back(fromProto(t));
+  for (const pb::Tensor &t : message.state())
+    out.state.push_back(fromProto(t));
+  for (const std::vector<NamedTensor> *list : {&out.params, &out.state})
+    for (const NamedTensor &t : *list) {
+      int64_t n = 1;
+      for (int64_t d : t.shape)
+        n = d < 0 ? -1 : n * d;
+      if (n < 0 || size_t(n) != t.data.size())
+        return R::failure(path + ": corrupted checkpoint: tensor '" + t.name + "' has shape " +
+                          shapeOf(t.shape) + " but " + std::to_string(t.data.size()) +
+                          " values");
+    }
+  out.step = message.step();
+  out.epoch = message.epoch();
+  out.rngState.assign(message.rng_state().begin(), message.rng_state().end());
+  const pb::RunConfig &run = message.run();
+  out.run.seed = run.seed();
+  out.run.batch = run.batch();
+  out.run.epochs = run.epochs();
+  out.run.learningRate = run.learning_rate();
+  out.run.threads = run.threads();
+  out.run.validationSplit = run.validation_split();
+  out.run.limit = run.limit();
+  out.run.data = run.data();
+  out.run.device = run.device();
+  out.bestValAccuracy = message.best_val_accuracy();
+  out.bestEpoch = message.best_epoch();
+  return R::success(std::move(out));
+}
+
+Checkpoint net::runtime::captureCheckpoint(const Instance &instance) {
+  const netc_model_info &info = instance.info();
+  Checkpoint out;
+  out.network = info.network;
+  out.compiler = info.compiler;
+  auto copy = [](const netc_tensor_info &t, const float *data) {
+    NamedTensor n;
+    n.name = t.name;
+    n.shape.assign(t.shape, t.shape + t.rank);
+    n.data.assign(data, data + t.size);
+    return n;
+  };
+  for (int32_t i = 0; i < info.num_params; ++i)
+    out.params.push_back(copy(info.params[i], instance.param(i)));
+  for (int32_t i = 0; i < info.num_state; ++i)
+    out.state.push_back(copy(info.state[i], instance.state(i)));
+  out.step = instance.step();
+  return out;
+}
+
+Status net::runtime::checkCompatible(const Checkpoint &checkpoint, const netc_model_info &info,
+                                     const std::string &path, bool withState) {
+  if (checkpoint.network != info.network)
+    return Status::failure(path + ": a checkpoint of network '" + checkpoint.network +
+                           "', the model is '" + info.network + "'");
+  if (Status s = checkTensors(checkpoint.params, info.params, info.num_params, "parameter", path);
+      !s)
+    return s;
+  if (!withState)
+    return Status::success();
+  return checkTensors(checkpoint.state, info.state, info.num_state, "optimizer slot", path);
+}
+
+Status net::runtime::restoreCheckpoint(const Checkpoint &checkpoint, const Instance &instance,
+                                       const std::string &path, bool withState) {
+  const netc_model_info &info = instance.info();
+  if (Status s = checkCompatible(checkpoint, info, path, withState); !s)
+    return s;
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    const std::vector<float> &data = checkpoint.params[size_t(i)].data;
+    std::copy(data.begin(), data.end(), instance.param(i));
+  }
+  if (!withState)
+    return Status::success();
+  for (int32_t i = 0; i < info.num_state; ++i) {
+    const std::vector<float> &data = checkpoint.state[size_t(i)].data;
+    std::copy(data.begin(), data.end(), instance.state(i));
+  }
+  instance.setStep(checkpoint.step);
+  return Status::success();
+}

@@ -1,0 +1,114 @@
+//===- Data.cpp - IDX datasets in the model's input layout ----------------===//
+
+#include "net/Runtime/Data.h"
+
+#include <algorithm>
+#include <sys/stat.h>
+
+using namespace net::runtime;
+
+void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t n,
+                     float *input, int32_t *labelsOut) const {
+  for (int64_t i = 0; i < n; ++i) {
+    int64_t sample = indices[size_t(first + i)];
+    const uint8_t *src = pixels.data() + sample * sampleSize;
+    float *dst = input + i * sampleSize;
+    for (int64_t k = 0; k < sampleSize; ++k)
+      dst[k] = float(src[k]) / 255.0f;
+    if (labelsOut)
+      labelsOut[i] = labels[size_t(sample)];
+  }
+}
+
+void Samples::gatherRange(int64_t first, int64_t n, float *input, int32_t *labelsOut) const {
+  for (int64_t i = 0; i < n * sampleSize; ++i)
+    input[i] = float(pixels[size_t(first * sampleSize + i)]) / 255.0f;
+  if (labelsOut)
+    std::copy(labels.begin() + first, labels.begin() + first + n, labelsOut);
+}
+
+namespace {
+
+/// The file readIdxDataset read for `stem`, plain or .gz, for messages.
+std::string fileFor(const std::string &directory, const std::string &stem) {
+  struct stat st;
+  std::string plain = directory + "/" + stem;
+  if (::stat(plain.c_str(), &st) == 0)
+    return plain;
+  return plain + ".gz";
+}
+
+/// Checks one split's images and labels against the model and converts it.
+Result<Samples> toSamples(LabelledImages &images, const netc_model_info &info,
+                          const std::string &directory, const std::string &prefix,
+                          int64_t limit) {
+  using R = Result<Samples>;
+  std::string imagesFile = fileFor(directory, prefix + "-images-idx3-ubyte");
+  std::string labelsFile = fileFor(directory, prefix + "-labels-idx1-ubyte");
+  std::string dataShape = "(1, " + std::to_string(images.height) + ", " +
+                          std::to_string(images.width) + ")";
+  int64_t pixels = int64_t(images.height) * images.width;
+  if (info.input_rank == 3) {
+    if (info.input_shape[0] != 1 || info.input_shape[1] != images.height ||
+        info.input_shape[2] != images.width)
+      return R::failure(imagesFile + ": images of shape " + dataShape +
+                        " (channels, height, width) do not match the model's input (" +
+                        std::to_string(info.input_shape[0]) + ", " +
+                        std::to_string(info.input_shape[1]) + ", " +
+                        std::to_string(info.input_shape[2]) + ")");
+  } else if (info.input_shape[0] != pixels) {
+    return R::failure(imagesFile + ": images of shape " + dataShape + " (" +
+                      std::to_string(pixels) + " values) do not match the model's input (" +
+                      std::to_string(info.input_shape[0]) + ")");
+  }
+  for (uint32_t i = 0; i < images.count; ++i)
+    if (images.labels[i] >= uint32_t(info.classes))
+      return R::failure(labelsFile + ": label " + std::to_string(images.labels[i]) +
+                        " of image " + std::to_string(i) + " is not below the model's " +
+                        std::to_string(info.classes) + " classes");
+  Samples out;
+  out.count = limit > 0 ? std::min<int64_t>(limit, images.count) : images.count;
+  out.sampleSize = pixels;
+  images.pixels.resize(size_t(out.count * pixels));
+  out.pixels = std::move(images.pixels);
+  out.labels.assign(images.labels.begin(), images.labels.begin() + out.count);
+  return R::success(std::move(out));
+}
+
+} // namespace
+
+Result<TrainTestData> net::runtime::loadIdxForModel(const std::string &nameOrPath,
+                                                    const netc_model_info &info,
+                                                    int64_t limit) {
+  using R = Result<TrainTestData>;
+  Result<std::string> directory = findDataset(nameOrPath);
+  if (!directory)
+    return R::failure(directory.error);
+  Result<IdxDataset> dataset = readIdxDataset(*directory);
+  if (!dataset)
+    return R::failure(dataset.error);
+  TrainTestData out;
+  out.directory = *directory;
+  Result<Samples> train = toSamples(dataset->train, info, *directory, "train", limit);
+  if (!train)
+    return R::failure(train.error);
+  Result<Samples> test = toSamples(dataset->test, info, *directory, "t10k", 0);
+  if (!test)
+    return R::failure(test.error);
+  out.train = std::move(*train);
+  out.test = std::move(*test);
+  return R::success(std::move(out));
+}
+
+Samples net::runtime::splitValidation(Samples &train, double fraction) {
+  Samples held;
+  held.sampleSize = train.sampleSize;
+  held.count = int64_t(double(train.count) * fraction);
+  int64_t keep = train.count - held.count;
+  held.pixels.assign(train.pixels.begin() + keep * train.sampleSize, train.pixels.end());
+  held.labels.assign(train.labels.begin() + keep, train.labels.end());
+  train.pixels.resize(size_t(keep * train.sampleSize));
+  train.labels.resize(size_t(keep));
+  train.count = keep;
+  return held;
+}

@@ -1,0 +1,638 @@
+//===- Driver.cpp - The netrun command line -------------------------------===//
+
+#include "net/Runtime/Driver.h"
+
+#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/Data.h"
+#include "net/Runtime/Image.h"
+#include "net/Runtime/Model.h"
+#include "net/Runtime/Summary.h"
+#include "net/Runtime/Trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+using namespace net::runtime;
+
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Options: parsed in one place
+//===----------------------------------------------------------------------===//
+
+struct Options {
+  std::vector<std::string> positional;
+  std::set<std::string> given; // option names that appeared
+  std::string data;
+  int32_t epochs = 0;          // 0: the model's
+  int32_t batch = 0;           // 0: the model's
+  double learningRate = 0;     // 0: the model's
+  uint64_t seed = 42;
+  int32_t threads = 0;         // 0: all cores
+  std::string out = "run";
+  double validationSplit = 0;
+  int64_t limit = 0;
+  bool resume = false;
+  std::string weights;
+  std::string device = "auto";
+  bool invert = false;
+  bool help = false;
+};
+
+using Setter = std::function<std::string(Options &, const std::string &)>;
+
+struct OptionSpec {
+  const char *name;   // without "--"
+  const char *value;  // metavariable, or nullptr for a switch
+  const char *verbs;  // the verbs it applies to
+  const char *help;
+  Setter set;
+};
+
+template <typename T> bool parseNumber(const std::string &text, T &out) {
+  std::istringstream in(text);
+  in >> out;
+  return !text.empty() && in && in.peek() == EOF;
+}
+
+Setter intIn(int64_t low, int64_t high, std::function<void(Options &, int64_t)> store,
+             const char *what) {
+  return [=](Options &o, const std::string &v) -> std::string {
+    int64_t n = 0;
+    if (!parseNumber(v, n) || n < low || n > high)
+      return std::string("expects ") + what + ", got '" + v + "'";
+    store(o, n);
+    return "";
+  };
+}
+
+const std::vector<OptionSpec> &optionTable() {
+  static const std::vector<OptionSpec> table = {
+      {"data", "NAME|DIR", "train eval", "dataset by name (mnist, fashion-mnist) or IDX folder",
+       [](Options &o, const std::string &v) { o.data = v; return std::string(); }},
+      {"epochs", "N", "train", "epochs to train to (default: the model's)",
+       intIn(1, 1000000, [](Options &o, int64_t n) { o.epochs = int32_t(n); },
+             "a positive number of epochs")},
+      {"batch", "N", "train eval predict", "batch size (default: the model's)",
+       intIn(1, 1 << 20, [](Options &o, int64_t n) { o.batch = int32_t(n); },
+             "a positive batch size")},
+      {"lr", "RATE", "train", "learning rate (default: the model's)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (!parseNumber(v, o.learningRate) || !(o.learningRate > 0) ||
+             !std::isfinite(o.learningRate))
+           return "expects a positive learning rate, got '" + v + "'";
+         return "";
+       }},
+      {"seed", "N", "train", "seed of initialisation, shuffling and dropout (default 42)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v.empty() || v[0] == '-' || !parseNumber(v, o.seed))
+           return "expects a non-negative integer seed, got '" + v + "'";
+         return "";
+       }},
+      {"threads", "N", "train eval predict", "CPU threads (default 0: all cores)",
+       intIn(0, 4096, [](Options &o, int64_t n) { o.threads = int32_t(n); },
+             "a number of threads (0: all cores)")},
+      {"device", "auto|cpu|cuda", "train eval predict", "where to run (default auto)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v != "auto" && v != "cpu" && v != "cuda")
+           return "expects auto, cpu or cuda, got '" + v + "'";
+         o.device = v;
+         return "";
+       }},
+      {"out", "DIR", "train", "folder for checkpoints and history.csv (default run)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v.empty())
+           return "expects a folder";
+         o.out = v;
+         return "";
+       }},
+      {"validation-split", "F", "train",
+       "validate on the last fraction F of the training images (default: the test split)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (!parseNumber(v, o.validationSplit) || !(o.validationSplit > 0) ||
+             !(o.validationSplit < 1))
+           return "expects a fraction between 0 and 1, got '" + v + "'";
+         return "";
+       }},
+      {"limit", "N", "train", "use only the first N training images",
+       intIn(1, int64_t(1) << 40, [](Options &o, int64_t n) { o.limit = n; },
+             "a positive number of images")},
+      {"resume", nullptr, "train", "continue from DIR/last.ckpt, bit for bit",
+       [](Options &o, const std::string &) { o.resume = true; return std::string(); }},
+      {"weights", "FILE", "eval predict", "checkpoint to load (run/best.ckpt)",
+       [](Options &o, const std::string &v) { o.weights = v; return std::string(); }},
+      {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
+       [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
+      {"help", nullptr, "info train eval predict", "this help",
+       [](Options &o, const std::string &) { o.help = true; return std::string(); }},
+  };
+  return table;
+}
+
+bool appliesTo(const OptionSpec &spec, const std::string &verb) {
+  std::istringstream verbs(spec.verbs);
+  std::string v;
+  while (verbs >> v)
+    if (v == verb)
+      return true;
+  return false;
+}
+
+/// Parses the arguments after the verb; returns an error line or "".
+std::string parseOptions(const std::string &verb, const std::vector<std::string> &args,
+                         Options &options) {
+  const std::vector<OptionSpec> &table = optionTable();
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    if (arg == "-h") {
+      options.help = true;
+      continue;
+    }
+    if (arg.size() < 2 || arg.compare(0, 2, "--") != 0 || arg == "--") {
+      options.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    bool hasValue = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      hasValue = true;
+    }
+    auto spec = std::find_if(table.begin(), table.end(),
+                             [&](const OptionSpec &s) { return name == s.name; });
+    if (spec == table.end()) {
+      std::vector<std::string> names;
+      for (const OptionSpec &s : table)
+        if (appliesTo(s, verb))
+          names.push_back(s.name);
+      std::string near = closestMatch(name, names);
+      return "unknown option '--" + name + "' for '" + verb + "'" +
+             (near.empty() ? "" : "; did you mean '--" + near + "'?");
+    }
+    if (!appliesTo(*spec, verb))
+      return "option '--" + name + "' does not apply to '" + verb + "'";
+    if (spec->value && !hasValue) {
+      if (i + 1 >= args.size())
+        return "option '--" + name + "' needs a value (" + spec->value + ")";
+      value = args[++i];
+    } else if (!spec->value && hasValue) {
+      return "option '--" + name + "' takes no value";
+    }
+    if (std::string e = spec->set(options, value); !e.empty())
+      return "option '--" + name + "' " + e;
+    options.given.insert(name);
+  }
+  return "";
+}
+
+//===----------------------------------------------------------------------===//
+// Helpers shared by the verbs
+//===----------------------------------------------------------------------===//
+
+int fail(DriverStreams &s, const std::string &message) {
+  s.err << "netrun: error: " << message << "\n";
+  return 1;
+}
+
+DeviceChoice deviceChoice(const Options &o) {
+  if (o.device == "cpu")
+    return DeviceChoice::Cpu;
+  if (o.device == "cuda")
+    return DeviceChoice::Cuda;
+  return DeviceChoice::Auto;
+}
+
+const char *deviceName(int32_t device) { return device == NETC_DEVICE_CUDA ? "cuda" : "cpu"; }
+
+std::string fixed(double value, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << value;
+  return s.str();
+}
+
+/// Loads --weights into a new instance after checking it against the model.
+Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Model> &model,
+                                                      const Options &o, int32_t batch) {
+  using R = Result<std::shared_ptr<Instance>>;
+  if (o.weights.empty())
+    return R::failure("--weights FILE is required (a checkpoint written by 'netrun train', "
+                      "e.g. run/best.ckpt)");
+  Result<Checkpoint> checkpoint = readCheckpoint(o.weights);
+  if (!checkpoint)
+    return R::failure(checkpoint.error);
+  if (Status s = checkCompatible(*checkpoint, model->info(), o.weights, /*withState=*/false); !s)
+    return R::failure(s.error());
+  Result<std::shared_ptr<Instance>> instance =
+      Instance::create(model, deviceChoice(o), batch, o.threads);
+  if (!instance)
+    return instance;
+  if (Status s = restoreCheckpoint(*checkpoint, **instance, o.weights, /*withState=*/false); !s)
+    return R::failure(s.error());
+  return instance;
+}
+
+/// A one-line progress display within an epoch: a bar redrawn in place on a
+/// terminal, otherwise a plain line every ten seconds.
+class Progress {
+public:
+  explicit Progress(DriverStreams &streams) : s(streams) {}
+  void step(const StepProgress &p) {
+    double now = p.seconds;
+    bool done = p.seen == p.total;
+    if (s.interactive) {
+      if (!done && now - lastDraw < 0.1)
+        return;
+      lastDraw = now;
+      const int width = 30;
+      int filled = int(double(width) * double(p.seen) / double(std::max<int64_t>(p.total, 1)));
+      std::string bar(size_t(filled), '=');
+      if (filled < width)
+        bar += '>' + std::string(size_t(width - filled - 1), '.');
+      s.out << "\r" << withThousands(p.seen) << "/" << withThousands(p.total) << " [" << bar
+            << "] - " << fixed(now, 1) << "s - loss: " << fixed(p.loss, 4)
+            << " - accuracy: " << fixed(p.accuracy, 4) << "\033[K" << std::flush;
+      drawn = true;
+      return;
+    }
+    if (now - lastDraw < 10.0 || done)
+      return;
+    lastDraw = now;
+    s.out << "  epoch " << p.epoch << "/" << p.epochs << ": " << withThousands(p.seen) << "/"
+          << withThousands(p.total) << " images - loss: " << fixed(p.loss, 4)
+          << " - accuracy: " << fixed(p.accuracy, 4) << std::endl;
+  }
+  /// Before a line of its own: clears the bar and starts the next epoch.
+  void clear() {
+    if (drawn)
+      s.out << "\r\033[K";
+    drawn = false;
+    lastDraw = 0;
+  }
+
+private:
+  DriverStreams &s;
+  double lastDraw = 0;
+  bool drawn = false;
+};
+
+//===----------------------------------------------------------------------===//
+// The verbs
+//===----------------------------------------------------------------------===//
+
+int runInfo(const Options &o, DriverStreams &s) {
+  if (o.positional.size() != 1)
+    return fail(s, "info expects one model: netrun info MODEL.so");
+  Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
+  if (!model)
+    return fail(s, model.error);
+  s.out << formatSummary((*model)->info(), o.positional[0]);
+  return 0;
+}
+
+/// The flags of a training run: explicit flags first, then (with --resume)
+/// those saved in last.ckpt, then the model's set-up.
+Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, DriverStreams &s) {
+  using R = Result<RunConfig>;
+  RunConfig c;
+  c.seed = o.seed;
+  c.batch = o.batch ? o.batch : info.train.batch;
+  c.epochs = o.epochs ? o.epochs : info.train.epochs;
+  c.learningRate = o.learningRate ? o.learningRate : info.train.learning_rate;
+  c.threads = o.threads;
+  c.validationSplit = o.validationSplit;
+  c.limit = o.limit;
+  c.data = o.data;
+  c.device = o.device;
+  if (o.resume) {
+    std::string last = o.out + "/last.ckpt";
+    Result<Checkpoint> checkpoint = readCheckpoint(last);
+    if (!checkpoint)
+      return R::failure(checkpoint.error + " (--resume continues from the --out folder's "
+                                           "last.ckpt)");
+    const RunConfig &saved = checkpoint->run;
+    auto inherit = [&](const char *flag, auto &field, auto value, const std::string &shown) {
+      if (!o.given.count(flag)) {
+        field = value;
+        return;
+      }
+      if (field != value)
+        s.err << "netrun: warning: --" << flag << " differs from the " << shown
+              << " saved in " << last << "; the resumed run will not match an "
+              << "uninterrupted one\n";
+    };
+    inherit("seed", c.seed, saved.seed, "seed " + std::to_string(saved.seed));
+    inherit("batch", c.batch, saved.batch, "batch " + std::to_string(saved.batch));
+    inherit("lr", c.learningRate, saved.learningRate, "learning rate");
+    inherit("threads", c.threads, saved.threads, "thread count");
+    inherit("validation-split", c.validationSplit, saved.validationSplit, "validation split");
+    inherit("limit", c.limit, saved.limit, "limit");
+    if (!o.given.count("epochs"))
+      c.epochs = saved.epochs;
+    if (!o.given.count("data"))
+      c.data = saved.data;
+  }
+  if (c.batch <= 0 || c.epochs <= 0)
+    return R::failure("the model sets no batch or epochs; give --batch and --epochs");
+  if (c.data.empty())
+    return R::failure("train needs --data NAME|DIR (e.g. --data mnist)");
+  return R::success(c);
+}
+
+int runTrain(const Options &o, DriverStreams &s) {
+  if (o.positional.size() != 1)
+    return fail(s, "train expects one model: netrun train MODEL.so --data mnist");
+  Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
+  if (!model)
+    return fail(s, model.error);
+  const netc_model_info &info = (*model)->info();
+  Result<RunConfig> config = trainConfig(o, info, s);
+  if (!config)
+    return fail(s, config.error);
+  Result<TrainTestData> data = loadIdxForModel(config->data, info, config->limit);
+  if (!data)
+    return fail(s, data.error);
+  if (Status st = prepareOutputDirectory(o.out); !st)
+    return fail(s, st.error());
+  Samples &trainSet = data->train;
+  Samples validation;
+  std::string validationName = "the test split";
+  if (config->validationSplit > 0) {
+    validation = splitValidation(trainSet, config->validationSplit);
+    validationName = "the last " + fixed(config->validationSplit * 100, 1) + "% of training";
+    if (validation.count == 0 || trainSet.count == 0)
+      return fail(s, "--validation-split " + fixed(config->validationSplit, 4) + " of " +
+                         withThousands(trainSet.count + validation.count) +
+                         " images leaves no training or no validation images");
+  } else {
+    validation = std::move(data->test);
+  }
+  Result<std::shared_ptr<Instance>> instance =
+      Instance::create(*model, deviceChoice(o), config->batch, config->threads);
+  if (!instance)
+    return fail(s, instance.error);
+  config->device = deviceName((*instance)->device());
+
+  s.out << "Training " << info.network << " on " << data->directory << ": "
+        << withThousands(trainSet.count) << " images, validating on "
+        << withThousands(validation.count) << " (" << validationName << "); batch "
+        << config->batch << ", " << config->epochs << (config->epochs == 1 ? " epoch, " : " epochs, ")
+        << (info.train.optimizer == NETC_OPTIMIZER_ADAM ? "adam" : "sgd") << " lr "
+        << config->learningRate << ", seed " << config->seed << ", device "
+        << config->device << "\n";
+
+  TrainOptions options;
+  options.epochs = config->epochs;
+  options.learningRate = config->learningRate;
+  options.seed = config->seed;
+  options.validationSplit = config->validationSplit;
+  options.outDir = o.out;
+  options.resume = o.resume;
+  options.config = *config;
+  Progress progress(s);
+  TrainCallbacks callbacks;
+  callbacks.onStep = [&](const StepProgress &p) { progress.step(p); };
+  callbacks.onEpoch = [&](const EpochStats &e) {
+    progress.clear();
+    s.out << formatEpochLine(e) << std::endl;
+  };
+  callbacks.onNote = [&](const std::string &note) { s.out << note << "\n"; };
+  Result<TrainResult> result = train(**instance, trainSet, validation, options, callbacks);
+  progress.clear();
+  if (!result)
+    return fail(s, result.error);
+  if (result->bestEpoch > 0)
+    s.out << "best val_accuracy " << fixed(result->bestValAccuracy, 4) << " at epoch "
+          << result->bestEpoch << "; " << o.out << "/best.ckpt, " << o.out << "/last.ckpt, "
+          << o.out << "/history.csv\n";
+  return 0;
+}
+
+int runEval(const Options &o, DriverStreams &s) {
+  if (o.positional.size() != 1)
+    return fail(s, "eval expects one model: netrun eval MODEL.so --weights FILE --data mnist");
+  if (o.data.empty())
+    return fail(s, "eval needs --data NAME|DIR (e.g. --data mnist)");
+  Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
+  if (!model)
+    return fail(s, model.error);
+  const netc_model_info &info = (*model)->info();
+  int32_t batch = o.batch ? o.batch : std::max(info.train.batch, 1);
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch);
+  if (!instance)
+    return fail(s, instance.error);
+  Result<TrainTestData> data = loadIdxForModel(o.data, info, /*limit=*/0);
+  if (!data)
+    return fail(s, data.error);
+  Result<Evaluation> e = evaluate(**instance, data->test, /*withConfusion=*/true);
+  if (!e)
+    return fail(s, e.error);
+
+  s.out << info.network << " (" << o.weights << ") on " << data->directory << " test split, "
+        << withThousands(e->count) << " images: loss " << fixed(e->loss, 4) << ", accuracy "
+        << fixed(e->accuracy, 4) << "\n\nclass  accuracy  images\n";
+  size_t classes = e->confusion.size();
+  for (size_t c = 0; c < classes; ++c) {
+    int64_t total = 0;
+    for (int64_t v : e->confusion[c])
+      total += v;
+    s.out << std::setw(5) << c << "  "
+          << (total ? fixed(double(e->confusion[c][c]) / double(total), 4) : "   -  ") << "  "
+          << std::setw(6) << total << "\n";
+  }
+  s.out << "\nconfusion matrix (rows: true class, columns: predicted)\n      ";
+  for (size_t c = 0; c < classes; ++c)
+    s.out << std::setw(6) << c;
+  s.out << "\n";
+  for (size_t r = 0; r < classes; ++r) {
+    s.out << std::setw(6) << r;
+    for (int64_t v : e->confusion[r])
+      s.out << std::setw(6) << v;
+    s.out << "\n";
+  }
+  return 0;
+}
+
+int runPredict(const Options &o, DriverStreams &s) {
+  if (o.positional.size() < 2)
+    return fail(s, "predict expects a model and images: netrun predict MODEL.so --weights FILE "
+                   "IMAGE...");
+  Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
+  if (!model)
+    return fail(s, model.error);
+  const netc_model_info &info = (*model)->info();
+  int32_t channels = 1, height = 0, width = 0;
+  if (info.input_rank == 3) {
+    channels = int32_t(info.input_shape[0]);
+    height = int32_t(info.input_shape[1]);
+    width = int32_t(info.input_shape[2]);
+  } else {
+    int32_t side = int32_t(std::lround(std::sqrt(double(info.input_shape[0]))));
+    if (int64_t(side) * side != info.input_shape[0])
+      return fail(s, o.positional[0] + ": input " + (*model)->inputShapeText() +
+                         " is not an image; predict needs (C, H, W) or a square (H*W)");
+    height = width = side;
+  }
+  std::vector<std::string> paths(o.positional.begin() + 1, o.positional.end());
+  // Decode everything first: a bad file is reported before any output.
+  std::vector<std::vector<float>> inputs;
+  for (const std::string &path : paths) {
+    Result<Image> image = decodeImage(path);
+    if (!image)
+      return fail(s, image.error);
+    inputs.push_back(imageToInput(*image, channels, height, width, o.invert));
+  }
+  int32_t batch = o.batch ? o.batch : int32_t(std::min<size_t>(paths.size(), 64));
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch);
+  if (!instance)
+    return fail(s, instance.error);
+  size_t classes = size_t(info.classes), sample = inputs[0].size();
+  std::vector<float> input(size_t(batch) * sample), probabilities(size_t(batch) * classes);
+  for (size_t first = 0; first < paths.size(); first += size_t(batch)) {
+    size_t n = std::min(paths.size() - first, size_t(batch));
+    for (size_t i = 0; i < n; ++i)
+      std::copy(inputs[first + i].begin(), inputs[first + i].end(), input.begin() + i * sample);
+    if (Status st = (*instance)->forward(input.data(), int32_t(n), probabilities.data()); !st)
+      return fail(s, st.error());
+    for (size_t i = 0; i < n; ++i) {
+      const float *p = probabilities.data() + i * classes;
+      size_t best = size_t(std::max_element(p, p + classes) - p);
+      s.out << paths[first + i] << ": class " << best << " (" << fixed(p[best] * 100.0, 2)
+            << "%)\n ";
+      std::vector<size_t> shown(classes);
+      for (size_t c = 0; c < classes; ++c)
+        shown[c] = c;
+      if (classes > 10) { // the five most likely
+        std::partial_sort(shown.begin(), shown.begin() + 5, shown.end(),
+                          [&](size_t a, size_t b) { return p[a] > p[b]; });
+        shown.resize(5);
+      }
+      for (size_t c : shown)
+        s.out << " " << c << ": " << fixed(p[c], 4);
+      s.out << "\n";
+    }
+  }
+  return 0;
+}
+
+//===----------------------------------------------------------------------===//
+// The verb table and the dispatch
+//===----------------------------------------------------------------------===//
+
+struct Verb {
+  const char *name;
+  const char *usage;
+  const char *help;
+  int (*handler)(const Options &, DriverStreams &);
+};
+
+const std::vector<Verb> &verbTable() {
+  static const std::vector<Verb> table = {
+      {"info", "MODEL.so", "the layer table, parameters and FLOPs of a model", runInfo},
+      {"train", "MODEL.so --data NAME|DIR [--epochs N --batch N --lr R --seed N --out DIR ...]",
+       "train with the model's set-up; checkpoints and history into --out", runTrain},
+      {"eval", "MODEL.so --weights FILE --data NAME|DIR",
+       "loss, accuracy, per-class accuracy and confusion matrix on the test split", runEval},
+      {"predict", "MODEL.so --weights FILE IMAGE...",
+       "class and probabilities of PNG, JPEG or PGM images", runPredict},
+  };
+  return table;
+}
+
+void printVerbs(std::ostream &out) {
+  out << "usage: netrun VERB [options]\n\nverbs:\n";
+  for (const Verb &v : verbTable())
+    out << "  " << std::left << std::setw(9) << v.name << v.help << "\n";
+  out << "\n'netrun VERB --help' lists a verb's options.\n";
+}
+
+void printVerbHelp(const Verb &verb, std::ostream &out) {
+  out << "usage: netrun " << verb.name << " " << verb.usage << "\n\n" << verb.help
+      << "\n\noptions:\n";
+  for (const OptionSpec &spec : optionTable()) {
+    if (!appliesTo(spec, verb.name))
+      continue;
+    std::string flag = std::string("--") + spec.name + (spec.value ? std::string(" ") + spec.value : "");
+    out << "  " << std::left << std::setw(26) << flag << spec.help << "\n";
+  }
+}
+
+int dispatch(const std::vector<std::string> &args, DriverStreams &s) {
+  if (args.empty() || args[0] == "help" || args[0] == "--help" || args[0] == "-h") {
+    printVerbs(s.out);
+    return 0;
+  }
+  const std::vector<Verb> &verbs = verbTable();
+  auto verb = std::find_if(verbs.begin(), verbs.end(),
+                           [&](const Verb &v) { return args[0] == v.name; });
+  if (verb == verbs.end()) {
+    std::vector<std::string> names;
+    for (const Verb &v : verbs)
+      names.push_back(v.name);
+    std::string near = closestMatch(args[0], names);
+    std::string list;
+    for (const std::string &n : names)
+      list += (list.empty() ? "" : ", ") + n;
+    return fail(s, "unknown verb '" + args[0] + "'" +
+                       (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                       " (verbs: " + list + ")");
+  }
+  Options options;
+  std::vector<std::string> rest(args.begin() + 1, args.end());
+  if (std::string e = parseOptions(verb->name, rest, options); !e.empty())
+    return fail(s, e);
+  if (options.help) {
+    printVerbHelp(*verb, s.out);
+    return 0;
+  }
+  return verb->handler(options, s);
+}
+
+} // namespace
+
+std::string net::runtime::closestMatch(const std::string &word,
+                                       const std::vector<std::string> &candidates) {
+  std::string best;
+  size_t bestDistance = std::max<size_t>(2, word.size() / 3) + 1;
+  for (const std::string &c : candidates) {
+    // Levenshtein distance, one row at a time.
+    std::vector<size_t> row(c.size() + 1);
+    for (size_t j = 0; j <= c.size(); ++j)
+      row[j] = j;
+    for (size_t i = 1; i <= word.size(); ++i) {
+      size_t diagonal = row[0];
+      row[0] = i;
+      for (size_t j = 1; j <= c.size(); ++j) {
+        size_t up = row[j];
+        row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                           diagonal + (word[i - 1] == c[j - 1] ? 0 : 1)});
+        diagonal = up;
+      }
+    }
+    bool prefix = !word.empty() && (c.compare(0, word.size(), word) == 0 ||
+                                    word.compare(0, c.size(), c) == 0);
+    size_t distance = prefix ? 1 : row[c.size()];
+    if (distance < bestDistance) {
+      bestDistance = distance;
+      best = c;
+    }
+  }
+  return best;
+}
+
+int net::runtime::runNetrun(const std::vector<std::string> &args, DriverStreams streams) {
+  try {
+    return dispatch(args, streams);
+  } catch (const std::bad_alloc &) {
+    return fail(streams, "out of memory");
+  } catch (const std::exception &e) {
+    return fail(streams, std::string("internal error: ") + e.what());
+  }
+}

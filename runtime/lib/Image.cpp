@@ -1,0 +1,114 @@
+//===- Image.cpp - Image files as model input (stb_image) -----------------===//
+
+#include "net/Runtime/Image.h"
+
+#define STB_IMAGE_IMPLEMENTATION
+#define STB_IMAGE_STATIC
+#define STBI_NO_HDR
+#define STBI_NO_LINEAR
+#define STBI_FAILURE_USERMSG
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wunused-function"
+#pragma GCC diagnostic ignored "-Wsign-compare"
+#include "stb_image.h"
+#pragma GCC diagnostic pop
+
+#include <algorithm>
+#include <cmath>
+#include <sys/stat.h>
+
+using namespace net::runtime;
+
+Result<Image> net::runtime::decodeImage(const std::string &path) {
+  using R = Result<Image>;
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0)
+    return R::failure(path + ": no such image file");
+  if (S_ISDIR(st.st_mode))
+    return R::failure(path + ": is a directory, expected an image file");
+  int width = 0, height = 0, channels = 0;
+  stbi_uc *data = stbi_load(path.c_str(), &width, &height, &channels, 0);
+  if (!data)
+    return R::failure(path + ": cannot decode image (PNG, JPEG, PGM/PPM or BMP expected): " +
+                      stbi_failure_reason());
+  Image image;
+  image.width = width;
+  image.height = height;
+  image.channels = channels;
+  image.pixels.assign(data, data + size_t(width) * size_t(height) * size_t(channels));
+  stbi_image_free(data);
+  return R::success(std::move(image));
+}
+
+namespace {
+
+/// One plane of the image in [0, 255] as the model's channel `c` of `channels`.
+std::vector<float> plane(const Image &image, int32_t c, int32_t channels) {
+  size_t n = size_t(image.width) * size_t(image.height);
+  std::vector<float> out(n);
+  int32_t colour = image.channels >= 3 ? 3 : 1; // alpha is dropped
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t *p = image.pixels.data() + i * size_t(image.channels);
+    if (channels == 1 && colour == 3)
+      out[i] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+    else if (colour == 3)
+      out[i] = p[std::min(c, 2)];
+    else
+      out[i] = p[0];
+  }
+  return out;
+}
+
+/// Resizes one plane: each output pixel averages the source area it covers
+/// when shrinking, and interpolates bilinearly when enlarging.
+std::vector<float> resize(const std::vector<float> &src, int32_t sw, int32_t sh, int32_t dw,
+                          int32_t dh) {
+  std::vector<float> out(size_t(dw) * size_t(dh));
+  double sx = double(sw) / dw, sy = double(sh) / dh;
+  for (int32_t y = 0; y < dh; ++y)
+    for (int32_t x = 0; x < dw; ++x) {
+      double value;
+      if (sx > 1.0 || sy > 1.0) {
+        double x0 = x * sx, x1 = (x + 1) * sx, y0 = y * sy, y1 = (y + 1) * sy;
+        double sum = 0, weight = 0;
+        for (int32_t yy = int32_t(y0); yy < std::min<int32_t>(sh, int32_t(std::ceil(y1))); ++yy)
+          for (int32_t xx = int32_t(x0); xx < std::min<int32_t>(sw, int32_t(std::ceil(x1)));
+               ++xx) {
+            double wy = std::min(y1, yy + 1.0) - std::max(y0, double(yy));
+            double wx = std::min(x1, xx + 1.0) - std::max(x0, double(xx));
+            double w = std::max(0.0, wx) * std::max(0.0, wy);
+            sum += w * src[size_t(yy) * size_t(sw) + size_t(xx)];
+            weight += w;
+          }
+        value = weight > 0 ? sum / weight : 0;
+      } else {
+        double fx = std::clamp((x + 0.5) * sx - 0.5, 0.0, double(sw - 1));
+        double fy = std::clamp((y + 0.5) * sy - 0.5, 0.0, double(sh - 1));
+        int32_t x0 = int32_t(fx), y0 = int32_t(fy);
+        int32_t x1 = std::min(x0 + 1, sw - 1), y1 = std::min(y0 + 1, sh - 1);
+        double ax = fx - x0, ay = fy - y0;
+        auto at = [&](int32_t xx, int32_t yy) { return src[size_t(yy) * size_t(sw) + size_t(xx)]; };
+        value = (1 - ay) * ((1 - ax) * at(x0, y0) + ax * at(x1, y0)) +
+                ay * ((1 - ax) * at(x0, y1) + ax * at(x1, y1));
+      }
+      out[size_t(y) * size_t(dw) + size_t(x)] = float(value);
+    }
+  return out;
+}
+
+} // namespace
+
+std::vector<float> net::runtime::imageToInput(const Image &image, int32_t channels,
+                                              int32_t height, int32_t width, bool invert) {
+  std::vector<float> out;
+  out.reserve(size_t(channels) * size_t(height) * size_t(width));
+  for (int32_t c = 0; c < channels; ++c) {
+    std::vector<float> resized =
+        resize(plane(image, c, channels), image.width, image.height, width, height);
+    for (float v : resized) {
+      float scaled = std::clamp(v / 255.0f, 0.0f, 1.0f);
+      out.push_back(invert ? 1.0f - scaled : scaled);
+    }
+  }
+  return out;
+}

@@ -1,0 +1,95 @@
+//===- Summary.cpp - The layer table of `netrun info` ---------------------===//
+
+#include "net/Runtime/Summary.h"
+
+#include "net/Runtime/Model.h"
+
+#include <algorithm>
+#include <sstream>
+
+using namespace net::runtime;
+
+namespace {
+
+std::string outputShape(const netc_layer_info &layer) {
+  std::string s = "(";
+  for (int32_t i = 0; i < layer.rank; ++i) {
+    s += i ? ", " : "";
+    s += layer.shape[i] < 0 ? "None" : std::to_string(layer.shape[i]);
+  }
+  return s + ")";
+}
+
+std::string pad(const std::string &s, size_t width) {
+  return s.size() >= width ? s + " " : s + std::string(width - s.size(), ' ');
+}
+
+std::string flopsText(int64_t flops) {
+  char buffer[32];
+  if (flops >= 1000000000)
+    std::snprintf(buffer, sizeof(buffer), "%.2f G", double(flops) / 1e9);
+  else if (flops >= 1000000)
+    std::snprintf(buffer, sizeof(buffer), "%.2f M", double(flops) / 1e6);
+  else
+    return withThousands(flops);
+  return buffer;
+}
+
+} // namespace
+
+std::string net::runtime::formatSummary(const netc_model_info &info, const std::string &path) {
+  std::vector<std::string> names;
+  size_t nameWidth = 28;
+  for (int32_t i = 0; i < info.num_layers; ++i) {
+    const netc_layer_info &l = info.layers[i];
+    std::string kind = l.kind ? l.kind : "?";
+    if (l.activation && *l.activation)
+      kind += ", " + std::string(l.activation);
+    names.push_back(std::string(l.name ? l.name : "?") + " (" + kind + ")");
+    nameWidth = std::max(nameWidth, names.back().size() + 2);
+  }
+  const size_t shapeWidth = 24, paramWidth = 14;
+  size_t total = nameWidth + shapeWidth + paramWidth + 12;
+  std::string thin(total, '_'), thick(total, '=');
+  std::ostringstream out;
+  out << "Model: \"" << info.network << "\" (" << path << ", " << info.compiler << ")\n"
+      << thin << "\n"
+      << pad(" Layer (type)", nameWidth) << pad("Output Shape", shapeWidth)
+      << pad("Param #", paramWidth) << "FLOPs\n"
+      << thick << "\n";
+  for (int32_t i = 0; i < info.num_layers; ++i) {
+    const netc_layer_info &l = info.layers[i];
+    out << pad(" " + names[size_t(i)], nameWidth) << pad(outputShape(l), shapeWidth)
+        << pad(withThousands(l.params), paramWidth) << flopsText(l.flops) << "\n";
+  }
+  int64_t trainable = 0, frozen = 0;
+  for (int32_t i = 0; i < info.num_params; ++i)
+    (info.params[i].trainable ? trainable : frozen) += info.params[i].size;
+  int64_t stateSize = 0;
+  for (int32_t i = 0; i < info.num_state; ++i)
+    stateSize += info.state[i].size;
+  out << thick << "\n"
+      << "Total params: " << withThousands(trainable + frozen) << "\n"
+      << "Trainable params: " << withThousands(trainable) << "\n"
+      << "Non-trainable params: " << withThousands(frozen) << "\n"
+      << "Optimizer state: " << withThousands(stateSize) << " values\n"
+      << "FLOPs per image (forward): " << withThousands(info.flops_per_image) << " ("
+      << flopsText(info.flops_per_image) << ")\n"
+      << thin << "\n";
+  std::string input = "(None";
+  for (int32_t i = 0; i < info.input_rank; ++i)
+    input += ", " + std::to_string(info.input_shape[i]);
+  input += ")";
+  const netc_train_setup &t = info.train;
+  out << "Input: " << input << ", classes: " << info.classes << "\n"
+      << "Training: ";
+  if (t.optimizer == NETC_OPTIMIZER_ADAM)
+    out << "adam(learning_rate=" << t.learning_rate << ", beta1=" << t.beta1
+        << ", beta2=" << t.beta2 << ", epsilon=" << t.epsilon << ")";
+  else
+    out << "sgd(learning_rate=" << t.learning_rate << ", momentum=" << t.momentum
+        << (t.nesterov ? ", nesterov" : "") << ")";
+  out << ", batch " << t.batch << ", " << t.epochs << " epochs\n"
+      << "Devices: cpu" << (((info.devices >> NETC_DEVICE_CUDA) & 1u) ? ", cuda" : "") << "\n";
+  return out.str();
+}

@@ -1,0 +1,364 @@
+//===- Trainer.cpp - The training loop, evaluation and initialisers -------===//
+
+#include "net/Runtime/Trainer.h"
+
+#include "net/Runtime/Random.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <unistd.h>
+
+using namespace net::runtime;
+namespace fs = std::filesystem;
+
+namespace {
+
+// The streams of deriveSeed: one per use of randomness in a run.
+constexpr uint64_t kInitStream = 1;
+constexpr uint64_t kShuffleStream = 2;
+constexpr uint64_t kStepStream = 3;
+
+/// Keras' truncated normal: values beyond two standard deviations are drawn
+/// again, and the standard deviation is divided by 0.8796..., the standard
+/// deviation of a unit normal truncated at 2, so the variance is as asked.
+float truncatedNormal(Random &rng, double stddev) {
+  for (;;) {
+    double z = rng.normal();
+    if (std::fabs(z) <= 2.0)
+      return float(z * stddev / 0.87962566103423978);
+  }
+}
+
+Status fillParameter(const netc_tensor_info &t, float *data, uint64_t seed) {
+  std::string init = t.init;
+  Random rng(seed);
+  auto fans = [&](bool inOnly) -> double {
+    return inOnly ? double(t.fan_in) : double(t.fan_in + t.fan_out);
+  };
+  bool needsFans = init != "zeros" && init != "ones";
+  bool heInit = init == "he_uniform" || init == "he_normal";
+  if (needsFans && (t.fan_in <= 0 || (!heInit && t.fan_in + t.fan_out <= 0)))
+    return Status::failure(std::string("parameter '") + t.name + "' has initializer '" +
+                           init + "' but fan_in " + std::to_string(t.fan_in) +
+                           " and fan_out " + std::to_string(t.fan_out));
+  if (init == "zeros" || init == "ones") {
+    std::fill(data, data + t.size, init == "ones" ? 1.0f : 0.0f);
+  } else if (init == "glorot_uniform" || init == "he_uniform") {
+    double limit = std::sqrt(6.0 / fans(heInit));
+    for (int64_t i = 0; i < t.size; ++i)
+      data[i] = float((2.0 * rng.uniform() - 1.0) * limit);
+  } else if (init == "glorot_normal" || init == "he_normal") {
+    double stddev = std::sqrt(2.0 / fans(heInit));
+    for (int64_t i = 0; i < t.size; ++i)
+      data[i] = truncatedNormal(rng, stddev);
+  } else {
+    return Status::failure(std::string("parameter '") + t.name +
+                           "' has an unknown initializer '" + init +
+                           "' (expected zeros, ones, glorot_uniform, glorot_normal, "
+                           "he_uniform or he_normal)");
+  }
+  return Status::success();
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+/// Keeps the header and the rows of epochs up to `epochs` of an existing
+/// history.csv (for --resume), or starts a new one.
+Status startHistory(const std::string &path, int32_t epochs) {
+  std::vector<std::string> rows;
+  if (epochs > 0) {
+    std::ifstream in(path);
+    std::string line;
+    while (std::getline(in, line)) {
+      int32_t epoch = std::atoi(line.c_str());
+      if (epoch >= 1 && epoch <= epochs)
+        rows.push_back(line);
+    }
+  }
+  std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << historyHeader();
+    for (const std::string &row : rows)
+      out << row << '\n';
+    out.flush();
+    if (!out) {
+      std::error_code ignored;
+      fs::remove(temp, ignored);
+      return Status::failure(path + ": cannot write: " + std::strerror(errno));
+    }
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0)
+    return Status::failure(path + ": cannot write: " + std::strerror(errno));
+  return Status::success();
+}
+
+Status appendHistory(const std::string &path, const EpochStats &stats) {
+  std::ofstream out(path, std::ios::app);
+  out << historyRow(stats);
+  out.flush();
+  if (!out)
+    return Status::failure(path + ": cannot append the epoch's row: " + std::strerror(errno));
+  return Status::success();
+}
+
+std::string formatNumber(const char *format, double value) {
+  char buffer[64];
+  std::snprintf(buffer, sizeof(buffer), format, value);
+  return buffer;
+}
+
+} // namespace
+
+Status net::runtime::initializeParameters(const Instance &instance, uint64_t seed) {
+  const netc_model_info &info = instance.info();
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    float *data = instance.param(i);
+    if (!data)
+      return Status::failure(instance.model().path() + ": netc_param_data(" +
+                             std::to_string(i) + ") returned null");
+    if (Status s = fillParameter(info.params[i], data, deriveSeed(seed, kInitStream, uint64_t(i)));
+        !s)
+      return Status::failure(instance.model().path() + ": " + s.error());
+  }
+  for (int32_t i = 0; i < info.num_state; ++i) {
+    float *data = instance.state(i);
+    if (!data)
+      return Status::failure(instance.model().path() + ": netc_state_data(" +
+                             std::to_string(i) + ") returned null");
+    std::fill(data, data + info.state[i].size, 0.0f);
+  }
+  instance.setStep(0);
+  return Status::success();
+}
+
+Status net::runtime::prepareOutputDirectory(const std::string &dir) {
+  std::error_code error;
+  if (fs::exists(dir, error) && !fs::is_directory(dir, error))
+    return Status::failure(dir + ": exists and is not a directory (--out names the run's folder)");
+  fs::create_directories(dir, error);
+  if (error)
+    return Status::failure(dir + ": cannot create the output directory: " + error.message());
+  std::string probe = dir + "/.netrun-probe." + std::to_string(::getpid());
+  int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0)
+    return Status::failure(dir + ": cannot write into the output directory: " +
+                           std::strerror(errno));
+  ::close(fd);
+  ::unlink(probe.c_str());
+  return Status::success();
+}
+
+Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Samples &samples,
+                                          bool withConfusion) {
+  using R = Result<Evaluation>;
+  const netc_model_info &info = instance.info();
+  int32_t batch = instance.batch();
+  std::vector<float> input(size_t(batch * samples.sampleSize));
+  std::vector<int32_t> labels(static_cast<size_t>(batch));
+  std::vector<float> probabilities(size_t(batch) * size_t(info.classes));
+  Evaluation out;
+  if (withConfusion)
+    out.confusion.assign(size_t(info.classes), std::vector<int64_t>(size_t(info.classes), 0));
+  double lossSum = 0;
+  int64_t correctSum = 0;
+  for (int64_t first = 0; first < samples.count; first += batch) {
+    int32_t n = int32_t(std::min<int64_t>(batch, samples.count - first));
+    samples.gatherRange(first, n, input.data(), labels.data());
+    float loss = 0;
+    int32_t correct = 0;
+    if (Status s = instance.evalStep(input.data(), labels.data(), n, loss, correct); !s)
+      return R::failure(s.error());
+    lossSum += double(loss) * n;
+    correctSum += correct;
+    if (!withConfusion)
+      continue;
+    if (Status s = instance.forward(input.data(), n, probabilities.data()); !s)
+      return R::failure(s.error());
+    for (int32_t i = 0; i < n; ++i) {
+      const float *p = probabilities.data() + size_t(i) * size_t(info.classes);
+      int32_t predicted = int32_t(std::max_element(p, p + info.classes) - p);
+      ++out.confusion[size_t(labels[size_t(i)])][size_t(predicted)];
+    }
+  }
+  out.count = samples.count;
+  if (samples.count) {
+    out.loss = lossSum / double(samples.count);
+    out.accuracy = double(correctSum) / double(samples.count);
+  }
+  return R::success(std::move(out));
+}
+
+Result<TrainResult> net::runtime::train(const Instance &instance, const Samples &trainSet,
+                                        const Samples &validation,
+                                        const TrainOptions &options,
+                                        const TrainCallbacks &callbacks) {
+  using R = Result<TrainResult>;
+  const netc_model_info &info = instance.info();
+  auto note = [&](const std::string &text) {
+    if (callbacks.onNote)
+      callbacks.onNote(text);
+  };
+  if (Status s = prepareOutputDirectory(options.outDir); !s)
+    return R::failure(s.error());
+  std::string lastPath = options.outDir + "/last.ckpt";
+  std::string bestPath = options.outDir + "/best.ckpt";
+  std::string historyPath = options.outDir + "/history.csv";
+
+  TrainResult result;
+  Random shuffler(deriveSeed(options.seed, kShuffleStream, 0));
+  int32_t startEpoch = 0;
+  if (options.resume) {
+    Result<Checkpoint> last = readCheckpoint(lastPath);
+    if (!last)
+      return R::failure(last.error + " (--resume continues from the --out folder's last.ckpt)");
+    if (Status s = restoreCheckpoint(*last, instance, lastPath, /*withState=*/true); !s)
+      return R::failure(s.error());
+    if (last->rngState.size() != 4)
+      return R::failure(lastPath + ": corrupted checkpoint: the shuffling state has " +
+                        std::to_string(last->rngState.size()) + " words, expected 4");
+    Random::State state;
+    std::copy(last->rngState.begin(), last->rngState.end(), state.begin());
+    shuffler.setState(state);
+    startEpoch = last->epoch;
+    result.bestValAccuracy = last->bestValAccuracy;
+    result.bestEpoch = last->bestEpoch;
+    note("resuming from " + lastPath + " after epoch " + std::to_string(startEpoch) +
+         " (step " + std::to_string(last->step) + ")");
+  } else if (Status s = initializeParameters(instance, options.seed); !s) {
+    return R::failure(s.error());
+  }
+  if (startEpoch >= options.epochs) {
+    note("nothing to do: " + lastPath + " is already at epoch " + std::to_string(startEpoch) +
+         " of " + std::to_string(options.epochs));
+    return R::success(std::move(result));
+  }
+  if (Status s = startHistory(historyPath, startEpoch); !s)
+    return R::failure(s.error());
+
+  double learningRate = options.learningRate > 0 ? options.learningRate : info.train.learning_rate;
+  instance.setLearningRate(float(learningRate));
+
+  int32_t batch = instance.batch();
+  int64_t stepsPerEpoch = (trainSet.count + batch - 1) / batch;
+  std::vector<int64_t> order(size_t(trainSet.count));
+  std::vector<float> input(size_t(batch * trainSet.sampleSize));
+  std::vector<int32_t> labels(static_cast<size_t>(batch));
+
+  for (int32_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
+    auto epochStart = std::chrono::steady_clock::now();
+    std::iota(order.begin(), order.end(), int64_t(0));
+    shuffler.shuffle(order);
+    double lossSum = 0;
+    int64_t correctSum = 0, seen = 0;
+    for (int64_t step = 0; step < stepsPerEpoch; ++step) {
+      int64_t first = step * batch;
+      int32_t n = int32_t(std::min<int64_t>(batch, trainSet.count - first));
+      trainSet.gather(order, first, n, input.data(), labels.data());
+      uint64_t globalStep = uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
+      float loss = 0;
+      int32_t correct = 0;
+      if (Status s = instance.trainStep(input.data(), labels.data(), n,
+                                        deriveSeed(options.seed, kStepStream, globalStep),
+                                        loss, correct);
+          !s)
+        return R::failure(s.error());
+      if (!std::isfinite(loss)) {
+        std::string kept = epoch > 0 ? "the last good checkpoint (" + lastPath + ", epoch " +
+                                           std::to_string(epoch) + ") is kept"
+                                     : "no checkpoint was written";
+        return R::failure("loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
+                          " at epoch " + std::to_string(epoch + 1) + ", step " +
+                          std::to_string(step + 1) + " of " + std::to_string(stepsPerEpoch) +
+                          " (global step " + std::to_string(globalStep + 1) +
+                          "); training stopped, " + kept + "; try a lower --lr");
+      }
+      lossSum += double(loss) * n;
+      correctSum += correct;
+      seen += n;
+      if (callbacks.onStep) {
+        StepProgress progress;
+        progress.epoch = epoch + 1;
+        progress.epochs = options.epochs;
+        progress.seen = seen;
+        progress.total = trainSet.count;
+        progress.loss = lossSum / double(seen);
+        progress.accuracy = double(correctSum) / double(seen);
+        progress.seconds = secondsSince(epochStart);
+        callbacks.onStep(progress);
+      }
+    }
+    double trainSeconds = secondsSince(epochStart);
+    Result<Evaluation> val = evaluate(instance, validation, /*withConfusion=*/false);
+    if (!val)
+      return R::failure(val.error);
+
+    EpochStats stats;
+    stats.epoch = epoch + 1;
+    stats.epochs = options.epochs;
+    stats.loss = seen ? lossSum / double(seen) : 0;
+    stats.accuracy = seen ? double(correctSum) / double(seen) : 0;
+    stats.valLoss = val->loss;
+    stats.valAccuracy = val->accuracy;
+    stats.learningRate = learningRate;
+    stats.seconds = secondsSince(epochStart);
+    stats.imagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0;
+
+    Checkpoint checkpoint = captureCheckpoint(instance);
+    checkpoint.epoch = epoch + 1;
+    checkpoint.rngState.assign(shuffler.state().begin(), shuffler.state().end());
+    checkpoint.run = options.config;
+    bool improved = stats.valAccuracy > result.bestValAccuracy;
+    if (improved) {
+      result.bestValAccuracy = stats.valAccuracy;
+      result.bestEpoch = epoch + 1;
+    }
+    checkpoint.bestValAccuracy = result.bestValAccuracy;
+    checkpoint.bestEpoch = result.bestEpoch;
+    if (improved)
+      if (Status s = writeCheckpoint(bestPath, checkpoint); !s)
+        return R::failure(s.error());
+    if (Status s = writeCheckpoint(lastPath, checkpoint); !s)
+      return R::failure(s.error());
+    if (Status s = appendHistory(historyPath, stats); !s)
+      return R::failure(s.error());
+    result.history.push_back(stats);
+    if (callbacks.onEpoch)
+      callbacks.onEpoch(stats);
+  }
+  return R::success(std::move(result));
+}
+
+std::string net::runtime::formatEpochLine(const EpochStats &s) {
+  std::ostringstream line;
+  line << "Epoch " << s.epoch << "/" << s.epochs << " - " << formatNumber("%.1f", s.seconds)
+       << "s - loss: " << formatNumber("%.4f", s.loss)
+       << " - accuracy: " << formatNumber("%.4f", s.accuracy)
+       << " - val_loss: " << formatNumber("%.4f", s.valLoss)
+       << " - val_accuracy: " << formatNumber("%.4f", s.valAccuracy) << " - "
+       << withThousands(int64_t(std::llround(s.imagesPerSecond))) << " images/s";
+  return line.str();
+}
+
+std::string net::runtime::historyHeader() {
+  return "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second\n";
+}
+
+std::string net::runtime::historyRow(const EpochStats &s) {
+  char buffer[256];
+  std::snprintf(buffer, sizeof(buffer), "%d,%.6f,%.6f,%.6f,%.6f,%g,%.3f,%.1f\n", s.epoch,
+                s.loss, s.accuracy, s.valLoss, s.valAccuracy, s.learningRate, s.seconds,
+                s.imagesPerSecond);
+  return buffer;
+}

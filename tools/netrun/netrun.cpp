@@ -1,0 +1,18 @@
+//===- netrun.cpp - Train, evaluate and run a compiled model --------------===//
+//
+// The verbs, their options and their handlers live in the runtime library
+// (net/Runtime/Driver.h) so that tests can run them in-process.
+//
+//===----------------------------------------------------------------------===//
+
+#include "net/Runtime/Driver.h"
+
+#include <iostream>
+#include <unistd.h>
+
+int main(int argc, char **argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  net::runtime::DriverStreams streams{std::cout, std::cerr,
+                                      /*interactive=*/::isatty(1) != 0};
+  return net::runtime::runNetrun(args, streams);
+}
