@@ -1,0 +1,67 @@
+//===- Activation.h - relu, sigmoid, tanh and their gradients ---*- C++ -*-===//
+//
+// Forward: y = f(x) elementwise over n*E floats (E = elements per sample).
+// Backward kernels take the forward OUTPUT y, not x, so the planner can free x:
+//   relu:    dx = dy * (y > 0)
+//   sigmoid: dx = dy * y * (1 - y)
+//   tanh:    dx = dy * (1 - y*y)
+// One pass, vectorised, split over the flat index. sigmoid/tanh call libm
+// (std::exp, std::tanh), which is not vectorised without -ffast-math; they are
+// used by the classic LeNet-5 only, on small tensors.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_ACTIVATION_H
+#define NETC_KERNELS_ACTIVATION_H
+
+#include "net/Kernels/Common.h"
+
+#include <cmath>
+
+namespace netc::kernels {
+
+template <int E> void relu(int n, const float *x, float *y) {
+  const std::int64_t total = std::int64_t(n) * E;
+#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
+  for (std::int64_t k = 0; k < total; ++k)
+    y[k] = x[k] > 0.f ? x[k] : 0.f;
+}
+
+template <int E> void relu_grad(int n, const float *dy, const float *y, float *dx) {
+  const std::int64_t total = std::int64_t(n) * E;
+#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
+  for (std::int64_t k = 0; k < total; ++k)
+    dx[k] = y[k] > 0.f ? dy[k] : 0.f;
+}
+
+template <int E> void sigmoid(int n, const float *x, float *y) {
+  const std::int64_t total = std::int64_t(n) * E;
+#pragma omp parallel for schedule(static) if (total > detail::kParallelThreshold)
+  for (std::int64_t k = 0; k < total; ++k)
+    y[k] = 1.f / (1.f + std::exp(-x[k]));
+}
+
+template <int E> void sigmoid_grad(int n, const float *dy, const float *y, float *dx) {
+  const std::int64_t total = std::int64_t(n) * E;
+#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
+  for (std::int64_t k = 0; k < total; ++k)
+    dx[k] = dy[k] * y[k] * (1.f - y[k]);
+}
+
+template <int E> void tanh(int n, const float *x, float *y) {
+  const std::int64_t total = std::int64_t(n) * E;
+#pragma omp parallel for schedule(static) if (total > detail::kParallelThreshold)
+  for (std::int64_t k = 0; k < total; ++k)
+    y[k] = std::tanh(x[k]);
+}
+
+template <int E> void tanh_grad(int n, const float *dy, const float *y, float *dx) {
+  const std::int64_t total = std::int64_t(n) * E;
+#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
+  for (std::int64_t k = 0; k < total; ++k)
+    dx[k] = dy[k] * (1.f - y[k] * y[k]);
+}
+
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_ACTIVATION_H

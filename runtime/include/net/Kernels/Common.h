@@ -1,0 +1,53 @@
+//===- Common.h - shared helpers of the CPU kernel library ------*- C++ -*-===//
+//
+// The kernel library is header-only C++17 in namespace netc::kernels. Generated
+// code instantiates each kernel with every extent but the batch as a template
+// parameter, so loops have compile-time trip counts the compiler can unroll and
+// vectorise. Conventions shared by every header:
+//   - float32, contiguous, NCHW activations; (N, K) after flatten;
+//   - the first argument `int n` is the number of samples in this call;
+//   - outputs (gradients included) are overwritten, never accumulated into;
+//   - parallel loops are `omp parallel for schedule(static)`; nothing reduces a
+//     float across threads, so results are bit-for-bit reproducible (and, for
+//     every kernel here, independent of the thread count);
+//   - no kernel allocates or needs scratch: row buffers live on the stack and
+//     are bounded by the extents (see kMaxStackFloats);
+//   - no alignment is assumed beyond that of float.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_COMMON_H
+#define NETC_KERNELS_COMMON_H
+
+#include <cstddef>
+#include <cstdint>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define NETC_RESTRICT __restrict__
+#define NETC_INLINE inline __attribute__((always_inline))
+#else
+#define NETC_RESTRICT
+#define NETC_INLINE inline
+#endif
+
+namespace netc::kernels {
+namespace detail {
+
+/// Stack budget (floats) of one accumulator tile inside a conv kernel. 8192
+/// floats = 32 KiB: it stays in L1 and far below OpenMP's worker stack size.
+constexpr int kMaxStackFloats = 8192;
+
+/// Below this many floats of work a kernel runs on the calling thread: the
+/// fork/join of a parallel region (~1-2 us) costs more than the work.
+constexpr std::int64_t kParallelThreshold = 16384;
+
+constexpr int min(int a, int b) { return a < b ? a : b; }
+constexpr int max(int a, int b) { return a > b ? a : b; }
+
+/// Floor division for possibly negative numerators (positive divisor).
+constexpr int floorDiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+} // namespace detail
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_COMMON_H

@@ -1,0 +1,248 @@
+//===- Conv.h - 2-D convolution, forward and backward -----------*- C++ -*-===//
+//
+// y[n,f,oh,ow] = sum_{c,kh,kw} x[n,c,oh*SH+kh-PT, ow*SW+kw-PL] * w[f,c,kh,kw]
+// (cross-correlation, as every framework; out-of-range taps read zero).
+//
+// All three kernels are direct convolutions vectorised along the width of an
+// output row, the only axis that is contiguous in both NCHW operands:
+//   - one input row is copied into a zero-padded stack buffer `prow`, so every
+//     tap kw reads prow[ow*SW + kw] for all ow with no bounds test and a
+//     compile-time trip count;
+//   - a register tile of T=4 output channels x one output row accumulates
+//     over the KW taps of that row, so each padded-row load feeds 4 FMAs and
+//     the tile is written back once per (c, kh) rather than once per tap;
+//   - the tile rows of a whole chunk of output channels live in `acc`, a
+//     stack buffer of at most kMaxStackFloats floats, zeroed once and stored
+//     once per output row: the output is overwritten, never accumulated into.
+// conv2d_grad_input at stride 1 is the same engine run as a "full" correlation
+// of dy with the kernel flipped (gather form, so it overwrites dx with no
+// atomics); at other strides it falls back to a per-sample scatter.
+// conv2d_grad_weight gives each thread a fixed set of (f, c) pairs; each pair
+// sums KW width-vectors over the output rows of a sample, reduces them in a
+// fixed order and adds the result to its own dw: no float is reduced across
+// threads, so dw does not depend on the thread count.
+// Parallel over (sample, output row) for the forward and grad_input kernels.
+// No scratch, no allocation, no alignment assumptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_CONV_H
+#define NETC_KERNELS_CONV_H
+
+#include "net/Kernels/Common.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace netc::kernels {
+namespace detail {
+
+/// acc[t][j] += sum_kw w[t*WT + (FLIP ? KW-1-kw : kw)] * row[j*S + kw] for
+/// t < NT, j < L: NT output rows of length L accumulated over KW taps.
+template <int NT, int L, int S, int KW, int WT, bool FLIP>
+NETC_INLINE void rowTile(float *NETC_RESTRICT acc, const float *NETC_RESTRICT row,
+                         const float *NETC_RESTRICT w) {
+  float r[NT][L];
+  for (int t = 0; t < NT; ++t)
+#pragma omp simd
+    for (int j = 0; j < L; ++j)
+      r[t][j] = acc[t * L + j];
+  for (int kw = 0; kw < KW; ++kw)
+    for (int t = 0; t < NT; ++t) {
+      const float wt = w[t * WT + (FLIP ? KW - 1 - kw : kw)];
+#pragma omp simd
+      for (int j = 0; j < L; ++j)
+        r[t][j] += wt * row[j * S + kw];
+    }
+  for (int t = 0; t < NT; ++t)
+#pragma omp simd
+    for (int j = 0; j < L; ++j)
+      acc[t * L + j] = r[t][j];
+}
+
+/// Copies src[0..N) into dst[OFF..OFF+N) of a row of P floats, zeroing the
+/// rest; OFF may be negative (leading elements of src dropped).
+template <int P, int N, int OFF>
+NETC_INLINE void padRow(float *NETC_RESTRICT dst, const float *NETC_RESTRICT src) {
+  constexpr int j0 = max(0, OFF), j1 = min(P, OFF + N);
+  for (int j = 0; j < j0; ++j)
+    dst[j] = 0.f;
+#pragma omp simd
+  for (int j = j0; j < j1; ++j)
+    dst[j] = src[j - OFF];
+  for (int j = max(j0, j1); j < P; ++j)
+    dst[j] = 0.f;
+}
+
+/// Runs rowTile over `count` consecutive output rows in tiles of 4.
+template <int L, int S, int KW, int WT, bool FLIP>
+NETC_INLINE void rowTiles(int count, float *NETC_RESTRICT acc,
+                          const float *NETC_RESTRICT row,
+                          const float *NETC_RESTRICT w) {
+  constexpr int T = 4;
+  int t = 0;
+  for (; t + T <= count; t += T)
+    rowTile<T, L, S, KW, WT, FLIP>(acc + std::size_t(t) * L, row, w + std::size_t(t) * WT);
+  for (; t < count; ++t)
+    rowTile<1, L, S, KW, WT, FLIP>(acc + std::size_t(t) * L, row, w + std::size_t(t) * WT);
+}
+
+} // namespace detail
+
+/// conv: x [n,C,H,W], w [F,C,KH,KW] -> y [n,F,OH,OW].
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+            float *NETC_RESTRICT y) {
+  constexpr int PW = (OW - 1) * SW + KW; // padded input row
+  constexpr int FB = detail::max(1, detail::min(F, detail::kMaxStackFloats / OW));
+  constexpr int CKK = C * KH * KW;
+#pragma omp parallel for collapse(2) schedule(static) if (n * OH > 1)
+  for (int i = 0; i < n; ++i)
+    for (int oh = 0; oh < OH; ++oh) {
+      float acc[FB * OW];
+      float prow[PW];
+      for (int f0 = 0; f0 < F; f0 += FB) {
+        const int nf = detail::min(FB, F - f0);
+        for (int k = 0; k < nf * OW; ++k)
+          acc[k] = 0.f;
+        for (int c = 0; c < C; ++c)
+          for (int kh = 0; kh < KH; ++kh) {
+            const int ih = oh * SH + kh - PT;
+            if (ih < 0 || ih >= H)
+              continue;
+            detail::padRow<PW, W, PL>(prow, x + ((std::size_t(i) * C + c) * H + ih) * W);
+            detail::rowTiles<OW, SW, KW, CKK, false>(
+                nf, acc, prow, w + (std::size_t(f0) * C + c) * KH * KW + kh * KW);
+          }
+        float *yo = y + ((std::size_t(i) * F + f0) * OH + oh) * OW;
+        for (int f = 0; f < nf; ++f)
+#pragma omp simd
+          for (int ow = 0; ow < OW; ++ow)
+            yo[std::size_t(f) * OH * OW + ow] = acc[f * OW + ow];
+      }
+    }
+}
+
+/// dx [n,C,H,W] = conv2d^T(dy [n,F,OH,OW], w).
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2d_grad_input(int n, const float *NETC_RESTRICT dy,
+                       const float *NETC_RESTRICT w, float *NETC_RESTRICT dx) {
+  if constexpr (SH == 1 && SW == 1) {
+    // Gather form: dx[c,ih,iw] = sum_{f,kh,kw} dy[f, ih+PT-kh, iw+PL-kw] w[f,c,kh,kw].
+    constexpr int PW = W + KW - 1; // padded dy row, indexed iw + (KW-1-kw)
+    constexpr int OFF = KW - 1 - PL;
+    constexpr int CB = detail::max(1, detail::min(C, detail::kMaxStackFloats / W));
+#pragma omp parallel for collapse(2) schedule(static) if (n * H > 1)
+    for (int i = 0; i < n; ++i)
+      for (int ih = 0; ih < H; ++ih) {
+        float acc[CB * W];
+        float prow[PW];
+        for (int c0 = 0; c0 < C; c0 += CB) {
+          const int nc = detail::min(CB, C - c0);
+          for (int k = 0; k < nc * W; ++k)
+            acc[k] = 0.f;
+          for (int f = 0; f < F; ++f)
+            for (int kh = 0; kh < KH; ++kh) {
+              const int oh = ih + PT - kh;
+              if (oh < 0 || oh >= OH)
+                continue;
+              detail::padRow<PW, OW, OFF>(prow, dy + ((std::size_t(i) * F + f) * OH + oh) * OW);
+              detail::rowTiles<W, 1, KW, KH * KW, true>(
+                  nc, acc, prow, w + (std::size_t(f) * C + c0) * KH * KW + kh * KW);
+            }
+          float *xo = dx + ((std::size_t(i) * C + c0) * H + ih) * W;
+          for (int c = 0; c < nc; ++c)
+#pragma omp simd
+            for (int iw = 0; iw < W; ++iw)
+              xo[std::size_t(c) * H * W + iw] = acc[c * W + iw];
+        }
+      }
+  } else {
+    // Strided: scatter each sample's dy into its own dx (rare: the strided
+    // convolutions of the models sit in frozen bases).
+#pragma omp parallel for schedule(static) if (n > 1)
+    for (int i = 0; i < n; ++i) {
+      float *dxi = dx + std::size_t(i) * C * H * W;
+      for (int k = 0; k < C * H * W; ++k)
+        dxi[k] = 0.f;
+      for (int f = 0; f < F; ++f)
+        for (int c = 0; c < C; ++c)
+          for (int oh = 0; oh < OH; ++oh)
+            for (int kh = 0; kh < KH; ++kh) {
+              const int ih = oh * SH + kh - PT;
+              if (ih < 0 || ih >= H)
+                continue;
+              const float *dyr = dy + ((std::size_t(i) * F + f) * OH + oh) * OW;
+              float *dxr = dxi + (std::size_t(c) * H + ih) * W;
+              for (int kw = 0; kw < KW; ++kw) {
+                const float wv = w[((std::size_t(f) * C + c) * KH + kh) * KW + kw];
+                const int lo = detail::max(0, -detail::floorDiv(kw - PL, SW));
+                const int hi = detail::min(OW, detail::floorDiv(W - 1 + PL - kw, SW) + 1);
+                for (int ow = lo; ow < hi; ++ow)
+                  dxr[ow * SW + kw - PL] += wv * dyr[ow];
+              }
+            }
+    }
+  }
+}
+
+/// dw [F,C,KH,KW] = sum over the batch of dy (x) x.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2d_grad_weight(int n, const float *NETC_RESTRICT dy,
+                        const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
+  constexpr int PW = (OW - 1) * SW + KW;
+  constexpr int P = F * C;
+#pragma omp parallel if (std::int64_t(n) * F * C * KH * KW * OH * OW > detail::kParallelThreshold)
+  {
+#ifdef _OPENMP
+    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+#else
+    const int nt = 1, tid = 0;
+#endif
+    // A fixed, contiguous range of (f, c) pairs per thread: dw + p*KH*KW.
+    const int p0 = int(std::int64_t(P) * tid / nt);
+    const int p1 = int(std::int64_t(P) * (tid + 1) / nt);
+    for (int k = p0 * KH * KW; k < p1 * KH * KW; ++k)
+      dw[k] = 0.f;
+    float prow[PW];
+    float r[KW][OW];
+    for (int i = 0; i < n; ++i)
+      for (int p = p0; p < p1; ++p) {
+        const int f = p / C, c = p % C;
+        const float *dyp = dy + (std::size_t(i) * F + f) * OH * OW;
+        const float *xp = x + (std::size_t(i) * C + c) * H * W;
+        for (int kh = 0; kh < KH; ++kh) {
+          for (int kw = 0; kw < KW; ++kw)
+#pragma omp simd
+            for (int ow = 0; ow < OW; ++ow)
+              r[kw][ow] = 0.f;
+          for (int oh = 0; oh < OH; ++oh) {
+            const int ih = oh * SH + kh - PT;
+            if (ih < 0 || ih >= H)
+              continue;
+            detail::padRow<PW, W, PL>(prow, xp + ih * W);
+            const float *dyr = dyp + oh * OW;
+            for (int kw = 0; kw < KW; ++kw)
+#pragma omp simd
+              for (int ow = 0; ow < OW; ++ow)
+                r[kw][ow] += dyr[ow] * prow[ow * SW + kw];
+          }
+          float *dwp = dw + (std::size_t(p) * KH + kh) * KW;
+          for (int kw = 0; kw < KW; ++kw) {
+            float s = 0.f;
+            for (int ow = 0; ow < OW; ++ow)
+              s += r[kw][ow];
+            dwp[kw] += s;
+          }
+        }
+      }
+  }
+}
+
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_CONV_H

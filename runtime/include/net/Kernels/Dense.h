@@ -1,0 +1,224 @@
+//===- Dense.h - fully connected layer, forward and backward ----*- C++ -*-===//
+//
+// y[i,m]   = sum_k x[i,k] w[m,k]          (w is [M][K]: out, in)
+// dx[i,k]  = sum_m dy[i,m] w[m,k]
+// dw[m,k]  = sum_i dy[i,m] x[i,k]
+//
+// The forward is a tile of RB=2 samples x CB=4 outputs of dot products along
+// K, which is contiguous in both x and w: 8 vector accumulators of V=16 lanes,
+// 6 loads per 8 FMAs, reduced in a fixed lane order. K is cut into chunks of
+// KC floats so that the w chunk of every output (M*KC*4 bytes) stays in L2
+// while all samples pass over it; the first chunk writes y, later ones add.
+// The two backward kernels are axpy-shaped along K instead: a tile of 4 rows
+// x KT=64 columns of the result stays in registers while the reduction runs
+// over M (grad_input) or over the batch (grad_weight), then is stored once.
+// Each output element is computed by one thread in a fixed order, so results
+// do not depend on the thread count. No scratch, no allocation.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_DENSE_H
+#define NETC_KERNELS_DENSE_H
+
+#include "net/Kernels/Common.h"
+
+#include <type_traits>
+
+namespace netc::kernels {
+namespace detail {
+
+constexpr int kLanes = 16;
+
+/// out[a*ldo + b] (=|+=) sum_{k<len} x[a*K + k] * w[b*K + k], a < NR, b < NC.
+/// GCC does not keep a [NR][NC][16] float array in registers, so the
+/// accumulators are vector-extension values (plain arrays elsewhere).
+template <int NR, int NC, int K>
+NETC_INLINE void dotTile(const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                         int len, float *NETC_RESTRICT out, int ldo, bool add) {
+  constexpr int V = kLanes;
+#if defined(__GNUC__) || defined(__clang__)
+  if (len > K)
+    __builtin_unreachable(); // a chunk of K: lets the tail loop's bound be known
+#endif
+  float s[NR][NC];
+  int k = 0;
+#if defined(__GNUC__) || defined(__clang__)
+  typedef float vec __attribute__((vector_size(V * sizeof(float))));
+  vec acc[NR][NC];
+  for (int a = 0; a < NR; ++a)
+    for (int b = 0; b < NC; ++b)
+      acc[a][b] = vec{};
+  for (; k + V <= len; k += V) {
+    vec xv[NR], wv[NC];
+    for (int a = 0; a < NR; ++a)
+      __builtin_memcpy(&xv[a], x + a * K + k, sizeof(vec));
+    for (int b = 0; b < NC; ++b)
+      __builtin_memcpy(&wv[b], w + b * K + k, sizeof(vec));
+    for (int a = 0; a < NR; ++a)
+      for (int b = 0; b < NC; ++b)
+        acc[a][b] += xv[a] * wv[b];
+  }
+  for (int a = 0; a < NR; ++a)
+    for (int b = 0; b < NC; ++b) {
+      float t = 0.f;
+      for (int j = 0; j < V; ++j)
+        t += acc[a][b][j];
+      s[a][b] = t;
+    }
+#else
+  for (int a = 0; a < NR; ++a)
+    for (int b = 0; b < NC; ++b)
+      s[a][b] = 0.f;
+#endif
+  for (int a = 0; a < NR; ++a)
+    for (int b = 0; b < NC; ++b) {
+      float t = s[a][b];
+      for (int kk = k; kk < len; ++kk)
+        t += x[std::size_t(a) * K + kk] * w[std::size_t(b) * K + kk];
+      out[a * ldo + b] = add ? out[a * ldo + b] + t : t;
+    }
+}
+
+/// out[a*ldo + j] = sum_{r<R} coef[r*ldc + a*lda] * src[r*lds + j], a < NR, j < L:
+/// NR result rows of L floats held in registers over the reduction R.
+template <int NR, int L>
+NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int lda,
+                          const float *NETC_RESTRICT src, int lds,
+                          float *NETC_RESTRICT out, int ldo) {
+#if defined(__GNUC__) || defined(__clang__)
+  if constexpr (L % kLanes == 0) {
+    typedef float vec __attribute__((vector_size(kLanes * sizeof(float))));
+    constexpr int NV = L / kLanes;
+    vec acc[NR][NV];
+    for (int a = 0; a < NR; ++a)
+      for (int v = 0; v < NV; ++v)
+        acc[a][v] = vec{};
+    for (int r = 0; r < R; ++r) {
+      vec sv[NV];
+      for (int v = 0; v < NV; ++v)
+        __builtin_memcpy(&sv[v], src + std::size_t(r) * lds + v * kLanes, sizeof(vec));
+      for (int a = 0; a < NR; ++a) {
+        const float cv = coef[std::size_t(r) * ldc + std::size_t(a) * lda];
+        for (int v = 0; v < NV; ++v)
+          acc[a][v] += cv * sv[v];
+      }
+    }
+    for (int a = 0; a < NR; ++a)
+      for (int v = 0; v < NV; ++v)
+        __builtin_memcpy(out + std::size_t(a) * ldo + v * kLanes, &acc[a][v], sizeof(vec));
+    return;
+  }
+#endif
+  float acc[NR][L];
+  for (int a = 0; a < NR; ++a)
+#pragma omp simd
+    for (int j = 0; j < L; ++j)
+      acc[a][j] = 0.f;
+  for (int r = 0; r < R; ++r) {
+    const float *s = src + std::size_t(r) * lds;
+    for (int a = 0; a < NR; ++a) {
+      const float cv = coef[std::size_t(r) * ldc + std::size_t(a) * lda];
+#pragma omp simd
+      for (int j = 0; j < L; ++j)
+        acc[a][j] += cv * s[j];
+    }
+  }
+  for (int a = 0; a < NR; ++a)
+#pragma omp simd
+    for (int j = 0; j < L; ++j)
+      out[std::size_t(a) * ldo + j] = acc[a][j];
+}
+
+/// Runs axpyTile over `rows` result rows (tiles of 4) and one column chunk of
+/// width KT, or of the compile-time tail width K % KT for the last chunk.
+template <int K, int KT>
+NETC_INLINE void axpyColumns(int rows, int k0, int R, const float *coef, int ldc,
+                             int coefStep, const float *src, int lds, float *out,
+                             int ldo) {
+  constexpr int TAIL = K % KT;
+  auto run = [&](auto nrTag, auto lTag) {
+    constexpr int NR = decltype(nrTag)::value, L = decltype(lTag)::value;
+    int a = 0;
+    for (; a + NR <= rows; a += NR)
+      axpyTile<NR, L>(R, coef + std::size_t(a) * coefStep, ldc, coefStep, src + k0, lds,
+                      out + std::size_t(a) * ldo + k0, ldo);
+    for (; a < rows; ++a)
+      axpyTile<1, L>(R, coef + std::size_t(a) * coefStep, ldc, coefStep, src + k0, lds,
+                     out + std::size_t(a) * ldo + k0, ldo);
+  };
+  if (k0 + KT <= K)
+    run(std::integral_constant<int, 4>{}, std::integral_constant<int, KT>{});
+  else if constexpr (TAIL > 0)
+    run(std::integral_constant<int, 4>{}, std::integral_constant<int, TAIL>{});
+}
+
+} // namespace detail
+
+/// y [n,M] = x [n,K] * w [M,K]^T.
+template <int K, int M> void dense(int n, const float *x, const float *w, float *y) {
+  constexpr int RB = 2, CB = 4;
+  constexpr int KC = K < 1024 ? K : 1024;
+  const int rowBlocks = (n + RB - 1) / RB;
+  constexpr int colBlocks = (M + CB - 1) / CB;
+  const bool par = std::int64_t(n) * M * K > detail::kParallelThreshold * 4;
+#pragma omp parallel if (par)
+  for (int k0 = 0; k0 < K; k0 += KC) {
+    const int len = detail::min(KC, K - k0);
+    // Output-block major: the w rows of a block are reused by every sample.
+#pragma omp for collapse(2) schedule(static)
+    for (int cb = 0; cb < colBlocks; ++cb)
+      for (int rb = 0; rb < rowBlocks; ++rb) {
+        const int i = rb * RB, m = cb * CB;
+        const float *xi = x + std::size_t(i) * K + k0;
+        const float *wm = w + std::size_t(m) * K + k0;
+        float *yo = y + std::size_t(i) * M + m;
+        const int nr = detail::min(RB, n - i), nc = detail::min(CB, M - m);
+        if (nr == RB && nc == CB) {
+          detail::dotTile<RB, CB, K>(xi, wm, len, yo, M, k0 > 0);
+          continue;
+        }
+        for (int a = 0; a < nr; ++a)
+          for (int b = 0; b < nc; ++b)
+            detail::dotTile<1, 1, K>(xi + std::size_t(a) * K, wm + std::size_t(b) * K,
+                                     len, yo + std::size_t(a) * M + b, M, k0 > 0);
+      }
+  }
+}
+
+/// dx [n,K] = dy [n,M] * w [M,K].
+template <int K, int M>
+void dense_grad_input(int n, const float *dy, const float *w, float *dx) {
+  constexpr int KT = 64, RB = 4;
+  constexpr int chunks = (K + KT - 1) / KT;
+  const int rowBlocks = (n + RB - 1) / RB;
+#pragma omp parallel for collapse(2) schedule(static) if (std::int64_t(n) * M * K > detail::kParallelThreshold * 4)
+  for (int rb = 0; rb < rowBlocks; ++rb)
+    for (int ch = 0; ch < chunks; ++ch) {
+      const int i = rb * RB;
+      // coef[r*ldc + a] = dy[(i+a)*M + r]: ldc = 1, step between rows M.
+      detail::axpyColumns<K, KT>(detail::min(RB, n - i), ch * KT, M,
+                                 dy + std::size_t(i) * M, /*ldc=*/1, /*coefStep=*/M,
+                                 w, /*lds=*/K, dx + std::size_t(i) * K, /*ldo=*/K);
+    }
+}
+
+/// dw [M,K] = dy [n,M]^T * x [n,K].
+template <int K, int M>
+void dense_grad_weight(int n, const float *dy, const float *x, float *dw) {
+  constexpr int KT = 64, RB = 4;
+  constexpr int chunks = (K + KT - 1) / KT;
+  constexpr int rowBlocks = (M + RB - 1) / RB;
+#pragma omp parallel for collapse(2) schedule(static) if (std::int64_t(n) * M * K > detail::kParallelThreshold * 4)
+  for (int ch = 0; ch < chunks; ++ch)
+    for (int rb = 0; rb < rowBlocks; ++rb) {
+      const int m = rb * RB;
+      // coef[r*ldc + a] = dy[r*M + m + a]: ldc = M, step between rows 1.
+      detail::axpyColumns<K, KT>(detail::min(RB, M - m), ch * KT, n, dy + m,
+                                 /*ldc=*/M, /*coefStep=*/1, x, /*lds=*/K,
+                                 dw + std::size_t(m) * K, /*ldo=*/K);
+    }
+}
+
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_DENSE_H

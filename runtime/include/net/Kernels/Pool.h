@@ -1,0 +1,148 @@
+//===- Pool.h - max, average and global average pooling ---------*- C++ -*-===//
+//
+// Windows KHxKW at stride SHxSW, padding top PT / left PL (bottom and right
+// implied by OH/OW). Padding never takes part:
+//   max_pool2d: the max over the in-range pixels of the window;
+//   avg_pool2d: the sum over in-range pixels divided by their count (Keras'
+//     'same' average pooling, not Caffe's count-the-padding);
+// max_pool2d_grad recomputes each window's argmax from x (the first maximum
+// in row-major window order wins, as in the forward) instead of storing
+// indices, and routes dy there; dx is zeroed first, so it is overwritten.
+// Every (sample, channel) plane is independent: split over planes, so each
+// dx plane is written by one thread in a fixed order.
+// global_avg_pool: y[i,c] = mean over S = H*W; its gradient spreads dy/S.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_POOL_H
+#define NETC_KERNELS_POOL_H
+
+#include "net/Kernels/Common.h"
+
+#include <limits>
+
+namespace netc::kernels {
+
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+void max_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
+  const int planes = n * C;
+#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
+  for (int p = 0; p < planes; ++p) {
+    const float *xp = x + std::size_t(p) * H * W;
+    float *yp = y + std::size_t(p) * OH * OW;
+    for (int oh = 0; oh < OH; ++oh) {
+      const int h0 = detail::max(0, oh * SH - PT), h1 = detail::min(H, oh * SH - PT + KH);
+      for (int ow = 0; ow < OW; ++ow) {
+        const int w0 = detail::max(0, ow * SW - PL), w1 = detail::min(W, ow * SW - PL + KW);
+        float m = -std::numeric_limits<float>::infinity();
+        for (int ih = h0; ih < h1; ++ih)
+          for (int iw = w0; iw < w1; ++iw)
+            m = xp[ih * W + iw] > m ? xp[ih * W + iw] : m;
+        yp[oh * OW + ow] = (h0 < h1 && w0 < w1) ? m : 0.f;
+      }
+    }
+  }
+}
+
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+void max_pool2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_RESTRICT x,
+                     float *NETC_RESTRICT dx) {
+  const int planes = n * C;
+#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
+  for (int p = 0; p < planes; ++p) {
+    const float *xp = x + std::size_t(p) * H * W;
+    const float *dyp = dy + std::size_t(p) * OH * OW;
+    float *dxp = dx + std::size_t(p) * H * W;
+    for (int k = 0; k < H * W; ++k)
+      dxp[k] = 0.f;
+    for (int oh = 0; oh < OH; ++oh) {
+      const int h0 = detail::max(0, oh * SH - PT), h1 = detail::min(H, oh * SH - PT + KH);
+      for (int ow = 0; ow < OW; ++ow) {
+        const int w0 = detail::max(0, ow * SW - PL), w1 = detail::min(W, ow * SW - PL + KW);
+        int best = -1;
+        for (int ih = h0; ih < h1; ++ih)
+          for (int iw = w0; iw < w1; ++iw)
+            if (best < 0 || xp[ih * W + iw] > xp[best])
+              best = ih * W + iw;
+        if (best >= 0)
+          dxp[best] += dyp[oh * OW + ow];
+      }
+    }
+  }
+}
+
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+void avg_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
+  const int planes = n * C;
+#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
+  for (int p = 0; p < planes; ++p) {
+    const float *xp = x + std::size_t(p) * H * W;
+    float *yp = y + std::size_t(p) * OH * OW;
+    for (int oh = 0; oh < OH; ++oh) {
+      const int h0 = detail::max(0, oh * SH - PT), h1 = detail::min(H, oh * SH - PT + KH);
+      for (int ow = 0; ow < OW; ++ow) {
+        const int w0 = detail::max(0, ow * SW - PL), w1 = detail::min(W, ow * SW - PL + KW);
+        float s = 0.f;
+        for (int ih = h0; ih < h1; ++ih)
+          for (int iw = w0; iw < w1; ++iw)
+            s += xp[ih * W + iw];
+        const int count = (h1 - h0) * (w1 - w0);
+        yp[oh * OW + ow] = count > 0 ? s / float(count) : 0.f;
+      }
+    }
+  }
+}
+
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+void avg_pool2d_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT dx) {
+  const int planes = n * C;
+#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
+  for (int p = 0; p < planes; ++p) {
+    const float *dyp = dy + std::size_t(p) * OH * OW;
+    float *dxp = dx + std::size_t(p) * H * W;
+    for (int k = 0; k < H * W; ++k)
+      dxp[k] = 0.f;
+    for (int oh = 0; oh < OH; ++oh) {
+      const int h0 = detail::max(0, oh * SH - PT), h1 = detail::min(H, oh * SH - PT + KH);
+      for (int ow = 0; ow < OW; ++ow) {
+        const int w0 = detail::max(0, ow * SW - PL), w1 = detail::min(W, ow * SW - PL + KW);
+        const int count = (h1 - h0) * (w1 - w0);
+        if (count <= 0)
+          continue;
+        const float g = dyp[oh * OW + ow] / float(count);
+        for (int ih = h0; ih < h1; ++ih)
+          for (int iw = w0; iw < w1; ++iw)
+            dxp[ih * W + iw] += g;
+      }
+    }
+  }
+}
+
+template <int C, int S> void global_avg_pool(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
+  const int planes = n * C;
+#pragma omp parallel for schedule(static) if (std::int64_t(planes) * S > detail::kParallelThreshold)
+  for (int p = 0; p < planes; ++p) {
+    const float *xp = x + std::size_t(p) * S;
+    float s = 0.f;
+#pragma omp simd reduction(+ : s)
+    for (int k = 0; k < S; ++k)
+      s += xp[k];
+    y[p] = s / float(S);
+  }
+}
+
+template <int C, int S> void global_avg_pool_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT dx) {
+  const int planes = n * C;
+#pragma omp parallel for schedule(static) if (std::int64_t(planes) * S > detail::kParallelThreshold)
+  for (int p = 0; p < planes; ++p) {
+    const float g = dy[p] / float(S);
+    float *dxp = dx + std::size_t(p) * S;
+#pragma omp simd
+    for (int k = 0; k < S; ++k)
+      dxp[k] = g;
+  }
+}
+
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_POOL_H

@@ -1,0 +1,161 @@
+//===- ConvTest.cpp - conv2d forward and backward against the reference ---===//
+//
+// Tolerance: |fast - reference| <= 1e-5 |reference| + 2e-6 * sqrt(T) * 4,
+// T the number of products in one output (the reference sums in double, the
+// kernels in float in another order). Gradients are also checked by central
+// differences of the reference forward.
+//
+//===----------------------------------------------------------------------===//
+
+#include "TestUtil.h"
+
+#include "net/Kernels/Conv.h"
+#include "net/Kernels/Reference.h"
+
+#include <omp.h>
+
+using namespace netc::kernels;
+using namespace netc::kernels::test;
+
+namespace {
+
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+struct ConvShape {
+  static constexpr std::size_t xs = std::size_t(C) * H * W, ys = std::size_t(F) * OH * OW,
+                               ws = std::size_t(F) * C * KH * KW;
+  static void forward(int n, const float *x, const float *w, float *y) {
+    conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  }
+  static void forwardRef(int n, const float *x, const float *w, float *y) {
+    reference::conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  }
+  static void gradInput(int n, const float *dy, const float *w, float *dx) {
+    conv2d_grad_input<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
+  }
+  static void gradInputRef(int n, const float *dy, const float *w, float *dx) {
+    reference::conv2d_grad_input<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
+  }
+  static void gradWeight(int n, const float *dy, const float *x, float *dw) {
+    conv2d_grad_weight<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  }
+  static void gradWeightRef(int n, const float *dy, const float *x, float *dw) {
+    reference::conv2d_grad_weight<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  }
+  static constexpr double tol(double terms) { return 8e-6 * std::sqrt(terms); }
+  static constexpr int fwdTerms = C * KH * KW, dxTerms = F * KH * KW;
+};
+
+/// Fast == reference for the forward and both gradients at batch n; outputs
+/// pre-filled with garbage to show they are overwritten.
+template <class S> void checkAgainstReference(int n, std::uint32_t seed) {
+  SCOPED_TRACE("batch " + std::to_string(n));
+  const auto x = randomVec(n * S::xs, seed), w = randomVec(S::ws, seed + 1),
+             dy = randomVec(n * S::ys, seed + 2);
+  std::vector<float> y(n * S::ys, 123.f), yr(n * S::ys);
+  S::forward(n, x.data(), w.data(), y.data());
+  S::forwardRef(n, x.data(), w.data(), yr.data());
+  EXPECT_TRUE(allClose(y, yr, 1e-5, S::tol(S::fwdTerms))) << "conv2d";
+
+  std::vector<float> dx(n * S::xs, 123.f), dxr(n * S::xs);
+  S::gradInput(n, dy.data(), w.data(), dx.data());
+  S::gradInputRef(n, dy.data(), w.data(), dxr.data());
+  EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms))) << "conv2d_grad_input";
+
+  std::vector<float> dw(S::ws, 123.f), dwr(S::ws);
+  S::gradWeight(n, dy.data(), x.data(), dw.data());
+  S::gradWeightRef(n, dy.data(), x.data(), dwr.data());
+  EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys / 1))) << "conv2d_grad_weight";
+}
+
+template <class S> void checkAll(std::uint32_t seed) {
+  checkAgainstReference<S>(1, seed);
+  checkAgainstReference<S>(3, seed + 10);
+}
+
+/// Central differences of the reference forward against both backward kernels.
+template <class S> void checkGradients(int n, std::uint32_t seed) {
+  auto x = randomVec(n * S::xs, seed), w = randomVec(S::ws, seed + 1),
+       r = randomVec(n * S::ys, seed + 2);
+  std::vector<float> dx(n * S::xs), dw(S::ws);
+  S::gradInput(n, r.data(), w.data(), dx.data());
+  S::gradWeight(n, r.data(), x.data(), dw.data());
+  gradCheck(
+      "conv dx",
+      [&](const std::vector<float> &xv) {
+        std::vector<float> y(n * S::ys);
+        S::forwardRef(n, xv.data(), w.data(), y.data());
+        return y;
+      },
+      x, r, dx);
+  gradCheck(
+      "conv dw",
+      [&](const std::vector<float> &wv) {
+        std::vector<float> y(n * S::ys);
+        S::forwardRef(n, x.data(), wv.data(), y.data());
+        return y;
+      },
+      w, r, dw);
+}
+
+//                    C   H   W   F  KH KW SH SW PT PL OH OW
+using LeNet1 = ConvShape<1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 28, 28>;
+using LeNet2 = ConvShape<6, 14, 14, 16, 5, 5, 1, 1, 2, 2, 14, 14>;
+using LeNet3 = ConvShape<16, 7, 7, 120, 5, 5, 1, 1, 2, 2, 7, 7>;
+using LeNetClassic1 = ConvShape<1, 32, 32, 6, 5, 5, 1, 1, 0, 0, 28, 28>;
+using Mnist1 = ConvShape<1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 26, 26>;
+using Mnist2 = ConvShape<32, 26, 26, 64, 3, 3, 1, 1, 0, 0, 24, 24>;
+// Stride 2, non-square, padding 1 top (1 bottom implied), 0 left (0 right).
+using Strided = ConvShape<3, 11, 9, 5, 3, 3, 2, 2, 1, 0, 6, 4>;
+// Mixed strides (2, 1), 4x3 kernel, asymmetric padding.
+using MixedStride = ConvShape<2, 9, 7, 3, 4, 3, 2, 1, 2, 1, 5, 7>;
+// Asymmetric padding with stride 1: left 1, right 0; top 0, bottom 1.
+using Asymmetric = ConvShape<5, 8, 10, 3, 3, 2, 1, 1, 0, 1, 7, 10>;
+using OneByOne = ConvShape<7, 5, 6, 9, 1, 1, 1, 1, 0, 0, 5, 6>;
+using Stem7x7 = ConvShape<3, 16, 16, 8, 7, 7, 2, 2, 3, 3, 8, 8>;
+// Padding larger than the kernel reach: whole rows and columns of zeros.
+using WidePad = ConvShape<2, 4, 5, 3, 3, 3, 1, 1, 3, 4, 8, 10>;
+// More filters than one stack chunk of accumulators holds (FB < F).
+using ManyFilters = ConvShape<2, 3, 600, 20, 1, 3, 1, 1, 0, 1, 3, 600>;
+
+} // namespace
+
+TEST(Conv, LeNetSame1) { checkAll<LeNet1>(1); }
+TEST(Conv, LeNetSame2) { checkAll<LeNet2>(2); }
+TEST(Conv, LeNetSame3) { checkAll<LeNet3>(3); }
+TEST(Conv, LeNetClassic1) { checkAll<LeNetClassic1>(4); }
+TEST(Conv, MnistCnn1) { checkAll<Mnist1>(5); }
+TEST(Conv, MnistCnn2) { checkAll<Mnist2>(6); }
+TEST(Conv, Stride2NonSquare) { checkAll<Strided>(7); }
+TEST(Conv, MixedStride) { checkAll<MixedStride>(8); }
+TEST(Conv, AsymmetricPadding) { checkAll<Asymmetric>(9); }
+TEST(Conv, OneByOne) { checkAll<OneByOne>(10); }
+TEST(Conv, Stem7x7Stride2Pad3) { checkAll<Stem7x7>(11); }
+TEST(Conv, PaddingWiderThanKernel) { checkAll<WidePad>(12); }
+TEST(Conv, FilterChunks) { checkAll<ManyFilters>(13); }
+TEST(Conv, LargerBatch) { checkAgainstReference<Mnist2>(8, 14); }
+
+TEST(ConvGradient, FiniteDifferences) {
+  checkGradients<LeNet2>(1, 20);
+  checkGradients<Strided>(3, 21);
+  checkGradients<MixedStride>(2, 22);
+  checkGradients<Asymmetric>(2, 23);
+  checkGradients<Stem7x7>(1, 24);
+}
+
+TEST(ConvDeterminism, GradWeightBitIdentical) {
+  using S = Mnist2;
+  const int n = 16;
+  const auto x = randomVec(n * S::xs, 30), dy = randomVec(n * S::ys, 31);
+  std::vector<float> first(S::ws), again(S::ws), oneThread(S::ws);
+  S::gradWeight(n, dy.data(), x.data(), first.data());
+  for (int rep = 0; rep < 3; ++rep) {
+    S::gradWeight(n, dy.data(), x.data(), again.data());
+    EXPECT_TRUE(bitEqual(first, again));
+  }
+  // Each dw element is owned by one thread: the thread count does not matter.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  S::gradWeight(n, dy.data(), x.data(), oneThread.data());
+  omp_set_num_threads(threads);
+  EXPECT_TRUE(bitEqual(first, oneThread));
+}
