@@ -169,6 +169,27 @@ TEST(Loss, SoftmaxCrossEntropyAndAccuracy) {
   }
 }
 
+TEST(Loss, SoftmaxGradThroughItsOutput) {
+  constexpr int K = 7;
+  for (int n : {1, 3}) {
+    const std::vector<float> x = randomVec(std::size_t(n) * K, 40 + n, -3.f, 3.f);
+    const std::vector<float> r = randomVec(x.size(), 50 + n);
+    std::vector<float> y(x.size()), dx(x.size()), dxr(x.size());
+    softmax<K>(n, x.data(), y.data());
+    softmax_grad<K>(n, r.data(), y.data(), dx.data());
+    reference::softmax_grad<K>(n, r.data(), y.data(), dxr.data());
+    EXPECT_TRUE(allClose(dx, dxr, 1e-5, 1e-6));
+    gradCheck(
+        "softmax",
+        [&](const std::vector<float> &v) {
+          std::vector<float> q(v.size());
+          reference::softmax<K>(n, v.data(), q.data());
+          return q;
+        },
+        x, r, dx);
+  }
+}
+
 TEST(Loss, ClipAndTies) {
   constexpr int K = 4;
   const std::vector<float> probs = {0.f, 0.5f, 0.5f, 0.f, 0.25f, 0.25f, 0.25f, 0.25f};

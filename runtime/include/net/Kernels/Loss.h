@@ -40,6 +40,22 @@ template <int K> void softmax(int n, const float *x, float *y) {
   }
 }
 
+// softmax_grad: dx = y * (dy - sum_k dy_k y_k) per row, through the output y:
+//   the backward of a softmax that is not followed by the loss.
+template <int K> void softmax_grad(int n, const float *dy, const float *y, float *dx) {
+#pragma omp parallel for schedule(static) if (std::int64_t(n) * K > detail::kParallelThreshold)
+  for (int i = 0; i < n; ++i) {
+    const float *dyr = dy + std::size_t(i) * K;
+    const float *yr = y + std::size_t(i) * K;
+    float *dxr = dx + std::size_t(i) * K;
+    float dot = 0.f;
+    for (int k = 0; k < K; ++k)
+      dot += dyr[k] * yr[k];
+    for (int k = 0; k < K; ++k)
+      dxr[k] = yr[k] * (dyr[k] - dot);
+  }
+}
+
 template <int K> float cross_entropy(int n, const float *probs, const std::int32_t *labels) {
   double sum = 0.0;
   for (int i = 0; i < n; ++i) {

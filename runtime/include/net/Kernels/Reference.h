@@ -152,6 +152,17 @@ template <int E> void tanh_grad(int n, const float *dy, const float *y, float *d
     dx[k] = dy[k] * (1.f - y[k] * y[k]);
 }
 
+template <int K> void softmax_grad(int n, const float *dy, const float *y, float *dx) {
+  for (int i = 0; i < n; ++i) {
+    double dot = 0;
+    for (int k = 0; k < K; ++k)
+      dot += double(dy[std::size_t(i) * K + k]) * y[std::size_t(i) * K + k];
+    for (int k = 0; k < K; ++k)
+      dx[std::size_t(i) * K + k] =
+          float(y[std::size_t(i) * K + k] * (dy[std::size_t(i) * K + k] - dot));
+  }
+}
+
 template <int K> void softmax(int n, const float *x, float *y) {
   for (int i = 0; i < n; ++i) {
     double mx = x[std::size_t(i) * K];
