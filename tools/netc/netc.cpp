@@ -61,6 +61,12 @@ cl::list<std::string> defines("D", cl::desc("set a network parameter (e.g. -D cl
                               cl::value_desc("name=value"), cl::Prefix,
                               cl::cat(netcCategory));
 
+cl::opt<unsigned> optLevel("O", cl::Prefix, cl::init(1), cl::value_desc("level"),
+                           cl::desc("optimisation: -O1 (default) fuses layers, -O0 does not"),
+                           cl::cat(netcCategory));
+cl::opt<bool> noFuse("no-fuse", cl::desc("do not fuse layers (the same as -O0)"),
+                     cl::cat(netcCategory));
+
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("keep the generated sources and say where they are"),
                         cl::cat(netcCategory));
@@ -245,9 +251,15 @@ int main(int argc, char **argv) {
     return writeAtomically(outputFile, out);
   }
 
+  // The layers as written, before fusion merges them: the model's layer table.
+  mlir::net::LayerTable layers = mlir::net::buildLayerTable(*module);
   mlir::PassManager pm(&context);
   if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
     return fail("bad pass manager options");
+  if (optLevel > 0 && !noFuse) {
+    pm.addPass(mlir::net::createNetFuseConvBiasActPool());
+    pm.addPass(mlir::net::createNetFuseDenseBiasAct());
+  }
   pm.addPass(mlir::net::createNetAutodiff());
   pm.addPass(mlir::net::createNetPlanMemory());
   // The passes report what they cannot do for this model (a trainable batch
@@ -258,7 +270,7 @@ int main(int argc, char **argv) {
     module->print(os);
     return writeAtomically(outputFile, out);
   }
-  if (mlir::failed(mlir::net::emitCpp(*module, os)))
+  if (mlir::failed(mlir::net::emitCpp(*module, os, &layers)))
     return internalError("the C++ emitter failed (the message above says on what)");
   if (what == Emit::Cpp)
     return writeAtomically(outputFile, out);

@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "net/Dialect/NetOps.h"
+#include "net/Dialect/Shapes.h"
 #include "net/Transforms/Passes.h"
 
 #include "mlir/IR/Builders.h"
@@ -33,6 +34,13 @@ struct Optimizer {
   double momentum = 0, beta1 = 0.9, beta2 = 0.999, epsilon = 1e-7;
   bool nesterov = false;
 };
+
+/// The convolution's output shape (before any fused pooling).
+SmallVector<int64_t, 4> shapesOfConv(ArrayRef<int64_t> input, ArrayRef<int64_t> weight,
+                                     ArrayRef<int64_t> strides, ArrayRef<int64_t> pads) {
+  auto conv = shapes::conv2d(input, weight, strides, pads);
+  return SmallVector<int64_t, 4>(conv.shape.begin(), conv.shape.end());
+}
 
 Optimizer readOptimizer(ModuleOp module) {
   Optimizer opt;
@@ -74,14 +82,28 @@ private:
                             Value &labels, Value &probs);
   void finish(Location loc, Value probs, Value labels);
 
+  /// A fused convolution's backward needs the argmax of a max pooling or
+  /// the activation's output; otherwise its own output is enough.
+  static bool needsSaved(FusedConv2dOp op) {
+    return op.getPool() == "max" || op.getActivation() != "none";
+  }
+  void cloneFusedForTraining(FusedConv2dOp op, IRMapping &mapping);
+
   void accumulate(Value value, Value grad, Location loc);
   LogicalResult differentiate(Operation *op, Value dy);
+  template <typename FusedOp> void differentiateFusedConv(FusedOp fused, Value dy);
+  /// Accumulates the gradients a fused backward op produced into the
+  /// operands of its forward op that need them.
+  void accumulateFused(Value input, Value weight, Value bias, Value inputGrad,
+                       Value weightGrad, Value biasGrad, Location loc);
 
   ModuleOp module;
   func::FuncOp forward;
   OpBuilder builder;
   Value loss, correct;
   DenseMap<Value, Value> grads;
+  /// The `saved` result of each fused training op, by its output.
+  DenseMap<Value, Value> saved;
   DenseSet<Value> needsGrad;
 };
 
@@ -107,6 +129,11 @@ func::FuncOp StepBuilder::cloneForward(StringRef name, bool training,
   mapping.map(body.getArgument(0), entry->getArgument(0));
   int64_t stream = 0;
   for (Operation &op : body.without_terminator()) {
+    if (auto fused = dyn_cast<FusedConv2dOp>(op); fused && training &&
+                                                  needsSaved(fused)) {
+      cloneFusedForTraining(fused, mapping);
+      continue;
+    }
     auto dropout = dyn_cast<DropoutOp>(op);
     if (!dropout) {
       builder.clone(op, mapping);
@@ -125,6 +152,21 @@ func::FuncOp StepBuilder::cloneForward(StringRef name, bool training,
   }
   probs = mapping.lookup(body.getTerminator()->getOperand(0));
   return func;
+}
+
+void StepBuilder::cloneFusedForTraining(FusedConv2dOp op, IRMapping &mapping) {
+  auto output = cast<RankedTensorType>(op.getType());
+  SmallVector<int64_t, 4> savedShape(op.getPool() == "max" ? output.getShape()
+                                                           : ArrayRef(op.getConvShape()));
+  Type savedType = RankedTensorType::get(savedShape, output.getElementType());
+  Value bias = op.getBias() ? mapping.lookup(op.getBias()) : Value();
+  auto train = builder.create<FusedConv2dTrainOp>(
+      op.getLoc(), TypeRange{output, savedType}, mapping.lookup(op.getInput()),
+      mapping.lookup(op.getWeight()), bias, op.getStridesAttr(), op.getPadsAttr(),
+      op.getActivationAttr(), op.getPoolAttr(), op.getPoolKernelAttr(),
+      op.getPoolStridesAttr(), op.getPoolPadsAttr());
+  mapping.map(op.getResult(), train.getResult());
+  saved[train.getResult()] = train.getSaved();
 }
 
 void StepBuilder::finish(Location loc, Value probs, Value labels) {
@@ -197,7 +239,7 @@ LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
                                      builder.getF64FloatAttr(optimizer.epsilon));
       continue;
     }
-    if (op == softmax.getOperation() || op->getNumResults() != 1)
+    if (op == softmax.getOperation() || op->getNumResults() == 0)
       continue;
     Value dy = grads.lookup(op->getResult(0));
     if (!dy)
@@ -211,6 +253,39 @@ LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
 
 /// Emits the backward of `op` given the gradient `dy` of its result, and
 /// accumulates into its operands that need one.
+/// One fused backward op for a fused convolution, whatever it fused.
+template <typename FusedOp>
+void StepBuilder::differentiateFusedConv(FusedOp fused, Value dy) {
+  Location loc = fused.getLoc();
+  Value output = fused->getResult(0);
+  Value kept = saved.lookup(output);
+  auto weight = cast<RankedTensorType>(fused.getWeight().getType());
+  auto outputType = cast<RankedTensorType>(output.getType());
+  Type biasType = RankedTensorType::get({weight.getDimSize(0)}, weight.getElementType());
+  SmallVector<int64_t, 4> convShape(outputType.getShape());
+  auto in = cast<RankedTensorType>(fused.getInput().getType()).getShape();
+  auto conv = shapesOfConv(in, weight.getShape(), fused.getStrides(), fused.getPads());
+  Type dzType = RankedTensorType::get(conv, outputType.getElementType());
+  auto grad = builder.create<FusedConv2dGradOp>(
+      loc, TypeRange{fused.getInput().getType(), weight, biasType, dzType}, dy,
+      fused.getInput(), fused.getWeight(), output, kept ? kept : output,
+      fused.getStridesAttr(), fused.getPadsAttr(), fused.getActivationAttr(),
+      fused.getPoolAttr(), fused.getPoolKernelAttr(), fused.getPoolStridesAttr(),
+      fused.getPoolPadsAttr());
+  accumulateFused(fused.getInput(), fused.getWeight(), fused.getBias(), grad.getInputGrad(),
+                  grad.getWeightGrad(), grad.getBiasGrad(), loc);
+}
+
+void StepBuilder::accumulateFused(Value input, Value weight, Value bias, Value inputGrad,
+                                  Value weightGrad, Value biasGrad, Location loc) {
+  if (needsGrad.contains(input))
+    accumulate(input, inputGrad, loc);
+  if (needsGrad.contains(weight))
+    accumulate(weight, weightGrad, loc);
+  if (bias && needsGrad.contains(bias))
+    accumulate(bias, biasGrad, loc);
+}
+
 LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
   Location loc = op->getLoc();
   auto needs = [&](Value v) { return needsGrad.contains(v); };
@@ -242,6 +317,22 @@ LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
                      builder.create<DenseGradWeightOp>(loc, typeOf(dense.getWeight()),
                                                        dy, dense.getInput()),
                      loc);
+        return success();
+      })
+      .Case<FusedConv2dOp, FusedConv2dTrainOp>([&](auto fused) {
+        differentiateFusedConv(fused, dy);
+        return success();
+      })
+      .Case([&](FusedDenseOp fused) {
+        auto weight = cast<RankedTensorType>(fused.getWeight().getType());
+        Type biasType = RankedTensorType::get({weight.getDimSize(0)}, weight.getElementType());
+        auto grad = builder.create<FusedDenseGradOp>(
+            loc,
+            TypeRange{typeOf(fused.getInput()), weight, biasType, typeOf(fused.getResult())},
+            dy, fused.getInput(), fused.getWeight(), fused.getResult(),
+            fused.getActivationAttr());
+        accumulateFused(fused.getInput(), fused.getWeight(), fused.getBias(),
+                        grad.getInputGrad(), grad.getWeightGrad(), grad.getBiasGrad(), loc);
         return success();
       })
       .Case([&](BiasAddOp bias) {

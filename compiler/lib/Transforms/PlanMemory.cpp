@@ -102,6 +102,7 @@ std::pair<int64_t, int64_t> planFunction(func::FuncOp func) {
       sections[p.section].release(p.offset);
       return true;
     });
+    SmallVector<int64_t> slots; // one (section, offset, size) per result
     for (Value result : op.getResults()) {
       if (!needsSlot(result))
         continue;
@@ -114,8 +115,10 @@ std::pair<int64_t, int64_t> planFunction(func::FuncOp func) {
       int64_t size = alignUp(elements);
       int64_t offset = sections[kind].allocate(size);
       placed.push_back({lastUse[result], kind, offset});
-      op.setAttr("net.slot", builder.getDenseI64ArrayAttr({kind, offset, size}));
+      slots.append({kind, offset, size});
     }
+    if (!slots.empty())
+      op.setAttr("net.slot", builder.getDenseI64ArrayAttr(slots));
   }
   int64_t perSample = sections[kPerSample].getPeak();
   int64_t fixed = sections[kFixed].getPeak();

@@ -328,5 +328,6 @@ def Net_CrossEntropyOp : Net_Op<"cross_entropy", [Pure]> {
 }
 
 include "net/Dialect/NetTrainingOps.td"
+include "net/Dialect/NetFusedOps.td"
 
 #endif // NET_DIALECT_NETOPS_TD

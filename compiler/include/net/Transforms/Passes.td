@@ -5,6 +5,45 @@
 
 include "mlir/Pass/PassBase.td"
 
+def NetFuseConvBiasActPool : Pass<"net-fuse-conv-bias-act-pool", "::mlir::ModuleOp"> {
+  let summary = "fuses conv2d, its bias, its activation and its pooling into one op";
+  let description = [{
+    Rewrites `conv2d -> bias_add -> relu|sigmoid|tanh -> max_pool2d|avg_pool2d`,
+    or any leading part of it with at least two ops, into one
+    `net.fused_conv2d`. Each step fuses only when the value before it has no
+    other user (a conv output used twice stays whole), the bias only when it
+    is as frozen as the weight (so a fused backward never computes a gradient
+    nobody wants), and the pooling only when its window tiles the conv output
+    exactly: stride equal to the window, no padding, and extents that divide.
+
+    Before:
+
+    ```mlir
+    %c = net.conv2d %x, %w strides [1, 1] pads [2, 2, 2, 2] : ...
+    %a = net.bias_add %c, %b : ...
+    %r = net.relu %a : tensor<?x6x28x28xf32>
+    %p = net.max_pool2d %r kernel [2, 2] strides [2, 2] pads [0, 0, 0, 0] : ...
+    ```
+
+    After:
+
+    ```mlir
+    %p = net.fused_conv2d %x, %w, %b strides [1, 1] pads [2, 2, 2, 2]
+        activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : ...
+    ```
+  }];
+}
+
+def NetFuseDenseBiasAct : Pass<"net-fuse-dense-bias-act", "::mlir::ModuleOp"> {
+  let summary = "fuses dense, its bias and its activation into one op";
+  let description = [{
+    Rewrites `dense -> bias_add -> relu|sigmoid|tanh` (or `dense -> bias_add`,
+    `dense -> activation`) into one `net.fused_dense`, under the same rules
+    as the convolution's: single users only, bias as frozen as the weight.
+    A softmax is left alone: before the loss it is differentiated with it.
+  }];
+}
+
 def NetAutodiff : Pass<"net-autodiff", "::mlir::ModuleOp"> {
   let summary = "builds the training and evaluation steps from @forward";
   let description = [{
@@ -51,7 +90,8 @@ def NetPlanMemory : Pass<"net-plan-memory", "::mlir::ModuleOp"> {
     `net.slot = array<i64: section, offset, size>` in floats. Section 0
     holds tensors with a batch dimension, its offsets and sizes counted per
     sample (the real offset is times the batch); section 1 holds tensors of
-    fixed size (weight gradients). A slot is reused once its last reader has
+    fixed size (weight gradients); an op with several results gets one triple
+    per result, in order. A slot is reused once its last reader has
     run: first fit, 16-float (64-byte) alignment. Each function gets
     `net.arena = array<i64: per_sample, fixed>`, the module the largest, so
     one allocation at instance creation serves every step.

@@ -4,11 +4,13 @@
 
 #include "net/Analysis/LayerTable.h"
 #include "net/Dialect/NetOps.h"
+#include "net/Dialect/Shapes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Format.h"
 
@@ -69,6 +71,52 @@ std::string number(double v) {
   return s;
 }
 
+/// The kernels' codes: activation none 0, relu 1, sigmoid 2, tanh 3.
+int64_t activationCode(StringRef activation) {
+  return llvm::StringSwitch<int64_t>(activation)
+      .Case("relu", 1)
+      .Case("sigmoid", 2)
+      .Case("tanh", 3)
+      .Default(0);
+}
+
+/// `<K, M, ACT, BIAS>` of fused_dense and fused_dense_grad.
+std::string denseArgs(int64_t k, int64_t m, StringRef activation, bool bias) {
+  return "<" + std::to_string(k) + ", " + std::to_string(m) + ", " +
+         std::to_string(activationCode(activation)) + (bias ? ", true>" : ", false>");
+}
+
+/// Pooling none 0, max 1, average 2.
+int64_t poolCode(StringRef pool) {
+  return llvm::StringSwitch<int64_t>(pool).Case("max", 1).Case("avg", 2).Default(0);
+}
+
+/// The template arguments of fused_conv2d and fused_conv2d_grad: the conv's
+/// twelve, the activation and pooling codes, the pooling window's eight
+/// (zeros and the conv's extent when there is no pooling), and BIAS.
+template <typename FusedOp> std::string fusedConvArgs(FusedOp op, bool bias) {
+  auto x = shapeOf(op.getInput());
+  auto w = shapeOf(op.getWeight());
+  auto conv = shapes::conv2d(x, w, op.getStrides(), op.getPads()).shape;
+  ArrayRef<int64_t> s = op.getStrides(), p = op.getPads();
+  SmallVector<int64_t> args = {x[1], x[2], x[3], w[0], w[2], w[3], s[0], s[1], p[0], p[1],
+                               conv[2], conv[3], activationCode(op.getActivation()),
+                               poolCode(op.getPool())};
+  if (op.getPool() == "none") {
+    args.append({0, 0, 0, 0, 0, 0, conv[2], conv[3]});
+  } else {
+    auto pooled = shapes::pool2d(conv, op.getPoolKernel(), op.getPoolStrides(),
+                                 op.getPoolPads()).shape;
+    ArrayRef<int64_t> k = op.getPoolKernel(), ps = op.getPoolStrides(), pp = op.getPoolPads();
+    args.append({k[0], k[1], ps[0], ps[1], pp[0], pp[1], pooled[2], pooled[3]});
+  }
+  args.push_back(bias ? 1 : 0);
+  std::string text = targs(args);
+  // BIAS is a bool template parameter.
+  size_t last = text.rfind(", ");
+  return text.substr(0, last + 2) + (bias ? "true>" : "false>");
+}
+
 struct TensorEntry {
   std::string name;
   SmallVector<int64_t, 4> shape;
@@ -80,7 +128,8 @@ struct TensorEntry {
 
 class CppEmitter {
 public:
-  CppEmitter(ModuleOp module, raw_ostream &os) : module(module), os(os) {}
+  CppEmitter(ModuleOp module, raw_ostream &os, const LayerTable *layers)
+      : module(module), os(os), table(layers ? *layers : buildLayerTable(module)) {}
   LogicalResult emit();
 
 private:
@@ -97,6 +146,7 @@ private:
 
   ModuleOp module;
   raw_ostream &os;
+  LayerTable table;
   std::vector<TensorEntry> params, state;
   llvm::StringMap<size_t> paramIndex, stateIndex;
   int64_t paramFloats = 0, stateFloats = 0;
@@ -205,7 +255,6 @@ void CppEmitter::emitTables() {
     os << e.offset << ", ";
   os << "0};\n\n";
 
-  LayerTable table = buildLayerTable(module);
   os << "const netc_layer_info kLayers[] = {\n";
   for (const LayerRow &row : table.rows) {
     os << "    {" << quote(row.name) << ", " << quote(row.kind) << ", "
@@ -300,24 +349,28 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         "(P + " + std::to_string(params[paramIndex.lookup(param.getName())].offset) + ")";
     return success();
   }
-  std::string result;
-  if (op->getNumResults() == 1) {
-    Value r = op->getResult(0);
-    result = "v" + std::to_string(counter++);
-    names[r] = result;
-    auto type = cast<RankedTensorType>(r.getType());
-    if (type.getRank() == 0) {
-      // Scalars (loss, correct count) are locals.
-    } else if (auto slot = op->getAttrOfType<DenseI64ArrayAttr>("net.slot")) {
-      os << "  float *const " << result << " = "
-         << (slot[0] == 0 ? "A + " + std::to_string(slot[1]) + " * B"
-                          : "F + " + std::to_string(slot[1]))
-         << ";\n";
-    } else {
+  // Name each result and point it at its slot: (section, offset, size)
+  // triples in result order.
+  auto slots = op->getAttrOfType<DenseI64ArrayAttr>("net.slot");
+  size_t slot = 0;
+  for (Value r : op->getResults()) {
+    std::string name = "v" + std::to_string(counter++);
+    names[r] = name;
+    if (cast<RankedTensorType>(r.getType()).getRank() == 0)
+      continue; // scalars (loss, correct count) are locals
+    if (!slots || slots.size() < int64_t(3 * (slot + 1)))
       return op->emitError("the C++ emitter found no planned slot for this result "
                            "(run net-plan-memory)");
-    }
+    int64_t section = slots[3 * slot], offset = slots[3 * slot + 1];
+    ++slot;
+    os << "  float *const " << name << " = "
+       << (section == 0 ? "A + " + std::to_string(offset) + " * B"
+                        : "F + " + std::to_string(offset))
+       << ";\n";
   }
+  std::string result = op->getNumResults() ? names[op->getResult(0)] : "";
+  /// A result's pointer, or nullptr when nothing reads it (not computed).
+  auto optionalResult = [&](Value v) { return v.use_empty() ? std::string("nullptr") : ref(v); };
 
   auto convArgs = [&](ArrayRef<int64_t> x, ArrayRef<int64_t> w, ArrayRef<int64_t> y,
                       ArrayRef<int64_t> strides, ArrayRef<int64_t> pads) {
@@ -371,6 +424,42 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
              convArgs(shapeOf(o.getInput()), shapeOf(o), shapeOf(o.getGrad()),
                       o.getStrides(), o.getPads()),
              {"n", ref(o.getGrad()), ref(o.getInput()), result});
+        return success();
+      })
+      .Case([&](FusedConv2dOp o) {
+        call("fused_conv2d", fusedConvArgs(o, o.getBias() != nullptr),
+             {"n", ref(o.getInput()), ref(o.getWeight()),
+              o.getBias() ? ref(o.getBias()) : "nullptr", result, "nullptr"});
+        return success();
+      })
+      .Case([&](FusedConv2dTrainOp o) {
+        call("fused_conv2d", fusedConvArgs(o, o.getBias() != nullptr),
+             {"n", ref(o.getInput()), ref(o.getWeight()),
+              o.getBias() ? ref(o.getBias()) : "nullptr", result, ref(o.getSaved())});
+        return success();
+      })
+      .Case([&](FusedConv2dGradOp o) {
+        call("fused_conv2d_grad", fusedConvArgs(o, !o.getBiasGrad().use_empty()),
+             {"n", ref(o.getGrad()), ref(o.getInput()), ref(o.getWeight()), ref(o.getOutput()),
+              ref(o.getSaved()), ref(o.getPreActivationGrad()), optionalResult(o.getInputGrad()),
+              ref(o.getWeightGrad()), optionalResult(o.getBiasGrad())});
+        return success();
+      })
+      .Case([&](FusedDenseOp o) {
+        call("fused_dense",
+             denseArgs(shapeOf(o.getInput())[1], shapeOf(o)[1], o.getActivation(),
+                       o.getBias() != nullptr),
+             {"n", ref(o.getInput()), ref(o.getWeight()),
+              o.getBias() ? ref(o.getBias()) : "nullptr", result});
+        return success();
+      })
+      .Case([&](FusedDenseGradOp o) {
+        call("fused_dense_grad",
+             denseArgs(shapeOf(o.getInput())[1], shapeOf(o.getGrad())[1], o.getActivation(),
+                       !o.getBiasGrad().use_empty()),
+             {"n", ref(o.getGrad()), ref(o.getInput()), ref(o.getWeight()), ref(o.getOutput()),
+              ref(o.getPreActivationGrad()), optionalResult(o.getInputGrad()),
+              ref(o.getWeightGrad()), optionalResult(o.getBiasGrad())});
         return success();
       })
       .Case([&](DenseOp o) {
@@ -692,6 +781,6 @@ LogicalResult CppEmitter::emit() {
 
 } // namespace
 
-LogicalResult mlir::net::emitCpp(ModuleOp module, raw_ostream &os) {
-  return CppEmitter(module, os).emit();
+LogicalResult mlir::net::emitCpp(ModuleOp module, raw_ostream &os, const LayerTable *layers) {
+  return CppEmitter(module, os, layers).emit();
 }

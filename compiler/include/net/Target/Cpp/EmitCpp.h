@@ -11,6 +11,8 @@
 #ifndef NET_TARGET_CPP_EMITCPP_H
 #define NET_TARGET_CPP_EMITCPP_H
 
+#include "net/Analysis/LayerTable.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Support/LogicalResult.h"
 #include "llvm/Support/raw_ostream.h"
@@ -18,8 +20,11 @@
 namespace mlir::net {
 
 /// Writes the C++ source of `module`; reports an error on an op it cannot
-/// translate or on a module that was not planned.
-LogicalResult emitCpp(ModuleOp module, llvm::raw_ostream &os);
+/// translate or on a module that was not planned. `layers` is the table of
+/// the layers as the user wrote them (built before fusion merged them); when
+/// absent it is built from `module`.
+LogicalResult emitCpp(ModuleOp module, llvm::raw_ostream &os,
+                      const LayerTable *layers = nullptr);
 
 } // namespace mlir::net
 

@@ -1,0 +1,151 @@
+//===- NetFusedOps.cpp - verifiers of the fused ops -----------------------===//
+//
+// A fused op is checked as the chain it replaces: the convolution's shape
+// rule, then the pooling's on its output, with the bias and the kept tensors
+// shaped to match.
+//
+//===----------------------------------------------------------------------===//
+
+#include "net/Dialect/NetOps.h"
+#include "net/Dialect/Shapes.h"
+
+using namespace mlir;
+using namespace mlir::net;
+
+namespace {
+
+ArrayRef<int64_t> shapeOf(Value value) {
+  return cast<RankedTensorType>(value.getType()).getShape();
+}
+
+bool isActivation(StringRef a) {
+  return a == "none" || a == "relu" || a == "sigmoid" || a == "tanh";
+}
+
+LogicalResult checkShape(Operation *op, StringRef what, ArrayRef<int64_t> want,
+                         Value value) {
+  if (shapeOf(value) != want)
+    return op->emitOpError("expects ")
+           << what << " of shape " << shapes::format(want) << ", got "
+           << shapes::format(shapeOf(value));
+  return success();
+}
+
+/// The convolution's output and the fused op's output, or an error.
+struct FusedShapes {
+  shapes::Shape conv, output;
+};
+
+FailureOr<FusedShapes> fusedShapes(Operation *op, ArrayRef<int64_t> input,
+                                   ArrayRef<int64_t> weight, ArrayRef<int64_t> strides,
+                                   ArrayRef<int64_t> pads, StringRef activation,
+                                   StringRef pool, ArrayRef<int64_t> poolKernel,
+                                   ArrayRef<int64_t> poolStrides, ArrayRef<int64_t> poolPads) {
+  if (!isActivation(activation))
+    return op->emitOpError("expects activation none, relu, sigmoid or tanh, got '")
+           << activation << "'";
+  auto conv = shapes::conv2d(input, weight, strides, pads);
+  if (!conv.ok())
+    return op->emitOpError(conv.error);
+  FusedShapes result{conv.shape, conv.shape};
+  if (pool == "none") {
+    if (!poolKernel.empty() || !poolStrides.empty() || !poolPads.empty())
+      return op->emitOpError("expects no pooling window when pool is none");
+    return result;
+  }
+  if (pool != "max" && pool != "avg")
+    return op->emitOpError("expects pool none, max or avg, got '") << pool << "'";
+  auto pooled = shapes::pool2d(conv.shape, poolKernel, poolStrides, poolPads,
+                               pool == "max" ? "max_pool2d" : "avg_pool2d");
+  if (!pooled.ok())
+    return op->emitOpError(pooled.error);
+  result.output = pooled.shape;
+  return result;
+}
+
+template <typename Op> FailureOr<FusedShapes> fusedShapesOf(Op op) {
+  return fusedShapes(op, shapeOf(op.getInput()), shapeOf(op.getWeight()), op.getStrides(),
+                     op.getPads(), op.getActivation(), op.getPool(), op.getPoolKernel(),
+                     op.getPoolStrides(), op.getPoolPads());
+}
+
+LogicalResult checkBias(Operation *op, Value bias, Value weight) {
+  if (!bias)
+    return success();
+  return checkShape(op, "the bias", {shapeOf(weight)[0]}, bias);
+}
+
+/// The shape of `saved`: the argmax per pooled output for max pooling, the
+/// activation before pooling otherwise.
+shapes::Shape savedShape(StringRef pool, const FusedShapes &s) {
+  return pool == "max" ? s.output : s.conv;
+}
+
+} // namespace
+
+SmallVector<int64_t, 4> FusedConv2dOp::getConvShape() {
+  auto conv = shapes::conv2d(shapeOf(getInput()), shapeOf(getWeight()), getStrides(), getPads());
+  return conv.shape;
+}
+
+LogicalResult FusedConv2dOp::verify() {
+  auto s = fusedShapesOf(*this);
+  if (failed(s) || failed(checkBias(*this, getBias(), getWeight())))
+    return failure();
+  return checkShape(*this, "the result", s->output, getResult());
+}
+
+LogicalResult FusedConv2dTrainOp::verify() {
+  auto s = fusedShapesOf(*this);
+  if (failed(s) || failed(checkBias(*this, getBias(), getWeight())) ||
+      failed(checkShape(*this, "the result", s->output, getResult())))
+    return failure();
+  return checkShape(*this, "saved", savedShape(getPool(), *s), getSaved());
+}
+
+LogicalResult FusedConv2dGradOp::verify() {
+  auto s = fusedShapes(*this, shapeOf(getInput()), shapeOf(getWeight()), getStrides(),
+                       getPads(), getActivation(), getPool(), getPoolKernel(),
+                       getPoolStrides(), getPoolPads());
+  if (failed(s))
+    return failure();
+  if (failed(checkShape(*this, "the incoming gradient", s->output, getGrad())) ||
+      failed(checkShape(*this, "the forward output", s->output, getOutput())) ||
+      failed(checkShape(*this, "the input gradient", shapeOf(getInput()), getInputGrad())) ||
+      failed(checkShape(*this, "the weight gradient", shapeOf(getWeight()), getWeightGrad())) ||
+      failed(checkShape(*this, "the bias gradient", {shapeOf(getWeight())[0]}, getBiasGrad())) ||
+      failed(checkShape(*this, "the pre-activation gradient", s->conv, getPreActivationGrad())))
+    return failure();
+  // Nothing kept: the forward output stands in for `saved`.
+  if (getSaved() == getOutput())
+    return success();
+  return checkShape(*this, "saved", savedShape(getPool(), *s), getSaved());
+}
+
+LogicalResult FusedDenseOp::verify() {
+  if (!isActivation(getActivation()))
+    return emitOpError("expects activation none, relu, sigmoid or tanh, got '")
+           << getActivation() << "'";
+  auto r = shapes::dense(shapeOf(getInput()), shapeOf(getWeight()));
+  if (!r.ok())
+    return emitOpError(r.error);
+  if (failed(checkBias(*this, getBias(), getWeight())))
+    return failure();
+  return checkShape(*this, "the result", r.shape, getResult());
+}
+
+LogicalResult FusedDenseGradOp::verify() {
+  if (!isActivation(getActivation()))
+    return emitOpError("expects activation none, relu, sigmoid or tanh, got '")
+           << getActivation() << "'";
+  auto r = shapes::dense(shapeOf(getInput()), shapeOf(getWeight()));
+  if (!r.ok())
+    return emitOpError(r.error);
+  if (failed(checkShape(*this, "the incoming gradient", r.shape, getGrad())) ||
+      failed(checkShape(*this, "the forward output", r.shape, getOutput())) ||
+      failed(checkShape(*this, "the input gradient", shapeOf(getInput()), getInputGrad())) ||
+      failed(checkShape(*this, "the weight gradient", shapeOf(getWeight()), getWeightGrad())) ||
+      failed(checkShape(*this, "the bias gradient", {shapeOf(getWeight())[0]}, getBiasGrad())))
+    return failure();
+  return checkShape(*this, "the pre-activation gradient", r.shape, getPreActivationGrad());
+}

@@ -1,0 +1,385 @@
+//===- Fused.h - conv/dense + bias + activation (+ pooling), fused -*- C++ -*-===//
+//
+// The kernels the graph-fusion pass emits for conv2d -> bias -> activation ->
+// pooling and dense -> bias -> activation. ACT: 0 none, 1 relu, 2 sigmoid,
+// 3 tanh; POOL: 0 none, 1 max, 2 average (divided by the in-range count, as
+// Pool.h); BIAS: whether b is read (b may be null when false).
+//
+// fused_conv2d: parallel over blocks of samples (schedule(static)); each
+// block's conv output z is computed by the public conv2d kernel (called from
+// inside the region, so its own region is serialised; when the batch loop is
+// serial, n = 1, it may open one) into a per-thread stack buffer of at most
+// kFusedStackFloats floats, then bias, activation and pooling run from that
+// L2-resident buffer into y, so neither z nor the activation a reaches memory.
+// A block is as many samples as fit the buffer (and no more than n/threads);
+// when one sample's F*OH*OW does not fit, a block is one sample and blocks of
+// output channels. POOL 0: y itself is the buffer (z overwritten in place by
+// a, block by block, while still in cache). conv2d computes each sample the
+// same way whatever n, so y and saved do not depend on the blocking or the
+// thread count (tested).
+// `saved` (null = inference) receives what the backward needs:
+//   POOL 1: the argmax of each window as the flat index oh*OW+ow in the
+//           channel plane (first maximum of a wins, padding never wins, -1
+//           for a window with no in-range pixel), [n,F,POH,POW];
+//   POOL 0/2 with ACT != 0: the activation a, [n,F,OH,OW];
+//   POOL 0/2 with ACT == 0: nothing.
+// fused_conv2d_grad: dz [n,F,OH,OW] is built in `scratch` (parallel over
+// (sample, channel) planes: each plane by one thread in a fixed order), then
+// the deterministic conv2d_grad_weight / bias_grad / conv2d_grad_input of
+// Conv.h and Elementwise.h run on it, so dw and db do not depend on the thread
+// count. With POOL 0 and ACT 0, dz = dy and scratch is not touched. `y` is
+// read only for POOL 1 with ACT != 0 (a at the argmax is the pooled output).
+// fused_dense: dense() of Dense.h into y, then bias + activation in place
+// (y is [n,M]: tiny next to the product). fused_dense_grad: dz = dy * act'(y)
+// in scratch (dy itself when ACT 0), then dense_grad_weight / bias_grad /
+// dense_grad_input.
+// Every output is overwritten. No allocation: the forward's stack buffer
+// (160 KiB) plus the conv kernel's own (Conv.h) stay well under a worker
+// stack (libgomp: the pthread default, 8 MiB here; mind a small OMP_STACKSIZE);
+// the backward keeps one OH*OW plane on the stack, only for overlapping max
+// windows with an activation.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_FUSED_H
+#define NETC_KERNELS_FUSED_H
+
+#include "net/Kernels/Common.h"
+#include "net/Kernels/Conv.h"
+#include "net/Kernels/Dense.h"
+#include "net/Kernels/Elementwise.h"
+
+#include <cmath>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace netc::kernels {
+namespace detail {
+
+/// Per-thread stack floats of fused_conv2d's conv-output buffer (160 KiB):
+/// mnist_cnn conv2 (64 x 24 x 24 = 36,864) fits in one block.
+constexpr int kFusedStackFloats = 40960;
+
+/// act(v), as Activation.h computes it.
+template <int ACT> NETC_INLINE float fusedAct(float v) {
+  if constexpr (ACT == 1)
+    return v > 0.f ? v : 0.f;
+  else if constexpr (ACT == 2)
+    return 1.f / (1.f + std::exp(-v));
+  else if constexpr (ACT == 3)
+    return std::tanh(v);
+  else
+    return v;
+}
+
+/// g * act'(in terms of the output a), as the _grad kernels of Activation.h.
+template <int ACT> NETC_INLINE float fusedActGrad(float g, float a) {
+  if constexpr (ACT == 1)
+    return a > 0.f ? g : 0.f;
+  else if constexpr (ACT == 2)
+    return g * a * (1.f - a);
+  else if constexpr (ACT == 3)
+    return g * (1.f - a * a);
+  else
+    return g;
+}
+
+/// a[k] = act(z[k] + bias) over one plane of P floats, in place.
+template <int P, int ACT, bool BIAS>
+NETC_INLINE void fusedBiasAct(float *NETC_RESTRICT z, float bias) {
+  if constexpr (ACT == 0 || ACT == 1) {
+#pragma omp simd
+    for (int k = 0; k < P; ++k)
+      z[k] = fusedAct<ACT>(BIAS ? z[k] + bias : z[k]);
+  } else {
+    for (int k = 0; k < P; ++k)
+      z[k] = fusedAct<ACT>(BIAS ? z[k] + bias : z[k]);
+  }
+}
+
+/// Pools one activation plane a [OH,OW] into yp [POH,POW]; for max pooling
+/// the argmax (flat index in the plane, -1 for an empty window) goes to ip
+/// when ip is not null. The max is branch-free (selects): on real data the
+/// comparisons are unpredictable, and a mispredicted branch per tap cost more
+/// than the pooling itself.
+template <int OH, int OW, int POOL, int PKH, int PKW, int PSH, int PSW, int PPT, int PPL,
+          int POH, int POW>
+NETC_INLINE void fusedPoolPlane(const float *NETC_RESTRICT a, float *NETC_RESTRICT yp,
+                                float *NETC_RESTRICT ip) {
+  for (int oh = 0; oh < POH; ++oh) {
+    const int h0 = max(0, oh * PSH - PPT), h1 = min(OH, oh * PSH - PPT + PKH);
+    for (int ow = 0; ow < POW; ++ow) {
+      const int w0 = max(0, ow * PSW - PPL), w1 = min(OW, ow * PSW - PPL + PKW);
+      if constexpr (POOL == 1) {
+        int best = -1;
+        float m = 0.f; // 0 for a window of padding only, as Pool.h
+        if (h1 - h0 == PKH && w1 - w0 == PKW) {
+          // A whole window: compile-time taps.
+          const float *base = a + h0 * OW + w0;
+          m = base[0];
+          best = h0 * OW + w0;
+          for (int kh = 0; kh < PKH; ++kh)
+            for (int kw = 0; kw < PKW; ++kw) {
+              const float v = base[kh * OW + kw];
+              const bool gt = v > m; // first maximum wins
+              m = gt ? v : m;
+              best = gt ? (h0 + kh) * OW + w0 + kw : best;
+            }
+        } else if (h0 < h1 && w0 < w1) {
+          m = a[h0 * OW + w0];
+          best = h0 * OW + w0;
+          for (int ih = h0; ih < h1; ++ih)
+            for (int iw = w0; iw < w1; ++iw) {
+              const float v = a[ih * OW + iw];
+              const bool gt = v > m;
+              m = gt ? v : m;
+              best = gt ? ih * OW + iw : best;
+            }
+        }
+        yp[oh * POW + ow] = m;
+        if (ip)
+          ip[oh * POW + ow] = float(best);
+      } else {
+        float s = 0.f;
+        for (int ih = h0; ih < h1; ++ih)
+          for (int iw = w0; iw < w1; ++iw)
+            s += a[ih * OW + iw];
+        const int count = (h1 - h0) * (w1 - w0);
+        yp[oh * POW + ow] = count > 0 ? s / float(count) : 0.f;
+      }
+    }
+  }
+}
+
+} // namespace detail
+
+/// Forward of conv2d + bias + activation + pooling (see the file comment).
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
+          int OW, int ACT, int POOL, int PKH, int PKW, int PSH, int PSW, int PPT, int PPL,
+          int POH, int POW, bool BIAS>
+void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                  const float *NETC_RESTRICT b, float *NETC_RESTRICT y,
+                  float *NETC_RESTRICT saved) {
+  static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
+  static_assert(POOL >= 0 && POOL <= 2, "POOL: 0 none, 1 max, 2 average");
+  static_assert(POOL != 1 || OH * OW < (1 << 24), "argmax indices must be exact in float");
+  constexpr int P = OH * OW;
+  constexpr int PO = POOL ? POH * POW : P;
+  constexpr int CKK = C * KH * KW;
+  // Saved floats per channel plane: argmax (max pool) or a (activation).
+  constexpr int SP = POOL == 1 ? POH * POW : (ACT != 0 ? P : 0);
+  if (SP == 0)
+    saved = nullptr;
+  const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelThreshold;
+  static_assert(POOL == 0 || P <= detail::kFusedStackFloats,
+                "one conv output plane exceeds the fused kernel's stack buffer");
+  // Buffer = SB samples x FB channels x P. When a sample's output fits, a
+  // block of samples per conv2d call (its per-call set-up amortised);
+  // otherwise one sample and blocks of FB channels (FT: the last, smaller).
+  constexpr bool WHOLE = F * P <= detail::kFusedStackFloats;
+  constexpr int FB = WHOLE ? F : detail::max(1, detail::kFusedStackFloats / P);
+  constexpr int SB = WHOLE ? detail::max(1, detail::kFusedStackFloats / (F * P)) : 1;
+  constexpr int FT = F % FB;
+#ifdef _OPENMP
+  const int threads = par ? omp_get_max_threads() : 1;
+#else
+  const int threads = 1;
+#endif
+  // Samples per block: at most SB, and few enough that every thread gets one.
+  const int nb = detail::max(1, detail::min(SB, (n + threads - 1) / threads));
+  const int blocks = (n + nb - 1) / nb;
+#pragma omp parallel for schedule(static) if (par && blocks > 1)
+  for (int blk = 0; blk < blocks; ++blk) {
+    const int i0 = blk * nb, cnt = detail::min(nb, n - i0);
+    const float *xb = x + std::size_t(i0) * C * H * W;
+    if constexpr (POOL == 0) {
+      // y is the buffer: conv into it, then bias + activation in place.
+      float *yb = y + std::size_t(i0) * F * P;
+      conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, yb);
+      for (int k = 0; k < cnt * F; ++k) {
+        float *a = yb + std::size_t(k) * P;
+        if constexpr (ACT != 0 || BIAS)
+          detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[k % F] : 0.f);
+        if (saved) {
+          float *sp = saved + (std::size_t(i0) * F + k) * P;
+#pragma omp simd
+          for (int j = 0; j < P; ++j)
+            sp[j] = a[j];
+        }
+      }
+    } else {
+      alignas(64) float buf[SB * FB * P];
+      for (int f0 = 0; f0 < F; f0 += FB) {
+        const int nf = detail::min(FB, F - f0);
+        if constexpr (WHOLE)
+          conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, buf);
+        else if (nf == FB)
+          conv2d<C, H, W, FB, KH, KW, SH, SW, PT, PL, OH, OW>(1, xb, w + std::size_t(f0) * CKK,
+                                                              buf);
+        else if constexpr (FT > 0)
+          conv2d<C, H, W, FT, KH, KW, SH, SW, PT, PL, OH, OW>(1, xb, w + std::size_t(f0) * CKK,
+                                                              buf);
+        for (int s = 0; s < cnt; ++s)
+          for (int f = 0; f < nf; ++f) {
+            float *a = buf + (std::size_t(s) * nf + f) * P;
+            const std::size_t plane = (std::size_t(i0) + s) * F + f0 + f;
+            detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[f0 + f] : 0.f);
+            float *sp = saved ? saved + plane * SP : nullptr;
+            detail::fusedPoolPlane<OH, OW, POOL, PKH, PKW, PSH, PSW, PPT, PPL, POH, POW>(
+                a, y + plane * PO, POOL == 1 ? sp : nullptr);
+            if constexpr (POOL == 2 && ACT != 0)
+              if (sp) {
+#pragma omp simd
+                for (int j = 0; j < P; ++j)
+                  sp[j] = a[j];
+              }
+          }
+      }
+    }
+  }
+}
+
+/// Backward of fused_conv2d (see the file comment). scratch: n*F*OH*OW floats.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
+          int OW, int ACT, int POOL, int PKH, int PKW, int PSH, int PSW, int PPT, int PPL,
+          int POH, int POW, bool BIAS>
+void fused_conv2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_RESTRICT x,
+                       const float *NETC_RESTRICT w, const float *NETC_RESTRICT y,
+                       const float *NETC_RESTRICT saved, float *NETC_RESTRICT scratch,
+                       float *NETC_RESTRICT dx, float *NETC_RESTRICT dw,
+                       float *NETC_RESTRICT db) {
+  static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
+  static_assert(POOL >= 0 && POOL <= 2, "POOL: 0 none, 1 max, 2 average");
+  constexpr int P = OH * OW;
+  constexpr int PO = POOL ? POH * POW : P;
+  // Overlapping max windows can route several dy to one pixel: sum them
+  // first, then apply act' once (as the unfused chain).
+  constexpr bool OVERLAP = PSH < PKH || PSW < PKW;
+  const float *dz = dy;
+  if constexpr (POOL != 0 || ACT != 0) {
+    const int planes = n * F;
+#pragma omp parallel for schedule(static) if (std::int64_t(planes) * P > detail::kParallelThreshold)
+    for (int p = 0; p < planes; ++p) {
+      float *dzp = scratch + std::size_t(p) * P;
+      const float *dyp = dy + std::size_t(p) * PO;
+      if constexpr (POOL == 0) {
+        const float *ap = saved + std::size_t(p) * P;
+#pragma omp simd
+        for (int k = 0; k < P; ++k)
+          dzp[k] = detail::fusedActGrad<ACT>(dyp[k], ap[k]);
+      } else if constexpr (POOL == 1) {
+        const float *ip = saved + std::size_t(p) * PO;
+        const float *yp = y + std::size_t(p) * PO;
+        for (int k = 0; k < P; ++k)
+          dzp[k] = 0.f;
+        if constexpr (!OVERLAP || ACT == 0) {
+          // Each pixel is the argmax of at most one window (or no act').
+          for (int j = 0; j < PO; ++j) {
+            const int idx = int(ip[j]);
+            if (idx < 0)
+              continue;
+            if constexpr (OVERLAP)
+              dzp[idx] += dyp[j];
+            else
+              dzp[idx] = detail::fusedActGrad<ACT>(dyp[j], ACT ? yp[j] : 0.f);
+          }
+        } else {
+          // Sum, then scale each routed pixel once by act'(a), a being the
+          // pooled output of any window that routes there (all equal).
+          static_assert(P <= detail::kFusedStackFloats,
+                        "one conv output plane exceeds the fused kernel's stack buffer");
+          alignas(64) float ap[P];
+          for (int k = 0; k < P; ++k)
+            ap[k] = 0.f; // act'(0) is finite: 0 * act'(0) = 0 where nothing routes
+          for (int j = 0; j < PO; ++j) {
+            const int idx = int(ip[j]);
+            if (idx < 0)
+              continue;
+            dzp[idx] += dyp[j];
+            ap[idx] = yp[j];
+          }
+#pragma omp simd
+          for (int k = 0; k < P; ++k)
+            dzp[k] = detail::fusedActGrad<ACT>(dzp[k], ap[k]);
+        }
+      } else {
+        for (int k = 0; k < P; ++k)
+          dzp[k] = 0.f;
+        for (int oh = 0; oh < POH; ++oh) {
+          const int h0 = detail::max(0, oh * PSH - PPT), h1 = detail::min(OH, oh * PSH - PPT + PKH);
+          for (int ow = 0; ow < POW; ++ow) {
+            const int w0 = detail::max(0, ow * PSW - PPL),
+                      w1 = detail::min(OW, ow * PSW - PPL + PKW);
+            const int count = (h1 - h0) * (w1 - w0);
+            if (count <= 0)
+              continue;
+            const float g = dyp[oh * POW + ow] / float(count);
+            for (int ih = h0; ih < h1; ++ih)
+              for (int iw = w0; iw < w1; ++iw)
+                dzp[ih * OW + iw] += g;
+          }
+        }
+        if constexpr (ACT != 0) {
+          const float *ap = saved + std::size_t(p) * P;
+#pragma omp simd
+          for (int k = 0; k < P; ++k)
+            dzp[k] = detail::fusedActGrad<ACT>(dzp[k], ap[k]);
+        }
+      }
+    }
+    dz = scratch;
+  }
+  conv2d_grad_weight<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dz, x, dw);
+  if constexpr (BIAS)
+    bias_grad<F, P>(n, dz, db);
+  if (dx)
+    conv2d_grad_input<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dz, w, dx);
+}
+
+/// y [n,M] = act(x [n,K] * w [M,K]^T + b).
+template <int K, int M, int ACT, bool BIAS>
+void fused_dense(int n, const float *x, const float *w, const float *b, float *y) {
+  static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
+  dense<K, M>(n, x, w, y);
+  if constexpr (ACT != 0 || BIAS) {
+#pragma omp parallel for schedule(static) if (std::int64_t(n) * M > detail::kParallelThreshold)
+    for (int i = 0; i < n; ++i) {
+      float *yi = y + std::size_t(i) * M;
+      if constexpr (ACT == 0 || ACT == 1) {
+#pragma omp simd
+        for (int m = 0; m < M; ++m)
+          yi[m] = detail::fusedAct<ACT>(BIAS ? yi[m] + b[m] : yi[m]);
+      } else {
+        for (int m = 0; m < M; ++m)
+          yi[m] = detail::fusedAct<ACT>(BIAS ? yi[m] + b[m] : yi[m]);
+      }
+    }
+  }
+}
+
+/// dz = dy * act'(y) (scratch, n*M floats; dy itself when ACT 0); dw = dz^T x;
+/// db = sum dz over the batch (BIAS); dx = dz w (when dx is not null).
+template <int K, int M, int ACT, bool BIAS>
+void fused_dense_grad(int n, const float *dy, const float *x, const float *w, const float *y,
+                      float *scratch, float *dx, float *dw, float *db) {
+  static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
+  const float *dz = dy;
+  if constexpr (ACT != 0) {
+    const std::int64_t total = std::int64_t(n) * M;
+#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
+    for (std::int64_t k = 0; k < total; ++k)
+      scratch[k] = detail::fusedActGrad<ACT>(dy[k], y[k]);
+    dz = scratch;
+  }
+  dense_grad_weight<K, M>(n, dz, x, dw);
+  if constexpr (BIAS)
+    bias_grad<M, 1>(n, dz, db);
+  if (dx)
+    dense_grad_input<K, M>(n, dz, w, dx);
+}
+
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_FUSED_H
