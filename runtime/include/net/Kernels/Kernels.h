@@ -19,5 +19,6 @@
 #include "net/Kernels/Optimizer.h"
 #include "net/Kernels/Pool.h"
 #include "net/Kernels/Random.h"
+#include "net/Kernels/Fused.h"
 
 #endif // NETC_KERNELS_KERNELS_H
