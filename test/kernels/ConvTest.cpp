@@ -41,6 +41,25 @@ struct ConvShape {
   static void gradWeightRef(int n, const float *dy, const float *x, float *dw) {
     reference::conv2d_grad_weight<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   }
+  // Both paths, whichever the public kernels pick for this shape.
+  static void forwardDirect(int n, const float *x, const float *w, float *y) {
+    detail::conv2dDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  }
+  static void forwardGemm(int n, const float *x, const float *w, float *y) {
+    detail::conv2dGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  }
+  static void gradInputDirect(int n, const float *dy, const float *w, float *dx) {
+    detail::conv2dGradInputDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
+  }
+  static void gradInputGemm(int n, const float *dy, const float *w, float *dx) {
+    detail::conv2dGradInputGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
+  }
+  static void gradWeightDirect(int n, const float *dy, const float *x, float *dw) {
+    detail::conv2dGradWeightDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  }
+  static void gradWeightGemm(int n, const float *dy, const float *x, float *dw) {
+    detail::conv2dGradWeightGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  }
   static constexpr double tol(double terms) { return 8e-6 * std::sqrt(terms); }
   static constexpr int fwdTerms = C * KH * KW, dxTerms = F * KH * KW;
 };
@@ -65,6 +84,26 @@ template <class S> void checkAgainstReference(int n, std::uint32_t seed) {
   S::gradWeight(n, dy.data(), x.data(), dw.data());
   S::gradWeightRef(n, dy.data(), x.data(), dwr.data());
   EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys / 1))) << "conv2d_grad_weight";
+
+  // The direct and im2col + GEMM paths, each against the reference.
+  for (auto fwd : {&S::forwardDirect, &S::forwardGemm}) {
+    std::fill(y.begin(), y.end(), 123.f);
+    fwd(n, x.data(), w.data(), y.data());
+    EXPECT_TRUE(allClose(y, yr, 1e-5, S::tol(S::fwdTerms)))
+        << (fwd == &S::forwardGemm ? "gemm" : "direct") << " conv2d";
+  }
+  for (auto gi : {&S::gradInputDirect, &S::gradInputGemm}) {
+    std::fill(dx.begin(), dx.end(), 123.f);
+    gi(n, dy.data(), w.data(), dx.data());
+    EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms)))
+        << (gi == &S::gradInputGemm ? "gemm" : "direct") << " conv2d_grad_input";
+  }
+  for (auto gw : {&S::gradWeightDirect, &S::gradWeightGemm}) {
+    std::fill(dw.begin(), dw.end(), 123.f);
+    gw(n, dy.data(), x.data(), dw.data());
+    EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys / 1)))
+        << (gw == &S::gradWeightGemm ? "gemm" : "direct") << " conv2d_grad_weight";
+  }
 }
 
 template <class S> void checkAll(std::uint32_t seed) {
@@ -133,6 +172,17 @@ TEST(Conv, Stem7x7Stride2Pad3) { checkAll<Stem7x7>(11); }
 TEST(Conv, PaddingWiderThanKernel) { checkAll<WidePad>(12); }
 TEST(Conv, FilterChunks) { checkAll<ManyFilters>(13); }
 TEST(Conv, LargerBatch) { checkAgainstReference<Mnist2>(8, 14); }
+// Odd sample counts (uneven split over threads) and more output rows than one
+// GEMM chunk holds (Mnist2: the patch matrix is built a few rows at a time).
+TEST(Conv, OddBatch) {
+  checkAgainstReference<LeNet3>(5, 15);
+  checkAgainstReference<LeNet3>(7, 16);
+  checkAgainstReference<Mnist2>(5, 17);
+}
+// More than one 64-column tile plus a partial vector, with a row tail of the
+// 6-row GEMM tile in both M = F and M = C*KH*KW.
+using TileTails = ConvShape<3, 9, 11, 13, 3, 3, 1, 1, 1, 1, 9, 10>;
+TEST(Conv, GemmTileTails) { checkAll<TileTails>(18); }
 
 TEST(ConvGradient, FiniteDifferences) {
   checkGradients<LeNet2>(1, 20);
@@ -158,4 +208,31 @@ TEST(ConvDeterminism, GradWeightBitIdentical) {
   S::gradWeight(n, dy.data(), x.data(), oneThread.data());
   omp_set_num_threads(threads);
   EXPECT_TRUE(bitEqual(first, oneThread));
+}
+
+// The GEMM grad_weight splits dw's columns over threads: still bit-identical
+// for 1, 2 and 3 threads, and so is every other conv kernel (one thread per
+// sample).
+TEST(ConvDeterminism, GemmPathsThreadCountIndependent) {
+  using S = LeNet3;
+  const int n = 9;
+  const auto x = randomVec(n * S::xs, 40), w = randomVec(S::ws, 41),
+             dy = randomVec(n * S::ys, 42);
+  const int threads = omp_get_max_threads();
+  std::vector<float> y0, dx0, dw0;
+  for (int t : {1, 2, 3}) {
+    omp_set_num_threads(t);
+    std::vector<float> y(n * S::ys), dx(n * S::xs), dw(S::ws);
+    S::forwardGemm(n, x.data(), w.data(), y.data());
+    S::gradInputGemm(n, dy.data(), w.data(), dx.data());
+    S::gradWeightGemm(n, dy.data(), x.data(), dw.data());
+    if (t == 1) {
+      y0 = y, dx0 = dx, dw0 = dw;
+      continue;
+    }
+    EXPECT_TRUE(bitEqual(y0, y)) << t << " threads";
+    EXPECT_TRUE(bitEqual(dx0, dx)) << t << " threads";
+    EXPECT_TRUE(bitEqual(dw0, dw)) << t << " threads";
+  }
+  omp_set_num_threads(threads);
 }

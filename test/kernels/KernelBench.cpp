@@ -1,7 +1,7 @@
 //===- KernelBench.cpp - speed of conv and dense against the reference ----===//
 //
 // Not a test: prints GFLOP/s of conv2d, conv2d_grad_input, conv2d_grad_weight
-// and dense (forward and both gradients) at batch 128 for the layer shapes of
+// (the chosen path, then its direct and im2col + GEMM paths) and dense (forward and both gradients) at batch 128 for the layer shapes of
 // lenet5 and the Keras MNIST CNN, beside the plain reference. Each fast result
 // is validated against the reference (on 16 samples) before it is timed.
 //   ninja -C build-kernels kernel-bench && OMP_NUM_THREADS=2 build-kernels/bin/kernel-bench
@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <random>
 #include <vector>
 
@@ -60,6 +61,12 @@ void report(const char *name, const char *op, double flops, double fast, double 
               err > 1e-4 ? "  MISMATCH" : "");
 }
 
+/// The two conv paths (detail::*Direct, detail::*Gemm) beside the chosen one.
+void reportPaths(double flops, double direct, double gemm) {
+  std::printf("           %-12s direct %7.1f GFLOP/s   im2col+gemm %7.1f GFLOP/s\n", "",
+              flops / direct * 1e-9, flops / gemm * 1e-9);
+}
+
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 void benchConv(const char *name) {
   constexpr int n = 128, nr = 16;
@@ -75,18 +82,27 @@ void benchConv(const char *name) {
   const double e0 = maxRelErr(y, yr, nr * ys);
   double tf = bestSeconds([&] { conv2d<ARGS>(n, x.data(), w.data(), y.data()); }, 10);
   report(name, "forward", flops, tf, tr * flops / flopsRef, e0);
+  reportPaths(flops,
+              bestSeconds([&] { detail::conv2dDirect<ARGS>(n, x.data(), w.data(), y.data()); }, 10),
+              bestSeconds([&] { detail::conv2dGemm<ARGS>(n, x.data(), w.data(), y.data()); }, 10));
 
   conv2d_grad_input<ARGS>(nr, dy.data(), w.data(), dx.data());
   tr = bestSeconds([&] { reference::conv2d_grad_input<ARGS>(nr, dy.data(), w.data(), dxr.data()); }, 1);
   const double e1 = maxRelErr(dx, dxr, nr * xs);
   tf = bestSeconds([&] { conv2d_grad_input<ARGS>(n, dy.data(), w.data(), dx.data()); }, 10);
   report(name, "grad_input", flops, tf, tr * flops / flopsRef, e1);
+  reportPaths(flops,
+              bestSeconds([&] { detail::conv2dGradInputDirect<ARGS>(n, dy.data(), w.data(), dx.data()); }, 10),
+              bestSeconds([&] { detail::conv2dGradInputGemm<ARGS>(n, dy.data(), w.data(), dx.data()); }, 10));
 
   conv2d_grad_weight<ARGS>(nr, dy.data(), x.data(), dw.data());
   tr = bestSeconds([&] { reference::conv2d_grad_weight<ARGS>(nr, dy.data(), x.data(), dwr.data()); }, 1);
   const double e2 = maxRelErr(dw, dwr, ws);
   tf = bestSeconds([&] { conv2d_grad_weight<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10);
   report(name, "grad_weight", flops, tf, tr * flops / flopsRef, e2);
+  reportPaths(flops,
+              bestSeconds([&] { detail::conv2dGradWeightDirect<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10),
+              bestSeconds([&] { detail::conv2dGradWeightGemm<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10));
 #undef ARGS
 }
 
@@ -117,15 +133,25 @@ template <int K, int M> void benchDense(const char *name) {
 
 } // namespace
 
-int main() {
+int main(int argc, char **argv) {
+  // An optional argument keeps only the layers whose name contains it.
+  const char *only = argc > 1 ? argv[1] : "";
+  auto want = [&](const char *name) { return std::strstr(name, only) != nullptr; };
   std::printf("batch 128, %d threads (reference timed on 16 samples, serial; err vs reference "
               "on those)\n", omp_get_max_threads());
-  benchConv<1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 28, 28>("lenet.c1");
-  benchConv<6, 14, 14, 16, 5, 5, 1, 1, 2, 2, 14, 14>("lenet.c2");
-  benchConv<16, 7, 7, 120, 5, 5, 1, 1, 2, 2, 7, 7>("lenet.c3");
-  benchConv<1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 26, 26>("mnist.c1");
-  benchConv<32, 26, 26, 64, 3, 3, 1, 1, 0, 0, 24, 24>("mnist.c2");
-  benchDense<5880, 84>("lenet.d1");
-  benchDense<9216, 128>("mnist.d1");
+  if (want("lenet.c1"))
+    benchConv<1, 28, 28, 6, 5, 5, 1, 1, 2, 2, 28, 28>("lenet.c1");
+  if (want("lenet.c2"))
+    benchConv<6, 14, 14, 16, 5, 5, 1, 1, 2, 2, 14, 14>("lenet.c2");
+  if (want("lenet.c3"))
+    benchConv<16, 7, 7, 120, 5, 5, 1, 1, 2, 2, 7, 7>("lenet.c3");
+  if (want("mnist.c1"))
+    benchConv<1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 26, 26>("mnist.c1");
+  if (want("mnist.c2"))
+    benchConv<32, 26, 26, 64, 3, 3, 1, 1, 0, 0, 24, 24>("mnist.c2");
+  if (want("lenet.d1"))
+    benchDense<5880, 84>("lenet.d1");
+  if (want("mnist.d1"))
+    benchDense<9216, 128>("mnist.d1");
   return 0;
 }

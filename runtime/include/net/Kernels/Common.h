@@ -10,8 +10,9 @@
 //   - parallel loops are `omp parallel for schedule(static)`; nothing reduces a
 //     float across threads, so results are bit-for-bit reproducible (and, for
 //     every kernel here, independent of the thread count);
-//   - no kernel allocates or needs scratch: row buffers live on the stack and
-//     are bounded by the extents (see kMaxStackFloats);
+//   - no kernel allocates: row buffers and the conv patch matrices live on the
+//     stack, bounded by the extents (kMaxStackFloats here; the conv im2col
+//     buffers by kConvGemmStackFloats in Conv.h, 160 KiB per thread);
 //   - no alignment is assumed beyond that of float.
 //
 //===----------------------------------------------------------------------===//

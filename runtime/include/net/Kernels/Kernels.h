@@ -14,6 +14,7 @@
 #include "net/Kernels/Conv.h"
 #include "net/Kernels/Dense.h"
 #include "net/Kernels/Elementwise.h"
+#include "net/Kernels/Gemm.h"
 #include "net/Kernels/Loss.h"
 #include "net/Kernels/Norm.h"
 #include "net/Kernels/Optimizer.h"
