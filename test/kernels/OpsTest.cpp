@@ -12,6 +12,7 @@
 #include "net/Kernels/Activation.h"
 #include "net/Kernels/Elementwise.h"
 #include "net/Kernels/Loss.h"
+#include "net/Kernels/Conv.h"
 #include "net/Kernels/Norm.h"
 #include "net/Kernels/Reference.h"
 
@@ -201,6 +202,34 @@ TEST(Loss, ClipAndTies) {
   EXPECT_EQ(count_correct<K>(2, probs.data(), labels.data()), 0);
   const std::vector<std::int32_t> firsts = {1, 0};
   EXPECT_EQ(count_correct<K>(2, probs.data(), firsts.data()), 2);
+}
+
+// A convolution with the folded weight and bias equals the convolution, its
+// bias and the batch norm after it (the chain net-fold-batch-norm replaces).
+TEST(BatchNorm, FoldedIntoConvEqualsConvThenBatchNorm) {
+  constexpr int C = 3, H = 9, W = 9, F = 4, KH = 3, KW = 3, OH = 7, OW = 7;
+  for (bool withBias : {false, true}) {
+    const int n = 3;
+    const auto x = randomVec(n * C * H * W, 11), w = randomVec(F * C * KH * KW, 12),
+               b = randomVec(F, 13), gamma = randomVec(F, 14), beta = randomVec(F, 15),
+               mean = randomVec(F, 16), var = randomVec(F, 17, 0.1f, 2.f);
+    const float eps = 1.001e-5f;
+    std::vector<float> z(n * F * OH * OW), zb(z.size()), want(z.size());
+    reference::conv2d<C, H, W, F, KH, KW, 1, 1, 0, 0, OH, OW>(n, x.data(), w.data(), z.data());
+    if (withBias)
+      reference::bias_add<F, OH * OW>(n, z.data(), b.data(), zb.data());
+    else
+      zb = z;
+    reference::batch_norm_inference<F, OH * OW>(n, zb.data(), gamma.data(), beta.data(),
+                                                mean.data(), var.data(), eps, want.data());
+    std::vector<float> w2(w.size()), b2(F), got(z.size()), conv(z.size());
+    fold_batch_norm<F, C * KH * KW>(w.data(), withBias ? b.data() : nullptr, gamma.data(),
+                                    beta.data(), mean.data(), var.data(), eps, w2.data(),
+                                    b2.data());
+    conv2d<C, H, W, F, KH, KW, 1, 1, 0, 0, OH, OW>(n, x.data(), w2.data(), conv.data());
+    bias_add<F, OH * OW>(n, conv.data(), b2.data(), got.data());
+    EXPECT_TRUE(allClose(got, want, 1e-4, 1e-5)) << "bias " << withBias;
+  }
 }
 
 TEST(BatchNorm, InferenceAndGradient) {

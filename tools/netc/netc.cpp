@@ -256,11 +256,20 @@ int main(int argc, char **argv) {
   mlir::PassManager pm(&context);
   if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
     return fail("bad pass manager options");
-  if (optLevel > 0 && !noFuse) {
+  bool optimize = optLevel > 0 && !noFuse;
+  if (optimize) {
     pm.addPass(mlir::net::createNetFuseConvBiasActPool());
     pm.addPass(mlir::net::createNetFuseDenseBiasAct());
   }
+  // The training step is built from the fused forward, so its backward is
+  // fused too; the inference entry point is then simplified on its own.
   pm.addPass(mlir::net::createNetAutodiff());
+  if (optimize) {
+    pm.addPass(mlir::net::createNetFoldBatchNorm());
+    pm.addPass(mlir::net::createNetRemoveDropout());
+    pm.addPass(mlir::net::createNetFuseConvBiasActPool());
+    pm.addPass(mlir::net::createNetFuseDenseBiasAct());
+  }
   pm.addPass(mlir::net::createNetPlanMemory());
   // The passes report what they cannot do for this model (a trainable batch
   // norm, no softmax before the loss) at its .net line: the user's to change.

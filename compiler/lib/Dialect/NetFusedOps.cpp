@@ -149,3 +149,20 @@ LogicalResult FusedDenseGradOp::verify() {
     return failure();
   return checkShape(*this, "the pre-activation gradient", r.shape, getPreActivationGrad());
 }
+
+LogicalResult FoldBatchNormOp::verify() {
+  auto weight = shapeOf(getWeight());
+  if (weight.size() != 4)
+    return emitOpError("expects a conv weight (F, C, KH, KW), got ") << shapes::format(weight);
+  SmallVector<int64_t, 1> channels = {weight[0]};
+  if (getEpsilon().convertToDouble() <= 0)
+    return emitOpError("expects epsilon above 0");
+  for (auto [value, name] : {std::pair{getGamma(), "gamma"}, {getBeta(), "beta"},
+                             {getMean(), "mean"}, {getVariance(), "variance"},
+                             {getFoldedBias(), "the folded bias"}})
+    if (failed(checkShape(*this, name, channels, value)))
+      return failure();
+  if (getBias() && failed(checkShape(*this, "the bias", channels, getBias())))
+    return failure();
+  return checkShape(*this, "the folded weight", weight, getFoldedWeight());
+}

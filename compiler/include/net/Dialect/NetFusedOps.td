@@ -156,4 +156,34 @@ def Net_FusedDenseGradOp : Net_Op<"fused_dense_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Net_FoldBatchNormOp : Net_Op<"fold_batch_norm", [Pure]> {
+  let summary = "a convolution's weight and bias with a batch norm folded in";
+  let description = [{
+    With `s = gamma / sqrt(variance + epsilon)` per output channel:
+    `folded_weight = weight * s` and `folded_bias = (bias - mean) * s + beta`
+    (`bias` optional, zero when absent). A convolution with these computes
+    what the convolution followed by the batch norm (on its moving
+    statistics) computes, in one pass over the activations. Built by
+    net-fold-batch-norm for inference; it reads the parameters as they are
+    at the call, so loading new weights needs no recompilation.
+
+    Example:
+
+    ```mlir
+    %w2, %b2 = net.fold_batch_norm %w, %gamma, %beta, %mean, %var epsilon 1.0e-03
+        : (tensor<64x3x7x7xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>)
+        -> (tensor<64x3x7x7xf32>, tensor<64xf32>)
+    ```
+  }];
+  let arguments = (ins Net_Tensor:$weight, Optional<Net_Tensor>:$bias, Net_Tensor:$gamma,
+                       Net_Tensor:$beta, Net_Tensor:$mean, Net_Tensor:$variance,
+                       F64Attr:$epsilon);
+  let results = (outs Net_Tensor:$folded_weight, Net_Tensor:$folded_bias);
+  let assemblyFormat = [{
+    $weight (`bias` $bias^)? `,` $gamma `,` $beta `,` $mean `,` $variance `epsilon` $epsilon
+    attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // NET_DIALECT_NETFUSEDOPS_TD

@@ -44,6 +44,38 @@ def NetFuseDenseBiasAct : Pass<"net-fuse-dense-bias-act", "::mlir::ModuleOp"> {
   }];
 }
 
+def NetFoldBatchNorm : Pass<"net-fold-batch-norm", "::mlir::ModuleOp"> {
+  let summary = "folds batch norms into the convolutions before them, in @forward";
+  let description = [{
+    For inference only: in `@forward`, `conv2d [-> bias_add] -> batch_norm`
+    (or a `fused_conv2d` with neither activation nor pooling) whose
+    intermediate values have no other reader becomes
+    `fold_batch_norm -> conv2d -> bias_add`: the batch norm's scale and shift
+    are folded into the weight and bias at each call, and the activations
+    are read and written once. Run net-fuse-conv-bias-act-pool after it to
+    fuse the result with its activation. `@train_step` is left alone.
+
+    Before:
+
+    ```mlir
+    %c = net.conv2d %x, %w strides [2, 2] pads [3, 3, 3, 3] : ...
+    %y = net.batch_norm %c, %g, %b, %m, %v epsilon ... momentum ... : ...
+    ```
+
+    After:
+
+    ```mlir
+    %w2, %b2 = net.fold_batch_norm %w, %g, %b, %m, %v epsilon ... : ...
+    %c = net.conv2d %x, %w2 strides [2, 2] pads [3, 3, 3, 3] : ...
+    %y = net.bias_add %c, %b2 : ...
+    ```
+  }];
+}
+
+def NetRemoveDropout : Pass<"net-remove-dropout", "::mlir::ModuleOp"> {
+  let summary = "removes dropout from @forward, where it is the identity";
+}
+
 def NetAutodiff : Pass<"net-autodiff", "::mlir::ModuleOp"> {
   let summary = "builds the training and evaluation steps from @forward";
   let description = [{

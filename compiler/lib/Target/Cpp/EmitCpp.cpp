@@ -462,6 +462,15 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
               ref(o.getWeightGrad()), optionalResult(o.getBiasGrad())});
         return success();
       })
+      .Case([&](FoldBatchNormOp o) {
+        auto w = shapeOf(o.getWeight());
+        call("fold_batch_norm", targs({w[0], w[1] * w[2] * w[3]}),
+             {ref(o.getWeight()), o.getBias() ? ref(o.getBias()) : "nullptr",
+              ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()), ref(o.getVariance()),
+              number(o.getEpsilon().convertToDouble()) + "f", ref(o.getFoldedWeight()),
+              ref(o.getFoldedBias())});
+        return success();
+      })
       .Case([&](DenseOp o) {
         call("dense", targs({shapeOf(o.getInput())[1], shapeOf(o)[1]}),
              {"n", ref(o.getInput()), ref(o.getWeight()), result});

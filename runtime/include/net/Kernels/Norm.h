@@ -46,6 +46,24 @@ void batch_norm_inference_grad(int n, const float *dy, const float *gamma, const
     }
 }
 
+// fold_batch_norm: the weight [F][K] (K = C*KH*KW) and bias of a convolution
+// with the inference batch norm after it folded in: s = gamma/sqrt(var+eps),
+// w' = w*s per output channel, b' = (b - mean)*s + beta (b = 0 when null).
+// Run at each inference call: F*K multiplies, next to the conv's n*F*K*OH*OW.
+template <int F, int K>
+void fold_batch_norm(const float *w, const float *b, const float *gamma, const float *beta,
+                     const float *mean, const float *var, float eps, float *w_out,
+                     float *b_out) {
+  for (int f = 0; f < F; ++f) {
+    const float s = gamma[f] / std::sqrt(var[f] + eps);
+    const float *wr = w + std::size_t(f) * K;
+    float *wo = w_out + std::size_t(f) * K;
+    for (int k = 0; k < K; ++k)
+      wo[k] = wr[k] * s;
+    b_out[f] = ((b ? b[f] : 0.f) - mean[f]) * s + beta[f];
+  }
+}
+
 } // namespace netc::kernels
 
 #endif // NETC_KERNELS_NORM_H

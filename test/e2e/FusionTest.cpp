@@ -1,0 +1,119 @@
+//===- FusionTest.cpp - fused and unfused models compute the same ---------===//
+//
+// The same .net file compiled with fusion (the default: fused convolutions
+// and dense layers, fused backward, batch norms folded into convolutions and
+// dropout removed at inference) and with -O0 must give the same predictions,
+// the same training losses and the same accuracy, from the same weights.
+//
+//===----------------------------------------------------------------------===//
+
+#include "net/Runtime/IDX.h"
+#include "net/Runtime/Model.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace net::runtime;
+
+namespace {
+
+constexpr int kBatch = 32;
+
+std::shared_ptr<Instance> open(const std::string &library) {
+  auto model = Model::load(library);
+  EXPECT_TRUE(model) << model.error;
+  if (!model)
+    return nullptr;
+  auto instance = Instance::create(*model, DeviceChoice::Cpu, kBatch, /*threads=*/2);
+  EXPECT_TRUE(instance) << instance.error;
+  return instance ? *instance : nullptr;
+}
+
+/// The same random weights in both; batch-norm variances positive.
+void setWeights(Instance &net, uint32_t seed) {
+  std::mt19937 gen(seed);
+  const netc_model_info &info = net.info();
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    const netc_tensor_info &p = info.params[i];
+    std::string name = p.name;
+    bool variance = name.find("moving_variance") != std::string::npos;
+    std::uniform_real_distribution<float> dist(variance ? 0.5f : -0.3f, variance ? 1.5f : 0.3f);
+    float *values = net.param(i);
+    for (int64_t j = 0; j < p.size; ++j)
+      values[j] = dist(gen);
+  }
+}
+
+struct Mnist {
+  std::vector<float> x;
+  std::vector<int32_t> y;
+};
+
+Mnist firstImages(int count) {
+  Mnist m;
+  auto data = readIdxDataset(std::string(NETC_SOURCE_DIR) + "/data/mnist");
+  EXPECT_TRUE(data) << data.error;
+  if (!data)
+    return m;
+  m.x.resize(size_t(count) * 784);
+  m.y.resize(count);
+  for (size_t i = 0; i < m.x.size(); ++i)
+    m.x[i] = float(data->train.pixels[i]) / 255.0f;
+  for (int i = 0; i < count; ++i)
+    m.y[i] = data->train.labels[i];
+  return m;
+}
+
+bool haveMnist() {
+  return std::filesystem::exists(std::string(NETC_SOURCE_DIR) + "/data/mnist");
+}
+
+/// Predictions agree within `tolerance`; training losses step for step and
+/// the final accuracies within one image in `steps * kBatch`.
+void compare(const std::string &fused, const std::string &unfused, double tolerance,
+             int steps) {
+  if (!haveMnist())
+    GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
+  auto a = open(fused), b = open(unfused);
+  ASSERT_TRUE(a && b);
+  setWeights(*a, 7);
+  setWeights(*b, 7);
+  Mnist data = firstImages(kBatch * steps);
+
+  std::vector<float> pa(kBatch * 10), pb(kBatch * 10);
+  ASSERT_TRUE(a->forward(data.x.data(), kBatch, pa.data()).ok());
+  ASSERT_TRUE(b->forward(data.x.data(), kBatch, pb.data()).ok());
+  for (size_t i = 0; i < pa.size(); ++i)
+    ASSERT_NEAR(pa[i], pb[i], tolerance) << "probability " << i;
+
+  int correctA = 0, correctB = 0;
+  for (int step = 0; step < steps; ++step) {
+    const float *x = data.x.data() + size_t(step) * kBatch * 784;
+    const int32_t *y = data.y.data() + size_t(step) * kBatch;
+    float lossA = 0, lossB = 0;
+    int32_t ca = 0, cb = 0;
+    ASSERT_TRUE(a->trainStep(x, y, kBatch, /*seed=*/step, lossA, ca).ok());
+    ASSERT_TRUE(b->trainStep(x, y, kBatch, /*seed=*/step, lossB, cb).ok());
+    EXPECT_NEAR(lossA, lossB, 1e-4 * std::max(1.0f, std::fabs(lossB))) << "step " << step;
+    correctA += ca;
+    correctB += cb;
+  }
+  EXPECT_LE(std::abs(correctA - correctB), 1) << correctA << " vs " << correctB;
+}
+
+TEST(Fusion, Lenet5FusedEqualsUnfused) {
+  compare(NETC_LENET5_SO, NETC_LENET5_UNFUSED_SO, 1e-5, 20);
+}
+
+// Batch norms folded into the convolutions at inference, a frozen base run on
+// its moving statistics in training, dropout masks in training only.
+TEST(Fusion, SmallResnetFusedEqualsUnfused) {
+  compare(NETC_SMALL_RESNET_SO, NETC_SMALL_RESNET_UNFUSED_SO, 1e-5, 10);
+}
+
+} // namespace
