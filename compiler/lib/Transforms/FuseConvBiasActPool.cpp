@@ -35,61 +35,39 @@ struct FuseConvChain : OpRewritePattern<Conv2dOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(Conv2dOp conv, PatternRewriter &rewriter) const override {
-    SmallVector<Operation *> chain = {conv};
-    Value current = conv.getResult();
-    Value bias;
-    if (BiasAddOp add = fusableBias(current, conv.getWeight())) {
-      bias = add.getBias();
-      chain.push_back(add);
-      current = add.getResult();
-    }
-    StringRef activation = activationOf(soleUser(current));
-    if (!activation.empty()) {
-      chain.push_back(soleUser(current));
-      current = chain.back()->getResult(0);
-    } else {
-      activation = "none";
-    }
+    FusableChain chain = followBiasAndActivation(conv, conv.getWeight());
     StringRef pool = "none";
-    SmallVector<int64_t> window, windowStrides, windowPads;
-    Operation *user = soleUser(current);
-    auto shape = cast<RankedTensorType>(current.getType()).getShape();
-    if (auto max = dyn_cast_or_null<MaxPool2dOp>(user)) {
-      if (tiles(shape, max.getKernel(), max.getStrides(), max.getPads())) {
-        pool = "max";
-        window.assign(max.getKernel().begin(), max.getKernel().end());
-        windowStrides.assign(max.getStrides().begin(), max.getStrides().end());
-        windowPads.assign(max.getPads().begin(), max.getPads().end());
-      }
-    } else if (auto avg = dyn_cast_or_null<AvgPool2dOp>(user)) {
-      if (tiles(shape, avg.getKernel(), avg.getStrides(), avg.getPads())) {
-        pool = "avg";
-        window.assign(avg.getKernel().begin(), avg.getKernel().end());
-        windowStrides.assign(avg.getStrides().begin(), avg.getStrides().end());
-        windowPads.assign(avg.getPads().begin(), avg.getPads().end());
-      }
-    }
-    if (pool != "none") {
-      chain.push_back(user);
-      current = user->getResult(0);
-    }
-    if (chain.size() < 2)
+    DenseI64ArrayAttr window, windowStrides, windowPads;
+    Operation *user = soleUser(chain.output);
+    auto shape = cast<RankedTensorType>(chain.output.getType()).getShape();
+    auto join = [&](StringRef kind, auto poolOp) {
+      if (!tiles(shape, poolOp.getKernel(), poolOp.getStrides(), poolOp.getPads()))
+        return;
+      pool = kind;
+      window = poolOp.getKernelAttr();
+      windowStrides = poolOp.getStridesAttr();
+      windowPads = poolOp.getPadsAttr();
+      chain.ops.push_back(poolOp);
+      chain.output = poolOp.getResult();
+    };
+    if (auto max = dyn_cast_or_null<MaxPool2dOp>(user))
+      join("max", max);
+    else if (auto avg = dyn_cast_or_null<AvgPool2dOp>(user))
+      join("avg", avg);
+    if (chain.ops.size() < 2)
       return rewriter.notifyMatchFailure(conv, "nothing to fuse with this conv2d");
 
-    SmallVector<Location> locs;
-    for (Operation *op : chain)
-      locs.push_back(op->getLoc());
     // At the end of the chain, where every operand (the bias parameter
     // included, declared between the ops) is defined.
-    rewriter.setInsertionPoint(chain.back());
+    rewriter.setInsertionPoint(chain.ops.back());
+    DenseI64ArrayAttr none = rewriter.getDenseI64ArrayAttr({});
     auto fused = rewriter.create<FusedConv2dOp>(
-        rewriter.getFusedLoc(locs), current.getType(), conv.getInput(), conv.getWeight(),
-        bias, conv.getStridesAttr(), conv.getPadsAttr(), rewriter.getStringAttr(activation),
-        rewriter.getStringAttr(pool), rewriter.getDenseI64ArrayAttr(window),
-        rewriter.getDenseI64ArrayAttr(windowStrides), rewriter.getDenseI64ArrayAttr(windowPads));
-    rewriter.replaceOp(chain.back(), fused.getResult());
-    for (Operation *op : llvm::reverse(ArrayRef(chain).drop_back()))
-      rewriter.eraseOp(op);
+        fusedLoc(rewriter, chain.ops), chain.output.getType(), conv.getInput(),
+        conv.getWeight(), chain.bias, conv.getStridesAttr(), conv.getPadsAttr(),
+        rewriter.getStringAttr(chain.activation), rewriter.getStringAttr(pool),
+        window ? window : none, windowStrides ? windowStrides : none,
+        windowPads ? windowPads : none);
+    replaceChain(rewriter, chain.ops, fused);
     return success();
   }
 };

@@ -26,35 +26,16 @@ struct FuseDenseChain : OpRewritePattern<DenseOp> {
   using OpRewritePattern::OpRewritePattern;
 
   LogicalResult matchAndRewrite(DenseOp dense, PatternRewriter &rewriter) const override {
-    SmallVector<Operation *> chain = {dense};
-    Value current = dense.getResult();
-    Value bias;
-    if (BiasAddOp add = fusableBias(current, dense.getWeight())) {
-      bias = add.getBias();
-      chain.push_back(add);
-      current = add.getResult();
-    }
-    StringRef activation = activationOf(soleUser(current));
-    if (!activation.empty()) {
-      chain.push_back(soleUser(current));
-      current = chain.back()->getResult(0);
-    } else {
-      activation = "none";
-    }
-    if (chain.size() < 2)
+    FusableChain chain = followBiasAndActivation(dense, dense.getWeight());
+    if (chain.ops.size() < 2)
       return rewriter.notifyMatchFailure(dense, "nothing to fuse with this dense");
-    SmallVector<Location> locs;
-    for (Operation *op : chain)
-      locs.push_back(op->getLoc());
     // At the end of the chain, where every operand (the bias parameter
     // included, declared between the ops) is defined.
-    rewriter.setInsertionPoint(chain.back());
-    auto fused = rewriter.create<FusedDenseOp>(rewriter.getFusedLoc(locs), current.getType(),
-                                               dense.getInput(), dense.getWeight(), bias,
-                                               rewriter.getStringAttr(activation));
-    rewriter.replaceOp(chain.back(), fused.getResult());
-    for (Operation *op : llvm::reverse(ArrayRef(chain).drop_back()))
-      rewriter.eraseOp(op);
+    rewriter.setInsertionPoint(chain.ops.back());
+    auto fused = rewriter.create<FusedDenseOp>(
+        fusedLoc(rewriter, chain.ops), chain.output.getType(), dense.getInput(),
+        dense.getWeight(), chain.bias, rewriter.getStringAttr(chain.activation));
+    replaceChain(rewriter, chain.ops, fused);
     return success();
   }
 };

@@ -4,6 +4,8 @@
 
 #include "net/Dialect/NetOps.h"
 
+#include "mlir/IR/PatternMatch.h"
+
 namespace mlir::net {
 
 /// The single op that reads `value`, if it has exactly one use.
@@ -38,6 +40,50 @@ inline BiasAddOp fusableBias(Value value, Value weight) {
   if (!bias || bias.getInput() != value || isFrozen(bias.getBias()) != isFrozen(weight))
     return nullptr;
   return bias;
+}
+
+/// What follows a conv2d or dense that may join it: its bias_add and its
+/// activation, each only if the value before it has no other reader.
+struct FusableChain {
+  SmallVector<Operation *> ops; // the anchor first
+  Value bias;                   // null when no bias_add joined
+  StringRef activation = "none";
+  Value output;                 // the last joined op's result
+};
+
+inline FusableChain followBiasAndActivation(Operation *anchor, Value weight) {
+  FusableChain chain;
+  chain.ops.push_back(anchor);
+  chain.output = anchor->getResult(0);
+  if (BiasAddOp add = fusableBias(chain.output, weight)) {
+    chain.bias = add.getBias();
+    chain.ops.push_back(add);
+    chain.output = add.getResult();
+  }
+  Operation *user = soleUser(chain.output);
+  if (StringRef activation = activationOf(user); !activation.empty()) {
+    chain.activation = activation;
+    chain.ops.push_back(user);
+    chain.output = user->getResult(0);
+  }
+  return chain;
+}
+
+/// The location of a fused op: all of the fused ops' locations.
+inline Location fusedLoc(PatternRewriter &rewriter, ArrayRef<Operation *> ops) {
+  SmallVector<Location> locs;
+  for (Operation *op : ops)
+    locs.push_back(op->getLoc());
+  return rewriter.getFusedLoc(locs);
+}
+
+/// Replaces the chain's last op by `fused` and erases the rest, which only
+/// fed one another.
+inline void replaceChain(PatternRewriter &rewriter, ArrayRef<Operation *> ops,
+                         Operation *fused) {
+  rewriter.replaceOp(ops.back(), fused->getResults());
+  for (Operation *op : llvm::reverse(ops.drop_back()))
+    rewriter.eraseOp(op);
 }
 
 } // namespace mlir::net
