@@ -9,7 +9,7 @@ PACKAGES=(
   build-essential cmake ninja-build ccache git python3 pkg-config zlib1g-dev
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev
-  dataset-fashion-mnist libstb-dev
+  dataset-fashion-mnist libstb-dev libdnnl-dev
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
