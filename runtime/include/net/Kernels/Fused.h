@@ -187,8 +187,13 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
 #else
   const int threads = 1;
 #endif
-  // Samples per block: at most SB, and few enough that every thread gets one.
-  const int nb = detail::max(1, detail::min(SB, (n + threads - 1) / threads));
+  // Samples per block: at most SB, and the same number of blocks for every
+  // thread (each thread's share cut into equal blocks), so no thread idles
+  // while another finishes a long tail (32 samples in blocks of 13 would
+  // give one thread 26 and the other 6).
+  const int share = (n + threads - 1) / threads;
+  const int perThread = (share + SB - 1) / SB;
+  const int nb = detail::max(1, (share + perThread - 1) / perThread);
   const int blocks = (n + nb - 1) / nb;
 #pragma omp parallel for schedule(static) if (par && blocks > 1)
   for (int blk = 0; blk < blocks; ++blk) {
