@@ -7,6 +7,8 @@
 #include <zlib.h>
 
 #include <cerrno>
+#include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -110,6 +112,21 @@ Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &
   run.set_device(checkpoint.run.device);
   message.set_best_val_accuracy(checkpoint.bestValAccuracy);
   message.set_best_epoch(checkpoint.bestEpoch);
+  const LrScheduleConfig &schedule = checkpoint.run.schedule;
+  run.set_lr_schedule(schedule.kind);
+  run.set_lr_step_size(schedule.stepSize);
+  run.set_lr_gamma(schedule.gamma);
+  run.set_lr_decay(schedule.decay);
+  run.set_lr_min(schedule.minLr);
+  run.set_lr_patience(schedule.patience);
+  run.set_lr_factor(schedule.factor);
+  message.set_epoch_step(checkpoint.epochStep);
+  message.set_epoch_loss_sum(checkpoint.epochLossSum);
+  message.set_epoch_correct(checkpoint.epochCorrect);
+  message.set_epoch_seen(checkpoint.epochSeen);
+  message.set_schedule_learning_rate(checkpoint.schedule.learningRate);
+  message.set_schedule_best(checkpoint.schedule.best);
+  message.set_schedule_wait(checkpoint.schedule.wait);
 
   pb::CheckpointFile file;
   file.set_magic(kMagic);
@@ -127,6 +144,13 @@ Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &
   int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0)
     return Status::failure(path + ": cannot write checkpoint: " + temp + ": " + errnoText());
+  static int writes = 0;
+  if (const char *hook = std::getenv("NETRUN_TEST_KILL_DURING_CHECKPOINT");
+      hook && std::atoi(hook) == ++writes) {
+    writeAll(fd, bytes.data(), bytes.size() / 2);
+    ::fsync(fd);
+    ::raise(SIGKILL);
+  }
   bool ok = writeAll(fd, bytes.data(), bytes.size());
   std::string why = ok ? "" : errnoText();
   if (ok && ::fsync(fd) != 0) {
@@ -236,6 +260,28 @@ Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
   out.run.device = run.device();
   out.bestValAccuracy = message.best_val_accuracy();
   out.bestEpoch = message.best_epoch();
+  if (!run.lr_schedule().empty()) {
+    LrScheduleConfig &schedule = out.run.schedule;
+    schedule.kind = run.lr_schedule();
+    schedule.stepSize = run.lr_step_size();
+    schedule.gamma = run.lr_gamma();
+    schedule.decay = run.lr_decay();
+    schedule.minLr = run.lr_min();
+    schedule.patience = run.lr_patience();
+    schedule.factor = run.lr_factor();
+    out.schedule.learningRate = message.schedule_learning_rate();
+    out.schedule.best = message.schedule_best();
+    out.schedule.wait = message.schedule_wait();
+  }
+  out.epochStep = message.epoch_step();
+  out.epochLossSum = message.epoch_loss_sum();
+  out.epochCorrect = message.epoch_correct();
+  out.epochSeen = message.epoch_seen();
+  if (out.epochStep < 0 || out.epochSeen < 0 || out.epochCorrect < 0 ||
+      out.epochCorrect > out.epochSeen)
+    return R::failure(path + ": corrupted checkpoint: the position within the epoch (step " +
+                      std::to_string(out.epochStep) + ", " + std::to_string(out.epochSeen) +
+                      " images) is impossible");
   return R::success(std::move(out));
 }
 

@@ -10,6 +10,9 @@
 #include "net/Runtime/Trainer.h"
 
 #include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -18,6 +21,7 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
+#include <unistd.h>
 
 using namespace net::runtime;
 
@@ -40,6 +44,7 @@ struct Options {
   double validationSplit = 0;
   int64_t limit = 0;
   bool resume = false;
+  LrScheduleConfig schedule;
   std::string weights;
   std::string device = "auto";
   bool invert = false;
@@ -69,6 +74,17 @@ Setter intIn(int64_t low, int64_t high, std::function<void(Options &, int64_t)> 
     if (!parseNumber(v, n) || n < low || n > high)
       return std::string("expects ") + what + ", got '" + v + "'";
     store(o, n);
+    return "";
+  };
+}
+
+Setter realIn(double low, double high, bool lowOpen, std::function<void(Options &, double)> store,
+              const char *what) {
+  return [=](Options &o, const std::string &v) -> std::string {
+    double x = 0;
+    if (!parseNumber(v, x) || !std::isfinite(x) || x < low || x > high || (lowOpen && x == low))
+      return std::string("expects ") + what + ", got '" + v + "'";
+    store(o, x);
     return "";
   };
 }
@@ -126,6 +142,37 @@ const std::vector<OptionSpec> &optionTable() {
              "a positive number of images")},
       {"resume", nullptr, "train", "continue from DIR/last.ckpt, bit for bit",
        [](Options &o, const std::string &) { o.resume = true; return std::string(); }},
+      {"lr-schedule", "NAME", "train",
+       "constant, step, exponential, cosine, one-cycle or reduce-on-plateau (default constant)",
+       [](Options &o, const std::string &v) -> std::string {
+         const std::vector<std::string> &names = lrScheduleNames();
+         if (std::find(names.begin(), names.end(), v) != names.end()) {
+           o.schedule.kind = v;
+           return "";
+         }
+         std::string near = closestMatch(v, names);
+         return "expects constant, step, exponential, cosine, one-cycle or reduce-on-plateau, "
+                "got '" + v + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?");
+       }},
+      {"lr-step-size", "N", "train", "step: epochs between decays (default 10)",
+       intIn(1, 1000000, [](Options &o, int64_t n) { o.schedule.stepSize = int32_t(n); },
+             "a positive number of epochs")},
+      {"lr-gamma", "G", "train", "step: factor every --lr-step-size epochs (default 0.1)",
+       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.gamma = x; },
+              "a factor in (0, 1]")},
+      {"lr-decay", "G", "train", "exponential: factor per epoch (default 0.95)",
+       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.decay = x; },
+              "a factor in (0, 1]")},
+      {"lr-min", "RATE", "train", "cosine, reduce-on-plateau: the lowest rate (default 0)",
+       realIn(0, 1e9, /*lowOpen=*/false, [](Options &o, double x) { o.schedule.minLr = x; },
+              "a non-negative learning rate")},
+      {"lr-patience", "N", "train",
+       "reduce-on-plateau: epochs without a better val_loss before reducing (default 10)",
+       intIn(1, 1000000, [](Options &o, int64_t n) { o.schedule.patience = int32_t(n); },
+             "a positive number of epochs")},
+      {"lr-factor", "F", "train", "reduce-on-plateau: factor of a reduction (default 0.1)",
+       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.factor = x; },
+              "a factor in (0, 1)")},
       {"weights", "FILE", "eval predict", "checkpoint to load (run/best.ckpt)",
        [](Options &o, const std::string &v) { o.weights = v; return std::string(); }},
       {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
@@ -143,6 +190,34 @@ bool appliesTo(const OptionSpec &spec, const std::string &verb) {
     if (v == verb)
       return true;
   return false;
+}
+
+/// Options that only mean something together: a schedule's parameters need
+/// that schedule (given, or saved in the checkpoint with --resume).
+std::string checkCombinations(const Options &o) {
+  static const std::vector<std::pair<const char *, std::vector<std::string>>> uses = {
+      {"lr-step-size", {"step"}},
+      {"lr-gamma", {"step"}},
+      {"lr-decay", {"exponential"}},
+      {"lr-min", {"cosine", "reduce-on-plateau"}},
+      {"lr-patience", {"reduce-on-plateau"}},
+      {"lr-factor", {"reduce-on-plateau"}},
+  };
+  if (o.resume && !o.given.count("lr-schedule"))
+    return "";
+  for (const auto &[flag, kinds] : uses) {
+    if (!o.given.count(flag) ||
+        std::find(kinds.begin(), kinds.end(), o.schedule.kind) != kinds.end())
+      continue;
+    std::string list;
+    for (const std::string &k : kinds)
+      list += (list.empty() ? "" : " or ") + k;
+    return "option '--" + std::string(flag) + "' applies only to --lr-schedule " + list +
+           " (the schedule is " + o.schedule.kind + ")";
+  }
+  if (o.schedule.kind == "reduce-on-plateau" && !(o.schedule.factor < 1))
+    return "option '--lr-factor' expects a factor in (0, 1), got 1";
+  return "";
 }
 
 /// Parses the arguments after the verb; returns an error line or "".
@@ -190,7 +265,7 @@ std::string parseOptions(const std::string &verb, const std::vector<std::string>
       return "option '--" + name + "' " + e;
     options.given.insert(name);
   }
-  return "";
+  return checkCombinations(options);
 }
 
 //===----------------------------------------------------------------------===//
@@ -284,6 +359,51 @@ private:
 };
 
 //===----------------------------------------------------------------------===//
+// Interruption: SIGINT and SIGTERM during training
+//===----------------------------------------------------------------------===//
+
+/// Signals received while training; the trainer asks between steps. A second
+/// signal exits at once: checkpoints are written atomically, so nothing
+/// already on disk can be damaged by it.
+std::atomic<int> interrupts{0};
+static_assert(std::atomic<int>::is_always_lock_free, "the signal handler needs a lock-free flag");
+
+extern "C" void onInterrupt(int) {
+  if (interrupts.fetch_add(1) > 0)
+    ::_exit(130);
+}
+
+/// Installs the handlers for its lifetime, restoring the previous ones after.
+class InterruptHandlers {
+public:
+  InterruptHandlers() {
+    interrupts = 0;
+    struct sigaction action = {};
+    action.sa_handler = onInterrupt;
+    sigemptyset(&action.sa_mask);
+    ::sigaction(SIGINT, &action, &previousInt);
+    ::sigaction(SIGTERM, &action, &previousTerm);
+  }
+  ~InterruptHandlers() {
+    ::sigaction(SIGINT, &previousInt, nullptr);
+    ::sigaction(SIGTERM, &previousTerm, nullptr);
+  }
+  InterruptHandlers(const InterruptHandlers &) = delete;
+  InterruptHandlers &operator=(const InterruptHandlers &) = delete;
+  static bool requested() { return interrupts.load() > 0; }
+
+private:
+  struct sigaction previousInt = {}, previousTerm = {};
+};
+
+/// Test hook: NETRUN_TEST_INTERRUPT_AFTER_STEPS=N raises SIGINT after the
+/// Nth step of this process, as a Ctrl-C would arrive.
+int64_t interruptAfterSteps() {
+  const char *hook = std::getenv("NETRUN_TEST_INTERRUPT_AFTER_STEPS");
+  return hook ? std::atoll(hook) : 0;
+}
+
+//===----------------------------------------------------------------------===//
 // The verbs
 //===----------------------------------------------------------------------===//
 
@@ -311,6 +431,7 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
   c.limit = o.limit;
   c.data = o.data;
   c.device = o.device;
+  c.schedule = o.schedule;
   if (o.resume) {
     std::string last = o.out + "/last.ckpt";
     Result<Checkpoint> checkpoint = readCheckpoint(last);
@@ -334,6 +455,24 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     inherit("threads", c.threads, saved.threads, "thread count");
     inherit("validation-split", c.validationSplit, saved.validationSplit, "validation split");
     inherit("limit", c.limit, saved.limit, "limit");
+    // The saved schedule, with the parameters given now in its place.
+    LrScheduleConfig merged = saved.schedule;
+    const LrScheduleConfig &given = o.schedule;
+    auto take = [&](const char *flag, auto &field, auto value) {
+      if (!o.given.count(flag) || field == value)
+        return;
+      field = value;
+      s.err << "netrun: warning: --" << flag << " differs from the schedule saved in " << last
+            << "; the resumed run will not match an uninterrupted one\n";
+    };
+    take("lr-schedule", merged.kind, given.kind);
+    take("lr-step-size", merged.stepSize, given.stepSize);
+    take("lr-gamma", merged.gamma, given.gamma);
+    take("lr-decay", merged.decay, given.decay);
+    take("lr-min", merged.minLr, given.minLr);
+    take("lr-patience", merged.patience, given.patience);
+    take("lr-factor", merged.factor, given.factor);
+    c.schedule = merged;
     if (!o.given.count("epochs"))
       c.epochs = saved.epochs;
     if (!o.given.count("data"))
@@ -398,16 +537,33 @@ int runTrain(const Options &o, DriverStreams &s) {
   options.config = *config;
   Progress progress(s);
   TrainCallbacks callbacks;
-  callbacks.onStep = [&](const StepProgress &p) { progress.step(p); };
+  int64_t steps = 0, raiseAfter = interruptAfterSteps();
+  callbacks.onStep = [&](const StepProgress &p) {
+    progress.step(p);
+    if (++steps == raiseAfter)
+      ::raise(SIGINT);
+  };
+  callbacks.stopRequested = [] { return InterruptHandlers::requested(); };
   callbacks.onEpoch = [&](const EpochStats &e) {
     progress.clear();
     s.out << formatEpochLine(e) << std::endl;
   };
   callbacks.onNote = [&](const std::string &note) { s.out << note << "\n"; };
-  Result<TrainResult> result = train(**instance, trainSet, validation, options, callbacks);
+  Result<TrainResult> result = [&] {
+    InterruptHandlers handlers;
+    return train(**instance, trainSet, validation, options, callbacks);
+  }();
   progress.clear();
   if (!result)
     return fail(s, result.error);
+  if (result->interrupted) {
+    s.out << std::flush;
+    s.err << "netrun: interrupted at epoch " << result->stoppedEpoch << ", step "
+          << result->stoppedStep << " of " << result->stepsPerEpoch << "; saved " << o.out
+          << "/last.ckpt; resume with: netrun train " << o.positional[0] << " --data "
+          << config->data << " --out " << o.out << " --resume" << std::endl;
+    return 130;
+  }
   if (result->bestEpoch > 0)
     s.out << "best val_accuracy " << fixed(result->bestValAccuracy, 4) << " at epoch "
           << result->bestEpoch << "; " << o.out << "/best.ckpt, " << o.out << "/last.ckpt, "
@@ -616,8 +772,11 @@ std::string net::runtime::closestMatch(const std::string &word,
         diagonal = up;
       }
     }
-    bool prefix = !word.empty() && (c.compare(0, word.size(), word) == 0 ||
-                                    word.compare(0, c.size(), c) == 0);
+    // One is the start of the other ("pred", "evaluate"), unless much shorter
+    // ("lr" in "lr-scheduel").
+    bool prefix = !word.empty() && 2 * std::min(word.size(), c.size()) >=
+                                       std::max(word.size(), c.size()) &&
+                  (c.compare(0, word.size(), word) == 0 || word.compare(0, c.size(), c) == 0);
     size_t distance = prefix ? 1 : row[c.size()];
     if (distance < bestDistance) {
       bestDistance = distance;

@@ -113,6 +113,18 @@ Status appendHistory(const std::string &path, const EpochStats &stats) {
   return Status::success();
 }
 
+/// Removes the temporary files of a run killed while writing (last.ckpt.tmp.PID,
+/// ...): never read, they would only pile up.
+void removeStaleTemporaries(const std::string &dir) {
+  std::error_code error;
+  for (const fs::directory_entry &entry : fs::directory_iterator(dir, error)) {
+    std::string name = entry.path().filename().string();
+    for (const char *prefix : {"last.ckpt.tmp.", "best.ckpt.tmp.", "history.csv.tmp."})
+      if (name.rfind(prefix, 0) == 0)
+        fs::remove(entry.path(), error);
+  }
+}
+
 std::string formatNumber(const char *format, double value) {
   char buffer[64];
   std::snprintf(buffer, sizeof(buffer), format, value);
@@ -215,10 +227,16 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   std::string lastPath = options.outDir + "/last.ckpt";
   std::string bestPath = options.outDir + "/best.ckpt";
   std::string historyPath = options.outDir + "/history.csv";
+  removeStaleTemporaries(options.outDir);
 
   TrainResult result;
   Random shuffler(deriveSeed(options.seed, kShuffleStream, 0));
+  const LrScheduleConfig &schedule = options.config.schedule;
+  LrScheduleState scheduleState;
   int32_t startEpoch = 0;
+  int64_t startStep = 0; // within startEpoch, when resuming an interrupted epoch
+  double startLossSum = 0;
+  int64_t startCorrect = 0, startSeen = 0;
   if (options.resume) {
     Result<Checkpoint> last = readCheckpoint(lastPath);
     if (!last)
@@ -232,9 +250,17 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     std::copy(last->rngState.begin(), last->rngState.end(), state.begin());
     shuffler.setState(state);
     startEpoch = last->epoch;
+    startStep = last->epochStep;
+    startLossSum = last->epochLossSum;
+    startCorrect = last->epochCorrect;
+    startSeen = last->epochSeen;
+    scheduleState = last->schedule;
     result.bestValAccuracy = last->bestValAccuracy;
     result.bestEpoch = last->bestEpoch;
-    note("resuming from " + lastPath + " after epoch " + std::to_string(startEpoch) +
+    note("resuming from " + lastPath +
+         (startStep ? " within epoch " + std::to_string(startEpoch + 1) + " after step " +
+                          std::to_string(startStep)
+                    : " after epoch " + std::to_string(startEpoch)) +
          " (step " + std::to_string(last->step) + ")");
   } else if (Status s = initializeParameters(instance, options.seed); !s) {
     return R::failure(s.error());
@@ -247,26 +273,40 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   if (Status s = startHistory(historyPath, startEpoch); !s)
     return R::failure(s.error());
 
-  double learningRate = options.learningRate > 0 ? options.learningRate : info.train.learning_rate;
-  instance.setLearningRate(float(learningRate));
+  double baseRate = options.learningRate > 0 ? options.learningRate : info.train.learning_rate;
+  double learningRate = -1; // the rate last given to the model
 
   int32_t batch = instance.batch();
   int64_t stepsPerEpoch = (trainSet.count + batch - 1) / batch;
+  if (startStep >= stepsPerEpoch)
+    return R::failure(lastPath + ": was interrupted after step " + std::to_string(startStep) +
+                      " of an epoch, but this run has " + std::to_string(stepsPerEpoch) +
+                      " steps per epoch (resume with the same --batch and --limit)");
+  result.stepsPerEpoch = stepsPerEpoch;
   std::vector<int64_t> order(size_t(trainSet.count));
   std::vector<float> input(size_t(batch * trainSet.sampleSize));
   std::vector<int32_t> labels(static_cast<size_t>(batch));
+  auto stopRequested = [&] { return callbacks.stopRequested && callbacks.stopRequested(); };
 
   for (int32_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
     auto epochStart = std::chrono::steady_clock::now();
+    Random::State beforeShuffle = shuffler.state();
     std::iota(order.begin(), order.end(), int64_t(0));
     shuffler.shuffle(order);
-    double lossSum = 0;
-    int64_t correctSum = 0, seen = 0;
-    for (int64_t step = 0; step < stepsPerEpoch; ++step) {
+    bool resumed = epoch == startEpoch;
+    double lossSum = resumed ? startLossSum : 0;
+    int64_t correctSum = resumed ? startCorrect : 0, seen = resumed ? startSeen : 0;
+    for (int64_t step = resumed ? startStep : 0; step < stepsPerEpoch; ++step) {
       int64_t first = step * batch;
       int32_t n = int32_t(std::min<int64_t>(batch, trainSet.count - first));
       trainSet.gather(order, first, n, input.data(), labels.data());
       uint64_t globalStep = uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
+      double rate = scheduledLearningRate(schedule, baseRate, epoch, options.epochs,
+                                          int64_t(globalStep), stepsPerEpoch, scheduleState);
+      if (rate != learningRate) {
+        learningRate = rate;
+        instance.setLearningRate(float(rate));
+      }
       float loss = 0;
       int32_t correct = 0;
       if (Status s = instance.trainStep(input.data(), labels.data(), n,
@@ -298,6 +338,27 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
         progress.seconds = secondsSince(epochStart);
         callbacks.onStep(progress);
       }
+      // Stopped within the epoch (after its last step it finishes the epoch):
+      // last.ckpt gets the position, best.ckpt and history.csv are untouched.
+      if (step + 1 < stepsPerEpoch && stopRequested()) {
+        Checkpoint checkpoint = captureCheckpoint(instance);
+        checkpoint.epoch = epoch;
+        checkpoint.rngState.assign(beforeShuffle.begin(), beforeShuffle.end());
+        checkpoint.run = options.config;
+        checkpoint.bestValAccuracy = result.bestValAccuracy;
+        checkpoint.bestEpoch = result.bestEpoch;
+        checkpoint.epochStep = step + 1;
+        checkpoint.epochLossSum = lossSum;
+        checkpoint.epochCorrect = correctSum;
+        checkpoint.epochSeen = seen;
+        checkpoint.schedule = scheduleState;
+        if (Status s = writeCheckpoint(lastPath, checkpoint); !s)
+          return R::failure(s.error());
+        result.interrupted = true;
+        result.stoppedEpoch = epoch + 1;
+        result.stoppedStep = step + 1;
+        return R::success(std::move(result));
+      }
     }
     double trainSeconds = secondsSince(epochStart);
     Result<Evaluation> val = evaluate(instance, validation, /*withConfusion=*/false);
@@ -312,13 +373,16 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     stats.valLoss = val->loss;
     stats.valAccuracy = val->accuracy;
     stats.learningRate = learningRate;
+    stats.scheduled = schedule.kind != "constant";
     stats.seconds = secondsSince(epochStart);
     stats.imagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0;
+    bool reduced = updatePlateau(schedule, baseRate, scheduleState, stats.valLoss);
 
     Checkpoint checkpoint = captureCheckpoint(instance);
     checkpoint.epoch = epoch + 1;
     checkpoint.rngState.assign(shuffler.state().begin(), shuffler.state().end());
     checkpoint.run = options.config;
+    checkpoint.schedule = scheduleState;
     bool improved = stats.valAccuracy > result.bestValAccuracy;
     if (improved) {
       result.bestValAccuracy = stats.valAccuracy;
@@ -336,6 +400,17 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     result.history.push_back(stats);
     if (callbacks.onEpoch)
       callbacks.onEpoch(stats);
+    if (reduced)
+      note("reduce-on-plateau: val_loss has not improved for " +
+           std::to_string(schedule.patience) + " epochs; learning rate " +
+           formatNumber("%g", learningRate) + " -> " +
+           formatNumber("%g", scheduleState.learningRate));
+    if (epoch + 1 < options.epochs && stopRequested()) {
+      result.interrupted = true;
+      result.stoppedEpoch = epoch + 1;
+      result.stoppedStep = stepsPerEpoch;
+      return R::success(std::move(result));
+    }
   }
   return R::success(std::move(result));
 }
@@ -346,7 +421,10 @@ std::string net::runtime::formatEpochLine(const EpochStats &s) {
        << "s - loss: " << formatNumber("%.4f", s.loss)
        << " - accuracy: " << formatNumber("%.4f", s.accuracy)
        << " - val_loss: " << formatNumber("%.4f", s.valLoss)
-       << " - val_accuracy: " << formatNumber("%.4f", s.valAccuracy) << " - "
+       << " - val_accuracy: " << formatNumber("%.4f", s.valAccuracy) << " - ";
+  if (s.scheduled)
+    line << "learning_rate: " << formatNumber("%.4g", s.learningRate) << " - ";
+  line
        << withThousands(int64_t(std::llround(s.imagesPerSecond))) << " images/s";
   return line.str();
 }

@@ -53,6 +53,23 @@ protected:
     o.err = readFile(path("stderr"));
     return o;
   }
+  /// The netrun binary with `env` (VAR=VALUE...) and the raw wait status, so
+  /// that a death by signal shows (the shell execs it).
+  int binaryWithEnv(const std::vector<std::string> &env, const std::vector<std::string> &args,
+                    Outcome &o) {
+    std::string command = "exec env";
+    for (const std::string &e : env)
+      command += " '" + e + "'";
+    command += " '" NETRUN_PATH "'";
+    for (const std::string &a : args)
+      command += " '" + a + "'";
+    command += " >'" + path("stdout") + "' 2>'" + path("stderr") + "'";
+    int raw = std::system(command.c_str());
+    o.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+    o.out = readFile(path("stdout"));
+    o.err = readFile(path("stderr"));
+    return raw;
+  }
   /// One line, "netrun: error: ...", and nothing else on stderr.
   static void expectOneErrorLine(const Outcome &o, const std::string &containing) {
     EXPECT_EQ(o.status, 1);
@@ -253,6 +270,128 @@ TEST_F(DriverTest, ResumeThroughTheCommandLineMatchesAStraightRun) {
   EXPECT_NE(again.out.find("nothing to do"), std::string::npos) << again.out;
 }
 
+/// Ctrl-C within an epoch: status 130, one line saying how to resume, and a
+/// resumed run ends with the uninterrupted run's last.ckpt, byte for byte,
+/// for a per-step schedule (one-cycle) and a stateful one (reduce-on-plateau).
+TEST_F(DriverTest, AnInterruptedRunResumesToTheSameWeights) {
+  SKIP_WITHOUT_MNIST();
+  std::string data = net::test::mnistDir();
+  for (std::vector<std::string> schedule :
+       {std::vector<std::string>{"--lr-schedule", "one-cycle"},
+        std::vector<std::string>{"--lr-schedule", "reduce-on-plateau", "--lr-patience", "1",
+                                 "--lr-factor", "0.5"}}) {
+    SCOPED_TRACE(schedule[1]);
+    std::string straight = path("straight-" + schedule[1]), cut = path("cut-" + schedule[1]);
+    std::vector<std::string> args = {"train", FIXTURE_ADAM, "--data", data, "--limit", "1000",
+                                     "--batch", "50", "--epochs", "3", "--lr", "0.01"};
+    args.insert(args.end(), schedule.begin(), schedule.end());
+    auto with = [&](const std::string &out) {
+      std::vector<std::string> a = args;
+      a.insert(a.end(), {"--out", out});
+      return a;
+    };
+    Outcome o;
+    ASSERT_EQ(binaryWithEnv({}, with(straight), o), 0) << o.err;
+    // 20 steps per epoch: step 45 is step 5 of epoch 3.
+    int raw = binaryWithEnv({"NETRUN_TEST_INTERRUPT_AFTER_STEPS=45"}, with(cut), o);
+    ASSERT_TRUE(WIFEXITED(raw)) << raw;
+    EXPECT_EQ(WEXITSTATUS(raw), 130) << o.err;
+    EXPECT_EQ(o.err, "netrun: interrupted at epoch 3, step 5 of 20; saved " + cut +
+                         "/last.ckpt; resume with: netrun train " FIXTURE_ADAM " --data " +
+                         data + " --out " + cut + " --resume\n");
+    Result<Checkpoint> saved = readCheckpoint(cut + "/last.ckpt");
+    ASSERT_TRUE(saved) << saved.error;
+    EXPECT_EQ(saved->epoch, 2);
+    EXPECT_EQ(saved->epochStep, 5);
+    EXPECT_EQ(saved->step, 45);
+    EXPECT_EQ(saved->epochSeen, 250);
+    Outcome r = binary({"train", FIXTURE_ADAM, "--out", cut, "--resume"});
+    ASSERT_EQ(r.status, 0) << r.err;
+    EXPECT_NE(r.out.find("resuming from " + cut + "/last.ckpt within epoch 3 after step 5"),
+              std::string::npos)
+        << r.out;
+    EXPECT_EQ(readFile(straight + "/last.ckpt"), readFile(cut + "/last.ckpt"));
+    EXPECT_EQ(readFile(straight + "/best.ckpt"), readFile(cut + "/best.ckpt"));
+    // The history's metrics (all but the timings) are the straight run's.
+    auto metrics = [](const std::string &csv) {
+      return std::regex_replace(csv, std::regex(R"(,[\d.]+,[\d.]+\n)"), "\n");
+    };
+    EXPECT_EQ(metrics(readFile(straight + "/history.csv")),
+              metrics(readFile(cut + "/history.csv")));
+  }
+}
+
+/// SIGKILL while a checkpoint is half written leaves the previous one whole.
+TEST_F(DriverTest, AKillDuringACheckpointWriteKeepsThePreviousOne) {
+  SKIP_WITHOUT_MNIST();
+  std::string data = net::test::mnistDir(), out = path("run");
+  std::vector<std::string> args = {"train", FIXTURE_ADAM, "--data", data, "--limit", "500",
+                                   "--out", out};
+  Outcome o;
+  args.insert(args.end(), {"--epochs", "1"});
+  ASSERT_EQ(binaryWithEnv({}, args, o), 0) << o.err;
+  std::string before = readFile(out + "/last.ckpt");
+  int raw = binaryWithEnv({"NETRUN_TEST_KILL_DURING_CHECKPOINT=1"},
+                          {"train", FIXTURE_ADAM, "--epochs", "2", "--out", out, "--resume"}, o);
+  ASSERT_TRUE(WIFSIGNALED(raw)) << raw << o.err;
+  EXPECT_EQ(WTERMSIG(raw), SIGKILL);
+  EXPECT_EQ(readFile(out + "/last.ckpt"), before);
+  Result<Checkpoint> last = readCheckpoint(out + "/last.ckpt");
+  ASSERT_TRUE(last) << last.error;
+  EXPECT_EQ(last->epoch, 1);
+  // The half-written temporary file is refused, and removed by the next run.
+  std::vector<std::string> temporaries;
+  for (const auto &entry : std::filesystem::directory_iterator(out))
+    if (entry.path().filename().string().find(".ckpt.tmp.") != std::string::npos)
+      temporaries.push_back(entry.path().string());
+  ASSERT_EQ(temporaries.size(), 1u);
+  EXPECT_FALSE(readCheckpoint(temporaries[0]));
+  Outcome r = binary({"train", FIXTURE_ADAM, "--epochs", "2", "--out", out, "--resume"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(temporaries[0]));
+  Result<Checkpoint> after = readCheckpoint(out + "/last.ckpt");
+  ASSERT_TRUE(after) << after.error;
+  EXPECT_EQ(after->epoch, 2);
+}
+
+TEST_F(DriverTest, ScheduleOptionsAreChecked) {
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--lr-schedule", "cosin"}),
+                     "option '--lr-schedule' expects constant, step, exponential, cosine, "
+                     "one-cycle or reduce-on-plateau, got 'cosin'; did you mean 'cosine'?");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--lr-scheduel", "step"}),
+                     "did you mean '--lr-schedule'?");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--lr-gamma", "0.5"}),
+                     "option '--lr-gamma' applies only to --lr-schedule step (the schedule is "
+                     "constant)");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--lr-schedule", "cosine", "--lr-patience",
+                             "3"}),
+                     "option '--lr-patience' applies only to --lr-schedule reduce-on-plateau");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--lr-schedule", "step", "--lr-gamma", "0"}),
+                     "option '--lr-gamma' expects a factor in (0, 1], got '0'");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--lr-schedule", "reduce-on-plateau",
+                             "--lr-factor", "1"}),
+                     "option '--lr-factor' expects a factor in (0, 1), got 1");
+}
+
+TEST_F(DriverTest, TheScheduledRateIsInTheHistoryAndTheEpochLine) {
+  SKIP_WITHOUT_MNIST();
+  Outcome o = netrun({"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "500",
+                      "--epochs", "3", "--lr", "0.01", "--lr-schedule", "step",
+                      "--lr-step-size", "2", "--lr-gamma", "0.5", "--out", path("run")});
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("val_accuracy: 0."), std::string::npos);
+  EXPECT_NE(o.out.find(" - learning_rate: 0.01 - "), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Epoch 3/3 - "), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find(" - learning_rate: 0.005 - "), std::string::npos) << o.out;
+  std::string history = readFile(path("run/history.csv"));
+  std::regex row(R"((\d),[\d.]+,[\d.]+,[\d.]+,[\d.]+,([\d.e-]+),)");
+  std::vector<std::string> rates;
+  for (auto it = std::sregex_iterator(history.begin(), history.end(), row);
+       it != std::sregex_iterator(); ++it)
+    rates.push_back((*it)[2]);
+  EXPECT_EQ(rates, (std::vector<std::string>{"0.01", "0.01", "0.005"})) << history;
+}
+
 TEST(EpochLine, HasTheKerasFormat) {
   EpochStats s;
   s.epoch = 3;
@@ -273,6 +412,8 @@ TEST(ClosestMatch, FindsNearWordsOnly) {
   EXPECT_EQ(closestMatch("pred", verbs), "predict");
   EXPECT_EQ(closestMatch("inof", verbs), "info");
   EXPECT_EQ(closestMatch("compile", verbs), "");
+  // A short name at the start of a long word is not taken for it.
+  EXPECT_EQ(closestMatch("lr-scheduel", {"lr", "lr-schedule"}), "lr-schedule");
 }
 
 } // namespace

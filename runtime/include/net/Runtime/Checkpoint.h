@@ -12,6 +12,7 @@
 
 #include "net/Runtime/IDX.h"
 #include "net/Runtime/Model.h"
+#include "net/Runtime/Schedule.h"
 #include "net/Runtime/Status.h"
 
 #include <cstdint>
@@ -37,6 +38,7 @@ struct RunConfig {
   int64_t limit = 0;
   std::string data;
   std::string device;
+  LrScheduleConfig schedule;
 };
 
 struct Checkpoint {
@@ -50,11 +52,20 @@ struct Checkpoint {
   RunConfig run;
   double bestValAccuracy = -1;
   int32_t bestEpoch = 0;
+  /// Interrupted within epoch `epoch` + 1: its steps done (0: at an epoch's
+  /// end) and its running sums; rngState is then the state before its shuffle.
+  int64_t epochStep = 0;
+  double epochLossSum = 0;
+  int64_t epochCorrect = 0, epochSeen = 0;
+  LrScheduleState schedule;
 };
 
 /// Writes `checkpoint` to `path` atomically: a temporary file in the same
 /// directory, fsync, rename, fsync of the directory. On failure the old file
 /// at `path`, if any, is untouched and the temporary file is removed.
+///
+/// Test hook: NETRUN_TEST_KILL_DURING_CHECKPOINT=N makes the Nth call of the
+/// process raise SIGKILL after writing half of its temporary file.
 Status writeCheckpoint(const std::string &path, const Checkpoint &checkpoint);
 
 /// Reads a checkpoint, refusing a missing, truncated or corrupted file.

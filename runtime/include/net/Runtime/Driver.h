@@ -22,8 +22,11 @@ struct DriverStreams {
   bool interactive = false;
 };
 
-/// Runs `netrun <args...>`; returns the exit status (0 success, 1 failure).
-/// Never exits and never throws.
+/// Runs `netrun <args...>`; returns the exit status (0 success, 1 failure,
+/// 130 training stopped by SIGINT or SIGTERM after writing last.ckpt). Never
+/// throws; exits only on a second SIGINT or SIGTERM during training (status
+/// 130). Test hook: NETRUN_TEST_INTERRUPT_AFTER_STEPS=N raises SIGINT after
+/// the Nth training step.
 int runNetrun(const std::vector<std::string> &args, DriverStreams streams);
 
 /// The candidate closest to `word` by edit distance, or "" when none is near.
