@@ -75,6 +75,22 @@ LogicalResult checkBias(Operation *op, Value bias, Value weight) {
   return checkShape(op, "the bias", {shapeOf(weight)[0]}, bias);
 }
 
+/// What every fused backward op checks: the incoming gradient and the forward
+/// output have the forward op's output shape; the input, weight and bias
+/// gradients their tensors' shapes; the pre-activation gradient `preShape`.
+template <typename GradOp>
+LogicalResult checkGradients(GradOp op, ArrayRef<int64_t> outputShape,
+                             ArrayRef<int64_t> preShape) {
+  Operation *o = op.getOperation();
+  if (failed(checkShape(o, "the incoming gradient", outputShape, op.getGrad())) ||
+      failed(checkShape(o, "the forward output", outputShape, op.getOutput())) ||
+      failed(checkShape(o, "the input gradient", shapeOf(op.getInput()), op.getInputGrad())) ||
+      failed(checkShape(o, "the weight gradient", shapeOf(op.getWeight()), op.getWeightGrad())) ||
+      failed(checkShape(o, "the bias gradient", {shapeOf(op.getWeight())[0]}, op.getBiasGrad())))
+    return failure();
+  return checkShape(o, "the pre-activation gradient", preShape, op.getPreActivationGrad());
+}
+
 /// The shape of `saved`: the argmax per pooled output for max pooling, the
 /// activation before pooling otherwise.
 shapes::Shape savedShape(StringRef pool, const FusedShapes &s) {
@@ -109,12 +125,7 @@ LogicalResult FusedConv2dGradOp::verify() {
                        getPoolStrides(), getPoolPads());
   if (failed(s))
     return failure();
-  if (failed(checkShape(*this, "the incoming gradient", s->output, getGrad())) ||
-      failed(checkShape(*this, "the forward output", s->output, getOutput())) ||
-      failed(checkShape(*this, "the input gradient", shapeOf(getInput()), getInputGrad())) ||
-      failed(checkShape(*this, "the weight gradient", shapeOf(getWeight()), getWeightGrad())) ||
-      failed(checkShape(*this, "the bias gradient", {shapeOf(getWeight())[0]}, getBiasGrad())) ||
-      failed(checkShape(*this, "the pre-activation gradient", s->conv, getPreActivationGrad())))
+  if (failed(checkGradients(*this, s->output, s->conv)))
     return failure();
   // Nothing kept: the forward output stands in for `saved`.
   if (getSaved() == getOutput())
@@ -141,13 +152,7 @@ LogicalResult FusedDenseGradOp::verify() {
   auto r = shapes::dense(shapeOf(getInput()), shapeOf(getWeight()));
   if (!r.ok())
     return emitOpError(r.error);
-  if (failed(checkShape(*this, "the incoming gradient", r.shape, getGrad())) ||
-      failed(checkShape(*this, "the forward output", r.shape, getOutput())) ||
-      failed(checkShape(*this, "the input gradient", shapeOf(getInput()), getInputGrad())) ||
-      failed(checkShape(*this, "the weight gradient", shapeOf(getWeight()), getWeightGrad())) ||
-      failed(checkShape(*this, "the bias gradient", {shapeOf(getWeight())[0]}, getBiasGrad())))
-    return failure();
-  return checkShape(*this, "the pre-activation gradient", r.shape, getPreActivationGrad());
+  return checkGradients(*this, r.shape, r.shape);
 }
 
 LogicalResult FoldBatchNormOp::verify() {

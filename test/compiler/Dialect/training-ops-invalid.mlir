@@ -1,0 +1,64 @@
+// RUN: net-opt %s -split-input-file -verify-diagnostics
+
+func.func @grad_input_shape(%dy: tensor<?x4x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{expects the incoming gradient to have the forward output's shape ?x4x6x6, got ?x4x8x8}}
+  %dx = net.conv2d_grad_input %dy, %w strides [1, 1] pads [0, 0, 0, 0] : (tensor<?x4x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x1x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @update_of_a_computed_value(%x: tensor<4xf32>, %g: tensor<4xf32>) {
+  // expected-error @+1 {{expects its first operand to be a net.param}}
+  net.sgd_update %x, %g momentum 0.000000e+00 : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @update_of_a_frozen_param(%g: tensor<4xf32>) {
+  %p = net.param "p" init("zeros") frozen : tensor<4xf32>
+  // expected-error @+1 {{updates frozen parameter 'p'}}
+  net.adam_update %p, %g beta1 9.000000e-01 beta2 9.990000e-01 epsilon 1.000000e-07 : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @dropout_rate(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{expects rate in [0, 1), got 1}}
+  %m = net.dropout_mask rate 1.000000e+00 stream 0 : tensor<?x4xf32>
+  return
+}
+
+// -----
+
+func.func @fused_activation(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{expects activation none, relu, sigmoid or tanh, got 'gelu'}}
+  %y = net.fused_conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] activation "gelu" pool "none" window [] stride [] padding [] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @fused_pool_shape(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{expects the result of shape ?x4x4x4, got ?x4x8x8}}
+  %y = net.fused_conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>
+  return
+}
+
+// -----
+
+func.func @fused_saved_shape(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
+  // expected-error @+1 {{expects saved of shape ?x4x4x4, got ?x4x8x8}}
+  %y, %s = net.fused_conv2d_train %x, %w strides [1, 1] pads [1, 1, 1, 1] activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> (tensor<?x4x4x4xf32>, tensor<?x4x8x8xf32>)
+  return
+}
+
+// -----
+
+func.func @fold_channels(%w: tensor<4x1x3x3xf32>, %g: tensor<5xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{expects gamma of shape 4, got 5}}
+  %w2, %b2 = net.fold_batch_norm %w, %g, %c, %c, %c epsilon 1.000000e-03 : (tensor<4x1x3x3xf32>, tensor<5xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4x1x3x3xf32>, tensor<4xf32>)
+  return
+}
