@@ -10,6 +10,7 @@ PACKAGES=(
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
   libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist libstb-dev libdnnl-dev
+  libplplot-dev plplot-driver-cairo
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 

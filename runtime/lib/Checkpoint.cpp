@@ -120,6 +120,12 @@ Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &
   run.set_lr_min(schedule.minLr);
   run.set_lr_patience(schedule.patience);
   run.set_lr_factor(schedule.factor);
+  const EarlyStoppingConfig &early = checkpoint.run.earlyStopping;
+  run.set_early_stopping(early.enabled);
+  run.set_early_monitor(early.monitor);
+  run.set_early_patience(early.patience);
+  run.set_early_min_delta(early.minDelta);
+  run.set_early_restore_best_weights(early.restoreBestWeights);
   message.set_epoch_step(checkpoint.epochStep);
   message.set_epoch_loss_sum(checkpoint.epochLossSum);
   message.set_epoch_correct(checkpoint.epochCorrect);
@@ -127,6 +133,10 @@ Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &
   message.set_schedule_learning_rate(checkpoint.schedule.learningRate);
   message.set_schedule_best(checkpoint.schedule.best);
   message.set_schedule_wait(checkpoint.schedule.wait);
+  message.set_early_best(checkpoint.earlyStopping.best);
+  message.set_early_best_epoch(checkpoint.earlyStopping.bestEpoch);
+  message.set_early_wait(checkpoint.earlyStopping.wait);
+  message.set_early_stopped_epoch(checkpoint.earlyStopping.stoppedEpoch);
 
   pb::CheckpointFile file;
   file.set_magic(kMagic);
@@ -273,6 +283,21 @@ Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
     out.schedule.best = message.schedule_best();
     out.schedule.wait = message.schedule_wait();
   }
+  // Older files have no early stopping: off, with no state.
+  EarlyStoppingConfig &early = out.run.earlyStopping;
+  early.enabled = run.early_stopping();
+  if (!run.early_monitor().empty())
+    early.monitor = run.early_monitor();
+  early.patience = run.early_patience();
+  early.minDelta = run.early_min_delta();
+  early.restoreBestWeights = run.early_restore_best_weights();
+  out.earlyStopping.best = message.early_best();
+  out.earlyStopping.bestEpoch = message.early_best_epoch();
+  out.earlyStopping.wait = message.early_wait();
+  out.earlyStopping.stoppedEpoch = message.early_stopped_epoch();
+  if (early.monitor != "val_loss" && early.monitor != "val_accuracy")
+    return R::failure(path + ": corrupted checkpoint: early stopping monitors '" +
+                      early.monitor + "', expected val_loss or val_accuracy");
   out.epochStep = message.epoch_step();
   out.epochLossSum = message.epoch_loss_sum();
   out.epochCorrect = message.epoch_correct();

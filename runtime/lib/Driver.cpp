@@ -2,6 +2,8 @@
 
 #include "net/Runtime/Driver.h"
 
+#include "net/Runtime/Plot.h"
+
 #include "net/Runtime/Checkpoint.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Image.h"
@@ -14,8 +16,11 @@
 #include <csignal>
 #include <cstdlib>
 #include <chrono>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
+#include <ctime>
 #include <exception>
 #include <functional>
 #include <iomanip>
@@ -24,6 +29,11 @@
 #include <unistd.h>
 
 using namespace net::runtime;
+
+// The build may define it from the project's version; this is that version.
+#ifndef NETRUN_VERSION
+#define NETRUN_VERSION "0.1.0"
+#endif
 
 namespace {
 
@@ -45,10 +55,12 @@ struct Options {
   int64_t limit = 0;
   bool resume = false;
   LrScheduleConfig schedule;
+  EarlyStoppingConfig earlyStopping;
   std::string weights;
   std::string device = "auto";
   bool invert = false;
   bool help = false;
+  std::vector<std::string> commandLine; // the arguments after "netrun"
 };
 
 using Setter = std::function<std::string(Options &, const std::string &)>;
@@ -173,6 +185,39 @@ const std::vector<OptionSpec> &optionTable() {
       {"lr-factor", "F", "train", "reduce-on-plateau: factor of a reduction (default 0.1)",
        realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.factor = x; },
               "a factor in (0, 1)")},
+      {"early-stopping", nullptr, "train",
+       "stop when --monitor stops improving, as Keras' EarlyStopping",
+       [](Options &o, const std::string &) {
+         o.earlyStopping.enabled = true;
+         return std::string();
+       }},
+      {"monitor", "val_loss|val_accuracy", "train",
+       "early stopping: the quantity watched (default val_loss)",
+       [](Options &o, const std::string &v) -> std::string {
+         std::vector<std::string> names = {"val_loss", "val_accuracy"};
+         if (std::find(names.begin(), names.end(), v) != names.end()) {
+           o.earlyStopping.monitor = v;
+           return "";
+         }
+         std::string near = closestMatch(v, names);
+         return "expects val_loss or val_accuracy, got '" + v + "'" +
+                (near.empty() ? "" : "; did you mean '" + near + "'?");
+       }},
+      {"patience", "N", "train",
+       "early stopping: epochs without improvement before stopping (default 0)",
+       intIn(0, 1000000, [](Options &o, int64_t n) { o.earlyStopping.patience = int32_t(n); },
+             "a non-negative number of epochs")},
+      {"min-delta", "D", "train",
+       "early stopping: the smallest change that counts as an improvement (default 0)",
+       realIn(0, 1e9, /*lowOpen=*/false,
+              [](Options &o, double x) { o.earlyStopping.minDelta = x; },
+              "a non-negative change")},
+      {"restore-best-weights", nullptr, "train",
+       "early stopping: end with the parameters of the best epoch",
+       [](Options &o, const std::string &) {
+         o.earlyStopping.restoreBestWeights = true;
+         return std::string();
+       }},
       {"weights", "FILE", "eval predict", "checkpoint to load (run/best.ckpt)",
        [](Options &o, const std::string &v) { o.weights = v; return std::string(); }},
       {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
@@ -192,9 +237,21 @@ bool appliesTo(const OptionSpec &spec, const std::string &verb) {
   return false;
 }
 
+/// The flags that only mean something with --early-stopping.
+const std::vector<const char *> &earlyStoppingFlags() {
+  static const std::vector<const char *> flags = {"monitor", "patience", "min-delta",
+                                                  "restore-best-weights"};
+  return flags;
+}
+
 /// Options that only mean something together: a schedule's parameters need
-/// that schedule (given, or saved in the checkpoint with --resume).
+/// that schedule, early stopping's flags need --early-stopping (given, or
+/// saved in the checkpoint with --resume: trainConfig checks those).
 std::string checkCombinations(const Options &o) {
+  if (!o.resume && !o.given.count("early-stopping"))
+    for (const char *flag : earlyStoppingFlags())
+      if (o.given.count(flag))
+        return "option '--" + std::string(flag) + "' applies only with --early-stopping";
   static const std::vector<std::pair<const char *, std::vector<std::string>>> uses = {
       {"lr-step-size", {"step"}},
       {"lr-gamma", {"step"}},
@@ -417,6 +474,16 @@ int runInfo(const Options &o, DriverStreams &s) {
   return 0;
 }
 
+int runPlot(const Options &o, DriverStreams &s) {
+  if (o.positional.size() != 1)
+    return fail(s, "plot expects a run directory: netrun plot DIR");
+  const std::string &dir = o.positional[0];
+  if (Status plotted = renderTrainingPlots(dir + "/history.csv", dir); !plotted)
+    return fail(s, plotted.error());
+  s.out << "wrote " << dir << "/loss.png and " << dir << "/accuracy.png\n";
+  return 0;
+}
+
 /// The flags of a training run: explicit flags first, then (with --resume)
 /// those saved in last.ckpt, then the model's set-up.
 Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, DriverStreams &s) {
@@ -432,6 +499,7 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
   c.data = o.data;
   c.device = o.device;
   c.schedule = o.schedule;
+  c.earlyStopping = o.earlyStopping;
   if (o.resume) {
     std::string last = o.out + "/last.ckpt";
     Result<Checkpoint> checkpoint = readCheckpoint(last);
@@ -473,6 +541,28 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     take("lr-patience", merged.patience, given.patience);
     take("lr-factor", merged.factor, given.factor);
     c.schedule = merged;
+    // Early stopping: the saved flags, with those given now in their place.
+    EarlyStoppingConfig early = saved.earlyStopping;
+    const EarlyStoppingConfig &now = o.earlyStopping;
+    auto takeEarly = [&](const char *flag, auto &field, auto value) {
+      if (!o.given.count(flag) || field == value)
+        return;
+      field = value;
+      s.err << "netrun: warning: --" << flag << " differs from the early stopping saved in "
+            << last << "; the resumed run will not match an uninterrupted one\n";
+    };
+    takeEarly("early-stopping", early.enabled, now.enabled);
+    if (!early.enabled)
+      for (const char *flag : earlyStoppingFlags())
+        if (o.given.count(flag))
+          return R::failure("option '--" + std::string(flag) +
+                            "' applies only with --early-stopping (" + last +
+                            " has none; add --early-stopping)");
+    takeEarly("monitor", early.monitor, now.monitor);
+    takeEarly("patience", early.patience, now.patience);
+    takeEarly("min-delta", early.minDelta, now.minDelta);
+    takeEarly("restore-best-weights", early.restoreBestWeights, now.restoreBestWeights);
+    c.earlyStopping = early;
     if (!o.given.count("epochs"))
       c.epochs = saved.epochs;
     if (!o.given.count("data"))
@@ -483,6 +573,90 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
   if (c.data.empty())
     return R::failure("train needs --data NAME|DIR (e.g. --data mnist)");
   return R::success(c);
+}
+
+/// A number as the shortest text that reads back as the same double.
+std::string exactNumber(double value) {
+  char buffer[64];
+  for (int digits = 1; digits <= 17; ++digits) {
+    std::snprintf(buffer, sizeof(buffer), "%.*g", digits, value);
+    if (std::strtod(buffer, nullptr) == value)
+      break;
+  }
+  return buffer;
+}
+
+/// `word`, quoted for a POSIX shell when it needs to be.
+std::string shellQuoted(const std::string &word) {
+  bool plain = !word.empty() &&
+               std::all_of(word.begin(), word.end(), [](char c) {
+                 return std::isalnum(static_cast<unsigned char>(c)) ||
+                        std::strchr("-_./=:,+@%", c);
+               });
+  if (plain)
+    return word;
+  std::string out = "'";
+  for (char c : word)
+    out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+/// DIR/config.txt: `key = value` lines, the keys after the header being the
+/// flags of `netrun train` with their effective values.
+std::string runConfigText(const Options &o, const RunConfig &c, const netc_model_info &info,
+                          const std::string &dataDirectory) {
+  std::ostringstream t;
+  std::string command = "netrun";
+  for (const std::string &a : o.commandLine)
+    command += " " + shellQuoted(a);
+  std::time_t now = std::time(nullptr);
+  char date[64];
+  std::strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&now));
+  auto line = [&](const std::string &key, const std::string &value) {
+    t << key << " = " << value << "\n";
+  };
+  t << "# netrun train: the run's configuration (keys after 'compiler' are the flags)\n";
+  line("netrun", NETRUN_VERSION);
+  line("date", date);
+  line("command", command);
+  line("model", o.positional[0]);
+  line("network", info.network);
+  line("compiler", info.compiler ? info.compiler : "");
+  line("data", c.data);
+  line("data-directory", dataDirectory);
+  line("out", o.out);
+  line("resume", o.resume ? "true" : "false");
+  line("epochs", std::to_string(c.epochs));
+  line("batch", std::to_string(c.batch));
+  line("lr", exactNumber(c.learningRate));
+  line("lr-schedule", c.schedule.kind);
+  const LrScheduleConfig &k = c.schedule;
+  if (k.kind == "step") {
+    line("lr-step-size", std::to_string(k.stepSize));
+    line("lr-gamma", exactNumber(k.gamma));
+  } else if (k.kind == "exponential") {
+    line("lr-decay", exactNumber(k.decay));
+  } else if (k.kind == "cosine") {
+    line("lr-min", exactNumber(k.minLr));
+  } else if (k.kind == "reduce-on-plateau") {
+    line("lr-min", exactNumber(k.minLr));
+    line("lr-patience", std::to_string(k.patience));
+    line("lr-factor", exactNumber(k.factor));
+  }
+  const EarlyStoppingConfig &e = c.earlyStopping;
+  line("early-stopping", e.enabled ? "true" : "false");
+  if (e.enabled) {
+    line("monitor", e.monitor);
+    line("patience", std::to_string(e.patience));
+    line("min-delta", exactNumber(e.minDelta));
+    line("restore-best-weights", e.restoreBestWeights ? "true" : "false");
+  }
+  line("seed", std::to_string(c.seed));
+  line("threads", std::to_string(c.threads));
+  line("device", c.device);
+  line("limit", std::to_string(c.limit));
+  line("validation-split", exactNumber(c.validationSplit));
+  return t.str();
 }
 
 int runTrain(const Options &o, DriverStreams &s) {
@@ -518,6 +692,10 @@ int runTrain(const Options &o, DriverStreams &s) {
   if (!instance)
     return fail(s, instance.error);
   config->device = deviceName((*instance)->device());
+  if (Status st = writeTextFile(o.out + "/config.txt",
+                                runConfigText(o, *config, info, data->directory));
+      !st)
+    return fail(s, st.error());
 
   s.out << "Training " << info.network << " on " << data->directory << ": "
         << withThousands(trainSet.count) << " images, validating on "
@@ -564,10 +742,17 @@ int runTrain(const Options &o, DriverStreams &s) {
           << config->data << " --out " << o.out << " --resume" << std::endl;
     return 130;
   }
-  if (result->bestEpoch > 0)
+  const EarlyStoppingConfig &early = config->earlyStopping;
+  if (result->bestEpoch > 0 && early.enabled)
+    s.out << "best " << early.monitor << " " << fixed(result->earlyStopping.best, 4)
+          << " at epoch " << result->bestEpoch << " (val_accuracy "
+          << fixed(result->bestValAccuracy, 4) << "); ";
+  else if (result->bestEpoch > 0)
     s.out << "best val_accuracy " << fixed(result->bestValAccuracy, 4) << " at epoch "
-          << result->bestEpoch << "; " << o.out << "/best.ckpt, " << o.out << "/last.ckpt, "
-          << o.out << "/history.csv\n";
+          << result->bestEpoch << "; ";
+  if (result->bestEpoch > 0)
+    s.out << o.out << "/best.ckpt, " << o.out << "/last.ckpt, " << o.out << "/history.csv, "
+          << o.out << "/config.txt\n";
   return 0;
 }
 
@@ -698,6 +883,7 @@ const std::vector<Verb> &verbTable() {
        "loss, accuracy, per-class accuracy and confusion matrix on the test split", runEval},
       {"predict", "MODEL.so --weights FILE IMAGE...",
        "class and probabilities of PNG, JPEG or PGM images", runPredict},
+      {"plot", "DIR", "draw DIR/loss.png and DIR/accuracy.png from DIR/history.csv", runPlot},
   };
   return table;
 }
@@ -741,6 +927,7 @@ int dispatch(const std::vector<std::string> &args, DriverStreams &s) {
                        " (verbs: " + list + ")");
   }
   Options options;
+  options.commandLine = args;
   std::vector<std::string> rest(args.begin() + 1, args.end());
   if (std::string e = parseOptions(verb->name, rest, options); !e.empty())
     return fail(s, e);

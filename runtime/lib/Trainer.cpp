@@ -2,6 +2,9 @@
 
 #include "net/Runtime/Trainer.h"
 
+#include "net/Runtime/Plot.h"
+#include "net/Runtime/TensorBoard.h"
+
 #include "net/Runtime/Random.h"
 
 #include <algorithm>
@@ -13,7 +16,9 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <unistd.h>
 
@@ -119,7 +124,8 @@ void removeStaleTemporaries(const std::string &dir) {
   std::error_code error;
   for (const fs::directory_entry &entry : fs::directory_iterator(dir, error)) {
     std::string name = entry.path().filename().string();
-    for (const char *prefix : {"last.ckpt.tmp.", "best.ckpt.tmp.", "history.csv.tmp."})
+    for (const char *prefix : {"last.ckpt.tmp.", "best.ckpt.tmp.", "history.csv.tmp.",
+                               "config.txt.tmp."})
       if (name.rfind(prefix, 0) == 0)
         fs::remove(entry.path(), error);
   }
@@ -152,6 +158,27 @@ Status net::runtime::initializeParameters(const Instance &instance, uint64_t see
     std::fill(data, data + info.state[i].size, 0.0f);
   }
   instance.setStep(0);
+  return Status::success();
+}
+
+Status net::runtime::writeTextFile(const std::string &path, const std::string &text) {
+  std::string temp = path + ".tmp." + std::to_string(::getpid());
+  {
+    std::ofstream out(temp, std::ios::trunc | std::ios::binary);
+    out << text;
+    out.flush();
+    if (!out) {
+      std::string why = std::strerror(errno);
+      std::error_code ignored;
+      fs::remove(temp, ignored);
+      return Status::failure(path + ": cannot write: " + why);
+    }
+  }
+  if (::rename(temp.c_str(), path.c_str()) != 0) {
+    std::string why = std::strerror(errno);
+    ::unlink(temp.c_str());
+    return Status::failure(path + ": cannot write: " + why);
+  }
   return Status::success();
 }
 
@@ -233,6 +260,8 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   Random shuffler(deriveSeed(options.seed, kShuffleStream, 0));
   const LrScheduleConfig &schedule = options.config.schedule;
   LrScheduleState scheduleState;
+  const EarlyStoppingConfig &early = options.config.earlyStopping;
+  EarlyStoppingState &earlyState = result.earlyStopping;
   int32_t startEpoch = 0;
   int64_t startStep = 0; // within startEpoch, when resuming an interrupted epoch
   double startLossSum = 0;
@@ -257,6 +286,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     scheduleState = last->schedule;
     result.bestValAccuracy = last->bestValAccuracy;
     result.bestEpoch = last->bestEpoch;
+    earlyState = last->earlyStopping;
     note("resuming from " + lastPath +
          (startStep ? " within epoch " + std::to_string(startEpoch + 1) + " after step " +
                           std::to_string(startStep)
@@ -265,6 +295,12 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   } else if (Status s = initializeParameters(instance, options.seed); !s) {
     return R::failure(s.error());
   }
+  if (earlyState.stoppedEpoch > 0) {
+    note("nothing to do: " + lastPath + " was stopped early at epoch " +
+         std::to_string(earlyState.stoppedEpoch));
+    result.stoppedEarly = true;
+    return R::success(std::move(result));
+  }
   if (startEpoch >= options.epochs) {
     note("nothing to do: " + lastPath + " is already at epoch " + std::to_string(startEpoch) +
          " of " + std::to_string(options.epochs));
@@ -272,6 +308,14 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   }
   if (Status s = startHistory(historyPath, startEpoch); !s)
     return R::failure(s.error());
+  // TensorBoard event files and the PNG plots: what a run leaves to watch.
+  // Failing to write them warns once and never stops the training.
+  std::optional<TensorBoardWriter> board;
+  if (auto opened = TensorBoardWriter::open(options.outDir); opened)
+    board.emplace(std::move(*opened));
+  else
+    note("warning: no TensorBoard events: " + opened.error);
+  bool plotWarned = false;
 
   double baseRate = options.learningRate > 0 ? options.learningRate : info.train.learning_rate;
   double learningRate = -1; // the rate last given to the model
@@ -286,6 +330,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   std::vector<int64_t> order(size_t(trainSet.count));
   std::vector<float> input(size_t(batch * trainSet.sampleSize));
   std::vector<int32_t> labels(static_cast<size_t>(batch));
+  Checkpoint lastCheckpoint; // the last epoch's, for --restore-best-weights
   auto stopRequested = [&] { return callbacks.stopRequested && callbacks.stopRequested(); };
 
   for (int32_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
@@ -352,6 +397,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
         checkpoint.epochCorrect = correctSum;
         checkpoint.epochSeen = seen;
         checkpoint.schedule = scheduleState;
+        checkpoint.earlyStopping = earlyState;
         if (Status s = writeCheckpoint(lastPath, checkpoint); !s)
           return R::failure(s.error());
         result.interrupted = true;
@@ -377,13 +423,21 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     stats.seconds = secondsSince(epochStart);
     stats.imagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0;
     bool reduced = updatePlateau(schedule, baseRate, scheduleState, stats.valLoss);
+    EarlyStoppingDecision decision;
+    if (early.enabled)
+      decision = updateEarlyStopping(
+          early, earlyState, epoch + 1,
+          early.monitor == "val_accuracy" ? stats.valAccuracy : stats.valLoss);
 
     Checkpoint checkpoint = captureCheckpoint(instance);
     checkpoint.epoch = epoch + 1;
     checkpoint.rngState.assign(shuffler.state().begin(), shuffler.state().end());
     checkpoint.run = options.config;
     checkpoint.schedule = scheduleState;
-    bool improved = stats.valAccuracy > result.bestValAccuracy;
+    checkpoint.earlyStopping = earlyState;
+    // best.ckpt: the best val_accuracy, or the epoch early stopping found best.
+    bool improved =
+        early.enabled ? decision.improved : stats.valAccuracy > result.bestValAccuracy;
     if (improved) {
       result.bestValAccuracy = stats.valAccuracy;
       result.bestEpoch = epoch + 1;
@@ -398,6 +452,27 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     if (Status s = appendHistory(historyPath, stats); !s)
       return R::failure(s.error());
     result.history.push_back(stats);
+    if (board) {
+      const int64_t at = stats.epoch;
+      Status written = board->scalar("epoch/loss", float(stats.loss), at);
+      for (auto [tag, value] : {std::pair{"epoch/accuracy", stats.accuracy},
+                                {"epoch/val_loss", stats.valLoss},
+                                {"epoch/val_accuracy", stats.valAccuracy},
+                                {"epoch/learning_rate", stats.learningRate},
+                                {"epoch/images_per_second", stats.imagesPerSecond}})
+        if (written)
+          written = board->scalar(tag, float(value), at);
+      if (written)
+        written = board->flush();
+      if (!written) {
+        note("warning: TensorBoard events stopped: " + written.error());
+        board.reset();
+      }
+    }
+    if (Status plotted = renderTrainingPlots(historyPath, options.outDir); !plotted && !plotWarned) {
+      note("warning: no plots: " + plotted.error());
+      plotWarned = true;
+    }
     if (callbacks.onEpoch)
       callbacks.onEpoch(stats);
     if (reduced)
@@ -405,6 +480,12 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
            std::to_string(schedule.patience) + " epochs; learning rate " +
            formatNumber("%g", learningRate) + " -> " +
            formatNumber("%g", scheduleState.learningRate));
+    lastCheckpoint = std::move(checkpoint);
+    if (decision.stop) {
+      note(formatEarlyStop(early, earlyState));
+      result.stoppedEarly = true;
+      break;
+    }
     if (epoch + 1 < options.epochs && stopRequested()) {
       result.interrupted = true;
       result.stoppedEpoch = epoch + 1;
@@ -412,7 +493,59 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       return R::success(std::move(result));
     }
   }
+  // Keras (3) restores the best weights at the end of training, stopped early
+  // or not; the optimizer slots and step stay those of the last epoch.
+  if (early.enabled && early.restoreBestWeights && earlyState.bestEpoch > 0) {
+    Result<Checkpoint> best = readCheckpoint(bestPath);
+    if (!best)
+      return R::failure(best.error + " (--restore-best-weights loads it at the end)");
+    if (Status s = restoreCheckpoint(*best, instance, bestPath, /*withState=*/false); !s)
+      return R::failure(s.error());
+    lastCheckpoint.params = best->params;
+    if (Status s = writeCheckpoint(lastPath, lastCheckpoint); !s)
+      return R::failure(s.error());
+    result.restored = true;
+    note("Restoring model weights from the end of the best epoch: " +
+         std::to_string(earlyState.bestEpoch) + " (" + bestPath + "; " + lastPath +
+         " now holds them)");
+  }
   return R::success(std::move(result));
+}
+
+EarlyStoppingDecision net::runtime::updateEarlyStopping(const EarlyStoppingConfig &config,
+                                                        EarlyStoppingState &state,
+                                                        int32_t epoch, double value) {
+  EarlyStoppingDecision decision;
+  bool maximize = config.monitor == "val_accuracy";
+  double infinity = std::numeric_limits<double>::infinity();
+  double reference = state.bestEpoch > 0 ? state.best : (maximize ? -infinity : infinity);
+  ++state.wait;
+  // As Keras: monitor_op(value - min_delta, best), min_delta negated for min.
+  bool better = maximize ? value - config.minDelta > reference
+                         : value + config.minDelta < reference;
+  if (better) {
+    state.best = value;
+    state.bestEpoch = epoch;
+    state.wait = 0;
+    decision.improved = true;
+    return decision;
+  }
+  if (state.wait >= config.patience && epoch > 1) {
+    state.stoppedEpoch = epoch;
+    decision.stop = true;
+  }
+  return decision;
+}
+
+std::string net::runtime::formatEarlyStop(const EarlyStoppingConfig &config,
+                                          const EarlyStoppingState &state) {
+  std::string by = config.minDelta > 0 ? " by " + formatNumber("%g", config.minDelta) : "";
+  std::string best = state.bestEpoch > 0 ? "; best " + formatNumber("%.4f", state.best) +
+                                               " at epoch " + std::to_string(state.bestEpoch)
+                                         : "";
+  return "Epoch " + std::to_string(state.stoppedEpoch) + ": early stopping (" + config.monitor +
+         " did not improve" + by + " for " + std::to_string(state.wait) +
+         (state.wait == 1 ? " epoch" : " epochs") + best + ")";
 }
 
 std::string net::runtime::formatEpochLine(const EpochStats &s) {

@@ -92,7 +92,7 @@ TEST_F(DriverTest, AnUnknownVerbSuggestsTheNearest) {
   o = netrun({"evaluate"});
   expectOneErrorLine(o, "did you mean 'eval'?");
   o = netrun({"xyzzy"});
-  expectOneErrorLine(o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict)");
+  expectOneErrorLine(o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict, plot)");
 }
 
 TEST_F(DriverTest, OptionsAreCheckedInOnePlace) {
@@ -174,8 +174,18 @@ TEST_F(DriverTest, TrainEvalPredictEndToEnd) {
   std::regex epochLine(R"(Epoch 2/2 - \d+\.\ds - loss: \d\.\d{4} - accuracy: \d\.\d{4} - )"
                        R"(val_loss: \d\.\d{4} - val_accuracy: \d\.\d{4} - [\d,]+ images/s\n)");
   EXPECT_TRUE(std::regex_search(t.out, epochLine)) << t.out;
-  for (const char *file : {"last.ckpt", "best.ckpt", "history.csv"})
+  // What a run leaves behind: checkpoints, history, plots, TensorBoard events.
+  for (const char *file : {"last.ckpt", "best.ckpt", "history.csv", "config.txt", "loss.png",
+                           "accuracy.png"})
     EXPECT_TRUE(std::filesystem::exists(out + "/" + file)) << file;
+  int events = 0;
+  for (const auto &entry : std::filesystem::directory_iterator(out))
+    events += entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_EQ(events, 1);
+  std::filesystem::remove(out + "/loss.png");
+  Outcome plot = binary({"plot", out});
+  ASSERT_EQ(plot.status, 0) << plot.err;
+  EXPECT_TRUE(std::filesystem::exists(out + "/loss.png"));
   Result<Checkpoint> last = readCheckpoint(out + "/last.ckpt");
   ASSERT_TRUE(last) << last.error;
   EXPECT_EQ(last->epoch, 2);
@@ -417,3 +427,179 @@ TEST(ClosestMatch, FindsNearWordsOnly) {
 }
 
 } // namespace
+
+TEST_F(DriverTest, EarlyStoppingOptionsAreChecked) {
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--patience", "3"}),
+                     "option '--patience' applies only with --early-stopping");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--restore-best-weights"}),
+                     "option '--restore-best-weights' applies only with --early-stopping");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--early-stopping", "--monitor", "val_acc"}),
+                     "option '--monitor' expects val_loss or val_accuracy, got 'val_acc'; "
+                     "did you mean 'val_accuracy'?");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--early-stopping", "--patience", "-1"}),
+                     "option '--patience' expects a non-negative number of epochs, got '-1'");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--early-stopping", "--min-delta", "x"}),
+                     "option '--min-delta' expects a non-negative change, got 'x'");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--early-stoping"}),
+                     "did you mean '--early-stopping'?");
+}
+
+/// A tiny learning rate: val_loss moves by far less than --min-delta, so the
+/// run stops after the first epoch plus the patience.
+std::vector<std::string> plateauRun(const std::string &out, const std::string &epochs) {
+  return {"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "500",
+          "--epochs", epochs, "--lr", "1e-7", "--early-stopping", "--patience", "2",
+          "--min-delta", "0.01", "--out", out};
+}
+
+size_t historyRows(const std::string &path) {
+  std::string history = readFile(path);
+  return size_t(std::count(history.begin(), history.end(), '\n')) - 1; // less the header
+}
+
+TEST_F(DriverTest, EarlyStoppingStopsAPlateauedRun) {
+  SKIP_WITHOUT_MNIST();
+  Outcome o = netrun(plateauRun(path("run"), "10"));
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_TRUE(std::regex_search(
+      o.out, std::regex(R"(\nEpoch 3: early stopping \(val_loss did not improve by 0\.01 for 2 )"
+                        R"(epochs; best \d\.\d{4} at epoch 1\)\n)")))
+      << o.out;
+  EXPECT_EQ(o.out.find("Epoch 4/10"), std::string::npos) << o.out;
+  EXPECT_EQ(o.out.find("Restoring"), std::string::npos) << o.out;
+  EXPECT_EQ(historyRows(path("run/history.csv")), 3u);
+  Result<Checkpoint> last = readCheckpoint(path("run/last.ckpt"));
+  Result<Checkpoint> best = readCheckpoint(path("run/best.ckpt"));
+  ASSERT_TRUE(last && best);
+  EXPECT_EQ(last->epoch, 3);
+  EXPECT_EQ(best->epoch, 1); // best.ckpt follows the monitor
+  EXPECT_EQ(last->earlyStopping.stoppedEpoch, 3);
+  EXPECT_EQ(last->earlyStopping.bestEpoch, 1);
+  EXPECT_EQ(last->earlyStopping.wait, 2);
+  EXPECT_TRUE(last->run.earlyStopping.enabled);
+  EXPECT_EQ(last->run.earlyStopping.patience, 2);
+  EXPECT_NE(last->params[0].data, best->params[0].data); // training moved them a little
+  // A stopped run has nothing left to do.
+  Outcome again = netrun({"train", FIXTURE_ADAM, "--out", path("run"), "--resume"});
+  EXPECT_EQ(again.status, 0) << again.err;
+  EXPECT_NE(again.out.find("nothing to do: " + path("run") + "/last.ckpt was stopped early at "
+                           "epoch 3"),
+            std::string::npos)
+      << again.out;
+}
+
+TEST_F(DriverTest, RestoreBestWeightsEndsWithTheBestEpoch) {
+  SKIP_WITHOUT_MNIST();
+  std::vector<std::string> args = plateauRun(path("run"), "10");
+  args.push_back("--restore-best-weights");
+  Outcome o = netrun(args);
+  ASSERT_EQ(o.status, 0) << o.err;
+  EXPECT_NE(o.out.find("Epoch 3: early stopping"), std::string::npos) << o.out;
+  EXPECT_NE(o.out.find("Restoring model weights from the end of the best epoch: 1"),
+            std::string::npos)
+      << o.out;
+  Result<Checkpoint> last = readCheckpoint(path("run/last.ckpt"));
+  Result<Checkpoint> best = readCheckpoint(path("run/best.ckpt"));
+  ASSERT_TRUE(last && best);
+  EXPECT_EQ(last->epoch, 3);
+  ASSERT_EQ(last->params.size(), best->params.size());
+  for (size_t i = 0; i < last->params.size(); ++i)
+    EXPECT_EQ(last->params[i].data, best->params[i].data) << last->params[i].name;
+}
+
+TEST_F(DriverTest, EarlyStoppingResumesExactly) {
+  SKIP_WITHOUT_MNIST();
+  // Two epochs (the second without improvement: wait 1), then resumed to 10:
+  // the state in last.ckpt makes it stop at epoch 3 as a straight run does.
+  ASSERT_EQ(netrun(plateauRun(path("straight"), "10")).status, 0);
+  Outcome a = netrun(plateauRun(path("resumed"), "2"));
+  ASSERT_EQ(a.status, 0) << a.err;
+  EXPECT_EQ(a.out.find("early stopping"), std::string::npos) << a.out;
+  Outcome b = netrun({"train", FIXTURE_ADAM, "--epochs", "10", "--out", path("resumed"),
+                      "--resume"});
+  ASSERT_EQ(b.status, 0) << b.err;
+  EXPECT_NE(b.out.find("Epoch 3: early stopping"), std::string::npos) << b.out;
+  EXPECT_EQ(historyRows(path("resumed/history.csv")), 3u);
+  Result<Checkpoint> s = readCheckpoint(path("straight/last.ckpt"));
+  Result<Checkpoint> r = readCheckpoint(path("resumed/last.ckpt"));
+  ASSERT_TRUE(s && r);
+  EXPECT_TRUE(s->params[0].data == r->params[0].data);
+  EXPECT_TRUE(s->state[0].data == r->state[0].data);
+  EXPECT_EQ(s->earlyStopping.best, r->earlyStopping.best);
+  EXPECT_EQ(s->earlyStopping.wait, r->earlyStopping.wait);
+  EXPECT_EQ(s->earlyStopping.stoppedEpoch, r->earlyStopping.stoppedEpoch);
+
+  // Interrupted within epoch 3 (5 steps an epoch) and resumed, with
+  // --restore-best-weights: the same files, byte for byte.
+  std::vector<std::string> whole = plateauRun(path("whole"), "10");
+  whole.insert(whole.end(), {"--restore-best-weights", "--batch", "100"});
+  Outcome w;
+  ASSERT_EQ(binaryWithEnv({}, whole, w), 0) << w.err;
+  std::vector<std::string> cut = plateauRun(path("cut"), "10");
+  cut.insert(cut.end(), {"--restore-best-weights", "--batch", "100"});
+  Outcome c;
+  binaryWithEnv({"NETRUN_TEST_INTERRUPT_AFTER_STEPS=12"}, cut, c);
+  ASSERT_EQ(c.status, 130) << c.err;
+  Outcome d = binary({"train", FIXTURE_ADAM, "--out", path("cut"), "--resume"});
+  ASSERT_EQ(d.status, 0) << d.err;
+  EXPECT_NE(d.out.find("Epoch 3: early stopping"), std::string::npos) << d.out;
+  EXPECT_NE(d.out.find("Restoring model weights from the end of the best epoch: 1"),
+            std::string::npos)
+      << d.out;
+  EXPECT_TRUE(readFile(path("whole/last.ckpt")) == readFile(path("cut/last.ckpt")));
+  EXPECT_TRUE(readFile(path("whole/best.ckpt")) == readFile(path("cut/best.ckpt")));
+
+  // Early stopping's flags on resume need it in the checkpoint or given.
+  ASSERT_EQ(netrun({"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "100",
+                    "--out", path("plain"), "--epochs", "1"})
+                .status,
+            0);
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "--out", path("plain"), "--resume",
+                             "--epochs", "2", "--patience", "1"}),
+                     "option '--patience' applies only with --early-stopping (" +
+                         path("plain") + "/last.ckpt has none; add --early-stopping)");
+}
+
+/// DIR/config.txt: every effective flag, the model, the compiler, the version,
+/// the date and the command line.
+TEST_F(DriverTest, ConfigTxtRecordsTheRun) {
+  SKIP_WITHOUT_MNIST();
+  std::string out = path("run");
+  std::vector<std::string> args = {
+      "train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "300", "--epochs",
+      "1", "--batch", "50", "--lr", "0.003", "--seed", "9", "--threads", "1", "--device", "cpu",
+      "--lr-schedule", "step", "--lr-step-size", "4", "--lr-gamma", "0.5", "--early-stopping",
+      "--monitor", "val_accuracy", "--patience", "2", "--out", out};
+  Outcome o = netrun(args);
+  ASSERT_EQ(o.status, 0) << o.err;
+  std::string config = readFile(out + "/config.txt");
+  std::string command = "netrun";
+  for (const std::string &a : args)
+    command += " " + a;
+  for (const std::string &line : std::vector<std::string>{
+           "netrun = 0.1.0", "command = " + command, std::string("model = ") + FIXTURE_ADAM,
+        std::string("network = softmax_regression"), "data = " + net::test::mnistDir(),
+        "out = " + out, std::string("resume = false"), std::string("epochs = 1"),
+        std::string("batch = 50"), std::string("lr = 0.003"), std::string("lr-schedule = step"),
+        std::string("lr-step-size = 4"), std::string("lr-gamma = 0.5"),
+        std::string("early-stopping = true"), std::string("monitor = val_accuracy"),
+        std::string("patience = 2"), std::string("min-delta = 0"),
+        std::string("restore-best-weights = false"), std::string("seed = 9"),
+        std::string("threads = 1"), std::string("device = cpu"), std::string("limit = 300"),
+        std::string("validation-split = 0")})
+    EXPECT_NE(config.find("\n" + line + "\n"), std::string::npos) << line << "\n" << config;
+  EXPECT_TRUE(std::regex_search(config, std::regex(R"(\ncompiler = \S.*\n)"))) << config;
+  EXPECT_TRUE(std::regex_search(config, std::regex(R"(\ndate = \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\n)")))
+      << config;
+  EXPECT_EQ(config.find("lr-decay"), std::string::npos) << config; // not this schedule's
+  // --resume rewrites it with the flags taken from the checkpoint.
+  Outcome r = netrun({"train", FIXTURE_ADAM, "--epochs", "2", "--out", out, "--resume"});
+  ASSERT_EQ(r.status, 0) << r.err;
+  config = readFile(out + "/config.txt");
+  for (const char *line : {"resume = true", "epochs = 2", "batch = 50", "seed = 9",
+                           "limit = 300", "patience = 2", "monitor = val_accuracy"})
+    EXPECT_NE(config.find(std::string("\n") + line + "\n"), std::string::npos)
+        << line << "\n" << config;
+  for (const auto &entry : std::filesystem::directory_iterator(out))
+    EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos);
+}

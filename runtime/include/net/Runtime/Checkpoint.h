@@ -2,8 +2,9 @@
 //
 // A checkpoint holds what a run needs to go on bit for bit: the parameters
 // and optimizer slots by name and shape, the optimizer step, the epochs done,
-// the shuffling generator's state, the best validation accuracy so far and
-// the run's flags. The file format is runtime/proto/checkpoint.proto; this
+// the shuffling generator's state, the best validation accuracy so far, the
+// state of the learning-rate schedule and of early stopping, and the run's
+// flags. The file format is runtime/proto/checkpoint.proto; this
 // header keeps protobuf out of the runtime's interface.
 //
 //===----------------------------------------------------------------------===//
@@ -27,6 +28,25 @@ struct NamedTensor {
   std::vector<float> data;
 };
 
+/// --early-stopping and its flags, as Keras' EarlyStopping (mode from the
+/// monitor: min for val_loss, max for val_accuracy; baseline none,
+/// start_from_epoch 0).
+struct EarlyStoppingConfig {
+  bool enabled = false;
+  std::string monitor = "val_loss"; // val_loss or val_accuracy
+  int32_t patience = 0;
+  double minDelta = 0;
+  bool restoreBestWeights = false;
+};
+
+/// Early stopping's state after some epochs (saved in checkpoints).
+struct EarlyStoppingState {
+  double best = 0;          // the best monitored value; meaningless while bestEpoch is 0
+  int32_t bestEpoch = 0;    // 1-based; 0: none yet
+  int32_t wait = 0;         // epochs since the best (Keras' `wait`)
+  int32_t stoppedEpoch = 0; // 1-based epoch at which it stopped; 0: not stopped
+};
+
 /// The flags of the run that wrote a checkpoint.
 struct RunConfig {
   uint64_t seed = 0;
@@ -39,6 +59,7 @@ struct RunConfig {
   std::string data;
   std::string device;
   LrScheduleConfig schedule;
+  EarlyStoppingConfig earlyStopping;
 };
 
 struct Checkpoint {
@@ -58,6 +79,7 @@ struct Checkpoint {
   double epochLossSum = 0;
   int64_t epochCorrect = 0, epochSeen = 0;
   LrScheduleState schedule;
+  EarlyStoppingState earlyStopping;
 };
 
 /// Writes `checkpoint` to `path` atomically: a temporary file in the same

@@ -73,8 +73,15 @@ struct TrainCallbacks {
 
 struct TrainResult {
   std::vector<EpochStats> history; // the epochs run now
+  /// The epoch of best.ckpt and its val_accuracy: the best val_accuracy, or
+  /// with early stopping the epoch it found best.
   int32_t bestEpoch = 0;
   double bestValAccuracy = -1;
+  /// Early stopping's state at the end; `stoppedEarly` when it ended the run,
+  /// `restored` when best.ckpt's parameters were loaded at the end.
+  EarlyStoppingState earlyStopping;
+  bool stoppedEarly = false;
+  bool restored = false;
   /// Stopped by stopRequested: last.ckpt holds epoch `stoppedEpoch` (1-based)
   /// after `stoppedStep` of its `stepsPerEpoch` steps.
   bool interrupted = false;
@@ -86,10 +93,34 @@ struct TrainResult {
 /// Writes outDir/last.ckpt, outDir/best.ckpt and outDir/history.csv. A loss
 /// that becomes NaN or infinite stops with a failure naming the epoch and
 /// step; the checkpoints of the last good epoch stay as they were. The
-/// learning rate follows options.config.schedule.
+/// learning rate follows options.config.schedule. With
+/// options.config.earlyStopping, best.ckpt follows its monitor, the run stops
+/// when it says so, and with restoreBestWeights best.ckpt's parameters are
+/// loaded at the end (and written into last.ckpt).
 Result<TrainResult> train(const Instance &instance, const Samples &train,
                           const Samples &validation, const TrainOptions &options,
                           const TrainCallbacks &callbacks);
+
+/// What early stopping decides after an epoch.
+struct EarlyStoppingDecision {
+  bool improved = false; // the epoch is the new best (best.ckpt is written)
+  bool stop = false;     // the run ends after this epoch
+};
+
+/// Keras' EarlyStopping.on_epoch_end after epoch `epoch` (1-based) whose
+/// monitored value is `value`: an improvement is `value + minDelta < best`
+/// for val_loss, `value - minDelta > best` for val_accuracy (the first epoch
+/// is compared with +/-infinity); `wait` counts up every epoch and restarts
+/// at 0 on an improvement; without one, the run stops when `wait` reaches
+/// `patience` (so patience 0 and 1 both stop at the first epoch without
+/// improvement), never after the first epoch. Sets state.stoppedEpoch.
+EarlyStoppingDecision updateEarlyStopping(const EarlyStoppingConfig &config,
+                                          EarlyStoppingState &state, int32_t epoch,
+                                          double value);
+
+/// `Epoch 7: early stopping (val_loss did not improve by 0.0001 for 3 epochs;
+/// best 0.0312 at epoch 4)`.
+std::string formatEarlyStop(const EarlyStoppingConfig &config, const EarlyStoppingState &state);
 
 /// Loss and accuracy over `samples` (netc_eval_step), and, when
 /// `withConfusion`, the confusion matrix [true][predicted] from netc_forward.
@@ -109,6 +140,10 @@ std::string formatEpochLine(const EpochStats &stats);
 /// The header and one row of history.csv.
 std::string historyHeader();
 std::string historyRow(const EpochStats &stats);
+
+/// Writes `text` to `path` atomically (a temporary file in the same folder,
+/// then rename): a reader sees the old file or the new one, never a part.
+Status writeTextFile(const std::string &path, const std::string &text);
 
 /// Checks that `dir` exists (creating it) and that a file can be written in it.
 Status prepareOutputDirectory(const std::string &dir);
