@@ -316,6 +316,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   else
     note("warning: no TensorBoard events: " + opened.error);
   bool plotWarned = false;
+  constexpr uint64_t kStepsPerScalar = 100;
 
   double baseRate = options.learningRate > 0 ? options.learningRate : info.train.learning_rate;
   double learningRate = -1; // the rate last given to the model
@@ -372,6 +373,20 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       lossSum += double(loss) * n;
       correctSum += correct;
       seen += n;
+      // TensorBoard within the epoch: the step's own loss and accuracy every
+      // kStepsPerScalar steps (buffered; flushed with the epoch's scalars).
+      if (board && (globalStep + 1) % kStepsPerScalar == 0) {
+        const int64_t at = int64_t(globalStep) + 1;
+        Status written = board->scalar("step/loss", loss, at);
+        if (written)
+          written = board->scalar("step/accuracy", float(correct) / float(n), at);
+        if (written)
+          written = board->scalar("step/learning_rate", float(learningRate), at);
+        if (!written) {
+          note("warning: TensorBoard events stopped: " + written.error());
+          board.reset();
+        }
+      }
       if (callbacks.onStep) {
         StepProgress progress;
         progress.epoch = epoch + 1;
