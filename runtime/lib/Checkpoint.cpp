@@ -247,9 +247,11 @@ Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
     out.state.push_back(fromProto(t));
   for (const std::vector<NamedTensor> *list : {&out.params, &out.state})
     for (const NamedTensor &t : *list) {
+      // A product that overflows could wrap around to the stored count.
       int64_t n = 1;
       for (int64_t d : t.shape)
-        n = d < 0 ? -1 : n * d;
+        if (n >= 0 && (d < 0 || __builtin_mul_overflow(n, d, &n)))
+          n = -1;
       if (n < 0 || size_t(n) != t.data.size())
         return R::failure(path + ": corrupted checkpoint: tensor '" + t.name + "' has shape " +
                           shapeOf(t.shape) + " but " + std::to_string(t.data.size()) +

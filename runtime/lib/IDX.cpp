@@ -4,6 +4,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -110,15 +111,25 @@ Result<IdxArray> net::runtime::readIdx(const std::string &path, uint64_t maxByte
                         std::to_string(maxBytes >> 20) + " MiB of values; refused");
   }
 
-  // Read one byte more than claimed to tell "exact" from "trailing data".
-  array.data.resize(total + 1);
-  got = source.read(array.data.data(), total + 1);
-  if (got < 0)
-    return R::failure(path + ": cannot read: " + source.errorText());
-  if (uint64_t(got) < total)
+  // Read in chunks, one byte more than claimed to tell "exact" from
+  // "trailing data": memory grows with what the file holds, never with what
+  // its header claims (a 20-byte file claiming 3 GB costs 20 bytes).
+  constexpr uint64_t kChunk = uint64_t(1) << 22;
+  uint64_t have = 0;
+  while (have < total + 1) {
+    uint64_t want = std::min(kChunk, total + 1 - have);
+    array.data.resize(have + want);
+    got = source.read(array.data.data() + have, want);
+    if (got < 0)
+      return R::failure(path + ": cannot read: " + source.errorText());
+    have += uint64_t(got);
+    if (uint64_t(got) < want)
+      break;
+  }
+  if (have < total)
     return R::failure(path + ": truncated: the header claims " + std::to_string(total) +
-                      " values, the file holds " + std::to_string(got));
-  if (uint64_t(got) > total)
+                      " values, the file holds " + std::to_string(have));
+  if (have > total)
     return R::failure(path + ": more data than the header claims (" +
                       std::to_string(total) + " values)");
   array.data.resize(total);

@@ -31,6 +31,12 @@ Result<Image> net::runtime::decodeImage(const std::string &path) {
   if (!data)
     return R::failure(path + ": cannot decode image (PNG, JPEG, PGM/PPM or BMP expected): " +
                       stbi_failure_reason());
+  // stb_image accepts some headers that declare no pixels at all.
+  if (width <= 0 || height <= 0 || channels <= 0) {
+    stbi_image_free(data);
+    return R::failure(path + ": image has no pixels (" + std::to_string(width) + "x" +
+                      std::to_string(height) + ")");
+  }
   Image image;
   image.width = width;
   image.height = height;

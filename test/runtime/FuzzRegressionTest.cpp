@@ -1,0 +1,62 @@
+//===- FuzzRegressionTest.cpp - inputs the fuzzers found ------------------===//
+//
+// Each file under test/fuzz/crashes broke a reader once (tools/fuzz.sh found
+// them); each must now be refused with a message, and cheaply.
+//
+//===----------------------------------------------------------------------===//
+
+#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/IDX.h"
+#include "net/Runtime/Image.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <sys/resource.h>
+
+using namespace net::runtime;
+
+namespace {
+
+std::string crash(const std::string &name) {
+  return std::string(NETC_SOURCE_DIR) + "/test/fuzz/crashes/" + name;
+}
+
+long peakKiB() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return usage.ru_maxrss;
+}
+
+// A 20-byte file whose header claims 60000 x 224 x 224 bytes: refused as
+// truncated without first allocating the 3 GB it claims.
+TEST(FuzzRegression, IdxHeaderClaimingGigabytesAllocatesNothing) {
+  long before = peakKiB();
+  auto r = readIdx(crash("fuzz-idx/oom-header-claims-3gib.idx"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("truncated"), std::string::npos) << r.error;
+  EXPECT_LT(peakKiB() - before, 64 * 1024) << "KiB of peak memory grew while reading";
+}
+
+// A tensor shape whose product overflows int64 must not pass for its data.
+TEST(FuzzRegression, CheckpointShapeOverflowIsRefused) {
+  auto r = readCheckpoint(crash("fuzz-checkpoint/crash-4f07bd4ff5626b6936e0374efe6c2161cc7e890d"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("checkpoint"), std::string::npos) << r.error;
+}
+
+// A PGM header that stb_image accepts with no pixels.
+TEST(FuzzRegression, ImageWithoutPixelsIsRefused) {
+  auto r = decodeImage(crash("fuzz-image/crash-db4adff4c85aba053a01be37e9e4e370cbc95009"));
+  if (r) {
+    // If the decoder returns pixels, converting them must stay in range.
+    std::vector<float> input = imageToInput(*r, 1, 28, 28, /*invert=*/false);
+    ASSERT_EQ(input.size(), 784u);
+    for (float v : input)
+      ASSERT_TRUE(v >= 0.f && v <= 1.f) << v;
+    return;
+  }
+  EXPECT_FALSE(r.error.empty());
+}
+
+} // namespace
