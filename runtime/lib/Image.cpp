@@ -14,10 +14,49 @@
 #pragma GCC diagnostic pop
 
 #include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <vector>
 #include <cmath>
 #include <sys/stat.h>
 
 using namespace net::runtime;
+
+namespace {
+/// Largest image decoded: 64 megapixels (a 8192 x 8192 photo), far above
+/// what a classifier input is resized from.
+constexpr int64_t kMaxImagePixels = int64_t(1) << 26;
+/// Pixels a file's bytes can plausibly hold (solid colour through deflate
+/// compresses about 1000:1).
+constexpr int64_t kMaxPixelsPerByte = 2048;
+/// Largest image file read.
+constexpr int64_t kMaxImageFileBytes = int64_t(256) << 20;
+
+/// PNG chunks declare their lengths, and the decoder grows its buffer to
+/// what a chunk declares before reading it: a 60-byte file can ask for a
+/// gigabyte. Every chunk must fit in the file.
+std::string checkPngChunks(const std::string &path, int64_t fileSize) {
+  std::ifstream in(path, std::ios::binary);
+  std::vector<unsigned char> bytes(static_cast<size_t>(fileSize));
+  in.read(reinterpret_cast<char *>(bytes.data()), fileSize);
+  static const unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+  if (fileSize < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0)
+    return ""; // not a PNG: the other decoders read what they are given
+  int64_t pos = 8;
+  while (pos + 12 <= fileSize) {
+    int64_t length = int64_t(bytes[pos]) << 24 | int64_t(bytes[pos + 1]) << 16 |
+                     int64_t(bytes[pos + 2]) << 8 | int64_t(bytes[pos + 3]);
+    if (length > fileSize - pos - 12)
+      return path + ": corrupt PNG: a chunk at byte " + std::to_string(pos) + " claims " +
+             std::to_string(length) + " bytes, the file has " +
+             std::to_string(fileSize - pos - 12) + " left";
+    if (std::memcmp(&bytes[pos + 4], "IEND", 4) == 0)
+      break;
+    pos += 12 + length;
+  }
+  return "";
+}
+} // namespace
 
 Result<Image> net::runtime::decodeImage(const std::string &path) {
   using R = Result<Image>;
@@ -26,7 +65,28 @@ Result<Image> net::runtime::decodeImage(const std::string &path) {
     return R::failure(path + ": no such image file");
   if (S_ISDIR(st.st_mode))
     return R::failure(path + ": is a directory, expected an image file");
+  if (int64_t(st.st_size) > kMaxImageFileBytes)
+    return R::failure(path + ": " + std::to_string(int64_t(st.st_size) >> 20) +
+                      " MiB is larger than the image file limit of " +
+                      std::to_string(kMaxImageFileBytes >> 20) + " MiB");
+  if (std::string corrupt = checkPngChunks(path, int64_t(st.st_size)); !corrupt.empty())
+    return R::failure(corrupt);
   int width = 0, height = 0, channels = 0;
+  // The header alone can claim gigapixels: refuse before the decoder
+  // allocates what it claims.
+  if (stbi_info(path.c_str(), &width, &height, &channels)) {
+    int64_t pixels = int64_t(width) * int64_t(height);
+    if (pixels > kMaxImagePixels)
+      return R::failure(path + ": image of " + std::to_string(width) + "x" +
+                        std::to_string(height) + " pixels is larger than the limit of " +
+                        std::to_string(kMaxImagePixels >> 20) + " megapixels");
+    // No format here stores more than ~1000 pixels a byte (deflate's limit):
+    // a 59-byte BMP claiming ten million pixels is a lie, not a picture.
+    if (pixels > kMaxPixelsPerByte * int64_t(st.st_size))
+      return R::failure(path + ": header claims " + std::to_string(width) + "x" +
+                        std::to_string(height) + " pixels but the file has only " +
+                        std::to_string(int64_t(st.st_size)) + " bytes");
+  }
   stbi_uc *data = stbi_load(path.c_str(), &width, &height, &channels, 0);
   if (!data)
     return R::failure(path + ": cannot decode image (PNG, JPEG, PGM/PPM or BMP expected): " +

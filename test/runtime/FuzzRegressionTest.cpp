@@ -59,4 +59,19 @@ TEST(FuzzRegression, ImageWithoutPixelsIsRefused) {
   EXPECT_FALSE(r.error.empty());
 }
 
+// A 60-byte PNG whose data chunk claims a gigabyte: the decoder would size
+// its buffer by the claim, so the chunk is refused before decoding.
+TEST(FuzzRegression, PngChunkLongerThanTheFileIsRefused) {
+  auto r = decodeImage(crash("fuzz-image/oom-3210ca32fefe04267e5e97a6ed984766ebad34f2"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("corrupt PNG: a chunk at byte 33 claims"), std::string::npos) << r.error;
+}
+
+// A 59-byte BMP claiming 1 x 10 million pixels took 25 s to "decode".
+TEST(FuzzRegression, ImageClaimingMorePixelsThanItsBytesIsRefused) {
+  auto r = decodeImage(crash("fuzz-image/timeout-b96c9fb9d08aed46eddf99976e9342bbb84173d2"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("pixels but the file has only 59 bytes"), std::string::npos) << r.error;
+}
+
 } // namespace
