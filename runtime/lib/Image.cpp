@@ -14,6 +14,7 @@
 #pragma GCC diagnostic pop
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -32,6 +33,31 @@ constexpr int64_t kMaxPixelsPerByte = 2048;
 /// Largest image file read.
 constexpr int64_t kMaxImageFileBytes = int64_t(256) << 20;
 
+/// A binary PGM/PPM header's width, height and maximum, each a decimal
+/// number: the decoder multiplies them up in an int without a check, so a
+/// number of more than 8 digits is refused here.
+std::string checkPnmHeader(const std::string &path, const std::vector<unsigned char> &bytes) {
+  size_t pos = 2;
+  for (int field = 0; field < 3; ++field) {
+    while (pos < bytes.size() && (std::isspace(bytes[pos]) || bytes[pos] == '#')) {
+      if (bytes[pos] == '#')
+        while (pos < bytes.size() && bytes[pos] != '\n')
+          ++pos;
+      else
+        ++pos;
+    }
+    size_t digits = 0;
+    while (pos < bytes.size() && std::isdigit(bytes[pos]))
+      ++pos, ++digits;
+    if (digits > 8)
+      return path + ": corrupt PGM/PPM header: a number of " + std::to_string(digits) +
+             " digits (at most 8)";
+    if (digits == 0)
+      return ""; // malformed: the decoder says so
+  }
+  return "";
+}
+
 /// PNG chunks declare their lengths, and the decoder grows its buffer to
 /// what a chunk declares before reading it: a 60-byte file can ask for a
 /// gigabyte. Every chunk must fit in the file.
@@ -39,6 +65,8 @@ std::string checkPngChunks(const std::string &path, int64_t fileSize) {
   std::ifstream in(path, std::ios::binary);
   std::vector<unsigned char> bytes(static_cast<size_t>(fileSize));
   in.read(reinterpret_cast<char *>(bytes.data()), fileSize);
+  if (fileSize >= 2 && bytes[0] == 'P' && (bytes[1] == '5' || bytes[1] == '6'))
+    return checkPnmHeader(path, bytes);
   static const unsigned char kSignature[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
   if (fileSize < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0)
     return ""; // not a PNG: the other decoders read what they are given

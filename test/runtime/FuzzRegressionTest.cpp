@@ -74,4 +74,11 @@ TEST(FuzzRegression, ImageClaimingMorePixelsThanItsBytesIsRefused) {
   EXPECT_NE(r.error.find("pixels but the file has only 59 bytes"), std::string::npos) << r.error;
 }
 
+// A PGM header number that overflows the decoder's int arithmetic.
+TEST(FuzzRegression, PgmHeaderWithAHugeNumberIsRefused) {
+  auto r = decodeImage(crash("fuzz-image/crash-4a893f4585ac8ea7d402a0761d142994eaba083b"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("corrupt PGM/PPM header"), std::string::npos) << r.error;
+}
+
 } // namespace
