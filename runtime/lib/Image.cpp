@@ -71,13 +71,17 @@ std::string checkPngChunks(const std::string &path, int64_t fileSize) {
   if (fileSize < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0)
     return ""; // not a PNG: the other decoders read what they are given
   int64_t pos = 8;
-  while (pos + 12 <= fileSize) {
+  // Every chunk whose length field is in the file, the last partial one too.
+  while (pos + 4 <= fileSize) {
     int64_t length = int64_t(bytes[pos]) << 24 | int64_t(bytes[pos + 1]) << 16 |
                      int64_t(bytes[pos + 2]) << 8 | int64_t(bytes[pos + 3]);
-    if (length > fileSize - pos - 12)
+    int64_t left = std::max<int64_t>(fileSize - pos - 12, 0);
+    if (length > left)
       return path + ": corrupt PNG: a chunk at byte " + std::to_string(pos) + " claims " +
-             std::to_string(length) + " bytes, the file has " +
-             std::to_string(fileSize - pos - 12) + " left";
+             std::to_string(length) + " bytes, the file has " + std::to_string(left) +
+             " left";
+    if (pos + 8 > fileSize)
+      break;
     if (std::memcmp(&bytes[pos + 4], "IEND", 4) == 0)
       break;
     pos += 12 + length;

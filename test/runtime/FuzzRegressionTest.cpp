@@ -81,4 +81,11 @@ TEST(FuzzRegression, PgmHeaderWithAHugeNumberIsRefused) {
   EXPECT_NE(r.error.find("corrupt PGM/PPM header"), std::string::npos) << r.error;
 }
 
+// The same with the lying chunk cut short: its length field alone is in the file.
+TEST(FuzzRegression, TruncatedPngChunkClaimingMegabytesIsRefused) {
+  auto r = decodeImage(crash("fuzz-image/oom-05c1598856ce7845446ab2587a3058b2ef7bd2ed"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("corrupt PNG: a chunk at byte 33 claims"), std::string::npos) << r.error;
+}
+
 } // namespace
