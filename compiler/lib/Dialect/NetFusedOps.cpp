@@ -18,8 +18,11 @@ ArrayRef<int64_t> shapeOf(Value value) {
   return cast<RankedTensorType>(value.getType()).getShape();
 }
 
-bool isActivation(StringRef a) {
-  return a == "none" || a == "relu" || a == "sigmoid" || a == "tanh";
+/// The activations a fused op can apply.
+LogicalResult checkActivation(Operation *op, StringRef a) {
+  if (a == "none" || a == "relu" || a == "sigmoid" || a == "tanh")
+    return success();
+  return op->emitOpError("expects activation none, relu, sigmoid or tanh, got '") << a << "'";
 }
 
 LogicalResult checkShape(Operation *op, StringRef what, ArrayRef<int64_t> want,
@@ -41,9 +44,8 @@ FailureOr<FusedShapes> fusedShapes(Operation *op, ArrayRef<int64_t> input,
                                    ArrayRef<int64_t> pads, StringRef activation,
                                    StringRef pool, ArrayRef<int64_t> poolKernel,
                                    ArrayRef<int64_t> poolStrides, ArrayRef<int64_t> poolPads) {
-  if (!isActivation(activation))
-    return op->emitOpError("expects activation none, relu, sigmoid or tanh, got '")
-           << activation << "'";
+  if (failed(checkActivation(op, activation)))
+    return failure();
   auto conv = shapes::conv2d(input, weight, strides, pads);
   if (!conv.ok())
     return op->emitOpError(conv.error);
@@ -134,9 +136,8 @@ LogicalResult FusedConv2dGradOp::verify() {
 }
 
 LogicalResult FusedDenseOp::verify() {
-  if (!isActivation(getActivation()))
-    return emitOpError("expects activation none, relu, sigmoid or tanh, got '")
-           << getActivation() << "'";
+  if (failed(checkActivation(*this, getActivation())))
+    return failure();
   auto r = shapes::dense(shapeOf(getInput()), shapeOf(getWeight()));
   if (!r.ok())
     return emitOpError(r.error);
@@ -146,9 +147,8 @@ LogicalResult FusedDenseOp::verify() {
 }
 
 LogicalResult FusedDenseGradOp::verify() {
-  if (!isActivation(getActivation()))
-    return emitOpError("expects activation none, relu, sigmoid or tanh, got '")
-           << getActivation() << "'";
+  if (failed(checkActivation(*this, getActivation())))
+    return failure();
   auto r = shapes::dense(shapeOf(getInput()), shapeOf(getWeight()));
   if (!r.ok())
     return emitOpError(r.error);
