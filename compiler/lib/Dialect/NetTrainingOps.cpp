@@ -124,6 +124,47 @@ LogicalResult BatchNormInferenceGradOp::verify() {
   return success();
 }
 
+LogicalResult BatchNormTrainOp::verify() {
+  if (failed(checkSameType(*this, getInput(), getResult(), "the result")))
+    return failure();
+  if (!(getEpsilon().convertToDouble() > 0))
+    return emitOpError("expects epsilon above 0");
+  double momentum = getMomentum().convertToDouble();
+  if (!(momentum >= 0 && momentum < 1))
+    return emitOpError("expects momentum in [0, 1), got ") << momentum;
+  std::pair<Value, StringRef> perChannel[] = {
+      {getGamma(), "gamma"},           {getBeta(), "beta"},
+      {getMean(), "mean"},             {getVariance(), "variance"},
+      {getBatchMean(), "batch_mean"},  {getBatchInvStd(), "batch_inv_std"}};
+  for (auto [value, name] : perChannel) {
+    auto r = shapes::batchNorm(shapeOf(getInput()), shapeOf(value), name);
+    if (!r.ok())
+      return emitOpError(r.error);
+  }
+  // The running statistics are written in place: they must be parameters.
+  for (auto [value, name] : {std::pair{getMean(), "mean"}, {getVariance(), "variance"}})
+    if (!value.getDefiningOp<ParamOp>())
+      return emitOpError("expects the running ") << name << " to be a net.param";
+  return success();
+}
+
+LogicalResult BatchNormTrainGradOp::verify() {
+  if (failed(checkSameType(*this, getGrad(), getInput(), "the input")) ||
+      failed(checkSameType(*this, getGrad(), getInputGrad(), "the input gradient")) ||
+      failed(checkSameType(*this, getGamma(), getGammaGrad(), "the gamma gradient")) ||
+      failed(checkSameType(*this, getGamma(), getBetaGrad(), "the beta gradient")))
+    return failure();
+  std::pair<Value, StringRef> perChannel[] = {{getGamma(), "gamma"},
+                                              {getBatchMean(), "batch_mean"},
+                                              {getBatchInvStd(), "batch_inv_std"}};
+  for (auto [value, name] : perChannel) {
+    auto r = shapes::batchNorm(shapeOf(getGrad()), shapeOf(value), name);
+    if (!r.ok())
+      return emitOpError(r.error);
+  }
+  return success();
+}
+
 LogicalResult DropoutMaskOp::verify() {
   double rate = getRate().convertToDouble();
   if (!(rate >= 0 && rate < 1))

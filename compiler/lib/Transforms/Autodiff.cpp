@@ -88,6 +88,8 @@ private:
     return op.getPool() == "max" || op.getActivation() != "none";
   }
   void cloneFusedForTraining(FusedConv2dOp op, IRMapping &mapping);
+  static bool isTrained(BatchNormOp bn);
+  void cloneBatchNormForTraining(BatchNormOp bn, IRMapping &mapping);
 
   void accumulate(Value value, Value grad, Location loc);
   LogicalResult differentiate(Operation *op, Value dy);
@@ -134,6 +136,10 @@ func::FuncOp StepBuilder::cloneForward(StringRef name, bool training,
       cloneFusedForTraining(fused, mapping);
       continue;
     }
+    if (auto bn = dyn_cast<BatchNormOp>(op); bn && training && isTrained(bn)) {
+      cloneBatchNormForTraining(bn, mapping);
+      continue;
+    }
     auto dropout = dyn_cast<DropoutOp>(op);
     if (!dropout) {
       builder.clone(op, mapping);
@@ -167,6 +173,26 @@ void StepBuilder::cloneFusedForTraining(FusedConv2dOp op, IRMapping &mapping) {
       op.getPoolStridesAttr(), op.getPoolPadsAttr());
   mapping.map(op.getResult(), train.getResult());
   saved[train.getResult()] = train.getSaved();
+}
+
+/// A batch norm whose gamma or beta is trained runs on the batch's
+/// statistics in training; a frozen one keeps its running statistics, as
+/// Keras runs a frozen layer with training=False.
+bool StepBuilder::isTrained(BatchNormOp bn) {
+  auto trained = [](Value v) {
+    auto param = v.getDefiningOp<ParamOp>();
+    return param && !param.getFrozen();
+  };
+  return trained(bn.getGamma()) || trained(bn.getBeta());
+}
+
+void StepBuilder::cloneBatchNormForTraining(BatchNormOp bn, IRMapping &mapping) {
+  Type channels = bn.getGamma().getType();
+  auto train = builder.create<BatchNormTrainOp>(
+      bn.getLoc(), TypeRange{bn.getType(), channels, channels}, mapping.lookup(bn.getInput()),
+      mapping.lookup(bn.getGamma()), mapping.lookup(bn.getBeta()), mapping.lookup(bn.getMean()),
+      mapping.lookup(bn.getVariance()), bn.getEpsilonAttr(), bn.getMomentumAttr());
+  mapping.map(bn.getResult(), train.getResult());
 }
 
 void StepBuilder::finish(Location loc, Value probs, Value labels) {
@@ -407,11 +433,16 @@ LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
           accumulate(add.getRhs(), dy, loc);
         return success();
       })
+      .Case([&](BatchNormTrainOp bn) {
+        auto grad = builder.create<BatchNormTrainGradOp>(
+            loc, TypeRange{typeOf(bn.getInput()), typeOf(bn.getGamma()), typeOf(bn.getBeta())},
+            dy, bn.getInput(), bn.getGamma(), bn.getBatchMean(), bn.getBatchInvStd());
+        accumulateFused(bn.getInput(), bn.getGamma(), bn.getBeta(), grad.getInputGrad(),
+                        grad.getGammaGrad(), grad.getBetaGrad(), loc);
+        return success();
+      })
       .Case([&](BatchNormOp bn) -> LogicalResult {
-        if (needs(bn.getGamma()) || needs(bn.getBeta()))
-          return bn.emitError("training a batch_norm with batch statistics is not "
-                              "supported yet; freeze it (frozen = true or a frozen "
-                              "region) to run it on its moving statistics");
+        // Frozen: its statistics and affine map are constants.
         if (needs(bn.getInput()))
           accumulate(bn.getInput(),
                      builder.create<BatchNormInferenceGradOp>(

@@ -62,3 +62,28 @@ func.func @fold_channels(%w: tensor<4x1x3x3xf32>, %g: tensor<5xf32>, %c: tensor<
   %w2, %b2 = net.fold_batch_norm %w, %g, %c, %c, %c epsilon 1.000000e-03 : (tensor<4x1x3x3xf32>, tensor<5xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4x1x3x3xf32>, tensor<4xf32>)
   return
 }
+
+// -----
+
+func.func @batch_norm_train_running_not_param(%x: tensor<?x4xf32>, %c: tensor<4xf32>) {
+  // expected-error @+1 {{expects the running mean to be a net.param}}
+  %y, %mu, %istd = net.batch_norm_train %x, %c, %c, %c, %c epsilon 1.000000e-03 momentum 9.900000e-01 : (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @batch_norm_train_momentum(%x: tensor<?x4xf32>, %c: tensor<4xf32>) {
+  %m = net.param "bn.moving_mean" init("zeros") frozen : tensor<4xf32>
+  // expected-error @+1 {{expects momentum in [0, 1), got 1}}
+  %y, %mu, %istd = net.batch_norm_train %x, %c, %c, %m, %m epsilon 1.000000e-03 momentum 1.0 : (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+func.func @batch_norm_train_grad_channels(%dy: tensor<?x4xf32>, %g: tensor<4xf32>, %s: tensor<5xf32>) {
+  // expected-error @+1 {{batch_norm expects batch_mean size (5) to equal input channels (4)}}
+  %dx, %dg, %db = net.batch_norm_train_grad %dy, %dy, %g, %s, %g : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4xf32>, tensor<5xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}

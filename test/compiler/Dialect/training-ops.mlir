@@ -45,3 +45,16 @@ func.func @fused(%x: tensor<?x1x8x8xf32>, %dy: tensor<?x4x4x4xf32>) {
   %w2, %b2 = net.fold_batch_norm %w bias %b, %g, %g, %g, %g epsilon 1.000000e-03 : (tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4x1x3x3xf32>, tensor<4xf32>)
   return
 }
+
+// CHECK-LABEL: func.func @batch_norm_training
+func.func @batch_norm_training(%x: tensor<?x4x8x8xf32>, %dy: tensor<?x4x8x8xf32>) {
+  %g = net.param "bn.gamma" init("ones") : tensor<4xf32>
+  %b = net.param "bn.beta" init("zeros") : tensor<4xf32>
+  %m = net.param "bn.moving_mean" init("zeros") frozen : tensor<4xf32>
+  %v = net.param "bn.moving_variance" init("ones") frozen : tensor<4xf32>
+  // CHECK: net.batch_norm_train %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} epsilon 1.000000e-03 momentum
+  %y, %mu, %istd = net.batch_norm_train %x, %g, %b, %m, %v epsilon 1.000000e-03 momentum 9.900000e-01 : (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>)
+  // CHECK: net.batch_norm_train_grad
+  %dx, %dg, %db = net.batch_norm_train_grad %dy, %x, %g, %mu, %istd : (tensor<?x4x8x8xf32>, tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4x8x8xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}

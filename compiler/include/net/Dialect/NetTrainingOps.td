@@ -253,6 +253,71 @@ def Net_BatchNormInferenceGradOp : Net_Op<"batch_norm_inference_grad", [Pure]> {
   let hasVerifier = 1;
 }
 
+// Not Pure: it updates the running statistics in place.
+def Net_BatchNormTrainOp : Net_Op<"batch_norm_train"> {
+  let summary = "batch normalisation on the batch's own statistics, in training";
+  let description = [{
+    The training form of `net.batch_norm` for a layer whose gamma and beta
+    are trained. Per channel, over the batch and the spatial positions:
+    `mu` and the biased variance `var` (Keras and PyTorch normalise with the
+    biased one), `y = gamma * (x - mu) / sqrt(var + epsilon) + beta`. The
+    running statistics, which must come from `net.param`, are updated in
+    place as Keras does: `running = momentum * running + (1 - momentum) *
+    batch`, the biased variance included (Keras 3; PyTorch keeps the
+    unbiased one). `batch_mean` and `batch_inv_std` (`1 / sqrt(var +
+    epsilon)`) are kept for the backward.
+
+    Example:
+
+    ```mlir
+    %y, %mu, %istd = net.batch_norm_train %x, %g, %b, %m, %v epsilon 1.000000e-03
+        momentum 9.900000e-01
+        : (tensor<?x64x56x56xf32>, tensor<64xf32>, tensor<64xf32>, tensor<64xf32>,
+           tensor<64xf32>) -> (tensor<?x64x56x56xf32>, tensor<64xf32>, tensor<64xf32>)
+    ```
+  }];
+  let arguments = (ins Net_Tensor:$input, Net_Tensor:$gamma, Net_Tensor:$beta,
+                       Net_Tensor:$mean, Net_Tensor:$variance,
+                       F64Attr:$epsilon, F64Attr:$momentum);
+  let results = (outs Net_Tensor:$result, Net_Tensor:$batch_mean,
+                      Net_Tensor:$batch_inv_std);
+  let assemblyFormat = [{
+    $input `,` $gamma `,` $beta `,` $mean `,` $variance `epsilon` $epsilon
+    `momentum` $momentum attr-dict `:` functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Net_BatchNormTrainGradOp : Net_Op<"batch_norm_train_grad", [Pure]> {
+  let summary = "gradients of a batch norm on batch statistics";
+  let description = [{
+    With `xhat = (x - batch_mean) * batch_inv_std` and `M` the values per
+    channel (batch times spatial positions): `beta_grad = sum(dy)`,
+    `gamma_grad = sum(dy * xhat)`, and
+    `input_grad = gamma * batch_inv_std / M * (M * dy - beta_grad - xhat * gamma_grad)`:
+    the batch statistics depend on every input, so every input's gradient
+    has the two sums in it.
+
+    Example:
+
+    ```mlir
+    %dx, %dg, %db = net.batch_norm_train_grad %dy, %x, %g, %mu, %istd
+        : (tensor<?x64x56x56xf32>, tensor<?x64x56x56xf32>, tensor<64xf32>,
+           tensor<64xf32>, tensor<64xf32>)
+        -> (tensor<?x64x56x56xf32>, tensor<64xf32>, tensor<64xf32>)
+    ```
+  }];
+  let arguments = (ins Net_Tensor:$grad, Net_Tensor:$input, Net_Tensor:$gamma,
+                       Net_Tensor:$batch_mean, Net_Tensor:$batch_inv_std);
+  let results = (outs Net_Tensor:$input_grad, Net_Tensor:$gamma_grad,
+                      Net_Tensor:$beta_grad);
+  let assemblyFormat = [{
+    $grad `,` $input `,` $gamma `,` $batch_mean `,` $batch_inv_std attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Dropout in training
 //===----------------------------------------------------------------------===//

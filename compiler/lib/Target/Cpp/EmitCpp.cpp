@@ -566,6 +566,21 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
               ref(o.getVariance()), number(o.getEpsilon().convertToDouble()) + "f", result});
         return success();
       })
+      .Case([&](BatchNormTrainOp o) {
+        call("batch_norm_train", channelArgs(o.getInput()),
+             {"n", ref(o.getInput()), ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()),
+              ref(o.getVariance()), number(o.getEpsilon().convertToDouble()) + "f",
+              number(o.getMomentum().convertToDouble()) + "f", result, ref(o.getBatchMean()),
+              ref(o.getBatchInvStd())});
+        return success();
+      })
+      .Case([&](BatchNormTrainGradOp o) {
+        call("batch_norm_train_grad", channelArgs(o.getGrad()),
+             {"n", ref(o.getGrad()), ref(o.getInput()), ref(o.getGamma()), ref(o.getBatchMean()),
+              ref(o.getBatchInvStd()), optionalResult(o.getInputGrad()), ref(o.getGammaGrad()),
+              ref(o.getBetaGrad())});
+        return success();
+      })
       .Case([&](BatchNormInferenceGradOp o) {
         call("batch_norm_inference_grad", channelArgs(o.getGrad()),
              {"n", ref(o.getGrad()), ref(o.getGamma()), ref(o.getVariance()),

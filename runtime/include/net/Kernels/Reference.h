@@ -344,6 +344,39 @@ void batch_norm_inference_grad(int n, const float *dy, const float *gamma, const
       }
 }
 
+/// Training-mode batch norm, straight from the definition in double: the
+/// batch mean and biased variance per channel, the running statistics
+/// updated as Keras does.
+template <int C, int S>
+void batch_norm_train(int n, const float *x, const float *gamma, const float *beta,
+                      float *running_mean, float *running_var, float eps, float momentum,
+                      float *y, float *batch_mean, float *batch_inv_std) {
+  const double count = double(n) * S;
+  for (int c = 0; c < C; ++c) {
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; ++i)
+      for (int s = 0; s < S; ++s)
+        mean += x[(std::size_t(i) * C + c) * S + s];
+    mean /= count;
+    for (int i = 0; i < n; ++i)
+      for (int s = 0; s < S; ++s) {
+        const double d = x[(std::size_t(i) * C + c) * S + s] - mean;
+        var += d * d;
+      }
+    var /= count;
+    const double inv_std = 1.0 / std::sqrt(var + eps);
+    for (int i = 0; i < n; ++i)
+      for (int s = 0; s < S; ++s) {
+        const std::size_t o = (std::size_t(i) * C + c) * S + s;
+        y[o] = float(gamma[c] * (x[o] - mean) * inv_std + beta[c]);
+      }
+    batch_mean[c] = float(mean);
+    batch_inv_std[c] = float(inv_std);
+    running_mean[c] = float(momentum * double(running_mean[c]) + (1.0 - momentum) * mean);
+    running_var[c] = float(momentum * double(running_var[c]) + (1.0 - momentum) * var);
+  }
+}
+
 inline void sgd_update(std::int64_t size, float *p, const float *g, float *velocity, float lr,
                        float momentum, bool nesterov) {
   for (std::int64_t k = 0; k < size; ++k) {
