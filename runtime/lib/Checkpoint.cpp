@@ -6,7 +6,10 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
+#include <set>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -362,4 +365,62 @@ Status net::runtime::restoreCheckpoint(const Checkpoint &checkpoint, const Insta
   }
   instance.setStep(checkpoint.step);
   return Status::success();
+}
+
+Result<LoadReport> net::runtime::loadParametersByName(const Checkpoint &checkpoint,
+                                                      const Instance &instance,
+                                                      const std::string &path) {
+  using R = Result<LoadReport>;
+  const netc_model_info &info = instance.info();
+  std::map<std::string, const NamedTensor *> byName;
+  for (const NamedTensor &t : checkpoint.params)
+    byName[t.name] = &t;
+  LoadReport report;
+  std::set<std::string> used;
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    const netc_tensor_info &p = info.params[i];
+    auto it = byName.find(p.name);
+    if (it == byName.end()) {
+      report.notInCheckpoint.push_back(p.name);
+      if (!p.trainable)
+        report.frozenNotInCheckpoint.push_back(p.name);
+      continue;
+    }
+    const NamedTensor &t = *it->second;
+    std::vector<int64_t> shape(p.shape, p.shape + p.rank);
+    if (t.shape != shape || int64_t(t.data.size()) != p.size)
+      return R::failure(path + ": parameter '" + p.name + "' has the shape " +
+                        shapeText(t.shape.data(), int32_t(t.shape.size())) +
+                        ", the model's is " + shapeText(p.shape, p.rank));
+    std::copy(t.data.begin(), t.data.end(), instance.param(i));
+    used.insert(p.name);
+    ++report.loaded;
+  }
+  for (const NamedTensor &t : checkpoint.params)
+    if (!used.count(t.name))
+      report.notInModel.push_back(t.name);
+  return R::success(std::move(report));
+}
+
+std::string net::runtime::formatLoadReport(const LoadReport &report, const std::string &path) {
+  auto list = [](const std::vector<std::string> &names) {
+    std::string out;
+    for (size_t i = 0; i < names.size() && i < 8; ++i)
+      out += (i ? ", " : "") + names[i];
+    if (names.size() > 8)
+      out += " and " + std::to_string(names.size() - 8) + " more";
+    return out;
+  };
+  std::string text = "loaded " + std::to_string(report.loaded) + " of " +
+                     std::to_string(report.loaded + int32_t(report.notInCheckpoint.size())) +
+                     " parameters from " + path;
+  if (!report.notInCheckpoint.empty())
+    text += "; initialised from the seed: " + list(report.notInCheckpoint);
+  if (!report.notInModel.empty())
+    text += "; not in this model, unused: " + list(report.notInModel);
+  if (!report.frozenNotInCheckpoint.empty())
+    text += "\nwarning: frozen parameters not in " + path +
+            " keep their random initialisation and are never trained: " +
+            list(report.frozenNotInCheckpoint);
+  return text;
 }

@@ -9,6 +9,15 @@ using namespace net::runtime;
 
 void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t n,
                      float *input, int32_t *labelsOut) const {
+  if (featureSize) {
+    for (int64_t i = 0; i < n; ++i) {
+      int64_t sample = indices[size_t(first + i)];
+      std::copy_n(features.data() + sample * featureSize, featureSize, input + i * featureSize);
+      if (labelsOut)
+        labelsOut[i] = labels[size_t(sample)];
+    }
+    return;
+  }
   for (int64_t i = 0; i < n; ++i) {
     int64_t sample = indices[size_t(first + i)];
     const uint8_t *src = pixels.data() + sample * sampleSize;
@@ -21,6 +30,12 @@ void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t
 }
 
 void Samples::gatherRange(int64_t first, int64_t n, float *input, int32_t *labelsOut) const {
+  if (featureSize) {
+    std::copy_n(features.data() + first * featureSize, n * featureSize, input);
+    if (labelsOut)
+      std::copy(labels.begin() + first, labels.begin() + first + n, labelsOut);
+    return;
+  }
   for (int64_t i = 0; i < n * sampleSize; ++i)
     input[i] = float(pixels[size_t(first * sampleSize + i)]) / 255.0f;
   if (labelsOut)

@@ -57,6 +57,7 @@ struct Options {
   LrScheduleConfig schedule;
   EarlyStoppingConfig earlyStopping;
   std::string weights;
+  bool noFeatureCache = false;
   std::string device = "auto";
   bool invert = false;
   bool help = false;
@@ -218,8 +219,16 @@ const std::vector<OptionSpec> &optionTable() {
          o.earlyStopping.restoreBestWeights = true;
          return std::string();
        }},
-      {"weights", "FILE", "eval predict", "checkpoint to load (run/best.ckpt)",
+      {"weights", "FILE", "train eval predict",
+       "checkpoint to load (run/best.ckpt); train: start from its parameters, matched by "
+       "name (a base trained before), the others initialised from the seed",
        [](Options &o, const std::string &v) { o.weights = v; return std::string(); }},
+      {"no-feature-cache", nullptr, "train",
+       "run a frozen base every step instead of computing its features once",
+       [](Options &o, const std::string &) {
+         o.noFeatureCache = true;
+         return std::string();
+       }},
       {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
        [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
       {"help", nullptr, "info train eval predict", "this help",
@@ -248,6 +257,9 @@ const std::vector<const char *> &earlyStoppingFlags() {
 /// that schedule, early stopping's flags need --early-stopping (given, or
 /// saved in the checkpoint with --resume: trainConfig checks those).
 std::string checkCombinations(const Options &o) {
+  if (o.resume && o.given.count("weights"))
+    return "--weights starts a run from a checkpoint's parameters; --resume continues "
+           "the --out folder's run: give one of them";
   if (!o.resume && !o.given.count("early-stopping"))
     for (const char *flag : earlyStoppingFlags())
       if (o.given.count(flag))
@@ -712,6 +724,8 @@ int runTrain(const Options &o, DriverStreams &s) {
   options.validationSplit = config->validationSplit;
   options.outDir = o.out;
   options.resume = o.resume;
+  options.initialWeights = o.weights;
+  options.cacheFeatures = !o.noFeatureCache;
   options.config = *config;
   Progress progress(s);
   TrainCallbacks callbacks;

@@ -60,7 +60,18 @@ std::string checkInfo(const netc_model_info &info) {
   };
   if (std::string e = checkTensors(info.params, info.num_params); !e.empty())
     return e;
-  return checkTensors(info.state, info.num_state);
+  if (std::string e = checkTensors(info.state, info.num_state); !e.empty())
+    return e;
+  if (info.feature_size < 0 || info.feature_rank < 0 || info.feature_rank > 3 ||
+      (info.feature_size > 0 && !info.feature_layer))
+    return "its frozen-base features are malformed";
+  int64_t features = info.feature_rank ? 1 : 0;
+  for (int i = 0; i < info.feature_rank; ++i)
+    features *= info.feature_shape[i];
+  if (info.feature_size > 0 && features != info.feature_size)
+    return "its features have size " + std::to_string(info.feature_size) + " but shape " +
+           shapeText(info.feature_shape, info.feature_rank);
+  return "";
 }
 
 } // namespace
@@ -120,6 +131,9 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path) {
       {"netc_train_step", resolve(handle, "netc_train_step", f.trainStep)},
       {"netc_eval_step", resolve(handle, "netc_eval_step", f.evalStep)},
       {"netc_last_error", resolve(handle, "netc_last_error", f.lastError)},
+      {"netc_base_forward", resolve(handle, "netc_base_forward", f.baseForward)},
+      {"netc_head_train_step", resolve(handle, "netc_head_train_step", f.headTrainStep)},
+      {"netc_head_eval_step", resolve(handle, "netc_head_eval_step", f.headEvalStep)},
   };
   for (const Entry &e : entries)
     if (!e.ok)
@@ -219,6 +233,24 @@ Status Instance::evalStep(const float *input, const int32_t *labels, int32_t n,
                           float &loss, int32_t &correct) const {
   return check(owner->functions().evalStep(handle, input, labels, n, &loss, &correct),
                "netc_eval_step");
+}
+
+Status Instance::baseForward(const float *input, int32_t n, float *features) const {
+  return check(owner->functions().baseForward(handle, input, n, features),
+               "netc_base_forward");
+}
+
+Status Instance::headTrainStep(const float *features, const int32_t *labels, int32_t n,
+                               uint64_t seed, float &loss, int32_t &correct) const {
+  return check(
+      owner->functions().headTrainStep(handle, features, labels, n, seed, &loss, &correct),
+      "netc_head_train_step");
+}
+
+Status Instance::headEvalStep(const float *features, const int32_t *labels, int32_t n,
+                              float &loss, int32_t &correct) const {
+  return check(owner->functions().headEvalStep(handle, features, labels, n, &loss, &correct),
+               "netc_head_eval_step");
 }
 
 std::string net::runtime::withThousands(int64_t value) {

@@ -1,6 +1,7 @@
 //===- Trainer.cpp - The training loop, evaluation and initialisers -------===//
 
 #include "net/Runtime/Trainer.h"
+#include "net/Runtime/Features.h"
 
 #include "net/Runtime/Plot.h"
 #include "net/Runtime/TensorBoard.h"
@@ -26,6 +27,12 @@ using namespace net::runtime;
 namespace fs = std::filesystem;
 
 namespace {
+
+std::string oneDecimal(double value) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%.1f", value);
+  return text;
+}
 
 // The streams of deriveSeed: one per use of randomness in a run.
 constexpr uint64_t kInitStream = 1;
@@ -204,7 +211,9 @@ Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Sample
   using R = Result<Evaluation>;
   const netc_model_info &info = instance.info();
   int32_t batch = instance.batch();
-  std::vector<float> input(size_t(batch * samples.sampleSize));
+  if (withConfusion && samples.featureSize)
+    return R::failure("a confusion matrix needs the images, not their features");
+  std::vector<float> input(size_t(batch * samples.floatsPerSample()));
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   std::vector<float> probabilities(size_t(batch) * size_t(info.classes));
   Evaluation out;
@@ -217,7 +226,10 @@ Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Sample
     samples.gatherRange(first, n, input.data(), labels.data());
     float loss = 0;
     int32_t correct = 0;
-    if (Status s = instance.evalStep(input.data(), labels.data(), n, loss, correct); !s)
+    Status s = samples.featureSize
+                   ? instance.headEvalStep(input.data(), labels.data(), n, loss, correct)
+                   : instance.evalStep(input.data(), labels.data(), n, loss, correct);
+    if (!s)
       return R::failure(s.error());
     lossSum += double(loss) * n;
     correctSum += correct;
@@ -239,8 +251,8 @@ Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Sample
   return R::success(std::move(out));
 }
 
-Result<TrainResult> net::runtime::train(const Instance &instance, const Samples &trainSet,
-                                        const Samples &validation,
+Result<TrainResult> net::runtime::train(const Instance &instance, const Samples &trainImages,
+                                        const Samples &validationImages,
                                         const TrainOptions &options,
                                         const TrainCallbacks &callbacks) {
   using R = Result<TrainResult>;
@@ -292,9 +304,44 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
                           std::to_string(startStep)
                     : " after epoch " + std::to_string(startEpoch)) +
          " (step " + std::to_string(last->step) + ")");
-  } else if (Status s = initializeParameters(instance, options.seed); !s) {
-    return R::failure(s.error());
+  } else {
+    if (Status s = initializeParameters(instance, options.seed); !s)
+      return R::failure(s.error());
+    if (!options.initialWeights.empty()) {
+      Result<Checkpoint> start = readCheckpoint(options.initialWeights);
+      if (!start)
+        return R::failure(start.error);
+      Result<LoadReport> loaded = loadParametersByName(*start, instance, options.initialWeights);
+      if (!loaded)
+        return R::failure(loaded.error);
+      note(formatLoadReport(*loaded, options.initialWeights));
+    }
   }
+
+  // A frozen base's features, computed once when nothing random precedes it.
+  Samples trainFeatures, validationFeatures;
+  const Samples *trainData = &trainImages, *validationData = &validationImages;
+  if (options.cacheFeatures && hasFrozenBase(info)) {
+    auto started = std::chrono::steady_clock::now();
+    Result<Samples> t = computeFeatures(instance, trainImages);
+    Result<Samples> v = t ? computeFeatures(instance, validationImages) : t;
+    if (t && v) {
+      trainFeatures = std::move(*t);
+      validationFeatures = std::move(*v);
+      trainData = &trainFeatures;
+      validationData = &validationFeatures;
+      double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      note("frozen base: the features of '" + std::string(info.feature_layer) + "' " +
+           shapeText(info.feature_shape, info.feature_rank) + " for " +
+           withThousands(trainImages.count + validationImages.count) +
+           " images computed once in " + oneDecimal(seconds) +
+           " s; training the head on them");
+    } else {
+      note("frozen base: running it every step (" + (t ? v.error : t.error) + ")");
+    }
+  }
+  const Samples &trainSet = *trainData, &validation = *validationData;
   if (earlyState.stoppedEpoch > 0) {
     note("nothing to do: " + lastPath + " was stopped early at epoch " +
          std::to_string(earlyState.stoppedEpoch));
@@ -329,7 +376,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
                       " steps per epoch (resume with the same --batch and --limit)");
   result.stepsPerEpoch = stepsPerEpoch;
   std::vector<int64_t> order(size_t(trainSet.count));
-  std::vector<float> input(size_t(batch * trainSet.sampleSize));
+  std::vector<float> input(size_t(batch * trainSet.floatsPerSample()));
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   Checkpoint lastCheckpoint; // the last epoch's, for --restore-best-weights
   auto stopRequested = [&] { return callbacks.stopRequested && callbacks.stopRequested(); };
@@ -355,9 +402,11 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       }
       float loss = 0;
       int32_t correct = 0;
-      if (Status s = instance.trainStep(input.data(), labels.data(), n,
-                                        deriveSeed(options.seed, kStepStream, globalStep),
-                                        loss, correct);
+      uint64_t seed = deriveSeed(options.seed, kStepStream, globalStep);
+      if (Status s = trainSet.featureSize ? instance.headTrainStep(input.data(), labels.data(),
+                                                                  n, seed, loss, correct)
+                                          : instance.trainStep(input.data(), labels.data(), n,
+                                                               seed, loss, correct);
           !s)
         return R::failure(s.error());
       if (!std::isfinite(loss)) {

@@ -261,8 +261,11 @@ int main(int argc, char **argv) {
     pm.addPass(mlir::net::createNetFuseConvBiasActPool());
     pm.addPass(mlir::net::createNetFuseDenseBiasAct());
   }
-  // The training step is built from the fused forward, so its backward is
-  // fused too; the inference entry point is then simplified on its own.
+  // A frozen base is split off its trained head, so that the runtime can
+  // compute its features once. The training step is built from the fused
+  // forward, so its backward is fused too; the inference entry points are
+  // then simplified on their own.
+  pm.addPass(mlir::net::createNetSplitFrozenBase());
   pm.addPass(mlir::net::createNetAutodiff());
   if (optimize) {
     pm.addPass(mlir::net::createNetFoldBatchNorm());

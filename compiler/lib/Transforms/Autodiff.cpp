@@ -67,8 +67,9 @@ Optimizer readOptimizer(ModuleOp module) {
 /// Builds one step function from @forward.
 class StepBuilder {
 public:
-  StepBuilder(ModuleOp module, func::FuncOp forward)
-      : module(module), forward(forward), builder(module.getContext()) {}
+  /// Builds `<prefix>train_step` and `<prefix>eval_step` from `forward`.
+  StepBuilder(ModuleOp module, func::FuncOp forward, StringRef prefix = "")
+      : module(module), forward(forward), builder(module.getContext()), prefix(prefix) {}
 
   /// @eval_step: the forward pass, the loss and the correct count.
   LogicalResult buildEval();
@@ -102,6 +103,7 @@ private:
   ModuleOp module;
   func::FuncOp forward;
   OpBuilder builder;
+  std::string prefix;
   Value loss, correct;
   DenseMap<Value, Value> grads;
   /// The `saved` result of each fused training op, by its output.
@@ -205,7 +207,7 @@ void StepBuilder::finish(Location loc, Value probs, Value labels) {
 LogicalResult StepBuilder::buildEval() {
   IRMapping mapping;
   Value labels, probs;
-  cloneForward("eval_step", /*training=*/false, mapping, labels, probs);
+  cloneForward(prefix + "eval_step", /*training=*/false, mapping, labels, probs);
   Location loc = forward.getBody().front().getTerminator()->getLoc();
   finish(loc, probs, labels);
   builder.create<func::ReturnOp>(loc, ValueRange{loss, correct});
@@ -221,7 +223,7 @@ void StepBuilder::accumulate(Value value, Value grad, Location loc) {
 LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
   IRMapping mapping;
   Value labels, probs;
-  func::FuncOp func = cloneForward("train_step", /*training=*/true, mapping, labels, probs);
+  func::FuncOp func = cloneForward(prefix + "train_step", /*training=*/true, mapping, labels, probs);
   Location loc = forward.getBody().front().getTerminator()->getLoc();
 
   auto softmax = probs.getDefiningOp<SoftmaxOp>();
@@ -468,12 +470,21 @@ struct AutodiffPass : mlir::net::impl::NetAutodiffBase<AutodiffPass> {
       module.emitError("net-autodiff: the module already has a training step");
       return signalPassFailure();
     }
+    Optimizer optimizer = readOptimizer(module);
     StepBuilder steps(module, forward);
     if (failed(steps.buildEval()))
       return signalPassFailure();
     StepBuilder train(module, forward);
-    if (failed(train.buildTrain(readOptimizer(module))))
+    if (failed(train.buildTrain(optimizer)))
       return signalPassFailure();
+    // The head of a split frozen base (net-split-frozen-base), trained on
+    // features computed once.
+    if (auto head = module.lookupSymbol<func::FuncOp>("head_forward")) {
+      StepBuilder headEval(module, head, "head_");
+      StepBuilder headTrain(module, head, "head_");
+      if (failed(headEval.buildEval()) || failed(headTrain.buildTrain(optimizer)))
+        return signalPassFailure();
+    }
   }
 };
 

@@ -78,13 +78,16 @@ struct FoldIntoConv : OpRewritePattern<BatchNormOp> {
 
 struct FoldBatchNormPass : mlir::net::impl::NetFoldBatchNormBase<FoldBatchNormPass> {
   void runOnOperation() override {
-    auto forward = getOperation().lookupSymbol<func::FuncOp>("forward");
-    if (!forward)
-      return;
-    RewritePatternSet patterns(&getContext());
-    patterns.add<FoldIntoConv>(&getContext());
-    if (failed(applyPatternsAndFoldGreedily(forward, std::move(patterns))))
-      signalPassFailure();
+    // The inference functions: the model's and its frozen base's.
+    for (StringRef name : {"forward", "base_forward"}) {
+      auto func = getOperation().lookupSymbol<func::FuncOp>(name);
+      if (!func)
+        continue;
+      RewritePatternSet patterns(&getContext());
+      patterns.add<FoldIntoConv>(&getContext());
+      if (failed(applyPatternsAndFoldGreedily(func, std::move(patterns))))
+        return signalPassFailure();
+    }
   }
 };
 

@@ -45,7 +45,7 @@ def NetFuseDenseBiasAct : Pass<"net-fuse-dense-bias-act", "::mlir::ModuleOp"> {
 }
 
 def NetFoldBatchNorm : Pass<"net-fold-batch-norm", "::mlir::ModuleOp"> {
-  let summary = "folds batch norms into the convolutions before them, in @forward";
+  let summary = "folds batch norms into the convolutions before them, in @forward and @base_forward";
   let description = [{
     For inference only: in `@forward`, `conv2d [-> bias_add] -> batch_norm`
     (or a `fused_conv2d` with neither activation nor pooling) whose
@@ -76,6 +76,24 @@ def NetRemoveDropout : Pass<"net-remove-dropout", "::mlir::ModuleOp"> {
   let summary = "removes dropout from @forward, where it is the identity";
 }
 
+def NetSplitFrozenBase : Pass<"net-split-frozen-base", "::mlir::ModuleOp"> {
+  let summary = "splits @forward into a frozen base and the head trained on its features";
+  let description = [{
+    When a network's frozen part (every op with no trainable parameter and
+    nothing random behind it) meets the trained part in exactly one batched
+    tensor, its features, adds `@base_forward(input) -> features` and
+    `@head_forward(features) -> probabilities`, and names the layer that
+    produces the features in the module attribute `net.features`. The
+    runtime then computes each image's features once and trains the head on
+    them (net-autodiff builds `@head_train_step` and `@head_eval_step` from
+    `@head_forward`), as a frozen Keras base under a trained head costs
+    nothing per epoch but the head. @forward is left as it is. A network
+    with no frozen part, a wholly frozen one, or one whose parts meet in
+    more than one tensor, is left alone.
+  }];
+  let dependentDialects = ["mlir::func::FuncDialect"];
+}
+
 def NetAutodiff : Pass<"net-autodiff", "::mlir::ModuleOp"> {
   let summary = "builds the training and evaluation steps from @forward";
   let description = [{
@@ -85,7 +103,9 @@ def NetAutodiff : Pass<"net-autodiff", "::mlir::ModuleOp"> {
     depends on, and the optimizer update of each trainable parameter, placed
     right after its gradient is complete. Frozen parameters get no gradient,
     and the backward stops where nothing trainable lies behind it. Also adds
-    `@eval_step(input, labels) -> (loss, correct)`.
+    `@eval_step(input, labels) -> (loss, correct)`. When the module has a
+    `@head_forward` (net-split-frozen-base), builds `@head_train_step` and
+    `@head_eval_step` from it the same way.
 
     Before:
 

@@ -155,6 +155,10 @@ private:
   SmallVector<int64_t, 4> inputShape;
   DenseMap<Value, std::string> names;
   bool hasTrain = false;
+  /// A frozen base split off (@base_forward, @head_train_step): its features.
+  bool hasBase = false;
+  std::string featureLayer;
+  SmallVector<int64_t, 3> featureShape;
   int counter = 0;
 };
 
@@ -213,6 +217,16 @@ LogicalResult CppEmitter::collect() {
     stateIndex[e.name] = state.size();
     state.push_back(std::move(e));
   };
+  if (auto base = module.lookupSymbol<func::FuncOp>("base_forward");
+      base && module.lookupSymbol("head_train_step")) {
+    hasBase = true;
+    auto features = cast<RankedTensorType>(base.getResultTypes()[0]).getShape();
+    featureShape.assign(features.begin() + 1, features.end());
+    if (featureShape.size() > 3)
+      return base.emitError("the C++ emitter expects features of at most 3 dimensions");
+    if (auto name = module->getAttrOfType<StringAttr>("net.features"))
+      featureLayer = name.str();
+  }
   if (auto train = module.lookupSymbol<func::FuncOp>("train_step")) {
     hasTrain = true;
     train.walk([&](Operation *op) {
@@ -298,14 +312,19 @@ void CppEmitter::emitTables() {
      << ", " << number(get(opt, "beta2", 0.999)) << ", " << number(get(opt, "epsilon", 1e-7))
      << ", " << int64_t(get(train, "batch", 32)) << ", " << int64_t(get(train, "epochs", 1))
      << "},\n"
-     << "    1u << NETC_DEVICE_CPU,\n};\n\n";
+     << "    1u << NETC_DEVICE_CPU,\n";
+  // The frozen base's features (net-split-frozen-base); size 0 without one.
+  os << "    " << quote(featureLayer) << ", " << featureShape.size() << ", {";
+  for (size_t i = 0; i < 3; ++i)
+    os << (i ? ", " : "") << (i < featureShape.size() ? featureShape[i] : 0);
+  os << "}, " << (hasBase ? product(featureShape) : 0) << ",\n};\n\n";
 }
 
 LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
   names.clear();
   StringRef name = func.getName();
-  bool isForward = name == "forward";
-  bool isTrain = name == "train_step";
+  bool isForward = name == "forward" || name == "base_forward";
+  bool isTrain = name.ends_with("train_step");
   os << "void run_" << name << "(netc_instance *I, const float *in0, ";
   if (isForward)
     os << "int n, float *out) {\n";
@@ -752,6 +771,48 @@ NETC_EXPORT int netc_train_step(netc_instance *I, const float *input, const int3
   else
     os << "  (void)seed;\n  I->error = \"this model has no training step\";\n"
           "  return NETC_ERROR_ARGUMENT;\n}\n";
+
+  // The frozen base and its head: exported by every model, refused by one
+  // without a split base (feature_size 0).
+  os << R"cpp(
+NETC_EXPORT int netc_base_forward(netc_instance *I, const float *input, int32_t n,
+                                  float *features) {
+  if (!checkCall(I, input, n, features))
+    return NETC_ERROR_ARGUMENT;
+)cpp";
+  auto noBase = [&]() {
+    os << "  I->error = \"this model has no frozen base to compute features with\";\n"
+          "  return NETC_ERROR_ARGUMENT;\n}\n";
+  };
+  if (hasBase)
+    os << "  run_base_forward(I, input, n, features);\n  return NETC_OK;\n}\n";
+  else
+    noBase();
+  os << R"cpp(
+NETC_EXPORT int netc_head_eval_step(netc_instance *I, const float *features,
+                                    const int32_t *labels, int32_t n, float *loss,
+                                    int32_t *correct) {
+  if (!checkCall(I, features, n, labels) || !loss || !correct)
+    return NETC_ERROR_ARGUMENT;
+)cpp";
+  if (hasBase)
+    os << "  run_head_eval_step(I, features, labels, n, loss, correct);\n  return NETC_OK;\n}\n";
+  else
+    noBase();
+  os << R"cpp(
+NETC_EXPORT int netc_head_train_step(netc_instance *I, const float *features,
+                                     const int32_t *labels, int32_t n, uint64_t seed,
+                                     float *loss, int32_t *correct) {
+  if (!checkCall(I, features, n, labels) || !loss || !correct)
+    return NETC_ERROR_ARGUMENT;
+)cpp";
+  if (hasBase)
+    os << "  run_head_train_step(I, features, labels, n, seed, loss, correct);\n"
+          "  return NETC_OK;\n}\n";
+  else {
+    os << "  (void)seed;\n";
+    noBase();
+  }
 }
 
 LogicalResult CppEmitter::emit() {
@@ -789,8 +850,14 @@ LogicalResult CppEmitter::emit() {
      << "constexpr int64_t kParamFloats = " << paramFloats << ";\n"
      << "constexpr int64_t kStateFloats = " << stateFloats << ";\n\n";
   emitTables();
-  for (StringRef name : {"forward", "eval_step", "train_step"}) {
+  for (StringRef name : {"forward", "eval_step", "train_step", "base_forward", "head_eval_step",
+                         "head_train_step"}) {
     auto func = module.lookupSymbol<func::FuncOp>(name);
+    if (name.starts_with("base_") || name.starts_with("head_")) {
+      if (hasBase && failed(emitFunction(func)))
+        return failure();
+      continue;
+    }
     if (!func) {
       if (name == "train_step")
         continue;

@@ -106,6 +106,24 @@ Status checkCompatible(const Checkpoint &checkpoint, const netc_model_info &info
 Status restoreCheckpoint(const Checkpoint &checkpoint, const Instance &instance,
                          const std::string &path, bool withState);
 
+/// What loadParametersByName did.
+struct LoadReport {
+  int32_t loaded = 0;
+  std::vector<std::string> notInCheckpoint; // the model's, left as initialised
+  std::vector<std::string> frozenNotInCheckpoint; // of those, the frozen ones
+  std::vector<std::string> notInModel;      // the checkpoint's, unused
+};
+
+/// Keras' load_weights(by_name=True): copies each parameter of the
+/// checkpoint into the model's parameter of the same name; a name with
+/// another shape fails, naming both shapes. Optimizer slots are not loaded.
+Result<LoadReport> loadParametersByName(const Checkpoint &checkpoint, const Instance &instance,
+                                        const std::string &path);
+
+/// `loaded 12 of 14 parameters from base.ckpt; initialised from the seed:
+/// dense_1.kernel, dense_1.bias`, with a warning line for frozen ones.
+std::string formatLoadReport(const LoadReport &report, const std::string &path);
+
 } // namespace net::runtime
 
 #endif // NET_RUNTIME_CHECKPOINT_H

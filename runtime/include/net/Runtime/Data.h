@@ -23,6 +23,13 @@ struct Samples {
   int64_t sampleSize = 0;
   std::vector<uint8_t> pixels;
   std::vector<int32_t> labels;
+  /// A frozen base's features of each sample (computeFeatures), which
+  /// gather and gatherRange then give instead of the pixels; 0 when none.
+  int64_t featureSize = 0;
+  std::vector<float> features;
+
+  /// Floats gather writes per sample.
+  int64_t floatsPerSample() const { return featureSize ? featureSize : sampleSize; }
 
   /// Writes samples indices[first, first + n) as floats /255 into `input`
   /// and their labels into `labelsOut` (when not null).

@@ -33,6 +33,9 @@ struct ModelFunctions {
   decltype(&netc_train_step) trainStep = nullptr;
   decltype(&netc_eval_step) evalStep = nullptr;
   decltype(&netc_last_error) lastError = nullptr;
+  decltype(&netc_base_forward) baseForward = nullptr;
+  decltype(&netc_head_train_step) headTrainStep = nullptr;
+  decltype(&netc_head_eval_step) headEvalStep = nullptr;
 };
 
 class Instance;
@@ -96,6 +99,14 @@ public:
                    uint64_t seed, float &loss, int32_t &correct) const;
   Status evalStep(const float *input, const int32_t *labels, int32_t n,
                   float &loss, int32_t &correct) const;
+
+  /// The frozen base's features and the head's steps on them; only for a
+  /// model with info().feature_size > 0.
+  Status baseForward(const float *input, int32_t n, float *features) const;
+  Status headTrainStep(const float *features, const int32_t *labels, int32_t n,
+                       uint64_t seed, float &loss, int32_t &correct) const;
+  Status headEvalStep(const float *features, const int32_t *labels, int32_t n,
+                      float &loss, int32_t &correct) const;
 
 private:
   Instance() = default;

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define NETC_ABI_VERSION 1u
+#define NETC_ABI_VERSION 2u
 #define NETC_MAGIC 0x4354454eu /* "NETC" little-endian */
 #define NETC_MAX_RANK 4
 
@@ -85,6 +85,14 @@ typedef struct netc_model_info {
   int64_t flops_per_image;       /* forward */
   netc_train_setup train;
   uint32_t devices;              /* bit (1 << netc_device) per compiled path */
+  /* A frozen base under a trained head (netc's net-split-frozen-base): the
+     runtime may compute each sample's features once (netc_base_forward) and
+     train the head on them (netc_head_train_step). feature_size is 0 when the
+     model has no such split. */
+  const char *feature_layer;     /* the layer whose output the features are */
+  int32_t feature_rank;          /* without the batch */
+  int64_t feature_shape[3];
+  int64_t feature_size;          /* floats per sample */
 } netc_model_info;
 
 typedef struct netc_instance netc_instance;
@@ -125,6 +133,17 @@ int netc_train_step(netc_instance *instance, const float *input,
 int netc_eval_step(netc_instance *instance, const float *input,
                    const int32_t *labels, int32_t n, float *loss,
                    int32_t *correct);
+
+/* The frozen base's features (n, feature_size) of n inputs, and the head's
+ * steps on such features: as netc_train_step and netc_eval_step, for the
+ * head alone. NETC_ERROR_ARGUMENT when feature_size is 0. */
+int netc_base_forward(netc_instance *instance, const float *input, int32_t n,
+                      float *features);
+int netc_head_train_step(netc_instance *instance, const float *features,
+                         const int32_t *labels, int32_t n, uint64_t seed, float *loss,
+                         int32_t *correct);
+int netc_head_eval_step(netc_instance *instance, const float *features,
+                        const int32_t *labels, int32_t n, float *loss, int32_t *correct);
 
 /* The text of the last error on this instance ("" when none). */
 const char *netc_last_error(const netc_instance *instance);

@@ -38,6 +38,13 @@ struct TrainOptions {
   double validationSplit = 0; // 0: validate on the test split
   std::string outDir = "run";
   bool resume = false;        // continue from outDir/last.ckpt
+  /// Start from this checkpoint's parameters, matched by name (a base
+  /// trained before); the model's others are initialised from the seed.
+  std::string initialWeights;
+  /// Train the head on features the frozen base computes once per image,
+  /// when the model has such a base; false when something random (an
+  /// augmentation) is applied to the images.
+  bool cacheFeatures = true;
   RunConfig config;           // saved in checkpoints; config.schedule is the
                               // learning-rate schedule
 };
