@@ -86,6 +86,8 @@ private:
     Indent in(*this);
     if (stmt.value)
       dump(*stmt.value);
+    if (stmt.options)
+      dump(*stmt.options);
     dump(stmt.body);
   }
 

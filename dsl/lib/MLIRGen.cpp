@@ -41,7 +41,59 @@ constexpr int64_t kMaxSteps = 10000000;
 const char *const kSymbols[] = {
     "same",  "valid",   "none",    "relu",          "sigmoid",
     "tanh",  "softmax", "linear",  "cross_entropy", "zeros",
-    "ones",  "glorot_uniform", "glorot_normal", "he_uniform", "he_normal"};
+    "ones",  "glorot_uniform", "glorot_normal", "he_uniform", "he_normal",
+    "val_loss", "val_accuracy"};
+
+/// The learning-rate schedules of `lr_schedule = ...`: netrun's
+/// --lr-schedule names with '_' for '-'.
+const char *const kSchedules[] = {"constant", "step",      "exponential",
+                                  "cosine",   "one_cycle", "reduce_on_plateau"};
+
+/// An argument of a schedule or of early_stopping(...), with its default and
+/// the range that netrun's flag of the same meaning accepts.
+struct SettingSpec {
+  enum class Type { Int, Real, Bool, Monitor };
+  const char *name;
+  Type type;
+  double fallback;
+  double low, high;
+  bool lowOpen, highOpen;
+  const char *range; // for messages: "in (0, 1]"
+};
+
+using SettingType = SettingSpec::Type;
+
+/// The arguments of schedule `name` (netrun: --lr-step-size, --lr-gamma, ...).
+llvm::ArrayRef<SettingSpec> scheduleSpecs(StringRef name) {
+  static const SettingSpec kStep[] = {
+      {"step_size", SettingType::Int, 10, 1, 1000000, false, false, "in [1, 1000000]"},
+      {"gamma", SettingType::Real, 0.1, 0, 1, true, false, "in (0, 1]"}};
+  static const SettingSpec kExponential[] = {
+      {"decay", SettingType::Real, 0.95, 0, 1, true, false, "in (0, 1]"}};
+  static const SettingSpec kCosine[] = {
+      {"min_lr", SettingType::Real, 0, 0, 1e9, false, false, "in [0, 1e9]"}};
+  static const SettingSpec kPlateau[] = {
+      {"patience", SettingType::Int, 10, 1, 1000000, false, false, "in [1, 1000000]"},
+      {"factor", SettingType::Real, 0.1, 0, 1, true, true, "in (0, 1)"},
+      {"min_lr", SettingType::Real, 0, 0, 1e9, false, false, "in [0, 1e9]"}};
+  if (name == "step")
+    return kStep;
+  if (name == "exponential")
+    return kExponential;
+  if (name == "cosine")
+    return kCosine;
+  if (name == "reduce_on_plateau")
+    return kPlateau;
+  return {};
+}
+
+/// early_stopping(monitor, patience, min_delta, restore_best_weights), as
+/// netrun's --monitor, --patience, --min-delta, --restore-best-weights.
+const SettingSpec kEarlyStopping[] = {
+    {"monitor", SettingType::Monitor, 0, 0, 0, false, false, "val_loss or val_accuracy"},
+    {"patience", SettingType::Int, 0, 0, 1000000, false, false, "in [0, 1000000]"},
+    {"min_delta", SettingType::Real, 0, 0, 1e9, false, false, "in [0, 1e9]"},
+    {"restore_best_weights", SettingType::Bool, 0, 0, 0, false, false, "true or false"}};
 
 /// Prints a number the way it would be written: 0.1, 1e-07, 3.
 std::string formatNumber(double value) {
@@ -135,6 +187,12 @@ private:
   void execBody(const StmtList &body, Scope &scope);
   void execStmt(const Stmt &stmt, Scope &scope);
   void execTrain(const Stmt &stmt, Scope &scope);
+  void inputNormalization(const Stmt &stmt, const Shape &shape, Scope &scope);
+  std::optional<mlir::DictionaryAttr> lrSchedule(const Expr &expr, Scope &scope);
+  std::optional<mlir::DictionaryAttr> earlyStopping(const Expr &expr, Scope &scope);
+  std::optional<mlir::DictionaryAttr> settingCall(const Expr &call, StringRef name,
+                                                  llvm::ArrayRef<SettingSpec> specs,
+                                                  Scope &scope);
   Value eval(const Expr &expr, Scope &scope);
   Value evalName(const Expr &expr, Scope &scope);
   Value evalBinary(const Expr &expr, Scope &scope);
@@ -449,6 +507,8 @@ void Elaborator::execStmt(const Stmt &stmt, Scope &scope) {
     mlir::Value arg = entry->addArgument(tensorType(shape), location(stmt.loc, stmt.name));
     inputName = stmt.name;
     scope[stmt.name] = Value::ofTensor(arg, shape);
+    if (stmt.options)
+      inputNormalization(stmt, shape, scope);
     return;
   }
   case Stmt::Kind::Output: {
@@ -521,8 +581,29 @@ void Elaborator::execTrain(const Stmt &stmt, Scope &scope) {
   std::string loss = "cross_entropy";
   Value opt;
   int64_t batch = 32, epochs = 1;
-  static const StringRef kSettings[] = {"loss", "optimizer", "batch", "epochs"};
+  std::optional<mlir::DictionaryAttr> schedule, stopping;
+  static const StringRef kSettings[] = {"loss",   "optimizer",   "batch",
+                                        "epochs", "lr_schedule", "early_stopping"};
   for (const auto &setting : stmt.body) {
+    if (!llvm::is_contained(kSettings, StringRef(setting->name))) {
+      std::string hint = closestMatch(setting->name, kSettings);
+      error(setting->loc, "unknown training setting '" + setting->name + "'" +
+                              (hint.empty() ? "; expected loss, optimizer, batch, epochs, "
+                                              "lr_schedule or early_stopping"
+                                            : "; did you mean '" + hint + "'?"));
+      continue;
+    }
+    // Schedules are named only here, so that a block named 'step' stays usable.
+    if (setting->name == "lr_schedule") {
+      if (auto d = lrSchedule(*setting->value, scope))
+        schedule = *d;
+      continue;
+    }
+    if (setting->name == "early_stopping") {
+      if (auto d = earlyStopping(*setting->value, scope))
+        stopping = *d;
+      continue;
+    }
     Value v = eval(*setting->value, scope);
     if (v.isError())
       continue;
@@ -541,11 +622,6 @@ void Elaborator::execTrain(const Stmt &stmt, Scope &scope) {
     } else if (setting->name == "epochs") {
       if (auto e = toInt(v, at, "'epochs'", 1, 1000000))
         epochs = *e;
-    } else {
-      std::string hint = closestMatch(setting->name, kSettings);
-      error(setting->loc, "unknown training setting '" + setting->name + "'" +
-                              (hint.empty() ? "; expected loss, optimizer, batch or epochs"
-                                            : "; did you mean '" + hint + "'?"));
     }
   }
   if (opt.kind != Value::Kind::Optimizer) {
@@ -557,12 +633,219 @@ void Elaborator::execTrain(const Stmt &stmt, Scope &scope) {
   optAttrs.push_back(builder.getNamedAttr("name", builder.getStringAttr(opt.s)));
   for (auto &[name, value] : opt.settings)
     optAttrs.push_back(builder.getNamedAttr(name, builder.getF64FloatAttr(value)));
-  trainSetup = builder.getDictionaryAttr({
+  llvm::SmallVector<mlir::NamedAttribute> setup = {
       builder.getNamedAttr("batch", builder.getI64IntegerAttr(batch)),
       builder.getNamedAttr("epochs", builder.getI64IntegerAttr(epochs)),
       builder.getNamedAttr("loss", builder.getStringAttr(loss)),
       builder.getNamedAttr("optimizer", builder.getDictionaryAttr(optAttrs)),
-  });
+  };
+  // Absent: a constant rate and no early stopping.
+  if (schedule && *schedule)
+    setup.push_back(builder.getNamedAttr("lr_schedule", *schedule));
+  if (stopping && *stopping)
+    setup.push_back(builder.getNamedAttr("early_stopping", *stopping));
+  trainSetup = builder.getDictionaryAttr(setup);
+}
+
+/// input image[3, 224, 224](mean = [0.485, 0.456, 0.406], std = [0.229, 0.224, 0.225]):
+/// one value for every channel or one per channel; std above 0.
+void Elaborator::inputNormalization(const Stmt &stmt, const Shape &shape, Scope &scope) {
+  static const ParamSpec kParams[] = {{"mean", false}, {"std", false}};
+  auto args = bind(*stmt.options, kParams, scope);
+  if (!args)
+    return;
+  int64_t channels = shape.size() == 4 ? shape[1] : 1;
+  llvm::SmallVector<mlir::NamedAttribute> attrs;
+  bool ok = true;
+  for (size_t i = 0; i < 2; ++i) {
+    StringRef name = kParams[i].name;
+    llvm::SmallVector<double> values(size_t(channels), i == 0 ? 0.0 : 1.0);
+    if (const Value *v = args->get(i)) {
+      SMLoc at = args->locs[i];
+      std::vector<Value> items = v->kind == Value::Kind::List ? v->items : std::vector<Value>{*v};
+      if (items.size() != 1 && int64_t(items.size()) != channels) {
+        error(at, "input '" + stmt.name + "' has " + Twine(channels) +
+                      (channels == 1 ? " channel; '" + name + "' expects one value"
+                                     : " channels; '" + name + "' expects one value or " +
+                                           Twine(channels)) +
+                      ", got " + v->describe());
+        ok = false;
+        continue;
+      }
+      for (size_t c = 0; c < items.size(); ++c) {
+        auto f = toFloat(items[c], at, "'" + name + "'");
+        if (f && (!std::isfinite(*f) || (i == 1 && !(*f > 0)))) {
+          error(at, "input '" + stmt.name + "' expects '" + name + "' " +
+                        (i == 1 ? "above 0" : "to be finite") + ", got " + formatNumber(*f));
+          f.reset();
+        }
+        if (!f) {
+          ok = false;
+          break;
+        }
+        values[c] = *f;
+      }
+      if (items.size() == 1)
+        values.assign(size_t(channels), values[0]);
+    }
+    attrs.push_back(builder.getNamedAttr(name, builder.getDenseF64ArrayAttr(values)));
+  }
+  if (!ok)
+    return;
+  module->setAttr("net.input_normalization", builder.getDictionaryAttr(attrs));
+}
+
+/// lr_schedule ::= constant | step(step_size, gamma) | exponential(decay)
+///               | cosine(min_lr) | one_cycle | reduce_on_plateau(patience, factor, min_lr)
+/// (each with or without parentheses).
+std::optional<mlir::DictionaryAttr> Elaborator::lrSchedule(const Expr &expr, Scope &scope) {
+  std::vector<StringRef> names(std::begin(kSchedules), std::end(kSchedules));
+  std::string expected;
+  for (size_t i = 0; i < names.size(); ++i)
+    expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i].str();
+  if (expr.kind == Expr::Kind::Call || expr.kind == Expr::Kind::Name) {
+    if (llvm::is_contained(kSchedules, StringRef(expr.text))) {
+      if (expr.kind == Expr::Kind::Call)
+        return settingCall(expr, expr.text, scheduleSpecs(expr.text), scope);
+      Expr call(Expr::Kind::Call, expr.loc); // `cosine` is `cosine()`
+      call.text = expr.text;
+      return settingCall(call, expr.text, scheduleSpecs(expr.text), scope);
+    }
+    // A misspelt schedule, unless the name is a value of the scope.
+    if (expr.kind == Expr::Kind::Call || !scope.count(expr.text)) {
+      std::string hint = closestMatch(expr.text, names);
+      error(expr.loc, "'lr_schedule' expects " + expected + ", got '" + expr.text + "'" +
+                          (hint.empty() ? "" : "; did you mean '" + hint + "'?"));
+      return std::nullopt;
+    }
+  }
+  Value v = eval(expr, scope);
+  if (!v.isError())
+    error(expr.loc, "'lr_schedule' expects " + expected + ", got " + v.describe());
+  return std::nullopt;
+}
+
+/// early_stopping ::= early_stopping(monitor, patience, min_delta, restore_best_weights)
+///                  | true | false
+/// Returns a null attribute for `false`.
+std::optional<mlir::DictionaryAttr> Elaborator::earlyStopping(const Expr &expr, Scope &scope) {
+  if (expr.kind == Expr::Kind::Call && expr.text == "early_stopping")
+    return settingCall(expr, "early_stopping", kEarlyStopping, scope);
+  Expr none(Expr::Kind::Call, expr.loc);
+  none.text = "early_stopping";
+  std::string got;
+  if (expr.kind == Expr::Kind::Call) {
+    std::string hint = closestMatch(expr.text, {StringRef("early_stopping")});
+    got = "'" + expr.text + "(...)'" + (hint.empty() ? "" : "; did you mean '" + hint + "'?");
+  } else {
+    Value v = eval(expr, scope);
+    if (v.isError())
+      return std::nullopt;
+    if (v.kind == Value::Kind::Bool)
+      return v.i ? settingCall(none, "early_stopping", kEarlyStopping, scope)
+                 : mlir::DictionaryAttr();
+    got = v.describe();
+  }
+  error(expr.loc, "'early_stopping' expects early_stopping(monitor = ..., patience = ..., "
+                  "min_delta = ..., restore_best_weights = ...), true or false, got " + got);
+  return std::nullopt;
+}
+
+/// The arguments of a schedule or of early_stopping(...), checked against
+/// `specs` and completed with their defaults, as a dictionary with `name`
+/// (schedules only).
+std::optional<mlir::DictionaryAttr>
+Elaborator::settingCall(const Expr &call, StringRef name, llvm::ArrayRef<SettingSpec> specs,
+                        Scope &scope) {
+  std::vector<ParamSpec> params;
+  for (const SettingSpec &spec : specs)
+    params.push_back({spec.name, false});
+  auto args = bind(call, params, scope);
+  if (!args)
+    return std::nullopt;
+  llvm::SmallVector<mlir::NamedAttribute> attrs;
+  if (name != "early_stopping")
+    attrs.push_back(builder.getNamedAttr("name", builder.getStringAttr(name)));
+  bool ok = true;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const SettingSpec &spec = specs[i];
+    const Value *v = args->get(i);
+    SMLoc at = args->locs[i];
+    auto outOfRange = [&](const std::string &got) {
+      error(at, name + " expects '" + spec.name + "' " + spec.range + ", got " + got);
+      ok = false;
+    };
+    mlir::Attribute attr;
+    switch (spec.type) {
+    case SettingType::Int: {
+      int64_t n = int64_t(spec.fallback);
+      if (v && v->kind != Value::Kind::Int) {
+        error(at, name + " expects '" + spec.name + "' to be an integer, got " + v->describe());
+        ok = false;
+        continue;
+      }
+      if (v && (v->i < int64_t(spec.low) || v->i > int64_t(spec.high))) {
+        outOfRange(std::to_string(v->i));
+        continue;
+      }
+      if (v)
+        n = v->i;
+      attr = builder.getI64IntegerAttr(n);
+      break;
+    }
+    case SettingType::Real: {
+      double x = spec.fallback;
+      if (v) {
+        auto f = toFloat(*v, at, "'" + Twine(spec.name) + "'");
+        if (!f) {
+          ok = false;
+          continue;
+        }
+        x = *f;
+        if (!std::isfinite(x) || x < spec.low || x > spec.high ||
+            (spec.lowOpen && x == spec.low) || (spec.highOpen && x == spec.high)) {
+          outOfRange(formatNumber(x));
+          continue;
+        }
+      }
+      attr = builder.getF64FloatAttr(x);
+      break;
+    }
+    case SettingType::Bool: {
+      bool b = spec.fallback != 0;
+      if (v) {
+        auto given = toBool(*v, at, "'" + Twine(spec.name) + "'");
+        if (!given) {
+          ok = false;
+          continue;
+        }
+        b = *given;
+      }
+      attr = builder.getBoolAttr(b);
+      break;
+    }
+    case SettingType::Monitor: {
+      std::string monitor = "val_loss";
+      if (v) {
+        if (v->kind != Value::Kind::Symbol ||
+            (v->s != "val_loss" && v->s != "val_accuracy")) {
+          if (!v->isError())
+            error(at, name + " expects '" + spec.name + "' to be " + spec.range + ", got " +
+                          v->describe());
+          ok = false;
+          continue;
+        }
+        monitor = v->s;
+      }
+      attr = builder.getStringAttr(monitor);
+      break;
+    }
+    }
+    attrs.push_back(builder.getNamedAttr(spec.name, attr));
+  }
+  if (!ok)
+    return std::nullopt;
+  return builder.getDictionaryAttr(attrs);
 }
 
 //===----------------------------------------------------------------------===//
@@ -720,8 +1003,9 @@ std::optional<BoundArgs> Elaborator::bind(const Expr &call,
         for (StringRef n : names)
           list += (list.empty() ? "" : ", ") + n.str();
         error(arg.loc, "'" + call.text + "' has no argument '" + arg.name + "'" +
-                           (hint.empty() ? " (it takes " + list + ")"
-                                         : "; did you mean '" + hint + "'?"));
+                           (!hint.empty()  ? "; did you mean '" + hint + "'?"
+                            : list.empty() ? std::string(" (it takes none)")
+                                           : " (it takes " + list + ")"));
         ok = false;
         continue;
       }

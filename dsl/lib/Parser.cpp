@@ -187,7 +187,7 @@ bool Parser::parseBody(StmtList &body) {
   return true;
 }
 
-/// stmt ::= 'input' IDENT list | 'output' expr | 'return' expr
+/// stmt ::= 'input' IDENT list ('(' args ')')? | 'output' expr | 'return' expr
 ///        | IDENT '=' expr | 'repeat' expr body | 'frozen' body | train
 StmtPtr Parser::parseStmt() {
   llvm::SMLoc loc = tok.loc();
@@ -207,7 +207,18 @@ StmtPtr Parser::parseStmt() {
       return nullptr;
     }
     stmt->value = parseList();
-    return stmt->value ? std::move(stmt) : nullptr;
+    if (!stmt->value)
+      return nullptr;
+    // The input's normalisation, kept as a call of 'input' so that its
+    // arguments are bound and checked like any call's.
+    if (tok.is(TokenKind::l_paren)) {
+      stmt->options = std::make_unique<Expr>(Expr::Kind::Call, tok.loc());
+      stmt->options->text = "input";
+      advance();
+      if (!parseArgs(stmt->options->args) || !checkHeight(*stmt->options))
+        return nullptr;
+    }
+    return stmt;
   }
   case TokenKind::kw_output:
   case TokenKind::kw_return: {

@@ -7,6 +7,37 @@
 
 using namespace net::runtime;
 
+Normalization Normalization::of(const netc_model_info &info) {
+  size_t channels = info.input_rank == 3 ? size_t(info.input_shape[0]) : 1;
+  Normalization n;
+  n.mean.assign(info.input_mean, info.input_mean + channels);
+  n.std.assign(info.input_std, info.input_std + channels);
+  return n;
+}
+
+std::vector<float> Normalization::table() const {
+  std::vector<float> values(mean.size() * 256);
+  for (size_t c = 0; c < mean.size(); ++c)
+    for (int p = 0; p < 256; ++p)
+      values[c * 256 + size_t(p)] = apply(float(p) / 255.0f, c);
+  return values;
+}
+
+namespace {
+
+/// One sample's pixels through the per-channel table.
+void normalizeSample(const uint8_t *src, float *dst, int64_t size, const std::vector<float> &table) {
+  size_t channels = table.size() / 256;
+  int64_t plane = size / int64_t(channels);
+  for (size_t c = 0; c < channels; ++c) {
+    const float *lookup = table.data() + c * 256;
+    for (int64_t k = int64_t(c) * plane; k < int64_t(c + 1) * plane; ++k)
+      dst[k] = lookup[src[k]];
+  }
+}
+
+} // namespace
+
 void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t n,
                      float *input, int32_t *labelsOut) const {
   if (featureSize) {
@@ -18,12 +49,11 @@ void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t
     }
     return;
   }
+  std::vector<float> table = normalization.table();
   for (int64_t i = 0; i < n; ++i) {
     int64_t sample = indices[size_t(first + i)];
-    const uint8_t *src = pixels.data() + sample * sampleSize;
-    float *dst = input + i * sampleSize;
-    for (int64_t k = 0; k < sampleSize; ++k)
-      dst[k] = float(src[k]) / 255.0f;
+    normalizeSample(pixels.data() + sample * sampleSize, input + i * sampleSize, sampleSize,
+                    table);
     if (labelsOut)
       labelsOut[i] = labels[size_t(sample)];
   }
@@ -36,8 +66,10 @@ void Samples::gatherRange(int64_t first, int64_t n, float *input, int32_t *label
       std::copy(labels.begin() + first, labels.begin() + first + n, labelsOut);
     return;
   }
-  for (int64_t i = 0; i < n * sampleSize; ++i)
-    input[i] = float(pixels[size_t(first * sampleSize + i)]) / 255.0f;
+  std::vector<float> table = normalization.table();
+  for (int64_t i = 0; i < n; ++i)
+    normalizeSample(pixels.data() + (first + i) * sampleSize, input + i * sampleSize,
+                    sampleSize, table);
   if (labelsOut)
     std::copy(labels.begin() + first, labels.begin() + first + n, labelsOut);
 }
@@ -82,6 +114,7 @@ Result<Samples> toSamples(LabelledImages &images, const netc_model_info &info,
                         " of image " + std::to_string(i) + " is not below the model's " +
                         std::to_string(info.classes) + " classes");
   Samples out;
+  out.normalization = Normalization::of(info);
   out.count = limit > 0 ? std::min<int64_t>(limit, images.count) : images.count;
   out.sampleSize = pixels;
   images.pixels.resize(size_t(out.count * pixels));
@@ -118,6 +151,7 @@ Result<TrainTestData> net::runtime::loadIdxForModel(const std::string &nameOrPat
 Samples net::runtime::splitValidation(Samples &train, double fraction) {
   Samples held;
   held.sampleSize = train.sampleSize;
+  held.normalization = train.normalization;
   held.count = int64_t(double(train.count) * fraction);
   int64_t keep = train.count - held.count;
   held.pixels.assign(train.pixels.begin() + keep * train.sampleSize, train.pixels.end());

@@ -192,6 +192,11 @@ const std::vector<OptionSpec> &optionTable() {
          o.earlyStopping.enabled = true;
          return std::string();
        }},
+      {"no-early-stopping", nullptr, "train", "train without the model's early stopping",
+       [](Options &o, const std::string &) {
+         o.earlyStopping.enabled = false;
+         return std::string();
+       }},
       {"monitor", "val_loss|val_accuracy", "train",
        "early stopping: the quantity watched (default val_loss)",
        [](Options &o, const std::string &v) -> std::string {
@@ -253,17 +258,19 @@ const std::vector<const char *> &earlyStoppingFlags() {
   return flags;
 }
 
-/// Options that only mean something together: a schedule's parameters need
-/// that schedule, early stopping's flags need --early-stopping (given, or
-/// saved in the checkpoint with --resume: trainConfig checks those).
-std::string checkCombinations(const Options &o) {
+/// Options that only mean something together, checked against the run's
+/// effective flags `c` (given, the model's, or with --resume the
+/// checkpoint's): a schedule's parameters need that schedule, early
+/// stopping's flags need early stopping (trainConfig checks those on resume).
+std::string checkCombinations(const Options &o, const RunConfig &c) {
   if (o.resume && o.given.count("weights"))
     return "--weights starts a run from a checkpoint's parameters; --resume continues "
            "the --out folder's run: give one of them";
-  if (!o.resume && !o.given.count("early-stopping"))
+  if (!o.resume && !c.earlyStopping.enabled)
     for (const char *flag : earlyStoppingFlags())
       if (o.given.count(flag))
-        return "option '--" + std::string(flag) + "' applies only with --early-stopping";
+        return "option '--" + std::string(flag) + "' applies only with --early-stopping" +
+               (o.given.count("no-early-stopping") ? " (--no-early-stopping is given)" : "");
   static const std::vector<std::pair<const char *, std::vector<std::string>>> uses = {
       {"lr-step-size", {"step"}},
       {"lr-gamma", {"step"}},
@@ -274,19 +281,73 @@ std::string checkCombinations(const Options &o) {
   };
   if (o.resume && !o.given.count("lr-schedule"))
     return "";
+  const std::string &kind = c.schedule.kind;
   for (const auto &[flag, kinds] : uses) {
-    if (!o.given.count(flag) ||
-        std::find(kinds.begin(), kinds.end(), o.schedule.kind) != kinds.end())
+    if (!o.given.count(flag) || std::find(kinds.begin(), kinds.end(), kind) != kinds.end())
       continue;
     std::string list;
     for (const std::string &k : kinds)
       list += (list.empty() ? "" : " or ") + k;
+    bool fromModel = !o.resume && !o.given.count("lr-schedule") && kind != "constant";
     return "option '--" + std::string(flag) + "' applies only to --lr-schedule " + list +
-           " (the schedule is " + o.schedule.kind + ")";
+           " (the schedule is " + kind + (fromModel ? ", the model's" : "") + ")";
   }
-  if (o.schedule.kind == "reduce-on-plateau" && !(o.schedule.factor < 1))
+  if (kind == "reduce-on-plateau" && !(c.schedule.factor < 1))
     return "option '--lr-factor' expects a factor in (0, 1), got 1";
   return "";
+}
+
+/// The model's learning-rate schedule (netc_train_setup) as run flags.
+LrScheduleConfig modelSchedule(const netc_train_setup &t) {
+  LrScheduleConfig c;
+  c.kind = t.lr_schedule;
+  c.stepSize = t.lr_step_size;
+  c.gamma = t.lr_gamma;
+  c.decay = t.lr_decay;
+  c.minLr = t.lr_min;
+  c.patience = t.lr_patience;
+  c.factor = t.lr_factor;
+  return c;
+}
+
+/// The model's early stopping (netc_train_setup) as run flags.
+EarlyStoppingConfig modelEarlyStopping(const netc_train_setup &t) {
+  EarlyStoppingConfig c;
+  c.enabled = t.early_stopping != 0;
+  c.monitor = t.monitor;
+  c.patience = t.patience;
+  c.minDelta = t.min_delta;
+  c.restoreBestWeights = t.restore_best_weights != 0;
+  return c;
+}
+
+/// The flags given now over the model's schedule and early stopping. The
+/// model's schedule parameters hold for the model's schedule only: another
+/// --lr-schedule starts from netrun's defaults.
+void overModelSetup(const Options &o, const netc_train_setup &t, RunConfig &c) {
+  auto take = [&](const char *flag, auto &field, auto value) {
+    if (o.given.count(flag))
+      field = value;
+  };
+  c.schedule = modelSchedule(t);
+  if (o.given.count("lr-schedule") && o.schedule.kind != c.schedule.kind) {
+    c.schedule = LrScheduleConfig();
+    c.schedule.kind = o.schedule.kind;
+  }
+  take("lr-step-size", c.schedule.stepSize, o.schedule.stepSize);
+  take("lr-gamma", c.schedule.gamma, o.schedule.gamma);
+  take("lr-decay", c.schedule.decay, o.schedule.decay);
+  take("lr-min", c.schedule.minLr, o.schedule.minLr);
+  take("lr-patience", c.schedule.patience, o.schedule.patience);
+  take("lr-factor", c.schedule.factor, o.schedule.factor);
+  c.earlyStopping = modelEarlyStopping(t);
+  take("early-stopping", c.earlyStopping.enabled, o.earlyStopping.enabled);
+  take("no-early-stopping", c.earlyStopping.enabled, o.earlyStopping.enabled);
+  take("monitor", c.earlyStopping.monitor, o.earlyStopping.monitor);
+  take("patience", c.earlyStopping.patience, o.earlyStopping.patience);
+  take("min-delta", c.earlyStopping.minDelta, o.earlyStopping.minDelta);
+  take("restore-best-weights", c.earlyStopping.restoreBestWeights,
+       o.earlyStopping.restoreBestWeights);
 }
 
 /// Parses the arguments after the verb; returns an error line or "".
@@ -334,7 +395,9 @@ std::string parseOptions(const std::string &verb, const std::vector<std::string>
       return "option '--" + name + "' " + e;
     options.given.insert(name);
   }
-  return checkCombinations(options);
+  if (options.given.count("early-stopping") && options.given.count("no-early-stopping"))
+    return "options '--early-stopping' and '--no-early-stopping' contradict each other";
+  return ""; // the combinations need the model's set-up: trainConfig checks them
 }
 
 //===----------------------------------------------------------------------===//
@@ -510,8 +573,7 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
   c.limit = o.limit;
   c.data = o.data;
   c.device = o.device;
-  c.schedule = o.schedule;
-  c.earlyStopping = o.earlyStopping;
+  overModelSetup(o, info.train, c);
   if (o.resume) {
     std::string last = o.out + "/last.ckpt";
     Result<Checkpoint> checkpoint = readCheckpoint(last);
@@ -564,6 +626,7 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
             << last << "; the resumed run will not match an uninterrupted one\n";
     };
     takeEarly("early-stopping", early.enabled, now.enabled);
+    takeEarly("no-early-stopping", early.enabled, now.enabled);
     if (!early.enabled)
       for (const char *flag : earlyStoppingFlags())
         if (o.given.count(flag))
@@ -580,6 +643,8 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     if (!o.given.count("data"))
       c.data = saved.data;
   }
+  if (std::string e = checkCombinations(o, c); !e.empty())
+    return R::failure(e);
   if (c.batch <= 0 || c.epochs <= 0)
     return R::failure("the model sets no batch or epochs; give --batch and --epochs");
   if (c.data.empty())
@@ -842,7 +907,8 @@ int runPredict(const Options &o, DriverStreams &s) {
     Result<Image> image = decodeImage(path);
     if (!image)
       return fail(s, image.error);
-    inputs.push_back(imageToInput(*image, channels, height, width, o.invert));
+    inputs.push_back(
+        imageToInput(*image, channels, height, width, o.invert, Normalization::of(info)));
   }
   int32_t batch = o.batch ? o.batch : int32_t(std::min<size_t>(paths.size(), 64));
   Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch);

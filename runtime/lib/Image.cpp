@@ -197,7 +197,8 @@ std::vector<float> resize(const std::vector<float> &src, int32_t sw, int32_t sh,
 } // namespace
 
 std::vector<float> net::runtime::imageToInput(const Image &image, int32_t channels,
-                                              int32_t height, int32_t width, bool invert) {
+                                              int32_t height, int32_t width, bool invert,
+                                              const Normalization &normalization) {
   std::vector<float> out;
   out.reserve(size_t(channels) * size_t(height) * size_t(width));
   for (int32_t c = 0; c < channels; ++c) {
@@ -205,7 +206,8 @@ std::vector<float> net::runtime::imageToInput(const Image &image, int32_t channe
         resize(plane(image, c, channels), image.width, image.height, width, height);
     for (float v : resized) {
       float scaled = std::clamp(v / 255.0f, 0.0f, 1.0f);
-      out.push_back(invert ? 1.0f - scaled : scaled);
+      size_t channel = normalization.mean.size() == 1 ? 0 : size_t(c);
+      out.push_back(normalization.apply(invert ? 1.0f - scaled : scaled, channel));
     }
   }
   return out;

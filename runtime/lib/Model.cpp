@@ -2,7 +2,11 @@
 
 #include "net/Runtime/Model.h"
 
+#include "net/Runtime/Schedule.h"
+
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <dlfcn.h>
 #include <fcntl.h>
@@ -31,6 +35,31 @@ template <typename F> bool resolve(void *handle, const char *name, F &out) {
   return out != nullptr;
 }
 
+/// The schedule and early stopping of the model's set-up, in the ranges
+/// netrun's flags accept (netc checks them; a hand-written model may not).
+std::string checkTrainSetup(const netc_train_setup &t) {
+  const std::vector<std::string> &names = lrScheduleNames();
+  if (!t.lr_schedule || std::find(names.begin(), names.end(), t.lr_schedule) == names.end())
+    return "names an unknown learning-rate schedule '" +
+           std::string(t.lr_schedule ? t.lr_schedule : "") + "'";
+  std::string kind = t.lr_schedule;
+  auto factor = [](double x, bool closed) { return x > 0 && (closed ? x <= 1 : x < 1); };
+  if ((kind == "step" && (t.lr_step_size < 1 || !factor(t.lr_gamma, true))) ||
+      (kind == "exponential" && !factor(t.lr_decay, true)) ||
+      ((kind == "cosine" || kind == "reduce-on-plateau") && !(t.lr_min >= 0)) ||
+      (kind == "reduce-on-plateau" && (t.lr_patience < 1 || !factor(t.lr_factor, false))))
+    return "has a " + kind + " schedule with parameters out of range";
+  if (!t.early_stopping)
+    return "";
+  if (!t.monitor ||
+      (std::string(t.monitor) != "val_loss" && std::string(t.monitor) != "val_accuracy"))
+    return "monitors '" + std::string(t.monitor ? t.monitor : "") +
+           "' for early stopping, expected val_loss or val_accuracy";
+  if (t.patience < 0 || !(t.min_delta >= 0))
+    return "has an early-stopping patience or min_delta below 0";
+  return "";
+}
+
 /// Checks the metadata a model exports before the runtime trusts it.
 std::string checkInfo(const netc_model_info &info) {
   if (!info.network || !info.compiler)
@@ -43,6 +72,17 @@ std::string checkInfo(const netc_model_info &info) {
              std::to_string(info.input_shape[i]) + ", expected a positive size";
   if (info.classes <= 0)
     return "it has " + std::to_string(info.classes) + " classes";
+  if (!info.input_mean || !info.input_std)
+    return "it has no input normalisation (input_mean, input_std)";
+  int64_t channels = info.input_rank == 3 ? info.input_shape[0] : 1;
+  for (int64_t c = 0; c < channels; ++c)
+    if (!std::isfinite(info.input_mean[c]) || !std::isfinite(info.input_std[c]) ||
+        !(info.input_std[c] > 0))
+      return "input normalisation of channel " + std::to_string(c) + " has mean " +
+             std::to_string(info.input_mean[c]) + " and std " +
+             std::to_string(info.input_std[c]) + ", expected finite values and std above 0";
+  if (std::string e = checkTrainSetup(info.train); !e.empty())
+    return "its training set-up " + e;
   if (info.num_params < 0 || info.num_state < 0 || info.num_layers < 0 ||
       (info.num_params && !info.params) || (info.num_state && !info.state) ||
       (info.num_layers && !info.layers))

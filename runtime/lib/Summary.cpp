@@ -89,7 +89,41 @@ std::string net::runtime::formatSummary(const netc_model_info &info, const std::
   else
     out << "sgd(learning_rate=" << t.learning_rate << ", momentum=" << t.momentum
         << (t.nesterov ? ", nesterov" : "") << ")";
-  out << ", batch " << t.batch << ", " << t.epochs << " epochs\n"
-      << "Devices: cpu" << (((info.devices >> NETC_DEVICE_CUDA) & 1u) ? ", cuda" : "") << "\n";
+  out << ", batch " << t.batch << ", " << t.epochs << " epochs\n";
+  // The set-up as the flags that override it.
+  std::string kind = t.lr_schedule ? t.lr_schedule : "?";
+  out << "Learning-rate schedule: " << kind;
+  if (kind == "step")
+    out << " (--lr-step-size " << t.lr_step_size << " --lr-gamma " << t.lr_gamma << ")";
+  else if (kind == "exponential")
+    out << " (--lr-decay " << t.lr_decay << ")";
+  else if (kind == "cosine")
+    out << " (--lr-min " << t.lr_min << ")";
+  else if (kind == "reduce-on-plateau")
+    out << " (--lr-patience " << t.lr_patience << " --lr-factor " << t.lr_factor
+        << " --lr-min " << t.lr_min << ")";
+  out << "\nEarly stopping: ";
+  if (t.early_stopping)
+    out << "on (--monitor " << (t.monitor ? t.monitor : "?") << " --patience " << t.patience
+        << " --min-delta " << t.min_delta
+        << (t.restore_best_weights ? " --restore-best-weights" : "") << ")\n";
+  else
+    out << "off\n";
+  int64_t channels = info.input_rank == 3 ? info.input_shape[0] : 1;
+  bool identity = true;
+  for (int64_t c = 0; c < channels; ++c)
+    identity = identity && info.input_mean[c] == 0.0f && info.input_std[c] == 1.0f;
+  out << "Input normalisation: " << (identity ? "pixel / 255" : "(pixel / 255 - mean) / std");
+  if (!identity) {
+    auto list = [&](const float *values) {
+      std::ostringstream text;
+      text << "[";
+      for (int64_t c = 0; c < channels; ++c)
+        text << (c ? ", " : "") << values[c];
+      return text.str() + "]";
+    };
+    out << ", mean " << list(info.input_mean) << ", std " << list(info.input_std);
+  }
+  out << "\nDevices: cpu" << (((info.devices >> NETC_DEVICE_CUDA) & 1u) ? ", cuda" : "") << "\n";
   return out.str();
 }

@@ -2,6 +2,7 @@
 
 #include "TestSupport.h"
 
+#include "net/Runtime/Image.h"
 #include "net/Runtime/Trainer.h"
 
 #include <cstring>
@@ -261,6 +262,63 @@ TEST_F(DataTest, FittingDataIsScaledToUnitRange) {
   data->train.gatherRange(0, 2, input.data(), labels.data());
   EXPECT_FLOAT_EQ(input[100], 7.0f / 255.0f);
   EXPECT_EQ(labels[1], 3);
+}
+
+/// Each channel's plane through its own mean and std: (p / 255 - mean) / std.
+TEST(Normalization, GatherAppliesThePerChannelMeanAndStd) {
+  Samples samples;
+  samples.count = 2;
+  samples.sampleSize = 3 * 2; // 3 channels of 2 pixels
+  samples.pixels = {0, 255, 128, 64, 10, 200, /**/ 1, 2, 3, 4, 5, 6};
+  samples.labels = {0, 1};
+  samples.normalization.mean = {0.485f, 0.456f, 0.406f};
+  samples.normalization.std = {0.229f, 0.224f, 0.225f};
+  std::vector<float> input(12);
+  samples.gather({1, 0}, 0, 2, input.data(), nullptr);
+  for (size_t k = 0; k < 12; ++k) {
+    size_t sample = k < 6 ? 1 : 0, c = (k % 6) / 2;
+    float p = float(samples.pixels[sample * 6 + k % 6]);
+    EXPECT_EQ(input[k], (p / 255.0f - samples.normalization.mean[c]) /
+                            samples.normalization.std[c])
+        << k;
+  }
+  EXPECT_FLOAT_EQ(input[6], (0.0f - 0.485f) / 0.229f);
+  EXPECT_FLOAT_EQ(input[9], (64.0f / 255.0f - 0.456f) / 0.224f);
+  std::vector<float> inOrder(12);
+  samples.gatherRange(0, 2, inOrder.data(), nullptr);
+  EXPECT_TRUE(std::equal(inOrder.begin(), inOrder.begin() + 6, input.begin() + 6));
+}
+
+/// The default is p / 255 exactly, so runs before normalisation existed are unchanged.
+TEST(Normalization, TheDefaultIsPixelOver255) {
+  Samples samples;
+  samples.count = 1;
+  samples.sampleSize = 256;
+  for (int p = 0; p < 256; ++p)
+    samples.pixels.push_back(uint8_t(p));
+  samples.labels = {0};
+  std::vector<float> input(256);
+  samples.gatherRange(0, 1, input.data(), nullptr);
+  for (int p = 0; p < 256; ++p)
+    ASSERT_EQ(input[size_t(p)], float(p) / 255.0f) << p;
+}
+
+/// predict's images: the same normalisation after the resize, per channel.
+TEST(Normalization, ImagesAreNormalisedLikeTheData) {
+  Image image;
+  image.width = image.height = 1;
+  image.channels = 3;
+  image.pixels = {255, 0, 51};
+  Normalization n;
+  n.mean = {0.5f, 0.25f, 0.0f};
+  n.std = {0.5f, 0.25f, 2.0f};
+  std::vector<float> input = imageToInput(image, 3, 1, 1, /*invert=*/false, n);
+  ASSERT_EQ(input.size(), 3u);
+  EXPECT_FLOAT_EQ(input[0], (1.0f - 0.5f) / 0.5f);
+  EXPECT_FLOAT_EQ(input[1], (0.0f - 0.25f) / 0.25f);
+  EXPECT_FLOAT_EQ(input[2], 0.2f / 2.0f);
+  std::vector<float> plain = imageToInput(image, 3, 1, 1, /*invert=*/false);
+  EXPECT_FLOAT_EQ(plain[2], 0.2f);
 }
 
 } // namespace

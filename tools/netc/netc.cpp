@@ -244,6 +244,7 @@ int main(int argc, char **argv) {
 
   if (what == Emit::Summary) {
     mlir::net::printLayerTable(mlir::net::buildLayerTable(*module), os);
+    mlir::net::printTrainSetup(*module, os);
     return writeAtomically(outputFile, out);
   }
   if (what == Emit::Mlir) {

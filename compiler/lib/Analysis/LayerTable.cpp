@@ -10,6 +10,8 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Format.h"
 
+#include <cstdio>
+
 using namespace mlir;
 using namespace mlir::net;
 
@@ -120,4 +122,75 @@ void mlir::net::printLayerTable(const LayerTable &table, llvm::raw_ostream &os) 
      << "\nNon-trainable params: " << withCommas(table.frozenParams)
      << "\nForward FLOPs per image: " << withCommas(table.flops) << "\n";
   os << rule << "\n";
+}
+
+namespace {
+
+/// `name(key=value, ...)` of a set-up dictionary, its entries in key order.
+std::string callText(StringRef name, DictionaryAttr dict) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  os << name << "(";
+  bool first = true;
+  for (NamedAttribute entry : dict) {
+    if (entry.getName() == "name")
+      continue;
+    os << (first ? "" : ", ") << entry.getName().getValue() << "=";
+    first = false;
+    Attribute value = entry.getValue();
+    if (auto f = dyn_cast<FloatAttr>(value))
+      os << llvm::format("%g", f.getValueAsDouble());
+    else if (auto b = dyn_cast<BoolAttr>(value))
+      os << (b.getValue() ? "true" : "false");
+    else if (auto i = dyn_cast<IntegerAttr>(value))
+      os << i.getInt();
+    else if (auto s = dyn_cast<StringAttr>(value))
+      os << s.getValue();
+  }
+  os << ")";
+  return text;
+}
+
+std::string listText(DenseF64ArrayAttr values) {
+  std::string text = "[";
+  for (auto [i, v] : llvm::enumerate(values.asArrayRef())) {
+    char number[32];
+    std::snprintf(number, sizeof(number), "%g", v);
+    text += (i ? ", " : "") + std::string(number);
+  }
+  return text + "]";
+}
+
+} // namespace
+
+void mlir::net::printTrainSetup(ModuleOp module, llvm::raw_ostream &os) {
+  auto train = module->getAttrOfType<DictionaryAttr>("net.train");
+  if (!train)
+    return;
+  auto optimizer = train.getAs<DictionaryAttr>("optimizer");
+  auto optimizerName = optimizer ? optimizer.getAs<StringAttr>("name") : StringAttr();
+  os << "Training: "
+     << (optimizerName ? callText(optimizerName.getValue(), optimizer) : std::string("?"));
+  if (auto batch = train.getAs<IntegerAttr>("batch"))
+    os << ", batch " << batch.getInt();
+  if (auto epochs = train.getAs<IntegerAttr>("epochs"))
+    os << ", " << epochs.getInt() << " epochs";
+  os << "\nLearning-rate schedule: ";
+  auto schedule = train.getAs<DictionaryAttr>("lr_schedule");
+  auto scheduleName = schedule ? schedule.getAs<StringAttr>("name") : StringAttr();
+  os << (scheduleName ? callText(scheduleName.getValue(), schedule) : std::string("constant()"))
+     << "\nEarly stopping: ";
+  if (auto stopping = train.getAs<DictionaryAttr>("early_stopping"))
+    os << callText("early_stopping", stopping) << "\n";
+  else
+    os << "off\n";
+  os << "Input normalisation: ";
+  auto norm = module->getAttrOfType<DictionaryAttr>("net.input_normalization");
+  auto mean = norm ? norm.getAs<DenseF64ArrayAttr>("mean") : DenseF64ArrayAttr();
+  auto stddev = norm ? norm.getAs<DenseF64ArrayAttr>("std") : DenseF64ArrayAttr();
+  if (mean && stddev)
+    os << "(pixel / 255 - mean) / std, mean " << listText(mean) << ", std " << listText(stddev)
+       << "\n";
+  else
+    os << "pixel / 255\n";
 }

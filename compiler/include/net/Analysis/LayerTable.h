@@ -45,6 +45,10 @@ LayerTable buildLayerTable(ModuleOp module);
 /// Prints it as Keras' summary(): one row a layer, then the totals.
 void printLayerTable(const LayerTable &table, llvm::raw_ostream &os);
 
+/// Prints the training set-up (`net.train`) and the input normalisation
+/// (`net.input_normalization`) that follow the table in `netc -emit=summary`.
+void printTrainSetup(ModuleOp module, llvm::raw_ostream &os);
+
 } // namespace mlir::net
 
 #endif // NET_ANALYSIS_LAYERTABLE_H

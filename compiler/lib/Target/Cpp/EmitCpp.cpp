@@ -14,6 +14,7 @@
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Format.h"
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -298,12 +299,43 @@ void CppEmitter::emitTables() {
   if (auto name = module->getAttrOfType<StringAttr>("net.network"))
     network = name.str();
 
+  // The input normalisation, one value per channel (default: pixel / 255).
+  size_t channels = inputShape.size() == 3 ? size_t(inputShape[0]) : 1;
+  auto norm = module->getAttrOfType<DictionaryAttr>("net.input_normalization");
+  auto emitPerChannel = [&](StringRef cname, StringRef key, double fallback) {
+    auto values = norm ? norm.getAs<DenseF64ArrayAttr>(key) : DenseF64ArrayAttr();
+    os << "const float " << cname << "[] = {";
+    for (size_t c = 0; c < channels; ++c)
+      os << (c ? ", " : "") << "float("
+         << number(values && c < values.size() ? values[c] : fallback) << ")";
+    os << "};\n";
+  };
+  emitPerChannel("kInputMean", "mean", 0.0);
+  emitPerChannel("kInputStd", "std", 1.0);
+  os << "\n";
+
+  // The schedule and early stopping; what the .net file leaves out takes
+  // netrun's defaults (docs/netrun.md).
+  DictionaryAttr schedule = train ? train.getAs<DictionaryAttr>("lr_schedule") : DictionaryAttr();
+  DictionaryAttr stopping = train ? train.getAs<DictionaryAttr>("early_stopping") : DictionaryAttr();
+  std::string scheduleName = "constant";
+  if (auto name = schedule ? schedule.getAs<StringAttr>("name") : StringAttr())
+    scheduleName = name.str();
+  std::replace(scheduleName.begin(), scheduleName.end(), '_', '-'); // netrun's spelling
+  std::string monitor = "val_loss";
+  if (auto m = stopping ? stopping.getAs<StringAttr>("monitor") : StringAttr())
+    monitor = m.str();
+  auto flag = [&](DictionaryAttr dict, StringRef key) {
+    auto b = dict ? dict.getAs<BoolAttr>(key) : BoolAttr();
+    return b && b.getValue() ? 1 : 0;
+  };
+
   os << "const netc_model_info kModel = {\n"
      << "    NETC_MAGIC, NETC_ABI_VERSION, " << quote(network) << ", " << quote("netc " NETC_COMPILER_VERSION) << ",\n"
      << "    " << inputShape.size() << ", {";
   for (size_t i = 0; i < 3; ++i)
     os << (i ? ", " : "") << (i < inputShape.size() ? inputShape[i] : 0);
-  os << "}, " << classes << ",\n"
+  os << "}, kInputMean, kInputStd, " << classes << ",\n"
      << "    " << params.size() << ", kParams, " << state.size() << ", kState,\n"
      << "    " << table.rows.size() << ", kLayers, " << table.flops << ",\n"
      << "    {" << (sgd ? "NETC_OPTIMIZER_SGD" : "NETC_OPTIMIZER_ADAM") << ", "
@@ -311,6 +343,12 @@ void CppEmitter::emitTables() {
      << ", " << (get(opt, "nesterov", 0) != 0 ? 1 : 0) << ", " << number(get(opt, "beta1", 0.9))
      << ", " << number(get(opt, "beta2", 0.999)) << ", " << number(get(opt, "epsilon", 1e-7))
      << ", " << int64_t(get(train, "batch", 32)) << ", " << int64_t(get(train, "epochs", 1))
+     << ",\n     " << quote(scheduleName) << ", " << int64_t(get(schedule, "step_size", 10))
+     << ", " << number(get(schedule, "gamma", 0.1)) << ", " << number(get(schedule, "decay", 0.95))
+     << ", " << number(get(schedule, "min_lr", 0)) << ", " << int64_t(get(schedule, "patience", 10))
+     << ", " << number(get(schedule, "factor", 0.1)) << ",\n     " << (stopping ? 1 : 0) << ", "
+     << quote(monitor) << ", " << int64_t(get(stopping, "patience", 0)) << ", "
+     << number(get(stopping, "min_delta", 0)) << ", " << flag(stopping, "restore_best_weights")
      << "},\n"
      << "    1u << NETC_DEVICE_CPU,\n";
   // The frozen base's features (net-split-frozen-base); size 0 without one.

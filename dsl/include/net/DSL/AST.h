@@ -56,6 +56,7 @@ struct Stmt {
   llvm::SMLoc loc;
   std::string name;     // Input, Assign
   ExprPtr value;        // Input shape list, Output/Return/Assign value, Repeat count
+  ExprPtr options;      // Input: `(mean = ..., std = ...)` as a call of 'input', or null
   StmtList body;        // Repeat, Frozen, Train (Assign settings)
 
   Stmt(Kind kind, llvm::SMLoc loc) : kind(kind), loc(loc) {}

@@ -1,8 +1,8 @@
 //===- Data.h - Training data in the model's input layout -------*- C++ -*-===//
 //
 // Images stay uint8 in memory (60,000 MNIST images are 47 MB, not 188 MB as
-// floats) and are converted to float, /255, one batch at a time, in the
-// order a shuffled index list asks for.
+// floats) and are converted to float, /255 and normalised as the model asks,
+// one batch at a time, in the order a shuffled index list asks for.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NET_RUNTIME_DATA_H
@@ -17,6 +17,20 @@
 
 namespace net::runtime {
 
+/// The model's input normalisation (netc_model_info::input_mean, input_std):
+/// pixel p of channel c becomes (p / 255 - mean[c]) / std[c]. The default,
+/// mean 0 and std 1, is p / 255 exactly.
+struct Normalization {
+  std::vector<float> mean = {0.0f}, std = {1.0f}; // one per channel
+
+  /// The model's, input_shape[0] channels for rank 3, one for rank 1.
+  static Normalization of(const netc_model_info &info);
+  /// A value v in [0, 1] (p / 255) of channel c, normalised.
+  float apply(float v, size_t c) const { return (v - mean[c]) / std[c]; }
+  /// The float of each of the 256 pixel values, channel after channel.
+  std::vector<float> table() const;
+};
+
 /// Labelled samples, each `sampleSize` uint8 values in the model's layout.
 struct Samples {
   int64_t count = 0;
@@ -30,9 +44,12 @@ struct Samples {
 
   /// Floats gather writes per sample.
   int64_t floatsPerSample() const { return featureSize ? featureSize : sampleSize; }
+  /// Applied by gather and gatherRange; the planes of a sample are its
+  /// channels (sampleSize / channels values each).
+  Normalization normalization;
 
-  /// Writes samples indices[first, first + n) as floats /255 into `input`
-  /// and their labels into `labelsOut` (when not null).
+  /// Writes samples indices[first, first + n) as normalised floats into
+  /// `input` and their labels into `labelsOut` (when not null).
   void gather(const std::vector<int64_t> &indices, int64_t first, int64_t n,
               float *input, int32_t *labelsOut) const;
   /// Samples [first, first + n) in order.

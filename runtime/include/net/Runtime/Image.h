@@ -4,12 +4,13 @@
 // model's channel count (grey = ITU-R 601 luma of RGB; grey copied into each
 // of three channels), resizes them to the model's height and width (area
 // averaging when shrinking, bilinear when enlarging), and scales to [0, 1]
-// as the training data is (/255), in CHW order.
+// and normalises as the training data is, in CHW order.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NET_RUNTIME_IMAGE_H
 #define NET_RUNTIME_IMAGE_H
 
+#include "net/Runtime/Data.h"
 #include "net/Runtime/IDX.h"
 
 #include <cstdint>
@@ -26,10 +27,12 @@ struct Image {
 
 Result<Image> decodeImage(const std::string &path);
 
-/// `channels` x `height` x `width` floats in [0, 1]; `invert` gives 1 - v
-/// (dark digits on white paper, for a model trained on MNIST's white on black).
+/// `channels` x `height` x `width` floats v in [0, 1], normalised as the
+/// model asks ((v - mean[c]) / std[c]); `invert` takes 1 - v first (dark
+/// digits on white paper, for a model trained on MNIST's white on black).
 std::vector<float> imageToInput(const Image &image, int32_t channels, int32_t height,
-                                int32_t width, bool invert);
+                                int32_t width, bool invert,
+                                const Normalization &normalization = Normalization());
 
 } // namespace net::runtime
 

@@ -66,6 +66,21 @@ typedef struct netc_train_setup {
   double beta1, beta2, epsilon;  /* Adam */
   int32_t batch;
   int32_t epochs;
+  /* The learning-rate schedule, as netrun's --lr-schedule and its flags. */
+  const char *lr_schedule;       /* constant, step, exponential, cosine, one-cycle,
+                                    reduce-on-plateau */
+  int32_t lr_step_size;          /* step: epochs between decays */
+  double lr_gamma;               /* step: factor every lr_step_size epochs */
+  double lr_decay;               /* exponential: factor per epoch */
+  double lr_min;                 /* cosine, reduce-on-plateau: the lowest rate */
+  int32_t lr_patience;           /* reduce-on-plateau: epochs without a better val_loss */
+  double lr_factor;              /* reduce-on-plateau: factor of a reduction */
+  /* Early stopping, as netrun's --early-stopping and its flags. */
+  int32_t early_stopping;        /* 1: on */
+  const char *monitor;           /* val_loss or val_accuracy */
+  int32_t patience;
+  double min_delta;
+  int32_t restore_best_weights;
 } netc_train_setup;
 
 typedef struct netc_model_info {
@@ -75,6 +90,11 @@ typedef struct netc_model_info {
   const char *compiler;          /* "netc 0.1.0" */
   int32_t input_rank;            /* without the batch: 3 (C, H, W) or 1 */
   int64_t input_shape[3];
+  /* Input normalisation: pixel p (0..255) of channel c is fed as
+   * (p / 255 - input_mean[c]) / input_std[c]; one value per channel
+   * (input_shape[0] of them for rank 3, one for rank 1). */
+  const float *input_mean;
+  const float *input_std;
   int32_t classes;
   int32_t num_params;
   const netc_tensor_info *params;
