@@ -7,22 +7,30 @@
 
 using namespace net::runtime;
 
+void InputNormalization::apply(const uint8_t *src, float *dst, int64_t channels,
+                               int64_t planeSize) const {
+  // The default (/255, no mean or deviation) divides as the code always did,
+  // so runs stay bit-identical to earlier ones.
+  bool plain = mean.empty() && stddev.empty() && scale == 1.0f / 255.0f;
+  for (int64_t c = 0; c < channels; ++c)
+    for (int64_t k = c * planeSize; k < (c + 1) * planeSize; ++k)
+      dst[k] = plain ? float(src[k]) / 255.0f : (*this)(float(src[k]), c);
+}
+
 void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t n,
-                     float *input, int32_t *labelsOut) const {
+                     float *input, int32_t *labelsOut, const InputNormalization &norm) const {
   for (int64_t i = 0; i < n; ++i) {
-    int64_t sample = indices[size_t(first + i)];
-    const uint8_t *src = pixels.data() + sample * sampleSize;
-    float *dst = input + i * sampleSize;
-    for (int64_t k = 0; k < sampleSize; ++k)
-      dst[k] = float(src[k]) / 255.0f;
+    int64_t index = indices[size_t(first + i)];
+    norm.apply(sample(index), input + i * sampleSize, channels, sampleSize / channels);
     if (labelsOut)
-      labelsOut[i] = labels[size_t(sample)];
+      labelsOut[i] = labels[size_t(index)];
   }
 }
 
-void Samples::gatherRange(int64_t first, int64_t n, float *input, int32_t *labelsOut) const {
-  for (int64_t i = 0; i < n * sampleSize; ++i)
-    input[i] = float(pixels[size_t(first * sampleSize + i)]) / 255.0f;
+void Samples::gatherRange(int64_t first, int64_t n, float *input, int32_t *labelsOut,
+                          const InputNormalization &norm) const {
+  for (int64_t i = 0; i < n; ++i)
+    norm.apply(sample(first + i), input + i * sampleSize, channels, sampleSize / channels);
   if (labelsOut)
     std::copy(labels.begin() + first, labels.begin() + first + n, labelsOut);
 }
@@ -69,6 +77,8 @@ Result<Samples> toSamples(LabelledImages &images, const netc_model_info &info,
   Samples out;
   out.count = limit > 0 ? std::min<int64_t>(limit, images.count) : images.count;
   out.sampleSize = pixels;
+  out.height = int32_t(images.height);
+  out.width = int32_t(images.width);
   images.pixels.resize(size_t(out.count * pixels));
   out.pixels = std::move(images.pixels);
   out.labels.assign(images.labels.begin(), images.labels.begin() + out.count);
@@ -103,6 +113,9 @@ Result<TrainTestData> net::runtime::loadIdxForModel(const std::string &nameOrPat
 Samples net::runtime::splitValidation(Samples &train, double fraction) {
   Samples held;
   held.sampleSize = train.sampleSize;
+  held.channels = train.channels;
+  held.height = train.height;
+  held.width = train.width;
   held.count = int64_t(double(train.count) * fraction);
   int64_t keep = train.count - held.count;
   held.pixels.assign(train.pixels.begin() + keep * train.sampleSize, train.pixels.end());
