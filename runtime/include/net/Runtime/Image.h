@@ -4,13 +4,17 @@
 // model's channel count (grey = ITU-R 601 luma of RGB; grey copied into each
 // of three channels), resizes them to the model's height and width (area
 // averaging when shrinking, bilinear when enlarging), and scales to [0, 1]
-// as the training data is (/255), in CHW order.
+// as the training data is (/255), in CHW order. Image folders keep the
+// converted pixels as uint8 (imageToPixels); `netrun export-images` writes
+// PNGs (writePng).
 //
 //===----------------------------------------------------------------------===//
 #ifndef NET_RUNTIME_IMAGE_H
 #define NET_RUNTIME_IMAGE_H
 
 #include "net/Runtime/IDX.h"
+#include "net/Runtime/ModelABI.h"
+#include "net/Runtime/Status.h"
 
 #include <cstdint>
 #include <string>
@@ -24,12 +28,31 @@ struct Image {
   std::vector<uint8_t> pixels;
 };
 
+/// Decodes `path`; 16-bit files come back as 8 bits per channel, 1 to 4
+/// channels (grey, grey + alpha, RGB, RGBA) as the file has them.
 Result<Image> decodeImage(const std::string &path);
+
+/// The image the model takes: (C, H, W), or a square (H*W) as one plane.
+struct ImageGeometry {
+  int32_t channels = 1, height = 0, width = 0;
+};
+
+/// The model's input as an image, or why it is not one.
+Result<ImageGeometry> inputGeometry(const netc_model_info &info);
+
+/// `geometry.channels` x height x width uint8 values (CHW): converted and
+/// resized as imageToInput does, then rounded.
+std::vector<uint8_t> imageToPixels(const Image &image, const ImageGeometry &geometry);
 
 /// `channels` x `height` x `width` floats in [0, 1]; `invert` gives 1 - v
 /// (dark digits on white paper, for a model trained on MNIST's white on black).
 std::vector<float> imageToInput(const Image &image, int32_t channels, int32_t height,
                                 int32_t width, bool invert);
+
+/// Writes `pixels` (HWC, `channels` of 1 to 4) as a PNG, atomically (a
+/// temporary file in the same folder, then rename).
+Status writePng(const std::string &path, int32_t width, int32_t height, int32_t channels,
+                const uint8_t *pixels);
 
 } // namespace net::runtime
 
