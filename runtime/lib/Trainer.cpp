@@ -2,7 +2,9 @@
 
 #include "net/Runtime/Trainer.h"
 
+#include "net/Runtime/Augment.h"
 #include "net/Runtime/Plot.h"
+#include "net/Runtime/Prefetch.h"
 #include "net/Runtime/TensorBoard.h"
 
 #include "net/Runtime/Random.h"
@@ -20,6 +22,7 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 using namespace net::runtime;
@@ -31,6 +34,7 @@ namespace {
 constexpr uint64_t kInitStream = 1;
 constexpr uint64_t kShuffleStream = 2;
 constexpr uint64_t kStepStream = 3;
+constexpr uint64_t kAugmentStream = 4;
 
 /// Keras' truncated normal: values beyond two standard deviations are drawn
 /// again, and the standard deviation is divided by 0.8796..., the standard
@@ -199,8 +203,14 @@ Status net::runtime::prepareOutputDirectory(const std::string &dir) {
   return Status::success();
 }
 
+int32_t net::runtime::augmentWorkerCount(int32_t requested) {
+  if (requested > 0)
+    return requested;
+  return std::clamp(int32_t(std::thread::hardware_concurrency() / 4), 1, 4);
+}
+
 Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Samples &samples,
-                                          bool withConfusion) {
+                                          bool withConfusion, const InputNormalization &norm) {
   using R = Result<Evaluation>;
   const netc_model_info &info = instance.info();
   int32_t batch = instance.batch();
@@ -214,7 +224,7 @@ Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Sample
   int64_t correctSum = 0;
   for (int64_t first = 0; first < samples.count; first += batch) {
     int32_t n = int32_t(std::min<int64_t>(batch, samples.count - first));
-    samples.gatherRange(first, n, input.data(), labels.data());
+    samples.gatherRange(first, n, input.data(), labels.data(), norm);
     float loss = 0;
     int32_t correct = 0;
     if (Status s = instance.evalStep(input.data(), labels.data(), n, loss, correct); !s)
@@ -272,6 +282,16 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       return R::failure(last.error + " (--resume continues from the --out folder's last.ckpt)");
     if (Status s = restoreCheckpoint(*last, instance, lastPath, /*withState=*/true); !s)
       return R::failure(s.error());
+    if (last->classNames != options.classNames)
+      return R::failure(lastPath + ": was trained on " +
+                        (last->classNames.empty() ? std::string("an IDX dataset")
+                                                  : std::to_string(last->classNames.size()) +
+                                                        " classes of an image folder") +
+                        ", the data now has " +
+                        (options.classNames.empty()
+                             ? std::string("none of its class names")
+                             : std::to_string(options.classNames.size()) +
+                                   " classes (the class folders must stay the same)"));
     if (last->rngState.size() != 4)
       return R::failure(lastPath + ": corrupted checkpoint: the shuffling state has " +
                         std::to_string(last->rngState.size()) + " words, expected 4");
@@ -333,6 +353,10 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   Checkpoint lastCheckpoint; // the last epoch's, for --restore-best-weights
   auto stopRequested = [&] { return callbacks.stopRequested && callbacks.stopRequested(); };
+  const AugmentConfig &augment = options.config.augment;
+  auto globalStepOf = [&](int32_t epoch, int64_t step) {
+    return uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
+  };
 
   for (int32_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
     auto epochStart = std::chrono::steady_clock::now();
@@ -342,11 +366,35 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     bool resumed = epoch == startEpoch;
     double lossSum = resumed ? startLossSum : 0;
     int64_t correctSum = resumed ? startCorrect : 0, seen = resumed ? startSeen : 0;
-    for (int64_t step = resumed ? startStep : 0; step < stepsPerEpoch; ++step) {
+    int64_t firstStep = resumed ? startStep : 0;
+    // Augmented batches are made ahead by workers while the model trains;
+    // plain ones are copied here, which costs next to nothing.
+    std::optional<BatchPrefetcher> prefetch;
+    if (augment.enabled())
+      prefetch.emplace(firstStep, stepsPerEpoch, input.size(), labels.size(),
+                       augmentWorkerCount(options.augmentWorkers),
+                       augmentWorkerCount(options.augmentWorkers) + 2,
+                       [&, epoch](int64_t step, float *in, int32_t *out) {
+                         int64_t first = step * batch;
+                         int64_t n = std::min<int64_t>(batch, trainSet.count - first);
+                         augmentBatch(trainSet, order, first, n, augment,
+                                      deriveSeed(options.seed, kAugmentStream,
+                                                 globalStepOf(epoch, step)),
+                                      options.normalization, in, out);
+                       });
+    for (int64_t step = firstStep; step < stepsPerEpoch; ++step) {
       int64_t first = step * batch;
       int32_t n = int32_t(std::min<int64_t>(batch, trainSet.count - first));
-      trainSet.gather(order, first, n, input.data(), labels.data());
-      uint64_t globalStep = uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
+      const float *stepInput = input.data();
+      const int32_t *stepLabels = labels.data();
+      if (prefetch) {
+        BatchPrefetcher::Batch ready = prefetch->wait(step);
+        stepInput = ready.input;
+        stepLabels = ready.labels;
+      } else {
+        trainSet.gather(order, first, n, input.data(), labels.data(), options.normalization);
+      }
+      uint64_t globalStep = globalStepOf(epoch, step);
       double rate = scheduledLearningRate(schedule, baseRate, epoch, options.epochs,
                                           int64_t(globalStep), stepsPerEpoch, scheduleState);
       if (rate != learningRate) {
@@ -355,11 +403,13 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       }
       float loss = 0;
       int32_t correct = 0;
-      if (Status s = instance.trainStep(input.data(), labels.data(), n,
-                                        deriveSeed(options.seed, kStepStream, globalStep),
-                                        loss, correct);
-          !s)
-        return R::failure(s.error());
+      Status stepped = instance.trainStep(stepInput, stepLabels, n,
+                                          deriveSeed(options.seed, kStepStream, globalStep),
+                                          loss, correct);
+      if (prefetch)
+        prefetch->release(step);
+      if (!stepped)
+        return R::failure(stepped.error());
       if (!std::isfinite(loss)) {
         std::string kept = epoch > 0 ? "the last good checkpoint (" + lastPath + ", epoch " +
                                            std::to_string(epoch) + ") is kept"
@@ -402,6 +452,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       // last.ckpt gets the position, best.ckpt and history.csv are untouched.
       if (step + 1 < stepsPerEpoch && stopRequested()) {
         Checkpoint checkpoint = captureCheckpoint(instance);
+        checkpoint.classNames = options.classNames;
         checkpoint.epoch = epoch;
         checkpoint.rngState.assign(beforeShuffle.begin(), beforeShuffle.end());
         checkpoint.run = options.config;
@@ -422,7 +473,10 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       }
     }
     double trainSeconds = secondsSince(epochStart);
-    Result<Evaluation> val = evaluate(instance, validation, /*withConfusion=*/false);
+    double waitedSeconds = prefetch ? prefetch->waitedSeconds() : 0;
+    prefetch.reset();
+    Result<Evaluation> val =
+        evaluate(instance, validation, /*withConfusion=*/false, options.normalization);
     if (!val)
       return R::failure(val.error);
 
@@ -437,6 +491,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     stats.scheduled = schedule.kind != "constant";
     stats.seconds = secondsSince(epochStart);
     stats.imagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0;
+    stats.waitedSeconds = waitedSeconds;
     bool reduced = updatePlateau(schedule, baseRate, scheduleState, stats.valLoss);
     EarlyStoppingDecision decision;
     if (early.enabled)
@@ -445,6 +500,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
           early.monitor == "val_accuracy" ? stats.valAccuracy : stats.valLoss);
 
     Checkpoint checkpoint = captureCheckpoint(instance);
+    checkpoint.classNames = options.classNames;
     checkpoint.epoch = epoch + 1;
     checkpoint.rngState.assign(shuffler.state().begin(), shuffler.state().end());
     checkpoint.run = options.config;
