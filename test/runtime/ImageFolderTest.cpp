@@ -9,6 +9,7 @@
 #include <zlib.h>
 
 #include <sstream>
+#include <tuple>
 
 using namespace net::runtime;
 using net::test::TempDirTest;
@@ -290,6 +291,88 @@ TEST_F(ImageFolderTest, ExportedMnistLoadsBackAsTheIdxPixels) {
             1);
   EXPECT_NE(err2.str().find("has no class 12 (its labels are 0 to 9)"), std::string::npos)
       << err2.str();
+}
+
+/// netrun train, eval and predict on a folder, through the command line.
+TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
+  SKIP_WITHOUT_MNIST();
+  auto netrun = [](std::vector<std::string> args) {
+    std::ostringstream out, err;
+    int status = runNetrun(args, DriverStreams{out, err, false});
+    return std::make_tuple(status, out.str(), err.str());
+  };
+  auto [exported, o1, e1] = netrun({"export-images", "--data", net::test::mnistDir(), "--out",
+                                    path("digits"), "--per-class", "30"});
+  ASSERT_EQ(exported, 0) << e1;
+  std::string out = path("run");
+  auto [noSplit, o2, e2] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"), "--out", out});
+  EXPECT_EQ(noSplit, 1);
+  EXPECT_EQ(e2, "netrun: error: " + path("digits") +
+                    ": an image folder has no test split; give --validation-split F or "
+                    "--validation-data DIR\n");
+  fs::create_directories(path("other/a"));
+  fs::create_directories(path("other/b"));
+  writeUniform(path("other/a/1.png"), 28, 28, 1, {1});
+  writeUniform(path("other/b/1.png"), 28, 28, 1, {1});
+  auto [mismatch, o3, e3] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
+                                    "--validation-data", path("other"), "--out", out});
+  EXPECT_EQ(mismatch, 1);
+  EXPECT_NE(e3.find(path("other") + ": classes (a, b) differ from those of " + path("digits") +
+                    " (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"),
+            std::string::npos)
+      << e3;
+  auto [badFill, o4, e4] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
+                                   "--fill-value", "3"});
+  EXPECT_NE(e4.find("option '--fill-value' applies only to --fill-mode constant"),
+            std::string::npos)
+      << e4;
+  auto [badZoom, o5, e5] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
+                                   "--zoom-range", "[1.2,0.8]"});
+  EXPECT_NE(e5.find("option '--zoom-range' expects"), std::string::npos) << e5;
+
+  auto [trained, o6, e6] = netrun(
+      {"train", FIXTURE_ADAM, "--data", path("digits"), "--validation-split", "0.2", "--epochs",
+       "2", "--batch", "20", "--rotation-range", "10", "--zoom-range", "[0.9,1.1]",
+       "--fill-mode", "constant", "--fill-value", "0", "--horizontal-flip", "--out", out});
+  ASSERT_EQ(trained, 0) << e6;
+  EXPECT_NE(o6.find("Found 300 images of 10 classes in " + path("digits")), std::string::npos)
+      << o6;
+  EXPECT_NE(o6.find("validating on 60 (the first 20.0% of each class)"), std::string::npos) << o6;
+  Result<Checkpoint> last = readCheckpoint(out + "/last.ckpt");
+  ASSERT_TRUE(last) << last.error;
+  EXPECT_EQ(last->classNames.size(), 10u);
+  EXPECT_EQ(last->classNames[7], "7");
+  EXPECT_EQ(last->run.augment.zoomLow, 0.9);
+  EXPECT_TRUE(last->run.augment.horizontalFlip);
+  std::string config = net::test::readFile(out + "/config.txt");
+  for (const char *line : {"augmentation = true", "rotation-range = 10", "zoom-range = [0.9,1.1]",
+                           "horizontal-flip = true", "fill-mode = constant", "fill-value = 0",
+                           "interpolation = bilinear", "strict-images = false"})
+    EXPECT_NE(config.find(std::string("\n") + line + "\n"), std::string::npos) << line << config;
+  // --resume takes the augmentation from the checkpoint.
+  auto [resumed, o7, e7] = netrun({"train", FIXTURE_ADAM, "--epochs", "3", "--out", out,
+                                   "--resume"});
+  ASSERT_EQ(resumed, 0) << e7;
+  EXPECT_NE(net::test::readFile(out + "/config.txt").find("\nrotation-range = 10\n"),
+            std::string::npos);
+
+  auto [evaluated, o8, e8] = netrun({"eval", FIXTURE_ADAM, "--weights", out + "/last.ckpt",
+                                     "--data", path("digits")});
+  ASSERT_EQ(evaluated, 0) << e8;
+  EXPECT_NE(o8.find("(image folder), 300 images: loss"), std::string::npos) << o8;
+  EXPECT_NE(o8.find("classes: 0 0, 1 1, 2 2"), std::string::npos) << o8;
+  auto [wrongEval, o9, e9] = netrun({"eval", FIXTURE_ADAM, "--weights", out + "/last.ckpt",
+                                     "--data", path("other")});
+  EXPECT_EQ(wrongEval, 1);
+  EXPECT_NE(e9.find("differ from those " + out + "/last.ckpt was trained on"), std::string::npos)
+      << e9;
+  std::string seven;
+  for (const auto &entry : fs::directory_iterator(path("digits/7")))
+    seven = entry.path().string();
+  auto [predicted, o10, e10] = netrun({"predict", FIXTURE_ADAM, "--weights", out + "/last.ckpt",
+                                       seven});
+  ASSERT_EQ(predicted, 0) << e10;
+  EXPECT_NE(o10.find(" 9 9: 0."), std::string::npos) << o10; // labels with their names
 }
 
 } // namespace
