@@ -129,6 +129,20 @@ Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &
   run.set_early_patience(early.patience);
   run.set_early_min_delta(early.minDelta);
   run.set_early_restore_best_weights(early.restoreBestWeights);
+  const AugmentConfig &augment = checkpoint.run.augment;
+  run.set_augment_rotation_range(augment.rotationRange);
+  run.set_augment_width_shift_range(augment.widthShiftRange);
+  run.set_augment_height_shift_range(augment.heightShiftRange);
+  run.set_augment_zoom_low(augment.zoomLow);
+  run.set_augment_zoom_high(augment.zoomHigh);
+  run.set_augment_shear_range(augment.shearRange);
+  run.set_augment_horizontal_flip(augment.horizontalFlip);
+  run.set_augment_fill_mode(augment.fillMode);
+  run.set_augment_fill_value(augment.fillValue);
+  run.set_augment_interpolation(augment.interpolation);
+  run.set_validation_data(checkpoint.run.validationData);
+  for (const std::string &name : checkpoint.classNames)
+    message.add_class_names(name);
   message.set_epoch_step(checkpoint.epochStep);
   message.set_epoch_loss_sum(checkpoint.epochLossSum);
   message.set_epoch_correct(checkpoint.epochCorrect);
@@ -303,6 +317,30 @@ Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
   if (early.monitor != "val_loss" && early.monitor != "val_accuracy")
     return R::failure(path + ": corrupted checkpoint: early stopping monitors '" +
                       early.monitor + "', expected val_loss or val_accuracy");
+  // Older files have no augmentation: every field reads as its neutral value.
+  AugmentConfig &augment = out.run.augment;
+  augment.rotationRange = run.augment_rotation_range();
+  augment.widthShiftRange = run.augment_width_shift_range();
+  augment.heightShiftRange = run.augment_height_shift_range();
+  if (run.augment_zoom_low() != 0 || run.augment_zoom_high() != 0) {
+    augment.zoomLow = run.augment_zoom_low();
+    augment.zoomHigh = run.augment_zoom_high();
+  }
+  augment.shearRange = run.augment_shear_range();
+  augment.horizontalFlip = run.augment_horizontal_flip();
+  if (!run.augment_fill_mode().empty())
+    augment.fillMode = run.augment_fill_mode();
+  augment.fillValue = run.augment_fill_value();
+  if (!run.augment_interpolation().empty())
+    augment.interpolation = run.augment_interpolation();
+  const std::vector<std::string> &fills = fillModeNames();
+  if (std::find(fills.begin(), fills.end(), augment.fillMode) == fills.end() ||
+      (augment.interpolation != "bilinear" && augment.interpolation != "nearest"))
+    return R::failure(path + ": corrupted checkpoint: augmentation fill mode '" +
+                      augment.fillMode + "' or interpolation '" + augment.interpolation +
+                      "' is unknown");
+  out.run.validationData = run.validation_data();
+  out.classNames.assign(message.class_names().begin(), message.class_names().end());
   out.epochStep = message.epoch_step();
   out.epochLossSum = message.epoch_loss_sum();
   out.epochCorrect = message.epoch_correct();

@@ -23,20 +23,19 @@ std::vector<float> Normalization::table() const {
   return values;
 }
 
-namespace {
-
-/// One sample's pixels through the per-channel table.
-void normalizeSample(const uint8_t *src, float *dst, int64_t size, const std::vector<float> &table) {
-  size_t channels = table.size() / 256;
-  int64_t plane = size / int64_t(channels);
-  for (size_t c = 0; c < channels; ++c) {
-    const float *lookup = table.data() + c * 256;
-    for (int64_t k = int64_t(c) * plane; k < int64_t(c + 1) * plane; ++k)
-      dst[k] = lookup[src[k]];
+void Normalization::apply(const uint8_t *src, float *dst, int64_t channels,
+                          int64_t planeSize) const {
+  // The model's channels decide the planes when it has a mean per channel.
+  if (mean.size() > 1 && int64_t(mean.size()) != channels) {
+    planeSize = channels * planeSize / int64_t(mean.size());
+    channels = int64_t(mean.size());
+  }
+  for (int64_t c = 0; c < channels; ++c) {
+    const size_t m = mean.size() == 1 ? 0 : size_t(c);
+    for (int64_t k = c * planeSize; k < (c + 1) * planeSize; ++k)
+      dst[k] = apply(float(src[k]) / 255.0f, m);
   }
 }
-
-} // namespace
 
 void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t n,
                      float *input, int32_t *labelsOut) const {
@@ -49,13 +48,11 @@ void Samples::gather(const std::vector<int64_t> &indices, int64_t first, int64_t
     }
     return;
   }
-  std::vector<float> table = normalization.table();
   for (int64_t i = 0; i < n; ++i) {
-    int64_t sample = indices[size_t(first + i)];
-    normalizeSample(pixels.data() + sample * sampleSize, input + i * sampleSize, sampleSize,
-                    table);
+    int64_t index = indices[size_t(first + i)];
+    normalization.apply(sample(index), input + i * sampleSize, channels, sampleSize / channels);
     if (labelsOut)
-      labelsOut[i] = labels[size_t(sample)];
+      labelsOut[i] = labels[size_t(index)];
   }
 }
 
@@ -66,10 +63,9 @@ void Samples::gatherRange(int64_t first, int64_t n, float *input, int32_t *label
       std::copy(labels.begin() + first, labels.begin() + first + n, labelsOut);
     return;
   }
-  std::vector<float> table = normalization.table();
   for (int64_t i = 0; i < n; ++i)
-    normalizeSample(pixels.data() + (first + i) * sampleSize, input + i * sampleSize,
-                    sampleSize, table);
+    normalization.apply(sample(first + i), input + i * sampleSize, channels,
+                        sampleSize / channels);
   if (labelsOut)
     std::copy(labels.begin() + first, labels.begin() + first + n, labelsOut);
 }
@@ -117,6 +113,8 @@ Result<Samples> toSamples(LabelledImages &images, const netc_model_info &info,
   out.normalization = Normalization::of(info);
   out.count = limit > 0 ? std::min<int64_t>(limit, images.count) : images.count;
   out.sampleSize = pixels;
+  out.height = int32_t(images.height);
+  out.width = int32_t(images.width);
   images.pixels.resize(size_t(out.count * pixels));
   out.pixels = std::move(images.pixels);
   out.labels.assign(images.labels.begin(), images.labels.begin() + out.count);
@@ -152,6 +150,9 @@ Samples net::runtime::splitValidation(Samples &train, double fraction) {
   Samples held;
   held.sampleSize = train.sampleSize;
   held.normalization = train.normalization;
+  held.channels = train.channels;
+  held.height = train.height;
+  held.width = train.width;
   held.count = int64_t(double(train.count) * fraction);
   int64_t keep = train.count - held.count;
   held.pixels.assign(train.pixels.begin() + keep * train.sampleSize, train.pixels.end());

@@ -7,6 +7,7 @@
 #include "net/Runtime/Checkpoint.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Image.h"
+#include "net/Runtime/ImageFolder.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Summary.h"
 #include "net/Runtime/Trainer.h"
@@ -61,6 +62,15 @@ struct Options {
   std::string device = "auto";
   bool invert = false;
   bool help = false;
+  // Image folders and augmentation.
+  std::string validationData;
+  bool strictImages = false;
+  AugmentConfig augment;
+  int32_t augmentWorkers = 0; // 0: auto
+  // export-images.
+  int64_t perClass = 0;       // 0: every image
+  std::vector<int32_t> classes;
+  std::string split = "train";
   std::vector<std::string> commandLine; // the arguments after "netrun"
 };
 
@@ -104,7 +114,8 @@ Setter realIn(double low, double high, bool lowOpen, std::function<void(Options 
 
 const std::vector<OptionSpec> &optionTable() {
   static const std::vector<OptionSpec> table = {
-      {"data", "NAME|DIR", "train eval", "dataset by name (mnist, fashion-mnist) or IDX folder",
+      {"data", "NAME|DIR", "train eval export-images",
+       "dataset by name (mnist, fashion-mnist), IDX folder or image folder",
        [](Options &o, const std::string &v) { o.data = v; return std::string(); }},
       {"epochs", "N", "train", "epochs to train to (default: the model's)",
        intIn(1, 1000000, [](Options &o, int64_t n) { o.epochs = int32_t(n); },
@@ -135,7 +146,9 @@ const std::vector<OptionSpec> &optionTable() {
          o.device = v;
          return "";
        }},
-      {"out", "DIR", "train", "folder for checkpoints and history.csv (default run)",
+      {"out", "DIR", "train export-images",
+       "train: folder for checkpoints and history.csv (default run); export-images: the "
+       "image folder",
        [](Options &o, const std::string &v) -> std::string {
          if (v.empty())
            return "expects a folder";
@@ -224,6 +237,114 @@ const std::vector<OptionSpec> &optionTable() {
          o.earlyStopping.restoreBestWeights = true;
          return std::string();
        }},
+      {"validation-data", "DIR", "train",
+       "validate on the image folder DIR (the same classes as --data)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v.empty())
+           return "expects an image folder";
+         o.validationData = v;
+         return "";
+       }},
+      {"strict-images", nullptr, "train eval",
+       "refuse an image folder with a file that is not an image (default: skip it, warning)",
+       [](Options &o, const std::string &) { o.strictImages = true; return std::string(); }},
+      {"rotation-range", "DEG", "train", "augmentation: rotate by up to DEG degrees",
+       realIn(0, 360, /*lowOpen=*/false,
+              [](Options &o, double x) { o.augment.rotationRange = x; },
+              "degrees in [0, 360]")},
+      {"width-shift-range", "F", "train",
+       "augmentation: shift by up to F of the width (F >= 1: pixels)",
+       realIn(0, 1e6, /*lowOpen=*/false,
+              [](Options &o, double x) { o.augment.widthShiftRange = x; },
+              "a non-negative fraction (or pixels from 1)")},
+      {"height-shift-range", "F", "train",
+       "augmentation: shift by up to F of the height (F >= 1: pixels)",
+       realIn(0, 1e6, /*lowOpen=*/false,
+              [](Options &o, double x) { o.augment.heightShiftRange = x; },
+              "a non-negative fraction (or pixels from 1)")},
+      {"zoom-range", "F|[LO,HI]", "train",
+       "augmentation: zoom x and y by factors in [1-F, 1+F] or [LO, HI] (above 1 zooms out)",
+       [](Options &o, const std::string &v) -> std::string {
+         std::string text = v;
+         if (!text.empty() && text.front() == '[' && text.back() == ']')
+           text = text.substr(1, text.size() - 2);
+         double low = 0, high = 0;
+         if (size_t comma = text.find(','); comma != std::string::npos) {
+           if (parseNumber(text.substr(0, comma), low) &&
+               parseNumber(text.substr(comma + 1), high) && low > 0 && low <= high &&
+               high <= 100) {
+             o.augment.zoomLow = low;
+             o.augment.zoomHigh = high;
+             return "";
+           }
+         } else if (parseNumber(text, low) && low >= 0 && low < 1) {
+           o.augment.zoomLow = 1 - low;
+           o.augment.zoomHigh = 1 + low;
+           return "";
+         }
+         return "expects a fraction in [0, 1) or [LO,HI] with 0 < LO <= HI, got '" + v + "'";
+       }},
+      {"shear-range", "DEG", "train", "augmentation: shear by up to DEG degrees",
+       realIn(0, 89, /*lowOpen=*/false, [](Options &o, double x) { o.augment.shearRange = x; },
+              "degrees in [0, 89]")},
+      {"horizontal-flip", nullptr, "train", "augmentation: flip half of the images left to right",
+       [](Options &o, const std::string &) {
+         o.augment.horizontalFlip = true;
+         return std::string();
+       }},
+      {"fill-mode", "nearest|constant|reflect|wrap", "train",
+       "augmentation: how points outside the image are filled (default nearest)",
+       [](Options &o, const std::string &v) -> std::string {
+         const std::vector<std::string> &names = fillModeNames();
+         if (std::find(names.begin(), names.end(), v) != names.end()) {
+           o.augment.fillMode = v;
+           return "";
+         }
+         std::string near = closestMatch(v, names);
+         return "expects nearest, constant, reflect or wrap, got '" + v + "'" +
+                (near.empty() ? "" : "; did you mean '" + near + "'?");
+       }},
+      {"fill-value", "V", "train", "augmentation: --fill-mode constant's pixel value (default 0)",
+       realIn(0, 255, /*lowOpen=*/false, [](Options &o, double x) { o.augment.fillValue = x; },
+              "a pixel value in [0, 255]")},
+      {"interpolation", "bilinear|nearest", "train",
+       "augmentation: how the transformed image is sampled (default bilinear)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v != "bilinear" && v != "nearest")
+           return "expects bilinear or nearest, got '" + v + "'";
+         o.augment.interpolation = v;
+         return "";
+       }},
+      {"augment-workers", "N", "train",
+       "threads preparing augmented batches ahead (default 0: a quarter of the cores)",
+       intIn(0, 256, [](Options &o, int64_t n) { o.augmentWorkers = int32_t(n); },
+             "a number of threads (0: auto)")},
+      {"per-class", "N", "export-images", "images per class (default: all)",
+       intIn(1, int64_t(1) << 40, [](Options &o, int64_t n) { o.perClass = n; },
+             "a positive number of images")},
+      {"classes", "A,B,...", "export-images", "the labels to export (default: all)",
+       [](Options &o, const std::string &v) -> std::string {
+         std::istringstream in(v);
+         std::string item;
+         o.classes.clear();
+         while (std::getline(in, item, ',')) {
+           int32_t label = 0;
+           if (!parseNumber(item, label) || label < 0 || label > 255)
+             return "expects labels separated by commas (0,1,2), got '" + v + "'";
+           if (std::find(o.classes.begin(), o.classes.end(), label) == o.classes.end())
+             o.classes.push_back(label);
+         }
+         if (o.classes.empty())
+           return "expects labels separated by commas (0,1,2), got '" + v + "'";
+         return "";
+       }},
+      {"split", "train|test", "export-images", "the split exported (default train)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v != "train" && v != "test")
+           return "expects train or test, got '" + v + "'";
+         o.split = v;
+         return "";
+       }},
       {"weights", "FILE", "train eval predict",
        "checkpoint to load (run/best.ckpt); train: start from its parameters, matched by "
        "name (a base trained before), the others initialised from the seed",
@@ -236,7 +357,7 @@ const std::vector<OptionSpec> &optionTable() {
        }},
       {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
        [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
-      {"help", nullptr, "info train eval predict", "this help",
+      {"help", nullptr, "info train eval predict export-images", "this help",
        [](Options &o, const std::string &) { o.help = true; return std::string(); }},
   };
   return table;
@@ -263,6 +384,12 @@ const std::vector<const char *> &earlyStoppingFlags() {
 /// checkpoint's): a schedule's parameters need that schedule, early
 /// stopping's flags need early stopping (trainConfig checks those on resume).
 std::string checkCombinations(const Options &o, const RunConfig &c) {
+  if (o.given.count("validation-data") && o.given.count("validation-split"))
+    return "options '--validation-data' and '--validation-split' exclude each other";
+  if (o.given.count("fill-value") && o.augment.fillMode != "constant" &&
+      !(o.resume && !o.given.count("fill-mode")))
+    return "option '--fill-value' applies only to --fill-mode constant (the mode is " +
+           o.augment.fillMode + ")";
   if (o.resume && o.given.count("weights"))
     return "--weights starts a run from a checkpoint's parameters; --resume continues "
            "the --out folder's run: give one of them";
@@ -426,8 +553,10 @@ std::string fixed(double value, int digits) {
 }
 
 /// Loads --weights into a new instance after checking it against the model.
+/// `classNames` gets the checkpoint's class names (empty for IDX datasets).
 Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Model> &model,
-                                                      const Options &o, int32_t batch) {
+                                                      const Options &o, int32_t batch,
+                                                      std::vector<std::string> &classNames) {
   using R = Result<std::shared_ptr<Instance>>;
   if (o.weights.empty())
     return R::failure("--weights FILE is required (a checkpoint written by 'netrun train', "
@@ -437,6 +566,7 @@ Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Mode
     return R::failure(checkpoint.error);
   if (Status s = checkCompatible(*checkpoint, model->info(), o.weights, /*withState=*/false); !s)
     return R::failure(s.error());
+  classNames = checkpoint->classNames;
   Result<std::shared_ptr<Instance>> instance =
       Instance::create(model, deviceChoice(o), batch, o.threads);
   if (!instance)
@@ -574,6 +704,8 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
   c.data = o.data;
   c.device = o.device;
   overModelSetup(o, info.train, c);
+  c.augment = o.augment;
+  c.validationData = o.validationData;
   if (o.resume) {
     std::string last = o.out + "/last.ckpt";
     Result<Checkpoint> checkpoint = readCheckpoint(last);
@@ -638,6 +770,31 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     takeEarly("min-delta", early.minDelta, now.minDelta);
     takeEarly("restore-best-weights", early.restoreBestWeights, now.restoreBestWeights);
     c.earlyStopping = early;
+    // Augmentation: the saved flags, with those given now in their place.
+    AugmentConfig augment = saved.augment;
+    const AugmentConfig &a = o.augment;
+    auto takeAugment = [&](const char *flag, auto &field, auto value) {
+      if (!o.given.count(flag) || field == value)
+        return;
+      field = value;
+      s.err << "netrun: warning: --" << flag << " differs from the augmentation saved in "
+            << last << "; the resumed run will not match an uninterrupted one\n";
+    };
+    takeAugment("rotation-range", augment.rotationRange, a.rotationRange);
+    takeAugment("width-shift-range", augment.widthShiftRange, a.widthShiftRange);
+    takeAugment("height-shift-range", augment.heightShiftRange, a.heightShiftRange);
+    takeAugment("zoom-range", augment.zoomLow, a.zoomLow);
+    takeAugment("zoom-range", augment.zoomHigh, a.zoomHigh);
+    takeAugment("shear-range", augment.shearRange, a.shearRange);
+    takeAugment("horizontal-flip", augment.horizontalFlip, a.horizontalFlip);
+    takeAugment("fill-mode", augment.fillMode, a.fillMode);
+    takeAugment("fill-value", augment.fillValue, a.fillValue);
+    takeAugment("interpolation", augment.interpolation, a.interpolation);
+    if (o.given.count("fill-value") && augment.fillMode != "constant")
+      return R::failure("option '--fill-value' applies only to --fill-mode constant (" + last +
+                        " has " + augment.fillMode + ")");
+    c.augment = augment;
+    inherit("validation-data", c.validationData, saved.validationData, "validation data");
     if (!o.given.count("epochs"))
       c.epochs = saved.epochs;
     if (!o.given.count("data"))
@@ -655,6 +812,11 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
 /// A number as the shortest text that reads back as the same double.
 std::string exactNumber(double value) {
   char buffer[64];
+  // Whole numbers as such: 10, not 1e+01.
+  if (value == std::trunc(value) && std::fabs(value) < 1e15) {
+    std::snprintf(buffer, sizeof(buffer), "%.0f", value);
+    return buffer;
+  }
   for (int digits = 1; digits <= 17; ++digits) {
     std::snprintf(buffer, sizeof(buffer), "%.*g", digits, value);
     if (std::strtod(buffer, nullptr) == value)
@@ -733,7 +895,121 @@ std::string runConfigText(const Options &o, const RunConfig &c, const netc_model
   line("device", c.device);
   line("limit", std::to_string(c.limit));
   line("validation-split", exactNumber(c.validationSplit));
+  if (!c.validationData.empty())
+    line("validation-data", c.validationData);
+  line("strict-images", o.strictImages ? "true" : "false");
+  // Augmentation's flags when it is on, as early stopping's.
+  const AugmentConfig &a = c.augment;
+  line("augmentation", a.enabled() ? "true" : "false");
+  if (a.enabled()) {
+    line("rotation-range", exactNumber(a.rotationRange));
+    line("width-shift-range", exactNumber(a.widthShiftRange));
+    line("height-shift-range", exactNumber(a.heightShiftRange));
+    line("zoom-range", "[" + exactNumber(a.zoomLow) + "," + exactNumber(a.zoomHigh) + "]");
+    line("shear-range", exactNumber(a.shearRange));
+    line("horizontal-flip", a.horizontalFlip ? "true" : "false");
+    line("fill-mode", a.fillMode);
+    if (a.fillMode == "constant")
+      line("fill-value", exactNumber(a.fillValue));
+    line("interpolation", a.interpolation);
+    line("augment-workers", std::to_string(augmentWorkerCount(o.augmentWorkers)));
+  }
   return t.str();
+}
+
+/// The training and validation sets of a run, from IDX files or image folders.
+struct TrainingData {
+  std::string directory;
+  Samples train, validation;
+  std::string validationName;
+  std::vector<std::string> classNames; // image folders only
+};
+
+std::string joined(const std::vector<std::string> &names) {
+  std::string list;
+  for (const std::string &n : names)
+    list += (list.empty() ? "" : ", ") + n;
+  return list;
+}
+
+/// Reads an image folder for the model, warnings on stderr, saying what it
+/// read and how long it took.
+Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &info,
+                               const Options &o, DriverStreams &s) {
+  using R = Result<ImageFolder>;
+  Result<ImageGeometry> geometry = inputGeometry(info);
+  if (!geometry)
+    return R::failure(o.positional[0] + ": input " + shapeText(info.input_shape,
+                                                               info.input_rank) +
+                      " " + geometry.error);
+  ImageFolderOptions options;
+  options.strict = o.strictImages;
+  options.threads = o.threads;
+  options.maxClasses = info.classes;
+  options.onWarning = [&](const std::string &w) { s.err << "netrun: warning: " << w << "\n"; };
+  auto start = std::chrono::steady_clock::now();
+  Result<ImageFolder> folder = loadImageFolder(dir, *geometry, options);
+  if (!folder)
+    return folder;
+  folder->samples.normalization = Normalization::of(info);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  s.out << "Found " << withThousands(folder->samples.count) << " images of "
+        << folder->classNames.size() << " classes in " << dir << " (" << fixed(seconds, 2)
+        << "s";
+  if (folder->skipped)
+    s.out << ", " << withThousands(folder->skipped) << " skipped";
+  s.out << ")\n";
+  return folder;
+}
+
+Result<TrainingData> loadTrainingData(const RunConfig &c, const netc_model_info &info,
+                                      const Options &o, DriverStreams &s) {
+  using R = Result<TrainingData>;
+  TrainingData out;
+  if (!isImageFolder(c.data)) {
+    if (!c.validationData.empty())
+      return R::failure("--validation-data " + c.validationData +
+                        " needs --data to be an image folder too (" + c.data + " is not)");
+    Result<TrainTestData> data = loadIdxForModel(c.data, info, c.limit);
+    if (!data)
+      return R::failure(data.error);
+    out.directory = data->directory;
+    out.train = std::move(data->train);
+    out.validation = std::move(data->test);
+    out.validationName = "the test split";
+    if (c.validationSplit > 0) {
+      out.validation = splitValidation(out.train, c.validationSplit);
+      out.validationName = "the last " + fixed(c.validationSplit * 100, 1) + "% of training";
+    }
+    return R::success(std::move(out));
+  }
+  if (c.limit > 0)
+    return R::failure(c.data + ": --limit applies to IDX datasets, not to an image folder");
+  if (c.validationSplit <= 0 && c.validationData.empty())
+    return R::failure(c.data + ": an image folder has no test split; give --validation-split F "
+                               "or --validation-data DIR");
+  Result<ImageFolder> folder = readFolder(c.data, info, o, s);
+  if (!folder)
+    return R::failure(folder.error);
+  out.directory = c.data;
+  out.classNames = folder->classNames;
+  if (c.validationSplit > 0) {
+    out.validation = splitFolderValidation(*folder, c.validationSplit);
+    out.validationName = "the first " + fixed(c.validationSplit * 100, 1) + "% of each class";
+  } else {
+    Result<ImageFolder> held = readFolder(c.validationData, info, o, s);
+    if (!held)
+      return R::failure(held.error);
+    if (held->classNames != folder->classNames)
+      return R::failure(c.validationData + ": classes (" + joined(held->classNames) +
+                        ") differ from those of " + c.data + " (" +
+                        joined(folder->classNames) + ")");
+    out.validation = std::move(held->samples);
+    out.validationName = c.validationData;
+  }
+  out.train = std::move(folder->samples);
+  return R::success(std::move(out));
 }
 
 int runTrain(const Options &o, DriverStreams &s) {
@@ -746,24 +1022,18 @@ int runTrain(const Options &o, DriverStreams &s) {
   Result<RunConfig> config = trainConfig(o, info, s);
   if (!config)
     return fail(s, config.error);
-  Result<TrainTestData> data = loadIdxForModel(config->data, info, config->limit);
+  Result<TrainingData> data = loadTrainingData(*config, info, o, s);
   if (!data)
     return fail(s, data.error);
   if (Status st = prepareOutputDirectory(o.out); !st)
     return fail(s, st.error());
   Samples &trainSet = data->train;
-  Samples validation;
-  std::string validationName = "the test split";
-  if (config->validationSplit > 0) {
-    validation = splitValidation(trainSet, config->validationSplit);
-    validationName = "the last " + fixed(config->validationSplit * 100, 1) + "% of training";
-    if (validation.count == 0 || trainSet.count == 0)
-      return fail(s, "--validation-split " + fixed(config->validationSplit, 4) + " of " +
-                         withThousands(trainSet.count + validation.count) +
-                         " images leaves no training or no validation images");
-  } else {
-    validation = std::move(data->test);
-  }
+  Samples &validation = data->validation;
+  const std::string &validationName = data->validationName;
+  if (config->validationSplit > 0 && (validation.count == 0 || trainSet.count == 0))
+    return fail(s, "--validation-split " + fixed(config->validationSplit, 4) + " of " +
+                       withThousands(trainSet.count + validation.count) +
+                       " images leaves no training or no validation images");
   Result<std::shared_ptr<Instance>> instance =
       Instance::create(*model, deviceChoice(o), config->batch, config->threads);
   if (!instance)
@@ -780,7 +1050,7 @@ int runTrain(const Options &o, DriverStreams &s) {
         << config->batch << ", " << config->epochs << (config->epochs == 1 ? " epoch, " : " epochs, ")
         << (info.train.optimizer == NETC_OPTIMIZER_ADAM ? "adam" : "sgd") << " lr "
         << config->learningRate << ", seed " << config->seed << ", device "
-        << config->device << "\n";
+        << config->device << (config->augment.enabled() ? ", augmented" : "") << "\n";
 
   TrainOptions options;
   options.epochs = config->epochs;
@@ -792,6 +1062,8 @@ int runTrain(const Options &o, DriverStreams &s) {
   options.initialWeights = o.weights;
   options.cacheFeatures = !o.noFeatureCache;
   options.config = *config;
+  options.augmentWorkers = o.augmentWorkers;
+  options.classNames = data->classNames;
   Progress progress(s);
   TrainCallbacks callbacks;
   int64_t steps = 0, raiseAfter = interruptAfterSteps();
@@ -845,27 +1117,58 @@ int runEval(const Options &o, DriverStreams &s) {
     return fail(s, model.error);
   const netc_model_info &info = (*model)->info();
   int32_t batch = o.batch ? o.batch : std::max(info.train.batch, 1);
-  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch);
+  std::vector<std::string> names;
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
-  Result<TrainTestData> data = loadIdxForModel(o.data, info, /*limit=*/0);
-  if (!data)
-    return fail(s, data.error);
-  Result<Evaluation> e = evaluate(**instance, data->test, /*withConfusion=*/true);
+  // An image folder is evaluated whole; an IDX dataset on its test split.
+  Samples samples;
+  std::string what;
+  if (isImageFolder(o.data)) {
+    Result<ImageFolder> folder = readFolder(o.data, info, o, s);
+    if (!folder)
+      return fail(s, folder.error);
+    if (!names.empty() && folder->classNames != names)
+      return fail(s, o.data + ": classes (" + joined(folder->classNames) + ") differ from those " +
+                         o.weights + " was trained on (" + joined(names) + ")");
+    names = folder->classNames;
+    samples = std::move(folder->samples);
+    what = o.data + " (image folder)";
+  } else {
+    Result<TrainTestData> data = loadIdxForModel(o.data, info, /*limit=*/0);
+    if (!data)
+      return fail(s, data.error);
+    samples = std::move(data->test);
+    what = data->directory + " test split";
+  }
+  Result<Evaluation> e = evaluate(**instance, samples, /*withConfusion=*/true);
   if (!e)
     return fail(s, e.error);
 
-  s.out << info.network << " (" << o.weights << ") on " << data->directory << " test split, "
-        << withThousands(e->count) << " images: loss " << fixed(e->loss, 4) << ", accuracy "
-        << fixed(e->accuracy, 4) << "\n\nclass  accuracy  images\n";
   size_t classes = e->confusion.size();
+  // Class names, when the checkpoint or the folder has them, head the table.
+  size_t nameWidth = 5;
+  for (const std::string &n : names)
+    nameWidth = std::max(nameWidth, n.size());
+  auto className = [&](size_t c) {
+    return c < names.size() ? names[c] : std::to_string(c);
+  };
+  s.out << info.network << " (" << o.weights << ") on " << what << ", "
+        << withThousands(e->count) << " images: loss " << fixed(e->loss, 4) << ", accuracy "
+        << fixed(e->accuracy, 4) << "\n\n"
+        << std::string(nameWidth - 5, ' ') << "class  accuracy  images\n";
   for (size_t c = 0; c < classes; ++c) {
     int64_t total = 0;
     for (int64_t v : e->confusion[c])
       total += v;
-    s.out << std::setw(5) << c << "  "
+    s.out << std::right << std::setw(int(nameWidth)) << className(c) << "  "
           << (total ? fixed(double(e->confusion[c][c]) / double(total), 4) : "   -  ") << "  "
           << std::setw(6) << total << "\n";
+  }
+  if (!names.empty()) {
+    s.out << "\nclasses:";
+    for (size_t c = 0; c < names.size(); ++c)
+      s.out << " " << c << " " << names[c] << (c + 1 < names.size() ? "," : "\n");
   }
   s.out << "\nconfusion matrix (rows: true class, columns: predicted)\n      ";
   for (size_t c = 0; c < classes; ++c)
@@ -911,7 +1214,8 @@ int runPredict(const Options &o, DriverStreams &s) {
         imageToInput(*image, channels, height, width, o.invert, Normalization::of(info)));
   }
   int32_t batch = o.batch ? o.batch : int32_t(std::min<size_t>(paths.size(), 64));
-  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch);
+  std::vector<std::string> names;
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
   size_t classes = size_t(info.classes), sample = inputs[0].size();
@@ -925,8 +1229,12 @@ int runPredict(const Options &o, DriverStreams &s) {
     for (size_t i = 0; i < n; ++i) {
       const float *p = probabilities.data() + i * classes;
       size_t best = size_t(std::max_element(p, p + classes) - p);
-      s.out << paths[first + i] << ": class " << best << " (" << fixed(p[best] * 100.0, 2)
-            << "%)\n ";
+      // With the checkpoint's class names: `x.png: class 1 cat (98.50%)`.
+      auto label = [&](size_t c) {
+        return c < names.size() ? std::to_string(c) + " " + names[c] : std::to_string(c);
+      };
+      s.out << paths[first + i] << ": class " << label(best) << " ("
+            << fixed(p[best] * 100.0, 2) << "%)\n ";
       std::vector<size_t> shown(classes);
       for (size_t c = 0; c < classes; ++c)
         shown[c] = c;
@@ -936,10 +1244,39 @@ int runPredict(const Options &o, DriverStreams &s) {
         shown.resize(5);
       }
       for (size_t c : shown)
-        s.out << " " << c << ": " << fixed(p[c], 4);
+        s.out << " " << label(c) << ": " << fixed(p[c], 4);
       s.out << "\n";
     }
   }
+  return 0;
+}
+
+int runExportImages(const Options &o, DriverStreams &s) {
+  if (!o.positional.empty())
+    return fail(s, "export-images takes no model: netrun export-images --data mnist --out DIR "
+                   "--per-class N");
+  if (o.data.empty())
+    return fail(s, "export-images needs --data NAME|DIR (an IDX dataset, e.g. --data mnist)");
+  if (!o.given.count("out"))
+    return fail(s, "export-images needs --out DIR (the image folder to write)");
+  Result<std::string> directory = findDataset(o.data);
+  if (!directory)
+    return fail(s, directory.error);
+  Result<IdxDataset> dataset = readIdxDataset(*directory);
+  if (!dataset)
+    return fail(s, dataset.error);
+  ExportOptions options;
+  options.outDir = o.out;
+  options.perClass = o.perClass > 0 ? o.perClass : int64_t(1) << 40;
+  options.classes = o.classes;
+  options.testSplit = o.split == "test";
+  const LabelledImages &images = options.testSplit ? dataset->test : dataset->train;
+  std::string source = *directory + (options.testSplit ? "/t10k" : "/train") + "-images-idx3-ubyte";
+  Result<int64_t> written = exportImages(images, source, options);
+  if (!written)
+    return fail(s, written.error);
+  s.out << "wrote " << withThousands(*written) << " PNG images of the " << o.split
+        << " split of " << *directory << " into " << o.out << "/<class>/\n";
   return 0;
 }
 
@@ -960,10 +1297,14 @@ const std::vector<Verb> &verbTable() {
       {"train", "MODEL.so --data NAME|DIR [--epochs N --batch N --lr R --seed N --out DIR ...]",
        "train with the model's set-up; checkpoints and history into --out", runTrain},
       {"eval", "MODEL.so --weights FILE --data NAME|DIR",
-       "loss, accuracy, per-class accuracy and confusion matrix on the test split", runEval},
+       "loss, accuracy, per-class accuracy and confusion matrix on the test split or a folder",
+       runEval},
       {"predict", "MODEL.so --weights FILE IMAGE...",
        "class and probabilities of PNG, JPEG or PGM images", runPredict},
       {"plot", "DIR", "draw DIR/loss.png and DIR/accuracy.png from DIR/history.csv", runPlot},
+      {"export-images",
+       "--data NAME|DIR --out DIR [--per-class N --classes A,B,... --split train|test]",
+       "write an IDX dataset as a folder of PNGs, one sub-folder per class", runExportImages},
   };
   return table;
 }
@@ -971,7 +1312,7 @@ const std::vector<Verb> &verbTable() {
 void printVerbs(std::ostream &out) {
   out << "usage: netrun VERB [options]\n\nverbs:\n";
   for (const Verb &v : verbTable())
-    out << "  " << std::left << std::setw(9) << v.name << v.help << "\n";
+    out << "  " << std::left << std::setw(15) << v.name << v.help << "\n";
   out << "\n'netrun VERB --help' lists a verb's options.\n";
 }
 

@@ -196,6 +196,33 @@ std::vector<float> resize(const std::vector<float> &src, int32_t sw, int32_t sh,
 
 } // namespace
 
+Result<ImageGeometry> net::runtime::inputGeometry(const netc_model_info &info) {
+  using R = Result<ImageGeometry>;
+  ImageGeometry g;
+  if (info.input_rank == 3) {
+    g.channels = int32_t(info.input_shape[0]);
+    g.height = int32_t(info.input_shape[1]);
+    g.width = int32_t(info.input_shape[2]);
+    return R::success(g);
+  }
+  int32_t side = int32_t(std::lround(std::sqrt(double(info.input_shape[0]))));
+  if (info.input_rank != 1 || int64_t(side) * side != info.input_shape[0])
+    return R::failure("is not an image; images need an input (C, H, W) or a square (H*W)");
+  g.height = g.width = side;
+  return R::success(g);
+}
+
+std::vector<uint8_t> net::runtime::imageToPixels(const Image &image,
+                                                 const ImageGeometry &geometry) {
+  std::vector<float> values =
+      imageToInput(image, geometry.channels, geometry.height, geometry.width, /*invert=*/false);
+  std::vector<uint8_t> out(values.size());
+  // Exact for an image already at the model's size: v / 255 * 255 rounds back to v.
+  for (size_t i = 0; i < values.size(); ++i)
+    out[i] = uint8_t(std::lround(std::clamp(values[i] * 255.0f, 0.0f, 255.0f)));
+  return out;
+}
+
 std::vector<float> net::runtime::imageToInput(const Image &image, int32_t channels,
                                               int32_t height, int32_t width, bool invert,
                                               const Normalization &normalization) {

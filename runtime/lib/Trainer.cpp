@@ -3,7 +3,9 @@
 #include "net/Runtime/Trainer.h"
 #include "net/Runtime/Features.h"
 
+#include "net/Runtime/Augment.h"
 #include "net/Runtime/Plot.h"
+#include "net/Runtime/Prefetch.h"
 #include "net/Runtime/TensorBoard.h"
 
 #include "net/Runtime/Random.h"
@@ -21,6 +23,7 @@
 #include <numeric>
 #include <optional>
 #include <sstream>
+#include <thread>
 #include <unistd.h>
 
 using namespace net::runtime;
@@ -38,6 +41,7 @@ std::string oneDecimal(double value) {
 constexpr uint64_t kInitStream = 1;
 constexpr uint64_t kShuffleStream = 2;
 constexpr uint64_t kStepStream = 3;
+constexpr uint64_t kAugmentStream = 4;
 
 /// Keras' truncated normal: values beyond two standard deviations are drawn
 /// again, and the standard deviation is divided by 0.8796..., the standard
@@ -206,6 +210,12 @@ Status net::runtime::prepareOutputDirectory(const std::string &dir) {
   return Status::success();
 }
 
+int32_t net::runtime::augmentWorkerCount(int32_t requested) {
+  if (requested > 0)
+    return requested;
+  return std::clamp(int32_t(std::thread::hardware_concurrency() / 4), 1, 4);
+}
+
 Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Samples &samples,
                                           bool withConfusion) {
   using R = Result<Evaluation>;
@@ -284,6 +294,16 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       return R::failure(last.error + " (--resume continues from the --out folder's last.ckpt)");
     if (Status s = restoreCheckpoint(*last, instance, lastPath, /*withState=*/true); !s)
       return R::failure(s.error());
+    if (last->classNames != options.classNames)
+      return R::failure(lastPath + ": was trained on " +
+                        (last->classNames.empty() ? std::string("an IDX dataset")
+                                                  : std::to_string(last->classNames.size()) +
+                                                        " classes of an image folder") +
+                        ", the data now has " +
+                        (options.classNames.empty()
+                             ? std::string("none of its class names")
+                             : std::to_string(options.classNames.size()) +
+                                   " classes (the class folders must stay the same)"));
     if (last->rngState.size() != 4)
       return R::failure(lastPath + ": corrupted checkpoint: the shuffling state has " +
                         std::to_string(last->rngState.size()) + " words, expected 4");
@@ -321,7 +341,9 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   // A frozen base's features, computed once when nothing random precedes it.
   Samples trainFeatures, validationFeatures;
   const Samples *trainData = &trainImages, *validationData = &validationImages;
-  if (options.cacheFeatures && hasFrozenBase(info)) {
+  if (options.cacheFeatures && hasFrozenBase(info) && options.config.augment.enabled()) {
+    note("frozen base: running it every step (augmentation changes its input every epoch)");
+  } else if (options.cacheFeatures && hasFrozenBase(info)) {
     auto started = std::chrono::steady_clock::now();
     Result<Samples> t = computeFeatures(instance, trainImages);
     Result<Samples> v = t ? computeFeatures(instance, validationImages) : t;
@@ -380,6 +402,10 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   Checkpoint lastCheckpoint; // the last epoch's, for --restore-best-weights
   auto stopRequested = [&] { return callbacks.stopRequested && callbacks.stopRequested(); };
+  const AugmentConfig &augment = options.config.augment;
+  auto globalStepOf = [&](int32_t epoch, int64_t step) {
+    return uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
+  };
 
   for (int32_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
     auto epochStart = std::chrono::steady_clock::now();
@@ -389,11 +415,35 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     bool resumed = epoch == startEpoch;
     double lossSum = resumed ? startLossSum : 0;
     int64_t correctSum = resumed ? startCorrect : 0, seen = resumed ? startSeen : 0;
-    for (int64_t step = resumed ? startStep : 0; step < stepsPerEpoch; ++step) {
+    int64_t firstStep = resumed ? startStep : 0;
+    // Augmented batches are made ahead by workers while the model trains;
+    // plain ones are copied here, which costs next to nothing.
+    std::optional<BatchPrefetcher> prefetch;
+    if (augment.enabled())
+      prefetch.emplace(firstStep, stepsPerEpoch, input.size(), labels.size(),
+                       augmentWorkerCount(options.augmentWorkers),
+                       augmentWorkerCount(options.augmentWorkers) + 2,
+                       [&, epoch](int64_t step, float *in, int32_t *out) {
+                         int64_t first = step * batch;
+                         int64_t n = std::min<int64_t>(batch, trainSet.count - first);
+                         augmentBatch(trainSet, order, first, n, augment,
+                                      deriveSeed(options.seed, kAugmentStream,
+                                                 globalStepOf(epoch, step)),
+                                      trainSet.normalization, in, out);
+                       });
+    for (int64_t step = firstStep; step < stepsPerEpoch; ++step) {
       int64_t first = step * batch;
       int32_t n = int32_t(std::min<int64_t>(batch, trainSet.count - first));
-      trainSet.gather(order, first, n, input.data(), labels.data());
-      uint64_t globalStep = uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
+      const float *stepInput = input.data();
+      const int32_t *stepLabels = labels.data();
+      if (prefetch) {
+        BatchPrefetcher::Batch ready = prefetch->wait(step);
+        stepInput = ready.input;
+        stepLabels = ready.labels;
+      } else {
+        trainSet.gather(order, first, n, input.data(), labels.data());
+      }
+      uint64_t globalStep = globalStepOf(epoch, step);
       double rate = scheduledLearningRate(schedule, baseRate, epoch, options.epochs,
                                           int64_t(globalStep), stepsPerEpoch, scheduleState);
       if (rate != learningRate) {
@@ -403,12 +453,14 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       float loss = 0;
       int32_t correct = 0;
       uint64_t seed = deriveSeed(options.seed, kStepStream, globalStep);
-      if (Status s = trainSet.featureSize ? instance.headTrainStep(input.data(), labels.data(),
-                                                                  n, seed, loss, correct)
-                                          : instance.trainStep(input.data(), labels.data(), n,
-                                                               seed, loss, correct);
-          !s)
-        return R::failure(s.error());
+      Status stepped =
+          trainSet.featureSize
+              ? instance.headTrainStep(stepInput, stepLabels, n, seed, loss, correct)
+              : instance.trainStep(stepInput, stepLabels, n, seed, loss, correct);
+      if (prefetch)
+        prefetch->release(step);
+      if (!stepped)
+        return R::failure(stepped.error());
       if (!std::isfinite(loss)) {
         std::string kept = epoch > 0 ? "the last good checkpoint (" + lastPath + ", epoch " +
                                            std::to_string(epoch) + ") is kept"
@@ -451,6 +503,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       // last.ckpt gets the position, best.ckpt and history.csv are untouched.
       if (step + 1 < stepsPerEpoch && stopRequested()) {
         Checkpoint checkpoint = captureCheckpoint(instance);
+        checkpoint.classNames = options.classNames;
         checkpoint.epoch = epoch;
         checkpoint.rngState.assign(beforeShuffle.begin(), beforeShuffle.end());
         checkpoint.run = options.config;
@@ -471,7 +524,10 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
       }
     }
     double trainSeconds = secondsSince(epochStart);
-    Result<Evaluation> val = evaluate(instance, validation, /*withConfusion=*/false);
+    double waitedSeconds = prefetch ? prefetch->waitedSeconds() : 0;
+    prefetch.reset();
+    Result<Evaluation> val =
+        evaluate(instance, validation, /*withConfusion=*/false);
     if (!val)
       return R::failure(val.error);
 
@@ -486,6 +542,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     stats.scheduled = schedule.kind != "constant";
     stats.seconds = secondsSince(epochStart);
     stats.imagesPerSecond = trainSeconds > 0 ? double(seen) / trainSeconds : 0;
+    stats.waitedSeconds = waitedSeconds;
     bool reduced = updatePlateau(schedule, baseRate, scheduleState, stats.valLoss);
     EarlyStoppingDecision decision;
     if (early.enabled)
@@ -494,6 +551,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
           early.monitor == "val_accuracy" ? stats.valAccuracy : stats.valLoss);
 
     Checkpoint checkpoint = captureCheckpoint(instance);
+    checkpoint.classNames = options.classNames;
     checkpoint.epoch = epoch + 1;
     checkpoint.rngState.assign(shuffler.state().begin(), shuffler.state().end());
     checkpoint.run = options.config;

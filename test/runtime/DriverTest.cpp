@@ -92,7 +92,8 @@ TEST_F(DriverTest, AnUnknownVerbSuggestsTheNearest) {
   o = netrun({"evaluate"});
   expectOneErrorLine(o, "did you mean 'eval'?");
   o = netrun({"xyzzy"});
-  expectOneErrorLine(o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict, plot)");
+  expectOneErrorLine(
+      o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict, plot, export-images)");
 }
 
 TEST_F(DriverTest, OptionsAreCheckedInOnePlace) {

@@ -11,6 +11,7 @@
 #ifndef NET_RUNTIME_CHECKPOINT_H
 #define NET_RUNTIME_CHECKPOINT_H
 
+#include "net/Runtime/Augment.h"
 #include "net/Runtime/IDX.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Schedule.h"
@@ -60,6 +61,8 @@ struct RunConfig {
   std::string device;
   LrScheduleConfig schedule;
   EarlyStoppingConfig earlyStopping;
+  AugmentConfig augment;
+  std::string validationData; // --validation-data, or ""
 };
 
 struct Checkpoint {
@@ -80,6 +83,8 @@ struct Checkpoint {
   int64_t epochCorrect = 0, epochSeen = 0;
   LrScheduleState schedule;
   EarlyStoppingState earlyStopping;
+  /// An image folder's classes (label i is classNames[i]); empty for IDX.
+  std::vector<std::string> classNames;
 };
 
 /// Writes `checkpoint` to `path` atomically: a temporary file in the same

@@ -29,12 +29,18 @@ struct Normalization {
   float apply(float v, size_t c) const { return (v - mean[c]) / std[c]; }
   /// The float of each of the 256 pixel values, channel after channel.
   std::vector<float> table() const;
+  /// One sample of `channels` planes of `planeSize` pixels; a single mean
+  /// and std apply to every plane.
+  void apply(const uint8_t *src, float *dst, int64_t channels, int64_t planeSize) const;
 };
 
-/// Labelled samples, each `sampleSize` uint8 values in the model's layout.
+/// Labelled samples, each `sampleSize` uint8 values in the model's layout:
+/// `channels` planes of `height` x `width` (an input (784) is one 28 x 28
+/// plane).
 struct Samples {
   int64_t count = 0;
   int64_t sampleSize = 0;
+  int32_t channels = 1, height = 0, width = 0;
   std::vector<uint8_t> pixels;
   std::vector<int32_t> labels;
   /// A frozen base's features of each sample (computeFeatures), which
@@ -54,6 +60,8 @@ struct Samples {
               float *input, int32_t *labelsOut) const;
   /// Samples [first, first + n) in order.
   void gatherRange(int64_t first, int64_t n, float *input, int32_t *labelsOut) const;
+  /// The `index`th sample's pixels.
+  const uint8_t *sample(int64_t index) const { return pixels.data() + index * sampleSize; }
 };
 
 struct TrainTestData {

@@ -9,7 +9,9 @@
 // the seed of each step is deriveSeed(seed, kStepStream, global step). With
 // the same seed, batch and thread count a run, interrupted and resumed or
 // not, gives the same weights bit for bit (as far as the model's own kernels
-// are deterministic for a thread count).
+// are deterministic for a thread count). Augmented batches are drawn from
+// deriveSeed(seed, kAugmentStream, global step) (Augment.h) and prepared
+// ahead by worker threads (Prefetch.h) without changing a bit.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NET_RUNTIME_TRAINER_H
@@ -46,7 +48,10 @@ struct TrainOptions {
   /// augmentation) is applied to the images.
   bool cacheFeatures = true;
   RunConfig config;           // saved in checkpoints; config.schedule is the
-                              // learning-rate schedule
+                              // learning-rate schedule, config.augment the
+                              // augmentation of the training batches
+  int32_t augmentWorkers = 0; // threads preparing augmented batches; 0: auto
+  std::vector<std::string> classNames; // saved in checkpoints (image folders)
 };
 
 /// The metrics of one epoch, as a history.csv row.
@@ -59,6 +64,7 @@ struct EpochStats {
   double seconds = 0;
   double imagesPerSecond = 0;
   bool scheduled = false;     // a --lr-schedule: the epoch line shows the rate
+  double waitedSeconds = 0;   // training waited for augmented batches (not in history.csv)
 };
 
 /// Progress within an epoch, after each step.
@@ -138,6 +144,10 @@ struct Evaluation {
 };
 Result<Evaluation> evaluate(const Instance &instance, const Samples &samples,
                             bool withConfusion);
+
+/// The prefetching workers for `requested` (0: auto, a quarter of the cores,
+/// one to four).
+int32_t augmentWorkerCount(int32_t requested);
 
 /// `Epoch 3/12 - 4.1s - loss: 0.0712 - accuracy: 0.9781 - val_loss: 0.0503 -
 /// val_accuracy: 0.9836 - 14,634 images/s`, with ` - learning_rate: 0.001`
