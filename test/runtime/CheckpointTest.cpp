@@ -191,3 +191,33 @@ TEST_F(CheckpointTest, MismatchesAreNamed) {
 }
 
 } // namespace
+
+namespace {
+
+// train --weights: parameters are taken by name, the model's others keep
+// their initialisation, the checkpoint's others are reported unused, and a
+// name with another shape is refused naming both shapes.
+TEST_F(CheckpointTest, ParametersLoadByName) {
+  Checkpoint c;
+  c.params.push_back({"dense_1.bias", {10}, std::vector<float>(10, 0.5f)});
+  c.params.push_back({"other_layer.kernel", {3}, {1, 2, 3}});
+  const float kernelBefore = instance->param(0)[7];
+  Result<LoadReport> report = loadParametersByName(c, *instance, "base.ckpt");
+  ASSERT_TRUE(report) << report.error;
+  EXPECT_EQ(report->loaded, 1);
+  EXPECT_EQ(report->notInCheckpoint, std::vector<std::string>{"dense_1.kernel"});
+  EXPECT_EQ(report->notInModel, std::vector<std::string>{"other_layer.kernel"});
+  EXPECT_EQ(instance->param(1)[9], 0.5f);
+  EXPECT_EQ(instance->param(0)[7], kernelBefore);
+  EXPECT_EQ(formatLoadReport(*report, "base.ckpt"),
+            "loaded 1 of 2 parameters from base.ckpt; initialised from the seed: "
+            "dense_1.kernel; not in this model, unused: other_layer.kernel");
+
+  c.params[0].shape = {5};
+  c.params[0].data.resize(5);
+  Result<LoadReport> bad = loadParametersByName(c, *instance, "base.ckpt");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error, "base.ckpt: parameter 'dense_1.bias' has the shape [5], the model's is [10]");
+}
+
+} // namespace
