@@ -13,6 +13,8 @@
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Trainer.h"
 
+#include "OpenModel.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -27,13 +29,7 @@ namespace {
 constexpr int kBatch = 32;
 
 std::shared_ptr<Instance> openModel(const std::string &library) {
-  auto model = Model::load(library);
-  EXPECT_TRUE(model) << model.error;
-  if (!model)
-    return nullptr;
-  auto instance = Instance::create(*model, DeviceChoice::Cpu, kBatch, /*threads=*/2);
-  EXPECT_TRUE(instance) << instance.error;
-  return instance ? *instance : nullptr;
+  return net::test::openModel(library, kBatch);
 }
 
 TEST(FrozenBase, TheModelNamesItsFeatures) {

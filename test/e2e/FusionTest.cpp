@@ -10,6 +10,8 @@
 #include "net/Runtime/IDX.h"
 #include "net/Runtime/Model.h"
 
+#include "OpenModel.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -26,13 +28,7 @@ namespace {
 constexpr int kBatch = 32;
 
 std::shared_ptr<Instance> open(const std::string &library) {
-  auto model = Model::load(library);
-  EXPECT_TRUE(model) << model.error;
-  if (!model)
-    return nullptr;
-  auto instance = Instance::create(*model, DeviceChoice::Cpu, kBatch, /*threads=*/2);
-  EXPECT_TRUE(instance) << instance.error;
-  return instance ? *instance : nullptr;
+  return net::test::openModel(library, kBatch);
 }
 
 /// The same random weights in both; batch-norm variances positive.
