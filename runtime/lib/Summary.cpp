@@ -124,6 +124,13 @@ std::string net::runtime::formatSummary(const netc_model_info &info, const std::
     };
     out << ", mean " << list(info.input_mean) << ", std " << list(info.input_std);
   }
-  out << "\nDevices: cpu" << (((info.devices >> NETC_DEVICE_CUDA) & 1u) ? ", cuda" : "") << "\n";
+  out << "\nFrozen base: ";
+  if (info.feature_size > 0)
+    out << "features of '" << info.feature_layer << "' "
+        << shapeText(info.feature_shape, info.feature_rank)
+        << ", computed once per image when training without augmentation\n";
+  else
+    out << "none\n";
+  out << "Devices: cpu" << (((info.devices >> NETC_DEVICE_CUDA) & 1u) ? ", cuda" : "") << "\n";
   return out.str();
 }
