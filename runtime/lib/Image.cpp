@@ -15,6 +15,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <vector>
@@ -105,20 +106,28 @@ Result<Image> net::runtime::decodeImage(const std::string &path) {
     return R::failure(corrupt);
   int width = 0, height = 0, channels = 0;
   // The header alone can claim gigapixels: refuse before the decoder
-  // allocates what it claims.
-  if (stbi_info(path.c_str(), &width, &height, &channels)) {
-    int64_t pixels = int64_t(width) * int64_t(height);
-    if (pixels > kMaxImagePixels)
-      return R::failure(path + ": image of " + std::to_string(width) + "x" +
-                        std::to_string(height) + " pixels is larger than the limit of " +
-                        std::to_string(kMaxImagePixels >> 20) + " megapixels");
-    // No format here stores more than ~1000 pixels a byte (deflate's limit):
-    // a 59-byte BMP claiming ten million pixels is a lie, not a picture.
-    if (pixels > kMaxPixelsPerByte * int64_t(st.st_size))
-      return R::failure(path + ": header claims " + std::to_string(width) + "x" +
-                        std::to_string(height) + " pixels but the file has only " +
-                        std::to_string(int64_t(st.st_size)) + " bytes");
-  }
+  // allocates what it claims. What stb_image cannot size it cannot decode
+  // either, so a file without readable dimensions goes no further.
+  if (!stbi_info(path.c_str(), &width, &height, &channels))
+    return R::failure(path + ": cannot read image dimensions (PNG, JPEG, PGM/PPM or BMP "
+                             "expected): " +
+                      stbi_failure_reason());
+  // A top-down BMP stores its height negated; the decoder takes its magnitude.
+  int64_t rows = std::abs(int64_t(height));
+  int64_t pixels = int64_t(width) * rows;
+  if (width <= 0 || rows == 0)
+    return R::failure(path + ": image has no pixels (" + std::to_string(width) + "x" +
+                      std::to_string(height) + ")");
+  if (pixels > kMaxImagePixels)
+    return R::failure(path + ": image of " + std::to_string(width) + "x" +
+                      std::to_string(rows) + " pixels is larger than the limit of " +
+                      std::to_string(kMaxImagePixels >> 20) + " megapixels");
+  // No format here stores more than ~1000 pixels a byte (deflate's limit):
+  // a 59-byte BMP claiming ten million pixels is a lie, not a picture.
+  if (pixels > kMaxPixelsPerByte * int64_t(st.st_size))
+    return R::failure(path + ": header claims " + std::to_string(width) + "x" +
+                      std::to_string(rows) + " pixels but the file has only " +
+                      std::to_string(int64_t(st.st_size)) + " bytes");
   stbi_uc *data = stbi_load(path.c_str(), &width, &height, &channels, 0);
   if (!data)
     return R::failure(path + ": cannot decode image (PNG, JPEG, PGM/PPM or BMP expected): " +

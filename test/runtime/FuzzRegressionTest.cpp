@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <string>
 #include <sys/resource.h>
 
@@ -86,6 +87,34 @@ TEST(FuzzRegression, TruncatedPngChunkClaimingMegabytesIsRefused) {
   auto r = decodeImage(crash("fuzz-image/oom-05c1598856ce7845446ab2587a3058b2ef7bd2ed"));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error.find("corrupt PNG: a chunk at byte 33 claims"), std::string::npos) << r.error;
+}
+
+// A 56-byte top-down BMP (height field 0xff000000, i.e. -16777216) took 12 s
+// to "decode": the negative height passed the pixel-count check.
+TEST(FuzzRegression, TopDownBmpClaimingMorePixelsThanItsBytesIsRefused) {
+  auto r = decodeImage(crash("fuzz-image/timeout-92a6d3c248d5f82e9b80da7354a250365962a6b0"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("1x16777216 pixels but the file has only 56 bytes"), std::string::npos)
+      << r.error;
+}
+
+// Every committed input, named above or not, is answered by its reader:
+// an image refused with a message naming the file, or decoded to a small
+// picture (a refusal costs no decoding time, so the run stays fast).
+TEST(FuzzRegression, EveryCommittedImageInputIsRefusedOrSmall) {
+  namespace fs = std::filesystem;
+  int seen = 0;
+  for (const auto &entry : fs::directory_iterator(crash("fuzz-image"))) {
+    std::string path = entry.path().string();
+    auto r = decodeImage(path);
+    ++seen;
+    if (!r) {
+      EXPECT_EQ(r.error.rfind(path + ": ", 0), 0u) << r.error;
+      continue;
+    }
+    EXPECT_LE(int64_t(r->width) * r->height, 1 << 16) << path;
+  }
+  EXPECT_GT(seen, 0);
 }
 
 } // namespace
