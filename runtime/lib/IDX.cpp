@@ -113,11 +113,14 @@ Result<IdxArray> net::runtime::readIdx(const std::string &path, uint64_t maxByte
 
   // Read in chunks, one byte more than claimed to tell "exact" from
   // "trailing data": memory grows with what the file holds, never with what
-  // its header claims (a 20-byte file claiming 3 GB costs 20 bytes).
-  constexpr uint64_t kChunk = uint64_t(1) << 22;
+  // its header claims. The chunks start at 64 KiB and double: a 12-byte file
+  // claiming 12 MB once cost a zeroed 4 MiB chunk, 20 ms under the fuzzer.
+  constexpr uint64_t kMaxChunk = uint64_t(1) << 22;
+  uint64_t chunk = uint64_t(1) << 16;
   uint64_t have = 0;
   while (have < total + 1) {
-    uint64_t want = std::min(kChunk, total + 1 - have);
+    uint64_t want = std::min(chunk, total + 1 - have);
+    chunk = std::min(chunk * 2, kMaxChunk);
     array.data.resize(have + want);
     got = source.read(array.data.data() + have, want);
     if (got < 0)

@@ -39,6 +39,16 @@ TEST(FuzzRegression, IdxHeaderClaimingGigabytesAllocatesNothing) {
   EXPECT_LT(peakKiB() - before, 64 * 1024) << "KiB of peak memory grew while reading";
 }
 
+// A 12-byte file claiming 12 million values: refused as truncated, having
+// allocated what it holds rather than a whole read chunk.
+TEST(FuzzRegression, TinyIdxClaimingMegabytesIsRefusedCheaply) {
+  long before = peakKiB();
+  auto r = readIdx(crash("fuzz-idx/timeout-e8471d228d77fb9853720e992cc4fd93afbf28de"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("the file holds 4"), std::string::npos) << r.error;
+  EXPECT_LT(peakKiB() - before, 2048) << "KiB of peak memory grew while reading";
+}
+
 // A tensor shape whose product overflows int64 must not pass for its data.
 TEST(FuzzRegression, CheckpointShapeOverflowIsRefused) {
   auto r = readCheckpoint(crash("fuzz-checkpoint/crash-4f07bd4ff5626b6936e0374efe6c2161cc7e890d"));
