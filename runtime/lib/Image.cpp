@@ -109,8 +109,7 @@ Result<Image> net::runtime::decodeImage(const std::string &path) {
   // allocates what it claims. What stb_image cannot size it cannot decode
   // either, so a file without readable dimensions goes no further.
   if (!stbi_info(path.c_str(), &width, &height, &channels))
-    return R::failure(path + ": cannot read image dimensions (PNG, JPEG, PGM/PPM or BMP "
-                             "expected): " +
+    return R::failure(path + ": cannot decode image (PNG, JPEG, PGM/PPM or BMP expected): " +
                       stbi_failure_reason());
   // A top-down BMP stores its height negated; the decoder takes its magnitude.
   int64_t rows = std::abs(int64_t(height));
