@@ -72,6 +72,7 @@ std::string checkPngChunks(const std::string &path, int64_t fileSize) {
   if (fileSize < 8 || std::memcmp(bytes.data(), kSignature, 8) != 0)
     return ""; // not a PNG: the other decoders read what they are given
   int64_t pos = 8;
+  bool sawImageData = false;
   // Every chunk whose length field is in the file, the last partial one too.
   while (pos + 4 <= fileSize) {
     int64_t length = int64_t(bytes[pos]) << 24 | int64_t(bytes[pos + 1]) << 16 |
@@ -85,6 +86,14 @@ std::string checkPngChunks(const std::string &path, int64_t fileSize) {
       break;
     if (std::memcmp(&bytes[pos + 4], "IEND", 4) == 0)
       break;
+    // stb_image copies an empty IDAT into its not yet allocated buffer
+    // (memcpy to null, undefined behaviour); no encoder writes one first.
+    if (std::memcmp(&bytes[pos + 4], "IDAT", 4) == 0) {
+      if (length == 0 && !sawImageData)
+        return path + ": unsupported PNG: an empty IDAT chunk at byte " + std::to_string(pos) +
+               " before the image data";
+      sawImageData = sawImageData || length > 0;
+    }
     pos += 12 + length;
   }
   return "";

@@ -108,6 +108,16 @@ TEST(FuzzRegression, TopDownBmpClaimingMorePixelsThanItsBytesIsRefused) {
       << r.error;
 }
 
+// A PNG whose first IDAT chunk is empty: stb_image would memcpy into its
+// unallocated (null) data buffer.
+TEST(FuzzRegression, PngWithAnEmptyFirstIdatIsRefused) {
+  auto r = decodeImage(crash("fuzz-image/crash-2f70f86189443a4a7e7fb4e636c163576db83334"));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error.find("an empty IDAT chunk at byte 62 before the image data"),
+            std::string::npos)
+      << r.error;
+}
+
 // Every committed input, named above or not, is answered by its reader:
 // an image refused with a message naming the file, or decoded to a small
 // picture (a refusal costs no decoding time, so the run stays fast).
