@@ -994,8 +994,13 @@ llvm::Expected<ImportedModel> Importer::run() {
 
   for (const Node &node : graph.node()) {
     size_t before = problems.size();
+    bool badInput = llvm::any_of(node.input(), [&](const std::string &in) {
+      return bad.count(in) != 0;
+    });
+    // A node after a refused one is still checked on its own (an unknown op
+    // is worth reporting), but its outputs stay bad.
     importNode(node);
-    if (problems.size() != before)
+    if (problems.size() != before || badInput)
       for (const std::string &out : node.output())
         bad.insert(out);
     ++nodeIndex;

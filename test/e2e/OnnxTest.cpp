@@ -4,7 +4,8 @@
 // residual network with fixed random weights) is imported by netc, which
 // writes the library and its weights; its forward on the four fixed images
 // must give PyTorch's probabilities, and its logits up to the constant that
-// softmax removes. lenet5 with random weights, exported by `netrun export`
+// softmax removes; so must the same network written in .net
+// (test/onnx/Inputs/residual.net) with its weights from --weights-from. lenet5 with random weights, exported by `netrun export`
 // and imported again by netc, must give its own probabilities; the ONNX
 // checker also reads the file when python3-onnx is installed.
 //
@@ -81,14 +82,14 @@ std::shared_ptr<Instance> openWithWeights(const std::string &library,
   return s ? *instance : nullptr;
 }
 
-TEST(OnnxImport, ResidualMatchesPyTorch) {
+/// PyTorch's outputs from `library` with `weights`.
+void expectPyTorchOutputs(const std::string &library, const std::string &weights) {
   auto expected = readExpected(std::string(NETC_SOURCE_DIR) +
                                "/test/onnx/Inputs/residual_expected.txt");
   ASSERT_EQ(expected.count("images"), 1u);
   const Matrix &images = expected["images"], &logits = expected["logits"],
                &probs = expected["probabilities"];
-  auto net = openWithWeights(NETC_ONNX_RESIDUAL_SO, NETC_ONNX_RESIDUAL_CKPT,
-                             int32_t(images.rows));
+  auto net = openWithWeights(library, weights, int32_t(images.rows));
   ASSERT_TRUE(net);
   ASSERT_EQ(net->info().classes, probs.cols);
   std::vector<float> out(size_t(probs.rows * probs.cols));
@@ -110,6 +111,15 @@ TEST(OnnxImport, ResidualMatchesPyTorch) {
           << "image " << r << " class " << c;
     }
   }
+}
+
+TEST(OnnxImport, ResidualMatchesPyTorch) {
+  expectPyTorchOutputs(NETC_ONNX_RESIDUAL_SO, NETC_ONNX_RESIDUAL_CKPT);
+}
+
+/// The same network written in .net, its weights taken with --weights-from.
+TEST(OnnxWeightsFrom, ResidualNetMatchesPyTorch) {
+  expectPyTorchOutputs(NETC_RESIDUAL_NET_SO, NETC_RESIDUAL_NET_CKPT);
 }
 
 int run(const std::string &command) {

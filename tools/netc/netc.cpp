@@ -2,6 +2,7 @@
 //
 // netc FILE.net [-emit=ast|mlir|summary|planned|cpp|so] [-o OUT] [-D name=value ...]
 // netc FILE.onnx [-emit=mlir|summary|planned|cpp|so] [-o OUT]
+// netc FILE.net --weights-from PRETRAINED.onnx -o OUT.so
 //
 // Reads a .net file (or imports an ONNX model), builds the net dialect, the
 // training step and the memory plan, and prints what was asked for or
@@ -20,6 +21,7 @@
 #include "net/DSL/MLIRGen.h"
 #include "net/DSL/Parser.h"
 #include "net/ONNX/Import.h"
+#include "net/ONNX/WeightsFrom.h"
 #include "net/Runtime/Checkpoint.h"
 
 #include "mlir/IR/AsmState.h"
@@ -75,6 +77,12 @@ cl::opt<unsigned> optLevel("O", cl::Prefix, cl::init(1), cl::value_desc("level")
 cl::opt<bool> noFuse("no-fuse", cl::desc("do not fuse layers (the same as -O0)"),
                      cl::cat(netcCategory));
 
+cl::opt<std::string> weightsFrom(
+    "weights-from",
+    cl::desc("fill the .net model's parameters from an ONNX model's initializers, matched by "
+             "structure, into model.ckpt beside -o model.so (docs/onnx.md)"),
+    cl::value_desc("model.onnx"), cl::cat(netcCategory));
+
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("keep the generated sources and say where they are"),
                         cl::cat(netcCategory));
@@ -84,6 +92,18 @@ constexpr uint64_t kMaxInputBytes = 16u << 20;
 
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "netc") << message << "\n";
+  return 1;
+}
+
+/// Prints an importer's error, one line of it per message.
+int failLines(llvm::Error error) {
+  llvm::handleAllErrors(std::move(error), [](const llvm::ErrorInfoBase &e) {
+    std::string text = e.message();
+    llvm::SmallVector<llvm::StringRef> lines;
+    llvm::StringRef(text).split(lines, '\n');
+    for (llvm::StringRef line : lines)
+      fail(line);
+  });
   return 1;
 }
 
@@ -113,9 +133,10 @@ std::string networkNameFor(llvm::StringRef file) {
 }
 
 /// Writes `weights` as a checkpoint of `module`'s parameters, in the order
-/// the emitted model lists them (a walk of its net.param ops).
+/// the emitted model lists them (a walk of its net.param ops). A `partial`
+/// one (--weights-from) may leave parameters out, for `netrun train --weights`.
 int writeWeights(mlir::ModuleOp module, std::vector<net::onnx::Weight> weights,
-                 llvm::StringRef path) {
+                 llvm::StringRef path, bool partial) {
   net::runtime::Checkpoint checkpoint;
   if (auto name = module->getAttrOfType<mlir::StringAttr>("net.network"))
     checkpoint.network = name.str();
@@ -138,7 +159,7 @@ int writeWeights(mlir::ModuleOp module, std::vector<net::onnx::Weight> weights,
     net::onnx::Weight &w = *it->second;
     checkpoint.params.push_back({w.name, w.shape, std::move(w.data)});
   });
-  if (missing)
+  if (missing && !partial)
     return internalError("a parameter of the imported model has no weights");
   if (net::runtime::Status s = net::runtime::writeCheckpoint(std::string(path), checkpoint); !s)
     return fail(s.error());
@@ -280,16 +301,8 @@ int main(int argc, char **argv) {
     if (!overrides.empty())
       return fail("-D applies to .net files; an ONNX model has no parameters to set");
     auto imported = net::onnx::importModel(context, inputFile, networkNameFor(inputFile));
-    if (!imported) {
-      llvm::handleAllErrors(imported.takeError(), [](const llvm::ErrorInfoBase &e) {
-        std::string text = e.message();
-        llvm::SmallVector<llvm::StringRef> lines;
-        llvm::StringRef(text).split(lines, '\n');
-        for (llvm::StringRef line : lines)
-          fail(line);
-      });
-      return 1;
-    }
+    if (!imported)
+      return failLines(imported.takeError());
     if (imported->appendedSoftmax && what == Emit::Library)
       llvm::WithColor::note(llvm::errs(), "netc")
           << inputFile << ": the graph ends in logits; a softmax is appended, so the model "
@@ -325,6 +338,29 @@ int main(int argc, char **argv) {
     module = net::dsl::mlirGen(context, ast, diags, overrides);
     if (!module || diags.hadError())
       return 1;
+  }
+
+  if (!weightsFrom.empty()) {
+    if (weights)
+      return fail("--weights-from applies to .net files; an ONNX model brings its own weights");
+    if (what != Emit::Library)
+      return fail("--weights-from writes model.ckpt beside the library: give -o model.so");
+    auto pretrained = net::onnx::importModel(context, weightsFrom, "pretrained");
+    if (!pretrained)
+      return failLines(pretrained.takeError());
+    auto matched = net::onnx::matchWeights(*module, *pretrained, weightsFrom);
+    if (!matched)
+      return failLines(matched.takeError());
+    size_t kept = 0;
+    for (const std::string &line : matched->report)
+      if (llvm::StringRef(line).contains(" left to its initializer")) {
+        llvm::WithColor::note(llvm::errs(), "netc") << line << "\n";
+        ++kept;
+      }
+    llvm::WithColor::note(llvm::errs(), "netc")
+        << matched->weights.size() << " parameters from " << weightsFrom << ", " << kept
+        << " left to their initializers\n";
+    weights = std::move(matched->weights);
   }
 
   if (what == Emit::Summary) {
@@ -375,6 +411,7 @@ int main(int argc, char **argv) {
   if (int rc = buildLibrary(out, outputFile))
     return rc;
   if (weights)
-    return writeWeights(*module, std::move(*weights), checkpointPathFor(outputFile));
+    return writeWeights(*module, std::move(*weights), checkpointPathFor(outputFile),
+                        /*partial=*/!weightsFrom.empty());
   return 0;
 }

@@ -67,6 +67,15 @@ def main():
                       training=torch.onnx.TrainingMode.PRESERVE,
                       do_constant_folding=False)
     onnx.checker.check_model(onnx.load(path))
+    # The base alone (the classifier's input as output), as a pretrained
+    # model exported without its top for transfer learning.
+    model.fc = nn.Identity()
+    base = os.path.join(out, "residual_base.onnx")
+    torch.onnx.export(model, images[:1], base, opset_version=13,
+                      input_names=["image"], output_names=["features"],
+                      dynamic_axes={"image": {0: "N"}, "features": {0: "N"}},
+                      training=torch.onnx.TrainingMode.PRESERVE,
+                      do_constant_folding=False)
     probs = torch.softmax(logits, dim=1)
     with open(os.path.join(out, "residual_expected.txt"), "w") as f:
         f.write("# make_residual.py: images (4, 3, 16, 16), then logits and "
