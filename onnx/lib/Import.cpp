@@ -665,8 +665,8 @@ void Importer::pool(const Node &node, bool isMax) {
   setOutput(node, Tensor{out, result.shape});
 }
 
-/// BatchNormalization in inference form. Its parameters are frozen: the
-/// compiler trains no batch norm on batch statistics (docs/onnx.md).
+/// BatchNormalization in inference form. Its parameters are frozen, so it
+/// keeps running on the exported running statistics (docs/onnx.md).
 void Importer::batchNorm(const Node &node) {
   const Tensor *x = input(node, 0);
   const char *roles[] = {"scale", "bias", "mean", "variance"};
