@@ -1294,7 +1294,9 @@ int runExport(const Options &o, DriverStreams &s) {
   Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
   if (!model)
     return fail(s, model.error);
-  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, /*batch=*/1);
+  std::vector<std::string> classNames; // not carried into the ONNX file
+  Result<std::shared_ptr<Instance>> instance =
+      instanceWithWeights(*model, o, /*batch=*/1, classNames);
   if (!instance)
     return fail(s, instance.error);
   if (Status st = exportOnnx(**instance, o.onnx); !st)

@@ -29,7 +29,8 @@ class ModelInfo(ctypes.Structure):  # the leading fields of netc_model_info
     _fields_ = [("magic", ctypes.c_uint32), ("abi_version", ctypes.c_uint32),
                 ("network", ctypes.c_char_p), ("compiler", ctypes.c_char_p),
                 ("input_rank", ctypes.c_int32), ("input_shape", ctypes.c_int64 * 3),
-                ("classes", ctypes.c_int32), ("num_params", ctypes.c_int32),
+                ("input_mean", ctypes.POINTER(ctypes.c_float)),
+                ("input_std", ctypes.POINTER(ctypes.c_float)), ("classes", ctypes.c_int32), ("num_params", ctypes.c_int32),
                 ("params", ctypes.POINTER(TensorInfo))]
 
 
