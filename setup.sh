@@ -11,6 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist libstb-dev libdnnl-dev
   libplplot-dev plplot-driver-cairo
+  libonnx-dev python3-onnx
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 

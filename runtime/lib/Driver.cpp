@@ -5,6 +5,7 @@
 #include "net/Runtime/Plot.h"
 
 #include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ExportONNX.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Image.h"
 #include "net/Runtime/ImageFolder.h"
@@ -59,6 +60,7 @@ struct Options {
   EarlyStoppingConfig earlyStopping;
   std::string weights;
   bool noFeatureCache = false;
+  std::string onnx;            // export: the file to write
   std::string device = "auto";
   bool invert = false;
   bool help = false;
@@ -345,7 +347,7 @@ const std::vector<OptionSpec> &optionTable() {
          o.split = v;
          return "";
        }},
-      {"weights", "FILE", "train eval predict",
+      {"weights", "FILE", "train eval predict export",
        "checkpoint to load (run/best.ckpt); train: start from its parameters, matched by "
        "name (a base trained before), the others initialised from the seed",
        [](Options &o, const std::string &v) { o.weights = v; return std::string(); }},
@@ -355,9 +357,11 @@ const std::vector<OptionSpec> &optionTable() {
          o.noFeatureCache = true;
          return std::string();
        }},
+      {"onnx", "FILE", "export", "the ONNX file to write (model.onnx)",
+       [](Options &o, const std::string &v) { o.onnx = v; return std::string(); }},
       {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
        [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
-      {"help", nullptr, "info train eval predict export-images", "this help",
+      {"help", nullptr, "info train eval predict export-images export", "this help",
        [](Options &o, const std::string &) { o.help = true; return std::string(); }},
   };
   return table;
@@ -1280,6 +1284,28 @@ int runExportImages(const Options &o, DriverStreams &s) {
   return 0;
 }
 
+/// netrun export MODEL.so --weights FILE --onnx OUT.onnx
+int runExport(const Options &o, DriverStreams &s) {
+  if (o.positional.size() != 1)
+    return fail(s, "export expects one model: netrun export MODEL.so --weights FILE "
+                   "--onnx OUT.onnx");
+  if (o.onnx.empty())
+    return fail(s, "--onnx FILE is required (the ONNX file to write)");
+  Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
+  if (!model)
+    return fail(s, model.error);
+  std::vector<std::string> classNames; // not carried into the ONNX file
+  Result<std::shared_ptr<Instance>> instance =
+      instanceWithWeights(*model, o, /*batch=*/1, classNames);
+  if (!instance)
+    return fail(s, instance.error);
+  if (Status st = exportOnnx(**instance, o.onnx); !st)
+    return fail(s, st.error());
+  s.out << "Exported " << (*model)->info().network << " (" << o.weights << ") to " << o.onnx
+        << " (ONNX opset " << kOnnxOpset << ")\n";
+  return 0;
+}
+
 //===----------------------------------------------------------------------===//
 // The verb table and the dispatch
 //===----------------------------------------------------------------------===//
@@ -1305,6 +1331,8 @@ const std::vector<Verb> &verbTable() {
       {"export-images",
        "--data NAME|DIR --out DIR [--per-class N --classes A,B,... --split train|test]",
        "write an IDX dataset as a folder of PNGs, one sub-folder per class", runExportImages},
+      {"export", "MODEL.so --weights FILE --onnx OUT.onnx",
+       "the model and its weights as an ONNX file (opset 13)", runExport},
   };
   return table;
 }

@@ -79,7 +79,7 @@ TEST_F(TrainSetupTest, TheModelCarriesItsSetUp) {
   Result<std::shared_ptr<Model>> model = Model::load(NETC_TRAIN_SETUP_SO);
   ASSERT_TRUE(model) << model.error;
   const netc_model_info &info = (*model)->info();
-  EXPECT_EQ(info.abi_version, 2u);
+  EXPECT_EQ(info.abi_version, NETC_ABI_VERSION);
   const netc_train_setup &t = info.train;
   EXPECT_STREQ(t.lr_schedule, "step");
   EXPECT_EQ(t.lr_step_size, 2);

@@ -93,7 +93,7 @@ TEST_F(DriverTest, AnUnknownVerbSuggestsTheNearest) {
   expectOneErrorLine(o, "did you mean 'eval'?");
   o = netrun({"xyzzy"});
   expectOneErrorLine(
-      o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict, plot, export-images)");
+      o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict, plot, export-images, export)");
 }
 
 TEST_F(DriverTest, OptionsAreCheckedInOnePlace) {

@@ -65,7 +65,7 @@ TEST_F(ModelTest, RefusesAnotherAbiVersion) {
   Result<std::shared_ptr<Model>> model = Model::load(FIXTURE_WRONG_ABI);
   ASSERT_FALSE(model);
   EXPECT_EQ(model.error, std::string(FIXTURE_WRONG_ABI) +
-                             ": built for model ABI version 99, this netrun reads version 2; "
+                             ": built for model ABI version 99, this netrun reads version " + std::to_string(NETC_ABI_VERSION) + "; "
                              "recompile the model with the matching netc");
 }
 

@@ -1,27 +1,35 @@
 //===- netc.cpp - The netc compiler driver --------------------------------===//
 //
 // netc FILE.net [-emit=ast|mlir|summary|planned|cpp|so] [-o OUT] [-D name=value ...]
+// netc FILE.onnx [-emit=mlir|summary|planned|cpp|so] [-o OUT]
+// netc FILE.net --weights-from PRETRAINED.onnx -o OUT.so
 //
-// Reads a .net file, elaborates it into the net dialect, builds the training
-// step and the memory plan, and prints what was asked for or compiles the
-// model's shared library (`-o model.so`). Exit status 1 on an error in the
-// user's input, 2 on an internal error (a bug of netc, never the user's).
+// Reads a .net file (or imports an ONNX model), builds the net dialect, the
+// training step and the memory plan, and prints what was asked for or
+// compiles the model's shared library (`-o model.so`; for an ONNX model also
+// its weights, `model.ckpt`). Exit status 1 on an error in the user's input,
+// 2 on an internal error (a bug of netc, never the user's).
 //
 //===----------------------------------------------------------------------===//
 
 #include "net/Analysis/LayerTable.h"
+#include "net/Dialect/NetOps.h"
 #include "net/Target/Cpp/EmitCpp.h"
 #include "net/Transforms/Passes.h"
 #include "net/DSL/AST.h"
 #include "net/DSL/Diagnostics.h"
 #include "net/DSL/MLIRGen.h"
 #include "net/DSL/Parser.h"
+#include "net/ONNX/Import.h"
+#include "net/ONNX/WeightsFrom.h"
+#include "net/Runtime/Checkpoint.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -31,6 +39,8 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <cctype>
+#include <optional>
 #include <string>
 
 namespace cl = llvm::cl;
@@ -41,7 +51,7 @@ enum class Emit { Ast, Mlir, Summary, Planned, Cpp, Library };
 
 cl::OptionCategory netcCategory("netc options");
 
-cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.net>"), cl::Required,
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.net|model.onnx>"), cl::Required,
                                cl::cat(netcCategory));
 cl::opt<std::string> outputFile("o", cl::desc("write the output to <file> (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
@@ -67,6 +77,12 @@ cl::opt<unsigned> optLevel("O", cl::Prefix, cl::init(1), cl::value_desc("level")
 cl::opt<bool> noFuse("no-fuse", cl::desc("do not fuse layers (the same as -O0)"),
                      cl::cat(netcCategory));
 
+cl::opt<std::string> weightsFrom(
+    "weights-from",
+    cl::desc("fill the .net model's parameters from an ONNX model's initializers, matched by "
+             "structure, into model.ckpt beside -o model.so (docs/onnx.md)"),
+    cl::value_desc("model.onnx"), cl::cat(netcCategory));
+
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("keep the generated sources and say where they are"),
                         cl::cat(netcCategory));
@@ -79,12 +95,75 @@ int fail(const llvm::Twine &message) {
   return 1;
 }
 
+/// Prints an importer's error, one line of it per message.
+int failLines(llvm::Error error) {
+  llvm::handleAllErrors(std::move(error), [](const llvm::ErrorInfoBase &e) {
+    std::string text = e.message();
+    llvm::SmallVector<llvm::StringRef> lines;
+    llvm::StringRef(text).split(lines, '\n');
+    for (llvm::StringRef line : lines)
+      fail(line);
+  });
+  return 1;
+}
+
 /// A failure of netc itself: said as such, exit status 2.
 int internalError(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "netc")
       << "internal error: " << message << "\n(this is a bug in netc, not in your model; "
       << "please report it with the command above)\n";
   return 2;
+}
+
+/// The checkpoint beside a library: model.so -> model.ckpt.
+std::string checkpointPathFor(llvm::StringRef library) {
+  llvm::SmallString<256> path(library);
+  llvm::sys::path::replace_extension(path, "ckpt");
+  return std::string(path);
+}
+
+/// A network name from a file name: resnet-50.v1.onnx -> resnet_50_v1.
+std::string networkNameFor(llvm::StringRef file) {
+  std::string name;
+  for (char c : llvm::sys::path::stem(file))
+    name += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  if (name.empty() || std::isdigit(static_cast<unsigned char>(name[0])))
+    name = "model_" + name;
+  return name;
+}
+
+/// Writes `weights` as a checkpoint of `module`'s parameters, in the order
+/// the emitted model lists them (a walk of its net.param ops). A `partial`
+/// one (--weights-from) may leave parameters out, for `netrun train --weights`.
+int writeWeights(mlir::ModuleOp module, std::vector<net::onnx::Weight> weights,
+                 llvm::StringRef path, bool partial) {
+  net::runtime::Checkpoint checkpoint;
+  if (auto name = module->getAttrOfType<mlir::StringAttr>("net.network"))
+    checkpoint.network = name.str();
+  checkpoint.compiler = "netc " NETC_VERSION;
+  llvm::StringMap<net::onnx::Weight *> byName;
+  for (net::onnx::Weight &w : weights)
+    byName[w.name] = &w;
+  // Every step function declares the parameters it uses; the first
+  // declaration of a name sets its place, as in the emitted table.
+  llvm::StringSet<> done;
+  bool missing = false;
+  module.walk([&](mlir::net::ParamOp param) {
+    if (!done.insert(param.getName()).second)
+      return;
+    auto it = byName.find(param.getName());
+    if (it == byName.end()) {
+      missing = true;
+      return;
+    }
+    net::onnx::Weight &w = *it->second;
+    checkpoint.params.push_back({w.name, w.shape, std::move(w.data)});
+  });
+  if (missing && !partial)
+    return internalError("a parameter of the imported model has no weights");
+  if (net::runtime::Status s = net::runtime::writeCheckpoint(std::string(path), checkpoint); !s)
+    return fail(s.error());
+  return 0;
 }
 
 /// Compiles the generated C++ into `path` with the system compiler. The
@@ -200,27 +279,6 @@ int main(int argc, char **argv) {
     overrides.push_back({d.substr(0, eq), d.substr(eq + 1)});
   }
 
-  uint64_t size = 0;
-  if (inputFile != "-" && !llvm::sys::fs::file_size(inputFile, size) &&
-      size > kMaxInputBytes)
-    return fail("'" + inputFile + "' is " + llvm::Twine(size >> 20) +
-                " MiB; a .net file is at most 16 MiB");
-  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
-  if (std::error_code ec = buffer.getError())
-    return fail("cannot read '" + inputFile + "': " + ec.message());
-  if ((*buffer)->getBufferSize() > kMaxInputBytes)
-    return fail("'" + inputFile + "' is larger than 16 MiB; a .net file is a short text");
-
-  llvm::SourceMgr sourceMgr;
-  sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  net::dsl::Diagnostics diags(sourceMgr);
-  llvm::StringRef text = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer();
-
-  net::dsl::Parser parser(text, diags);
-  net::dsl::Module ast = parser.parseModule();
-  if (diags.hadError())
-    return 1;
-
   // `netc model.net -o model.so` builds the library without saying -emit=so.
   Emit what = emit;
   if (emit.getNumOccurrences() == 0 && llvm::StringRef(outputFile).ends_with(".so"))
@@ -230,17 +288,80 @@ int main(int argc, char **argv) {
 
   std::string out;
   llvm::raw_string_ostream os(out);
-  if (what == Emit::Ast) {
-    net::dsl::dump(ast, sourceMgr, os);
-    return writeAtomically(outputFile, out);
+  llvm::SourceMgr sourceMgr;
+  mlir::MLIRContext context;
+  std::optional<mlir::SourceMgrDiagnosticHandler> handler;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  // The parameters' values, written beside the library as model.ckpt.
+  std::optional<std::vector<net::onnx::Weight>> weights;
+
+  if (llvm::sys::path::extension(inputFile) == ".onnx") {
+    if (what == Emit::Ast)
+      return fail("-emit=ast applies to .net files; an ONNX model has no syntax tree");
+    if (!overrides.empty())
+      return fail("-D applies to .net files; an ONNX model has no parameters to set");
+    auto imported = net::onnx::importModel(context, inputFile, networkNameFor(inputFile));
+    if (!imported)
+      return failLines(imported.takeError());
+    if (imported->appendedSoftmax && what == Emit::Library)
+      llvm::WithColor::note(llvm::errs(), "netc")
+          << inputFile << ": the graph ends in logits; a softmax is appended, so the model "
+          << "returns probabilities and trains with cross-entropy (docs/onnx.md)\n";
+    module = std::move(imported->module);
+    weights = std::move(imported->weights);
+  } else {
+    uint64_t size = 0;
+    if (inputFile != "-" && !llvm::sys::fs::file_size(inputFile, size) &&
+        size > kMaxInputBytes)
+      return fail("'" + inputFile + "' is " + llvm::Twine(size >> 20) +
+                  " MiB; a .net file is at most 16 MiB");
+    auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
+    if (std::error_code ec = buffer.getError())
+      return fail("cannot read '" + inputFile + "': " + ec.message());
+    if ((*buffer)->getBufferSize() > kMaxInputBytes)
+      return fail("'" + inputFile + "' is larger than 16 MiB; a .net file is a short text");
+
+    sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+    net::dsl::Diagnostics diags(sourceMgr);
+    llvm::StringRef text = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer();
+
+    net::dsl::Parser parser(text, diags);
+    net::dsl::Module ast = parser.parseModule();
+    if (diags.hadError())
+      return 1;
+    if (what == Emit::Ast) {
+      net::dsl::dump(ast, sourceMgr, os);
+      return writeAtomically(outputFile, out);
+    }
+    // Verifier messages on generated ops point into the .net file too.
+    handler.emplace(sourceMgr, &context);
+    module = net::dsl::mlirGen(context, ast, diags, overrides);
+    if (!module || diags.hadError())
+      return 1;
   }
 
-  mlir::MLIRContext context;
-  // Verifier messages on generated ops point into the .net file too.
-  mlir::SourceMgrDiagnosticHandler handler(sourceMgr, &context);
-  auto module = net::dsl::mlirGen(context, ast, diags, overrides);
-  if (!module || diags.hadError())
-    return 1;
+  if (!weightsFrom.empty()) {
+    if (weights)
+      return fail("--weights-from applies to .net files; an ONNX model brings its own weights");
+    if (what != Emit::Library)
+      return fail("--weights-from writes model.ckpt beside the library: give -o model.so");
+    auto pretrained = net::onnx::importModel(context, weightsFrom, "pretrained");
+    if (!pretrained)
+      return failLines(pretrained.takeError());
+    auto matched = net::onnx::matchWeights(*module, *pretrained, weightsFrom);
+    if (!matched)
+      return failLines(matched.takeError());
+    size_t kept = 0;
+    for (const std::string &line : matched->report)
+      if (llvm::StringRef(line).contains(" left to its initializer")) {
+        llvm::WithColor::note(llvm::errs(), "netc") << line << "\n";
+        ++kept;
+      }
+    llvm::WithColor::note(llvm::errs(), "netc")
+        << matched->weights.size() << " parameters from " << weightsFrom << ", " << kept
+        << " left to their initializers\n";
+    weights = std::move(matched->weights);
+  }
 
   if (what == Emit::Summary) {
     mlir::net::printLayerTable(mlir::net::buildLayerTable(*module), os);
@@ -287,5 +408,10 @@ int main(int argc, char **argv) {
     return internalError("the C++ emitter failed (the message above says on what)");
   if (what == Emit::Cpp)
     return writeAtomically(outputFile, out);
-  return buildLibrary(out, outputFile);
+  if (int rc = buildLibrary(out, outputFile))
+    return rc;
+  if (weights)
+    return writeWeights(*module, std::move(*weights), checkpointPathFor(outputFile),
+                        /*partial=*/!weightsFrom.empty());
+  return 0;
 }

@@ -2,6 +2,8 @@
 
 #include "net/Analysis/LayerTable.h"
 
+#include "net/Analysis/GraphText.h"
+
 #include "net/Dialect/NetOps.h"
 #include "net/Dialect/Shapes.h"
 
@@ -92,6 +94,8 @@ LayerTable mlir::net::buildLayerTable(ModuleOp module) {
     table.frozenParams += row.frozenParams;
     table.flops += row.flops;
   }
+  if (auto graph = describeGraph(module); succeeded(graph))
+    table.graph = std::move(*graph);
   return table;
 }
 

@@ -37,6 +37,9 @@ struct LayerTable {
   int64_t trainableParams = 0;
   int64_t frozenParams = 0;
   int64_t flops = 0;
+  /// The forward graph for the runtime (GraphText.h); empty when some op
+  /// has no description.
+  std::string graph;
 };
 
 /// Builds the table of `module`'s `@forward` function.

@@ -10,6 +10,7 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Format.h"
@@ -330,6 +331,17 @@ void CppEmitter::emitTables() {
     return b && b.getValue() ? 1 : 0;
   };
 
+  // The forward graph for `netrun export`, one literal a line.
+  os << "const char *const kGraph =";
+  if (table.graph.empty())
+    os << " nullptr";
+  else
+    for (StringRef line : llvm::split(StringRef(table.graph).rtrim('\n'), '\n')) {
+      std::string literal = quote(line);
+      literal.insert(literal.size() - 1, "\\n");
+      os << "\n    " << literal;
+    }
+  os << ";\n\n";
   os << "const netc_model_info kModel = {\n"
      << "    NETC_MAGIC, NETC_ABI_VERSION, " << quote(network) << ", " << quote("netc " NETC_COMPILER_VERSION) << ",\n"
      << "    " << inputShape.size() << ", {";
@@ -355,7 +367,8 @@ void CppEmitter::emitTables() {
   os << "    " << quote(featureLayer) << ", " << featureShape.size() << ", {";
   for (size_t i = 0; i < 3; ++i)
     os << (i ? ", " : "") << (i < featureShape.size() ? featureShape[i] : 0);
-  os << "}, " << (hasBase ? product(featureShape) : 0) << ",\n};\n\n";
+  os << "}, " << (hasBase ? product(featureShape) : 0) << ",\n"
+     << "    kGraph,\n};\n\n";
 }
 
 LogicalResult CppEmitter::emitFunction(func::FuncOp func) {

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define NETC_ABI_VERSION 2u
+#define NETC_ABI_VERSION 3u
 #define NETC_MAGIC 0x4354454eu /* "NETC" little-endian */
 #define NETC_MAX_RANK 4
 
@@ -113,6 +113,9 @@ typedef struct netc_model_info {
   int32_t feature_rank;          /* without the batch */
   int64_t feature_shape[3];
   int64_t feature_size;          /* floats per sample */
+  /* Version 3: the forward graph before fusion, one op a line, for
+   * `netrun export` (docs/abi.md); NULL when netc could not describe it. */
+  const char *graph;
 } netc_model_info;
 
 typedef struct netc_instance netc_instance;
