@@ -158,7 +158,7 @@ TEST(OnnxExport, Lenet5RoundTrip) {
         << "onnx.checker refuses " << onnx;
   else
     std::printf("python3-onnx is not installed: the ONNX checker was not run\n");
-  ASSERT_EQ(run(std::string(NETC_BIN) + " " + onnx + " -o " + reimported), 0);
+  ASSERT_EQ(run(std::string(NETC_BIN) + " " + onnx + " -o " + reimported + " --no-cuda"), 0);
 
   auto again = openWithWeights(reimported, reweights, kImages);
   ASSERT_TRUE(again);

@@ -1,6 +1,6 @@
 //===- netc.cpp - The netc compiler driver --------------------------------===//
 //
-// netc FILE.net [-emit=ast|mlir|summary|planned|cpp|so] [-o OUT] [-D name=value ...]
+// netc FILE.net [-emit=ast|mlir|summary|planned|cpp|cuda|so] [--no-cuda] [-o OUT] [-D name=value ...]
 // netc FILE.onnx [-emit=mlir|summary|planned|cpp|so] [-o OUT]
 // netc FILE.net --weights-from PRETRAINED.onnx -o OUT.so
 //
@@ -14,6 +14,7 @@
 
 #include "net/Analysis/LayerTable.h"
 #include "net/Dialect/NetOps.h"
+#include "net/Target/CUDA/EmitCuda.h"
 #include "net/Target/Cpp/EmitCpp.h"
 #include "net/Transforms/Passes.h"
 #include "net/DSL/AST.h"
@@ -47,7 +48,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { Ast, Mlir, Summary, Planned, Cpp, Library };
+enum class Emit { Ast, Mlir, Summary, Planned, Cpp, Cuda, Library };
 
 cl::OptionCategory netcCategory("netc options");
 
@@ -64,6 +65,8 @@ cl::opt<Emit> emit("emit", cl::desc("what to produce"), cl::init(Emit::Mlir),
                               clEnumValN(Emit::Planned, "planned",
                                          "the IR with training steps and the memory plan"),
                               clEnumValN(Emit::Cpp, "cpp", "the generated C++ source"),
+                              clEnumValN(Emit::Cuda, "cuda",
+                                         "the generated CUDA source (the GPU path)"),
                               clEnumValN(Emit::Library, "so",
                                          "the model's shared library (the default for -o X.so)")),
                    cl::cat(netcCategory));
@@ -82,6 +85,10 @@ cl::opt<std::string> weightsFrom(
     cl::desc("fill the .net model's parameters from an ONNX model's initializers, matched by "
              "structure, into model.ckpt beside -o model.so (docs/onnx.md)"),
     cl::value_desc("model.onnx"), cl::cat(netcCategory));
+
+cl::opt<bool> noCuda("no-cuda",
+                     cl::desc("build the CPU path only, even when nvcc is found"),
+                     cl::cat(netcCategory));
 
 cl::opt<bool> keepTemps("keep-temps",
                         cl::desc("keep the generated sources and say where they are"),
@@ -166,9 +173,65 @@ int writeWeights(mlir::ModuleOp module, std::vector<net::onnx::Weight> weights,
   return 0;
 }
 
-/// Compiles the generated C++ into `path` with the system compiler. The
+/// nvcc, for the model's CUDA path: $NETC_NVCC when set (a path that does not
+/// exist hides nvcc, which is how the CPU-only build is tested), else
+/// /usr/local/cuda/bin/nvcc, else nvcc on PATH. Empty when there is none.
+std::string findNvcc() {
+  if (const char *env = std::getenv("NETC_NVCC"); env && *env)
+    return llvm::sys::fs::can_execute(env) ? env : "";
+  if (llvm::sys::fs::can_execute("/usr/local/cuda/bin/nvcc"))
+    return "/usr/local/cuda/bin/nvcc";
+  auto found = llvm::sys::findProgramByName("nvcc");
+  return found ? *found : "";
+}
+
+/// The folder of libcudart_static.a beside nvcc's bin/.
+std::string cudaLibraryDir(llvm::StringRef nvcc) {
+  llvm::SmallString<256> root(llvm::sys::path::parent_path(llvm::sys::path::parent_path(nvcc)));
+  for (const char *sub : {"lib64", "targets/x86_64-linux/lib", "lib"}) {
+    llvm::SmallString<256> dir(root);
+    llvm::sys::path::append(dir, sub);
+    llvm::SmallString<256> lib(dir);
+    llvm::sys::path::append(lib, "libcudart_static.a");
+    if (llvm::sys::fs::exists(lib))
+      return std::string(dir);
+  }
+  return "";
+}
+
+std::string joined(const std::vector<std::string> &args) {
+  std::string command;
+  for (const std::string &a : args)
+    command += (command.empty() ? "" : " ") + a;
+  return command;
+}
+
+/// Runs a compiler with its output into `log`; on failure prints the command
+/// and the log's tail and says where the sources are kept.
+bool runCompiler(const std::vector<std::string> &args, llvm::StringRef log, llvm::StringRef dir,
+                 llvm::StringRef what) {
+  std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
+  std::optional<llvm::StringRef> redirects[] = {std::nullopt, log, log};
+  std::string error;
+  int rc = llvm::sys::ExecuteAndWait(args[0], argRefs, std::nullopt, redirects, 0, 0, &error);
+  if (rc == 0)
+    return true;
+  auto text = llvm::MemoryBuffer::getFile(log);
+  llvm::errs() << "netc: " << what << " failed on the generated code (exit " << rc
+               << (error.empty() ? "" : ", " + error) << ")\n  command: " << joined(args)
+               << "\n  sources kept in " << dir << "\n";
+  if (text)
+    llvm::errs() << (*text)->getBuffer().take_back(4000);
+  return false;
+}
+
+/// Compiles the generated C++ into `path` with the system compiler, and with
+/// it, when `cudaSource` is not empty, the CUDA path compiled by `nvcc`: one
+/// fat library (real code for sm_80 and sm_90, PTX for compute_90, the CUDA
+/// runtime linked statically, so it loads where no CUDA is installed). The
 /// library appears whole or not at all: it is linked beside, then renamed.
-int buildLibrary(llvm::StringRef source, llvm::StringRef path) {
+int buildLibrary(llvm::StringRef source, llvm::StringRef path, llvm::StringRef cudaSource = "",
+                 const std::string &nvcc = "") {
   llvm::SmallString<128> dir;
   if (std::error_code ec = llvm::sys::fs::createUniqueDirectory("netc", dir))
     return internalError("cannot create a temporary directory: " + ec.message());
@@ -192,22 +255,41 @@ int buildLibrary(llvm::StringRef source, llvm::StringRef path) {
   std::string include = includeEnv && *includeEnv ? includeEnv : NETC_RUNTIME_INCLUDE_DIR;
   std::vector<std::string> args = {*cxx, "-std=c++17", "-O3", "-march=native", "-fopenmp",
                                    "-fPIC", "-shared", "-fvisibility=hidden",
-                                   "-I" + include, std::string(cpp), "-o", std::string(temp)};
-  std::vector<llvm::StringRef> argRefs(args.begin(), args.end());
-  std::optional<llvm::StringRef> redirects[] = {std::nullopt, llvm::StringRef(log),
-                                                llvm::StringRef(log)};
-  std::string error;
-  int rc = llvm::sys::ExecuteAndWait(*cxx, argRefs, std::nullopt, redirects, 0, 0, &error);
-  std::string command;
-  for (const std::string &a : args)
-    command += (command.empty() ? "" : " ") + a;
-  if (rc != 0) {
-    auto text = llvm::MemoryBuffer::getFile(log);
-    llvm::errs() << "netc: the C++ compiler failed on the generated code (exit " << rc
-                 << (error.empty() ? "" : ", " + error) << ")\n  command: " << command
-                 << "\n  sources kept in " << dir << "\n";
-    if (text)
-      llvm::errs() << (*text)->getBuffer().take_back(4000);
+                                   "-I" + include, std::string(cpp)};
+  llvm::SmallString<128> cu(dir), cuObject(dir);
+  llvm::sys::path::append(cu, "model.cu");
+  llvm::sys::path::append(cuObject, "model.cu.o");
+  std::string cudaCommand;
+  if (!cudaSource.empty()) {
+    {
+      std::error_code ec;
+      llvm::raw_fd_ostream os(cu, ec);
+      if (ec)
+        return internalError("cannot write '" + cu + "': " + ec.message());
+      os << cudaSource;
+    }
+    std::string libDir = cudaLibraryDir(nvcc);
+    if (libDir.empty())
+      return fail("nvcc is '" + nvcc + "' but no libcudart_static.a is beside it; " +
+                  "build with --no-cuda or set NETC_NVCC");
+    std::vector<std::string> nvccArgs = {
+        nvcc, "-std=c++17", "-O3", "--expt-relaxed-constexpr",
+        "-gencode", "arch=compute_80,code=sm_80",
+        "-gencode", "arch=compute_90,code=[sm_90,compute_90]",
+        "-Xcompiler", "-fPIC,-fvisibility=hidden", "-diag-suppress", "177",
+        "-I" + include, "-c", std::string(cu), "-o", std::string(cuObject)};
+    cudaCommand = joined(nvccArgs);
+    if (!runCompiler(nvccArgs, log, dir, "nvcc"))
+      return internalError("generated CUDA did not compile");
+    // cudart_static opens libcuda.so.1 with dlopen at the first CUDA call, so
+    // the library loads (and runs on the CPU) where there is no driver.
+    args.insert(args.end(), {"-DNETC_WITH_CUDA=1", std::string(cuObject), "-L" + libDir,
+                             "-Wl,-Bstatic", "-lcudart_static", "-Wl,-Bdynamic", "-ldl", "-lrt",
+                             "-lpthread"});
+  }
+  args.insert(args.end(), {"-o", std::string(temp)});
+  std::string command = joined(args);
+  if (!runCompiler(args, log, dir, "the C++ compiler")) {
     llvm::sys::fs::remove(temp);
     return internalError("generated C++ did not compile");
   }
@@ -217,7 +299,11 @@ int buildLibrary(llvm::StringRef source, llvm::StringRef path) {
   }
   if (keepTemps) {
     llvm::errs() << "netc: sources kept in " << dir << " (command: " << command << ")\n";
+    if (!cudaCommand.empty())
+      llvm::errs() << "netc: CUDA command: " << cudaCommand << "\n";
   } else {
+    llvm::sys::fs::remove(cu);
+    llvm::sys::fs::remove(cuObject);
     llvm::sys::fs::remove(cpp);
     llvm::sys::fs::remove(log);
     llvm::sys::fs::remove(dir);
@@ -404,14 +490,34 @@ int main(int argc, char **argv) {
     module->print(os);
     return writeAtomically(outputFile, out);
   }
+  if (what == Emit::Cuda) {
+    if (mlir::failed(mlir::net::emitCuda(*module, os)))
+      return internalError("the CUDA emitter failed (the message above says on what)");
+    return writeAtomically(outputFile, out);
+  }
   if (mlir::failed(mlir::net::emitCpp(*module, os, &layers)))
     return internalError("the C++ emitter failed (the message above says on what)");
   if (what == Emit::Cpp)
     return writeAtomically(outputFile, out);
-  if (int rc = buildLibrary(out, outputFile))
+  auto writeWeightsIfAny = [&]() {
+    return weights ? writeWeights(*module, std::move(*weights), checkpointPathFor(outputFile),
+                                  /*partial=*/!weightsFrom.empty())
+                   : 0;
+  };
+  // The CUDA path joins the library when nvcc is here (docs/cuda.md).
+  std::string nvcc = noCuda ? "" : findNvcc();
+  if (nvcc.empty()) {
+    if (!noCuda)
+      llvm::errs() << "netc: nvcc not found; building the CPU path only\n";
+    if (int rc = buildLibrary(out, outputFile))
+      return rc;
+    return writeWeightsIfAny();
+  }
+  std::string cudaOut;
+  llvm::raw_string_ostream cudaOs(cudaOut);
+  if (mlir::failed(mlir::net::emitCuda(*module, cudaOs)))
+    return internalError("the CUDA emitter failed (the message above says on what)");
+  if (int rc = buildLibrary(out, outputFile, cudaOut, nvcc))
     return rc;
-  if (weights)
-    return writeWeights(*module, std::move(*weights), checkpointPathFor(outputFile),
-                        /*partial=*/!weightsFrom.empty());
-  return 0;
+  return writeWeightsIfAny();
 }

@@ -1,6 +1,7 @@
 //===- EmitCpp.cpp - net dialect to shape-specialised C++ -----------------===//
 
 #include "net/Target/Cpp/EmitCpp.h"
+#include "CppEmitter.h"
 
 #include "net/Analysis/LayerTable.h"
 #include "net/Dialect/NetOps.h"
@@ -21,39 +22,9 @@
 
 using namespace mlir;
 using namespace mlir::net;
+using namespace mlir::net::cpp;
 
 namespace {
-
-constexpr int64_t kAlignFloats = 16;
-
-int64_t alignUp(int64_t n) { return (n + kAlignFloats - 1) / kAlignFloats * kAlignFloats; }
-
-ArrayRef<int64_t> shapeOf(Value v) { return cast<RankedTensorType>(v.getType()).getShape(); }
-
-/// Elements per sample of a batched tensor (all of them for a fixed one).
-int64_t perSample(Value v) {
-  auto shape = shapeOf(v);
-  int64_t n = 1;
-  for (auto [i, d] : llvm::enumerate(shape))
-    if (!(i == 0 && ShapedType::isDynamic(d)))
-      n *= d;
-  return n;
-}
-
-int64_t product(ArrayRef<int64_t> dims) {
-  int64_t n = 1;
-  for (int64_t d : dims)
-    n *= d;
-  return n;
-}
-
-/// `<1, 28, 28>`: kernel template arguments.
-std::string targs(ArrayRef<int64_t> values) {
-  std::string s = "<";
-  for (auto [i, v] : llvm::enumerate(values))
-    s += (i ? ", " : "") + std::to_string(v);
-  return s + ">";
-}
 
 /// A C string literal (names come from the .net file: quote what needs it).
 std::string quote(StringRef text) {
@@ -119,50 +90,7 @@ template <typename FusedOp> std::string fusedConvArgs(FusedOp op, bool bias) {
   return text.substr(0, last + 2) + (bias ? "true>" : "false>");
 }
 
-struct TensorEntry {
-  std::string name;
-  SmallVector<int64_t, 4> shape;
-  int64_t size = 0, offset = 0;
-  std::string init = "zeros";
-  int64_t fanIn = 0, fanOut = 0;
-  bool trainable = false;
-};
-
-class CppEmitter {
-public:
-  CppEmitter(ModuleOp module, raw_ostream &os, const LayerTable *layers)
-      : module(module), os(os), table(layers ? *layers : buildLayerTable(module)) {}
-  LogicalResult emit();
-
-private:
-  LogicalResult collect();
-  void emitTables();
-  LogicalResult emitFunction(func::FuncOp func);
-  LogicalResult emitOp(Operation *op);
-  void emitAbi();
-
-  std::string ref(Value v) { return names.lookup(v); }
-  int64_t stateOffset(StringRef param, StringRef slot) {
-    return state[stateIndex.lookup((param + "/" + slot).str())].offset;
-  }
-
-  ModuleOp module;
-  raw_ostream &os;
-  LayerTable table;
-  std::vector<TensorEntry> params, state;
-  llvm::StringMap<size_t> paramIndex, stateIndex;
-  int64_t paramFloats = 0, stateFloats = 0;
-  int64_t arenaPerSample = 0, arenaFixed = 0;
-  int64_t classes = 0;
-  SmallVector<int64_t, 4> inputShape;
-  DenseMap<Value, std::string> names;
-  bool hasTrain = false;
-  /// A frozen base split off (@base_forward, @head_train_step): its features.
-  bool hasBase = false;
-  std::string featureLayer;
-  SmallVector<int64_t, 3> featureShape;
-  int counter = 0;
-};
+} // namespace
 
 LogicalResult CppEmitter::collect() {
   auto forward = module.lookupSymbol<func::FuncOp>("forward");
@@ -362,7 +290,7 @@ void CppEmitter::emitTables() {
      << quote(monitor) << ", " << int64_t(get(stopping, "patience", 0)) << ", "
      << number(get(stopping, "min_delta", 0)) << ", " << flag(stopping, "restore_best_weights")
      << "},\n"
-     << "    1u << NETC_DEVICE_CPU,\n";
+     << "    kDevices,\n";
   // The frozen base's features (net-split-frozen-base); size 0 without one.
   os << "    " << quote(featureLayer) << ", " << featureShape.size() << ", {";
   for (size_t i = 0; i < 3; ++i)
@@ -376,20 +304,32 @@ LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
   StringRef name = func.getName();
   bool isForward = name == "forward" || name == "base_forward";
   bool isTrain = name.ends_with("train_step");
-  os << "void run_" << name << "(netc_instance *I, const float *in0, ";
+  os << "void run_" << name << (cuda ? "(Instance *I, const float *host_in, "
+                                      : "(netc_instance *I, const float *in0, ");
   if (isForward)
     os << "int n, float *out) {\n";
   else
-    os << "const int32_t *labels, int n, " << (isTrain ? "uint64_t seed, " : "")
-       << "float *loss, int32_t *correct) {\n";
+    os << (cuda ? "const int32_t *host_labels, " : "const int32_t *labels, ") << "int n, "
+       << (isTrain ? "uint64_t seed, " : "") << "float *loss, int32_t *correct) {\n";
   os << "  float *const A = I->arena;\n"
      << "  const int64_t B = I->batch;\n"
      << "  float *const F = A + kArenaPerSample * B; // the fixed-size section\n"
      << "  float *const P = I->params;\n";
   if (isTrain)
     os << "  float *const S = I->state;\n"
-       << "  const int64_t t = ++I->step; // Adam's bias correction counts from 1\n";
+       << (cuda ? "  const int64_t t = I->step; // counted by the CPU instance, from 1\n"
+                : "  const int64_t t = ++I->step; // Adam's bias correction counts from 1\n");
   os << "  (void)A; (void)F; (void)P;\n";
+  if (cuda) {
+    // Host pointers in: the batch is copied into the device's input buffers.
+    os << "  const float *const in0 = I->input;\n"
+       << "  NETC_CUDA_CHECK(cudaMemcpy(I->input, host_in, sizeof(float) * "
+       << perSample(func.getArgument(0)) << " * n, cudaMemcpyHostToDevice));\n";
+    if (!isForward)
+      os << "  const int32_t *const labels = I->labels;\n"
+         << "  NETC_CUDA_CHECK(cudaMemcpy(I->labels, host_labels, sizeof(int32_t) * n, "
+            "cudaMemcpyHostToDevice));\n";
+  }
   names[func.getArgument(0)] = "in0";
   if (func.getNumArguments() > 1)
     names[func.getArgument(1)] = "labels";
@@ -398,7 +338,11 @@ LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
       if (isForward) {
         Value v = ret.getOperand(0);
-        os << "  k::copy" << targs({perSample(v)}) << "(n, " << ref(v) << ", out);\n";
+        if (cuda) // host pointers out
+          os << "  NETC_CUDA_CHECK(cudaMemcpy(out, " << ref(v) << ", sizeof(float) * "
+             << perSample(v) << " * n, cudaMemcpyDeviceToHost));\n";
+        else
+          os << "  k::copy" << targs({perSample(v)}) << "(n, " << ref(v) << ", out);\n";
       } else {
         os << "  *loss = " << ref(ret.getOperand(0)) << ";\n"
            << "  *correct = " << ref(ret.getOperand(1)) << ";\n";
@@ -697,6 +641,19 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       });
 }
 
+/// The CUDA branch of an entry point: `call` on the instance's device when
+/// it has one; a training step leaves the device's parameters newer.
+static std::string deviceCall(StringRef call, bool train) {
+  return ("#if NETC_WITH_CUDA\n"
+          "  if (I->cuda) {\n"
+          "    const bool ok = deviceReady(I) && netc::cudapath::" +
+          call + ";\n" + (train ? "    I->device_newer = true;\n" : "") +
+          "    return deviceResult(I, ok);\n"
+          "  }\n"
+          "#endif\n")
+      .str();
+}
+
 void CppEmitter::emitAbi() {
   os << R"cpp(} // namespace
 
@@ -720,6 +677,36 @@ bool checkCall(netc_instance *I, const void *input, int32_t n, const void *out) 
   return true;
 }
 
+#if NETC_WITH_CUDA
+// The CUDA path (net/Runtime/CudaPath.h): params and state above are the host
+// mirror of the device's. A step first uploads what the host may have
+// written (host_dirty); netc_param_data and netc_state_data first download
+// what a training step changed (device_newer), and mark the mirror dirty
+// since the caller may write through the pointer.
+int deviceResult(netc_instance *I, bool ok) {
+  if (ok)
+    return NETC_OK;
+  if (I->error.empty())
+    I->error = "CUDA step failed";
+  return NETC_ERROR_DEVICE;
+}
+bool deviceReady(netc_instance *I) {
+  if (!I->host_dirty)
+    return true;
+  if (!netc::cudapath::upload(I->cuda, I->params, I->state, I->error))
+    return false;
+  I->host_dirty = false;
+  return true;
+}
+bool hostMirror(netc_instance *I) {
+  if (I->device_newer && !netc::cudapath::download(I->cuda, I->params, I->state, I->error))
+    return false;
+  I->device_newer = false;
+  I->host_dirty = true;
+  return true;
+}
+#endif
+
 float *allocateFloats(int64_t count) {
   size_t bytes = size_t(std::max<int64_t>(count, 1)) * sizeof(float);
   bytes = (bytes + 63) / 64 * 64;
@@ -739,8 +726,12 @@ NETC_EXPORT netc_instance *netc_create(int32_t device, int32_t batch, int32_t th
       std::snprintf(error, error_size, "%s", message.c_str());
     return nullptr;
   };
-  if (device != NETC_DEVICE_CPU)
-    return fail("this model was compiled for the CPU only (no CUDA path)");
+  if (device == NETC_DEVICE_CUDA && !NETC_WITH_CUDA)
+    return fail("this model was compiled for the CPU only (no CUDA path: netc found no nvcc "
+                "or was given --no-cuda)");
+  if (device != NETC_DEVICE_CPU && device != NETC_DEVICE_CUDA)
+    return fail("unknown device " + std::to_string(device));
+  const bool onCpu = device == NETC_DEVICE_CPU;
   if (batch < 1 || batch > (1 << 20))
     return fail("batch " + std::to_string(batch) + " is outside [1, 1048576]");
   if (threads > 0)
@@ -752,19 +743,34 @@ NETC_EXPORT netc_instance *netc_create(int32_t device, int32_t batch, int32_t th
   I->learning_rate = float(kModel.train.learning_rate);
   I->params = allocateFloats(kParamFloats);
   I->state = allocateFloats(kStateFloats);
-  I->arena = allocateFloats(kArenaPerSample * int64_t(batch) + kArenaFixed);
-  if (!I->params || !I->state || !I->arena) {
+  // On the GPU the arena is the device's; params and state are its host mirror.
+  I->arena = onCpu ? allocateFloats(kArenaPerSample * int64_t(batch) + kArenaFixed) : nullptr;
+  if (!I->params || !I->state || (onCpu && !I->arena)) {
     netc_destroy(I);
     return fail("cannot allocate " +
                 std::to_string((kArenaPerSample * int64_t(batch) + kArenaFixed) * 4 >> 20) +
                 " MiB for the activations of batch " + std::to_string(batch));
   }
+#if NETC_WITH_CUDA
+  if (!onCpu) {
+    std::string why;
+    I->cuda = netc::cudapath::create(batch, why);
+    if (!I->cuda) {
+      netc_destroy(I);
+      return fail(why);
+    }
+  }
+#endif
   return I;
 }
 
 NETC_EXPORT void netc_destroy(netc_instance *I) {
   if (!I)
     return;
+#if NETC_WITH_CUDA
+  if (I->cuda)
+    netc::cudapath::destroy(I->cuda);
+#endif
   std::free(I->params);
   std::free(I->state);
   std::free(I->arena);
@@ -774,12 +780,20 @@ NETC_EXPORT void netc_destroy(netc_instance *I) {
 NETC_EXPORT float *netc_param_data(netc_instance *I, int32_t index) {
   if (!I || index < 0 || index >= kModel.num_params)
     return nullptr;
+#if NETC_WITH_CUDA
+  if (I->cuda && !hostMirror(I))
+    return nullptr;
+#endif
   return I->params + kParamOffsets[index];
 }
 
 NETC_EXPORT float *netc_state_data(netc_instance *I, int32_t index) {
   if (!I || index < 0 || index >= kModel.num_state)
     return nullptr;
+#if NETC_WITH_CUDA
+  if (I->cuda && !hostMirror(I))
+    return nullptr;
+#endif
   return I->state + kStateOffsets[index];
 }
 
@@ -800,6 +814,11 @@ NETC_EXPORT int netc_forward(netc_instance *I, const float *input, int32_t n,
                              float *probabilities) {
   if (!checkCall(I, input, n, probabilities))
     return NETC_ERROR_ARGUMENT;
+#if NETC_WITH_CUDA
+  if (I->cuda)
+    return deviceResult(I, deviceReady(I) && netc::cudapath::forward(I->cuda, input, n,
+                                                                     probabilities, I->error));
+#endif
   run_forward(I, input, n, probabilities);
   return NETC_OK;
 }
@@ -808,6 +827,11 @@ NETC_EXPORT int netc_eval_step(netc_instance *I, const float *input, const int32
                                int32_t n, float *loss, int32_t *correct) {
   if (!checkCall(I, input, n, labels) || !loss || !correct)
     return NETC_ERROR_ARGUMENT;
+#if NETC_WITH_CUDA
+  if (I->cuda)
+    return deviceResult(I, deviceReady(I) && netc::cudapath::evalStep(I->cuda, input, labels, n,
+                                                                      loss, correct, I->error));
+#endif
   run_eval_step(I, input, labels, n, loss, correct);
   return NETC_OK;
 }
@@ -818,7 +842,9 @@ NETC_EXPORT int netc_train_step(netc_instance *I, const float *input, const int3
     return NETC_ERROR_ARGUMENT;
 )cpp";
   if (hasTrain)
-    os << "  run_train_step(I, input, labels, n, seed, loss, correct);\n  return NETC_OK;\n}\n";
+    os << deviceCall("trainStep(I->cuda, input, labels, n, seed, I->learning_rate, ++I->step, "
+                     "loss, correct, I->error)", /*train=*/true)
+       << "  run_train_step(I, input, labels, n, seed, loss, correct);\n  return NETC_OK;\n}\n";
   else
     os << "  (void)seed;\n  I->error = \"this model has no training step\";\n"
           "  return NETC_ERROR_ARGUMENT;\n}\n";
@@ -836,7 +862,8 @@ NETC_EXPORT int netc_base_forward(netc_instance *I, const float *input, int32_t 
           "  return NETC_ERROR_ARGUMENT;\n}\n";
   };
   if (hasBase)
-    os << "  run_base_forward(I, input, n, features);\n  return NETC_OK;\n}\n";
+    os << deviceCall("baseForward(I->cuda, input, n, features, I->error)", /*train=*/false)
+       << "  run_base_forward(I, input, n, features);\n  return NETC_OK;\n}\n";
   else
     noBase();
   os << R"cpp(
@@ -847,7 +874,9 @@ NETC_EXPORT int netc_head_eval_step(netc_instance *I, const float *features,
     return NETC_ERROR_ARGUMENT;
 )cpp";
   if (hasBase)
-    os << "  run_head_eval_step(I, features, labels, n, loss, correct);\n  return NETC_OK;\n}\n";
+    os << deviceCall("headEvalStep(I->cuda, features, labels, n, loss, correct, I->error)",
+                     /*train=*/false)
+       << "  run_head_eval_step(I, features, labels, n, loss, correct);\n  return NETC_OK;\n}\n";
   else
     noBase();
   os << R"cpp(
@@ -858,7 +887,10 @@ NETC_EXPORT int netc_head_train_step(netc_instance *I, const float *features,
     return NETC_ERROR_ARGUMENT;
 )cpp";
   if (hasBase)
-    os << "  run_head_train_step(I, features, labels, n, seed, loss, correct);\n"
+    os << deviceCall("headTrainStep(I->cuda, features, labels, n, seed, I->learning_rate, "
+                     "++I->step, loss, correct, I->error)",
+                     /*train=*/true)
+       << "  run_head_train_step(I, features, labels, n, seed, loss, correct);\n"
           "  return NETC_OK;\n}\n";
   else {
     os << "  (void)seed;\n";
@@ -883,6 +915,11 @@ LogicalResult CppEmitter::emit() {
      << "#include <omp.h>\n\n"
      << "#include <algorithm>\n#include <cstdint>\n#include <cstdio>\n#include <cstdlib>\n"
      << "#include <cstring>\n#include <new>\n#include <string>\n\n"
+     << "// netc defines NETC_WITH_CUDA=1 when it links this file with the model's\n"
+     << "// CUDA path (netc -emit=cuda); without it the library is CPU-only.\n"
+     << "#ifndef NETC_WITH_CUDA\n#define NETC_WITH_CUDA 0\n#endif\n"
+     << "#if NETC_WITH_CUDA\n#include \"net/Runtime/CudaPath.h\"\n#endif\n"
+     << "namespace netc::cudapath {\nstruct Instance;\n}\n\n"
      << "struct netc_instance {\n"
      << "  int32_t batch = 0;\n"
      << "  float learning_rate = 0;\n"
@@ -891,6 +928,10 @@ LogicalResult CppEmitter::emit() {
      << "  float *state = nullptr;\n"
      << "  float *arena = nullptr;\n"
      << "  std::string error;\n"
+     << "  // NETC_DEVICE_CUDA: the device's instance; params and state are then\n"
+     << "  // its host mirror, synchronised lazily (see deviceReady, hostMirror).\n"
+     << "  netc::cudapath::Instance *cuda = nullptr;\n"
+     << "  bool host_dirty = false, device_newer = false;\n"
      << "};\n\n"
      << "namespace {\n"
      << "namespace k = netc::kernels;\n\n"
@@ -899,7 +940,9 @@ LogicalResult CppEmitter::emit() {
      << "constexpr int64_t kArenaPerSample = " << arenaPerSample << ";\n"
      << "constexpr int64_t kArenaFixed = " << arenaFixed << ";\n"
      << "constexpr int64_t kParamFloats = " << paramFloats << ";\n"
-     << "constexpr int64_t kStateFloats = " << stateFloats << ";\n\n";
+     << "constexpr int64_t kStateFloats = " << stateFloats << ";\n"
+     << "constexpr uint32_t kDevices =\n"
+     << "    (1u << NETC_DEVICE_CPU) | (NETC_WITH_CUDA ? 1u << NETC_DEVICE_CUDA : 0u);\n\n";
   emitTables();
   for (StringRef name : {"forward", "eval_step", "train_step", "base_forward", "head_eval_step",
                          "head_train_step"}) {
@@ -920,8 +963,6 @@ LogicalResult CppEmitter::emit() {
   emitAbi();
   return success();
 }
-
-} // namespace
 
 LogicalResult mlir::net::emitCpp(ModuleOp module, raw_ostream &os, const LayerTable *layers) {
   return CppEmitter(module, os, layers).emit();

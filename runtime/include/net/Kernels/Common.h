@@ -31,6 +31,14 @@
 #define NETC_INLINE inline
 #endif
 
+// Functions the CUDA kernels share with the CPU ones (the dropout stream of
+// Random.h) are compiled for both sides under nvcc.
+#ifdef __CUDACC__
+#define NETC_HOST_DEVICE __host__ __device__
+#else
+#define NETC_HOST_DEVICE
+#endif
+
 namespace netc::kernels {
 namespace detail {
 

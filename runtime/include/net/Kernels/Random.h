@@ -8,7 +8,8 @@
 // three, so the mask is identical for any thread count and any split of the
 // batch. `stream` tells dropout layers apart; the caller advances `seed` per
 // step. The top 24 bits give a uniform u in [0, 1); the element is kept when
-// u >= rate.
+// u >= rate. The CUDA kernel (Kernels/cuda/Elementwise.cuh) calls these same
+// functions, so CPU and GPU masks are identical bit for bit.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,7 +21,7 @@
 namespace netc::kernels {
 namespace detail {
 
-constexpr std::uint64_t splitmix64(std::uint64_t z) {
+NETC_HOST_DEVICE constexpr std::uint64_t splitmix64(std::uint64_t z) {
   z += 0x9E3779B97F4A7C15ull;
   z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
@@ -28,12 +29,12 @@ constexpr std::uint64_t splitmix64(std::uint64_t z) {
 }
 
 /// Uniform in [0, 1) with 24 random bits, from (seed, stream, counter).
-NETC_INLINE float uniform01(std::uint64_t key, std::uint64_t counter) {
+NETC_HOST_DEVICE NETC_INLINE float uniform01(std::uint64_t key, std::uint64_t counter) {
   const std::uint64_t h = splitmix64(key ^ (counter * 0xD2B74407B1CE6E93ull));
   return float(h >> 40) * (1.f / 16777216.f);
 }
 
-constexpr std::uint64_t streamKey(std::uint64_t seed, std::uint64_t stream) {
+NETC_HOST_DEVICE constexpr std::uint64_t streamKey(std::uint64_t seed, std::uint64_t stream) {
   return splitmix64(seed ^ splitmix64(stream + 0x632BE59BD9B4E019ull));
 }
 

@@ -1,0 +1,203 @@
+//===- Elementwise.cuh - element-wise kernels, dropout, optimizers -*- CUDA -*-===//
+//
+// Memory-bound one-pass kernels: bias_add / bias_grad, add, mul, copy, the
+// activations and their gradients (which take the forward output y, as the
+// CPU's), dropout_mask, sgd_update and adam_update. The element-wise ones are
+// one grid-stride kernel, `map`, specialised by an op code, each thread one
+// element: the formulas are those of Activation.h / Elementwise.h in float
+// (expf, tanhf), so results match the CPU within an ulp or two.
+// dropout_mask calls Random.h's own splitmix64 stream (NETC_HOST_DEVICE), so
+// the CPU and GPU masks of a (seed, stream) are identical bit for bit.
+// bias_grad is one block per channel summing in double in a fixed tree, as
+// the batch norm statistics (Norm.cuh).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_CUDA_ELEMENTWISE_CUH
+#define NETC_KERNELS_CUDA_ELEMENTWISE_CUH
+
+#include "net/Kernels/Random.h"
+#include "net/Kernels/cuda/Common.cuh"
+
+#include <cmath>
+
+namespace netc::cuda {
+namespace detail {
+
+enum MapOp { kCopy, kAdd, kMul, kRelu, kSigmoid, kTanh, kReluGrad, kSigmoidGrad, kTanhGrad };
+
+/// y[k] = op(a[k], b[k]) for k < total (b unused by the unary ops).
+template <int OP>
+__global__ void map(std::int64_t total, const float *__restrict__ a, const float *__restrict__ b,
+                    float *__restrict__ y) {
+  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < total;
+       k += std::int64_t(gridDim.x) * blockDim.x) {
+    const float x = a[k];
+    if constexpr (OP == kCopy)
+      y[k] = x;
+    else if constexpr (OP == kAdd)
+      y[k] = x + b[k];
+    else if constexpr (OP == kMul)
+      y[k] = x * b[k];
+    else if constexpr (OP == kRelu)
+      y[k] = x > 0.f ? x : 0.f;
+    else if constexpr (OP == kSigmoid)
+      y[k] = 1.f / (1.f + expf(-x));
+    else if constexpr (OP == kTanh)
+      y[k] = tanhf(x);
+    else if constexpr (OP == kReluGrad) // a = dy, b = y
+      y[k] = b[k] > 0.f ? x : 0.f;
+    else if constexpr (OP == kSigmoidGrad)
+      y[k] = x * b[k] * (1.f - b[k]);
+    else
+      y[k] = x * (1.f - b[k] * b[k]);
+  }
+}
+
+template <int OP> void launchMap(std::int64_t total, const float *a, const float *b, float *y) {
+  if (total <= 0)
+    return;
+  map<OP><<<blocksFor(total), kThreads>>>(total, a, b, y);
+  NETC_CUDA_CHECK_LAUNCH("map");
+}
+
+template <int C, int S>
+__global__ void biasAdd(std::int64_t total, const float *__restrict__ x, const float *__restrict__ b,
+                        float *__restrict__ y) {
+  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < total;
+       k += std::int64_t(gridDim.x) * blockDim.x)
+    y[k] = x[k] + b[(k / S) % C];
+}
+
+/// db[c] = sum over samples and pixels of dy: block c, double, fixed tree.
+template <int C, int S>
+__global__ void biasGrad(int n, const float *__restrict__ dy, float *__restrict__ db) {
+  __shared__ double shared[kThreads];
+  const int c = blockIdx.x;
+  double sum = 0;
+  for (std::int64_t j = threadIdx.x; j < std::int64_t(n) * S; j += kThreads) {
+    const std::int64_t i = j / S, s = j % S;
+    sum += dy[(i * C + c) * S + s];
+  }
+  sum = blockSum(sum, shared);
+  if (threadIdx.x == 0)
+    db[c] = float(sum);
+}
+
+static __global__ void dropoutMask(std::int64_t total, float rate, std::uint64_t key,
+                                   float keep, float *__restrict__ mask) {
+  for (std::int64_t j = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; j < total;
+       j += std::int64_t(gridDim.x) * blockDim.x)
+    mask[j] = netc::kernels::detail::uniform01(key, std::uint64_t(j)) >= rate ? keep : 0.f;
+}
+
+static __global__ void sgd(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
+                           float *__restrict__ velocity, float lr, float momentum, bool nesterov) {
+  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < size;
+       k += std::int64_t(gridDim.x) * blockDim.x) {
+    if (momentum == 0.f) {
+      p[k] -= lr * g[k];
+      continue;
+    }
+    const float v = momentum * velocity[k] - lr * g[k];
+    velocity[k] = v;
+    p[k] += nesterov ? momentum * v - lr * g[k] : v;
+  }
+}
+
+static __global__ void adam(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
+                            float *__restrict__ m, float *__restrict__ v, float lr, float beta1,
+                            float beta2, float eps, float c1, float c2) {
+  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < size;
+       k += std::int64_t(gridDim.x) * blockDim.x) {
+    const float mk = beta1 * m[k] + (1.f - beta1) * g[k];
+    const float vk = beta2 * v[k] + (1.f - beta2) * g[k] * g[k];
+    m[k] = mk;
+    v[k] = vk;
+    p[k] -= lr * (mk * c1) / (sqrtf(vk * c2) + eps);
+  }
+}
+
+} // namespace detail
+
+template <int C, int S> void bias_add(int n, const float *x, const float *b, float *y) {
+  static_assert(C > 0 && S > 0, "bias_add: empty extents");
+  const std::int64_t total = std::int64_t(n) * C * S;
+  if (total <= 0)
+    return;
+  detail::biasAdd<C, S><<<detail::blocksFor(total), detail::kThreads>>>(total, x, b, y);
+  NETC_CUDA_CHECK_LAUNCH("bias_add");
+}
+
+template <int C, int S> void bias_grad(int n, const float *dy, float *db) {
+  static_assert(C > 0 && S > 0, "bias_grad: empty extents");
+  detail::biasGrad<C, S><<<C, detail::kThreads>>>(n, dy, db);
+  NETC_CUDA_CHECK_LAUNCH("bias_grad");
+}
+
+template <int E> void add(int n, const float *a, const float *b, float *y) {
+  detail::launchMap<detail::kAdd>(std::int64_t(n) * E, a, b, y);
+}
+template <int E> void mul(int n, const float *a, const float *b, float *y) {
+  detail::launchMap<detail::kMul>(std::int64_t(n) * E, a, b, y);
+}
+template <int E> void copy(int n, const float *x, float *y) {
+  if (x != y)
+    detail::launchMap<detail::kCopy>(std::int64_t(n) * E, x, nullptr, y);
+}
+template <int E> void relu(int n, const float *x, float *y) {
+  detail::launchMap<detail::kRelu>(std::int64_t(n) * E, x, nullptr, y);
+}
+template <int E> void sigmoid(int n, const float *x, float *y) {
+  detail::launchMap<detail::kSigmoid>(std::int64_t(n) * E, x, nullptr, y);
+}
+template <int E> void tanh(int n, const float *x, float *y) {
+  detail::launchMap<detail::kTanh>(std::int64_t(n) * E, x, nullptr, y);
+}
+template <int E> void relu_grad(int n, const float *dy, const float *y, float *dx) {
+  detail::launchMap<detail::kReluGrad>(std::int64_t(n) * E, dy, y, dx);
+}
+template <int E> void sigmoid_grad(int n, const float *dy, const float *y, float *dx) {
+  detail::launchMap<detail::kSigmoidGrad>(std::int64_t(n) * E, dy, y, dx);
+}
+template <int E> void tanh_grad(int n, const float *dy, const float *y, float *dx) {
+  detail::launchMap<detail::kTanhGrad>(std::int64_t(n) * E, dy, y, dx);
+}
+
+/// The CPU's dropout_mask (Random.h), element for element.
+template <int E>
+void dropout_mask(int n, float rate, std::uint64_t seed, std::uint64_t stream, float *mask) {
+  const std::int64_t total = std::int64_t(n) * E;
+  if (total <= 0)
+    return;
+  const std::uint64_t key = netc::kernels::detail::streamKey(seed, stream);
+  const float keep = rate < 1.f ? 1.f / (1.f - rate) : 0.f;
+  detail::dropoutMask<<<detail::blocksFor(total), detail::kThreads>>>(total, rate, key, keep,
+                                                                      mask);
+  NETC_CUDA_CHECK_LAUNCH("dropout_mask");
+}
+
+inline void sgd_update(std::int64_t size, float *p, const float *g, float *velocity, float lr,
+                       float momentum, bool nesterov) {
+  if (size <= 0)
+    return;
+  detail::sgd<<<detail::blocksFor(size), detail::kThreads>>>(size, p, g, velocity, lr, momentum,
+                                                             nesterov);
+  NETC_CUDA_CHECK_LAUNCH("sgd_update");
+}
+
+/// Adam's bias corrections are computed on the host in double, as the CPU's.
+inline void adam_update(std::int64_t size, float *p, const float *g, float *m, float *v, float lr,
+                        float beta1, float beta2, float eps, std::int64_t t) {
+  if (size <= 0)
+    return;
+  const float c1 = float(1.0 / (1.0 - std::pow(double(beta1), double(t))));
+  const float c2 = float(1.0 / (1.0 - std::pow(double(beta2), double(t))));
+  detail::adam<<<detail::blocksFor(size), detail::kThreads>>>(size, p, g, m, v, lr, beta1, beta2,
+                                                              eps, c1, c2);
+  NETC_CUDA_CHECK_LAUNCH("adam_update");
+}
+
+} // namespace netc::cuda
+
+#endif // NETC_KERNELS_CUDA_ELEMENTWISE_CUH
