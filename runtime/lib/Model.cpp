@@ -174,6 +174,8 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path) {
       {"netc_base_forward", resolve(handle, "netc_base_forward", f.baseForward)},
       {"netc_head_train_step", resolve(handle, "netc_head_train_step", f.headTrainStep)},
       {"netc_head_eval_step", resolve(handle, "netc_head_eval_step", f.headEvalStep)},
+      {"netc_set_train_data", resolve(handle, "netc_set_train_data", f.setTrainData)},
+      {"netc_train_steps", resolve(handle, "netc_train_steps", f.trainSteps)},
   };
   for (const Entry &e : entries)
     if (!e.ok)
@@ -291,6 +293,20 @@ Status Instance::headEvalStep(const float *features, const int32_t *labels, int3
                               float &loss, int32_t &correct) const {
   return check(owner->functions().headEvalStep(handle, features, labels, n, &loss, &correct),
                "netc_head_eval_step");
+}
+
+Status Instance::setTrainData(const uint8_t *pixels, const int32_t *labels, int64_t count,
+                              const float *table, int32_t tableChannels) const {
+  return check(owner->functions().setTrainData(handle, pixels, labels, count, table,
+                                               tableChannels),
+               "netc_set_train_data");
+}
+
+Status Instance::trainSteps(const int64_t *indices, int64_t count, const uint64_t *seeds,
+                            const float *rates, float *losses, int32_t *corrects) const {
+  return check(
+      owner->functions().trainSteps(handle, indices, count, seeds, rates, losses, corrects),
+      "netc_train_steps");
 }
 
 std::string net::runtime::withThousands(int64_t value) {

@@ -407,6 +407,35 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
     return uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
   };
 
+  // Without augmentation or cached features the model holds the training
+  // set itself (on the GPU for a CUDA instance) and trains runs of steps
+  // over it; a set too large for the GPU falls back to a batch a step.
+  bool heldByModel = !augment.enabled() && !trainSet.featureSize;
+  const std::vector<float> table = trainSet.normalization.table();
+  if (heldByModel) {
+    Status held = instance.setTrainData(trainSet.pixels.data(), trainSet.labels.data(),
+                                        trainSet.count, table.data(),
+                                        int32_t(trainSet.normalization.mean.size()));
+    if (!held && instance.device() == NETC_DEVICE_CUDA) {
+      note("training set not held on the GPU, sending a batch a step (" + held.error() + ")");
+      heldByModel = false;
+    } else if (!held) {
+      return R::failure(held.error());
+    }
+  }
+  const int64_t stepsPerCall =
+      !heldByModel ? 1
+      : options.stepsPerCall > 0 ? options.stepsPerCall
+      : instance.device() == NETC_DEVICE_CUDA ? 64
+                                              : 1;
+  // Each step's learning rate (as scheduled, and as the model is given it),
+  // dropout seed, loss and correct count, for the steps of one call.
+  const size_t callCapacity = static_cast<size_t>(stepsPerCall);
+  std::vector<double> callRates(callCapacity);
+  std::vector<float> callRatesGiven(callCapacity), callLosses(callCapacity);
+  std::vector<uint64_t> callSeeds(callCapacity);
+  std::vector<int32_t> callCorrects(callCapacity);
+
   for (int32_t epoch = startEpoch; epoch < options.epochs; ++epoch) {
     auto epochStart = std::chrono::steady_clock::now();
     Random::State beforeShuffle = shuffler.state();
@@ -431,97 +460,121 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
                                                  globalStepOf(epoch, step)),
                                       trainSet.normalization, in, out);
                        });
-    for (int64_t step = firstStep; step < stepsPerEpoch; ++step) {
-      int64_t first = step * batch;
-      int32_t n = int32_t(std::min<int64_t>(batch, trainSet.count - first));
-      const float *stepInput = input.data();
-      const int32_t *stepLabels = labels.data();
-      if (prefetch) {
-        BatchPrefetcher::Batch ready = prefetch->wait(step);
-        stepInput = ready.input;
-        stepLabels = ready.labels;
+    for (int64_t callStep = firstStep; callStep < stepsPerEpoch;) {
+      // The steps of this call: a run over the training set held by the
+      // model, or one step on a batch gathered (or augmented) here.
+      const int64_t callSteps =
+          heldByModel ? std::min<int64_t>(stepsPerCall, stepsPerEpoch - callStep) : 1;
+      const int64_t callFirst = callStep * batch;
+      const int64_t callCount = std::min<int64_t>(callSteps * batch, trainSet.count - callFirst);
+      for (int64_t j = 0; j < callSteps; ++j) {
+        const uint64_t globalStep = globalStepOf(epoch, callStep + j);
+        callRates[size_t(j)] = scheduledLearningRate(schedule, baseRate, epoch, options.epochs,
+                                                     int64_t(globalStep), stepsPerEpoch,
+                                                     scheduleState);
+        callRatesGiven[size_t(j)] = float(callRates[size_t(j)]);
+        callSeeds[size_t(j)] = deriveSeed(options.seed, kStepStream, globalStep);
+      }
+      Status stepped = Status::success();
+      if (heldByModel) {
+        stepped = instance.trainSteps(order.data() + callFirst, callCount, callSeeds.data(),
+                                      callRatesGiven.data(), callLosses.data(),
+                                      callCorrects.data());
+        learningRate = callRates[size_t(callSteps - 1)];
       } else {
-        trainSet.gather(order, first, n, input.data(), labels.data());
+        const int32_t n = int32_t(callCount);
+        const float *stepInput = input.data();
+        const int32_t *stepLabels = labels.data();
+        if (prefetch) {
+          BatchPrefetcher::Batch ready = prefetch->wait(callStep);
+          stepInput = ready.input;
+          stepLabels = ready.labels;
+        } else {
+          trainSet.gather(order, callFirst, n, input.data(), labels.data());
+        }
+        if (callRates[0] != learningRate) {
+          learningRate = callRates[0];
+          instance.setLearningRate(float(learningRate));
+        }
+        stepped = trainSet.featureSize
+                      ? instance.headTrainStep(stepInput, stepLabels, n, callSeeds[0],
+                                               callLosses[0], callCorrects[0])
+                      : instance.trainStep(stepInput, stepLabels, n, callSeeds[0],
+                                           callLosses[0], callCorrects[0]);
+        if (prefetch)
+          prefetch->release(callStep);
       }
-      uint64_t globalStep = globalStepOf(epoch, step);
-      double rate = scheduledLearningRate(schedule, baseRate, epoch, options.epochs,
-                                          int64_t(globalStep), stepsPerEpoch, scheduleState);
-      if (rate != learningRate) {
-        learningRate = rate;
-        instance.setLearningRate(float(rate));
-      }
-      float loss = 0;
-      int32_t correct = 0;
-      uint64_t seed = deriveSeed(options.seed, kStepStream, globalStep);
-      Status stepped =
-          trainSet.featureSize
-              ? instance.headTrainStep(stepInput, stepLabels, n, seed, loss, correct)
-              : instance.trainStep(stepInput, stepLabels, n, seed, loss, correct);
-      if (prefetch)
-        prefetch->release(step);
       if (!stepped)
         return R::failure(stepped.error());
-      if (!std::isfinite(loss)) {
-        std::string kept = epoch > 0 ? "the last good checkpoint (" + lastPath + ", epoch " +
-                                           std::to_string(epoch) + ") is kept"
-                                     : "no checkpoint was written";
-        return R::failure("loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
-                          " at epoch " + std::to_string(epoch + 1) + ", step " +
-                          std::to_string(step + 1) + " of " + std::to_string(stepsPerEpoch) +
-                          " (global step " + std::to_string(globalStep + 1) +
-                          "); training stopped, " + kept + "; try a lower --lr");
-      }
-      lossSum += double(loss) * n;
-      correctSum += correct;
-      seen += n;
-      // TensorBoard within the epoch: the step's own loss and accuracy every
-      // kStepsPerScalar steps (buffered; flushed with the epoch's scalars).
-      if (board && (globalStep + 1) % kStepsPerScalar == 0) {
-        const int64_t at = int64_t(globalStep) + 1;
-        Status written = board->scalar("step/loss", loss, at);
-        if (written)
-          written = board->scalar("step/accuracy", float(correct) / float(n), at);
-        if (written)
-          written = board->scalar("step/learning_rate", float(learningRate), at);
-        if (!written) {
-          note("warning: TensorBoard events stopped: " + written.error());
-          board.reset();
+      for (int64_t step = callStep; step < callStep + callSteps; ++step) {
+        const size_t j = size_t(step - callStep);
+        const int32_t n = int32_t(std::min<int64_t>(batch, trainSet.count - step * batch));
+        const float loss = callLosses[j];
+        const int32_t correct = callCorrects[j];
+        const uint64_t globalStep = globalStepOf(epoch, step);
+        if (!std::isfinite(loss)) {
+          std::string kept = epoch > 0 ? "the last good checkpoint (" + lastPath + ", epoch " +
+                                             std::to_string(epoch) + ") is kept"
+                                       : "no checkpoint was written";
+          return R::failure("loss became " + std::string(std::isnan(loss) ? "nan" : "inf") +
+                            " at epoch " + std::to_string(epoch + 1) + ", step " +
+                            std::to_string(step + 1) + " of " + std::to_string(stepsPerEpoch) +
+                            " (global step " + std::to_string(globalStep + 1) +
+                            "); training stopped, " + kept + "; try a lower --lr");
+        }
+        lossSum += double(loss) * n;
+        correctSum += correct;
+        seen += n;
+        // TensorBoard within the epoch: the step's own loss and accuracy every
+        // kStepsPerScalar steps (buffered; flushed with the epoch's scalars).
+        if (board && (globalStep + 1) % kStepsPerScalar == 0) {
+          const int64_t at = int64_t(globalStep) + 1;
+          Status written = board->scalar("step/loss", loss, at);
+          if (written)
+            written = board->scalar("step/accuracy", float(correct) / float(n), at);
+          if (written)
+            written = board->scalar("step/learning_rate", callRatesGiven[j], at);
+          if (!written) {
+            note("warning: TensorBoard events stopped: " + written.error());
+            board.reset();
+          }
+        }
+        if (callbacks.onStep) {
+          StepProgress progress;
+          progress.epoch = epoch + 1;
+          progress.epochs = options.epochs;
+          progress.seen = seen;
+          progress.total = trainSet.count;
+          progress.loss = lossSum / double(seen);
+          progress.accuracy = double(correctSum) / double(seen);
+          progress.seconds = secondsSince(epochStart);
+          callbacks.onStep(progress);
+        }
+        // Stopped within the epoch (after its last step it finishes the epoch):
+        // last.ckpt gets the position, best.ckpt and history.csv are untouched.
+        if (step + 1 == callStep + callSteps && step + 1 < stepsPerEpoch && stopRequested()) {
+          Checkpoint checkpoint = captureCheckpoint(instance);
+          checkpoint.classNames = options.classNames;
+          checkpoint.epoch = epoch;
+          checkpoint.rngState.assign(beforeShuffle.begin(), beforeShuffle.end());
+          checkpoint.run = options.config;
+          checkpoint.bestValAccuracy = result.bestValAccuracy;
+          checkpoint.bestEpoch = result.bestEpoch;
+          checkpoint.epochStep = step + 1;
+          checkpoint.epochLossSum = lossSum;
+          checkpoint.epochCorrect = correctSum;
+          checkpoint.epochSeen = seen;
+          checkpoint.schedule = scheduleState;
+          checkpoint.earlyStopping = earlyState;
+          if (Status s = writeCheckpoint(lastPath, checkpoint); !s)
+            return R::failure(s.error());
+          result.interrupted = true;
+          result.stoppedEpoch = epoch + 1;
+          result.stoppedStep = step + 1;
+          return R::success(std::move(result));
         }
       }
-      if (callbacks.onStep) {
-        StepProgress progress;
-        progress.epoch = epoch + 1;
-        progress.epochs = options.epochs;
-        progress.seen = seen;
-        progress.total = trainSet.count;
-        progress.loss = lossSum / double(seen);
-        progress.accuracy = double(correctSum) / double(seen);
-        progress.seconds = secondsSince(epochStart);
-        callbacks.onStep(progress);
-      }
-      // Stopped within the epoch (after its last step it finishes the epoch):
-      // last.ckpt gets the position, best.ckpt and history.csv are untouched.
-      if (step + 1 < stepsPerEpoch && stopRequested()) {
-        Checkpoint checkpoint = captureCheckpoint(instance);
-        checkpoint.classNames = options.classNames;
-        checkpoint.epoch = epoch;
-        checkpoint.rngState.assign(beforeShuffle.begin(), beforeShuffle.end());
-        checkpoint.run = options.config;
-        checkpoint.bestValAccuracy = result.bestValAccuracy;
-        checkpoint.bestEpoch = result.bestEpoch;
-        checkpoint.epochStep = step + 1;
-        checkpoint.epochLossSum = lossSum;
-        checkpoint.epochCorrect = correctSum;
-        checkpoint.epochSeen = seen;
-        checkpoint.schedule = scheduleState;
-        checkpoint.earlyStopping = earlyState;
-        if (Status s = writeCheckpoint(lastPath, checkpoint); !s)
-          return R::failure(s.error());
-        result.interrupted = true;
-        result.stoppedEpoch = epoch + 1;
-        result.stoppedStep = step + 1;
-        return R::success(std::move(result));
-      }
+      callStep += callSteps;
     }
     double trainSeconds = secondsSince(epochStart);
     double waitedSeconds = prefetch ? prefetch->waitedSeconds() : 0;

@@ -3,7 +3,11 @@
 // For every model's fat .so (built by the `cuda-build` test), one CPU and one
 // CUDA instance from the same random weights on the same random inputs:
 // forward, eval_step and one train_step must agree within the tolerances
-// below, and a short lenet5 training run must follow the same losses. Where
+// below, and a short lenet5 training run must follow the same losses; runs
+// of steps over a training set held on the GPU (netc_train_steps, one
+// captured step graph replayed) must equal the CPU's and the same run
+// without the graph, and a lenet5 epoch on real MNIST must reach the CPU's
+// accuracy. Where
 // no GPU is usable (or the .so was not built: no nvcc) every test SKIPS and
 // says why; where one is, any difference fails loudly.
 //
@@ -16,15 +20,19 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "net/Runtime/Data.h"
 #include "net/Runtime/Model.h"
+#include "net/Runtime/Trainer.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <numeric>
 #include <random>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 using namespace net::runtime;
@@ -174,6 +182,124 @@ TEST(Gpu, Lenet5ShortTraining) {
     ASSERT_TRUE(s) << s.error();
     EXPECT_NEAR(lc, lg, 1e-3 * std::max(1.f, std::fabs(lc))) << "step " << step;
   }
+}
+
+/// A run of steps over a training set held on the GPU: the batches gathered
+/// there, one captured step replayed per full batch. Against the CPU's run
+/// (same tolerances as single steps), and against the same GPU run launched
+/// without the graph (NETC_CUDA_GRAPHS=0), which must match bit for bit: the
+/// kernels are deterministic and the graph only replays them.
+void compareRuns(const std::string &name, int32_t batch) {
+  std::string why;
+  Pair p = open(name, batch, why);
+  if (!why.empty())
+    GTEST_SKIP() << name << ": " << why;
+  ASSERT_TRUE(p.cpu && p.gpu);
+  const netc_model_info &info = p.cpu->info();
+  const int64_t size = inputSize(info), samples = 8 * int64_t(batch) + 3;
+  std::mt19937 gen(17);
+  std::vector<uint8_t> pixels(static_cast<size_t>(samples * size));
+  for (uint8_t &v : pixels)
+    v = uint8_t(gen() & 255u);
+  std::vector<int32_t> labels(static_cast<size_t>(samples));
+  for (int32_t &v : labels)
+    v = int32_t(gen() % uint32_t(info.classes));
+  Normalization norm = Normalization::of(info);
+  const std::vector<float> table = norm.table();
+  std::vector<int64_t> order(static_cast<size_t>(samples));
+  std::iota(order.begin(), order.end(), int64_t(0));
+  std::shuffle(order.begin(), order.end(), gen);
+  const int64_t count = 5 * int64_t(batch) + 3, steps = 6;
+  std::vector<uint64_t> seeds(steps);
+  std::vector<float> rates(steps);
+  for (int64_t s = 0; s < steps; ++s) {
+    seeds[size_t(s)] = 1000 + uint64_t(s);
+    rates[size_t(s)] = float(info.train.learning_rate) * (1.f - 0.1f * float(s));
+  }
+  struct Run {
+    std::vector<float> losses;
+    std::vector<int32_t> corrects;
+    std::vector<std::vector<float>> params;
+  };
+  auto train = [&](const Instance &net) {
+    Run r{std::vector<float>(steps), std::vector<int32_t>(steps), {}};
+    Status held = net.setTrainData(pixels.data(), labels.data(), samples, table.data(),
+                                   int32_t(norm.mean.size()));
+    EXPECT_TRUE(held) << held.error();
+    Status ran = net.trainSteps(order.data(), count, seeds.data(), rates.data(),
+                                r.losses.data(), r.corrects.data());
+    EXPECT_TRUE(ran) << ran.error();
+    for (int32_t i = 0; i < info.num_params; ++i)
+      r.params.emplace_back(net.param(i), net.param(i) + info.params[i].size);
+    return r;
+  };
+  setWeights(p, 7);
+  Run cpu = train(*p.cpu), gpu = train(*p.gpu);
+  for (int64_t s = 0; s < steps; ++s)
+    EXPECT_NEAR(cpu.losses[size_t(s)], gpu.losses[size_t(s)],
+                1e-3 * std::max(1.f, std::fabs(cpu.losses[size_t(s)])))
+        << name << " step " << s;
+  EXPECT_EQ(p.cpu->step(), p.gpu->step());
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    float largest = 1e-6f;
+    for (float v : cpu.params[size_t(i)])
+      largest = std::max(largest, std::fabs(v));
+    for (size_t j = 0; j < cpu.params[size_t(i)].size(); ++j)
+      ASSERT_NEAR(cpu.params[size_t(i)][j], gpu.params[size_t(i)][j], 1e-2f * largest)
+          << name << " " << info.params[i].name << "[" << j << "] after " << steps << " steps";
+  }
+
+  // The same run again without the graph, on a fresh GPU instance.
+  Pair q = open(name, batch, why);
+  ASSERT_TRUE(q.gpu) << why;
+  setWeights({p.cpu, q.gpu}, 7);
+  ::setenv("NETC_CUDA_GRAPHS", "0", 1);
+  Run direct = train(*q.gpu);
+  ::unsetenv("NETC_CUDA_GRAPHS");
+  EXPECT_EQ(direct.losses, gpu.losses) << name << ": the graph changed the losses";
+  EXPECT_EQ(direct.corrects, gpu.corrects) << name;
+  for (size_t i = 0; i < gpu.params.size(); ++i)
+    for (size_t j = 0; j < gpu.params[i].size(); ++j)
+      ASSERT_EQ(direct.params[i][j], gpu.params[i][j])
+          << name << " " << info.params[i].name << "[" << j << "]: the graph changed it";
+}
+
+TEST(Gpu, Lenet5TrainStepsOnTheDevice) { compareRuns("lenet5", 32); }
+TEST(Gpu, MnistCnnTrainStepsOnTheDevice) { compareRuns("mnist_cnn", 32); }
+TEST(Gpu, TfCnnTrainStepsOnTheDevice) { compareRuns("tf_cnn", 16); }
+
+/// One lenet5 epoch on real MNIST (60,000 images, batch 128) through the
+/// Trainer on each device: the GPU's test accuracy is the CPU's within half
+/// a point (their roundings differ, so the runs drift apart slowly).
+TEST(Gpu, Lenet5MnistEpochReachesTheCpuAccuracy) {
+  const std::string mnist = std::string(NETC_SOURCE_DIR) + "/data/mnist";
+  if (!std::filesystem::exists(mnist))
+    GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
+  std::string why;
+  Pair p = open("lenet5", 128, why);
+  if (!why.empty())
+    GTEST_SKIP() << "lenet5: " << why;
+  ASSERT_TRUE(p.cpu && p.gpu);
+  auto data = loadIdxForModel(mnist, p.cpu->info(), 0);
+  ASSERT_TRUE(data) << data.error;
+  auto epoch = [&](const Instance &net, const std::string &device) {
+    TrainOptions options;
+    options.epochs = 1;
+    options.seed = 1;
+    options.outDir = (std::filesystem::temp_directory_path() /
+                      ("netc-gpu-epoch-" + device + "-" + std::to_string(::getpid())))
+                         .string();
+    std::filesystem::remove_all(options.outDir);
+    Result<TrainResult> r = net::runtime::train(net, data->train, data->test, options, {});
+    std::filesystem::remove_all(options.outDir);
+    EXPECT_TRUE(r) << device << ": " << r.error;
+    return r && !r->history.empty() ? r->history.back() : EpochStats();
+  };
+  EpochStats cpu = epoch(*p.cpu, "cpu"), gpu = epoch(*p.gpu, "cuda");
+  std::printf("lenet5, one epoch: CPU %.4f test accuracy in %.2f s, GPU %.4f in %.2f s\n",
+              cpu.valAccuracy, cpu.seconds, gpu.valAccuracy, gpu.seconds);
+  EXPECT_GT(gpu.valAccuracy, 0.95);
+  EXPECT_NEAR(gpu.valAccuracy, cpu.valAccuracy, 0.005);
 }
 
 } // namespace

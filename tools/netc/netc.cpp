@@ -273,7 +273,7 @@ int buildLibrary(llvm::StringRef source, llvm::StringRef path, llvm::StringRef c
       return fail("nvcc is '" + nvcc + "' but no libcudart_static.a is beside it; " +
                   "build with --no-cuda or set NETC_NVCC");
     std::vector<std::string> nvccArgs = {
-        nvcc, "-std=c++17", "-O3", "--expt-relaxed-constexpr",
+        nvcc, "-std=c++17", "-O3", "--expt-relaxed-constexpr", "--default-stream", "per-thread",
         "-gencode", "arch=compute_80,code=sm_80",
         "-gencode", "arch=compute_90,code=[sm_90,compute_90]",
         "-Xcompiler", "-fPIC,-fvisibility=hidden", "-diag-suppress", "177",

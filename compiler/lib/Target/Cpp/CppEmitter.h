@@ -79,6 +79,10 @@ protected:
   LogicalResult emitFunction(func::FuncOp func);
   LogicalResult emitOp(Operation *op);
   void emitAbi();
+  /// netc_set_train_data and netc_train_steps (ABI version 4).
+  void emitTrainingSet();
+  /// The input's planes: its channels for an image, 1 for a vector.
+  int64_t inputPlanes() const { return inputShape.size() == 3 ? inputShape[0] : 1; }
 
   std::string ref(Value v) { return names.lookup(v); }
   int64_t stateOffset(StringRef param, StringRef slot) {

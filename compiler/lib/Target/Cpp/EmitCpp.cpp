@@ -304,31 +304,29 @@ LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
   StringRef name = func.getName();
   bool isForward = name == "forward" || name == "base_forward";
   bool isTrain = name.ends_with("train_step");
-  os << "void run_" << name << (cuda ? "(Instance *I, const float *host_in, "
-                                      : "(netc_instance *I, const float *in0, ");
-  if (isForward)
-    os << "int n, float *out) {\n";
+  // On the GPU the inputs are already in I->input and I->labels (copied in
+  // or gathered on the device) and the step's scalars are I->run's.
+  if (cuda)
+    os << "void run_" << name << "(Instance *I, int n" << (isForward ? ", float *out" : "")
+       << ") {\n";
+  else if (isForward)
+    os << "void run_" << name << "(netc_instance *I, const float *in0, int n, float *out) {\n";
   else
-    os << (cuda ? "const int32_t *host_labels, " : "const int32_t *labels, ") << "int n, "
-       << (isTrain ? "uint64_t seed, " : "") << "float *loss, int32_t *correct) {\n";
+    os << "void run_" << name << "(netc_instance *I, const float *in0, const int32_t *labels, "
+       << "int n, " << (isTrain ? "uint64_t seed, " : "")
+       << "float *loss, int32_t *correct) {\n";
   os << "  float *const A = I->arena;\n"
      << "  const int64_t B = I->batch;\n"
      << "  float *const F = A + kArenaPerSample * B; // the fixed-size section\n"
      << "  float *const P = I->params;\n";
   if (isTrain)
     os << "  float *const S = I->state;\n"
-       << (cuda ? "  const int64_t t = I->step; // counted by the CPU instance, from 1\n"
-                : "  const int64_t t = ++I->step; // Adam's bias correction counts from 1\n");
+       << (cuda ? "" : "  const int64_t t = ++I->step; // Adam's bias correction counts from 1\n");
   os << "  (void)A; (void)F; (void)P;\n";
   if (cuda) {
-    // Host pointers in: the batch is copied into the device's input buffers.
-    os << "  const float *const in0 = I->input;\n"
-       << "  NETC_CUDA_CHECK(cudaMemcpy(I->input, host_in, sizeof(float) * "
-       << perSample(func.getArgument(0)) << " * n, cudaMemcpyHostToDevice));\n";
+    os << "  const float *const in0 = I->input;\n";
     if (!isForward)
-      os << "  const int32_t *const labels = I->labels;\n"
-         << "  NETC_CUDA_CHECK(cudaMemcpy(I->labels, host_labels, sizeof(int32_t) * n, "
-            "cudaMemcpyHostToDevice));\n";
+      os << "  const int32_t *const labels = I->labels;\n";
   }
   names[func.getArgument(0)] = "in0";
   if (func.getNumArguments() > 1)
@@ -343,7 +341,7 @@ LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
              << perSample(v) << " * n, cudaMemcpyDeviceToHost));\n";
         else
           os << "  k::copy" << targs({perSample(v)}) << "(n, " << ref(v) << ", out);\n";
-      } else {
+      } else if (!cuda) { // the GPU's kernels wrote them into I->run
         os << "  *loss = " << ref(ret.getOperand(0)) << ";\n"
            << "  *correct = " << ref(ret.getOperand(1)) << ";\n";
       }
@@ -567,8 +565,8 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       .Case([&](DropoutOp o) { return elementwise("copy", {o.getInput()}); }) // inference
       .Case([&](DropoutMaskOp o) {
         os << "  k::dropout_mask" << targs({perSample(o)}) << "(n, "
-           << number(o.getRate().convertToDouble()) << "f, seed, " << o.getStream() << ", "
-           << result << ");\n";
+           << number(o.getRate().convertToDouble()) << "f, " << (cuda ? "I->run" : "seed")
+           << ", " << o.getStream() << ", " << result << ");\n";
         return success();
       })
       .Case([&](MulOp o) { return elementwise("mul", {o.getLhs(), o.getRhs()}); })
@@ -602,12 +600,22 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         return success();
       })
       .Case([&](CrossEntropyOp o) {
+        if (cuda) {
+          os << "  k::cross_entropy" << targs({shapeOf(o.getProbs())[1]}) << "(n, "
+             << ref(o.getProbs()) << ", " << ref(o.getLabels()) << ", I->run);\n";
+          return success();
+        }
         os << "  const float " << result << " = k::cross_entropy"
            << targs({shapeOf(o.getProbs())[1]}) << "(n, " << ref(o.getProbs()) << ", "
            << ref(o.getLabels()) << ");\n";
         return success();
       })
       .Case([&](CountCorrectOp o) {
+        if (cuda) {
+          os << "  k::count_correct" << targs({shapeOf(o.getProbs())[1]}) << "(n, "
+             << ref(o.getProbs()) << ", " << ref(o.getLabels()) << ", I->run);\n";
+          return success();
+        }
         os << "  const int32_t " << result << " = k::count_correct"
            << targs({shapeOf(o.getProbs())[1]}) << "(n, " << ref(o.getProbs()) << ", "
            << ref(o.getLabels()) << ");\n";
@@ -621,8 +629,8 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       .Case([&](SgdUpdateOp o) {
         StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
         os << "  k::sgd_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
-           << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity")
-           << ", I->learning_rate, " << number(o.getMomentum().convertToDouble()) << "f, "
+           << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity") << ", "
+           << (cuda ? "I->run" : "I->learning_rate") << ", " << number(o.getMomentum().convertToDouble()) << "f, "
            << (o.getNesterov() ? "true" : "false") << ");\n";
         return success();
       })
@@ -630,10 +638,10 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
         os << "  k::adam_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
            << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "adam_m") << ", S + "
-           << stateOffset(name, "adam_v") << ", I->learning_rate, "
-           << number(o.getBeta1().convertToDouble()) << "f, "
+           << stateOffset(name, "adam_v") << ", " << (cuda ? "I->run" : "I->learning_rate")
+           << ", " << number(o.getBeta1().convertToDouble()) << "f, "
            << number(o.getBeta2().convertToDouble()) << "f, "
-           << number(o.getEpsilon().convertToDouble()) << "f, t);\n";
+           << number(o.getEpsilon().convertToDouble()) << "f" << (cuda ? "" : ", t") << ");\n";
         return success();
       })
       .Default([&](Operation *other) {
@@ -774,6 +782,8 @@ NETC_EXPORT void netc_destroy(netc_instance *I) {
   std::free(I->params);
   std::free(I->state);
   std::free(I->arena);
+  std::free(I->gathered);
+  std::free(I->gathered_labels);
   delete I;
 }
 
@@ -848,6 +858,7 @@ NETC_EXPORT int netc_train_step(netc_instance *I, const float *input, const int3
   else
     os << "  (void)seed;\n  I->error = \"this model has no training step\";\n"
           "  return NETC_ERROR_ARGUMENT;\n}\n";
+  emitTrainingSet();
 
   // The frozen base and its head: exported by every model, refused by one
   // without a split base (feature_size 0).
@@ -898,6 +909,129 @@ NETC_EXPORT int netc_head_train_step(netc_instance *I, const float *features,
   }
 }
 
+void CppEmitter::emitTrainingSet() {
+  os << R"cpp(
+NETC_EXPORT int netc_set_train_data(netc_instance *I, const uint8_t *pixels,
+                                    const int32_t *labels, int64_t count, const float *table,
+                                    int32_t table_channels) {
+  if (!I)
+    return NETC_ERROR_ARGUMENT;
+  if (!pixels || !labels || !table) {
+    I->error = "null pixels, labels or table";
+    return NETC_ERROR_ARGUMENT;
+  }
+  if (count < 1) {
+    I->error = "a training set of " + std::to_string(count) + " samples";
+    return NETC_ERROR_ARGUMENT;
+  }
+  if (table_channels != 1 && table_channels != kInputPlanes) {
+    I->error = "a normalisation table for " + std::to_string(table_channels) +
+               " channels; the input has " + std::to_string(kInputPlanes);
+    return NETC_ERROR_ARGUMENT;
+  }
+  for (int64_t i = 0; i < count; ++i)
+    if (labels[i] < 0 || labels[i] >= kModel.classes) {
+      I->error = "label " + std::to_string(labels[i]) + " of sample " + std::to_string(i) +
+                 " is outside [0, " + std::to_string(kModel.classes) + ")";
+      return NETC_ERROR_ARGUMENT;
+    }
+  I->error.clear();
+  I->train_count = 0;
+#if NETC_WITH_CUDA
+  if (I->cuda) {
+    const int code = netc::cudapath::setTrainData(I->cuda, pixels, labels, count, table,
+                                                  table_channels, I->error);
+    if (code == NETC_OK)
+      I->train_count = count;
+    return code;
+  }
+#endif
+  I->train_pixels = pixels;
+  I->train_labels = labels;
+  I->train_table = table;
+  I->train_table_channels = table_channels;
+  I->train_count = count;
+  return NETC_OK;
+}
+)cpp";
+  os << R"cpp(
+NETC_EXPORT int netc_train_steps(netc_instance *I, const int64_t *indices, int64_t count,
+                                 const uint64_t *seeds, const float *learning_rates,
+                                 float *losses, int32_t *corrects) {
+  if (!I)
+    return NETC_ERROR_ARGUMENT;
+  if (!indices || !seeds || !learning_rates || !losses || !corrects) {
+    I->error = "null indices, seeds, learning_rates, losses or corrects";
+    return NETC_ERROR_ARGUMENT;
+  }
+  if (I->train_count == 0) {
+    I->error = "no training set: netc_set_train_data first";
+    return NETC_ERROR_ARGUMENT;
+  }
+  if (count < 1) {
+    I->error = "netc_train_steps over " + std::to_string(count) + " samples";
+    return NETC_ERROR_ARGUMENT;
+  }
+  for (int64_t i = 0; i < count; ++i)
+    if (indices[i] < 0 || indices[i] >= I->train_count) {
+      I->error = "indices[" + std::to_string(i) + "] = " + std::to_string(indices[i]) +
+                 " is outside the training set of " + std::to_string(I->train_count) +
+                 " samples";
+      return NETC_ERROR_ARGUMENT;
+    }
+  I->error.clear();
+  const int64_t steps = (count + I->batch - 1) / I->batch;
+)cpp";
+  if (!hasTrain) {
+    os << "  (void)steps;\n  I->error = \"this model has no training step\";\n"
+          "  return NETC_ERROR_ARGUMENT;\n}\n";
+    return;
+  }
+  os << R"cpp(#if NETC_WITH_CUDA
+  if (I->cuda) {
+    const bool ok = deviceReady(I) &&
+                    netc::cudapath::trainSteps(I->cuda, indices, count, seeds, learning_rates,
+                                               I->step, losses, corrects, I->error);
+    I->device_newer = true;
+    I->step += steps;
+    I->learning_rate = learning_rates[steps - 1];
+    return deviceResult(I, ok);
+  }
+#endif
+  if (!I->gathered) {
+    I->gathered = allocateFloats(kInputSize * I->batch);
+    I->gathered_labels = static_cast<int32_t *>(std::malloc(sizeof(int32_t) * size_t(I->batch)));
+    if (!I->gathered || !I->gathered_labels) {
+      I->error = "out of memory for a gathered batch";
+      return NETC_ERROR_MEMORY;
+    }
+  }
+  constexpr int64_t kPlaneSize = kInputSize / kInputPlanes;
+  const int64_t tableStride = I->train_table_channels == 1 ? 0 : 256;
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t first = s * I->batch;
+    const int n = int(std::min<int64_t>(I->batch, count - first));
+    // The runtime's gather, as a table lookup: byte p of plane c is
+    // table[c * 256 + p], the very floats Samples::gather computes.
+    for (int i = 0; i < n; ++i) {
+      const int64_t sample = indices[first + i];
+      const uint8_t *src = I->train_pixels + sample * kInputSize;
+      float *dst = I->gathered + int64_t(i) * kInputSize;
+      for (int64_t c = 0; c < kInputPlanes; ++c) {
+        const float *values = I->train_table + c * tableStride;
+        for (int64_t k = c * kPlaneSize; k < (c + 1) * kPlaneSize; ++k)
+          dst[k] = values[src[k]];
+      }
+      I->gathered_labels[i] = I->train_labels[sample];
+    }
+    I->learning_rate = learning_rates[s];
+    run_train_step(I, I->gathered, I->gathered_labels, n, seeds[s], &losses[s], &corrects[s]);
+  }
+  return NETC_OK;
+}
+)cpp";
+}
+
 LogicalResult CppEmitter::emit() {
   if (failed(collect()))
     return failure();
@@ -932,6 +1066,15 @@ LogicalResult CppEmitter::emit() {
      << "  // its host mirror, synchronised lazily (see deviceReady, hostMirror).\n"
      << "  netc::cudapath::Instance *cuda = nullptr;\n"
      << "  bool host_dirty = false, device_newer = false;\n"
+     << "  // netc_set_train_data: the caller's arrays (read in place on the CPU),\n"
+     << "  // and netc_train_steps' gathered batch.\n"
+     << "  const uint8_t *train_pixels = nullptr;\n"
+     << "  const int32_t *train_labels = nullptr;\n"
+     << "  int64_t train_count = 0;\n"
+     << "  const float *train_table = nullptr;\n"
+     << "  int32_t train_table_channels = 0;\n"
+     << "  float *gathered = nullptr;\n"
+     << "  int32_t *gathered_labels = nullptr;\n"
      << "};\n\n"
      << "namespace {\n"
      << "namespace k = netc::kernels;\n\n"
@@ -941,6 +1084,10 @@ LogicalResult CppEmitter::emit() {
      << "constexpr int64_t kArenaFixed = " << arenaFixed << ";\n"
      << "constexpr int64_t kParamFloats = " << paramFloats << ";\n"
      << "constexpr int64_t kStateFloats = " << stateFloats << ";\n"
+     << "// Values of one input sample, in kInputPlanes planes (the channels).\n"
+     << "constexpr int64_t kInputSize = "
+     << perSample(module.lookupSymbol<func::FuncOp>("forward").getArgument(0)) << ";\n"
+     << "constexpr int64_t kInputPlanes = " << inputPlanes() << ";\n"
      << "constexpr uint32_t kDevices =\n"
      << "    (1u << NETC_DEVICE_CPU) | (NETC_WITH_CUDA ? 1u << NETC_DEVICE_CUDA : 0u);\n\n";
   emitTables();

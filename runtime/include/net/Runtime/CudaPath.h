@@ -8,8 +8,9 @@
 // is exported.
 //
 // An Instance holds the device arena, parameters, optimizer slots and input
-// buffers of one netc_instance created for NETC_DEVICE_CUDA. Every function
-// takes host pointers (inputs copied in, outputs copied out per call),
+// buffers of one netc_instance created for NETC_DEVICE_CUDA, and the
+// training set once given. Every function takes host pointers (inputs
+// copied in, outputs copied out per call),
 // returns false on failure and then says why in `error` (the CUDA call, file
 // and line). params and state are laid out as the C++ part's (kParamOffsets,
 // kStateOffsets), so upload and download copy each in one piece.
@@ -17,6 +18,8 @@
 //===----------------------------------------------------------------------===//
 #ifndef NET_RUNTIME_CUDAPATH_H
 #define NET_RUNTIME_CUDAPATH_H
+
+#include "net/Runtime/ModelABI.h"
 
 #include <cstdint>
 #include <string>
@@ -50,6 +53,19 @@ bool headEvalStep(Instance *instance, const float *features, const std::int32_t 
 bool headTrainStep(Instance *instance, const float *features, const std::int32_t *labels,
                    std::int32_t n, std::uint64_t seed, float learning_rate, std::int64_t t,
                    float *loss, std::int32_t *correct, std::string &error);
+
+/// The training set, copied to the device (netc_set_train_data): NETC_OK,
+/// or NETC_ERROR_MEMORY / NETC_ERROR_DEVICE with `error` saying why.
+int setTrainData(Instance *instance, const std::uint8_t *pixels, const std::int32_t *labels,
+                 std::int64_t count, const float *table, std::int32_t tableChannels,
+                 std::string &error);
+/// netc_train_steps on the device: the order and the steps' scalars copied
+/// in once, every full batch a replay of one captured step graph, the
+/// losses and correct counts copied out once. `t` is the optimizer step
+/// before the run.
+bool trainSteps(Instance *instance, const std::int64_t *indices, std::int64_t count,
+                const std::uint64_t *seeds, const float *learningRates, std::int64_t t,
+                float *losses, std::int32_t *corrects, std::string &error);
 
 } // namespace netc::cudapath
 

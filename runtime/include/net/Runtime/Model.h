@@ -36,6 +36,8 @@ struct ModelFunctions {
   decltype(&netc_base_forward) baseForward = nullptr;
   decltype(&netc_head_train_step) headTrainStep = nullptr;
   decltype(&netc_head_eval_step) headEvalStep = nullptr;
+  decltype(&netc_set_train_data) setTrainData = nullptr;
+  decltype(&netc_train_steps) trainSteps = nullptr;
 };
 
 class Instance;
@@ -107,6 +109,15 @@ public:
                        uint64_t seed, float &loss, int32_t &correct) const;
   Status headEvalStep(const float *features, const int32_t *labels, int32_t n,
                       float &loss, int32_t &correct) const;
+
+  /// The training set held by the instance (netc_set_train_data; a CPU
+  /// instance reads the arrays in place) and runs of steps over it
+  /// (netc_train_steps): one entry of seeds, rates, losses and corrects per
+  /// step, ceil(count / batch()) of them.
+  Status setTrainData(const uint8_t *pixels, const int32_t *labels, int64_t count,
+                      const float *table, int32_t tableChannels) const;
+  Status trainSteps(const int64_t *indices, int64_t count, const uint64_t *seeds,
+                    const float *rates, float *losses, int32_t *corrects) const;
 
 private:
   Instance() = default;

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define NETC_ABI_VERSION 3u
+#define NETC_ABI_VERSION 4u
 #define NETC_MAGIC 0x4354454eu /* "NETC" little-endian */
 #define NETC_MAX_RANK 4
 
@@ -167,6 +167,31 @@ int netc_head_train_step(netc_instance *instance, const float *features,
                          int32_t *correct);
 int netc_head_eval_step(netc_instance *instance, const float *features,
                         const int32_t *labels, int32_t n, float *loss, int32_t *correct);
+
+/* Version 4: a training set held by the instance and runs of training steps
+ * over it, with no host round trip per step on the GPU (docs/abi.md).
+ *
+ * netc_set_train_data gives the instance `count` samples: `pixels` holds
+ * each sample's input_shape values as bytes 0..255, `labels` their classes.
+ * Byte p of input plane c is fed as table[c * 256 + p] (the runtime's
+ * normalisation, tabulated); `table_channels` is 1 (one table for every
+ * plane) or the input's channels. A CPU instance reads the caller's arrays
+ * in place, so they must stay alive and unchanged while it trains on them; a
+ * CUDA instance copies them to the device (NETC_ERROR_MEMORY when they do
+ * not fit). */
+int netc_set_train_data(netc_instance *instance, const uint8_t *pixels,
+                        const int32_t *labels, int64_t count, const float *table,
+                        int32_t table_channels);
+
+/* Trains on the samples indices[0, count) of that set, in batches of the
+ * instance's batch (the last may be smaller): ceil(count / batch) steps,
+ * step s with dropout seed seeds[s] and learning rate learning_rates[s],
+ * each exactly as netc_train_step on the gathered batch. Writes each step's
+ * mean loss and correct count into losses[s] and corrects[s]; afterwards the
+ * learning rate is the last step's. */
+int netc_train_steps(netc_instance *instance, const int64_t *indices, int64_t count,
+                     const uint64_t *seeds, const float *learning_rates, float *losses,
+                     int32_t *corrects);
 
 /* The text of the last error on this instance ("" when none). */
 const char *netc_last_error(const netc_instance *instance);

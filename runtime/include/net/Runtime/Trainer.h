@@ -52,6 +52,11 @@ struct TrainOptions {
                               // augmentation of the training batches
   int32_t augmentWorkers = 0; // threads preparing augmented batches; 0: auto
   std::vector<std::string> classNames; // saved in checkpoints (image folders)
+  /// Steps per netc_train_steps call when the model holds the training set
+  /// (no augmentation, no cached features); 0: 64 on a GPU, where a call is
+  /// one synchronisation, and 1 on the CPU, where it costs nothing extra.
+  /// Progress, TensorBoard and a stop request are handled between calls.
+  int32_t stepsPerCall = 0;
 };
 
 /// The metrics of one epoch, as a history.csv row.

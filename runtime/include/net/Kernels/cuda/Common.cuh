@@ -12,8 +12,11 @@
 //   - no atomics and no float reduced in an order that depends on scheduling:
 //     every sum is owned by one thread or reduced by one block in a fixed
 //     tree, so a step is bit-for-bit reproducible run to run;
-//   - no launcher allocates or synchronises, except the two that return a
-//     scalar to the host (cross_entropy, count_correct).
+//   - no launcher allocates, copies or synchronises, so a training step can
+//     be captured once as a CUDA graph and replayed: what changes from one
+//     step to the next (dropout's seed, the learning rate, Adam's t, the
+//     step's samples) is read on the device through a `Step` (below), and
+//     the loss and correct count are written there.
 // Errors: every CUDA call and every launch goes through NETC_CUDA_CHECK, which
 // records the first failure with its file and line (library code never
 // exits); the model's entry points clear it before a step and turn it into
@@ -83,6 +86,7 @@ __device__ inline double blockSum(double value, double *shared) {
 }
 
 } // namespace detail
+
 } // namespace netc::cuda
 
 /// Checks a CUDA runtime call; the failure is recorded with file and line.
@@ -92,5 +96,38 @@ __device__ inline double blockSum(double value, double *shared) {
 /// the kernel surfaces at the entry point's synchronisation).
 #define NETC_CUDA_CHECK_LAUNCH(name)                                                       \
   ::netc::cuda::detail::check(cudaGetLastError(), "launch of " name, __FILE__, __LINE__)
+
+namespace netc::cuda {
+
+/// What changes from one training step to the next, kept on the device.
+struct StepArgs {
+  std::uint64_t seed = 0;      // dropout's
+  std::int64_t t = 0;          // Adam's step, from 1
+  std::int64_t first = 0;      // the step's first position in the run's sample order
+  float learning_rate = 0;
+  float loss = 0;              // written by cross_entropy
+  std::int32_t correct = 0;    // written by count_correct
+};
+
+/// The step running: args[*cursor]. Kernels read it when they run, not when
+/// they are launched, so a captured step serves every step of a run; the
+/// cursor advances on the device (advance_step).
+struct Step {
+  StepArgs *args = nullptr;
+  std::int64_t *cursor = nullptr;
+  __device__ StepArgs &at() const { return args[*cursor]; }
+};
+
+namespace detail {
+static __global__ void advanceStep(std::int64_t *cursor) { ++*cursor; }
+} // namespace detail
+
+/// Moves `step` to the next StepArgs of its run.
+inline void advance_step(Step step) {
+  detail::advanceStep<<<1, 1>>>(step.cursor);
+  NETC_CUDA_CHECK_LAUNCH("advance_step");
+}
+
+} // namespace netc::cuda
 
 #endif // NETC_KERNELS_CUDA_COMMON_CUH

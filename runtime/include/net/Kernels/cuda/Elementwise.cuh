@@ -7,7 +7,9 @@
 // element: the formulas are those of Activation.h / Elementwise.h in float
 // (expf, tanhf), so results match the CPU within an ulp or two.
 // dropout_mask calls Random.h's own splitmix64 stream (NETC_HOST_DEVICE), so
-// the CPU and GPU masks of a (seed, stream) are identical bit for bit.
+// the CPU and GPU masks of a (seed, stream) are identical bit for bit. Its
+// seed and the optimizers' learning rate and t are the running step's, read
+// on the device (Common.cuh, Step), so a captured step replays for any step.
 // bias_grad is one block per channel summing in double in a fixed tree, as
 // the batch norm statistics (Norm.cuh).
 //
@@ -84,15 +86,18 @@ __global__ void biasGrad(int n, const float *__restrict__ dy, float *__restrict_
     db[c] = float(sum);
 }
 
-static __global__ void dropoutMask(std::int64_t total, float rate, std::uint64_t key,
-                                   float keep, float *__restrict__ mask) {
+static __global__ void dropoutMask(std::int64_t total, float rate, Step step,
+                                   std::uint64_t stream, float keep, float *__restrict__ mask) {
+  const std::uint64_t key = netc::kernels::detail::streamKey(step.at().seed, stream);
   for (std::int64_t j = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; j < total;
        j += std::int64_t(gridDim.x) * blockDim.x)
     mask[j] = netc::kernels::detail::uniform01(key, std::uint64_t(j)) >= rate ? keep : 0.f;
 }
 
 static __global__ void sgd(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
-                           float *__restrict__ velocity, float lr, float momentum, bool nesterov) {
+                           float *__restrict__ velocity, Step step, float momentum,
+                           bool nesterov) {
+  const float lr = step.at().learning_rate;
   for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < size;
        k += std::int64_t(gridDim.x) * blockDim.x) {
     if (momentum == 0.f) {
@@ -106,8 +111,13 @@ static __global__ void sgd(std::int64_t size, float *__restrict__ p, const float
 }
 
 static __global__ void adam(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
-                            float *__restrict__ m, float *__restrict__ v, float lr, float beta1,
-                            float beta2, float eps, float c1, float c2) {
+                            float *__restrict__ m, float *__restrict__ v, Step step,
+                            float beta1, float beta2, float eps) {
+  // Adam's bias corrections in double, as the CPU computes them.
+  const StepArgs &args = step.at();
+  const float lr = args.learning_rate;
+  const float c1 = float(1.0 / (1.0 - pow(double(beta1), double(args.t))));
+  const float c2 = float(1.0 / (1.0 - pow(double(beta2), double(args.t))));
   for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < size;
        k += std::int64_t(gridDim.x) * blockDim.x) {
     const float mk = beta1 * m[k] + (1.f - beta1) * g[k];
@@ -165,36 +175,34 @@ template <int E> void tanh_grad(int n, const float *dy, const float *y, float *d
 }
 
 /// The CPU's dropout_mask (Random.h), element for element.
-template <int E>
-void dropout_mask(int n, float rate, std::uint64_t seed, std::uint64_t stream, float *mask) {
+/// The seed is the running step's (Step), read on the device.
+template <int E> void dropout_mask(int n, float rate, Step step, std::uint64_t stream, float *mask) {
   const std::int64_t total = std::int64_t(n) * E;
   if (total <= 0)
     return;
-  const std::uint64_t key = netc::kernels::detail::streamKey(seed, stream);
   const float keep = rate < 1.f ? 1.f / (1.f - rate) : 0.f;
-  detail::dropoutMask<<<detail::blocksFor(total), detail::kThreads>>>(total, rate, key, keep,
-                                                                      mask);
+  detail::dropoutMask<<<detail::blocksFor(total), detail::kThreads>>>(total, rate, step, stream,
+                                                                      keep, mask);
   NETC_CUDA_CHECK_LAUNCH("dropout_mask");
 }
 
-inline void sgd_update(std::int64_t size, float *p, const float *g, float *velocity, float lr,
+/// The learning rate is the running step's (Step), read on the device.
+inline void sgd_update(std::int64_t size, float *p, const float *g, float *velocity, Step step,
                        float momentum, bool nesterov) {
   if (size <= 0)
     return;
-  detail::sgd<<<detail::blocksFor(size), detail::kThreads>>>(size, p, g, velocity, lr, momentum,
-                                                             nesterov);
+  detail::sgd<<<detail::blocksFor(size), detail::kThreads>>>(size, p, g, velocity, step,
+                                                             momentum, nesterov);
   NETC_CUDA_CHECK_LAUNCH("sgd_update");
 }
 
-/// Adam's bias corrections are computed on the host in double, as the CPU's.
-inline void adam_update(std::int64_t size, float *p, const float *g, float *m, float *v, float lr,
-                        float beta1, float beta2, float eps, std::int64_t t) {
+/// The learning rate and t are the running step's (Step), read on the device.
+inline void adam_update(std::int64_t size, float *p, const float *g, float *m, float *v,
+                        Step step, float beta1, float beta2, float eps) {
   if (size <= 0)
     return;
-  const float c1 = float(1.0 / (1.0 - std::pow(double(beta1), double(t))));
-  const float c2 = float(1.0 / (1.0 - std::pow(double(beta2), double(t))));
-  detail::adam<<<detail::blocksFor(size), detail::kThreads>>>(size, p, g, m, v, lr, beta1, beta2,
-                                                              eps, c1, c2);
+  detail::adam<<<detail::blocksFor(size), detail::kThreads>>>(size, p, g, m, v, step, beta1,
+                                                              beta2, eps);
   NETC_CUDA_CHECK_LAUNCH("adam_update");
 }
 

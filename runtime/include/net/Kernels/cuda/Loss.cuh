@@ -2,11 +2,11 @@
 //
 // softmax and softmax_grad: one thread per sample row (K is the number of
 // classes: 10 to 1000 here, so a row is a short serial loop, in the CPU's
-// float order). cross_entropy and count_correct return their scalar to the
-// host, as the CPU kernels do: one block sums the n terms in double in a
-// fixed tree into a device variable, copied back synchronously (the only
-// synchronisation inside a step; the CUDA-graph loop of a later step keeps
-// them on the device). softmax_cross_entropy_grad is (p - onehot) / n.
+// float order). cross_entropy and count_correct write their scalar into the
+// running step's StepArgs on the device (Common.cuh), where the entry points
+// read it back once per call or once per run of steps: one block sums the n
+// terms in double in a fixed tree. softmax_cross_entropy_grad is
+// (p - onehot) / n.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,11 +17,6 @@
 
 namespace netc::cuda {
 namespace detail {
-
-/// The scalars cross_entropy and count_correct hand back (one TU includes
-/// this header: the generated model).
-static __device__ float lossSlot;
-static __device__ int correctSlot;
 
 template <int K>
 __global__ void softmaxRows(int n, const float *__restrict__ x, float *__restrict__ y) {
@@ -58,7 +53,7 @@ __global__ void softmaxGradRows(int n, const float *__restrict__ dy, const float
 
 template <int K>
 __global__ void crossEntropy(int n, const float *__restrict__ probs,
-                             const std::int32_t *__restrict__ labels) {
+                             const std::int32_t *__restrict__ labels, Step step) {
   __shared__ double shared[kThreads];
   double sum = 0;
   for (int i = threadIdx.x; i < n; i += kThreads) {
@@ -67,12 +62,12 @@ __global__ void crossEntropy(int n, const float *__restrict__ probs,
   }
   sum = blockSum(sum, shared);
   if (threadIdx.x == 0)
-    lossSlot = n > 0 ? float(sum / n) : 0.f;
+    step.at().loss = n > 0 ? float(sum / n) : 0.f;
 }
 
 template <int K>
 __global__ void countCorrect(int n, const float *__restrict__ probs,
-                             const std::int32_t *__restrict__ labels) {
+                             const std::int32_t *__restrict__ labels, Step step) {
   __shared__ double shared[kThreads];
   double correct = 0;
   for (int i = threadIdx.x; i < n; i += kThreads) {
@@ -85,7 +80,7 @@ __global__ void countCorrect(int n, const float *__restrict__ probs,
   }
   correct = blockSum(correct, shared);
   if (threadIdx.x == 0)
-    correctSlot = int(correct);
+    step.at().correct = int(correct);
 }
 
 template <int K>
@@ -114,22 +109,18 @@ template <int K> void softmax_grad(int n, const float *dy, const float *y, float
   NETC_CUDA_CHECK_LAUNCH("softmax_grad");
 }
 
-/// The mean loss, on the host (synchronises).
-template <int K> float cross_entropy(int n, const float *probs, const std::int32_t *labels) {
-  detail::crossEntropy<K><<<1, detail::kThreads>>>(n, probs, labels);
+/// The mean loss, into the running step's StepArgs::loss.
+template <int K>
+void cross_entropy(int n, const float *probs, const std::int32_t *labels, Step step) {
+  detail::crossEntropy<K><<<1, detail::kThreads>>>(n, probs, labels, step);
   NETC_CUDA_CHECK_LAUNCH("cross_entropy");
-  float loss = 0.f;
-  NETC_CUDA_CHECK(cudaMemcpyFromSymbol(&loss, detail::lossSlot, sizeof(float)));
-  return loss;
 }
 
-/// The correct count, on the host (synchronises).
-template <int K> std::int32_t count_correct(int n, const float *probs, const std::int32_t *labels) {
-  detail::countCorrect<K><<<1, detail::kThreads>>>(n, probs, labels);
+/// The correct count, into the running step's StepArgs::correct.
+template <int K>
+void count_correct(int n, const float *probs, const std::int32_t *labels, Step step) {
+  detail::countCorrect<K><<<1, detail::kThreads>>>(n, probs, labels, step);
   NETC_CUDA_CHECK_LAUNCH("count_correct");
-  int correct = 0;
-  NETC_CUDA_CHECK(cudaMemcpyFromSymbol(&correct, detail::correctSlot, sizeof(int)));
-  return correct;
 }
 
 template <int K>
