@@ -540,6 +540,13 @@ int fail(DriverStreams &s, const std::string &message) {
   return 1;
 }
 
+/// Says so when --device auto wanted the model's GPU path and got the CPU.
+void noteFallback(DriverStreams &s, const Instance &instance, const char *what) {
+  if (!instance.fallbackReason().empty())
+    s.err << "netrun: note: the model's GPU path is not usable here ("
+          << instance.fallbackReason() << "); " << what << " on the CPU\n";
+}
+
 DeviceChoice deviceChoice(const Options &o) {
   if (o.device == "cpu")
     return DeviceChoice::Cpu;
@@ -1043,6 +1050,7 @@ int runTrain(const Options &o, DriverStreams &s) {
   if (!instance)
     return fail(s, instance.error);
   config->device = deviceName((*instance)->device());
+  noteFallback(s, **instance, "training");
   if (Status st = writeTextFile(o.out + "/config.txt",
                                 runConfigText(o, *config, info, data->directory));
       !st)
@@ -1125,6 +1133,7 @@ int runEval(const Options &o, DriverStreams &s) {
   Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
+  noteFallback(s, **instance, "evaluating");
   // An image folder is evaluated whole; an IDX dataset on its test split.
   Samples samples;
   std::string what;
@@ -1222,6 +1231,7 @@ int runPredict(const Options &o, DriverStreams &s) {
   Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
+  noteFallback(s, **instance, "predicting");
   size_t classes = size_t(info.classes), sample = inputs[0].size();
   std::vector<float> input(size_t(batch) * sample), probabilities(size_t(batch) * classes);
   for (size_t first = 0; first < paths.size(); first += size_t(batch)) {

@@ -225,6 +225,7 @@ Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<Model> model,
       instance->handle = raw;
       instance->batchSize = batch;
       instance->deviceKind = kind;
+      instance->fallback = errors;
       return R::success(std::move(instance));
     }
     errors += std::string(errors.empty() ? "" : "; ") +

@@ -89,6 +89,9 @@ public:
   int32_t batch() const { return batchSize; }
   /// NETC_DEVICE_CPU or NETC_DEVICE_CUDA.
   int32_t device() const { return deviceKind; }
+  /// Why DeviceChoice::Auto did not get the GPU of a model with a CUDA path
+  /// ("cuda: no usable CUDA device: ..."); empty otherwise.
+  const std::string &fallbackReason() const { return fallback; }
 
   float *param(int32_t index) const;
   float *state(int32_t index) const;
@@ -126,6 +129,7 @@ private:
   netc_instance *handle = nullptr;
   int32_t batchSize = 0;
   int32_t deviceKind = NETC_DEVICE_CPU;
+  std::string fallback;
 };
 
 /// "1,234,567"
