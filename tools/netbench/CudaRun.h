@@ -1,0 +1,25 @@
+//===- CudaRun.h - the parts of netbench --device cuda, for CudaMain.cu -*- C++ -*-===//
+
+#ifndef NETBENCH_CUDARUN_H
+#define NETBENCH_CUDARUN_H
+
+#include "Cuda.h"
+
+#include <string>
+
+namespace netbench::gpu {
+
+/// The device the run measures (device 0), as printed in the header.
+struct DeviceInfo {
+  std::string name;
+  int major = 0, minor = 0, sms = 0;
+  double clockGHz = 0;
+  double peakGflops = 0; // FP32 FMA on the CUDA cores (napkin, see CudaMain.cu)
+};
+
+/// (a): per conv layer, netc's fused kernels vs cuDNN (CudaLayers.cu).
+int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev);
+
+} // namespace netbench::gpu
+
+#endif // NETBENCH_CUDARUN_H
