@@ -122,10 +122,8 @@ int runCuda(const CudaOptions &opt) {
     }
     if (opt.layers)
       rc |= runCudaLayers(opt, dev);
-    if (!opt.models.empty()) {
-      std::printf("error: --device cuda --model: the training-step comparison is not built yet\n");
-      rc = 1;
-    }
+    for (const char *model : opt.models)
+      rc |= runCudaStep(model, opt, dev);
   } catch (const GpuError &e) {
     std::printf("error: %s\n", e.what());
     return 1;

@@ -20,6 +20,10 @@ struct DeviceInfo {
 /// (a): per conv layer, netc's fused kernels vs cuDNN (CudaLayers.cu).
 int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev);
 
+/// (b): one model library's training step vs the cuDNN + cuBLAS network of
+/// the same name (CudaStep.cu).
+int runCudaStep(const char *library, const CudaOptions &opt, const DeviceInfo &dev);
+
 } // namespace netbench::gpu
 
 #endif // NETBENCH_CUDARUN_H
