@@ -1,8 +1,9 @@
 //===- CudaMain.cu - netbench --device cuda: device, versions, dispatch ----===//
 //
-// Without a usable device (no driver, no GPU) it prints one line, "no usable
-// CUDA device: ...", and returns 0, as a skipped comparison does elsewhere in
-// netbench. Otherwise it prints the device, the libraries' versions and the
+// It first checks the model libraries (--model), which needs no device: each
+// must load and match a network of CudaStep.cu. Then, without a usable device
+// (no driver, no GPU), it prints one line, "no usable CUDA device: ...", and
+// returns 0, as a skipped comparison does elsewhere in netbench. Otherwise it prints the device, the libraries' versions and the
 // napkin FP32 peak, then runs the layers and/or the models' steps.
 //
 // Peak napkin: SMs x FP32 lanes per SM x 2 flops (FMA) x the boost clock.
@@ -83,6 +84,14 @@ namespace netbench {
 
 int runCuda(const CudaOptions &opt) {
   using namespace gpu;
+  // The libraries first: their metadata needs no device.
+  for (const char *model : opt.models) {
+    const std::string why = checkModel(model);
+    if (!why.empty()) {
+      std::printf("error: '%s': %s\n", model, why.c_str());
+      return 1;
+    }
+  }
   int count = 0;
   const cudaError_t status = cudaGetDeviceCount(&count);
   if (status != cudaSuccess) {

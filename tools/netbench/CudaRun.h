@@ -24,6 +24,10 @@ int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev);
 /// the same name (CudaStep.cu).
 int runCudaStep(const char *library, const CudaOptions &opt, const DeviceInfo &dev);
 
+/// Whether `library` loads and matches one of those networks: "" or why not.
+/// Needs no device, so it runs before the device check.
+std::string checkModel(const char *library);
+
 } // namespace netbench::gpu
 
 #endif // NETBENCH_CUDARUN_H

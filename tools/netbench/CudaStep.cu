@@ -108,6 +108,29 @@ const std::vector<NetDef> &networks() {
   return nets;
 }
 
+/// The trainable parameters' shapes the definition implies, in netc's order
+/// (per conv or dense layer: kernel, then bias).
+std::vector<std::vector<std::int64_t>> expectedShapes(const NetDef &def) {
+  std::vector<std::vector<std::int64_t>> shapes;
+  int c = def.c, h = def.h, w = def.w;
+  for (const LayerDef &d : def.layers) {
+    if (d.kind == Kind::Conv) {
+      shapes.push_back({d.units, c, d.k, d.k});
+      shapes.push_back({d.units});
+      c = d.units, h = h + 2 * d.pad - d.k + 1, w = w + 2 * d.pad - d.k + 1;
+    } else if (d.kind == Kind::MaxPool) {
+      h /= 2, w /= 2;
+    } else if (d.kind == Kind::Flatten) {
+      c = c * h * w, h = 1, w = 1;
+    } else if (d.kind == Kind::Dense) {
+      shapes.push_back({d.units, c});
+      shapes.push_back({d.units});
+      c = d.units;
+    }
+  }
+  return shapes;
+}
+
 //===----------------------------------------------------------------------===//
 // Kernels cuDNN and cuBLAS do not have
 //===----------------------------------------------------------------------===//
@@ -606,35 +629,70 @@ double median(std::vector<double> v) {
 
 } // namespace
 
+namespace {
+
+/// The trainable parameters' indices and shapes, in the library's order.
+void trainableParams(const netc_model_info *info, std::vector<int> &indices,
+                     std::vector<std::vector<std::int64_t>> &shapes) {
+  for (int i = 0; i < info->num_params; ++i)
+    if (info->params[i].trainable) {
+      indices.push_back(i);
+      shapes.emplace_back(info->params[i].shape, info->params[i].shape + info->params[i].rank);
+    }
+}
+
+/// Loads the library and matches it with a written network; "" or why not.
+/// Needs no device: netc_model() is metadata.
+std::string matchModel(const char *library, Api &api, const NetDef *&def) {
+  std::string why = load(library, api);
+  if (!why.empty())
+    return why;
+  const netc_model_info *info = api.model();
+  def = nullptr;
+  for (const NetDef &d : networks())
+    if (info->network == std::string(d.name))
+      def = &d;
+  if (!def)
+    return std::string("it is the network '") + info->network +
+           "'; the cuDNN implementation has lenet5 and mnist_cnn";
+  if (info->train.optimizer != NETC_OPTIMIZER_ADAM)
+    return "it trains with SGD; the cuDNN implementation has Adam only";
+  if (info->input_rank != 3 || info->input_shape[0] != def->c ||
+      info->input_shape[1] != def->h || info->input_shape[2] != def->w ||
+      info->classes != def->classes)
+    return "its input or classes differ from the cuDNN network's";
+  std::vector<int> indices;
+  std::vector<std::vector<std::int64_t>> shapes;
+  trainableParams(info, indices, shapes);
+  const std::vector<std::vector<std::int64_t>> expected = expectedShapes(*def);
+  if (shapes.size() != expected.size())
+    return "it has " + std::to_string(shapes.size()) + " trainable parameters, the cuDNN "
+           "network " + std::to_string(expected.size());
+  for (std::size_t i = 0; i < shapes.size(); ++i)
+    if (shapes[i] != expected[i])
+      return std::string("its parameter '") + info->params[indices[i]].name + "' is " +
+             shapeText(shapes[i]) + ", the cuDNN network expects " + shapeText(expected[i]);
+  return "";
+}
+
+} // namespace
+
+std::string checkModel(const char *library) {
+  Api api{};
+  const NetDef *def = nullptr;
+  return matchModel(library, api, def);
+}
+
 int runCudaStep(const char *library, const CudaOptions &opt, const DeviceInfo &dev) {
   (void)dev;
   Api api{};
-  std::string why = load(library, api);
+  const NetDef *def = nullptr;
+  std::string why = matchModel(library, api, def);
   if (!why.empty()) {
     std::printf("error: '%s': %s\n", library, why.c_str());
     return 1;
   }
   const netc_model_info *info = api.model();
-  const NetDef *def = nullptr;
-  for (const NetDef &d : networks())
-    if (info->network == std::string(d.name))
-      def = &d;
-  if (!def) {
-    std::printf("error: '%s' is the network '%s'; the cuDNN implementation has lenet5 and "
-                "mnist_cnn\n",
-                library, info->network);
-    return 1;
-  }
-  if (info->train.optimizer != NETC_OPTIMIZER_ADAM) {
-    std::printf("error: '%s' trains with SGD; the cuDNN implementation has Adam only\n",
-                library);
-    return 1;
-  }
-  if (info->input_rank != 3 || info->input_shape[0] != def->c || info->input_shape[1] != def->h ||
-      info->input_shape[2] != def->w || info->classes != def->classes) {
-    std::printf("error: '%s': its input or classes differ from the cuDNN network's\n", library);
-    return 1;
-  }
   const int batch = opt.stepBatch > 0 ? opt.stepBatch : info->train.batch > 0 ? info->train.batch : 128;
   // netc emits the hyper-parameters as float literals; the same floats here.
   const Adam adamSetup{float(info->train.learning_rate), float(info->train.beta1),
@@ -646,11 +704,7 @@ int runCudaStep(const char *library, const CudaOptions &opt, const DeviceInfo &d
   // The trainable parameters, in the library's order.
   std::vector<int> trainable;
   std::vector<std::vector<std::int64_t>> shapes;
-  for (int i = 0; i < info->num_params; ++i)
-    if (info->params[i].trainable) {
-      trainable.push_back(i);
-      shapes.emplace_back(info->params[i].shape, info->params[i].shape + info->params[i].rank);
-    }
+  trainableParams(info, trainable, shapes);
 
   // netc's instance.
   Instance netc(api);
