@@ -1,13 +1,20 @@
-//===- netbench.cpp - fused kernels vs unfused chain vs oneDNN, on the CPU -===//
+//===- netbench.cpp - netc's kernels against the unfused chain, oneDNN, cuDNN -===//
 //
 //   netbench [--layers] [--step FUSED.so UNFUSED.so] [--model FILE.so]
 //            [--batches 1,32,128,512] [--threads 2]
+//   netbench --device cuda [--layers] [--model FAT.so]... [--batches 32,128,512,2048]
+//            [--step-batch N] [--steps N] [--tf32]
 //
-// With no verb, --layers. See docs/benchmarks.md, "Fusion and oneDNN".
+// With no verb, --layers. On the CPU (the default device): fused kernels vs
+// the unfused chain vs oneDNN, and whole compiled training steps
+// (docs/benchmarks.md, "Fusion and oneDNN"). With --device cuda: netc's CUDA
+// kernels and a fat model's CUDA training step vs cuDNN + cuBLAS (Cuda.h;
+// docs/benchmarks.md, "GPU: netc's kernels against cuDNN").
 //
 //===----------------------------------------------------------------------===//
 
 #include "Bench.h"
+#include "Cuda.h"
 #include "Dnnl.h"
 #include "Layers.h"
 
@@ -24,17 +31,42 @@ namespace {
 const char *kUsage =
     "usage: netbench [--layers] [--step FUSED.so UNFUSED.so] [--model FILE.so]\n"
     "                [--batches N,N,...] [--threads N]\n"
+    "       netbench --device cuda [--layers] [--model FAT.so]... [--batches N,N,...]\n"
+    "                [--step-batch N] [--steps N] [--tf32]\n"
     "  --layers        time each conv layer shape: fused vs unfused vs oneDNN (default)\n"
     "  --step A B      time a whole training step (batch 128) of two model libraries\n"
     "  --model FILE    time the training step of one model library\n"
-    "  --batches LIST  batches for --layers (default 1,32,128,512)\n"
-    "  --threads N     OpenMP threads, oneDNN included (default 2)\n";
+    "  --batches LIST  batches for --layers (default 1,32,128,512; cuda 32,128,512,2048)\n"
+    "  --threads N     OpenMP threads, oneDNN included (default 2)\n"
+    "  --device D      cpu (default) or cuda: netc's CUDA kernels vs cuDNN 9 per conv\n"
+    "                  layer (--layers, the default), and with --model (repeatable) a\n"
+    "                  fat library's CUDA training step vs a cuDNN + cuBLAS network\n"
+    "                  (lenet5, mnist_cnn)\n"
+    "  --step-batch N  cuda: the training step's batch (default: the model's own)\n"
+    "  --steps N       cuda: timed steps a round (default: about 0.2 s worth)\n"
+    "  --tf32          cuda: let cuDNN and cuBLAS use TF32 tensor cores (looser checks)\n";
 
 struct Args {
   bool layers = false;
+  bool cuda = false;
+  bool batchesGiven = false;
+  bool stepPair = false; // --step A B
   std::vector<const char *> libraries;
   Options opt;
+  CudaOptions cudaOpt;
 };
+
+/// A positive integer option; false (with a message) otherwise.
+bool parsePositive(const char *option, const char *text, int &out) {
+  char *end = nullptr;
+  const long v = std::strtol(text, &end, 10);
+  if (end == text || *end || v < 1 || v > 1 << 20) {
+    std::fprintf(stderr, "netbench: %s expects a positive integer, got '%s'\n", option, text);
+    return false;
+  }
+  out = int(v);
+  return true;
+}
 
 bool parseBatches(const char *text, std::vector<int> &out) {
   out.clear();
@@ -66,6 +98,7 @@ bool parse(int argc, char **argv, Args &a) {
       if (!need(2))
         return false;
       a.libraries = {argv[i + 1], argv[i + 2]};
+      a.stepPair = true;
       i += 2;
     } else if (!std::strcmp(arg, "--model")) {
       if (!need(1))
@@ -77,6 +110,24 @@ bool parse(int argc, char **argv, Args &a) {
                      argv[i]);
         return false;
       }
+      a.batchesGiven = true;
+    } else if (!std::strcmp(arg, "--device")) {
+      if (!need(1))
+        return false;
+      const char *d = argv[++i];
+      if (std::strcmp(d, "cpu") && std::strcmp(d, "cuda")) {
+        std::fprintf(stderr, "netbench: --device expects 'cpu' or 'cuda', got '%s'\n", d);
+        return false;
+      }
+      a.cuda = !std::strcmp(d, "cuda");
+    } else if (!std::strcmp(arg, "--step-batch")) {
+      if (!need(1) || !parsePositive(arg, argv[++i], a.cudaOpt.stepBatch))
+        return false;
+    } else if (!std::strcmp(arg, "--steps")) {
+      if (!need(1) || !parsePositive(arg, argv[++i], a.cudaOpt.steps))
+        return false;
+    } else if (!std::strcmp(arg, "--tf32")) {
+      a.cudaOpt.tf32 = true;
     } else if (!std::strcmp(arg, "--threads")) {
       if (!need(1))
         return false;
@@ -96,7 +147,31 @@ bool parse(int argc, char **argv, Args &a) {
   }
   if (a.libraries.empty())
     a.layers = true;
+  if (a.cuda && a.stepPair) {
+    std::fprintf(stderr, "netbench: --step compares two CPU libraries; with --device cuda use "
+                         "--model FAT.so (each against cuDNN)\n");
+    return false;
+  }
+  if (!a.cuda && (a.cudaOpt.stepBatch || a.cudaOpt.steps || a.cudaOpt.tf32)) {
+    std::fprintf(stderr, "netbench: --step-batch, --steps and --tf32 go with --device cuda\n");
+    return false;
+  }
+  a.cudaOpt.layers = a.layers;
+  a.cudaOpt.models = a.libraries;
+  if (a.batchesGiven)
+    a.cudaOpt.batches = a.opt.batches;
   return true;
+}
+
+int runDeviceCuda(const Args &a) {
+#ifdef NETBENCH_HAVE_CUDA
+  return runCuda(a.cudaOpt);
+#else
+  (void)a;
+  std::printf("netbench: built without CUDA (%s): --device cuda is not available\n",
+              NETBENCH_NO_CUDA_REASON);
+  return 0;
+#endif
 }
 
 } // namespace
@@ -105,6 +180,8 @@ int main(int argc, char **argv) {
   Args a;
   if (!parse(argc, argv, a))
     return 2;
+  if (a.cuda)
+    return runDeviceCuda(a);
   omp_set_num_threads(a.opt.threads);
 
   std::string dnnl;
