@@ -158,7 +158,7 @@ void fused_conv2d(int n, const float *x, const float *w, const float *b, float *
   if (n <= 0)
     return;
   constexpr int TR = detail::fusedBandRows<OH, OW, (POOL ? PKH : 1)>();
-  static_assert(POOL == 0 || TR % PKH == 0, "fused_conv2d: a band holds whole windows");
+  static_assert(POOL == 0 || TR % (PKH > 0 ? PKH : 1) == 0, "fused_conv2d: a band holds whole windows");
   const dim3 grid((OH + TR - 1) / TR, F, unsigned(n));
   detail::fusedConv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, ACT, POOL, PKH, PKW, POH, POW,
                       BIAS, TR><<<grid, detail::kThreads>>>(x, w, b, y, saved);
