@@ -137,8 +137,18 @@ def train(args):
     y_all = labels.to(torch.int64)
     del images, labels
     count = x_all.shape[0]
+    # On a GPU the whole set is moved there first (as netrun holds it there)
+    # and cuDNN picks its fastest algorithms for these shapes.
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        x_all, y_all = x_all.to(device), y_all.to(device)
 
-    model = build()
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    model = build().to(device)
     model.apply(glorot_zero_)
     optimizer = make_optimizer(model.parameters())
     loss_fn = nn.CrossEntropyLoss()  # log-softmax + NLL on the logits, mean over the batch
@@ -155,15 +165,17 @@ def train(args):
     # then the parameters and optimizer are put back as they were.
     model.train()
     saved_model = {k: v.clone() for k, v in model.state_dict().items()}
-    step(x_all[:args.batch], y_all[:args.batch])
+    for _ in range(3 if device.type == "cuda" else 1):
+        step(x_all[:args.batch], y_all[:args.batch])
     model.load_state_dict(saved_model)
     optimizer = make_optimizer(model.parameters())
 
     total_seconds = 0.0
     for epoch in range(args.epochs):
-        order = torch.randperm(count)
-        loss_sum = torch.zeros((), dtype=torch.float64)
-        correct = torch.zeros((), dtype=torch.int64)
+        order = torch.randperm(count, device=device)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        correct = torch.zeros((), dtype=torch.int64, device=device)
+        sync()
         start = time.perf_counter()
         for first in range(0, count, args.batch):
             index = order[first:first + args.batch]
@@ -171,6 +183,7 @@ def train(args):
             loss, hits = step(xb, yb)
             loss_sum += loss.double() * xb.shape[0]
             correct += hits
+        sync()
         seconds = time.perf_counter() - start
         total_seconds += seconds
         print(f"pytorch {args.model} epoch {epoch + 1}/{args.epochs} - {seconds:.1f}s - "
@@ -182,6 +195,7 @@ def train(args):
            seconds=f"{total_seconds:.2f}",
            peak_rss_mib=f"{peak_rss_mib():.1f}",
            threads=torch.get_num_threads(),
+           device=(torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"),
            blas=blas_libraries())
 
 
@@ -216,6 +230,7 @@ def main():
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--iterations", type=int, default=10000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (train only)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.verb == "train":

@@ -27,6 +27,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cmath>
 #include <filesystem>
 #include <numeric>
@@ -39,13 +40,22 @@ using namespace net::runtime;
 
 namespace {
 
+/// A folder given at build time, or by the variable of the same name (the
+/// GPU bundle runs these tests on a machine where the build's paths differ:
+/// tools/gpu-bundle.sh).
+std::string folder(const char *variable, const char *built) {
+  const char *set = std::getenv(variable);
+  return set && *set ? set : built;
+}
+
 struct Pair {
   std::shared_ptr<Instance> cpu, gpu;
 };
 
 /// Both instances, or a skip message in `why`.
 Pair open(const std::string &name, int32_t batch, std::string &why) {
-  const std::string path = std::string(NETC_GPU_MODELS_DIR) + "/" + name + ".so";
+  const std::string path =
+      folder("NETC_GPU_MODELS_DIR", NETC_GPU_MODELS_DIR) + "/" + name + ".so";
   if (!std::filesystem::exists(path)) {
     why = path + " was not built (no nvcc at configure time, or run `ctest -L cuda-build` first)";
     return {};
@@ -272,7 +282,7 @@ TEST(Gpu, TfCnnTrainStepsOnTheDevice) { compareRuns("tf_cnn", 16); }
 /// Trainer on each device: the GPU's test accuracy is the CPU's within half
 /// a point (their roundings differ, so the runs drift apart slowly).
 TEST(Gpu, Lenet5MnistEpochReachesTheCpuAccuracy) {
-  const std::string mnist = std::string(NETC_SOURCE_DIR) + "/data/mnist";
+  const std::string mnist = folder("NETC_SOURCE_DIR", NETC_SOURCE_DIR) + "/data/mnist";
   if (!std::filesystem::exists(mnist))
     GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
   std::string why;

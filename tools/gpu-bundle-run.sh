@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# run.sh of a GPU bundle (tools/gpu-bundle.sh): everything the GPU session
+# checks and times, on the GPU machine, in one command.
+#
+#   bash gpu-bundle/run.sh [PART...]
+#
+# PARTs, all by default, in this order: device, tests, memcheck, train,
+# pytorch, steps, layers. Each writes PART.txt into $OUT (else
+# gpu-bundle/reports) and has its own time limit, so one that hangs costs
+# only its share; the summary at the end says which passed.
+set -uo pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+reports=${OUT:-$here/reports}
+mkdir -p "$reports"
+parts=("$@")
+[[ ${#parts[@]} -eq 0 ]] && parts=(device tests memcheck train pytorch steps layers)
+
+# The bundle's libraries, CUDA's, and cuDNN and cuBLAS wherever the machine
+# keeps them (the CUDA toolkit's folder or the PyTorch environment's wheels).
+python=$(command -v python3 || true)
+extra=""
+if [[ -n $python ]]; then
+  extra=$("$python" - <<'EOF' 2>/dev/null
+import glob, os, site
+roots = site.getsitepackages() + [site.getusersitepackages()]
+dirs = set()
+for root in roots:
+    for pattern in ("nvidia/*/lib", "nvidia/*/*/lib", "nvidia/cu13/lib"):
+        for d in glob.glob(os.path.join(root, pattern)):
+            if glob.glob(os.path.join(d, "libcudnn.so*")) or glob.glob(os.path.join(d, "libcublas*.so*")):
+                dirs.add(d)
+print(":".join(sorted(dirs)))
+EOF
+)
+fi
+export LD_LIBRARY_PATH="$here/lib:/usr/local/cuda/lib64:/usr/local/cuda/lib${extra:+:$extra}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export NETC_GPU_MODELS_DIR=$here/models NETC_SOURCE_DIR=$here
+cd "$here"
+
+declare -A result
+# part NAME SECONDS COMMAND...: runs it into NAME.txt, notes its exit status.
+part() {
+  local name=$1 limit=$2
+  shift 2
+  echo "== $name: $*" | tee "$reports/$name.txt"
+  timeout "$limit" "$@" 2>&1 | tee -a "$reports/$name.txt"
+  local rc=${PIPESTATUS[0]}
+  result[$name]=$rc
+  echo "== $name: exit $rc" | tee -a "$reports/$name.txt"
+}
+
+first_99() { # the cumulative training seconds when val_accuracy first reached 0.99
+  awk -F, 'NR == 1 { for (i = 1; i <= NF; ++i) col[$i] = i; next }
+           { t += $col["seconds"] }
+           !done && $col["val_accuracy"] >= 0.99 {
+             printf "val_accuracy %s at epoch %s after %.2f s of training (epochs: seconds column summed)\n",
+                    $col["val_accuracy"], $col["epoch"], t; done = 1 }
+           END { if (!done) print "never reached 0.99" }' "$1"
+}
+
+for p in "${parts[@]}"; do
+  case $p in
+    device)
+      part device 60 bash -c 'nvidia-smi; nvcc --version 2>/dev/null | tail -2; uname -a;
+        echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; ldd bin/netbench | grep -E "not found|cudnn|cublas"' ;;
+    tests)
+      part tests 420 bin/gpu-tests --gtest_color=no ;;
+    memcheck)
+      part memcheck 420 compute-sanitizer --tool memcheck --error-exitcode 1 --leak-check full \
+        bin/gpu-tests --gtest_filter='Gpu.Lenet5:Gpu.Lenet5TrainStepsOnTheDevice' ;;
+    train)
+      part train 300 bash -c '
+        rm -rf /tmp/netc-gpu-run && bin/netrun train models/lenet5.so --data mnist --device cuda \
+          --epochs 12 --out /tmp/netc-gpu-run && cat /tmp/netc-gpu-run/history.csv' &&
+        first_99 /tmp/netc-gpu-run/history.csv | tee -a "$reports/train.txt" ;;
+    pytorch)
+      part pytorch 300 "${python:-python3}" pytorch_models.py train lenet5 --device cuda \
+        --data data/mnist --epochs 3 --batch 128 --threads 16 ;;
+    steps)
+      part steps 420 bin/netbench --device cuda --model models/lenet5.so --model models/mnist_cnn.so ;;
+    layers)
+      part layers 540 bin/netbench --device cuda ;;
+    *) echo "run.sh: unknown part '$p' (device tests memcheck train pytorch steps layers)" ;;
+  esac
+done
+
+echo "== summary (exit status per part; reports in $reports)"
+for p in "${parts[@]}"; do
+  echo "$p: ${result[$p]:-not run}"
+done | tee "$reports/summary.txt"
