@@ -740,16 +740,20 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     inherit("threads", c.threads, saved.threads, "thread count");
     inherit("validation-split", c.validationSplit, saved.validationSplit, "validation split");
     inherit("limit", c.limit, saved.limit, "limit");
-    // The saved schedule, with the parameters given now in its place.
+    // The saved settings, with those given now in their place: `field` takes
+    // the flag's value when the flag was given, with a warning naming `what`.
+    auto override = [&](const char *what) {
+      return [&, what](const char *flag, auto &field, auto value) {
+        if (!o.given.count(flag) || field == value)
+          return;
+        field = value;
+        s.err << "netrun: warning: --" << flag << " differs from the " << what << " saved in "
+              << last << "; the resumed run will not match an uninterrupted one\n";
+      };
+    };
     LrScheduleConfig merged = saved.schedule;
     const LrScheduleConfig &given = o.schedule;
-    auto take = [&](const char *flag, auto &field, auto value) {
-      if (!o.given.count(flag) || field == value)
-        return;
-      field = value;
-      s.err << "netrun: warning: --" << flag << " differs from the schedule saved in " << last
-            << "; the resumed run will not match an uninterrupted one\n";
-    };
+    auto take = override("schedule");
     take("lr-schedule", merged.kind, given.kind);
     take("lr-step-size", merged.stepSize, given.stepSize);
     take("lr-gamma", merged.gamma, given.gamma);
@@ -758,16 +762,9 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     take("lr-patience", merged.patience, given.patience);
     take("lr-factor", merged.factor, given.factor);
     c.schedule = merged;
-    // Early stopping: the saved flags, with those given now in their place.
     EarlyStoppingConfig early = saved.earlyStopping;
     const EarlyStoppingConfig &now = o.earlyStopping;
-    auto takeEarly = [&](const char *flag, auto &field, auto value) {
-      if (!o.given.count(flag) || field == value)
-        return;
-      field = value;
-      s.err << "netrun: warning: --" << flag << " differs from the early stopping saved in "
-            << last << "; the resumed run will not match an uninterrupted one\n";
-    };
+    auto takeEarly = override("early stopping");
     takeEarly("early-stopping", early.enabled, now.enabled);
     takeEarly("no-early-stopping", early.enabled, now.enabled);
     if (!early.enabled)
@@ -781,16 +778,9 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     takeEarly("min-delta", early.minDelta, now.minDelta);
     takeEarly("restore-best-weights", early.restoreBestWeights, now.restoreBestWeights);
     c.earlyStopping = early;
-    // Augmentation: the saved flags, with those given now in their place.
     AugmentConfig augment = saved.augment;
     const AugmentConfig &a = o.augment;
-    auto takeAugment = [&](const char *flag, auto &field, auto value) {
-      if (!o.given.count(flag) || field == value)
-        return;
-      field = value;
-      s.err << "netrun: warning: --" << flag << " differs from the augmentation saved in "
-            << last << "; the resumed run will not match an uninterrupted one\n";
-    };
+    auto takeAugment = override("augmentation");
     takeAugment("rotation-range", augment.rotationRange, a.rotationRange);
     takeAugment("width-shift-range", augment.widthShiftRange, a.widthShiftRange);
     takeAugment("height-shift-range", augment.heightShiftRange, a.heightShiftRange);
