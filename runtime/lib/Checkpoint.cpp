@@ -7,6 +7,7 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cerrno>
 #include <map>
 #include <set>
@@ -89,6 +90,17 @@ Status checkTensors(const std::vector<NamedTensor> &saved, const netc_tensor_inf
   return Status::success();
 }
 
+/// "[0.485, 0.456, 0.406]"
+std::string listText(const std::vector<float> &values) {
+  std::string text = "[";
+  char number[32];
+  for (size_t i = 0; i < values.size(); ++i) {
+    std::snprintf(number, sizeof(number), "%g", double(values[i]));
+    text += (i ? ", " : "") + std::string(number);
+  }
+  return text + "]";
+}
+
 } // namespace
 
 Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &checkpoint) {
@@ -143,6 +155,10 @@ Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &
   run.set_validation_data(checkpoint.run.validationData);
   for (const std::string &name : checkpoint.classNames)
     message.add_class_names(name);
+  for (float v : checkpoint.inputMean)
+    message.add_input_mean(v);
+  for (float v : checkpoint.inputStd)
+    message.add_input_std(v);
   message.set_epoch_step(checkpoint.epochStep);
   message.set_epoch_loss_sum(checkpoint.epochLossSum);
   message.set_epoch_correct(checkpoint.epochCorrect);
@@ -341,6 +357,12 @@ Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
                       "' is unknown");
   out.run.validationData = run.validation_data();
   out.classNames.assign(message.class_names().begin(), message.class_names().end());
+  out.inputMean.assign(message.input_mean().begin(), message.input_mean().end());
+  out.inputStd.assign(message.input_std().begin(), message.input_std().end());
+  if (out.inputMean.size() != out.inputStd.size())
+    return R::failure(path + ": corrupted checkpoint: " + std::to_string(out.inputMean.size()) +
+                      " input means but " + std::to_string(out.inputStd.size()) +
+                      " standard deviations");
   out.epochStep = message.epoch_step();
   out.epochLossSum = message.epoch_loss_sum();
   out.epochCorrect = message.epoch_correct();
@@ -370,6 +392,9 @@ Checkpoint net::runtime::captureCheckpoint(const Instance &instance) {
   for (int32_t i = 0; i < info.num_state; ++i)
     out.state.push_back(copy(info.state[i], instance.state(i)));
   out.step = instance.step();
+  const size_t channels = info.input_rank == 3 ? size_t(info.input_shape[0]) : 1;
+  out.inputMean.assign(info.input_mean, info.input_mean + channels);
+  out.inputStd.assign(info.input_std, info.input_std + channels);
   return out;
 }
 
@@ -381,6 +406,16 @@ Status net::runtime::checkCompatible(const Checkpoint &checkpoint, const netc_mo
   if (Status s = checkTensors(checkpoint.params, info.params, info.num_params, "parameter", path);
       !s)
     return s;
+  const size_t channels = info.input_rank == 3 ? size_t(info.input_shape[0]) : 1;
+  const std::vector<float> mean(info.input_mean, info.input_mean + channels),
+      stddev(info.input_std, info.input_std + channels);
+  if (!checkpoint.inputMean.empty() &&
+      (checkpoint.inputMean != mean || checkpoint.inputStd != stddev))
+    return Status::failure(path + ": its weights were trained on inputs normalised with mean " +
+                           listText(checkpoint.inputMean) + ", std " +
+                           listText(checkpoint.inputStd) + "; this model normalises with mean " +
+                           listText(mean) + ", std " + listText(stddev) +
+                           " (recompile it with the input's original mean and std)");
   if (!withState)
     return Status::success();
   return checkTensors(checkpoint.state, info.state, info.num_state, "optimizer slot", path);

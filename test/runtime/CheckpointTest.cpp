@@ -68,6 +68,8 @@ TEST_F(CheckpointTest, RoundTrip) {
   EXPECT_EQ(read->run.batch, 32);
   EXPECT_EQ(read->run.data, "mnist");
   EXPECT_DOUBLE_EQ(read->bestValAccuracy, 0.91);
+  EXPECT_EQ(read->inputMean, (std::vector<float>{0.f}));
+  EXPECT_EQ(read->inputStd, (std::vector<float>{1.f}));
 
   // Restoring into a fresh instance reproduces parameters, slots and step.
   auto other = Instance::create(model, DeviceChoice::Cpu, 4, 1);
@@ -181,6 +183,19 @@ TEST_F(CheckpointTest, MismatchesAreNamed) {
             "slots, the model 4)");
   // Weights alone (eval, predict) do not need the optimizer slots.
   EXPECT_TRUE(checkCompatible(missing, info, "c.ckpt", false));
+
+  // Weights trained on inputs normalised otherwise than this model does.
+  Checkpoint normalised = c;
+  normalised.inputMean = {0.1307f};
+  normalised.inputStd = {0.3081f};
+  EXPECT_EQ(checkCompatible(normalised, info, "c.ckpt", false).error(),
+            "c.ckpt: its weights were trained on inputs normalised with mean [0.1307], std "
+            "[0.3081]; this model normalises with mean [0], std [1] (recompile it with the "
+            "input's original mean and std)");
+  // Older checkpoints and imported weights record none: not checked.
+  normalised.inputMean.clear();
+  normalised.inputStd.clear();
+  EXPECT_TRUE(checkCompatible(normalised, info, "c.ckpt", true));
 
   // A checkpoint of the SGD build has other slots.
   Result<std::shared_ptr<Model>> sgd = Model::load(FIXTURE_SGD);

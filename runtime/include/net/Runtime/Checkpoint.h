@@ -85,6 +85,9 @@ struct Checkpoint {
   EarlyStoppingState earlyStopping;
   /// An image folder's classes (label i is classNames[i]); empty for IDX.
   std::vector<std::string> classNames;
+  /// The model's input_mean and input_std when written (captureCheckpoint);
+  /// empty when unknown (older files, imported weights).
+  std::vector<float> inputMean, inputStd;
 };
 
 /// Writes `checkpoint` to `path` atomically: a temporary file in the same
@@ -102,7 +105,10 @@ Result<Checkpoint> readCheckpoint(const std::string &path);
 Checkpoint captureCheckpoint(const Instance &instance);
 
 /// Checks every name and shape of `checkpoint` against the model, naming
-/// the first mismatch; `withState` also checks the optimizer slots.
+/// the first mismatch, and its input normalisation when it records one (a
+/// model recompiled with another mean or std would see other inputs than
+/// the weights were trained on); `withState` also checks the optimizer
+/// slots.
 Status checkCompatible(const Checkpoint &checkpoint, const netc_model_info &info,
                        const std::string &path, bool withState);
 
