@@ -38,7 +38,11 @@ command -v nvcc >/dev/null || [[ -x /usr/local/cuda/bin/nvcc ]] ||
 # netbench without oneDNN, in a build folder of its own; the rest from $build.
 bench_build=$build-gpu-bundle
 mkdir -p "$bench_build"
+# Code for x86-64-v3 (AVX2, FMA), not this processor's: the GPU machine's
+# processor may lack instructions this one has.
+export NETC_MARCH=x86-64-v3
 cmake -G Ninja -S . -B "$bench_build" -DCMAKE_BUILD_TYPE=Release -DNETBENCH_WITH_DNNL=OFF \
+  -DNETC_MARCH=x86-64-v3 \
   -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir \
   ${CMAKE_CXX_COMPILER_LAUNCHER:+-DCMAKE_CXX_COMPILER_LAUNCHER=$CMAKE_CXX_COMPILER_LAUNCHER} \
   > "$bench_build/bundle.log" 2>&1 || die "cmake failed (see $bench_build/bundle.log)"

@@ -253,7 +253,11 @@ int buildLibrary(llvm::StringRef source, llvm::StringRef path, llvm::StringRef c
     return fail("no C++ compiler: '" + cxxName + "' is not on PATH (set CXX, or run ./setup.sh)");
   const char *includeEnv = std::getenv("NETC_RUNTIME_INCLUDE");
   std::string include = includeEnv && *includeEnv ? includeEnv : NETC_RUNTIME_INCLUDE_DIR;
-  std::vector<std::string> args = {*cxx, "-std=c++17", "-O3", "-march=native", "-fopenmp",
+  // The host's instructions unless NETC_MARCH names a target (x86-64-v3 for
+  // a library built here to run on another machine, tools/gpu-bundle.sh).
+  const char *marchEnv = std::getenv("NETC_MARCH");
+  const std::string march = "-march=" + std::string(marchEnv && *marchEnv ? marchEnv : "native");
+  std::vector<std::string> args = {*cxx, "-std=c++17", "-O3", march, "-fopenmp",
                                    "-fPIC", "-shared", "-fvisibility=hidden",
                                    "-I" + include, std::string(cpp)};
   llvm::SmallString<128> cu(dir), cuObject(dir);
