@@ -70,10 +70,18 @@ for p in "${parts[@]}"; do
       part memcheck 420 compute-sanitizer --tool memcheck --error-exitcode 1 --leak-check full \
         bin/gpu-tests --gtest_filter='Gpu.Lenet5:Gpu.Lenet5TrainStepsOnTheDevice' ;;
     train)
+      # The recipe checked on the CPU (docs/benchmarks.md): lenet5, batch 128,
+      # one-cycle to lr 0.004 over 3 epochs: val_accuracy 0.9901 after 2
+      # epochs, 0.9922 after 3. Then the model's own set-up for 12 epochs.
       part train 300 bash -c '
-        rm -rf /tmp/netc-gpu-run && bin/netrun train models/lenet5.so --data mnist --device cuda \
-          --epochs 12 --out /tmp/netc-gpu-run && cat /tmp/netc-gpu-run/history.csv' &&
-        first_99 /tmp/netc-gpu-run/history.csv | tee -a "$reports/train.txt" ;;
+        rm -rf /tmp/netc-gpu-fast /tmp/netc-gpu-run &&
+        bin/netrun train models/lenet5.so --data mnist --device cuda --epochs 3 --lr 0.004 \
+          --lr-schedule one-cycle --out /tmp/netc-gpu-fast && cat /tmp/netc-gpu-fast/history.csv &&
+        bin/netrun train models/lenet5.so --data mnist --device cuda --epochs 12 \
+          --out /tmp/netc-gpu-run && cat /tmp/netc-gpu-run/history.csv'
+      for run in /tmp/netc-gpu-fast /tmp/netc-gpu-run; do
+        [[ -f $run/history.csv ]] && echo "$run: $(first_99 "$run/history.csv")" | tee -a "$reports/train.txt"
+      done ;;
     pytorch)
       part pytorch 300 "${python:-python3}" pytorch_models.py train lenet5 --device cuda \
         --data data/mnist --epochs 3 --batch 128 --threads 16 ;;
