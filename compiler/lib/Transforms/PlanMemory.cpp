@@ -5,7 +5,10 @@
 // is free again once its last reader has run. Tensors with a batch dimension
 // are planned per sample (their real offsets scale with the batch fixed at
 // creation); tensors of fixed size (weight gradients) get a section of their
-// own after them.
+// own after them. A gradient an optimizer update reads stays live to the end
+// of the step, so that the CUDA path can apply every update in one launch
+// after the backward (EmitCuda); the C++ path still updates each parameter
+// where the update stands.
 //
 //===----------------------------------------------------------------------===//
 
@@ -80,7 +83,9 @@ std::pair<int64_t, int64_t> planFunction(func::FuncOp func) {
         continue;
       int64_t last = index[&op];
       for (Operation *user : result.getUsers())
-        last = std::max(last, index[block.findAncestorOpInBlock(*user)]);
+        last = std::max(last, isa<SgdUpdateOp, AdamUpdateOp>(user)
+                                  ? index[&block.back()]
+                                  : index[block.findAncestorOpInBlock(*user)]);
       lastUse[result] = last;
     }
 

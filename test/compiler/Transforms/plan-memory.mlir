@@ -54,3 +54,22 @@ func.func @step(%x: tensor<?x8xf32>, %dy: tensor<?x4xf32>) -> tensor<?x8xf32> {
   %t = net.mul %s, %dx : tensor<?x8xf32>
   return %t : tensor<?x8xf32>
 }
+
+// -----
+
+// A gradient an optimizer update reads stays live to the end of the step
+// (the CUDA path applies all updates in one launch there): the second
+// gradient cannot take the first one's slot after its update.
+
+// CHECK-LABEL: module attributes {net.arena = array<i64: 0, 64>}
+func.func @updates(%dy: tensor<?x4xf32>, %x: tensor<?x8xf32>) {
+  %w1 = net.param "dense_1.kernel" init("glorot_uniform") : tensor<4x8xf32>
+  %w2 = net.param "dense_2.kernel" init("glorot_uniform") : tensor<4x8xf32>
+  // CHECK: net.dense_grad_weight {{.*}} {net.slot = array<i64: 1, 0, 32>}
+  %dw1 = net.dense_grad_weight %dy, %x : (tensor<?x4xf32>, tensor<?x8xf32>) -> tensor<4x8xf32>
+  net.sgd_update %w1, %dw1 momentum 0.000000e+00 : tensor<4x8xf32>
+  // CHECK: net.dense_grad_weight {{.*}} {net.slot = array<i64: 1, 32, 32>}
+  %dw2 = net.dense_grad_weight %dy, %x : (tensor<?x4xf32>, tensor<?x8xf32>) -> tensor<4x8xf32>
+  net.sgd_update %w2, %dw2 momentum 0.000000e+00 : tensor<4x8xf32>
+  return
+}

@@ -21,6 +21,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/raw_ostream.h"
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -108,6 +109,17 @@ protected:
   /// Emitting the CUDA translation unit: device pointers, inputs copied in
   /// and outputs copied out by each function (EmitCuda.cpp).
   bool cuda = false;
+  /// The CUDA path's optimizer updates of the function being emitted, applied
+  /// in one launch per kind at its end (emitDeferredUpdates): the update op
+  /// and its table entry ({param, grad, slot0, slot1, size} offsets).
+  struct DeferredUpdate {
+    Operation *op;
+    std::string entry;
+  };
+  std::vector<DeferredUpdate> deferredUpdates;
+  /// The offset of `v` in the arena's fixed section, if it lives there.
+  std::optional<int64_t> fixedOffset(Value v);
+  void emitDeferredUpdates();
 };
 
 } // namespace mlir::net::cpp

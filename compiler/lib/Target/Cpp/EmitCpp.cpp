@@ -301,6 +301,7 @@ void CppEmitter::emitTables() {
 
 LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
   names.clear();
+  deferredUpdates.clear();
   StringRef name = func.getName();
   bool isForward = name == "forward" || name == "base_forward";
   bool isTrain = name.ends_with("train_step");
@@ -341,7 +342,9 @@ LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
              << perSample(v) << " * n, cudaMemcpyDeviceToHost));\n";
         else
           os << "  k::copy" << targs({perSample(v)}) << "(n, " << ref(v) << ", out);\n";
-      } else if (!cuda) { // the GPU's kernels wrote them into I->run
+      } else if (cuda) { // the loss and correct count are in I->run already
+        emitDeferredUpdates();
+      } else {
         os << "  *loss = " << ref(ret.getOperand(0)) << ";\n"
            << "  *correct = " << ref(ret.getOperand(1)) << ";\n";
       }
@@ -352,6 +355,55 @@ LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
   }
   os << "}\n\n";
   return success();
+}
+
+std::optional<int64_t> CppEmitter::fixedOffset(Value v) {
+  auto result = dyn_cast<OpResult>(v);
+  if (!result)
+    return std::nullopt;
+  auto slots = result.getOwner()->getAttrOfType<DenseI64ArrayAttr>("net.slot");
+  // The slots are those of the results of rank > 0, in result order.
+  int64_t k = 0;
+  for (unsigned r = 0; r < result.getResultNumber(); ++r)
+    k += cast<RankedTensorType>(result.getOwner()->getResult(r).getType()).getRank() > 0;
+  if (!slots || slots.size() < 3 * (k + 1) || slots[3 * k] != 1)
+    return std::nullopt;
+  return slots[3 * k + 1];
+}
+
+/// The deferred updates, one launch per kind and hyper-parameters (a model
+/// has one optimizer: one launch), after the backward: net-plan-memory keeps
+/// their gradients live until the end of the step.
+void CppEmitter::emitDeferredUpdates() {
+  std::vector<bool> done(deferredUpdates.size(), false);
+  for (size_t i = 0; i < deferredUpdates.size(); ++i) {
+    if (done[i])
+      continue;
+    Operation *first = deferredUpdates[i].op;
+    std::vector<std::string> entries;
+    for (size_t j = i; j < deferredUpdates.size(); ++j) {
+      Operation *other = deferredUpdates[j].op;
+      if (done[j] || other->getName() != first->getName() ||
+          other->getAttrDictionary() != first->getAttrDictionary())
+        continue;
+      done[j] = true;
+      entries.push_back(deferredUpdates[j].entry);
+    }
+    std::string table = "k::UpdateTable<" + std::to_string(entries.size()) + ">{{";
+    for (size_t e = 0; e < entries.size(); ++e)
+      table += (e ? ", " : "") + entries[e];
+    table += "}}";
+    if (auto sgd = dyn_cast<SgdUpdateOp>(first))
+      os << "  k::sgd_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
+         << number(sgd.getMomentum().convertToDouble()) << "f, "
+         << (sgd.getNesterov() ? "true" : "false") << ");\n";
+    else if (auto adam = dyn_cast<AdamUpdateOp>(first))
+      os << "  k::adam_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
+         << number(adam.getBeta1().convertToDouble()) << "f, "
+         << number(adam.getBeta2().convertToDouble()) << "f, "
+         << number(adam.getEpsilon().convertToDouble()) << "f);\n";
+  }
+  deferredUpdates.clear();
 }
 
 LogicalResult CppEmitter::emitOp(Operation *op) {
@@ -628,6 +680,14 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       })
       .Case([&](SgdUpdateOp o) {
         StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
+        if (auto grad = cuda ? fixedOffset(o.getGrad()) : std::nullopt) {
+          deferredUpdates.push_back(
+              {o, "{" + std::to_string(params[paramIndex.lookup(name)].offset) + ", " +
+                      std::to_string(*grad) + ", " +
+                      std::to_string(stateOffset(name, "velocity")) + ", 0, " +
+                      std::to_string(product(shapeOf(o.getParam()))) + "}"});
+          return success();
+        }
         os << "  k::sgd_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
            << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity") << ", "
            << (cuda ? "I->run" : "I->learning_rate") << ", " << number(o.getMomentum().convertToDouble()) << "f, "
@@ -636,6 +696,14 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       })
       .Case([&](AdamUpdateOp o) {
         StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
+        if (auto grad = cuda ? fixedOffset(o.getGrad()) : std::nullopt) {
+          deferredUpdates.push_back(
+              {o, "{" + std::to_string(params[paramIndex.lookup(name)].offset) + ", " +
+                      std::to_string(*grad) + ", " + std::to_string(stateOffset(name, "adam_m")) +
+                      ", " + std::to_string(stateOffset(name, "adam_v")) + ", " +
+                      std::to_string(product(shapeOf(o.getParam()))) + "}"});
+          return success();
+        }
         os << "  k::adam_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
            << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "adam_m") << ", S + "
            << stateOffset(name, "adam_v") << ", " << (cuda ? "I->run" : "I->learning_rate")

@@ -206,6 +206,97 @@ inline void adam_update(std::int64_t size, float *p, const float *g, float *m, f
   NETC_CUDA_CHECK_LAUNCH("adam_update");
 }
 
+/// One parameter of a multi-tensor update, as offsets in floats: into the
+/// parameters, into the arena's fixed section (its gradient, which
+/// net-plan-memory keeps live to the end of the step) and into the optimizer
+/// state (SGD's velocity is slot0; Adam's m and v are slot0 and slot1).
+struct UpdateEntry {
+  std::int64_t param, grad, slot0, slot1, size;
+};
+template <int COUNT> struct UpdateTable {
+  UpdateEntry entries[COUNT];
+};
+
+namespace detail {
+
+/// blockIdx.y picks the parameter; its blocks stride over its elements with
+/// sgd's and adam's own formulas (the kernels above, element for element).
+template <int COUNT>
+__global__ void sgdAll(UpdateTable<COUNT> table, float *P, const float *F, float *S, Step step,
+                       float momentum, bool nesterov) {
+  const UpdateEntry e = table.entries[blockIdx.y];
+  const float lr = step.at().learning_rate;
+  float *p = P + e.param, *velocity = S + e.slot0;
+  const float *g = F + e.grad;
+  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < e.size;
+       k += std::int64_t(gridDim.x) * blockDim.x) {
+    if (momentum == 0.f) {
+      p[k] -= lr * g[k];
+      continue;
+    }
+    const float v = momentum * velocity[k] - lr * g[k];
+    velocity[k] = v;
+    p[k] += nesterov ? momentum * v - lr * g[k] : v;
+  }
+}
+
+template <int COUNT>
+__global__ void adamAll(UpdateTable<COUNT> table, float *P, const float *F, float *S, Step step,
+                        float beta1, float beta2, float eps) {
+  const UpdateEntry e = table.entries[blockIdx.y];
+  const StepArgs &args = step.at();
+  const float lr = args.learning_rate;
+  const float c1 = float(1.0 / (1.0 - pow(double(beta1), double(args.t))));
+  const float c2 = float(1.0 / (1.0 - pow(double(beta2), double(args.t))));
+  float *p = P + e.param, *m = S + e.slot0, *v = S + e.slot1;
+  const float *g = F + e.grad;
+  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < e.size;
+       k += std::int64_t(gridDim.x) * blockDim.x) {
+    const float mk = beta1 * m[k] + (1.f - beta1) * g[k];
+    const float vk = beta2 * v[k] + (1.f - beta2) * g[k] * g[k];
+    m[k] = mk;
+    v[k] = vk;
+    p[k] -= lr * (mk * c1) / (sqrtf(vk * c2) + eps);
+  }
+}
+
+/// Blocks along x: enough for the largest parameter (the grid-stride loops
+/// cover the rest).
+template <int COUNT> dim3 updateGrid(const UpdateTable<COUNT> &table) {
+  std::int64_t largest = 1;
+  for (const UpdateEntry &e : table.entries)
+    largest = e.size > largest ? e.size : largest;
+  return dim3(blocksFor(largest) < 1024u ? blocksFor(largest) : 1024u, COUNT);
+}
+
+} // namespace detail
+
+// The table travels as a kernel parameter: up to 32 KB from CUDA 12.1 on
+// Volta and later, so about 800 parameters.
+#define NETC_CHECK_UPDATE_TABLE(COUNT)                                                       \
+  static_assert(COUNT > 0 && COUNT <= 65535 && sizeof(UpdateTable<COUNT>) <= 32000,          \
+                "update tables hold 1 to about 800 parameters")
+
+/// sgd_update of every parameter of the step in one launch.
+template <int COUNT>
+void sgd_update_all(const UpdateTable<COUNT> &table, float *P, const float *F, float *S,
+                    Step step, float momentum, bool nesterov) {
+  NETC_CHECK_UPDATE_TABLE(COUNT);
+  detail::sgdAll<COUNT><<<detail::updateGrid(table), detail::kThreads>>>(table, P, F, S, step,
+                                                                         momentum, nesterov);
+  NETC_CUDA_CHECK_LAUNCH("sgd_update_all");
+}
+
+/// adam_update of every parameter of the step in one launch.
+template <int COUNT>
+void adam_update_all(const UpdateTable<COUNT> &table, float *P, const float *F, float *S,
+                     Step step, float beta1, float beta2, float eps) {
+  NETC_CHECK_UPDATE_TABLE(COUNT);
+  detail::adamAll<COUNT><<<detail::updateGrid(table), detail::kThreads>>>(table, P, F, S, step,
+                                                                          beta1, beta2, eps);
+  NETC_CUDA_CHECK_LAUNCH("adam_update_all");
+}
+
 } // namespace netc::cuda
 
 #endif // NETC_KERNELS_CUDA_ELEMENTWISE_CUH
