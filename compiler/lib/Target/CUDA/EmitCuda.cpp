@@ -155,6 +155,10 @@ Instance *create(int32_t batch, std::string &error) {
     error = "no CUDA device: cudaGetDeviceCount found none";
     return nullptr;
   }
+  if (batch > 65535) { // the kernels put the samples in a grid dimension
+    error = "batch " + std::to_string(batch) + " is above the GPU path's 65535";
+    return nullptr;
+  }
   auto *I = new (std::nothrow) Instance();
   if (!I) {
     error = "out of memory";

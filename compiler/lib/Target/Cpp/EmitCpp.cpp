@@ -1057,12 +1057,15 @@ NETC_EXPORT int netc_train_steps(netc_instance *I, const int64_t *indices, int64
   }
   os << R"cpp(#if NETC_WITH_CUDA
   if (I->cuda) {
-    const bool ok = deviceReady(I) &&
-                    netc::cudapath::trainSteps(I->cuda, indices, count, seeds, learning_rates,
+    if (!deviceReady(I))
+      return deviceResult(I, false);
+    const bool ok = netc::cudapath::trainSteps(I->cuda, indices, count, seeds, learning_rates,
                                                I->step, losses, corrects, I->error);
-    I->device_newer = true;
-    I->step += steps;
-    I->learning_rate = learning_rates[steps - 1];
+    I->device_newer = true; // a failed run may have changed some parameters
+    if (ok) {
+      I->step += steps;
+      I->learning_rate = learning_rates[steps - 1];
+    }
     return deviceResult(I, ok);
   }
 #endif
