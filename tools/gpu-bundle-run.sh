@@ -64,8 +64,9 @@ for p in "${parts[@]}"; do
     device)
       part device 60 bash -c 'nvidia-smi; nvcc --version 2>/dev/null | tail -2; uname -a;
         echo "LD_LIBRARY_PATH=$LD_LIBRARY_PATH"; ldd bin/netbench | grep -E "not found|cudnn|cublas"' ;;
-    tests)
-      part tests 420 bin/gpu-tests --gtest_color=no ;;
+    tests) # every kernel against the CPU's first, then the models
+      part tests 480 bash -c 'bin/kernel-gpu-tests --gtest_color=no --gtest_brief=1;
+        k=$?; bin/gpu-tests --gtest_color=no; g=$?; exit $(( k | g ))' ;;
     memcheck)
       part memcheck 420 compute-sanitizer --tool memcheck --error-exitcode 1 --leak-check full \
         bin/gpu-tests --gtest_filter='Gpu.Lenet5:Gpu.Lenet5TrainStepsOnTheDevice' ;;

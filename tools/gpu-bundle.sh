@@ -49,11 +49,12 @@ cmake -G Ninja -S . -B "$bench_build" -DCMAKE_BUILD_TYPE=Release -DNETBENCH_WITH
 ninja -C "$bench_build" netbench >> "$bench_build/bundle.log" 2>&1 ||
   die "building netbench failed (see $bench_build/bundle.log)"
 ldd "$bench_build/bin/netbench" | grep -q libdnnl && die "netbench still links oneDNN"
-ninja -C "$build" netrun gpu-tests netc
+ninja -C "$build" netrun gpu-tests kernel-gpu-tests netc
 
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/models" "$out/data/mnist"
-cp "$build/bin/netrun" "$build/bin/gpu-tests" "$bench_build/bin/netbench" "$out/bin/"
+cp "$build/bin/netrun" "$build/bin/gpu-tests" "$build/bin/kernel-gpu-tests" \
+  "$bench_build/bin/netbench" "$out/bin/"
 
 models=(lenet5 mnist_cnn lenet5_classic tf_cnn)
 [[ $resnet -eq 1 ]] && models+=(resnet50_head)
