@@ -85,7 +85,7 @@ for model in "${model_list[@]}"; do
   echo
   echo "== $model (load: $(uptime | sed 's/.*load average: //'))"
   so=$tmp/$model.so
-  $netc "models/$model.net" -o "$so" || die "netc failed on models/$model.net"
+  $netc "models/$model.net" -o "$so" --no-cuda || die "netc failed on models/$model.net"
   batch=$($netrun info "$so" | sed -n 's/.*, batch \([0-9]*\),.*/\1/p')
   [[ -n $batch ]] || die "no batch in 'netrun info $so'"
   limit_flag=()

@@ -62,7 +62,7 @@ def main():
                       output_names=["logits"], dynamic_axes={"image": {0: "N"}},
                       training=torch.onnx.TrainingMode.PRESERVE, do_constant_folding=False)
     library = os.path.join(work, "resnet50.so")
-    subprocess.run([netc, path, "-o", library], check=True)
+    subprocess.run([netc, path, "-o", library, "--no-cuda"], check=True)
 
     lib = ctypes.CDLL(library)
     lib.netc_model.restype = ctypes.POINTER(ModelInfo)
