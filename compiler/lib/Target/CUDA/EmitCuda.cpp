@@ -456,22 +456,8 @@ LogicalResult CudaEmitter::emit() {
   if (failed(collect()))
     return failure();
   emitPrologue();
-  for (StringRef name : {"forward", "eval_step", "train_step", "base_forward", "head_eval_step",
-                         "head_train_step"}) {
-    auto func = module.lookupSymbol<func::FuncOp>(name);
-    if (name.starts_with("base_") || name.starts_with("head_")) {
-      if (hasBase && failed(emitFunction(func)))
-        return failure();
-      continue;
-    }
-    if (!func) {
-      if (name == "train_step")
-        continue;
-      return module.emitError("the CUDA emitter needs @") << name << " (run net-autodiff)";
-    }
-    if (failed(emitFunction(func)))
-      return failure();
-  }
+  if (failed(emitFunctions()))
+    return failure();
   emitEntryPoints();
   return success();
 }

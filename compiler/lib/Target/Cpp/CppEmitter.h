@@ -78,6 +78,8 @@ protected:
   LogicalResult collect();
   void emitTables();
   LogicalResult emitFunction(func::FuncOp func);
+  /// run_<name> of every step function the module has, in the ABI's order.
+  LogicalResult emitFunctions();
   LogicalResult emitOp(Operation *op);
   void emitAbi();
   /// netc_set_train_data and netc_train_steps (ABI version 4).

@@ -357,6 +357,27 @@ LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
   return success();
 }
 
+LogicalResult CppEmitter::emitFunctions() {
+  for (StringRef name : {"forward", "eval_step", "train_step", "base_forward", "head_eval_step",
+                         "head_train_step"}) {
+    auto func = module.lookupSymbol<func::FuncOp>(name);
+    if (name.starts_with("base_") || name.starts_with("head_")) {
+      if (hasBase && failed(emitFunction(func)))
+        return failure();
+      continue;
+    }
+    if (!func) {
+      if (name == "train_step")
+        continue;
+      return module.emitError("the ") << (cuda ? "CUDA" : "C++") << " emitter needs @" << name
+                                      << " (run net-autodiff)";
+    }
+    if (failed(emitFunction(func)))
+      return failure();
+  }
+  return success();
+}
+
 std::optional<int64_t> CppEmitter::fixedOffset(Value v) {
   auto result = dyn_cast<OpResult>(v);
   if (!result)
@@ -1162,22 +1183,8 @@ LogicalResult CppEmitter::emit() {
      << "constexpr uint32_t kDevices =\n"
      << "    (1u << NETC_DEVICE_CPU) | (NETC_WITH_CUDA ? 1u << NETC_DEVICE_CUDA : 0u);\n\n";
   emitTables();
-  for (StringRef name : {"forward", "eval_step", "train_step", "base_forward", "head_eval_step",
-                         "head_train_step"}) {
-    auto func = module.lookupSymbol<func::FuncOp>(name);
-    if (name.starts_with("base_") || name.starts_with("head_")) {
-      if (hasBase && failed(emitFunction(func)))
-        return failure();
-      continue;
-    }
-    if (!func) {
-      if (name == "train_step")
-        continue;
-      return module.emitError("the C++ emitter needs @") << name << " (run net-autodiff)";
-    }
-    if (failed(emitFunction(func)))
-      return failure();
-  }
+  if (failed(emitFunctions()))
+    return failure();
   emitAbi();
   return success();
 }

@@ -94,10 +94,11 @@ static __global__ void dropoutMask(std::int64_t total, float rate, Step step,
     mask[j] = netc::kernels::detail::uniform01(key, std::uint64_t(j)) >= rate ? keep : 0.f;
 }
 
-static __global__ void sgd(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
-                           float *__restrict__ velocity, Step step, float momentum,
-                           bool nesterov) {
-  const float lr = step.at().learning_rate;
+/// SGD on elements [0, size) of one parameter, strided over the grid's x
+/// (the single-parameter and the all-parameter kernels).
+__device__ inline void sgdRange(std::int64_t size, float *__restrict__ p,
+                                const float *__restrict__ g, float *__restrict__ velocity,
+                                float lr, float momentum, bool nesterov) {
   for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < size;
        k += std::int64_t(gridDim.x) * blockDim.x) {
     if (momentum == 0.f) {
@@ -110,10 +111,12 @@ static __global__ void sgd(std::int64_t size, float *__restrict__ p, const float
   }
 }
 
-static __global__ void adam(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
-                            float *__restrict__ m, float *__restrict__ v, Step step,
-                            float beta1, float beta2, float eps) {
-  // Adam's bias corrections in double, as the CPU computes them.
+/// Adam on elements [0, size) of one parameter, likewise; the bias
+/// corrections in double, as the CPU computes them.
+__device__ inline void adamRange(std::int64_t size, float *__restrict__ p,
+                                 const float *__restrict__ g, float *__restrict__ m,
+                                 float *__restrict__ v, Step step, float beta1, float beta2,
+                                 float eps) {
   const StepArgs &args = step.at();
   const float lr = args.learning_rate;
   const float c1 = float(1.0 / (1.0 - pow(double(beta1), double(args.t))));
@@ -126,6 +129,18 @@ static __global__ void adam(std::int64_t size, float *__restrict__ p, const floa
     v[k] = vk;
     p[k] -= lr * (mk * c1) / (sqrtf(vk * c2) + eps);
   }
+}
+
+static __global__ void sgd(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
+                           float *__restrict__ velocity, Step step, float momentum,
+                           bool nesterov) {
+  sgdRange(size, p, g, velocity, step.at().learning_rate, momentum, nesterov);
+}
+
+static __global__ void adam(std::int64_t size, float *__restrict__ p, const float *__restrict__ g,
+                            float *__restrict__ m, float *__restrict__ v, Step step,
+                            float beta1, float beta2, float eps) {
+  adamRange(size, p, g, m, v, step, beta1, beta2, eps);
 }
 
 } // namespace detail
@@ -225,39 +240,15 @@ template <int COUNT>
 __global__ void sgdAll(UpdateTable<COUNT> table, float *P, const float *F, float *S, Step step,
                        float momentum, bool nesterov) {
   const UpdateEntry e = table.entries[blockIdx.y];
-  const float lr = step.at().learning_rate;
-  float *p = P + e.param, *velocity = S + e.slot0;
-  const float *g = F + e.grad;
-  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < e.size;
-       k += std::int64_t(gridDim.x) * blockDim.x) {
-    if (momentum == 0.f) {
-      p[k] -= lr * g[k];
-      continue;
-    }
-    const float v = momentum * velocity[k] - lr * g[k];
-    velocity[k] = v;
-    p[k] += nesterov ? momentum * v - lr * g[k] : v;
-  }
+  sgdRange(e.size, P + e.param, F + e.grad, S + e.slot0, step.at().learning_rate, momentum,
+           nesterov);
 }
 
 template <int COUNT>
 __global__ void adamAll(UpdateTable<COUNT> table, float *P, const float *F, float *S, Step step,
                         float beta1, float beta2, float eps) {
   const UpdateEntry e = table.entries[blockIdx.y];
-  const StepArgs &args = step.at();
-  const float lr = args.learning_rate;
-  const float c1 = float(1.0 / (1.0 - pow(double(beta1), double(args.t))));
-  const float c2 = float(1.0 / (1.0 - pow(double(beta2), double(args.t))));
-  float *p = P + e.param, *m = S + e.slot0, *v = S + e.slot1;
-  const float *g = F + e.grad;
-  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < e.size;
-       k += std::int64_t(gridDim.x) * blockDim.x) {
-    const float mk = beta1 * m[k] + (1.f - beta1) * g[k];
-    const float vk = beta2 * v[k] + (1.f - beta2) * g[k] * g[k];
-    m[k] = mk;
-    v[k] = vk;
-    p[k] -= lr * (mk * c1) / (sqrtf(vk * c2) + eps);
-  }
+  adamRange(e.size, P + e.param, F + e.grad, S + e.slot0, S + e.slot1, step, beta1, beta2, eps);
 }
 
 /// Blocks along x: enough for the largest parameter (the grid-stride loops
