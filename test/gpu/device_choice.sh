@@ -1,0 +1,45 @@
+#!/bin/bash
+# netrun's --device with a fat model (CPU + CUDA path, from the cuda-build
+# test): `auto` trains on the GPU where one is usable and otherwise falls
+# back to the CPU saying why; `cuda` without a usable GPU fails with one
+# line; `cpu` never mentions the GPU. Runs with or without a GPU; exits 77
+# (ctest: skipped) when the fat model was not built (no nvcc).
+# Usage: device_choice.sh NETRUN MODELS-DIR SOURCE-DIR
+set -u
+netrun=$1 model=$2/lenet5.so source=$3
+if [ ! -f "$model" ]; then
+  echo "SKIP: $model was not built (no nvcc: the cuda-build test skipped)"
+  exit 77
+fi
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+cd "$source" || fail "no $source"
+train() { "$netrun" train "$model" --data mnist --limit 256 --epochs 1 --out "$out/$1" --device "$1"; }
+
+auto=$(train auto 2>&1) || fail "--device auto failed: $auto"
+if grep -q ', device cuda' <<<"$auto"; then
+  gpu=1
+  grep -q "GPU path is not usable" <<<"$auto" && fail "--device auto used the GPU but also said it could not: $auto"
+else
+  gpu=0
+  grep -q ', device cpu' <<<"$auto" || fail "--device auto named no device: $auto"
+  grep -q "^netrun: note: the model's GPU path is not usable here (cuda: .*); training on the CPU$" <<<"$auto" ||
+    fail "--device auto fell back to the CPU without saying why: $auto"
+fi
+
+cuda=$(train cuda 2>&1)
+rc=$?
+if [ $gpu -eq 0 ]; then
+  [ $rc -ne 0 ] || fail "--device cuda succeeded without a usable GPU: $cuda"
+  [ "$(wc -l <<<"$cuda")" -eq 1 ] || fail "--device cuda without a GPU printed more than one line: $cuda"
+  grep -q '^netrun: error: .*cannot create an instance for batch 128: cuda: ' <<<"$cuda" ||
+    fail "--device cuda's error does not say why: $cuda"
+else
+  [ $rc -eq 0 ] || fail "--device cuda failed on a machine where auto used the GPU: $cuda"
+fi
+
+cpu=$(train cpu 2>&1) || fail "--device cpu failed: $cpu"
+grep -q ', device cpu' <<<"$cpu" || fail "--device cpu did not train on the CPU: $cpu"
+grep -qi 'gpu\|cuda' <<<"$(grep -v '^Training' <<<"$cpu")" && fail "--device cpu mentioned the GPU: $cpu"
+echo "PASS: --device auto, cuda and cpu (GPU usable: $gpu)"
