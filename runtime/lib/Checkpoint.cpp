@@ -7,10 +7,11 @@
 #include <zlib.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <cerrno>
+#include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
@@ -88,6 +89,13 @@ Status checkTensors(const std::vector<NamedTensor> &saved, const netc_tensor_inf
     return Status::failure(path + ": has an extra " + what + " '" + saved[size_t(count)].name +
                            "' that the model does not have");
   return Status::success();
+}
+
+/// The model's input_mean and input_std, one value per input channel.
+std::pair<std::vector<float>, std::vector<float>> normalisationOf(const netc_model_info &info) {
+  const size_t channels = info.input_rank == 3 ? size_t(info.input_shape[0]) : 1;
+  return {std::vector<float>(info.input_mean, info.input_mean + channels),
+          std::vector<float>(info.input_std, info.input_std + channels)};
 }
 
 /// "[0.485, 0.456, 0.406]"
@@ -392,9 +400,7 @@ Checkpoint net::runtime::captureCheckpoint(const Instance &instance) {
   for (int32_t i = 0; i < info.num_state; ++i)
     out.state.push_back(copy(info.state[i], instance.state(i)));
   out.step = instance.step();
-  const size_t channels = info.input_rank == 3 ? size_t(info.input_shape[0]) : 1;
-  out.inputMean.assign(info.input_mean, info.input_mean + channels);
-  out.inputStd.assign(info.input_std, info.input_std + channels);
+  std::tie(out.inputMean, out.inputStd) = normalisationOf(info);
   return out;
 }
 
@@ -406,9 +412,7 @@ Status net::runtime::checkCompatible(const Checkpoint &checkpoint, const netc_mo
   if (Status s = checkTensors(checkpoint.params, info.params, info.num_params, "parameter", path);
       !s)
     return s;
-  const size_t channels = info.input_rank == 3 ? size_t(info.input_shape[0]) : 1;
-  const std::vector<float> mean(info.input_mean, info.input_mean + channels),
-      stddev(info.input_std, info.input_std + channels);
+  const auto [mean, stddev] = normalisationOf(info);
   if (!checkpoint.inputMean.empty() &&
       (checkpoint.inputMean != mean || checkpoint.inputStd != stddev))
     return Status::failure(path + ": its weights were trained on inputs normalised with mean " +

@@ -411,8 +411,9 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   // set itself (on the GPU for a CUDA instance) and trains runs of steps
   // over it; a set too large for the GPU falls back to a batch a step.
   bool heldByModel = !augment.enabled() && !trainSet.featureSize;
-  const std::vector<float> table = trainSet.normalization.table();
+  std::vector<float> table; // read in place by a CPU instance: kept to the end
   if (heldByModel) {
+    table = trainSet.normalization.table();
     Status held = instance.setTrainData(trainSet.pixels.data(), trainSet.labels.data(),
                                         trainSet.count, table.data(),
                                         int32_t(trainSet.normalization.mean.size()));

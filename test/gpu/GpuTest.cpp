@@ -290,12 +290,13 @@ void compareRuns(const std::string &name, int32_t batch) {
   }
 
   // The same run again without the graph, on a fresh GPU instance.
+  // NETC_CUDA_GRAPHS is read when the instance is created.
+  ::setenv("NETC_CUDA_GRAPHS", "0", 1);
   Pair q = open(name, batch, why);
+  ::unsetenv("NETC_CUDA_GRAPHS");
   ASSERT_TRUE(q.gpu) << why;
   setWeights({p.cpu, q.gpu}, 7);
-  ::setenv("NETC_CUDA_GRAPHS", "0", 1);
   Run direct = train(*q.gpu);
-  ::unsetenv("NETC_CUDA_GRAPHS");
   EXPECT_EQ(direct.losses, gpu.losses) << name << ": the graph changed the losses";
   EXPECT_EQ(direct.corrects, gpu.corrects) << name;
   for (size_t i = 0; i < gpu.params.size(); ++i)

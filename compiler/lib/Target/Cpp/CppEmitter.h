@@ -84,6 +84,10 @@ protected:
   void emitAbi();
   /// netc_set_train_data and netc_train_steps (ABI version 4).
   void emitTrainingSet();
+  /// Values of one input sample (@forward's first argument).
+  int64_t inputSize() {
+    return perSample(module.lookupSymbol<func::FuncOp>("forward").getArgument(0));
+  }
   /// The input's planes: its channels for an image, 1 for a vector.
   int64_t inputPlanes() const { return inputShape.size() == 3 ? inputShape[0] : 1; }
 

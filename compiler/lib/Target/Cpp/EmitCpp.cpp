@@ -1178,7 +1178,7 @@ LogicalResult CppEmitter::emit() {
      << "constexpr int64_t kStateFloats = " << stateFloats << ";\n"
      << "// Values of one input sample, in kInputPlanes planes (the channels).\n"
      << "constexpr int64_t kInputSize = "
-     << perSample(module.lookupSymbol<func::FuncOp>("forward").getArgument(0)) << ";\n"
+     << inputSize() << ";\n"
      << "constexpr int64_t kInputPlanes = " << inputPlanes() << ";\n"
      << "constexpr uint32_t kDevices =\n"
      << "    (1u << NETC_DEVICE_CPU) | (NETC_WITH_CUDA ? 1u << NETC_DEVICE_CUDA : 0u);\n\n";
