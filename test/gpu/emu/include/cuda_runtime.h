@@ -1,0 +1,780 @@
+//===- cuda_runtime.h - the CUDA runtime, emulated on the CPU ---*- C++ -*-===//
+//
+// Stands in for CUDA's own cuda_runtime.h so that the project's CUDA code
+// (net/Kernels/cuda and the .cu netc emits) runs on a machine without a GPU,
+// compiled by the host C++ compiler after rewrite_launches.py has turned each
+// `kernel<<<...>>>(...)` into `::cudaemu::launch(...)(...)` (README.md).
+//
+// What it checks, because a GPU would fail or differ there:
+//   - every thread of a block runs on its own fiber; __syncthreads() parks it
+//     until every thread still running has arrived, and the threads run in
+//     ascending then descending order between barriers, so a read of shared
+//     memory that a barrier does not order sees the wrong value;
+//   - launch shapes are checked as a GPU checks them (at most 1024 threads a
+//     block, 64 in z, 65535 blocks in y and z); a bad one fails the launch and
+//     is reported by cudaGetLastError();
+//   - device memory is a registry of allocations filled with 0xFF bytes
+//     (NaN as float), as a GPU's is uninitialised; cudaMemcpy and cudaMemset
+//     check that their device side lies inside one allocation and their host
+//     side outside every one, so a swapped direction or an overrun fails;
+//   - stream capture records launches into the graph instead of running them
+//     and refuses a copy, memset, allocation, free or synchronisation while
+//     capturing (the contract that a step can be captured: Common.cuh);
+//   - NETC_CUDAEMU_DEVICES=0 makes cudaGetDeviceCount fail as on a machine
+//     without a driver, and NETC_CUDAEMU_MEMORY=<bytes> caps device memory,
+//     so the callers' fall-backs are tested too.
+// What it cannot check: timing, warp-level behaviour (the kernels use none),
+// float results of fused multiply-adds the GPU contracts differently
+// (hence the tests' stated tolerances), and a device pointer dereferenced on
+// the host (here it is ordinary memory).
+//
+// Launches run when they are made (a stream is a no-op); each block's threads
+// start on fibers of 64 KiB stacks that are reused, switched by a few lines of
+// x86-64 assembly (swapcontext costs a system call a switch, 100x slower). A
+// block whose thread 0 ends without a barrier runs its other threads as plain
+// calls, so the barrier-free kernels run at the CPU's speed.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_CUDAEMU_CUDA_RUNTIME_H
+#define NETC_CUDAEMU_CUDA_RUNTIME_H
+
+#if !defined(__x86_64__)
+#error "the CUDA emulator switches fibers in x86-64 assembly"
+#endif
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+// ---- The language: qualifiers (the built-in variables are at the end) ----
+
+#define __global__
+#define __device__
+#define __host__
+#define __forceinline__ inline
+#define __launch_bounds__(...)
+// One block runs at a time on a host thread, so a block's shared memory is a
+// static of the host thread.
+#define __shared__ static thread_local
+
+struct uint3 {
+  unsigned x, y, z;
+};
+
+struct dim3 {
+  unsigned x, y, z;
+  constexpr dim3(unsigned x = 1, unsigned y = 1, unsigned z = 1) : x(x), y(y), z(z) {}
+};
+
+// CUDA's global min and max overloads.
+#define NETC_CUDAEMU_MINMAX(T)                                                             \
+  inline T min(T a, T b) { return b < a ? b : a; }                                         \
+  inline T max(T a, T b) { return a < b ? b : a; }
+NETC_CUDAEMU_MINMAX(int)
+NETC_CUDAEMU_MINMAX(unsigned)
+NETC_CUDAEMU_MINMAX(long)
+NETC_CUDAEMU_MINMAX(unsigned long)
+NETC_CUDAEMU_MINMAX(long long)
+NETC_CUDAEMU_MINMAX(unsigned long long)
+inline float min(float a, float b) { return std::fmin(a, b); }
+inline float max(float a, float b) { return std::fmax(a, b); }
+inline double min(double a, double b) { return std::fmin(a, b); }
+inline double max(double a, double b) { return std::fmax(a, b); }
+#undef NETC_CUDAEMU_MINMAX
+
+// ---- The runtime's types --------------------------------------------------
+
+enum cudaError_t {
+  cudaSuccess = 0,
+  cudaErrorInvalidValue = 1,
+  cudaErrorMemoryAllocation = 2,
+  cudaErrorInvalidConfiguration = 9,
+  cudaErrorInvalidDevice = 101,
+  cudaErrorNoDevice = 100,
+  cudaErrorInvalidResourceHandle = 400,
+  cudaErrorStreamCaptureUnsupported = 900,
+  cudaErrorStreamCaptureInvalidated = 901,
+  cudaErrorStreamCaptureWrongThread = 908,
+  cudaErrorIllegalState = 401,
+};
+using cudaError = cudaError_t;
+
+enum cudaMemcpyKind {
+  cudaMemcpyHostToHost = 0,
+  cudaMemcpyHostToDevice = 1,
+  cudaMemcpyDeviceToHost = 2,
+  cudaMemcpyDeviceToDevice = 3,
+  cudaMemcpyDefault = 4,
+};
+
+enum cudaStreamCaptureMode {
+  cudaStreamCaptureModeGlobal = 0,
+  cudaStreamCaptureModeThreadLocal = 1,
+  cudaStreamCaptureModeRelaxed = 2,
+};
+
+enum cudaDeviceAttr {
+  cudaDevAttrClockRate = 13,
+  cudaDevAttrMultiProcessorCount = 16,
+};
+
+struct CUstream_st;
+using cudaStream_t = CUstream_st *;
+#define cudaStreamLegacy ((cudaStream_t)0x1)
+#define cudaStreamPerThread ((cudaStream_t)0x2)
+
+namespace cudaemu {
+struct Graph;
+struct Event;
+} // namespace cudaemu
+using cudaGraph_t = cudaemu::Graph *;
+using cudaGraphExec_t = cudaemu::Graph *;
+using cudaEvent_t = cudaemu::Event *;
+
+struct cudaDeviceProp {
+  char name[256];
+  std::size_t totalGlobalMem;
+  std::size_t sharedMemPerBlock;
+  int warpSize;
+  int maxThreadsPerBlock;
+  int maxThreadsDim[3];
+  int maxGridSize[3];
+  int clockRate;
+  int major;
+  int minor;
+  int multiProcessorCount;
+  int memoryClockRate;
+  int memoryBusWidth;
+  int l2CacheSize;
+};
+
+// ---- The emulator ---------------------------------------------------------
+
+// Saves the callee-saved registers, MXCSR and the x87 control word on the
+// current stack, stores its pointer in *save and resumes the stack at `load`.
+// Weak and hidden: every translation unit that includes this header defines
+// it, and each library keeps its own.
+extern "C" void netc_cudaemu_switch(void **save, void *load);
+extern "C" void netc_cudaemu_trampoline();
+asm(R"(
+  .text
+  .weak netc_cudaemu_switch
+  .hidden netc_cudaemu_switch
+  .type netc_cudaemu_switch, @function
+netc_cudaemu_switch:
+  pushq %rbp
+  pushq %rbx
+  pushq %r12
+  pushq %r13
+  pushq %r14
+  pushq %r15
+  subq $16, %rsp
+  stmxcsr 8(%rsp)
+  fnstcw 12(%rsp)
+  movq %rsp, (%rdi)
+  movq %rsi, %rsp
+  ldmxcsr 8(%rsp)
+  fldcw 12(%rsp)
+  addq $16, %rsp
+  popq %r15
+  popq %r14
+  popq %r13
+  popq %r12
+  popq %rbx
+  popq %rbp
+  ret
+  .size netc_cudaemu_switch, .-netc_cudaemu_switch
+
+  .weak netc_cudaemu_trampoline
+  .hidden netc_cudaemu_trampoline
+  .type netc_cudaemu_trampoline, @function
+netc_cudaemu_trampoline:
+  movq %rbx, %rdi
+  callq *%r12
+  ud2
+  .size netc_cudaemu_trampoline, .-netc_cudaemu_trampoline
+)");
+
+namespace cudaemu {
+namespace detail {
+
+[[noreturn]] inline void fatal(const std::string &what) {
+  std::fprintf(stderr, "cudaemu: %s\n", what.c_str());
+  std::fflush(stderr);
+  std::abort();
+}
+
+/// The built-in variables of the thread running now.
+struct ThreadIndex {
+  uint3 thread{0, 0, 0}, block{0, 0, 0};
+  dim3 blockDim, gridDim;
+};
+
+struct Fiber {
+  void *sp = nullptr;    // saved stack pointer while switched out
+  char *stack = nullptr; // its mapping
+  ThreadIndex index;
+  bool finished = true;
+};
+
+constexpr std::size_t kStackBytes = 64 * 1024;
+
+/// Per host thread: the launch running, its fibers, device memory, errors.
+struct State {
+  ThreadIndex plain;                 // the index of a thread run as a plain call
+  ThreadIndex *current = &plain;     // what threadIdx & co. read
+  Fiber *fiber = nullptr;            // the fiber running, null on the host stack
+  void *hostSp = nullptr;            // the host stack while a fiber runs
+  const std::function<void()> *body = nullptr;
+  const char *kernel = "";
+  bool barrierSeen = false;          // a thread of this block reached one
+  std::vector<std::unique_ptr<Fiber>> fibers;
+  cudaError_t lastError = cudaSuccess;
+  Graph *capturing = nullptr;
+  bool captureBroken = false;
+};
+
+inline State &state() {
+  static thread_local State s;
+  return s;
+}
+
+inline ThreadIndex &running() { return *state().current; }
+
+/// A fiber runs thread after thread of a block: each time it is resumed with
+/// a new index it calls the launch's body, then reports it finished.
+inline void fiberMain(Fiber *f) {
+  State &s = state();
+  for (;;) {
+    (*s.body)();
+    f->finished = true;
+    netc_cudaemu_switch(&f->sp, s.hostSp);
+  }
+}
+
+/// Points a fiber's stack at fiberMain, as netc_cudaemu_switch expects to
+/// find a saved frame: 16 bytes of control words, r15..rbp, a return address.
+inline void prepare(Fiber *f) {
+  auto *top = reinterpret_cast<std::uint64_t *>(f->stack + kStackBytes);
+  std::uint64_t *sp = top - 11; // 88 bytes: after the ret, rsp is 16-aligned
+  std::uint32_t mxcsr;
+  std::uint16_t fpucw;
+  asm volatile("stmxcsr %0" : "=m"(mxcsr));
+  asm volatile("fnstcw %0" : "=m"(fpucw));
+  sp[0] = 0;
+  sp[1] = std::uint64_t(mxcsr) | (std::uint64_t(fpucw) << 32);
+  sp[2] = sp[3] = sp[4] = 0;                                      // r15, r14, r13
+  sp[5] = reinterpret_cast<std::uint64_t>(&fiberMain);             // r12
+  sp[6] = reinterpret_cast<std::uint64_t>(f);                      // rbx
+  sp[7] = 0;                                                       // rbp
+  sp[8] = reinterpret_cast<std::uint64_t>(&netc_cudaemu_trampoline); // ret
+  sp[9] = sp[10] = 0;
+  f->sp = sp;
+}
+
+inline Fiber &fiberAt(std::size_t i) {
+  State &s = state();
+  while (s.fibers.size() <= i) {
+    auto f = std::make_unique<Fiber>();
+    // A page below the stack faults on an overflow instead of writing into
+    // the next fiber's.
+    const std::size_t guard = std::size_t(sysconf(_SC_PAGESIZE));
+    void *mapping = mmap(nullptr, guard + kStackBytes, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+    if (mapping == MAP_FAILED || mprotect(mapping, guard, PROT_NONE) != 0)
+      fatal("cannot map a fiber stack");
+    f->stack = static_cast<char *>(mapping) + guard;
+    prepare(f.get());
+    s.fibers.push_back(std::move(f));
+  }
+  return *s.fibers[i];
+}
+
+inline void resume(Fiber &f) {
+  State &s = state();
+  s.fiber = &f;
+  s.current = &f.index;
+  netc_cudaemu_switch(&s.hostSp, f.sp);
+  s.fiber = nullptr;
+  s.current = &s.plain;
+}
+
+inline ThreadIndex indexOf(unsigned t, dim3 block, dim3 blockDim, dim3 gridDim) {
+  ThreadIndex index;
+  index.thread = {t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
+  index.block = {block.x, block.y, block.z};
+  index.blockDim = blockDim;
+  index.gridDim = gridDim;
+  return index;
+}
+
+/// Runs one block: thread 0 on a fiber; when it ends without a barrier, the
+/// others as plain calls; else every thread on its own fiber, round after
+/// round, each round ending when every thread still running waits at the
+/// barrier.
+inline void runBlock(dim3 block, dim3 blockDim, dim3 gridDim) {
+  State &s = state();
+  const unsigned threads = blockDim.x * blockDim.y * blockDim.z;
+  s.barrierSeen = false;
+  Fiber &first = fiberAt(0);
+  first.index = indexOf(0, block, blockDim, gridDim);
+  first.finished = false;
+  resume(first);
+  if (!s.barrierSeen) {
+    for (unsigned t = 1; t < threads; ++t) {
+      s.plain = indexOf(t, block, blockDim, gridDim);
+      (*s.body)();
+    }
+    s.plain = ThreadIndex();
+    return;
+  }
+  for (unsigned t = 1; t < threads; ++t) {
+    Fiber &f = fiberAt(t);
+    f.index = indexOf(t, block, blockDim, gridDim);
+    f.finished = false;
+    resume(f);
+  }
+  for (bool descending = true;; descending = !descending) {
+    bool waiting = false;
+    for (unsigned i = 0; i < threads; ++i) {
+      Fiber &f = *s.fibers[descending ? threads - 1 - i : i];
+      if (!f.finished) {
+        resume(f);
+        waiting = true;
+      }
+    }
+    if (!waiting)
+      return;
+  }
+}
+
+/// Runs a whole grid now.
+inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
+                    const std::function<void()> &body) {
+  State &s = state();
+  const std::function<void()> *outerBody = s.body;
+  const char *outerKernel = s.kernel;
+  s.body = &body;
+  s.kernel = kernel;
+  for (unsigned z = 0; z < grid.z; ++z)
+    for (unsigned y = 0; y < grid.y; ++y)
+      for (unsigned x = 0; x < grid.x; ++x)
+        runBlock(dim3(x, y, z), blockDim, grid);
+  s.body = outerBody;
+  s.kernel = outerKernel;
+}
+
+/// A launch's configuration as a GPU checks it.
+inline bool validLaunch(dim3 grid, dim3 block) {
+  const std::uint64_t threads = std::uint64_t(block.x) * block.y * block.z;
+  return grid.x >= 1 && grid.y >= 1 && grid.z >= 1 && grid.x <= 0x7FFFFFFFu &&
+         grid.y <= 65535 && grid.z <= 65535 && threads >= 1 && threads <= 1024 &&
+         block.x <= 1024 && block.y <= 1024 && block.z <= 64;
+}
+
+/// Device memory: start -> size of every allocation of this process.
+struct Memory {
+  std::mutex lock;
+  std::map<std::uintptr_t, std::size_t> allocations;
+  std::size_t used = 0;
+};
+
+inline Memory &memory() {
+  static Memory m; // allocations are shared by the host threads, as on a GPU
+  return m;
+}
+
+inline std::size_t memoryLimit() {
+  if (const char *env = std::getenv("NETC_CUDAEMU_MEMORY"); env && *env)
+    return std::size_t(std::strtoull(env, nullptr, 10));
+  return std::size_t(16) << 30;
+}
+
+/// Whether [p, p + bytes) lies inside one allocation; `touches` says
+/// whether p lies in any.
+inline bool insideDevice(const void *p, std::size_t bytes, bool *touches = nullptr) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  const Memory &m = memory(); // the caller holds m.lock
+  auto it = m.allocations.upper_bound(address);
+  if (it == m.allocations.begin()) {
+    if (touches)
+      *touches = false;
+    return false;
+  }
+  --it;
+  const bool in = address < it->first + std::max<std::size_t>(it->second, 1);
+  if (touches)
+    *touches = in;
+  return in && address + bytes <= it->first + it->second;
+}
+
+inline cudaError_t fail(cudaError_t error) {
+  if (state().lastError == cudaSuccess)
+    state().lastError = error;
+  return error;
+}
+
+/// A call a stream capture does not allow: it breaks the capture, as on a GPU.
+inline bool refusedWhileCapturing() {
+  State &s = state();
+  if (!s.capturing)
+    return false;
+  s.captureBroken = true;
+  return true;
+}
+
+} // namespace detail
+
+/// A captured sequence of launches.
+struct Graph {
+  std::vector<std::function<void()>> launches;
+};
+
+struct Event {
+  std::chrono::steady_clock::time_point at;
+};
+
+inline void syncthreads() {
+  detail::State &s = detail::state();
+  if (!s.fiber)
+    detail::fatal(std::string("kernel ") + s.kernel +
+                  ": a thread reached __syncthreads() after thread 0 of its block ended "
+                  "without one (a barrier that not every thread reaches hangs or misbehaves "
+                  "on a GPU)");
+  s.barrierSeen = true;
+  netc_cudaemu_switch(&s.fiber->sp, s.hostSp);
+}
+
+/// The launch `kernel<<<grid, block, shared, stream>>>`: called with the
+/// kernel's arguments, converts them to its parameters (by value, as a GPU
+/// does), then runs the grid, or records it while a stream is captured.
+template <typename... Params> struct Launch {
+  void (*kernel)(Params...);
+  const char *name;
+  dim3 grid, block;
+
+  template <typename... Args> void operator()(Args &&...args) const {
+    static_assert(sizeof...(Args) == sizeof...(Params), "a launch with the wrong argument count");
+    if (!detail::validLaunch(grid, block)) {
+      detail::fail(cudaErrorInvalidConfiguration);
+      return;
+    }
+    std::tuple<std::decay_t<Params>...> values(std::forward<Args>(args)...);
+    auto *fn = kernel;
+    const char *label = name;
+    const dim3 g = grid, b = block;
+    auto run = [fn, label, g, b, values] {
+      detail::runGrid(label, g, b, [&] { std::apply(fn, values); });
+    };
+    detail::State &s = detail::state();
+    if (s.capturing)
+      s.capturing->launches.push_back(run);
+    else
+      run();
+  }
+};
+
+template <typename... Params>
+Launch<Params...> launch(void (*kernel)(Params...), const char *name, dim3 grid, dim3 block,
+                         std::size_t /*shared*/ = 0, cudaStream_t /*stream*/ = nullptr) {
+  return Launch<Params...>{kernel, name, grid, block};
+}
+
+} // namespace cudaemu
+
+// ---- The runtime API --------------------------------------------------------
+
+inline const char *cudaGetErrorName(cudaError_t error) {
+  switch (error) {
+  case cudaSuccess: return "cudaSuccess";
+  case cudaErrorInvalidValue: return "cudaErrorInvalidValue";
+  case cudaErrorMemoryAllocation: return "cudaErrorMemoryAllocation";
+  case cudaErrorInvalidConfiguration: return "cudaErrorInvalidConfiguration";
+  case cudaErrorInvalidDevice: return "cudaErrorInvalidDevice";
+  case cudaErrorNoDevice: return "cudaErrorNoDevice";
+  case cudaErrorInvalidResourceHandle: return "cudaErrorInvalidResourceHandle";
+  case cudaErrorStreamCaptureUnsupported: return "cudaErrorStreamCaptureUnsupported";
+  case cudaErrorStreamCaptureInvalidated: return "cudaErrorStreamCaptureInvalidated";
+  case cudaErrorStreamCaptureWrongThread: return "cudaErrorStreamCaptureWrongThread";
+  case cudaErrorIllegalState: return "cudaErrorIllegalState";
+  }
+  return "cudaErrorUnknown";
+}
+
+inline const char *cudaGetErrorString(cudaError_t error) {
+  switch (error) {
+  case cudaSuccess: return "no error";
+  case cudaErrorInvalidValue: return "invalid argument";
+  case cudaErrorMemoryAllocation: return "out of memory";
+  case cudaErrorInvalidConfiguration: return "invalid configuration argument";
+  case cudaErrorInvalidDevice: return "invalid device ordinal";
+  case cudaErrorNoDevice: return "no CUDA-capable device is detected (emulated)";
+  case cudaErrorInvalidResourceHandle: return "invalid resource handle";
+  case cudaErrorStreamCaptureUnsupported: return "operation not permitted when stream is capturing";
+  case cudaErrorStreamCaptureInvalidated:
+    return "operation failed due to a previous error during capture";
+  case cudaErrorStreamCaptureWrongThread:
+    return "attempt to terminate a thread-local capture sequence from another thread";
+  case cudaErrorIllegalState: return "the operation cannot be performed in the present state";
+  }
+  return "unknown error";
+}
+
+inline cudaError_t cudaGetLastError() {
+  cudaError_t error = cudaemu::detail::state().lastError;
+  cudaemu::detail::state().lastError = cudaSuccess;
+  return error;
+}
+
+inline cudaError_t cudaPeekAtLastError() { return cudaemu::detail::state().lastError; }
+
+inline cudaError_t cudaGetDeviceCount(int *count) {
+  if (const char *env = std::getenv("NETC_CUDAEMU_DEVICES"); env && std::string(env) == "0") {
+    *count = 0;
+    return cudaemu::detail::fail(cudaErrorNoDevice);
+  }
+  *count = 1;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaSetDevice(int device) {
+  return device == 0 ? cudaSuccess : cudaemu::detail::fail(cudaErrorInvalidDevice);
+}
+
+inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *prop, int device) {
+  if (device != 0)
+    return cudaemu::detail::fail(cudaErrorInvalidDevice);
+  std::memset(prop, 0, sizeof *prop);
+  std::snprintf(prop->name, sizeof prop->name, "netc CUDA emulator (CPU)");
+  prop->totalGlobalMem = cudaemu::detail::memoryLimit();
+  prop->sharedMemPerBlock = 48 * 1024;
+  prop->warpSize = 32;
+  prop->maxThreadsPerBlock = 1024;
+  prop->maxThreadsDim[0] = prop->maxThreadsDim[1] = 1024;
+  prop->maxThreadsDim[2] = 64;
+  prop->maxGridSize[0] = 0x7FFFFFFF;
+  prop->maxGridSize[1] = prop->maxGridSize[2] = 65535;
+  prop->clockRate = 1000000;
+  prop->major = 9;
+  prop->minor = 0;
+  prop->multiProcessorCount = 1;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaDeviceGetAttribute(int *value, cudaDeviceAttr attr, int device) {
+  if (device != 0)
+    return cudaemu::detail::fail(cudaErrorInvalidDevice);
+  *value = attr == cudaDevAttrClockRate ? 1000000 : 1;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaRuntimeGetVersion(int *version) {
+  *version = 13000;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaDriverGetVersion(int *version) {
+  *version = 13000;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMemGetInfo(std::size_t *free, std::size_t *total) {
+  *total = cudaemu::detail::memoryLimit();
+  *free = *total - std::min(*total, cudaemu::detail::memory().used);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMalloc(void **p, std::size_t bytes) {
+  using namespace cudaemu::detail;
+  if (refusedWhileCapturing())
+    return fail(cudaErrorStreamCaptureUnsupported);
+  Memory &m = memory();
+  std::lock_guard<std::mutex> hold(m.lock);
+  if (bytes > memoryLimit() - std::min(memoryLimit(), m.used))
+    return fail(cudaErrorMemoryAllocation);
+  // Rounded up and aligned as cudaMalloc's (256 bytes); filled with 0xFF,
+  // NaN as float, for a GPU's memory is not cleared.
+  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + 255) / 256 * 256;
+  void *memory = std::aligned_alloc(256, rounded);
+  if (!memory)
+    return fail(cudaErrorMemoryAllocation);
+  std::memset(memory, 0xFF, rounded);
+  m.allocations[reinterpret_cast<std::uintptr_t>(memory)] = bytes;
+  m.used += rounded;
+  *p = memory;
+  return cudaSuccess;
+}
+
+template <typename T> cudaError_t cudaMalloc(T **p, std::size_t bytes) {
+  return cudaMalloc(reinterpret_cast<void **>(p), bytes);
+}
+
+inline cudaError_t cudaFree(void *p) {
+  using namespace cudaemu::detail;
+  if (!p)
+    return cudaSuccess;
+  if (refusedWhileCapturing())
+    return fail(cudaErrorStreamCaptureUnsupported);
+  Memory &m = memory();
+  std::lock_guard<std::mutex> hold(m.lock);
+  auto it = m.allocations.find(reinterpret_cast<std::uintptr_t>(p));
+  if (it == m.allocations.end())
+    return fail(cudaErrorInvalidValue);
+  m.used -= (std::max<std::size_t>(it->second, 1) + 255) / 256 * 256;
+  m.allocations.erase(it);
+  std::free(p);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMemcpy(void *dst, const void *src, std::size_t bytes, cudaMemcpyKind kind) {
+  using namespace cudaemu::detail;
+  if (refusedWhileCapturing())
+    return fail(cudaErrorStreamCaptureUnsupported);
+  if (bytes == 0)
+    return cudaSuccess;
+  std::lock_guard<std::mutex> hold(memory().lock);
+  bool srcDevice = false, dstDevice = false;
+  const bool srcInside = insideDevice(src, bytes, &srcDevice);
+  const bool dstInside = insideDevice(dst, bytes, &dstDevice);
+  bool ok = false;
+  switch (kind) {
+  case cudaMemcpyHostToDevice: ok = !srcDevice && dstInside; break;
+  case cudaMemcpyDeviceToHost: ok = srcInside && !dstDevice; break;
+  case cudaMemcpyDeviceToDevice: ok = srcInside && dstInside; break;
+  case cudaMemcpyHostToHost: ok = !srcDevice && !dstDevice; break;
+  case cudaMemcpyDefault:
+    ok = (!srcDevice || srcInside) && (!dstDevice || dstInside);
+    break;
+  }
+  if (!ok)
+    return fail(cudaErrorInvalidValue);
+  std::memmove(dst, src, bytes);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaMemset(void *p, int value, std::size_t bytes) {
+  using namespace cudaemu::detail;
+  if (refusedWhileCapturing())
+    return fail(cudaErrorStreamCaptureUnsupported);
+  if (bytes == 0)
+    return cudaSuccess;
+  std::lock_guard<std::mutex> hold(memory().lock);
+  if (!insideDevice(p, bytes))
+    return fail(cudaErrorInvalidValue);
+  std::memset(p, value, bytes);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaDeviceSynchronize() {
+  using namespace cudaemu::detail;
+  if (refusedWhileCapturing())
+    return fail(cudaErrorStreamCaptureUnsupported);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaStreamSynchronize(cudaStream_t) { return cudaDeviceSynchronize(); }
+
+inline cudaError_t cudaStreamBeginCapture(cudaStream_t, cudaStreamCaptureMode) {
+  using namespace cudaemu::detail;
+  State &s = state();
+  if (s.capturing)
+    return fail(cudaErrorIllegalState);
+  s.capturing = new cudaemu::Graph();
+  s.captureBroken = false;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaStreamEndCapture(cudaStream_t, cudaGraph_t *graph) {
+  using namespace cudaemu::detail;
+  State &s = state();
+  if (!s.capturing)
+    return fail(cudaErrorIllegalState);
+  cudaemu::Graph *captured = s.capturing;
+  s.capturing = nullptr;
+  if (s.captureBroken) {
+    delete captured;
+    *graph = nullptr;
+    return fail(cudaErrorStreamCaptureInvalidated);
+  }
+  *graph = captured;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaGraphInstantiate(cudaGraphExec_t *exec, cudaGraph_t graph,
+                                        unsigned long long /*flags*/ = 0) {
+  if (!graph)
+    return cudaemu::detail::fail(cudaErrorInvalidValue);
+  *exec = new cudaemu::Graph(*graph);
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaGraphLaunch(cudaGraphExec_t exec, cudaStream_t) {
+  if (!exec)
+    return cudaemu::detail::fail(cudaErrorInvalidValue);
+  if (cudaemu::detail::state().capturing)
+    return cudaemu::detail::fail(cudaErrorStreamCaptureUnsupported);
+  for (const auto &launch : exec->launches)
+    launch();
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaGraphDestroy(cudaGraph_t graph) {
+  delete graph;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaGraphExecDestroy(cudaGraphExec_t exec) {
+  delete exec;
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaEventCreate(cudaEvent_t *event) {
+  *event = new cudaemu::Event();
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaEventRecord(cudaEvent_t event, cudaStream_t = nullptr) {
+  event->at = std::chrono::steady_clock::now();
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaEventSynchronize(cudaEvent_t) { return cudaSuccess; }
+
+inline cudaError_t cudaEventElapsedTime(float *ms, cudaEvent_t start, cudaEvent_t end) {
+  *ms = std::chrono::duration<float, std::milli>(end->at - start->at).count();
+  return cudaSuccess;
+}
+
+inline cudaError_t cudaEventDestroy(cudaEvent_t event) {
+  delete event;
+  return cudaSuccess;
+}
+
+// ---- The built-in variables, last: the emulator's own code names blockDim
+// and gridDim as members.
+#define __syncthreads() ::cudaemu::syncthreads()
+#define threadIdx (::cudaemu::detail::running().thread)
+#define blockIdx (::cudaemu::detail::running().block)
+#define blockDim (::cudaemu::detail::running().blockDim)
+#define gridDim (::cudaemu::detail::running().gridDim)
+
+#endif // NETC_CUDAEMU_CUDA_RUNTIME_H
