@@ -1351,7 +1351,11 @@ void printVerbHelp(const Verb &verb, std::ostream &out) {
     if (!appliesTo(spec, verb.name))
       continue;
     std::string flag = std::string("--") + spec.name + (spec.value ? std::string(" ") + spec.value : "");
-    out << "  " << std::left << std::setw(26) << flag << spec.help << "\n";
+    // A flag wider than the column gets its own line, so help never runs into it.
+    if (flag.size() >= 26)
+      out << "  " << flag << "\n  " << std::string(26, ' ') << spec.help << "\n";
+    else
+      out << "  " << std::left << std::setw(26) << flag << spec.help << "\n";
   }
 }
 

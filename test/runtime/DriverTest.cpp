@@ -110,6 +110,8 @@ TEST_F(DriverTest, OptionsAreCheckedInOnePlace) {
   Outcome help = netrun({"train", "--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("--validation-split F"), std::string::npos) << help.out;
+  // A flag wider than the column stands on its own line, never run into its help.
+  EXPECT_NE(help.out.find("  --monitor val_loss|val_accuracy\n"), std::string::npos) << help.out;
 }
 
 TEST_F(DriverTest, InfoPrintsTheLayerTable) {
