@@ -3,10 +3,12 @@
 # test): `auto` trains on the GPU where one is usable and otherwise falls
 # back to the CPU saying why; `cuda` without a usable GPU fails with one
 # line; `cpu` never mentions the GPU. Runs with or without a GPU; exits 77
-# (ctest: skipped) when the fat model was not built (no nvcc).
-# Usage: device_choice.sh NETRUN MODELS-DIR SOURCE-DIR
+# (ctest: skipped) when the fat model was not built (no nvcc). EXPECT, when
+# given (gpu or cpu), is the device `auto` must choose: the CUDA emulator's
+# models test both branches here (test/gpu/emu/README.md).
+# Usage: device_choice.sh NETRUN MODELS-DIR SOURCE-DIR [EXPECT]
 set -u
-netrun=$1 model=$2/lenet5.so source=$3
+netrun=$1 model=$2/lenet5.so source=$3 expect=${4:-}
 if [ ! -f "$model" ]; then
   echo "SKIP: $model was not built (no nvcc: the cuda-build test skipped)"
   exit 77
@@ -15,7 +17,7 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 cd "$source" || fail "no $source"
-train() { "$netrun" train "$model" --data mnist --limit 256 --epochs 1 --out "$out/$1" --device "$1"; }
+train() { "$netrun" train "$model" --data mnist --limit 256 --validation-split 0.25 --epochs 1 --out "$out/$1" --device "$1"; }
 
 auto=$(train auto 2>&1) || fail "--device auto failed: $auto"
 if grep -q ', device cuda' <<<"$auto"; then
@@ -27,6 +29,11 @@ else
   grep -q "^netrun: note: the model's GPU path is not usable here (cuda: .*); training on the CPU$" <<<"$auto" ||
     fail "--device auto fell back to the CPU without saying why: $auto"
 fi
+
+case "$expect:$gpu" in
+  gpu:0) fail "--device auto trained on the CPU where a GPU was expected: $auto" ;;
+  cpu:1) fail "--device auto trained on the GPU where none was expected: $auto" ;;
+esac
 
 cuda=$(train cuda 2>&1)
 rc=$?

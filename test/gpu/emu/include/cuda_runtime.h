@@ -251,6 +251,7 @@ struct State {
   cudaError_t lastError = cudaSuccess;
   Graph *capturing = nullptr;
   bool captureBroken = false;
+  std::uint64_t resumes = 0; // fiber resumes, for NETC_CUDAEMU_PROFILE
 };
 
 inline State &state() {
@@ -313,6 +314,7 @@ inline void resume(Fiber &f) {
   State &s = state();
   s.fiber = &f;
   s.current = &f.index;
+  ++s.resumes;
   netc_cudaemu_switch(&s.hostSp, f.sp);
   s.fiber = nullptr;
   s.current = &s.plain;
@@ -367,6 +369,37 @@ inline void runBlock(dim3 block, dim3 blockDim, dim3 gridDim) {
   }
 }
 
+/// NETC_CUDAEMU_PROFILE=1: each kernel's launches, emulated seconds and
+/// fiber resumes, printed to stderr at exit, the costliest first, to find
+/// what makes an emulated test slow.
+struct Profile {
+  struct Entry {
+    std::uint64_t launches = 0, resumes = 0;
+    double seconds = 0;
+  };
+  std::mutex lock;
+  std::map<std::string, Entry> kernels;
+  ~Profile() {
+    std::vector<std::pair<std::string, Entry>> sorted(kernels.begin(), kernels.end());
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto &a, const auto &b) { return a.second.seconds > b.second.seconds; });
+    for (const auto &[name, e] : sorted)
+      std::fprintf(stderr, "cudaemu: %9.3f s %8llu launches %12llu resumes  %s\n", e.seconds,
+                   (unsigned long long)e.launches, (unsigned long long)e.resumes, name.c_str());
+  }
+};
+
+inline Profile *profile() {
+  static const bool enabled = [] {
+    const char *env = std::getenv("NETC_CUDAEMU_PROFILE");
+    return env && std::string(env) == "1";
+  }();
+  if (!enabled)
+    return nullptr;
+  static Profile p; // printed when the process (or the library) ends
+  return &p;
+}
+
 /// Runs a whole grid now.
 inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
                     const std::function<void()> &body) {
@@ -375,10 +408,19 @@ inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
   const char *outerKernel = s.kernel;
   s.body = &body;
   s.kernel = kernel;
+  const auto start = std::chrono::steady_clock::now();
+  const std::uint64_t resumesBefore = s.resumes;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x)
         runBlock(dim3(x, y, z), blockDim, grid);
+  if (Profile *p = profile()) {
+    std::lock_guard<std::mutex> hold(p->lock);
+    Profile::Entry &e = p->kernels[kernel];
+    ++e.launches;
+    e.resumes += s.resumes - resumesBefore;
+    e.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  }
   s.body = outerBody;
   s.kernel = outerKernel;
 }

@@ -6,8 +6,13 @@
 //   conv2d             one thread per output element, summing C*KH*KW taps;
 //   conv2d_grad_input  gather form, one thread per input pixel summing the
 //                      outputs whose window covers it (no atomics, no zeroing);
-//   conv2d_grad_weight one block per weight element (f, c, kh, kw), the
-//                      n*OH*OW products summed in double in a fixed tree.
+//   conv2d_grad_weight per weight element (f, c, kh, kw), the n*OH*OW
+//                      products summed in double: by one block in a fixed
+//                      tree, or, when they are at most kSerialGradWeight
+//                      (late layers: conv3 of lenet5 has OH*OW = 1), by one
+//                      thread in order; a 256-thread tree over a few products
+//                      is 8 barriers for almost no work (the CUDA emulator
+//                      showed it as 70% of a lenet5 step: docs/cuda.md).
 // Taps outside the input read zero (padding top PT, left PL; bottom and right
 // implied by OH/OW), as on the CPU. They are the baseline the GPU session
 // measures implicit-GEMM and cuDNN against (docs/cuda.md).
@@ -112,6 +117,37 @@ __global__ void conv2dGradWeight(int n, const float *__restrict__ dy, const floa
     dw[e] = float(s);
 }
 
+/// conv2dGradWeight's sum by one thread per weight element, in (i, oh, ow)
+/// order: consecutive threads take consecutive kw, so x is read contiguously
+/// and dy is the same address across the row.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
+          int OW>
+__global__ void conv2dGradWeightSerial(std::int64_t total, int n, const float *__restrict__ dy,
+                                       const float *__restrict__ x, float *__restrict__ dw) {
+  for (std::int64_t e = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; e < total;
+       e += std::int64_t(gridDim.x) * blockDim.x) {
+    const int kw = int(e % KW), kh = int(e / KW % KH), c = int(e / (KH * KW) % C),
+              f = int(e / (std::int64_t(C) * KH * KW));
+    double s = 0;
+    for (int i = 0; i < n; ++i)
+      for (int oh = 0; oh < OH; ++oh) {
+        const int ih = oh * SH + kh - PT;
+        if (ih < 0 || ih >= H)
+          continue;
+        for (int ow = 0; ow < OW; ++ow) {
+          const int iw = ow * SW + kw - PL;
+          if (iw >= 0 && iw < W)
+            s += double(dy[((std::int64_t(i) * F + f) * OH + oh) * OW + ow]) *
+                 x[((std::int64_t(i) * C + c) * H + ih) * W + iw];
+        }
+      }
+    dw[e] = float(s);
+  }
+}
+
+/// Products per weight element up to which one thread sums them.
+constexpr std::int64_t kSerialGradWeight = 2048;
+
 } // namespace detail
 
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
@@ -140,8 +176,13 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, in
 void conv2d_grad_weight(int n, const float *dy, const float *x, float *dw) {
   static_assert(std::int64_t(F) * C * KH * KW < (std::int64_t(1) << 31),
                 "conv2d_grad_weight: one block per weight element");
-  detail::conv2dGradWeight<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>
-      <<<F * C * KH * KW, detail::kThreads>>>(n, dy, x, dw);
+  const std::int64_t weights = std::int64_t(F) * C * KH * KW;
+  if (std::int64_t(n) * OH * OW <= detail::kSerialGradWeight)
+    detail::conv2dGradWeightSerial<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>
+        <<<detail::blocksFor(weights), detail::kThreads>>>(weights, n, dy, x, dw);
+  else
+    detail::conv2dGradWeight<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>
+        <<<unsigned(weights), detail::kThreads>>>(n, dy, x, dw);
   NETC_CUDA_CHECK_LAUNCH("conv2d_grad_weight");
 }
 

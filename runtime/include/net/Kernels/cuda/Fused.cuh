@@ -8,7 +8,8 @@
 //   POOL 0/2 with ACT != 0: the activation a, [n,F,OH,OW]; otherwise nothing.
 //
 // fused_conv2d is ONE kernel. A block owns one (sample, output channel, band
-// of TR conv rows); it stages the channel's filter in shared memory when it
+// of TR conv rows), with as many threads as the band has outputs (whole
+// warps, at most 256); it stages the channel's filter in shared memory when it
 // fits, computes the band's conv outputs + bias + activation into a shared
 // tile, and pools from that tile, so the conv output z and the activation a
 // never reach global memory (the point of fusing). The band is a whole
@@ -45,6 +46,13 @@ template <int OH, int OW, int PKH> constexpr int fusedBandRows() {
   constexpr int unit = PKH > 0 ? PKH : 1;
   constexpr int fit = kFusedTileFloats / OW / unit * unit;
   return fit < unit ? unit : (fit > OH ? OH : fit);
+}
+
+/// Threads of a fused block for a band of `outputs`: whole warps, 32 to
+/// kThreads.
+constexpr int fusedBlockThreads(int outputs) {
+  const int warps = (outputs + 31) / 32 * 32;
+  return warps < 32 ? 32 : (warps > kThreads ? kThreads : warps);
 }
 
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
@@ -160,8 +168,12 @@ void fused_conv2d(int n, const float *x, const float *w, const float *b, float *
   constexpr int TR = detail::fusedBandRows<OH, OW, (POOL ? PKH : 1)>();
   static_assert(POOL == 0 || TR % (PKH > 0 ? PKH : 1) == 0, "fused_conv2d: a band holds whole windows");
   const dim3 grid((OH + TR - 1) / TR, F, unsigned(n));
+  // As many threads as the band has outputs, in whole warps: a late layer's
+  // band is a few outputs (lenet5's conv3 one), and the rest of a 256-thread
+  // block would only wait at its barriers.
+  constexpr int kBlock = detail::fusedBlockThreads(TR * OW);
   detail::fusedConv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, ACT, POOL, PKH, PKW, POH, POW,
-                      BIAS, TR><<<grid, detail::kThreads>>>(x, w, b, y, saved);
+                      BIAS, TR><<<grid, kBlock>>>(x, w, b, y, saved);
   NETC_CUDA_CHECK_LAUNCH("fused_conv2d");
 }
 
