@@ -318,8 +318,10 @@ TEST(Gpu, Lenet5MnistEpochReachesTheCpuAccuracy) {
     GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
   // 469 steps and 10,000 evaluations take many minutes under the CUDA
   // emulator (test/gpu/emu); emu.Gpu.Lenet5ShortTraining covers training there.
-  if (const char *emulated = std::getenv("NETC_GPU_TESTS_EMULATED"); emulated && *emulated == '1')
-    GTEST_SKIP() << "a whole MNIST epoch is left to a real GPU (NETC_GPU_TESTS_EMULATED=1)";
+  const std::string models = folder("NETC_GPU_MODELS_DIR", NETC_GPU_MODELS_DIR);
+  if (std::filesystem::exists(models + "/EMULATED"))
+    GTEST_SKIP() << "a whole MNIST epoch is left to a real GPU (" << models
+                 << " holds the CUDA emulator's models)";
   std::string why;
   Pair p = open("lenet5", 128, why);
   if (!why.empty())
