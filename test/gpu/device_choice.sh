@@ -9,6 +9,10 @@
 # Usage: device_choice.sh NETRUN MODELS-DIR SOURCE-DIR [EXPECT]
 set -u
 netrun=$1 model=$2/lenet5.so source=$3 expect=${4:-}
+case "$expect" in
+  "" | gpu | cpu) ;;
+  *) echo "FAIL: EXPECT is gpu or cpu, got '$expect'"; exit 1 ;;
+esac
 if [ ! -f "$model" ]; then
   echo "SKIP: $model was not built (no nvcc: the cuda-build test skipped)"
   exit 77

@@ -469,6 +469,12 @@ inline bool insideDevice(const void *p, std::size_t bytes, bool *touches = nullp
   return in && address + bytes <= it->first + it->second;
 }
 
+/// The bytes cudaMalloc reserves for `bytes`: rounded up to its 256-byte
+/// alignment, at least one unit.
+inline std::size_t reservedBytes(std::size_t bytes) {
+  return (std::max<std::size_t>(bytes, 1) + 255) / 256 * 256;
+}
+
 inline cudaError_t fail(cudaError_t error) {
   if (state().lastError == cudaSuccess)
     state().lastError = error;
@@ -655,7 +661,7 @@ inline cudaError_t cudaMalloc(void **p, std::size_t bytes) {
     return fail(cudaErrorMemoryAllocation);
   // Rounded up and aligned as cudaMalloc's (256 bytes); filled with 0xFF,
   // NaN as float, for a GPU's memory is not cleared.
-  const std::size_t rounded = (std::max<std::size_t>(bytes, 1) + 255) / 256 * 256;
+  const std::size_t rounded = reservedBytes(bytes);
   void *memory = std::aligned_alloc(256, rounded);
   if (!memory)
     return fail(cudaErrorMemoryAllocation);
@@ -681,7 +687,7 @@ inline cudaError_t cudaFree(void *p) {
   auto it = m.allocations.find(reinterpret_cast<std::uintptr_t>(p));
   if (it == m.allocations.end())
     return fail(cudaErrorInvalidValue);
-  m.used -= (std::max<std::size_t>(it->second, 1) + 255) / 256 * 256;
+  m.used -= reservedBytes(it->second);
   m.allocations.erase(it);
   std::free(p);
   return cudaSuccess;
