@@ -197,7 +197,15 @@ TEST(Gpu, Lenet5Classic) { compareModel("lenet5_classic", 32); }
 TEST(Gpu, TfCnn) { compareModel("tf_cnn", 16); }
 TEST(Gpu, Resnet50Head) { compareModel("resnet50_head", 4); }
 
-/// Twenty lenet5 steps on the GPU and the CPU follow the same losses.
+/// Whether the models under test were built with the CUDA emulator's nvcc
+/// stand-in (test/gpu/emu), whose "GPU" is thousands of times slower.
+bool emulated() {
+  return std::filesystem::exists(folder("NETC_GPU_MODELS_DIR", NETC_GPU_MODELS_DIR) +
+                                 "/EMULATED");
+}
+
+/// Twenty lenet5 steps on the GPU and the CPU follow the same losses (five
+/// under the emulator, where a step takes seconds).
 TEST(Gpu, Lenet5ShortTraining) {
   constexpr int32_t kBatch = 64;
   std::string why;
@@ -210,7 +218,8 @@ TEST(Gpu, Lenet5ShortTraining) {
   std::uniform_real_distribution<float> pixel(0.f, 1.f);
   std::vector<float> x(size_t(kBatch) * 784);
   std::vector<int32_t> y(kBatch);
-  for (int step = 0; step < 20; ++step) {
+  const int steps = emulated() ? 5 : 20;
+  for (int step = 0; step < steps; ++step) {
     for (float &v : x)
       v = pixel(gen);
     for (int32_t &v : y)
@@ -318,9 +327,9 @@ TEST(Gpu, Lenet5MnistEpochReachesTheCpuAccuracy) {
     GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
   // 469 steps and 10,000 evaluations take many minutes under the CUDA
   // emulator (test/gpu/emu); emu.Gpu.Lenet5ShortTraining covers training there.
-  const std::string models = folder("NETC_GPU_MODELS_DIR", NETC_GPU_MODELS_DIR);
-  if (std::filesystem::exists(models + "/EMULATED"))
-    GTEST_SKIP() << "a whole MNIST epoch is left to a real GPU (" << models
+  if (emulated())
+    GTEST_SKIP() << "a whole MNIST epoch is left to a real GPU ("
+                 << folder("NETC_GPU_MODELS_DIR", NETC_GPU_MODELS_DIR)
                  << " holds the CUDA emulator's models)";
   std::string why;
   Pair p = open("lenet5", 128, why);

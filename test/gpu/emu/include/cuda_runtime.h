@@ -23,10 +23,14 @@
 //   - NETC_CUDAEMU_DEVICES=0 makes cudaGetDeviceCount fail as on a machine
 //     without a driver, and NETC_CUDAEMU_MEMORY=<bytes> caps device memory,
 //     so the callers' fall-backs are tested too.
+// Built with AddressSanitizer (the emulated memcheck), it also reports a
+// kernel reading or writing past the end of an allocation, and the host
+// touching device memory: device memory is poisoned while no kernel runs, and
+// while one runs only the bytes each allocation asked for are open.
 // What it cannot check: timing, warp-level behaviour (the kernels use none),
 // float results of fused multiply-adds the GPU contracts differently
-// (hence the tests' stated tolerances), and a device pointer dereferenced on
-// the host (here it is ordinary memory).
+// (hence the tests' stated tolerances), and, without AddressSanitizer, a
+// device pointer dereferenced on the host (here it is ordinary memory).
 //
 // Launches run when they are made (a stream is a no-op); each block's threads
 // start on fibers of 64 KiB stacks that are reused, switched by a few lines of
@@ -64,6 +68,18 @@
 
 #include <sys/mman.h>
 #include <unistd.h>
+
+#if defined(__SANITIZE_ADDRESS__)
+#define NETC_CUDAEMU_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NETC_CUDAEMU_ASAN 1
+#endif
+#endif
+#ifdef NETC_CUDAEMU_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 // ---- The language: qualifiers (the built-in variables are at the end) ----
 
@@ -223,6 +239,42 @@ namespace detail {
   std::abort();
 }
 
+// AddressSanitizer's view of memory and stacks; no-ops in a plain build.
+inline void poison(const void *p, std::size_t bytes) {
+#ifdef NETC_CUDAEMU_ASAN
+  ASAN_POISON_MEMORY_REGION(p, bytes);
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
+inline void unpoison(const void *p, std::size_t bytes) {
+#ifdef NETC_CUDAEMU_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, bytes);
+#else
+  (void)p, (void)bytes;
+#endif
+}
+
+/// Tells AddressSanitizer a stack switch is coming (it would otherwise take
+/// the fiber's frames for a stack overflow or a corrupt stack).
+inline void startSwitch(void **fakeStack, const void *bottom, std::size_t bytes) {
+#ifdef NETC_CUDAEMU_ASAN
+  __sanitizer_start_switch_fiber(fakeStack, bottom, bytes);
+#else
+  (void)fakeStack, (void)bottom, (void)bytes;
+#endif
+}
+
+/// Tells it the switch has happened; `from*` receive the stack left.
+inline void finishSwitch(void *fakeStack, const void **fromBottom, std::size_t *fromBytes) {
+#ifdef NETC_CUDAEMU_ASAN
+  __sanitizer_finish_switch_fiber(fakeStack, fromBottom, fromBytes);
+#else
+  (void)fakeStack, (void)fromBottom, (void)fromBytes;
+#endif
+}
+
 /// The built-in variables of the thread running now.
 struct ThreadIndex {
   uint3 thread{0, 0, 0}, block{0, 0, 0};
@@ -232,11 +284,16 @@ struct ThreadIndex {
 struct Fiber {
   void *sp = nullptr;    // saved stack pointer while switched out
   char *stack = nullptr; // its mapping
+  void *fakeStack = nullptr; // AddressSanitizer's, while switched out
   ThreadIndex index;
   bool finished = true;
 };
 
+#ifdef NETC_CUDAEMU_ASAN
+constexpr std::size_t kStackBytes = 256 * 1024; // room for the redzones of every local
+#else
 constexpr std::size_t kStackBytes = 64 * 1024;
+#endif
 
 /// Per host thread: the launch running, its fibers, device memory, errors.
 struct State {
@@ -244,6 +301,8 @@ struct State {
   ThreadIndex *current = &plain;     // what threadIdx & co. read
   Fiber *fiber = nullptr;            // the fiber running, null on the host stack
   void *hostSp = nullptr;            // the host stack while a fiber runs
+  const void *hostBottom = nullptr;  // and its extent, for AddressSanitizer
+  std::size_t hostBytes = 0;
   const std::function<void()> *body = nullptr;
   const char *kernel = "";
   bool barrierSeen = false;          // a thread of this block reached one
@@ -261,14 +320,23 @@ inline State &state() {
 
 inline ThreadIndex &running() { return *state().current; }
 
+/// From the running fiber back to the host stack, until resumed.
+inline void toHost(Fiber *f) {
+  State &s = state();
+  startSwitch(&f->fakeStack, s.hostBottom, s.hostBytes);
+  netc_cudaemu_switch(&f->sp, s.hostSp);
+  finishSwitch(f->fakeStack, &s.hostBottom, &s.hostBytes);
+}
+
 /// A fiber runs thread after thread of a block: each time it is resumed with
 /// a new index it calls the launch's body, then reports it finished.
 inline void fiberMain(Fiber *f) {
   State &s = state();
+  finishSwitch(nullptr, &s.hostBottom, &s.hostBytes);
   for (;;) {
     (*s.body)();
     f->finished = true;
-    netc_cudaemu_switch(&f->sp, s.hostSp);
+    toHost(f);
   }
 }
 
@@ -315,7 +383,10 @@ inline void resume(Fiber &f) {
   s.fiber = &f;
   s.current = &f.index;
   ++s.resumes;
+  void *fakeStack = nullptr;
+  startSwitch(&fakeStack, f.stack, kStackBytes);
   netc_cudaemu_switch(&s.hostSp, f.sp);
+  finishSwitch(fakeStack, nullptr, nullptr);
   s.fiber = nullptr;
   s.current = &s.plain;
 }
@@ -400,10 +471,13 @@ inline Profile *profile() {
   return &p;
 }
 
+inline void openDeviceMemory(bool open);
+
 /// Runs a whole grid now.
 inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
                     const std::function<void()> &body) {
   State &s = state();
+  openDeviceMemory(true);
   const std::function<void()> *outerBody = s.body;
   const char *outerKernel = s.kernel;
   s.body = &body;
@@ -423,6 +497,7 @@ inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
   }
   s.body = outerBody;
   s.kernel = outerKernel;
+  openDeviceMemory(false);
 }
 
 /// A launch's configuration as a GPU checks it.
@@ -438,6 +513,7 @@ struct Memory {
   std::mutex lock;
   std::map<std::uintptr_t, std::size_t> allocations;
   std::size_t used = 0;
+  int kernelsRunning = 0; // on all host threads; device memory is open while any runs
 };
 
 inline Memory &memory() {
@@ -451,28 +527,64 @@ inline std::size_t memoryLimit() {
   return std::size_t(16) << 30;
 }
 
+/// The allocation p lies in, or null; the caller holds memory().lock.
+inline const std::pair<const std::uintptr_t, std::size_t> *allocationAt(const void *p) {
+  const auto address = reinterpret_cast<std::uintptr_t>(p);
+  const Memory &m = memory();
+  auto it = m.allocations.upper_bound(address);
+  if (it == m.allocations.begin())
+    return nullptr;
+  --it;
+  return address < it->first + std::max<std::size_t>(it->second, 1) ? &*it : nullptr;
+}
+
 /// Whether [p, p + bytes) lies inside one allocation; `touches` says
 /// whether p lies in any.
 inline bool insideDevice(const void *p, std::size_t bytes, bool *touches = nullptr) {
-  const auto address = reinterpret_cast<std::uintptr_t>(p);
-  const Memory &m = memory(); // the caller holds m.lock
-  auto it = m.allocations.upper_bound(address);
-  if (it == m.allocations.begin()) {
-    if (touches)
-      *touches = false;
-    return false;
-  }
-  --it;
-  const bool in = address < it->first + std::max<std::size_t>(it->second, 1);
+  const auto *allocation = allocationAt(p);
   if (touches)
-    *touches = in;
-  return in && address + bytes <= it->first + it->second;
+    *touches = allocation != nullptr;
+  return allocation &&
+         reinterpret_cast<std::uintptr_t>(p) + bytes <= allocation->first + allocation->second;
 }
 
 /// The bytes cudaMalloc reserves for `bytes`: rounded up to its 256-byte
 /// alignment, at least one unit.
 inline std::size_t reservedBytes(std::size_t bytes) {
   return (std::max<std::size_t>(bytes, 1) + 255) / 256 * 256;
+}
+
+/// Under AddressSanitizer, opens to the code about to run the bytes the
+/// allocation p lies in asked for (open), or closes the whole reservation
+/// again; the caller holds memory().lock. Whole allocations, for a granule of
+/// shadow memory cannot be closed in part.
+inline void openAllocation(const void *p, bool open) {
+  if (!open && memory().kernelsRunning)
+    return; // a kernel on another host thread may be using it
+  if (const auto *allocation = allocationAt(p)) {
+    const auto *start = reinterpret_cast<const void *>(allocation->first);
+    if (open)
+      unpoison(start, allocation->second);
+    else
+      poison(start, reservedBytes(allocation->second));
+  }
+}
+
+/// Every allocation opened for a kernel, or closed after it, so the host
+/// touching device memory and a kernel reading past an allocation's end are
+/// both reported.
+inline void openDeviceMemory(bool open) {
+#ifdef NETC_CUDAEMU_ASAN
+  Memory &m = memory();
+  std::lock_guard<std::mutex> hold(m.lock);
+  // Host threads may run kernels at once: the first opens, the last closes.
+  if (open ? m.kernelsRunning++ != 0 : --m.kernelsRunning != 0)
+    return;
+  for (const auto &[start, bytes] : m.allocations)
+    openAllocation(reinterpret_cast<const void *>(start), open);
+#else
+  (void)open;
+#endif
 }
 
 inline cudaError_t fail(cudaError_t error) {
@@ -509,7 +621,7 @@ inline void syncthreads() {
                   "without one (a barrier that not every thread reaches hangs or misbehaves "
                   "on a GPU)");
   s.barrierSeen = true;
-  netc_cudaemu_switch(&s.fiber->sp, s.hostSp);
+  detail::toHost(s.fiber);
 }
 
 /// The launch `kernel<<<grid, block, shared, stream>>>`: called with the
@@ -666,6 +778,7 @@ inline cudaError_t cudaMalloc(void **p, std::size_t bytes) {
   if (!memory)
     return fail(cudaErrorMemoryAllocation);
   std::memset(memory, 0xFF, rounded);
+  poison(memory, rounded); // device memory: no kernel runs yet
   m.allocations[reinterpret_cast<std::uintptr_t>(memory)] = bytes;
   m.used += rounded;
   *p = memory;
@@ -688,6 +801,7 @@ inline cudaError_t cudaFree(void *p) {
   if (it == m.allocations.end())
     return fail(cudaErrorInvalidValue);
   m.used -= reservedBytes(it->second);
+  unpoison(p, reservedBytes(it->second));
   m.allocations.erase(it);
   std::free(p);
   return cudaSuccess;
@@ -715,7 +829,11 @@ inline cudaError_t cudaMemcpy(void *dst, const void *src, std::size_t bytes, cud
   }
   if (!ok)
     return fail(cudaErrorInvalidValue);
+  openAllocation(src, true);
+  openAllocation(dst, true);
   std::memmove(dst, src, bytes);
+  openAllocation(src, false);
+  openAllocation(dst, false);
   return cudaSuccess;
 }
 
@@ -728,7 +846,9 @@ inline cudaError_t cudaMemset(void *p, int value, std::size_t bytes) {
   std::lock_guard<std::mutex> hold(memory().lock);
   if (!insideDevice(p, bytes))
     return fail(cudaErrorInvalidValue);
+  openAllocation(p, true);
   std::memset(p, value, bytes);
+  openAllocation(p, false);
   return cudaSuccess;
 }
 

@@ -1,0 +1,185 @@
+//===- EmulatorTest.cpp - the CUDA emulator's own checks fire -------------===//
+//
+// The emulator is a test tool: these tests plant each mistake it claims to
+// catch (README.md, "What it checks") and expect it caught, so a change that
+// quietly disables a check fails here. Built twice: emulator-tests, and
+// emulator-memcheck-tests with AddressSanitizer, where the memcheck's cases
+// (an overrun in a kernel, the host reading device memory) run too.
+//
+// Launches are written as rewrite_launches.py writes them.
+//
+//===----------------------------------------------------------------------===//
+
+#include <cuda_runtime.h>
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <vector>
+
+namespace {
+
+constexpr int kThreads = 64;
+
+/// out[t] = the value thread t+1 wrote to shared memory (base + t + 1), read
+/// after a barrier (or not): only the barrier makes it defined.
+template <bool BARRIER> __global__ void neighbour(float base, float *out) {
+  __shared__ float shared[kThreads];
+  const unsigned t = threadIdx.x;
+  shared[t] = base + float(t);
+  if (BARRIER)
+    __syncthreads();
+  out[t] = shared[(t + 1) % kThreads];
+}
+
+__global__ void fill(float *out, int n, float value) {
+  const int i = blockIdx.x * blockDim.x + threadIdx.x;
+  if (i < n)
+    out[i] = value;
+}
+
+__global__ void copyOne(const float *in, float *out) { *out = *in; }
+
+/// Writes one element past n when `overrun`: the bug the memcheck exists for.
+__global__ void writeUpTo(float *out, int n, bool overrun) {
+  for (int i = threadIdx.x; i < n + (overrun ? 1 : 0); i += blockDim.x)
+    out[i] = 1.f;
+}
+
+template <typename T> std::vector<T> download(const T *device, std::size_t count) {
+  std::vector<T> host(count);
+  EXPECT_EQ(cudaMemcpy(host.data(), device, count * sizeof(T), cudaMemcpyDeviceToHost),
+            cudaSuccess);
+  return host;
+}
+
+class Emulator : public ::testing::Test {
+protected:
+  void SetUp() override { (void)cudaGetLastError(); }
+  void TearDown() override {
+    for (void *p : owned_)
+      EXPECT_EQ(cudaFree(p), cudaSuccess);
+    unsetenv("NETC_CUDAEMU_MEMORY");
+  }
+  float *deviceFloats(std::size_t count) {
+    void *p = nullptr;
+    EXPECT_EQ(cudaMalloc(&p, count * sizeof(float)), cudaSuccess);
+    owned_.push_back(p);
+    return static_cast<float *>(p);
+  }
+
+private:
+  std::vector<void *> owned_;
+};
+
+TEST_F(Emulator, a_barrier_orders_shared_memory_and_its_absence_shows) {
+  // A new base each run, so shared memory left by an earlier run cannot pass.
+  static float base = 0;
+  base += 1000;
+  float *out = deviceFloats(kThreads);
+  ::cudaemu::launch(&neighbour<true>, "neighbour<true>", 1, kThreads)(base, out);
+  const auto ordered = download(out, kThreads);
+  for (int t = 0; t < kThreads; ++t)
+    EXPECT_EQ(ordered[t], base + float((t + 1) % kThreads)) << "thread " << t << " with the barrier";
+  ::cudaemu::launch(&neighbour<false>, "neighbour<false>", 1, kThreads)(base, out);
+  const auto unordered = download(out, kThreads);
+  int wrong = 0;
+  for (int t = 0; t < kThreads; ++t)
+    wrong += unordered[t] != base + float((t + 1) % kThreads);
+  EXPECT_GT(wrong, 0) << "without the barrier every thread still read its neighbour's value: "
+                         "the emulator would not catch a missing __syncthreads()";
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess);
+}
+
+TEST_F(Emulator, launch_shapes_are_checked_as_a_gpu_checks_them) {
+  float *out = deviceFloats(1);
+  ::cudaemu::launch(&fill, "fill", 1, 1025)(out, 1, 0.f);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration) << "1025 threads a block";
+  ::cudaemu::launch(&fill, "fill", 1, dim3(1, 1, 65))(out, 1, 0.f);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration) << "65 threads in z";
+  ::cudaemu::launch(&fill, "fill", dim3(1, 65536), 1)(out, 1, 0.f);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidConfiguration) << "65536 blocks in y";
+  ::cudaemu::launch(&fill, "fill", 1, 1024)(out, 1, 2.f);
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "1024 threads a block is allowed";
+  EXPECT_EQ(download(out, 1)[0], 2.f);
+}
+
+TEST_F(Emulator, fresh_device_memory_reads_as_nan) {
+  float *p = deviceFloats(3);
+  for (const float v : download(p, 3))
+    EXPECT_TRUE(std::isnan(v)) << "cudaMalloc'd memory read as " << v;
+}
+
+TEST_F(Emulator, copies_check_their_direction_and_bounds) {
+  float *p = deviceFloats(4);
+  std::vector<float> host(8, 1.f);
+  EXPECT_EQ(cudaMemcpy(host.data(), p, 4 * sizeof(float), cudaMemcpyHostToDevice),
+            cudaErrorInvalidValue)
+      << "direction swapped";
+  EXPECT_EQ(cudaMemcpy(p, host.data(), 8 * sizeof(float), cudaMemcpyHostToDevice),
+            cudaErrorInvalidValue)
+      << "8 floats into 4";
+  EXPECT_EQ(cudaMemset(p + 1, 0, 4 * sizeof(float)), cudaErrorInvalidValue) << "memset overrun";
+  EXPECT_EQ(cudaMemcpy(p, host.data(), 4 * sizeof(float), cudaMemcpyHostToDevice), cudaSuccess);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorInvalidValue) << "the first error is kept";
+  EXPECT_EQ(cudaGetLastError(), cudaSuccess) << "and reading it clears it";
+}
+
+TEST_F(Emulator, a_capture_records_launches_and_refuses_copies) {
+  float *a = deviceFloats(1), *b = deviceFloats(1);
+  const float one = 1.f, two = 2.f;
+  ASSERT_EQ(cudaMemcpy(a, &one, sizeof one, cudaMemcpyHostToDevice), cudaSuccess);
+  cudaGraph_t graph = nullptr;
+  ASSERT_EQ(cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeGlobal), cudaSuccess);
+  ::cudaemu::launch(&copyOne, "copyOne", 1, 1)(a, b);
+  ASSERT_EQ(cudaStreamEndCapture(cudaStreamPerThread, &graph), cudaSuccess);
+  EXPECT_TRUE(std::isnan(download(b, 1)[0])) << "a captured launch ran during the capture";
+  cudaGraphExec_t exec = nullptr;
+  ASSERT_EQ(cudaGraphInstantiate(&exec, graph, 0), cudaSuccess);
+  ASSERT_EQ(cudaMemcpy(a, &two, sizeof two, cudaMemcpyHostToDevice), cudaSuccess);
+  ASSERT_EQ(cudaGraphLaunch(exec, cudaStreamPerThread), cudaSuccess);
+  EXPECT_EQ(download(b, 1)[0], 2.f) << "the replay reads the arguments' memory as it is now";
+  cudaGraphExecDestroy(exec);
+  cudaGraphDestroy(graph);
+
+  ASSERT_EQ(cudaStreamBeginCapture(cudaStreamPerThread, cudaStreamCaptureModeGlobal), cudaSuccess);
+  EXPECT_EQ(cudaMemcpy(a, &one, sizeof one, cudaMemcpyHostToDevice),
+            cudaErrorStreamCaptureUnsupported);
+  EXPECT_EQ(cudaStreamEndCapture(cudaStreamPerThread, &graph), cudaErrorStreamCaptureInvalidated);
+  EXPECT_EQ(graph, nullptr);
+  (void)cudaGetLastError();
+}
+
+TEST_F(Emulator, device_memory_can_be_capped) {
+  setenv("NETC_CUDAEMU_MEMORY", "1024", 1);
+  void *p = nullptr;
+  EXPECT_EQ(cudaMalloc(&p, 2048), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaGetLastError(), cudaErrorMemoryAllocation);
+  EXPECT_EQ(cudaMalloc(&p, 512), cudaSuccess);
+  EXPECT_EQ(cudaFree(p), cudaSuccess);
+}
+
+#ifdef NETC_CUDAEMU_ASAN
+// The emulated memcheck's cases: each a process of its own that must die
+// with AddressSanitizer's report.
+using EmulatedMemcheck = Emulator;
+
+TEST_F(EmulatedMemcheck, a_kernel_writing_past_its_allocation_is_reported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float *out = deviceFloats(100);
+  ::cudaemu::launch(&writeUpTo, "writeUpTo", 1, 32)(out, 100, false); // in bounds: fine
+  EXPECT_DEATH(::cudaemu::launch(&writeUpTo, "writeUpTo", 1, 32)(out, 100, true),
+               "AddressSanitizer.*\n.*WRITE of size 4[^\n]*\n.*writeUpTo");
+}
+
+TEST_F(EmulatedMemcheck, the_host_reading_device_memory_is_reported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float *p = deviceFloats(4);
+  ASSERT_EQ(cudaMemset(p, 0, 4 * sizeof(float)), cudaSuccess);
+  EXPECT_DEATH(std::printf("%f\n", double(*static_cast<volatile float *>(p))),
+               "AddressSanitizer: use-after-poison.*\n.*READ of size 4");
+}
+#endif
+
+} // namespace
