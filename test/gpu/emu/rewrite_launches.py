@@ -8,12 +8,18 @@ becomes
 which host C++ compiles with cuda_runtime.h of this folder (README.md). The
 kernel expression is read backwards from `<<<` over names, `::` and balanced
 template brackets, so `detail::conv2d<C, H, W>\n    <<<...>>>` is found
-across the line break; line numbers are kept. Usage:
+across the line break. A `__shared__` declaration (one line) is followed, on
+its line, by a call that fills each array it declares with 0xFF bytes when
+a block first reaches it, as a GPU's shared memory holds no value a block
+can count on. Line numbers are kept. Usage:
     rewrite_launches.py IN OUT            one file
     rewrite_launches.py --tree IN OUT     every *.cuh, *.cu and *.h under IN
 """
 import os
+import re
 import sys
+
+SHARED = re.compile(r'^([ \t]*)__shared__\s([^;\n]*);', re.MULTILINE)
 
 
 def kernel_start(text, end):
@@ -60,9 +66,49 @@ def rewrite(text, where):
         pos = close_at + 3
 
 
+def top_level_split(text):
+    """`text` split at the commas outside brackets."""
+    parts, depth, start = [], 0, 0
+    for i, c in enumerate(text):
+        if c in '[({':
+            depth += 1
+        elif c in '])}':
+            depth -= 1
+        elif c == ',' and depth == 0:
+            parts.append(text[start:i])
+            start = i + 1
+    parts.append(text[start:])
+    return parts
+
+
+def declared_names(declaration, where):
+    """The variables a `__shared__` declaration (without its `;`) declares."""
+    names = []
+    for declarator in top_level_split(declaration):
+        head = declarator.split('[', 1)[0].split('=', 1)[0]
+        match = re.search(r'([A-Za-z_]\w*)\s*$', head)
+        if not match:
+            raise SystemExit(f'{where}: cannot read the name in `__shared__ {declaration};`')
+        names.append(match.group(1))
+    return names
+
+
+def fresh_shared(text, where):
+    """Each one-line `__shared__` declaration followed by its fills."""
+    def fill(match):
+        names = declared_names(match.group(2), where)
+        calls = ''.join(f' ::cudaemu::detail::freshShared(&{n}, sizeof {n});' for n in names)
+        return match.group(0) + calls
+    text = SHARED.sub(fill, text)
+    for number, line in enumerate(text.split('\n'), 1):
+        if line.lstrip().startswith('__shared__') and 'freshShared' not in line:
+            raise SystemExit(f'{where}:{number}: a __shared__ declaration must end on its line')
+    return text
+
+
 def rewrite_file(source, target):
     with open(source, encoding='utf-8') as f:
-        text = rewrite(f.read(), source)
+        text = fresh_shared(rewrite(f.read(), source), source)
     os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
     temp = target + '.tmp'
     with open(temp, 'w', encoding='utf-8') as f:

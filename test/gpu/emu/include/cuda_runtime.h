@@ -306,6 +306,7 @@ struct State {
   const std::function<void()> *body = nullptr;
   const char *kernel = "";
   bool barrierSeen = false;          // a thread of this block reached one
+  std::vector<const void *> freshShared; // this block's __shared__ already filled
   std::vector<std::unique_ptr<Fiber>> fibers;
   cudaError_t lastError = cudaSuccess;
   Graph *capturing = nullptr;
@@ -319,6 +320,18 @@ inline State &state() {
 }
 
 inline ThreadIndex &running() { return *state().current; }
+
+/// After each `__shared__` declaration (rewrite_launches.py): the first
+/// thread of a block to reach it fills the array with 0xFF bytes, NaN as
+/// float, so a read of shared memory no thread of this block wrote shows,
+/// instead of what the previous block left there.
+inline void freshShared(void *p, std::size_t bytes) {
+  State &s = state();
+  if (std::find(s.freshShared.begin(), s.freshShared.end(), p) != s.freshShared.end())
+    return;
+  s.freshShared.push_back(p);
+  std::memset(p, 0xFF, bytes);
+}
 
 /// From the running fiber back to the host stack, until resumed.
 inline void toHost(Fiber *f) {
@@ -408,6 +421,7 @@ inline void runBlock(dim3 block, dim3 blockDim, dim3 gridDim) {
   State &s = state();
   const unsigned threads = blockDim.x * blockDim.y * blockDim.z;
   s.barrierSeen = false;
+  s.freshShared.clear();
   Fiber &first = fiberAt(0);
   first.index = indexOf(0, block, blockDim, gridDim);
   first.finished = false;

@@ -1,0 +1,4 @@
+__global__ void k(float *y) {
+  __shared__ float tile
+      [64];
+}
