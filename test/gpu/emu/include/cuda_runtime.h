@@ -13,6 +13,9 @@
 //   - launch shapes are checked as a GPU checks them (at most 1024 threads a
 //     block, 64 in z, 65535 blocks in y and z); a bad one fails the launch and
 //     is reported by cudaGetLastError();
+//   - each __shared__ array is filled with 0xFF bytes when a block's first
+//     thread reaches its declaration (rewrite_launches.py adds the call), so
+//     shared memory no thread of the block wrote reads as NaN;
 //   - device memory is a registry of allocations filled with 0xFF bytes
 //     (NaN as float), as a GPU's is uninitialised; cudaMemcpy and cudaMemset
 //     check that their device side lies inside one allocation and their host
