@@ -2,9 +2,11 @@
 //
 // The emulator is a test tool: these tests plant each mistake it claims to
 // catch (README.md, "What it checks") and expect it caught, so a change that
-// quietly disables a check fails here. Built twice: emulator-tests, and
+// quietly disables a check fails here. Built three times: emulator-tests;
 // emulator-memcheck-tests with AddressSanitizer, where the memcheck's cases
-// (an overrun in a kernel, the host reading device memory) run too.
+// (an overrun in a kernel, the host reading device memory) run too; and
+// emulator-racecheck-tests with ThreadSanitizer, where the racecheck's cases
+// (threads of a block, and blocks, racing on global memory) do.
 //
 // Launches are written as rewrite_launches.py writes them.
 //
@@ -47,6 +49,38 @@ __global__ void writeUpTo(float *out, int n, bool overrun) {
     out[i] = 1.f;
 }
 
+/// What rewrite_launches.py makes of `__shared__ float tile[32];`; thread 5
+/// leaves its element unwritten, and `past` threads write one element past
+/// the end.
+__global__ void sharedTile(float *out, int past) {
+  static char cudaemu_tile;
+  auto &tile = ::cudaemu::detail::sharedArray<float[(32)]>(&cudaemu_tile);
+  float *element = tile; // through a pointer, which UBSan's bounds check cannot follow
+  if (threadIdx.x != 5)
+    element[threadIdx.x + past] = 1.f;
+  __syncthreads();
+  out[blockIdx.x * 32 + threadIdx.x] = tile[threadIdx.x];
+}
+
+/// 48 KiB and one float of shared memory: more than a block may declare.
+__global__ void tooMuchShared(float *out) {
+  static char cudaemu_big;
+  auto &big = ::cudaemu::detail::sharedArray<float[(12 * 1024 + 1)]>(&cudaemu_big);
+  big[0] = 0.f;
+  *out = big[0];
+}
+
+/// Every thread adds 1 to *sum: racing threads, and blocks.
+__global__ void addOne(float *sum) { *sum += 1.f; }
+
+/// Thread 0 writes, all read it after the barrier: ordered, no race.
+__global__ void broadcast(float *value, float *out) {
+  if (threadIdx.x == 0)
+    *value = 7.f;
+  __syncthreads();
+  out[threadIdx.x] = *value;
+}
+
 template <typename T> std::vector<T> download(const T *device, std::size_t count) {
   std::vector<T> host(count);
   EXPECT_EQ(cudaMemcpy(host.data(), device, count * sizeof(T), cudaMemcpyDeviceToHost),
@@ -82,6 +116,12 @@ TEST_F(Emulator, a_barrier_orders_shared_memory_and_its_absence_shows) {
   const auto ordered = download(out, kThreads);
   for (int t = 0; t < kThreads; ++t)
     EXPECT_EQ(ordered[t], base + float((t + 1) % kThreads)) << "thread " << t << " with the barrier";
+#ifdef NETC_CUDAEMU_TSAN
+  // The racecheck reports the read its write does not come before.
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_DEATH(::cudaemu::launch(&neighbour<false>, "neighbour<false>", 1, kThreads)(base, out),
+               "ThreadSanitizer: data race[^\n]*\n[^\n]*\n[^\n]*neighbour<false>");
+#else
   ::cudaemu::launch(&neighbour<false>, "neighbour<false>", 1, kThreads)(base, out);
   const auto unordered = download(out, kThreads);
   int wrong = 0;
@@ -89,6 +129,7 @@ TEST_F(Emulator, a_barrier_orders_shared_memory_and_its_absence_shows) {
     wrong += unordered[t] != base + float((t + 1) % kThreads);
   EXPECT_GT(wrong, 0) << "without the barrier every thread still read its neighbour's value: "
                          "the emulator would not catch a missing __syncthreads()";
+#endif
   EXPECT_EQ(cudaGetLastError(), cudaSuccess);
 }
 
@@ -109,6 +150,27 @@ TEST_F(Emulator, fresh_device_memory_reads_as_nan) {
   float *p = deviceFloats(3);
   for (const float v : download(p, 3))
     EXPECT_TRUE(std::isnan(v)) << "cudaMalloc'd memory read as " << v;
+}
+
+TEST_F(Emulator, each_block_gets_its_shared_memory_afresh) {
+  float *out = deviceFloats(64);
+  ::cudaemu::launch(&sharedTile, "sharedTile", 2, 32)(out, 0);
+  const auto values = download(out, 64);
+  for (int i = 0; i < 64; ++i) {
+    if (i % 32 == 5)
+      EXPECT_TRUE(std::isnan(values[i])) << "block " << i / 32 << " read " << values[i]
+                                         << " from shared memory no thread of it wrote";
+    else
+      EXPECT_EQ(values[i], 1.f) << "element " << i;
+  }
+}
+
+TEST_F(Emulator, a_block_declaring_more_than_48_KiB_is_stopped) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float *out = deviceFloats(1);
+  EXPECT_DEATH(::cudaemu::launch(&tooMuchShared, "tooMuchShared", 1, 1)(out),
+               "kernel tooMuchShared: its __shared__ arrays take 49156 bytes; a block may "
+               "declare at most 49152");
 }
 
 TEST_F(Emulator, copies_check_their_direction_and_bounds) {
@@ -160,6 +222,35 @@ TEST_F(Emulator, device_memory_can_be_capped) {
   EXPECT_EQ(cudaFree(p), cudaSuccess);
 }
 
+#ifdef NETC_CUDAEMU_TSAN
+// The emulated racecheck's cases: a race must be reported (a process of its
+// own that dies), an ordered access must not.
+using EmulatedRacecheck = Emulator;
+
+TEST_F(EmulatedRacecheck, threads_of_a_block_racing_are_reported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float *sum = deviceFloats(1);
+  EXPECT_DEATH(::cudaemu::launch(&addOne, "addOne", 1, 2)(sum),
+               "ThreadSanitizer: data race[^\n]*\n[^\n]*\n[^\n]*addOne");
+}
+
+TEST_F(EmulatedRacecheck, blocks_racing_are_reported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float *sum = deviceFloats(1);
+  EXPECT_DEATH(::cudaemu::launch(&addOne, "addOne", 2, 1)(sum),
+               "ThreadSanitizer: data race[^\n]*\n[^\n]*\n[^\n]*addOne");
+}
+
+TEST_F(EmulatedRacecheck, a_barrier_and_the_launches_order_accesses) {
+  float *value = deviceFloats(1), *out = deviceFloats(64);
+  ::cudaemu::launch(&broadcast, "broadcast", 1, 64)(value, out);
+  ::cudaemu::launch(&addOne, "addOne", 1, 1)(value); // after the launch before
+  for (const float v : download(out, 64))
+    ASSERT_EQ(v, 7.f);
+  EXPECT_EQ(download(value, 1)[0], 8.f);
+}
+#endif
+
 #ifdef NETC_CUDAEMU_ASAN
 // The emulated memcheck's cases: each a process of its own that must die
 // with AddressSanitizer's report.
@@ -171,6 +262,13 @@ TEST_F(EmulatedMemcheck, a_kernel_writing_past_its_allocation_is_reported) {
   ::cudaemu::launch(&writeUpTo, "writeUpTo", 1, 32)(out, 100, false); // in bounds: fine
   EXPECT_DEATH(::cudaemu::launch(&writeUpTo, "writeUpTo", 1, 32)(out, 100, true),
                "AddressSanitizer.*\n.*WRITE of size 4[^\n]*\n.*writeUpTo");
+}
+
+TEST_F(EmulatedMemcheck, a_kernel_writing_past_a_shared_array_is_reported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float *out = deviceFloats(32);
+  EXPECT_DEATH(::cudaemu::launch(&sharedTile, "sharedTile", 1, 32)(out, 1),
+               "AddressSanitizer: use-after-poison.*\n.*WRITE of size 4[^\n]*\n.*sharedTile");
 }
 
 TEST_F(EmulatedMemcheck, the_host_reading_device_memory_is_reported) {

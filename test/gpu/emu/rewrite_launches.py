@@ -8,10 +8,13 @@ becomes
 which host C++ compiles with cuda_runtime.h of this folder (README.md). The
 kernel expression is read backwards from `<<<` over names, `::` and balanced
 template brackets, so `detail::conv2d<C, H, W>\n    <<<...>>>` is found
-across the line break. A `__shared__` declaration (one line) is followed, on
-its line, by a call that fills each array it declares with 0xFF bytes when
-a block first reaches it, as a GPU's shared memory holds no value a block
-can count on. Line numbers are kept. Usage:
+across the line break. A `__shared__` declaration (one line) becomes, on its
+line, references to arrays the emulator gives each block afresh:
+    __shared__ float as[16][17], bs[16][17];
+becomes
+    static char cudaemu_as; auto &as = ::cudaemu::detail::sharedArray<float[16][17]>(&cudaemu_as);
+    static char cudaemu_bs; auto &bs = ...
+(the static's address names the array). Line numbers are kept. Usage:
     rewrite_launches.py IN OUT            one file
     rewrite_launches.py --tree IN OUT     every *.cuh, *.cu and *.h under IN
 """
@@ -81,27 +84,43 @@ def top_level_split(text):
     return parts
 
 
-def declared_names(declaration, where):
-    """The variables a `__shared__` declaration (without its `;`) declares."""
-    names = []
-    for declarator in top_level_split(declaration):
-        head = declarator.split('[', 1)[0].split('=', 1)[0]
-        match = re.search(r'([A-Za-z_]\w*)\s*$', head)
+DECLARATOR = re.compile(r'^\s*([A-Za-z_]\w*)\s*((?:\[[^\]]*\])*)\s*$')
+
+
+def shared_arrays(declaration, where):
+    """(type, name) of each variable a `__shared__` declaration (without its
+    `;`) declares: `float as[16][17], bs[4]` -> float[16][17] as, float[4] bs."""
+    declarators = top_level_split(declaration)
+    first = re.match(r'^(.*?)\b([A-Za-z_]\w*)\s*((?:\[[^\]]*\])*)\s*$', declarators[0])
+    if not first or not first.group(1).strip():
+        raise SystemExit(f'{where}: cannot read `__shared__ {declaration};`')
+    base = ' '.join(first.group(1).split())
+    arrays = [(base + bounds(first.group(3)), first.group(2))]
+    for declarator in declarators[1:]:
+        match = DECLARATOR.match(declarator)
         if not match:
-            raise SystemExit(f'{where}: cannot read the name in `__shared__ {declaration};`')
-        names.append(match.group(1))
-    return names
+            raise SystemExit(f'{where}: cannot read `{declarator.strip()}` in '
+                             f'`__shared__ {declaration};`')
+        arrays.append((base + bounds(match.group(2)), match.group(1)))
+    return arrays
+
+
+def bounds(suffix):
+    """`[a][b > c]` as `[(a)][(b > c)]`: a `>` in a template argument must be
+    inside parentheses."""
+    return re.sub(r'\[([^\]]*)\]', lambda m: f'[({m.group(1).strip()})]', suffix)
 
 
 def fresh_shared(text, where):
-    """Each one-line `__shared__` declaration followed by its fills."""
-    def fill(match):
-        names = declared_names(match.group(2), where)
-        calls = ''.join(f' ::cudaemu::detail::freshShared(&{n}, sizeof {n});' for n in names)
-        return match.group(0) + calls
-    text = SHARED.sub(fill, text)
+    """Each one-line `__shared__` declaration as per-block arrays."""
+    def replace(match):
+        refs = ' '.join(f'static char cudaemu_{name}; auto &{name} = '
+                        f'::cudaemu::detail::sharedArray<{type_}>(&cudaemu_{name});'
+                        for type_, name in shared_arrays(match.group(2), where))
+        return match.group(1) + refs
+    text = SHARED.sub(replace, text)
     for number, line in enumerate(text.split('\n'), 1):
-        if line.lstrip().startswith('__shared__') and 'freshShared' not in line:
+        if line.lstrip().startswith('__shared__'):
             raise SystemExit(f'{where}:{number}: a __shared__ declaration must end on its line')
     return text
 

@@ -13,9 +13,10 @@
 //   - launch shapes are checked as a GPU checks them (at most 1024 threads a
 //     block, 64 in z, 65535 blocks in y and z); a bad one fails the launch and
 //     is reported by cudaGetLastError();
-//   - each __shared__ array is filled with 0xFF bytes when a block's first
-//     thread reaches its declaration (rewrite_launches.py adds the call), so
-//     shared memory no thread of the block wrote reads as NaN;
+//   - each block gets its __shared__ arrays afresh, filled with 0xFF bytes
+//     (rewrite_launches.py turns the declarations into sharedArray calls),
+//     so shared memory no thread of the block wrote reads as NaN, and a
+//     block declaring more than 48 KiB stops the process;
 //   - device memory is a registry of allocations filled with 0xFF bytes
 //     (NaN as float), as a GPU's is uninitialised; cudaMemcpy and cudaMemset
 //     check that their device side lies inside one allocation and their host
@@ -84,6 +85,22 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
+#if defined(__SANITIZE_THREAD__)
+#define NETC_CUDAEMU_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define NETC_CUDAEMU_TSAN 1
+#endif
+#endif
+#ifdef NETC_CUDAEMU_TSAN
+#include <sanitizer/tsan_interface.h>
+// The emulator's own bookkeeping, which the host and the fibers share on one
+// host thread, is not what the racecheck looks at.
+#define NETC_CUDAEMU_UNCHECKED __attribute__((no_sanitize("thread"), noinline))
+#else
+#define NETC_CUDAEMU_UNCHECKED
+#endif
+
 // ---- The language: qualifiers (the built-in variables are at the end) ----
 
 #define __global__
@@ -91,8 +108,9 @@
 #define __host__
 #define __forceinline__ inline
 #define __launch_bounds__(...)
-// One block runs at a time on a host thread, so a block's shared memory is a
-// static of the host thread.
+// Code rewrite_launches.py has not rewritten (the emulator's own tests): one
+// block runs at a time on a host thread, so a static of the host thread
+// serves as a block's shared memory.
 #define __shared__ static thread_local
 
 struct uint3 {
@@ -278,6 +296,42 @@ inline void finishSwitch(void *fakeStack, const void **fromBottom, std::size_t *
 #endif
 }
 
+// ThreadSanitizer's view (the emulated racecheck): every CUDA thread is a
+// fiber of its own, and happens-before runs only where CUDA orders threads:
+// from the launch to each thread, through each barrier of a block, from each
+// thread to what follows the launch. No-ops in a plain build.
+inline void *syncToken() {
+#ifdef NETC_CUDAEMU_TSAN
+  return new char; // a fresh address: nothing ordered through an earlier one
+#else
+  return nullptr;
+#endif
+}
+
+inline void dropToken(void *token) {
+#ifdef NETC_CUDAEMU_TSAN
+  delete static_cast<char *>(token); // TSan forgets what was ordered through it
+#else
+  (void)token;
+#endif
+}
+
+inline void releaseTo(void *token) {
+#ifdef NETC_CUDAEMU_TSAN
+  __tsan_release(token);
+#else
+  (void)token;
+#endif
+}
+
+inline void acquireFrom(void *token) {
+#ifdef NETC_CUDAEMU_TSAN
+  __tsan_acquire(token);
+#else
+  (void)token;
+#endif
+}
+
 /// The built-in variables of the thread running now.
 struct ThreadIndex {
   uint3 thread{0, 0, 0}, block{0, 0, 0};
@@ -288,6 +342,7 @@ struct Fiber {
   void *sp = nullptr;    // saved stack pointer while switched out
   char *stack = nullptr; // its mapping
   void *fakeStack = nullptr; // AddressSanitizer's, while switched out
+  void *tsanFiber = nullptr; // ThreadSanitizer's context
   ThreadIndex index;
   bool finished = true;
 };
@@ -306,10 +361,23 @@ struct State {
   void *hostSp = nullptr;            // the host stack while a fiber runs
   const void *hostBottom = nullptr;  // and its extent, for AddressSanitizer
   std::size_t hostBytes = 0;
+  void *hostTsanFiber = nullptr;     // ThreadSanitizer's context of the host
+  void *launchToken = nullptr;       // released by the launch, acquired by each thread
+  void *endToken = nullptr;          // released by each thread, acquired after the grid
+  void *barrierArrive = nullptr;     // released by each thread arriving at a barrier
+  void *barrierLeave = nullptr;      // acquired by each thread leaving it
   const std::function<void()> *body = nullptr;
   const char *kernel = "";
   bool barrierSeen = false;          // a thread of this block reached one
-  std::vector<const void *> freshShared; // this block's __shared__ already filled
+  char *sharedPool = nullptr;          // this block's shared memory
+  std::size_t sharedCarved = 0;        // bytes of it given out, redzones included
+  std::size_t sharedDeclared = 0;      // bytes the block's arrays take
+  // Declaration -> array; plain arrays, for the fibers use them and the
+  // racecheck looks into any library code they call.
+  static constexpr int kMaxSharedArrays = 16;
+  const void *sharedTags[kMaxSharedArrays];
+  void *sharedArrays[kMaxSharedArrays];
+  int sharedCount = 0;
   std::vector<std::unique_ptr<Fiber>> fibers;
   cudaError_t lastError = cudaSuccess;
   Graph *capturing = nullptr;
@@ -322,23 +390,83 @@ inline State &state() {
   return s;
 }
 
-inline ThreadIndex &running() { return *state().current; }
+NETC_CUDAEMU_UNCHECKED inline ThreadIndex &running() { return *state().current; }
 
-/// After each `__shared__` declaration (rewrite_launches.py): the first
-/// thread of a block to reach it fills the array with 0xFF bytes, NaN as
-/// float, so a read of shared memory no thread of this block wrote shows,
-/// instead of what the previous block left there.
-inline void freshShared(void *p, std::size_t bytes) {
+// A block's shared memory (rewrite_launches.py turns each `__shared__`
+// declaration into a sharedArray call): a pool of which each declaration
+// reached gets its array, filled with 0xFF bytes (NaN as float) for every
+// block, as a GPU's shared memory holds nothing a block can count on. Under
+// AddressSanitizer the pool is poisoned but for the arrays, with a redzone
+// before each; under the racecheck every block gets a new mapping, for the
+// blocks of a GPU do not share their shared memory.
+constexpr std::size_t kSharedBytes = 48 * 1024; // what a block may declare
+constexpr std::size_t kSharedRedzone = 64;
+constexpr std::size_t kSharedPoolBytes = 64 * 1024;
+
+NETC_CUDAEMU_UNCHECKED inline char *mapSharedPool() {
+  void *pool = mmap(nullptr, kSharedPoolBytes, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (pool == MAP_FAILED)
+    fatal("cannot map a block's shared memory");
+  std::memset(pool, 0xFF, kSharedPoolBytes);
+  poison(pool, kSharedPoolBytes);
+  return static_cast<char *>(pool);
+}
+
+/// Called on the host before each block: its shared memory, fresh.
+NETC_CUDAEMU_UNCHECKED inline void beginSharedMemory() {
   State &s = state();
-  if (std::find(s.freshShared.begin(), s.freshShared.end(), p) != s.freshShared.end())
-    return;
-  s.freshShared.push_back(p);
-  std::memset(p, 0xFF, bytes);
+#ifdef NETC_CUDAEMU_TSAN
+  // A new mapping resets ThreadSanitizer's record of the old one's accesses.
+  if (s.sharedPool)
+    munmap(s.sharedPool, kSharedPoolBytes);
+  s.sharedPool = mapSharedPool();
+#else
+  if (s.sharedCarved) {
+    unpoison(s.sharedPool, s.sharedCarved);
+    std::memset(s.sharedPool, 0xFF, s.sharedCarved);
+    poison(s.sharedPool, s.sharedCarved);
+  }
+#endif
+  s.sharedCarved = s.sharedDeclared = 0;
+  s.sharedCount = 0;
+}
+
+/// The array of `bytes` a declaration (named by `tag`) takes in this block.
+NETC_CUDAEMU_UNCHECKED inline void *sharedArrayAt(const void *tag, std::size_t bytes,
+                                                  std::size_t align) {
+  State &s = state();
+  for (int i = 0; i < s.sharedCount; ++i)
+    if (s.sharedTags[i] == tag)
+      return s.sharedArrays[i];
+  if (!s.sharedPool)
+    s.sharedPool = mapSharedPool();
+  s.sharedDeclared += bytes;
+  if (s.sharedDeclared > kSharedBytes)
+    fatal(std::string("kernel ") + s.kernel + ": its __shared__ arrays take " +
+          std::to_string(s.sharedDeclared) + " bytes; a block may declare at most " +
+          std::to_string(kSharedBytes));
+  const std::size_t at = (s.sharedCarved + kSharedRedzone + align - 1) / align * align;
+  if (at + bytes > kSharedPoolBytes || s.sharedCount == State::kMaxSharedArrays)
+    fatal(std::string("kernel ") + s.kernel + ": too many __shared__ arrays for the emulator");
+  char *array = s.sharedPool + at;
+  unpoison(array, bytes);
+  s.sharedCarved = at + bytes;
+  s.sharedTags[s.sharedCount] = tag;
+  s.sharedArrays[s.sharedCount++] = array;
+  return array;
+}
+
+template <typename T> T &sharedArray(const void *tag) {
+  return *static_cast<T *>(sharedArrayAt(tag, sizeof(T), alignof(T)));
 }
 
 /// From the running fiber back to the host stack, until resumed.
-inline void toHost(Fiber *f) {
+NETC_CUDAEMU_UNCHECKED inline void toHost(Fiber *f) {
   State &s = state();
+#ifdef NETC_CUDAEMU_TSAN
+  __tsan_switch_to_fiber(s.hostTsanFiber, __tsan_switch_to_fiber_no_sync);
+#endif
   startSwitch(&f->fakeStack, s.hostBottom, s.hostBytes);
   netc_cudaemu_switch(&f->sp, s.hostSp);
   finishSwitch(f->fakeStack, &s.hostBottom, &s.hostBytes);
@@ -346,11 +474,13 @@ inline void toHost(Fiber *f) {
 
 /// A fiber runs thread after thread of a block: each time it is resumed with
 /// a new index it calls the launch's body, then reports it finished.
-inline void fiberMain(Fiber *f) {
+NETC_CUDAEMU_UNCHECKED inline void fiberMain(Fiber *f) {
   State &s = state();
   finishSwitch(nullptr, &s.hostBottom, &s.hostBytes);
   for (;;) {
+    acquireFrom(s.launchToken);
     (*s.body)();
+    releaseTo(s.endToken);
     f->finished = true;
     toHost(f);
   }
@@ -358,7 +488,7 @@ inline void fiberMain(Fiber *f) {
 
 /// Points a fiber's stack at fiberMain, as netc_cudaemu_switch expects to
 /// find a saved frame: 16 bytes of control words, r15..rbp, a return address.
-inline void prepare(Fiber *f) {
+NETC_CUDAEMU_UNCHECKED inline void prepare(Fiber *f) {
   auto *top = reinterpret_cast<std::uint64_t *>(f->stack + kStackBytes);
   std::uint64_t *sp = top - 11; // 88 bytes: after the ret, rsp is 16-aligned
   std::uint32_t mxcsr;
@@ -376,7 +506,7 @@ inline void prepare(Fiber *f) {
   f->sp = sp;
 }
 
-inline Fiber &fiberAt(std::size_t i) {
+NETC_CUDAEMU_UNCHECKED inline Fiber &fiberAt(std::size_t i) {
   State &s = state();
   while (s.fibers.size() <= i) {
     auto f = std::make_unique<Fiber>();
@@ -388,17 +518,24 @@ inline Fiber &fiberAt(std::size_t i) {
     if (mapping == MAP_FAILED || mprotect(mapping, guard, PROT_NONE) != 0)
       fatal("cannot map a fiber stack");
     f->stack = static_cast<char *>(mapping) + guard;
+#ifdef NETC_CUDAEMU_TSAN
+    f->tsanFiber = __tsan_create_fiber(0);
+#endif
     prepare(f.get());
     s.fibers.push_back(std::move(f));
   }
   return *s.fibers[i];
 }
 
-inline void resume(Fiber &f) {
+NETC_CUDAEMU_UNCHECKED inline void resume(Fiber &f) {
   State &s = state();
   s.fiber = &f;
   s.current = &f.index;
   ++s.resumes;
+#ifdef NETC_CUDAEMU_TSAN
+  s.hostTsanFiber = __tsan_get_current_fiber();
+  __tsan_switch_to_fiber(f.tsanFiber, __tsan_switch_to_fiber_no_sync);
+#endif
   void *fakeStack = nullptr;
   startSwitch(&fakeStack, f.stack, kStackBytes);
   netc_cudaemu_switch(&s.hostSp, f.sp);
@@ -416,45 +553,71 @@ inline ThreadIndex indexOf(unsigned t, dim3 block, dim3 blockDim, dim3 gridDim) 
   return index;
 }
 
+#ifdef NETC_CUDAEMU_TSAN
+constexpr bool kRacecheck = true;
+#else
+constexpr bool kRacecheck = false;
+#endif
+
 /// Runs one block: thread 0 on a fiber; when it ends without a barrier, the
-/// others as plain calls; else every thread on its own fiber, round after
-/// round, each round ending when every thread still running waits at the
-/// barrier.
-inline void runBlock(dim3 block, dim3 blockDim, dim3 gridDim) {
+/// others as plain calls (on fibers under the racecheck, so that they are
+/// threads of their own to it); else every thread on its own fiber, round
+/// after round, each round ending when every thread still running waits at
+/// the barrier. Under the racecheck, neighbouring blocks run on two sets of
+/// fibers, so that nothing orders a block after the one before it.
+NETC_CUDAEMU_UNCHECKED inline void runBlock(dim3 block, dim3 blockDim, dim3 gridDim,
+                                            std::size_t blockNumber) {
   State &s = state();
   const unsigned threads = blockDim.x * blockDim.y * blockDim.z;
+  const std::size_t base = kRacecheck ? blockNumber % 2 * 1024 : 0;
+  auto fiber = [&](unsigned t) -> Fiber & { return fiberAt(base + t); };
   s.barrierSeen = false;
-  s.freshShared.clear();
-  Fiber &first = fiberAt(0);
+  beginSharedMemory();
+  // Under the racecheck, what the host did for this block (its shared
+  // memory) comes before each of its threads.
+  releaseTo(s.launchToken);
+  s.barrierArrive = syncToken();
+  Fiber &first = fiber(0);
   first.index = indexOf(0, block, blockDim, gridDim);
   first.finished = false;
   resume(first);
-  if (!s.barrierSeen) {
+  const bool firstReachedBarrier = s.barrierSeen;
+  if (!firstReachedBarrier && !kRacecheck) {
     for (unsigned t = 1; t < threads; ++t) {
       s.plain = indexOf(t, block, blockDim, gridDim);
       (*s.body)();
     }
     s.plain = ThreadIndex();
+    dropToken(s.barrierArrive);
     return;
   }
   for (unsigned t = 1; t < threads; ++t) {
-    Fiber &f = fiberAt(t);
+    Fiber &f = fiber(t);
     f.index = indexOf(t, block, blockDim, gridDim);
     f.finished = false;
     resume(f);
   }
+  if (!firstReachedBarrier && s.barrierSeen)
+    fatal(std::string("kernel ") + s.kernel +
+          ": a thread reached __syncthreads() after thread 0 of its block ended without one");
   for (bool descending = true;; descending = !descending) {
+    dropToken(s.barrierLeave);
+    s.barrierLeave = s.barrierArrive;
+    s.barrierArrive = syncToken();
     bool waiting = false;
     for (unsigned i = 0; i < threads; ++i) {
-      Fiber &f = *s.fibers[descending ? threads - 1 - i : i];
+      Fiber &f = fiber(descending ? threads - 1 - i : i);
       if (!f.finished) {
         resume(f);
         waiting = true;
       }
     }
     if (!waiting)
-      return;
+      break;
   }
+  dropToken(s.barrierLeave);
+  dropToken(s.barrierArrive);
+  s.barrierLeave = s.barrierArrive = nullptr;
 }
 
 /// NETC_CUDAEMU_PROFILE=1: each kernel's launches, emulated seconds and
@@ -491,20 +654,27 @@ inline Profile *profile() {
 inline void openDeviceMemory(bool open);
 
 /// Runs a whole grid now.
-inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
-                    const std::function<void()> &body) {
+NETC_CUDAEMU_UNCHECKED inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
+                                           const std::function<void()> &body) {
   State &s = state();
   openDeviceMemory(true);
+  s.launchToken = syncToken();
+  s.endToken = syncToken();
+  releaseTo(s.launchToken);
   const std::function<void()> *outerBody = s.body;
   const char *outerKernel = s.kernel;
   s.body = &body;
   s.kernel = kernel;
   const auto start = std::chrono::steady_clock::now();
   const std::uint64_t resumesBefore = s.resumes;
+  std::size_t blockNumber = 0;
   for (unsigned z = 0; z < grid.z; ++z)
     for (unsigned y = 0; y < grid.y; ++y)
       for (unsigned x = 0; x < grid.x; ++x)
-        runBlock(dim3(x, y, z), blockDim, grid);
+        runBlock(dim3(x, y, z), blockDim, grid, blockNumber++);
+  acquireFrom(s.endToken);
+  dropToken(s.launchToken);
+  dropToken(s.endToken);
   if (Profile *p = profile()) {
     std::lock_guard<std::mutex> hold(p->lock);
     Profile::Entry &e = p->kernels[kernel];
@@ -630,7 +800,7 @@ struct Event {
   std::chrono::steady_clock::time_point at;
 };
 
-inline void syncthreads() {
+NETC_CUDAEMU_UNCHECKED inline void syncthreads() {
   detail::State &s = detail::state();
   if (!s.fiber)
     detail::fatal(std::string("kernel ") + s.kernel +
@@ -638,7 +808,9 @@ inline void syncthreads() {
                   "without one (a barrier that not every thread reaches hangs or misbehaves "
                   "on a GPU)");
   s.barrierSeen = true;
+  detail::releaseTo(s.barrierArrive);
   detail::toHost(s.fiber);
+  detail::acquireFrom(s.barrierLeave);
 }
 
 /// The launch `kernel<<<grid, block, shared, stream>>>`: called with the
