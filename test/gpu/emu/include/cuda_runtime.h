@@ -417,10 +417,13 @@ NETC_CUDAEMU_UNCHECKED inline char *mapSharedPool() {
 NETC_CUDAEMU_UNCHECKED inline void beginSharedMemory() {
   State &s = state();
 #ifdef NETC_CUDAEMU_TSAN
-  // A new mapping resets ThreadSanitizer's record of the old one's accesses.
-  if (s.sharedPool)
-    munmap(s.sharedPool, kSharedPoolBytes);
-  s.sharedPool = mapSharedPool();
+  // A new mapping resets ThreadSanitizer's record of the old one's accesses
+  // (none where the block before declared no array).
+  if (!s.sharedPool || s.sharedCarved) {
+    if (s.sharedPool)
+      munmap(s.sharedPool, kSharedPoolBytes);
+    s.sharedPool = mapSharedPool();
+  }
 #else
   if (s.sharedCarved) {
     unpoison(s.sharedPool, s.sharedCarved);
