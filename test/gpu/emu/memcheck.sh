@@ -1,20 +1,24 @@
 #!/bin/bash
-# The emulated memcheck of the CUDA netc generates (README.md): lenet5's fat
-# .so built by the emulator's nvcc with AddressSanitizer, then the train step
-# and the run of steps over a training set held on the device (graph replay
-# included) that gpu.memcheck runs under compute-sanitizer. A kernel reading
-# or writing outside its allocations, or the host touching device memory,
-# stops it with AddressSanitizer's report.
-# Usage: memcheck.sh NETC EMU-NVCC CXX GPU-TESTS MODEL.net OUT-DIR
+# The emulated memcheck of the CUDA netc generates (README.md): the models'
+# fat .so built by the emulator's nvcc with AddressSanitizer, then the gpu
+# tests FILTER names on them (for lenet5, the train step and the run of steps
+# over a training set held on the device, graph replay included, that
+# gpu.memcheck runs under compute-sanitizer). A kernel reading or writing
+# outside its allocations, or the host touching device memory, stops it with
+# AddressSanitizer's report.
+# Usage: memcheck.sh NETC EMU-NVCC CXX GPU-TESTS OUT-DIR FILTER MODEL.net...
 set -euo pipefail
-if [ $# -ne 6 ]; then
-  echo "usage: memcheck.sh NETC EMU-NVCC CXX GPU-TESTS MODEL.net OUT-DIR" >&2
+if [ $# -lt 7 ]; then
+  echo "usage: memcheck.sh NETC EMU-NVCC CXX GPU-TESTS OUT-DIR FILTER MODEL.net..." >&2
   exit 2
 fi
-netc=$1 nvcc=$2 cxx=$3 tests=$4 model=$5 out=$6
-name=$(basename "$model" .net)
+netc=$1 nvcc=$2 cxx=$3 tests=$4 out=$5 filter=$6
+shift 6
 mkdir -p "$out"
-NETC_CUDAEMU_SANITIZE=address NETC_NVCC="$nvcc" "$netc" "$model" -o "$out/$name.so"
+for model in "$@"; do
+  NETC_CUDAEMU_SANITIZE=address NETC_NVCC="$nvcc" "$netc" "$model" \
+    -o "$out/$(basename "$model" .net).so"
+done
 printf 'The fat models here were built with the CUDA emulator'"'"'s nvcc stand-in.\n' \
   >"$out/EMULATED"
 # The tests' own code is not instrumented: libasan comes first by LD_PRELOAD.
@@ -23,15 +27,15 @@ if [ ! -e "$asan" ]; then
   echo "memcheck.sh: $cxx has no libasan.so (Debian: libasan8)" >&2
   exit 1
 fi
-filter="Gpu.${name^}:Gpu.${name^}TrainStepsOnTheDevice"
 log=$(LD_PRELOAD=$asan ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
   NETC_GPU_MODELS_DIR="$out" "$tests" --gtest_filter="$filter" 2>&1) || {
   echo "$log"
   exit 1
 }
 echo "$log"
-# A skip would make this pass without checking anything.
-if grep -q '\[  SKIPPED \]' <<<"$log" || ! grep -q '\[  PASSED  \] 2 tests' <<<"$log"; then
-  echo "memcheck.sh: expected $filter to run and pass, not skip" >&2
+# A skip (a model not built, say) would make this pass without checking it.
+expected=$(tr ':' '\n' <<<"$filter" | grep -c .)
+if grep -q '\[  SKIPPED \]' <<<"$log" || ! grep -q "\[  PASSED  \] $expected tests" <<<"$log"; then
+  echo "memcheck.sh: expected all $expected tests of $filter to run and pass, none to skip" >&2
   exit 1
 fi
