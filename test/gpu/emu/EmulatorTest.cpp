@@ -1,7 +1,7 @@
 //===- EmulatorTest.cpp - the CUDA emulator's own checks fire -------------===//
 //
-// The emulator is a test tool: these tests plant each mistake it claims to
-// catch (README.md, "What it checks") and expect it caught, so a change that
+// The emulator is a test tool: these tests plant the mistakes it claims to
+// catch (README.md lists which) and expect them caught, so a change that
 // quietly disables a check fails here. Built three times: emulator-tests;
 // emulator-memcheck-tests with AddressSanitizer, where the memcheck's cases
 // (an overrun in a kernel, the host reading device memory) run too; and
@@ -49,14 +49,14 @@ __global__ void writeUpTo(float *out, int n, bool overrun) {
     out[i] = 1.f;
 }
 
-/// What rewrite_launches.py makes of `__shared__ float tile[32];`; thread 5
-/// leaves its element unwritten, and `past` threads write one element past
-/// the end.
+/// What rewrite_launches.py makes of `__shared__ float tile[32];`; in block
+/// 1 thread 5 leaves its element unwritten (block 0 writes it), and `past`
+/// threads write one element past the end.
 __global__ void sharedTile(float *out, int past) {
   static char cudaemu_tile;
   auto &tile = ::cudaemu::detail::sharedArray<float[(32)]>(&cudaemu_tile);
   float *element = tile; // through a pointer, which UBSan's bounds check cannot follow
-  if (threadIdx.x != 5)
+  if (blockIdx.x == 0 || threadIdx.x != 5)
     element[threadIdx.x + past] = 1.f;
   __syncthreads();
   out[blockIdx.x * 32 + threadIdx.x] = tile[threadIdx.x];
@@ -72,6 +72,16 @@ __global__ void tooMuchShared(float *out) {
 
 /// Every thread adds 1 to *sum: racing threads, and blocks.
 __global__ void addOne(float *sum) { *sum += 1.f; }
+
+/// In a block of many threads, one late thread writes what an early thread
+/// of the same block (same = true) or of the next block reads, unordered.
+__global__ void farApart(float *x, float *out, bool sameBlock) {
+  const unsigned last = blockDim.x - 1;
+  if (blockIdx.x == 0 && threadIdx.x == last)
+    *x = 1.f;
+  if (blockIdx.x == (sameBlock ? 0u : 1u) && threadIdx.x == 3)
+    *out = *x;
+}
 
 /// Thread 0 writes, all read it after the barrier: ordered, no race.
 __global__ void broadcast(float *value, float *out) {
@@ -157,9 +167,9 @@ TEST_F(Emulator, each_block_gets_its_shared_memory_afresh) {
   ::cudaemu::launch(&sharedTile, "sharedTile", 2, 32)(out, 0);
   const auto values = download(out, 64);
   for (int i = 0; i < 64; ++i) {
-    if (i % 32 == 5)
-      EXPECT_TRUE(std::isnan(values[i])) << "block " << i / 32 << " read " << values[i]
-                                         << " from shared memory no thread of it wrote";
+    if (i == 32 + 5)
+      EXPECT_TRUE(std::isnan(values[i])) << "block 1 read " << values[i]
+                                         << " from shared memory only block 0 wrote";
     else
       EXPECT_EQ(values[i], 1.f) << "element " << i;
   }
@@ -223,6 +233,9 @@ TEST_F(Emulator, device_memory_can_be_capped) {
 }
 
 #ifdef NETC_CUDAEMU_TSAN
+// A race ends the process, also when the tests are run by hand.
+extern "C" const char *__tsan_default_options() { return "halt_on_error=1"; }
+
 // The emulated racecheck's cases: a race must be reported (a process of its
 // own that dies), an ordered access must not.
 using EmulatedRacecheck = Emulator;
@@ -239,6 +252,17 @@ TEST_F(EmulatedRacecheck, blocks_racing_are_reported) {
   float *sum = deviceFloats(1);
   EXPECT_DEATH(::cudaemu::launch(&addOne, "addOne", 2, 1)(sum),
                "ThreadSanitizer: data race[^\n]*\n[^\n]*\n[^\n]*addOne");
+}
+
+// Blocks of many threads: the racecheck keeps a fiber for each thread, more
+// than ThreadSanitizer has slots for threads running at once.
+TEST_F(EmulatedRacecheck, races_in_large_blocks_are_reported) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  float *x = deviceFloats(1), *out = deviceFloats(1);
+  EXPECT_DEATH(::cudaemu::launch(&farApart, "farApart", 1, 1024)(x, out, true),
+               "ThreadSanitizer: data race[^\n]*\n[^\n]*\n[^\n]*farApart");
+  EXPECT_DEATH(::cudaemu::launch(&farApart, "farApart", 2, 256)(x, out, false),
+               "ThreadSanitizer: data race[^\n]*\n[^\n]*\n[^\n]*farApart");
 }
 
 TEST_F(EmulatedRacecheck, a_barrier_and_the_launches_order_accesses) {

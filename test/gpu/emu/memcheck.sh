@@ -27,15 +27,14 @@ if [ ! -e "$asan" ]; then
   echo "memcheck.sh: $cxx has no libasan.so (Debian: libasan8)" >&2
   exit 1
 fi
-log=$(LD_PRELOAD=$asan ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
-  NETC_GPU_MODELS_DIR="$out" "$tests" --gtest_filter="$filter" 2>&1) || {
-  echo "$log"
-  exit 1
-}
-echo "$log"
+# Shown as it runs (a run killed by ctest's timeout still shows how far it
+# got) and kept for the checks below.
+log=$out/tests.log
+LD_PRELOAD=$asan ASAN_OPTIONS=abort_on_error=1:detect_leaks=0 \
+  NETC_GPU_MODELS_DIR="$out" "$tests" --gtest_filter="$filter" 2>&1 | tee "$log"
 # A skip (a model not built, say) would make this pass without checking it.
 expected=$(tr ':' '\n' <<<"$filter" | grep -c .)
-if grep -q '\[  SKIPPED \]' <<<"$log" || ! grep -q "\[  PASSED  \] $expected tests" <<<"$log"; then
+if grep -q '\[  SKIPPED \]' "$log" || ! grep -q "\[  PASSED  \] $expected tests" "$log"; then
   echo "memcheck.sh: expected all $expected tests of $filter to run and pass, none to skip" >&2
   exit 1
 fi

@@ -119,9 +119,12 @@ def fresh_shared(text, where):
                         for type_, name in shared_arrays(match.group(2), where))
         return match.group(1) + refs
     text = SHARED.sub(replace, text)
+    # Any other `__shared__` (two on a line, one split over lines) would stay
+    # a static of the host thread, shared by every block: refused.
     for number, line in enumerate(text.split('\n'), 1):
-        if line.lstrip().startswith('__shared__'):
-            raise SystemExit(f'{where}:{number}: a __shared__ declaration must end on its line')
+        if re.search(r'\b__shared__\b', line.split('//', 1)[0]):
+            raise SystemExit(f'{where}:{number}: expected a __shared__ declaration to stand '
+                             'alone on its line, from its start to its `;`')
     return text
 
 

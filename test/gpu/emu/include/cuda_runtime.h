@@ -27,6 +27,9 @@
 //   - NETC_CUDAEMU_DEVICES=0 makes cudaGetDeviceCount fail as on a machine
 //     without a driver, and NETC_CUDAEMU_MEMORY=<bytes> caps device memory,
 //     so the callers' fall-backs are tested too.
+// Built with ThreadSanitizer (the emulated racecheck), every thread is a
+// fiber of its own, ordered only by its launch and its block's barriers, so
+// threads or blocks touching the same memory unordered are reported.
 // Built with AddressSanitizer (the emulated memcheck), it also reports a
 // kernel reading or writing past the end of an allocation, and the host
 // touching device memory: device memory is poisoned while no kernel runs, and
@@ -37,10 +40,11 @@
 // device pointer dereferenced on the host (here it is ordinary memory).
 //
 // Launches run when they are made (a stream is a no-op); each block's threads
-// start on fibers of 64 KiB stacks that are reused, switched by a few lines of
-// x86-64 assembly (swapcontext costs a system call a switch, 100x slower). A
-// block whose thread 0 ends without a barrier runs its other threads as plain
-// calls, so the barrier-free kernels run at the CPU's speed.
+// start on reused fibers of 64 KiB stacks (256 KiB under AddressSanitizer),
+// switched by a few lines of x86-64 assembly (swapcontext costs a system call
+// a switch, 100x slower). A block whose thread 0 ends without a barrier runs
+// its other threads as plain calls (not under ThreadSanitizer), so the
+// barrier-free kernels run at the CPU's speed.
 //
 //===----------------------------------------------------------------------===//
 
@@ -96,9 +100,9 @@
 #include <sanitizer/tsan_interface.h>
 // The emulator's own bookkeeping, which the host and the fibers share on one
 // host thread, is not what the racecheck looks at.
-#define NETC_CUDAEMU_UNCHECKED __attribute__((no_sanitize("thread"), noinline))
+#define NETC_CUDAEMU_NO_RACECHECK __attribute__((no_sanitize("thread"), noinline))
 #else
-#define NETC_CUDAEMU_UNCHECKED
+#define NETC_CUDAEMU_NO_RACECHECK
 #endif
 
 // ---- The language: qualifiers (the built-in variables are at the end) ----
@@ -390,7 +394,7 @@ inline State &state() {
   return s;
 }
 
-NETC_CUDAEMU_UNCHECKED inline ThreadIndex &running() { return *state().current; }
+NETC_CUDAEMU_NO_RACECHECK inline ThreadIndex &running() { return *state().current; }
 
 // A block's shared memory (rewrite_launches.py turns each `__shared__`
 // declaration into a sharedArray call): a pool of which each declaration
@@ -403,7 +407,7 @@ constexpr std::size_t kSharedBytes = 48 * 1024; // what a block may declare
 constexpr std::size_t kSharedRedzone = 64;
 constexpr std::size_t kSharedPoolBytes = 64 * 1024;
 
-NETC_CUDAEMU_UNCHECKED inline char *mapSharedPool() {
+NETC_CUDAEMU_NO_RACECHECK inline char *mapSharedPool() {
   void *pool = mmap(nullptr, kSharedPoolBytes, PROT_READ | PROT_WRITE,
                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   if (pool == MAP_FAILED)
@@ -414,7 +418,7 @@ NETC_CUDAEMU_UNCHECKED inline char *mapSharedPool() {
 }
 
 /// Called on the host before each block: its shared memory, fresh.
-NETC_CUDAEMU_UNCHECKED inline void beginSharedMemory() {
+NETC_CUDAEMU_NO_RACECHECK inline void beginSharedMemory() {
   State &s = state();
 #ifdef NETC_CUDAEMU_TSAN
   // A new mapping resets ThreadSanitizer's record of the old one's accesses
@@ -436,7 +440,7 @@ NETC_CUDAEMU_UNCHECKED inline void beginSharedMemory() {
 }
 
 /// The array of `bytes` a declaration (named by `tag`) takes in this block.
-NETC_CUDAEMU_UNCHECKED inline void *sharedArrayAt(const void *tag, std::size_t bytes,
+NETC_CUDAEMU_NO_RACECHECK inline void *sharedArrayAt(const void *tag, std::size_t bytes,
                                                   std::size_t align) {
   State &s = state();
   for (int i = 0; i < s.sharedCount; ++i)
@@ -445,13 +449,18 @@ NETC_CUDAEMU_UNCHECKED inline void *sharedArrayAt(const void *tag, std::size_t b
   if (!s.sharedPool)
     s.sharedPool = mapSharedPool();
   s.sharedDeclared += bytes;
+  // The arrays a block reaches: nvcc counts every declaration, reached or not.
   if (s.sharedDeclared > kSharedBytes)
     fatal(std::string("kernel ") + s.kernel + ": its __shared__ arrays take " +
           std::to_string(s.sharedDeclared) + " bytes; a block may declare at most " +
           std::to_string(kSharedBytes));
   const std::size_t at = (s.sharedCarved + kSharedRedzone + align - 1) / align * align;
-  if (at + bytes > kSharedPoolBytes || s.sharedCount == State::kMaxSharedArrays)
-    fatal(std::string("kernel ") + s.kernel + ": too many __shared__ arrays for the emulator");
+  if (s.sharedCount == State::kMaxSharedArrays)
+    fatal(std::string("kernel ") + s.kernel + ": more than " +
+          std::to_string(State::kMaxSharedArrays) + " __shared__ arrays, the emulator's limit");
+  if (at + bytes > kSharedPoolBytes)
+    fatal(std::string("kernel ") + s.kernel +
+          ": its __shared__ arrays and their redzones outgrow the emulator's 64 KiB pool");
   char *array = s.sharedPool + at;
   unpoison(array, bytes);
   s.sharedCarved = at + bytes;
@@ -465,7 +474,7 @@ template <typename T> T &sharedArray(const void *tag) {
 }
 
 /// From the running fiber back to the host stack, until resumed.
-NETC_CUDAEMU_UNCHECKED inline void toHost(Fiber *f) {
+NETC_CUDAEMU_NO_RACECHECK inline void toHost(Fiber *f) {
   State &s = state();
 #ifdef NETC_CUDAEMU_TSAN
   __tsan_switch_to_fiber(s.hostTsanFiber, __tsan_switch_to_fiber_no_sync);
@@ -477,7 +486,7 @@ NETC_CUDAEMU_UNCHECKED inline void toHost(Fiber *f) {
 
 /// A fiber runs thread after thread of a block: each time it is resumed with
 /// a new index it calls the launch's body, then reports it finished.
-NETC_CUDAEMU_UNCHECKED inline void fiberMain(Fiber *f) {
+NETC_CUDAEMU_NO_RACECHECK inline void fiberMain(Fiber *f) {
   State &s = state();
   finishSwitch(nullptr, &s.hostBottom, &s.hostBytes);
   for (;;) {
@@ -491,7 +500,7 @@ NETC_CUDAEMU_UNCHECKED inline void fiberMain(Fiber *f) {
 
 /// Points a fiber's stack at fiberMain, as netc_cudaemu_switch expects to
 /// find a saved frame: 16 bytes of control words, r15..rbp, a return address.
-NETC_CUDAEMU_UNCHECKED inline void prepare(Fiber *f) {
+NETC_CUDAEMU_NO_RACECHECK inline void prepare(Fiber *f) {
   auto *top = reinterpret_cast<std::uint64_t *>(f->stack + kStackBytes);
   std::uint64_t *sp = top - 11; // 88 bytes: after the ret, rsp is 16-aligned
   std::uint32_t mxcsr;
@@ -509,7 +518,7 @@ NETC_CUDAEMU_UNCHECKED inline void prepare(Fiber *f) {
   f->sp = sp;
 }
 
-NETC_CUDAEMU_UNCHECKED inline Fiber &fiberAt(std::size_t i) {
+NETC_CUDAEMU_NO_RACECHECK inline Fiber &fiberAt(std::size_t i) {
   State &s = state();
   while (s.fibers.size() <= i) {
     auto f = std::make_unique<Fiber>();
@@ -530,7 +539,7 @@ NETC_CUDAEMU_UNCHECKED inline Fiber &fiberAt(std::size_t i) {
   return *s.fibers[i];
 }
 
-NETC_CUDAEMU_UNCHECKED inline void resume(Fiber &f) {
+NETC_CUDAEMU_NO_RACECHECK inline void resume(Fiber &f) {
   State &s = state();
   s.fiber = &f;
   s.current = &f.index;
@@ -568,7 +577,7 @@ constexpr bool kRacecheck = false;
 /// after round, each round ending when every thread still running waits at
 /// the barrier. Under the racecheck, neighbouring blocks run on two sets of
 /// fibers, so that nothing orders a block after the one before it.
-NETC_CUDAEMU_UNCHECKED inline void runBlock(dim3 block, dim3 blockDim, dim3 gridDim,
+NETC_CUDAEMU_NO_RACECHECK inline void runBlock(dim3 block, dim3 blockDim, dim3 gridDim,
                                             std::size_t blockNumber) {
   State &s = state();
   const unsigned threads = blockDim.x * blockDim.y * blockDim.z;
@@ -654,13 +663,13 @@ inline Profile *profile() {
   return &p;
 }
 
-inline void openDeviceMemory(bool open);
+inline void setDeviceMemoryOpen(bool open);
 
 /// Runs a whole grid now.
-NETC_CUDAEMU_UNCHECKED inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
+NETC_CUDAEMU_NO_RACECHECK inline void runGrid(const char *kernel, dim3 grid, dim3 blockDim,
                                            const std::function<void()> &body) {
   State &s = state();
-  openDeviceMemory(true);
+  setDeviceMemoryOpen(true);
   s.launchToken = syncToken();
   s.endToken = syncToken();
   releaseTo(s.launchToken);
@@ -687,7 +696,7 @@ NETC_CUDAEMU_UNCHECKED inline void runGrid(const char *kernel, dim3 grid, dim3 b
   }
   s.body = outerBody;
   s.kernel = outerKernel;
-  openDeviceMemory(false);
+  setDeviceMemoryOpen(false);
 }
 
 /// A launch's configuration as a GPU checks it.
@@ -748,7 +757,7 @@ inline std::size_t reservedBytes(std::size_t bytes) {
 /// allocation p lies in asked for (open), or closes the whole reservation
 /// again; the caller holds memory().lock. Whole allocations, for a granule of
 /// shadow memory cannot be closed in part.
-inline void openAllocation(const void *p, bool open) {
+inline void setAllocationOpen(const void *p, bool open) {
   if (!open && memory().kernelsRunning)
     return; // a kernel on another host thread may be using it
   if (const auto *allocation = allocationAt(p)) {
@@ -763,7 +772,7 @@ inline void openAllocation(const void *p, bool open) {
 /// Every allocation opened for a kernel, or closed after it, so the host
 /// touching device memory and a kernel reading past an allocation's end are
 /// both reported.
-inline void openDeviceMemory(bool open) {
+inline void setDeviceMemoryOpen(bool open) {
 #ifdef NETC_CUDAEMU_ASAN
   Memory &m = memory();
   std::lock_guard<std::mutex> hold(m.lock);
@@ -771,7 +780,7 @@ inline void openDeviceMemory(bool open) {
   if (open ? m.kernelsRunning++ != 0 : --m.kernelsRunning != 0)
     return;
   for (const auto &[start, bytes] : m.allocations)
-    openAllocation(reinterpret_cast<const void *>(start), open);
+    setAllocationOpen(reinterpret_cast<const void *>(start), open);
 #else
   (void)open;
 #endif
@@ -803,7 +812,7 @@ struct Event {
   std::chrono::steady_clock::time_point at;
 };
 
-NETC_CUDAEMU_UNCHECKED inline void syncthreads() {
+NETC_CUDAEMU_NO_RACECHECK inline void syncthreads() {
   detail::State &s = detail::state();
   if (!s.fiber)
     detail::fatal(std::string("kernel ") + s.kernel +
@@ -970,8 +979,11 @@ inline cudaError_t cudaMalloc(void **p, std::size_t bytes) {
   if (!memory)
     return fail(cudaErrorMemoryAllocation);
   std::memset(memory, 0xFF, rounded);
-  poison(memory, rounded); // device memory: no kernel runs yet
   m.allocations[reinterpret_cast<std::uintptr_t>(memory)] = bytes;
+  // Closed to the host, or open for the kernels another host thread runs.
+  poison(memory, rounded);
+  if (m.kernelsRunning)
+    setAllocationOpen(memory, true);
   m.used += rounded;
   *p = memory;
   return cudaSuccess;
@@ -1021,11 +1033,11 @@ inline cudaError_t cudaMemcpy(void *dst, const void *src, std::size_t bytes, cud
   }
   if (!ok)
     return fail(cudaErrorInvalidValue);
-  openAllocation(src, true);
-  openAllocation(dst, true);
+  setAllocationOpen(src, true);
+  setAllocationOpen(dst, true);
   std::memmove(dst, src, bytes);
-  openAllocation(src, false);
-  openAllocation(dst, false);
+  setAllocationOpen(src, false);
+  setAllocationOpen(dst, false);
   return cudaSuccess;
 }
 
@@ -1038,9 +1050,9 @@ inline cudaError_t cudaMemset(void *p, int value, std::size_t bytes) {
   std::lock_guard<std::mutex> hold(memory().lock);
   if (!insideDevice(p, bytes))
     return fail(cudaErrorInvalidValue);
-  openAllocation(p, true);
+  setAllocationOpen(p, true);
   std::memset(p, value, bytes);
-  openAllocation(p, false);
+  setAllocationOpen(p, false);
   return cudaSuccess;
 }
 

@@ -1,0 +1,3 @@
+__global__ void k(float *y) {
+  __shared__ float a[4]; __shared__ float b[4];
+}
