@@ -1352,10 +1352,11 @@ void printVerbHelp(const Verb &verb, std::ostream &out) {
       continue;
     std::string flag = std::string("--") + spec.name + (spec.value ? std::string(" ") + spec.value : "");
     // A flag wider than the column gets its own line, so help never runs into it.
-    if (flag.size() >= 26)
-      out << "  " << flag << "\n  " << std::string(26, ' ') << spec.help << "\n";
+    constexpr std::size_t kFlagColumn = 26;
+    if (flag.size() >= kFlagColumn)
+      out << "  " << flag << "\n  " << std::string(kFlagColumn, ' ') << spec.help << "\n";
     else
-      out << "  " << std::left << std::setw(26) << flag << spec.help << "\n";
+      out << "  " << std::left << std::setw(int(kFlagColumn)) << flag << spec.help << "\n";
   }
 }
 

@@ -556,6 +556,13 @@ NETC_CUDAEMU_NO_RACECHECK inline void resume(Fiber &f) {
   s.current = &s.plain;
 }
 
+/// A barrier not every thread of the block reaches: stops the process.
+[[noreturn]] inline void barrierAfterThreadZeroEnded() {
+  fatal(std::string("kernel ") + state().kernel +
+        ": a thread reached __syncthreads() after thread 0 of its block ended without one "
+        "(a barrier that not every thread reaches hangs or misbehaves on a GPU)");
+}
+
 inline ThreadIndex indexOf(unsigned t, dim3 block, dim3 blockDim, dim3 gridDim) {
   ThreadIndex index;
   index.thread = {t % blockDim.x, t / blockDim.x % blockDim.y, t / (blockDim.x * blockDim.y)};
@@ -610,8 +617,7 @@ NETC_CUDAEMU_NO_RACECHECK inline void runBlock(dim3 block, dim3 blockDim, dim3 g
     resume(f);
   }
   if (!firstReachedBarrier && s.barrierSeen)
-    fatal(std::string("kernel ") + s.kernel +
-          ": a thread reached __syncthreads() after thread 0 of its block ended without one");
+    barrierAfterThreadZeroEnded();
   for (bool descending = true;; descending = !descending) {
     dropToken(s.barrierLeave);
     s.barrierLeave = s.barrierArrive;
@@ -753,20 +759,30 @@ inline std::size_t reservedBytes(std::size_t bytes) {
   return (std::max<std::size_t>(bytes, 1) + 255) / 256 * 256;
 }
 
-/// Under AddressSanitizer, opens to the code about to run the bytes the
-/// allocation p lies in asked for (open), or closes the whole reservation
-/// again; the caller holds memory().lock. Whole allocations, for a granule of
-/// shadow memory cannot be closed in part.
+/// Under AddressSanitizer, opens the `bytes` asked for of the allocation at
+/// `start` to the code about to run (open), or closes its whole reservation
+/// again. Whole allocations, for a granule of shadow memory cannot be closed
+/// in part.
+inline void setReservationOpen(std::uintptr_t start, std::size_t bytes, bool open) {
+  const auto *p = reinterpret_cast<const void *>(start);
+  if (open)
+    unpoison(p, bytes);
+  else
+    poison(p, reservedBytes(bytes));
+}
+
+/// setReservationOpen for the allocation p lies in, if any; a close waits
+/// while a kernel on another host thread may be using it. The caller holds
+/// memory().lock.
 inline void setAllocationOpen(const void *p, bool open) {
+#ifdef NETC_CUDAEMU_ASAN
   if (!open && memory().kernelsRunning)
-    return; // a kernel on another host thread may be using it
-  if (const auto *allocation = allocationAt(p)) {
-    const auto *start = reinterpret_cast<const void *>(allocation->first);
-    if (open)
-      unpoison(start, allocation->second);
-    else
-      poison(start, reservedBytes(allocation->second));
-  }
+    return;
+  if (const auto *allocation = allocationAt(p))
+    setReservationOpen(allocation->first, allocation->second, open);
+#else
+  (void)p, (void)open;
+#endif
 }
 
 /// Every allocation opened for a kernel, or closed after it, so the host
@@ -780,7 +796,7 @@ inline void setDeviceMemoryOpen(bool open) {
   if (open ? m.kernelsRunning++ != 0 : --m.kernelsRunning != 0)
     return;
   for (const auto &[start, bytes] : m.allocations)
-    setAllocationOpen(reinterpret_cast<const void *>(start), open);
+    setReservationOpen(start, bytes, open);
 #else
   (void)open;
 #endif
@@ -815,10 +831,7 @@ struct Event {
 NETC_CUDAEMU_NO_RACECHECK inline void syncthreads() {
   detail::State &s = detail::state();
   if (!s.fiber)
-    detail::fatal(std::string("kernel ") + s.kernel +
-                  ": a thread reached __syncthreads() after thread 0 of its block ended "
-                  "without one (a barrier that not every thread reaches hangs or misbehaves "
-                  "on a GPU)");
+    detail::barrierAfterThreadZeroEnded();
   s.barrierSeen = true;
   detail::releaseTo(s.barrierArrive);
   detail::toHost(s.fiber);

@@ -96,6 +96,21 @@ __global__ void conv2dGradInput(std::int64_t total, const float *__restrict__ dy
   }
 }
 
+/// Term j = (i, oh, ow) of weight element (f, c, kh, kw)'s gradient sum:
+/// dy times the input tap it met, 0 where the tap is padding. Both forms of
+/// conv2dGradWeight add these terms.
+template <int C, int H, int W, int F, int SH, int SW, int PT, int PL, int OH, int OW>
+__device__ inline double gradWeightTerm(std::int64_t j, int f, int c, int kh, int kw,
+                                        const float *__restrict__ dy,
+                                        const float *__restrict__ x) {
+  const int ow = int(j % OW), oh = int(j / OW % OH);
+  const std::int64_t i = j / (OH * OW);
+  const int ih = oh * SH + kh - PT, iw = ow * SW + kw - PL;
+  if (ih < 0 || ih >= H || iw < 0 || iw >= W)
+    return 0;
+  return double(dy[((i * F + f) * OH + oh) * OW + ow]) * x[((i * C + c) * H + ih) * W + iw];
+}
+
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
           int OW>
 __global__ void conv2dGradWeight(int n, const float *__restrict__ dy, const float *__restrict__ x,
@@ -104,14 +119,8 @@ __global__ void conv2dGradWeight(int n, const float *__restrict__ dy, const floa
   const int e = blockIdx.x; // (f, c, kh, kw)
   const int kw = e % KW, kh = e / KW % KH, c = e / (KH * KW) % C, f = e / (C * KH * KW);
   double s = 0;
-  for (std::int64_t j = threadIdx.x; j < std::int64_t(n) * OH * OW; j += kThreads) {
-    const int ow = int(j % OW), oh = int(j / OW % OH);
-    const std::int64_t i = j / (OH * OW);
-    const int ih = oh * SH + kh - PT, iw = ow * SW + kw - PL;
-    if (ih < 0 || ih >= H || iw < 0 || iw >= W)
-      continue;
-    s += double(dy[((i * F + f) * OH + oh) * OW + ow]) * x[((i * C + c) * H + ih) * W + iw];
-  }
+  for (std::int64_t j = threadIdx.x; j < std::int64_t(n) * OH * OW; j += kThreads)
+    s += gradWeightTerm<C, H, W, F, SH, SW, PT, PL, OH, OW>(j, f, c, kh, kw, dy, x);
   s = blockSum(s, shared);
   if (threadIdx.x == 0)
     dw[e] = float(s);
@@ -129,18 +138,8 @@ __global__ void conv2dGradWeightSerial(std::int64_t total, int n, const float *_
     const int kw = int(e % KW), kh = int(e / KW % KH), c = int(e / (KH * KW) % C),
               f = int(e / (std::int64_t(C) * KH * KW));
     double s = 0;
-    for (int i = 0; i < n; ++i)
-      for (int oh = 0; oh < OH; ++oh) {
-        const int ih = oh * SH + kh - PT;
-        if (ih < 0 || ih >= H)
-          continue;
-        for (int ow = 0; ow < OW; ++ow) {
-          const int iw = ow * SW + kw - PL;
-          if (iw >= 0 && iw < W)
-            s += double(dy[((std::int64_t(i) * F + f) * OH + oh) * OW + ow]) *
-                 x[((std::int64_t(i) * C + c) * H + ih) * W + iw];
-        }
-      }
+    for (std::int64_t j = 0; j < std::int64_t(n) * OH * OW; ++j)
+      s += gradWeightTerm<C, H, W, F, SH, SW, PT, PL, OH, OW>(j, f, c, kh, kw, dy, x);
     dw[e] = float(s);
   }
 }
