@@ -43,6 +43,13 @@ declare -A result
 part() {
   local name=$1 limit=$2
   shift 2
+  local left=$((budget - SECONDS))
+  if ((left < 20)); then
+    echo "== $name: not run, ${left} s of NETC_BUNDLE_SECONDS=$budget left" | tee "$reports/$name.txt"
+    result[$name]="not run (time)"
+    return
+  fi
+  ((limit > left)) && limit=$left
   echo "== $name: $*" | tee "$reports/$name.txt"
   timeout "$limit" "$@" 2>&1 | tee -a "$reports/$name.txt"
   local rc=${PIPESTATUS[0]}

@@ -142,6 +142,7 @@ private:
   llvm::StringSet<> bad; // outputs of nodes that failed
   std::string inputName;
   std::vector<Weight> weights;
+  llvm::StringSet<> paramNames;
   size_t nodeIndex = 0;
 };
 
@@ -421,10 +422,16 @@ bool Importer::setOutput(const Node &node, Tensor t) {
 
 mlir::Value Importer::param(const Node &node, StringRef name, llvm::ArrayRef<int64_t> shape,
                             std::vector<float> data, StringRef init, bool frozen) {
+  // An initializer read by several nodes (PyTorch's exporter shares equal
+  // constants) becomes one parameter per use, each with the values: the same
+  // function, and parameters that train apart, as they did before export.
+  std::string unique = name.str();
+  for (int use = 2; !paramNames.insert(unique).second; ++use)
+    unique = (name + "." + Twine(use)).str();
   auto op = builder.create<mlir::net::ParamOp>(
-      location(node), type(shape), builder.getStringAttr(name), builder.getStringAttr(init),
+      location(node), type(shape), builder.getStringAttr(unique), builder.getStringAttr(init),
       frozen ? builder.getUnitAttr() : nullptr);
-  weights.push_back(Weight{name.str(), std::vector<int64_t>(shape.begin(), shape.end()),
+  weights.push_back(Weight{unique, std::vector<int64_t>(shape.begin(), shape.end()),
                            std::move(data)});
   return op.getResult();
 }
@@ -505,6 +512,15 @@ void Importer::importNode(const Node &node) {
   if (op == "Pad")
     return pad(node);
   if (op == "Identity") {
+    // PyTorch's exporter writes Identity over an initializer it deduplicated
+    // (equal constants, such as the zero biases of an untrained model): the
+    // output is that constant under the duplicate's own name.
+    if (node.input_size() >= 1 && node.output_size() == 1 &&
+        !tensors.count(node.input(0)) && constants.count(node.input(0))) {
+      if (onlyAttributes(node, {}))
+        constants[node.output(0)] = constants[node.input(0)];
+      return;
+    }
     if (const Tensor *x = input(node, 0))
       setOutput(node, *x);
     return;
@@ -1055,13 +1071,6 @@ llvm::Expected<ImportedModel> Importer::run() {
               })),
       }));
 
-  // Two nodes reading one initializer would make two parameters of one name.
-  llvm::StringSet<> seen;
-  for (const Weight &w : weights)
-    if (!seen.insert(w.name).second)
-      fail("initializer '" + w.name + "' is used by two nodes; shared weights are not supported");
-  if (!problems.empty())
-    return error();
   if (mlir::failed(mlir::verify(*owned))) {
     fail("internal error: the imported IR does not verify (the messages above say where)");
     return error();

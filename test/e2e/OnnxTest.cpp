@@ -82,13 +82,17 @@ std::shared_ptr<Instance> openWithWeights(const std::string &library,
   return s ? *instance : nullptr;
 }
 
-/// PyTorch's outputs from `library` with `weights`.
-void expectPyTorchOutputs(const std::string &library, const std::string &weights) {
-  auto expected = readExpected(std::string(NETC_SOURCE_DIR) +
-                               "/test/onnx/Inputs/residual_expected.txt");
+/// PyTorch's outputs, the `prefix`logits and `prefix`probabilities of
+/// `expectedFile` (test/onnx/Inputs), from `library` with `weights` on its
+/// images.
+void expectPyTorchOutputs(const std::string &library, const std::string &weights,
+                          const std::string &expectedFile = "residual_expected.txt",
+                          const std::string &prefix = "") {
+  auto expected = readExpected(std::string(NETC_SOURCE_DIR) + "/test/onnx/Inputs/" + expectedFile);
   ASSERT_EQ(expected.count("images"), 1u);
-  const Matrix &images = expected["images"], &logits = expected["logits"],
-               &probs = expected["probabilities"];
+  ASSERT_EQ(expected.count(prefix + "probabilities"), 1u);
+  const Matrix &images = expected["images"], &logits = expected[prefix + "logits"],
+               &probs = expected[prefix + "probabilities"];
   auto net = openWithWeights(library, weights, int32_t(images.rows));
   ASSERT_TRUE(net);
   ASSERT_EQ(net->info().classes, probs.cols);
@@ -120,6 +124,25 @@ TEST(OnnxImport, ResidualMatchesPyTorch) {
 /// The same network written in .net, its weights taken with --weights-from.
 TEST(OnnxWeightsFrom, ResidualNetMatchesPyTorch) {
   expectPyTorchOutputs(NETC_RESIDUAL_NET_SO, NETC_RESIDUAL_NET_CKPT);
+}
+
+/// models/resnet50_head.net at 1/8 width with the weights of torchvision's
+/// ResNet50 at that width (its own blocks, seeded, batch-norm statistics
+/// far from the defaults, a quarter of the variances near epsilon): exactly
+/// torchvision's function (make_torchvision_resnet.py).
+TEST(OnnxWeightsFrom, TorchvisionResNet50MatchesPyTorch) {
+  std::string dir = NETC_E2E_DIR;
+  expectPyTorchOutputs(dir + "/narrow_resnet50.so", dir + "/narrow_resnet50.ckpt",
+                       "narrow_resnet50_expected.txt");
+}
+
+/// The same network untrained, exported with torch.onnx.export's defaults:
+/// batch norms folded, equal constants shared between nodes and behind
+/// Identity nodes.
+TEST(OnnxImport, PlainTorchvisionExportMatchesPyTorch) {
+  std::string dir = NETC_E2E_DIR;
+  expectPyTorchOutputs(dir + "/narrow_resnet50_plain.so", dir + "/narrow_resnet50_plain.ckpt",
+                       "narrow_resnet50_expected.txt", "plain_");
 }
 
 int run(const std::string &command) {

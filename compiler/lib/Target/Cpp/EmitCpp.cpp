@@ -17,6 +17,7 @@
 #include "llvm/Support/Format.h"
 
 #include <algorithm>
+#include <cmath>
 #include <string>
 #include <vector>
 
@@ -37,11 +38,31 @@ std::string quote(StringRef text) {
   return s + "\"";
 }
 
+/// A double literal that reads back as `v` (17 significant digits).
 std::string number(double v) {
+  if (!std::isfinite(v))
+    return std::isnan(v) ? "__builtin_nan(\"\")" : v > 0 ? "__builtin_inf()" : "-__builtin_inf()";
   std::string s;
   llvm::raw_string_ostream os(s);
   os << llvm::format("%.17g", v);
+  // `%g` prints an integral value without a point (`0`): add one, so that the
+  // literal is a floating one whatever follows it.
+  if (StringRef(s).find_first_of(".eE") == StringRef::npos)
+    s += ".0";
   return s;
+}
+
+/// A float literal that reads back as `(float)v`: `0.0f`, not `0f`, which
+/// neither the C++ compiler nor nvcc accepts.
+std::string floatLiteral(double v) {
+  if (!std::isfinite(v))
+    return std::isnan(v) ? "__builtin_nanf(\"\")" : v > 0 ? "__builtin_inff()" : "-__builtin_inff()";
+  std::string s;
+  llvm::raw_string_ostream os(s);
+  os << llvm::format("%.9g", static_cast<double>(static_cast<float>(v)));
+  if (StringRef(s).find_first_of(".eE") == StringRef::npos)
+    s += ".0";
+  return s + "f";
 }
 
 /// The kernels' codes: activation none 0, relu 1, sigmoid 2, tanh 3.
@@ -416,13 +437,13 @@ void CppEmitter::emitDeferredUpdates() {
     table += "}}";
     if (auto sgd = dyn_cast<SgdUpdateOp>(first))
       os << "  k::sgd_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
-         << number(sgd.getMomentum().convertToDouble()) << "f, "
+         << floatLiteral(sgd.getMomentum().convertToDouble()) << ", "
          << (sgd.getNesterov() ? "true" : "false") << ");\n";
     else if (auto adam = dyn_cast<AdamUpdateOp>(first))
       os << "  k::adam_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
-         << number(adam.getBeta1().convertToDouble()) << "f, "
-         << number(adam.getBeta2().convertToDouble()) << "f, "
-         << number(adam.getEpsilon().convertToDouble()) << "f);\n";
+         << floatLiteral(adam.getBeta1().convertToDouble()) << ", "
+         << floatLiteral(adam.getBeta2().convertToDouble()) << ", "
+         << floatLiteral(adam.getEpsilon().convertToDouble()) << ");\n";
   }
   deferredUpdates.clear();
 }
@@ -552,7 +573,7 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         call("fold_batch_norm", targs({w[0], w[1] * w[2] * w[3]}),
              {ref(o.getWeight()), o.getBias() ? ref(o.getBias()) : "nullptr",
               ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()), ref(o.getVariance()),
-              number(o.getEpsilon().convertToDouble()) + "f", ref(o.getFoldedWeight()),
+              floatLiteral(o.getEpsilon().convertToDouble()), ref(o.getFoldedWeight()),
               ref(o.getFoldedBias())});
         return success();
       })
@@ -638,7 +659,7 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       .Case([&](DropoutOp o) { return elementwise("copy", {o.getInput()}); }) // inference
       .Case([&](DropoutMaskOp o) {
         os << "  k::dropout_mask" << targs({perSample(o)}) << "(n, "
-           << number(o.getRate().convertToDouble()) << "f, " << (cuda ? "I->run" : "seed")
+           << floatLiteral(o.getRate().convertToDouble()) << ", " << (cuda ? "I->run" : "seed")
            << ", " << o.getStream() << ", " << result << ");\n";
         return success();
       })
@@ -648,14 +669,14 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         // The running statistics: @forward and frozen layers in training.
         call("batch_norm_inference", channelArgs(o.getInput()),
              {"n", ref(o.getInput()), ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()),
-              ref(o.getVariance()), number(o.getEpsilon().convertToDouble()) + "f", result});
+              ref(o.getVariance()), floatLiteral(o.getEpsilon().convertToDouble()), result});
         return success();
       })
       .Case([&](BatchNormTrainOp o) {
         call("batch_norm_train", channelArgs(o.getInput()),
              {"n", ref(o.getInput()), ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()),
-              ref(o.getVariance()), number(o.getEpsilon().convertToDouble()) + "f",
-              number(o.getMomentum().convertToDouble()) + "f", result, ref(o.getBatchMean()),
+              ref(o.getVariance()), floatLiteral(o.getEpsilon().convertToDouble()),
+              floatLiteral(o.getMomentum().convertToDouble()), result, ref(o.getBatchMean()),
               ref(o.getBatchInvStd())});
         return success();
       })
@@ -669,7 +690,7 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       .Case([&](BatchNormInferenceGradOp o) {
         call("batch_norm_inference_grad", channelArgs(o.getGrad()),
              {"n", ref(o.getGrad()), ref(o.getGamma()), ref(o.getVariance()),
-              number(o.getEpsilon().convertToDouble()) + "f", result});
+              floatLiteral(o.getEpsilon().convertToDouble()), result});
         return success();
       })
       .Case([&](CrossEntropyOp o) {
@@ -711,7 +732,7 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         }
         os << "  k::sgd_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
            << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity") << ", "
-           << (cuda ? "I->run" : "I->learning_rate") << ", " << number(o.getMomentum().convertToDouble()) << "f, "
+           << (cuda ? "I->run" : "I->learning_rate") << ", " << floatLiteral(o.getMomentum().convertToDouble()) << ", "
            << (o.getNesterov() ? "true" : "false") << ");\n";
         return success();
       })
@@ -728,9 +749,9 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         os << "  k::adam_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
            << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "adam_m") << ", S + "
            << stateOffset(name, "adam_v") << ", " << (cuda ? "I->run" : "I->learning_rate")
-           << ", " << number(o.getBeta1().convertToDouble()) << "f, "
-           << number(o.getBeta2().convertToDouble()) << "f, "
-           << number(o.getEpsilon().convertToDouble()) << "f" << (cuda ? "" : ", t") << ");\n";
+           << ", " << floatLiteral(o.getBeta1().convertToDouble()) << ", "
+           << floatLiteral(o.getBeta2().convertToDouble()) << ", "
+           << floatLiteral(o.getEpsilon().convertToDouble()) << (cuda ? "" : ", t") << ");\n";
         return success();
       })
       .Default([&](Operation *other) {
