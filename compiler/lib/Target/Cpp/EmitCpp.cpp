@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -57,9 +58,17 @@ std::string number(double v) {
 std::string floatLiteral(double v) {
   if (!std::isfinite(v))
     return std::isnan(v) ? "__builtin_nanf(\"\")" : v > 0 ? "__builtin_inff()" : "-__builtin_inff()";
+  // The shortest spelling that reads back as the same float: `0.9f`, not
+  // `0.899999976f`.
+  float f = static_cast<float>(v);
   std::string s;
-  llvm::raw_string_ostream os(s);
-  os << llvm::format("%.9g", static_cast<double>(static_cast<float>(v)));
+  for (int digits = 1; digits <= 9; ++digits) {
+    s.clear();
+    llvm::raw_string_ostream os(s);
+    os << llvm::format("%.*g", digits, static_cast<double>(f));
+    if (std::strtof(s.c_str(), nullptr) == f)
+      break;
+  }
   if (StringRef(s).find_first_of(".eE") == StringRef::npos)
     s += ".0";
   return s + "f";
