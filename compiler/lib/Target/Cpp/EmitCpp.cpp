@@ -39,17 +39,15 @@ std::string quote(StringRef text) {
   return s + "\"";
 }
 
-/// A double literal that reads back as `v` (17 significant digits).
+/// A number that reads back as the double `v` (17 significant digits); an
+/// integral value prints as an integer (`0`), so never put a suffix after it:
+/// floatLiteral is for floats.
 std::string number(double v) {
   if (!std::isfinite(v))
     return std::isnan(v) ? "__builtin_nan(\"\")" : v > 0 ? "__builtin_inf()" : "-__builtin_inf()";
   std::string s;
   llvm::raw_string_ostream os(s);
   os << llvm::format("%.17g", v);
-  // `%g` prints an integral value without a point (`0`): add one, so that the
-  // literal is a floating one whatever follows it.
-  if (StringRef(s).find_first_of(".eE") == StringRef::npos)
-    s += ".0";
   return s;
 }
 
