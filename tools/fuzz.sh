@@ -17,7 +17,7 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-600}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(fuzz-idx fuzz-checkpoint fuzz-image fuzz-net)
+[ ${#targets[@]} -eq 0 ] && targets=(fuzz-idx fuzz-checkpoint fuzz-image fuzz-net fuzz-onnx)
 build=${NETC_FUZZ_BUILD:-$root/build-fuzz}
 
 if [ ! -f "$build/build.ninja" ]; then

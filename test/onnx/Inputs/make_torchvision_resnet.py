@@ -35,35 +35,27 @@ from torchvision.models.resnet import Bottleneck
 WIDTH, HIDDEN, CLASSES, SIZE = 8, 16, 10, 64
 
 
-def narrow_resnet50():
+def narrow_resnet50(width=WIDTH, hidden=HIDDEN):
     """torchvision's ResNet50, its forward and blocks untouched, with the stem
-    and the stages built at WIDTH instead of 64 by its own _make_layer."""
+    and the stages built at `width` instead of 64 by its own _make_layer,
+    under resnet50_head.net's head."""
     model = torchvision.models.resnet50(weights=None)
-    model.inplanes = WIDTH
-    model.conv1 = nn.Conv2d(3, WIDTH, kernel_size=7, stride=2, padding=3, bias=False)
-    model.bn1 = nn.BatchNorm2d(WIDTH)
-    model.layer1 = model._make_layer(Bottleneck, WIDTH, 3)
-    model.layer2 = model._make_layer(Bottleneck, 2 * WIDTH, 4, stride=2)
-    model.layer3 = model._make_layer(Bottleneck, 4 * WIDTH, 6, stride=2)
-    model.layer4 = model._make_layer(Bottleneck, 8 * WIDTH, 3, stride=2)
-    model.fc = nn.Sequential(nn.Linear(8 * WIDTH * Bottleneck.expansion, HIDDEN), nn.ReLU(),
-                             nn.Dropout(0.5), nn.Linear(HIDDEN, CLASSES), nn.Softmax(dim=1))
+    if width != 64:
+        model.inplanes = width
+        model.conv1 = nn.Conv2d(3, width, kernel_size=7, stride=2, padding=3, bias=False)
+        model.bn1 = nn.BatchNorm2d(width)
+        model.layer1 = model._make_layer(Bottleneck, width, 3)
+        model.layer2 = model._make_layer(Bottleneck, 2 * width, 4, stride=2)
+        model.layer3 = model._make_layer(Bottleneck, 4 * width, 6, stride=2)
+        model.layer4 = model._make_layer(Bottleneck, 8 * width, 3, stride=2)
+    model.fc = nn.Sequential(nn.Linear(8 * width * Bottleneck.expansion, hidden), nn.ReLU(),
+                             nn.Dropout(0.5), nn.Linear(hidden, CLASSES), nn.Softmax(dim=1))
     return model
 
 
-def export(model, images, path, **options):
-    torch.onnx.export(model, images[:1], path, opset_version=13, input_names=["image"],
-                      output_names=["probabilities"],
-                      dynamic_axes={"image": {0: "N"}, "probabilities": {0: "N"}}, **options)
-    onnx.checker.check_model(onnx.load(path))
-
-
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
-    torch.manual_seed(20261204)
-    images = torch.randn(4, 3, SIZE, SIZE)
-
-    model = narrow_resnet50()
+def settle(model, images, size):
+    """Batch-norm parameters and running statistics a trained network could
+    have, and a classifier whose logits span about +-4 on `images`."""
     with torch.no_grad():
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
@@ -73,7 +65,7 @@ def main():
         # Running statistics measured on the data, as training leaves them
         # (random ones blow up over 53 layers), then moved off them a little.
         model.train()
-        model(torch.randn(16, 3, SIZE, SIZE))
+        model(torch.randn(16, 3, size, size))
         for m in model.modules():
             if isinstance(m, nn.BatchNorm2d):
                 m.running_mean += 0.1 * m.running_var.sqrt() * torch.randn_like(m.running_mean)
@@ -95,6 +87,23 @@ def main():
         scale = 4 / logits.abs().max()
         model.fc[3].weight *= scale
         model.fc[3].bias *= scale
+
+
+def export(model, images, path, **options):
+    torch.onnx.export(model, images[:1], path, opset_version=13, input_names=["image"],
+                      output_names=["probabilities"],
+                      dynamic_axes={"image": {0: "N"}, "probabilities": {0: "N"}}, **options)
+    onnx.checker.check_model(onnx.load(path))
+
+
+def main():
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
+    torch.manual_seed(20261204)
+    images = torch.randn(4, 3, SIZE, SIZE)
+
+    model = narrow_resnet50()
+    settle(model, images, SIZE)
+    with torch.no_grad():
         probs32 = model(images)
         # The reference is computed in float64: PyTorch's float32 result is
         # itself that far from it (printed), and the test's tolerance is

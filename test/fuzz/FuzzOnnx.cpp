@@ -1,0 +1,70 @@
+//===- FuzzOnnx.cpp - libFuzzer target for the ONNX importer --------------===//
+//
+// Imports the input as an ONNX model as `netc model.onnx` does. An input that
+// imports must give a module that passes the verifier, whose weights fill
+// its parameters exactly, and whose parameters --weights-from pairs with
+// themselves (a model computes the same function as itself).
+//
+//===----------------------------------------------------------------------===//
+#include "TempFile.h"
+
+#include "net/Dialect/NetOps.h"
+#include "net/ONNX/Import.h"
+#include "net/ONNX/WeightsFrom.h"
+
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+
+#include <cstdio>
+#include <cstdlib>
+
+namespace {
+
+mlir::MLIRContext &context() {
+  // One context for the whole run, threading off, as in FuzzNet.cpp.
+  static mlir::MLIRContext *ctx = [] {
+    auto *c = new mlir::MLIRContext(mlir::MLIRContext::Threading::DISABLED);
+    c->getDiagEngine().registerHandler([](mlir::Diagnostic &) { return mlir::success(); });
+    return c;
+  }();
+  return *ctx;
+}
+
+[[noreturn]] void broken(const char *what) {
+  std::fprintf(stderr, "fuzz-onnx: %s\n", what);
+  std::abort();
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  net::fuzz::TempFile file(data, size, ".onnx");
+  auto imported = net::onnx::importModel(context(), file.path(), "fuzz");
+  if (!imported) {
+    llvm::consumeError(imported.takeError());
+    return 0;
+  }
+  if (mlir::failed(mlir::verify(*imported->module)))
+    broken("the importer accepted the file but built invalid IR");
+  size_t params = 0;
+  imported->module->walk([&](mlir::net::ParamOp param) {
+    ++params;
+    int64_t elements = 1;
+    for (int64_t d : llvm::cast<mlir::RankedTensorType>(param.getType()).getShape())
+      elements *= d;
+    auto it = llvm::find_if(imported->weights, [&](const net::onnx::Weight &w) {
+      return w.name == param.getName();
+    });
+    if (it == imported->weights.end() || int64_t(it->data.size()) != elements)
+      broken("a parameter has no weight of its size");
+  });
+  if (params != imported->weights.size())
+    broken("weights and parameters differ in number");
+  auto matched = net::onnx::matchWeights(*imported->module, *imported, file.path());
+  if (!matched) {
+    llvm::consumeError(matched.takeError());
+    broken("--weights-from refuses a model's own weights");
+  }
+  return 0;
+}
