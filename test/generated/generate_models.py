@@ -12,7 +12,8 @@ draws cover every layer kind and argument form: kernels 1-7 (square and
 [h, w]), strides 1-3, every padding form (valid, same, one integer, [v, h],
 [t, l, b, r]), every activation, max and average pooling with and without
 padding, batch norm trainable and frozen, dropout, residual adds, blocks
-with defaults, repeat, frozen regions and frozen layers; every optimizer
+with defaults, repeat, frozen regions (a base, or between trainable layers)
+and frozen layers, chosen layer names; every optimizer
 with edge values (SGD with momentum 0 and not, nesterov; Adam at its
 defaults and others), every learning-rate schedule, early stopping; inputs
 odd and even, square and not, 1 and 3 channels, or flat feature vectors.
@@ -21,7 +22,7 @@ import argparse
 import os
 import random
 
-ACTIVATIONS = ["none", "relu", "sigmoid", "tanh"]
+ACTIVATIONS = ["none", "relu", "sigmoid", "tanh", "linear"]
 
 
 def out_dim(size, kernel, stride, before, after):
@@ -41,6 +42,7 @@ class Model:
         self.lines = []      # the network body
         self.blocks = []     # block definitions
         self.frozen_open = False
+        self.names = 0
 
     # --- arguments -------------------------------------------------------
     def padding(self, h, w, kh, kw, stride, pool):
@@ -84,7 +86,7 @@ class Model:
         return f"{v:.3g}"
 
     # --- layers ----------------------------------------------------------
-    def conv(self, c, h, w, name=None):
+    def conv(self, c, h, w):
         r = self.rng
         for _ in range(20):
             kh = r.randint(1, min(7, h + 2))
@@ -110,8 +112,9 @@ class Model:
             args.append(f"activation = {act}")
         if r.random() < 0.1 and not self.frozen_open:
             args.append("frozen = true")
-        if name:
-            args.append(f'name = "{name}"')
+        if r.random() < 0.1:
+            self.names += 1
+            args.append(f'name = "named_{self.names}"')
         return f"conv2d({', '.join(args)})", (filters, oh, ow)
 
     def pool(self, c, h, w):
@@ -264,6 +267,15 @@ class Model:
                 self.lines.append("  }")
                 self.frozen_open = False
             c, h, w = self.image_stack(c, h, w, r.randint(0, 6))
+            if r.random() < 0.15:
+                # A frozen region between trainable layers: the gradient
+                # passes through it to the layers before.
+                self.lines.append("  frozen {")
+                self.frozen_open = True
+                c, h, w = self.image_stack(c, h, w, r.randint(1, 2))
+                self.lines.append("  }")
+                self.frozen_open = False
+                c, h, w = self.image_stack(c, h, w, r.randint(0, 2))
             if r.random() < 0.5:
                 self.lines.append("  x = x -> global_avg_pool")
                 flat = c
@@ -272,7 +284,7 @@ class Model:
                 flat = c * h * w
         for _ in range(r.randint(0, 2)):
             units = r.randint(1, 32)
-            act = r.choice(ACTIVATIONS)
+            act = r.choice(ACTIVATIONS + ["softmax"])
             extra = ", bias = false" if r.random() < 0.2 else ""
             self.lines.append(f"  x = x -> dense({units}, activation = {act}{extra})")
             if r.random() < 0.3:

@@ -56,9 +56,14 @@ def check_onnx(path):
     for python in dict.fromkeys([sys.executable, "/usr/bin/python3"]):
         if not os.path.exists(python):
             continue
-        if subprocess.run([python, "-c", "import onnx"], capture_output=True).returncode != 0:
+        # Run from the model's folder: `python -c` imports from the current
+        # folder first, and the repository's root has an onnx/ of its own.
+        where = os.path.dirname(path)
+        if subprocess.run([python, "-c", "import onnx.checker"], capture_output=True,
+                          cwd=where).returncode != 0:
             continue
-        done = subprocess.run([python, "-c", code, path], capture_output=True, text=True)
+        done = subprocess.run([python, "-c", code, path], capture_output=True, text=True,
+                              cwd=where)
         if done.returncode != 0:
             raise Failure(f"ONNX checker: {done.stderr.strip().splitlines()[-1]}")
         return "passed"
