@@ -12,6 +12,11 @@
 //   generated-model-check forward A.so A.ckpt B.so B.ckpt
 //     the same inputs through A with A.ckpt and B with B.ckpt (the model and
 //     its ONNX export imported again) must give the same probabilities.
+//   generated-model-check devices FAT.so
+//     a CPU and a CUDA instance of one fat library (a GPU, or the CUDA
+//     emulator where the CUDA part was built by its nvcc stand-in), from the
+//     same parameters, take the same steps: the same losses and
+//     probabilities within kTolerance.
 //
 // A failure prints one line naming the check, the step or element, and both
 // values, and exits 1.
@@ -46,13 +51,14 @@ int fail(const std::string &message) {
   return 1;
 }
 
-std::shared_ptr<Instance> open(const std::string &path, std::string &error) {
+std::shared_ptr<Instance> open(const std::string &path, std::string &error,
+                               DeviceChoice device = DeviceChoice::Cpu) {
   auto model = Model::load(path);
   if (!model) {
     error = path + ": " + model.error;
     return nullptr;
   }
-  auto instance = Instance::create(*model, DeviceChoice::Cpu, kBatch, /*threads=*/1);
+  auto instance = Instance::create(*model, device, kBatch, /*threads=*/1);
   if (!instance) {
     error = path + ": " + instance.error;
     return nullptr;
@@ -96,44 +102,58 @@ int compareForward(const Instance &a, const Instance &b, const Batch &batch, dou
   return 0;
 }
 
+/// Both instances from the same parameters through the same steps: finite,
+/// equal losses, then equal probabilities. `names` say which is which.
+int trainAlike(const Instance &a, const Instance &b, const char *nameA, const char *nameB) {
+  if (a.info().num_params != b.info().num_params)
+    return fail(std::string("the builds have ") + std::to_string(a.info().num_params) +
+                " and " + std::to_string(b.info().num_params) + " parameters");
+  for (const Instance *net : {&a, &b})
+    if (Status s = initializeParameters(*net, kSeed); !s)
+      return fail("initializing: " + s.error());
+  for (int step = 0; step < kSteps; ++step) {
+    Batch batch = makeBatch(a, kSeed + uint64_t(step));
+    float loss[2] = {0, 0};
+    int32_t correct[2] = {0, 0};
+    const Instance *nets[2] = {&a, &b};
+    const char *names[2] = {nameA, nameB};
+    for (int k = 0; k < 2; ++k)
+      if (Status s = nets[k]->trainStep(batch.inputs.data(), batch.labels.data(), kBatch,
+                                        kSeed + step, loss[k], correct[k]);
+          !s)
+        return fail("train step " + std::to_string(step) + " (" + names[k] + "): " + s.error());
+    std::string losses = std::to_string(loss[0]) + " (" + nameA + ") and " +
+                         std::to_string(loss[1]) + " (" + nameB + ")";
+    if (!std::isfinite(loss[0]) || !std::isfinite(loss[1]))
+      return fail("step " + std::to_string(step) + ": the loss is not finite: " + losses);
+    if (!close(loss[0], loss[1], kTolerance))
+      return fail("step " + std::to_string(step) + ": the losses differ: " + losses);
+  }
+  return compareForward(a, b, makeBatch(a, kSeed - 1), kTolerance,
+                        (std::string("after training, ") + nameA + " against " + nameB).c_str());
+}
+
 int train(const std::string &pathA, const std::string &pathB, const std::string &checkpoint) {
   std::string error;
   auto a = open(pathA, error);
   auto b = a ? open(pathB, error) : nullptr;
   if (!a || !b)
     return fail(error);
-  if (a->info().num_params != b->info().num_params)
-    return fail("the builds have " + std::to_string(a->info().num_params) + " and " +
-                std::to_string(b->info().num_params) + " parameters");
-  for (const auto &net : {a, b})
-    if (Status s = initializeParameters(*net, kSeed); !s)
-      return fail("initializing: " + s.error());
-  for (int step = 0; step < kSteps; ++step) {
-    Batch batch = makeBatch(*a, kSeed + uint64_t(step));
-    float lossA = 0, lossB = 0;
-    int32_t correctA = 0, correctB = 0;
-    if (Status s = a->trainStep(batch.inputs.data(), batch.labels.data(), kBatch, kSeed + step,
-                                lossA, correctA);
-        !s)
-      return fail("train step " + std::to_string(step) + " of " + pathA + ": " + s.error());
-    if (Status s = b->trainStep(batch.inputs.data(), batch.labels.data(), kBatch, kSeed + step,
-                                lossB, correctB);
-        !s)
-      return fail("train step " + std::to_string(step) + " of " + pathB + ": " + s.error());
-    if (!std::isfinite(lossA) || !std::isfinite(lossB))
-      return fail("step " + std::to_string(step) + ": the loss is not finite: " +
-                  std::to_string(lossA) + " (default) and " + std::to_string(lossB) + " (-O0)");
-    if (!close(lossA, lossB, kTolerance))
-      return fail("step " + std::to_string(step) + ": loss " + std::to_string(lossA) +
-                  " (default) against " + std::to_string(lossB) + " (-O0)");
-  }
-  if (int rc = compareForward(*a, *b, makeBatch(*a, kSeed - 1), kTolerance,
-                              "after training, default against -O0"))
+  if (int rc = trainAlike(*a, *b, "default", "-O0"))
     return rc;
   Status s = writeCheckpoint(checkpoint, captureCheckpoint(*a));
   if (!s)
     return fail("writing " + checkpoint + ": " + s.error());
   return 0;
+}
+
+int devices(const std::string &path) {
+  std::string error;
+  auto cpu = open(path, error);
+  auto cuda = cpu ? open(path, error, DeviceChoice::Cuda) : nullptr;
+  if (!cpu || !cuda)
+    return fail(error);
+  return trainAlike(*cpu, *cuda, "CPU", "CUDA");
 }
 
 int forward(const std::string &pathA, const std::string &weightsA, const std::string &pathB,
@@ -162,7 +182,10 @@ int main(int argc, char **argv) {
     return train(args[1], args[2], args[3]);
   if (args.size() == 5 && args[0] == "forward")
     return forward(args[1], args[2], args[3], args[4]);
+  if (args.size() == 2 && args[0] == "devices")
+    return devices(args[1]);
   std::fprintf(stderr, "usage: generated-model-check train A.so B.so CKPT\n"
-                       "       generated-model-check forward A.so A.ckpt B.so B.ckpt\n");
+                       "       generated-model-check forward A.so A.ckpt B.so B.ckpt\n"
+                       "       generated-model-check devices FAT.so\n");
   return 2;
 }

@@ -4,7 +4,7 @@ compiled and run against its own other forms (docs/testing.md).
 
     run_generated.py --netc NETC --netrun NETRUN --check CHECK --work DIR
                      [--seed S] [--first I] [--count N] [--jobs J]
-                     [--cuda-every K] [--nvcc PATH]
+                     [--cuda-every K] [--nvcc PATH] [--emu-every K --emu-nvcc PATH]
 
 For each model:
   1. netc builds it with the default pipeline and with -O0 (C++ only), and
@@ -93,6 +93,12 @@ def one_model(args, index, nvcc):
     run("netc -O0", [args.netc, source, "-O0", "-o", "unfused.so", "--no-cuda"], work)
     run("train: default against -O0", [args.check, "train", "default.so", "unfused.so",
                                         "trained.ckpt"], work)
+    if args.emu_nvcc and args.emu_every > 0 and index % args.emu_every == 0:
+        emu_env = dict(os.environ, NETC_NVCC=args.emu_nvcc)
+        run("netc (the CUDA emulator's nvcc)", [args.netc, source, "-o", "emulated.so"], work,
+            env=emu_env)
+        run("devices: CPU against emulated CUDA", [args.check, "devices", "emulated.so"], work)
+        notes.append("CPU against emulated CUDA")
     run("netrun export", [args.netrun, "export", "default.so", "--weights", "trained.ckpt",
                           "--onnx", "model.onnx"], work)
     notes.append("ONNX checker " + check_onnx(os.path.join(work, "model.onnx")))
@@ -127,12 +133,20 @@ def main():
     parser.add_argument("--cuda-every", type=int, default=6,
                         help="build every K-th model with its CUDA path (0: none)")
     parser.add_argument("--nvcc", help="nvcc to use (default: as netc finds it)")
+    parser.add_argument("--emu-every", type=int, default=0,
+                        help="run every K-th model's CUDA path under the emulator (0: none)")
+    parser.add_argument("--emu-nvcc", help="the CUDA emulator's nvcc stand-in")
     parser.add_argument("--keep", action="store_true", help="keep each model's folder")
     args = parser.parse_args()
     args.netc, args.netrun, args.check = (os.path.abspath(p) for p in
                                           (args.netc, args.netrun, args.check))
     os.makedirs(args.work, exist_ok=True)
     nvcc = find_nvcc(args.nvcc)
+    if args.emu_nvcc:
+        args.emu_nvcc = os.path.abspath(args.emu_nvcc)
+        if not os.path.exists(args.emu_nvcc):
+            print(f"run_generated.py: {args.emu_nvcc} not built; no emulated CUDA runs")
+            args.emu_nvcc = None
     if args.cuda_every > 0 and nvcc is None:
         print("run_generated.py: nvcc not found; the CUDA paths are not built (C++ only)")
     failures = 0
