@@ -8,7 +8,11 @@
 # pytorch, steps, layers. Each writes PART.txt into $OUT (else
 # gpu-bundle/reports) and has its own time limit, so one that hangs costs
 # only its share; the summary at the end says which passed.
+# NETC_BUNDLE_SECONDS (default 570) bounds the whole run: a part gets at most
+# what is left of it, and a part that would start with under 20 s left is
+# not run, so one device call (at most 10 minutes) returns every report.
 set -uo pipefail
+budget=${NETC_BUNDLE_SECONDS:-570}
 
 here=$(cd "$(dirname "$0")" && pwd)
 reports=${OUT:-$here/reports}

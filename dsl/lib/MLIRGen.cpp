@@ -95,10 +95,15 @@ const SettingSpec kEarlyStopping[] = {
     {"min_delta", SettingType::Real, 0, 0, 1e9, false, false, "in [0, 1e9]"},
     {"restore_best_weights", SettingType::Bool, 0, 0, 0, false, false, "true or false"}};
 
-/// Prints a number the way it would be written: 0.1, 1e-07, 3.
+/// Prints a number the way it would be written: 0.1, 1e-07, 3; with as many
+/// digits as it takes to read back as itself (0.99999999999, not 1).
 std::string formatNumber(double value) {
   char text[32];
-  std::snprintf(text, sizeof(text), "%g", value);
+  for (int digits = 6; digits <= 17; ++digits) {
+    std::snprintf(text, sizeof(text), "%.*g", digits, value);
+    if (std::strtod(text, nullptr) == value)
+      break;
+  }
   return text;
 }
 
@@ -1158,10 +1163,16 @@ Value Elaborator::optimizer(const Expr &call, Scope &scope) {
     if (!f)
       return Value::error();
     bool inUnit = name == "beta1" || name == "beta2" || name == "momentum";
-    if ((inUnit && (*f < 0 || *f >= 1)) || (!inUnit && *f <= 0)) {
+    // The model computes in float32: the range holds for the float value.
+    auto outOfRange = [&](double x) {
+      return inUnit ? (x < 0 || x >= 1) : (x <= 0 || std::isinf(x));
+    };
+    if (outOfRange(*f) || outOfRange(static_cast<float>(*f))) {
       error(args->locs[i], call.text + " expects '" + name + "' " +
-                               (inUnit ? "in [0, 1)" : "above 0") + ", got " +
-                               formatNumber(*f));
+                               (inUnit ? "in [0, 1)" : "above 0") +
+                               (outOfRange(*f) ? "" : " as a float32 (the precision the model "
+                                                      "computes in)") +
+                               ", got " + formatNumber(*f));
       return Value::error();
     }
     settings[i].second = *f;
@@ -1544,8 +1555,10 @@ Value Elaborator::batchNorm(const Expr &call, Scope &scope) {
     auto v = toFloat(*e, args->locs[1], "'" + name + "' epsilon");
     if (!v)
       return Value::error();
-    if (*v <= 0) {
-      error(args->locs[1], "'" + name + "' epsilon expects a number above 0");
+    float f32 = static_cast<float>(*v);
+    if (f32 <= 0 || std::isinf(f32)) {
+      error(args->locs[1], "'" + name + "' epsilon expects a number above 0 as a float32 "
+                           "(the precision the model computes in), got " + formatNumber(*v));
       return Value::error();
     }
     epsilon = *v;
@@ -1554,8 +1567,9 @@ Value Elaborator::batchNorm(const Expr &call, Scope &scope) {
     auto v = toFloat(*m, args->locs[2], "'" + name + "' momentum");
     if (!v)
       return Value::error();
-    if (*v < 0 || *v >= 1) {
-      error(args->locs[2], "'" + name + "' momentum expects a number in [0, 1)");
+    if (*v < 0 || static_cast<float>(*v) >= 1) {
+      error(args->locs[2], "'" + name + "' momentum expects a number in [0, 1) as a float32 "
+                           "(the precision the model computes in), got " + formatNumber(*v));
       return Value::error();
     }
     momentum = *v;
@@ -1592,9 +1606,9 @@ Value Elaborator::dropout(const Expr &call, Scope &scope) {
   auto rate = toFloat(*args->get(1), args->locs[1], "'" + name + "' rate");
   if (!input || !rate)
     return Value::error();
-  if (*rate < 0 || *rate >= 1) {
-    error(args->locs[1], "'" + name + "' rate expects a number in [0, 1), got " +
-                             formatNumber(*rate));
+  if (*rate < 0 || static_cast<float>(*rate) >= 1) {
+    error(args->locs[1], "'" + name + "' rate expects a number in [0, 1) as a float32 "
+                         "(the precision the model computes in), got " + formatNumber(*rate));
     return Value::error();
   }
   mlir::Value out = builder.create<mlir::net::DropoutOp>(

@@ -143,6 +143,7 @@ private:
   std::string inputName;
   std::vector<Weight> weights;
   llvm::StringSet<> paramNames;
+  llvm::StringSet<> fileNames; // every initializer and node output of the file
   size_t nodeIndex = 0;
 };
 
@@ -425,9 +426,12 @@ mlir::Value Importer::param(const Node &node, StringRef name, llvm::ArrayRef<int
   // An initializer read by several nodes (PyTorch's exporter shares equal
   // constants) becomes one parameter per use, each with the values: the same
   // function, and parameters that train apart, as they did before export.
+  // A copy's name is neither a parameter's yet nor any tensor's of the file.
   std::string unique = name.str();
-  for (int use = 2; !paramNames.insert(unique).second; ++use)
-    unique = (name + "." + Twine(use)).str();
+  int use = 1;
+  while (paramNames.count(unique) || (use > 1 && fileNames.count(unique)))
+    unique = (name + "." + Twine(++use)).str();
+  paramNames.insert(unique);
   auto op = builder.create<mlir::net::ParamOp>(
       location(node), type(shape), builder.getStringAttr(unique), builder.getStringAttr(init),
       frozen ? builder.getUnitAttr() : nullptr);
@@ -1000,6 +1004,11 @@ llvm::Expected<ImportedModel> Importer::run() {
   builder.setInsertionPointToEnd(entry);
 
   const ::onnx::GraphProto &graph = model.graph();
+  for (const auto &init : graph.initializer())
+    fileNames.insert(init.name());
+  for (const Node &node : graph.node())
+    for (const std::string &out : node.output())
+      fileNames.insert(out);
   for (const auto &init : graph.initializer()) {
     Constant c;
     if (readConstant(init, c, "initializer"))

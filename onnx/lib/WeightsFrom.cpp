@@ -34,6 +34,9 @@ struct Slot {
 struct Walk {
   std::vector<mlir::Operation *> ops;
   std::vector<Slot> params;
+  /// Each op's place in `ops`: where an operand comes from, so that two
+  /// graphs wired differently (a shortcut from another layer) differ.
+  llvm::DenseMap<mlir::Operation *, int64_t> place;
 };
 
 std::string dims(llvm::ArrayRef<int64_t> shape) {
@@ -85,8 +88,10 @@ Walk walkOrder(mlir::ModuleOp module) {
         stack.push_back({def, 0});
       continue;
     }
-    if (!keepsValues(op))
+    if (!keepsValues(op)) {
+      out.place[op] = int64_t(out.ops.size());
       out.ops.push_back(op);
+    }
     stack.pop_back();
   }
   return out;
@@ -154,10 +159,29 @@ std::string describe(mlir::Operation *op) {
   return text + ")";
 }
 
+/// Where a computed operand comes from: the place of the op that computes
+/// it, seen through flatten and dropout, or kFromInput for the network's input.
+constexpr int64_t kFromInput = -1;
+int64_t sourceOf(const Walk &walk, mlir::Value value) {
+  mlir::Operation *def = value.getDefiningOp();
+  while (def && keepsValues(def) && def->getNumOperands() > 0) {
+    value = def->getOperand(0);
+    def = value.getDefiningOp();
+  }
+  return def ? walk.place.lookup(def) : kFromInput;
+}
+
+std::string describeSource(const Walk &walk, int64_t source) {
+  if (source == kFromInput)
+    return "the network's input";
+  return "the output of '" + layerOf(walk.ops[size_t(source)]) + "'";
+}
+
 /// Why two ops in one place compute different functions, or "" if they do
 /// not. Activation shapes are not compared: weights from a 224x224 network
 /// serve the same network on 96x96 images.
-std::string difference(mlir::Operation *ours, mlir::Operation *theirs) {
+std::string difference(const Walk &ourWalk, mlir::Operation *ours, const Walk &theirWalk,
+                       mlir::Operation *theirs) {
   if (ours->getName() != theirs->getName())
     return ours->getName().stripDialect().str() + " against " +
            theirs->getName().stripDialect().str();
@@ -172,13 +196,22 @@ std::string difference(mlir::Operation *ours, mlir::Operation *theirs) {
   if (ours->getNumOperands() != theirs->getNumOperands())
     return "different operand counts";
   for (unsigned i = 0; i < ours->getNumOperands(); ++i) {
-    bool ourParam = ours->getOperand(i).getDefiningOp<mlir::net::ParamOp>() != nullptr;
-    bool theirParam = theirs->getOperand(i).getDefiningOp<mlir::net::ParamOp>() != nullptr;
+    mlir::Value ourOperand = ours->getOperand(i), theirOperand = theirs->getOperand(i);
+    bool ourParam = ourOperand.getDefiningOp<mlir::net::ParamOp>() != nullptr;
+    bool theirParam = theirOperand.getDefiningOp<mlir::net::ParamOp>() != nullptr;
     if (ourParam != theirParam)
       return "operand " + std::to_string(i) + " is a parameter in one and computed in the other";
-    if (ourParam && shapeOf(ours->getOperand(i)) != shapeOf(theirs->getOperand(i)))
-      return "operand " + std::to_string(i) + " " + dims(shapeOf(ours->getOperand(i))) +
-             " against " + dims(shapeOf(theirs->getOperand(i)));
+    if (ourParam) {
+      if (shapeOf(ourOperand) != shapeOf(theirOperand))
+        return "operand " + std::to_string(i) + " " + dims(shapeOf(ourOperand)) + " against " +
+               dims(shapeOf(theirOperand));
+      continue;
+    }
+    int64_t ourSource = sourceOf(ourWalk, ourOperand);
+    int64_t theirSource = sourceOf(theirWalk, theirOperand);
+    if (ourSource != theirSource)
+      return "operand " + std::to_string(i) + " is " + describeSource(ourWalk, ourSource) +
+             " against " + describeSource(theirWalk, theirSource);
   }
   return "";
 }
@@ -196,7 +229,7 @@ std::optional<std::string> firstDifference(const Walk &ours, const Walk &theirs,
     if (i >= ours.ops.size())
       return path.str() + ": the model ends where node '" + layerOf(theirs.ops[i]) +
              "' computes " + describe(theirs.ops[i]);
-    std::string why = difference(ours.ops[i], theirs.ops[i]);
+    std::string why = difference(ours, ours.ops[i], theirs, theirs.ops[i]);
     if (!why.empty())
       return path.str() + ": the model's " + describe(ours.ops[i]) + " meets node " +
              describe(theirs.ops[i]) + " in its place: they compute different functions (" +

@@ -128,7 +128,7 @@ TEST(OnnxWeightsFrom, ResidualNetMatchesPyTorch) {
 
 /// models/resnet50_head.net at 1/8 width with the weights of torchvision's
 /// ResNet50 at that width (its own blocks, seeded, batch-norm statistics
-/// far from the defaults, a quarter of the variances near epsilon): exactly
+/// far from the defaults, an eighth of the variances near epsilon): exactly
 /// torchvision's function (make_torchvision_resnet.py).
 TEST(OnnxWeightsFrom, TorchvisionResNet50MatchesPyTorch) {
   std::string dir = NETC_E2E_DIR;

@@ -1,9 +1,10 @@
 //===- FuzzOnnx.cpp - libFuzzer target for the ONNX importer --------------===//
 //
 // Imports the input as an ONNX model as `netc model.onnx` does. An input that
-// imports must give a module that passes the verifier, whose weights fill
-// its parameters exactly, and whose parameters --weights-from pairs with
-// themselves (a model computes the same function as itself).
+// imports must give a module that passes the verifier and whose weights fill
+// its parameters exactly. --weights-from's matcher then runs on the model
+// against itself, so that the sanitizers see its walk over every graph the
+// importer accepts; its acceptance is a weak check (both walks are the same).
 //
 //===----------------------------------------------------------------------===//
 #include "TempFile.h"

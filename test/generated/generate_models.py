@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Random valid .net models over the whole space the language allows.
 
-    generate_models.py --seed S --count N --out DIR
+    generate_models.py --seed S [--first F] --count N --out DIR
 
-writes DIR/gen_S_I.net for I in [0, N): model I depends on (S, I) alone, so a
-failing case reproduces with `--seed S --first I --count 1`. Every model is
+writes DIR/gen_S_I.net for I from F (--first, default 0) to F + N - 1: model I
+depends on (S, I) alone, so a failing case reproduces with
+`--seed S --first I --count 1`. Every model is
 valid by construction: the generator tracks each tensor's shape and draws
 only arguments that the shape rules of docs/language.md accept (a window no
 larger than its padded input, pool pads smaller than the window, ...). The

@@ -24,6 +24,7 @@ import argparse
 import concurrent.futures
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -36,16 +37,24 @@ class Failure(Exception):
 
 
 def run(step, command, cwd, timeout=600, env=None):
+    """Runs `command`; a non-zero exit, a timeout or 'internal error' in its
+    output is a Failure. The command runs in a process group of its own, so a
+    timeout also ends what it started (the C++ compiler, nvcc)."""
     try:
-        done = subprocess.run(command, cwd=cwd, capture_output=True, text=True,
-                              timeout=timeout, env=env)
+        process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    except OSError as e:
+        raise Failure(f"{step}: cannot run {command[0]}: {e}")
+    try:
+        output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
         raise Failure(f"{step}: timed out after {timeout} s: {' '.join(command)}")
-    output = done.stdout + done.stderr
     if "internal error" in output:
         raise Failure(f"{step}: 'internal error' in the output of {' '.join(command)}:\n{output}")
-    if done.returncode != 0:
-        raise Failure(f"{step}: exit {done.returncode}: {' '.join(command)}\n{output}")
+    if process.returncode != 0:
+        raise Failure(f"{step}: exit {process.returncode}: {' '.join(command)}\n{output}")
     return output
 
 
@@ -65,7 +74,8 @@ def check_onnx(path):
         done = subprocess.run([python, "-c", code, path], capture_output=True, text=True,
                               cwd=where)
         if done.returncode != 0:
-            raise Failure(f"ONNX checker: {done.stderr.strip().splitlines()[-1]}")
+            lines = done.stderr.strip().splitlines() or [f"exit {done.returncode}"]
+            raise Failure(f"ONNX checker: {lines[-1]}")
         return "passed"
     return "skipped (no python3-onnx)"
 
@@ -75,9 +85,9 @@ def one_model(args, index, nvcc):
     work = os.path.join(args.work, name)
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
-    subprocess.run([sys.executable, os.path.join(HERE, "generate_models.py"), "--seed",
-                    str(args.seed), "--first", str(index), "--count", "1", "--out", work],
-                   check=True, capture_output=True)
+    run("generate_models.py", [sys.executable, os.path.join(HERE, "generate_models.py"),
+                               "--seed", str(args.seed), "--first", str(index), "--count", "1",
+                               "--out", work], work)
     source = os.path.join(work, name + ".net")
     started = time.time()
     notes = []

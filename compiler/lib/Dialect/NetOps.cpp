@@ -11,6 +11,8 @@
 
 #include "llvm/ADT/StringExtras.h"
 
+#include <limits>
+
 using namespace mlir;
 using namespace mlir::net;
 
@@ -105,19 +107,22 @@ LogicalResult FlattenOp::verify() {
 }
 
 LogicalResult DropoutOp::verify() {
-  double rate = getRate().convertToDouble();
-  // Written so that NaN fails too.
-  if (!(rate >= 0.0 && rate < 1.0))
+  // As a float32, the precision the kernels compute in; written so that NaN
+  // fails too.
+  float rate = static_cast<float>(getRate().convertToDouble());
+  if (!(rate >= 0.0f && rate < 1.0f))
     return emitOpError("expects rate in [0, 1), got ") << rate;
   return checkResult(*this, shapes::unary(shapeOf(getInput()), "dropout"));
 }
 
 LogicalResult BatchNormOp::verify() {
-  double epsilon = getEpsilon().convertToDouble();
-  if (!(epsilon > 0.0))
-    return emitOpError("expects epsilon > 0, got ") << epsilon;
-  double momentum = getMomentum().convertToDouble();
-  if (!(momentum >= 0.0 && momentum < 1.0))
+  // As float32s, the precision the kernels compute in: 1e-50 is 0 there.
+  float epsilon = static_cast<float>(getEpsilon().convertToDouble());
+  if (!(epsilon > 0.0f && epsilon <= std::numeric_limits<float>::max()))
+    return emitOpError("expects epsilon > 0 and finite as a float32, got ")
+           << getEpsilon().convertToDouble();
+  float momentum = static_cast<float>(getMomentum().convertToDouble());
+  if (!(momentum >= 0.0f && momentum < 1.0f))
     return emitOpError("expects momentum in [0, 1), got ") << momentum;
   ArrayRef<int64_t> input = shapeOf(getInput());
   std::pair<Value, StringRef> params[] = {{getGamma(), "gamma"},

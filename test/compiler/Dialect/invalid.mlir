@@ -309,8 +309,37 @@ func.func @dropout_rate(%x: tensor<?x128xf32>) {
 // -----
 
 func.func @batch_norm_epsilon(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
-  // expected-error @+1 {{expects epsilon > 0, got 0.000000e+00}}
+  // expected-error @+1 {{expects epsilon > 0 and finite as a float32, got 0.000000e+00}}
   %y = net.batch_norm %x, %p, %p, %p, %p epsilon 0.0 momentum 0.99
+      : (tensor<?x6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x6xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_epsilon_float32(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
+  // 1e-50 is 0 as a float32, 1e39 is infinite.
+  // expected-error @+1 {{expects epsilon > 0 and finite as a float32, got 1.000000e-50}}
+  %y = net.batch_norm %x, %p, %p, %p, %p epsilon 1.0e-50 momentum 0.99
+      : (tensor<?x6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x6xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_epsilon_infinite(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
+  // expected-error @+1 {{expects epsilon > 0 and finite as a float32, got 1.000000e+39}}
+  %y = net.batch_norm %x, %p, %p, %p, %p epsilon 1.0e39 momentum 0.99
+      : (tensor<?x6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x6xf32>
+  return
+}
+
+// -----
+
+func.func @batch_norm_momentum_float32(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
+  // 0.99999999999 is 1 as a float32.
+  // expected-error @+1 {{expects momentum in [0, 1), got 1.000000e+00}}
+  %y = net.batch_norm %x, %p, %p, %p, %p epsilon 1.0e-3 momentum 0.99999999999
       : (tensor<?x6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x6xf32>
   return
 }

@@ -3,7 +3,8 @@
 torch.onnx.export's defaults, so that the exporter folds the batch norms and
 shares equal constants (the zero biases) between nodes and behind Identity
 nodes, and shared_direct.onnx, the same with one initializer read by two
-Conv nodes (import.test; both are seeds of fuzz-onnx). Needs python3-torch and
+Conv nodes, and shared_collision.onnx, where another initializer bears the
+name the copy would take (import.test; all are seeds of fuzz-onnx). Needs python3-torch and
 python3-onnx; the file is committed.
 
     /usr/bin/python3 make_shared.py [OUT_DIR]
@@ -49,6 +50,21 @@ def main():
         graph.node.append(node)
     onnx.checker.check_model(model_proto)
     onnx.save(model_proto, os.path.join(out, "shared_direct.onnx"))
+    # The same with another initializer named as the shared one's first copy
+    # would be (NAME.2): the copy must take another name.
+    shared_name = [t.name for t in graph.initializer
+                   if sum(name == t.name for n in graph.node for name in n.input) > 1][0]
+    weight = [n for n in graph.node if n.op_type == "Conv"][1].input[1]
+    taken = shared_name + ".2"
+    for t in graph.initializer:
+        if t.name == weight:
+            t.name = taken
+    for node in graph.node:
+        for i, name in enumerate(node.input):
+            if name == weight:
+                node.input[i] = taken
+    onnx.checker.check_model(model_proto)
+    onnx.save(model_proto, os.path.join(out, "shared_collision.onnx"))
 
 
 if __name__ == "__main__":

@@ -54,11 +54,13 @@ std::string number(double v) {
 /// A float literal that reads back as `(float)v`: `0.0f`, not `0f`, which
 /// neither the C++ compiler nor nvcc accepts.
 std::string floatLiteral(double v) {
-  if (!std::isfinite(v))
-    return std::isnan(v) ? "__builtin_nanf(\"\")" : v > 0 ? "__builtin_inff()" : "-__builtin_inff()";
+  // The verifiers keep every float attribute finite as a float; a value out
+  // of float's range still prints as a literal that compiles.
+  float f = static_cast<float>(v);
+  if (!std::isfinite(f))
+    return std::isnan(f) ? "__builtin_nanf(\"\")" : f > 0 ? "__builtin_inff()" : "-__builtin_inff()";
   // The shortest spelling that reads back as the same float: `0.9f`, not
   // `0.899999976f`.
-  float f = static_cast<float>(v);
   std::string s;
   for (int digits = 1; digits <= 9; ++digits) {
     s.clear();
