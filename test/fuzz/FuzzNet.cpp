@@ -5,33 +5,18 @@
 // passes the verifier.
 //
 //===----------------------------------------------------------------------===//
+#include "FuzzContext.h"
+
 #include "net/DSL/Diagnostics.h"
 #include "net/DSL/MLIRGen.h"
 #include "net/DSL/Parser.h"
 
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/SourceMgr.h"
 
 #include <cstdlib>
-
-namespace {
-
-mlir::MLIRContext &context() {
-  // One context for the whole run: creating one per input would dominate the
-  // time. Threading off, so no pool outlives an input.
-  static mlir::MLIRContext *ctx = [] {
-    auto *c = new mlir::MLIRContext(mlir::MLIRContext::Threading::DISABLED);
-    c->getDiagEngine().registerHandler([](mlir::Diagnostic &) { return mlir::success(); });
-    return c;
-  }();
-  return *ctx;
-}
-
-} // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   llvm::SourceMgr sourceMgr;
@@ -47,7 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   net::dsl::Module ast = parser.parseModule();
   if (diags.hadError())
     return 0;
-  auto module = net::dsl::mlirGen(context(), ast, diags, /*overrides=*/{});
+  auto module = net::dsl::mlirGen(net::fuzz::quietContext(), ast, diags, /*overrides=*/{});
   if (!module || diags.hadError())
     return 0;
   if (mlir::failed(mlir::verify(*module)))

@@ -7,30 +7,19 @@
 // importer accepts; its acceptance is a weak check (both walks are the same).
 //
 //===----------------------------------------------------------------------===//
+#include "FuzzContext.h"
 #include "TempFile.h"
 
 #include "net/Dialect/NetOps.h"
 #include "net/ONNX/Import.h"
 #include "net/ONNX/WeightsFrom.h"
 
-#include "mlir/IR/Diagnostics.h"
-#include "mlir/IR/MLIRContext.h"
 #include "mlir/IR/Verifier.h"
 
 #include <cstdio>
 #include <cstdlib>
 
 namespace {
-
-mlir::MLIRContext &context() {
-  // One context for the whole run, threading off, as in FuzzNet.cpp.
-  static mlir::MLIRContext *ctx = [] {
-    auto *c = new mlir::MLIRContext(mlir::MLIRContext::Threading::DISABLED);
-    c->getDiagEngine().registerHandler([](mlir::Diagnostic &) { return mlir::success(); });
-    return c;
-  }();
-  return *ctx;
-}
 
 [[noreturn]] void broken(const char *what) {
   std::fprintf(stderr, "fuzz-onnx: %s\n", what);
@@ -41,7 +30,7 @@ mlir::MLIRContext &context() {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   net::fuzz::TempFile file(data, size, ".onnx");
-  auto imported = net::onnx::importModel(context(), file.path(), "fuzz");
+  auto imported = net::onnx::importModel(net::fuzz::quietContext(), file.path(), "fuzz");
   if (!imported) {
     llvm::consumeError(imported.takeError());
     return 0;

@@ -179,6 +179,15 @@ class Model:
             self.lines.append(f"  x = x -> {layer}")
         return c, h, w
 
+    def frozen_region(self, c, h, w, depth):
+        """`frozen { ... }` around `depth` layers; returns the final (c, h, w)."""
+        self.lines.append("  frozen {")
+        self.frozen_open = True
+        c, h, w = self.image_stack(c, h, w, depth)
+        self.lines.append("  }")
+        self.frozen_open = False
+        return c, h, w
+
     def residual(self, c, h, w):
         """y = x -> conv(c, odd kernel, same) [-> bn]; x = y + x [-> act]."""
         r = self.rng
@@ -260,22 +269,13 @@ class Model:
                 std = "[0.5, 0.25, 0.2]" if c == 3 else "0.3"
                 header += f"(mean = {'0.5' if c == 1 else '[0.4, 0.5, 0.6]'}, std = {std})"
             self.lines.append("  x = image")
-            frozen_base = r.random() < 0.25
-            if frozen_base:
-                self.lines.append("  frozen {")
-                self.frozen_open = True
-                c, h, w = self.image_stack(c, h, w, r.randint(1, 3))
-                self.lines.append("  }")
-                self.frozen_open = False
+            if r.random() < 0.25:  # a frozen base
+                c, h, w = self.frozen_region(c, h, w, r.randint(1, 3))
             c, h, w = self.image_stack(c, h, w, r.randint(0, 6))
             if r.random() < 0.15:
                 # A frozen region between trainable layers: the gradient
                 # passes through it to the layers before.
-                self.lines.append("  frozen {")
-                self.frozen_open = True
-                c, h, w = self.image_stack(c, h, w, r.randint(1, 2))
-                self.lines.append("  }")
-                self.frozen_open = False
+                c, h, w = self.frozen_region(c, h, w, r.randint(1, 2))
                 c, h, w = self.image_stack(c, h, w, r.randint(0, 2))
             if r.random() < 0.5:
                 self.lines.append("  x = x -> global_avg_pool")
