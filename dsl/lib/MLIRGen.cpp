@@ -4,6 +4,7 @@
 
 #include "net/Dialect/NetDialect.h"
 #include "net/Dialect/NetOps.h"
+#include "net/Dialect/Ranges.h"
 #include "net/Dialect/Shapes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -15,7 +16,6 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
-#include <cmath>
 #include <cstdlib>
 #include <functional>
 #include <optional>
@@ -104,6 +104,15 @@ std::string formatNumber(double value) {
     if (std::strtod(text, nullptr) == value)
       break;
   }
+  return text;
+}
+
+/// What a float setting out of `range` expects, for its error: "above 0", or
+/// "above 0 as a float32 (...)" where only its float32 leaves the range.
+std::string expectedRange(double v, mlir::net::ranges::Range range) {
+  std::string text = mlir::net::ranges::describe(range);
+  if (mlir::net::ranges::within(v, range))
+    text += " as a float32 (the precision the model computes in)";
   return text;
 }
 
@@ -1162,16 +1171,11 @@ Value Elaborator::optimizer(const Expr &call, Scope &scope) {
     auto f = toFloat(*v, args->locs[i], "'" + name + "'");
     if (!f)
       return Value::error();
-    bool inUnit = name == "beta1" || name == "beta2" || name == "momentum";
-    // The model computes in float32: the range holds for the float value.
-    auto outOfRange = [&](double x) {
-      return inUnit ? (x < 0 || x >= 1) : (x <= 0 || std::isinf(x));
-    };
-    if (outOfRange(*f) || outOfRange(static_cast<float>(*f))) {
-      error(args->locs[i], call.text + " expects '" + name + "' " +
-                               (inUnit ? "in [0, 1)" : "above 0") +
-                               (outOfRange(*f) ? "" : " as a float32 (the precision the model "
-                                                      "computes in)") +
+    auto range = name == "beta1" || name == "beta2" || name == "momentum"
+                     ? mlir::net::ranges::Range::Unit
+                     : mlir::net::ranges::Range::Positive;
+    if (!mlir::net::ranges::withinAsFloat32(*f, range)) {
+      error(args->locs[i], call.text + " expects '" + name + "' " + expectedRange(*f, range) +
                                ", got " + formatNumber(*f));
       return Value::error();
     }
@@ -1555,10 +1559,10 @@ Value Elaborator::batchNorm(const Expr &call, Scope &scope) {
     auto v = toFloat(*e, args->locs[1], "'" + name + "' epsilon");
     if (!v)
       return Value::error();
-    float f32 = static_cast<float>(*v);
-    if (f32 <= 0 || std::isinf(f32)) {
-      error(args->locs[1], "'" + name + "' epsilon expects a number above 0 as a float32 "
-                           "(the precision the model computes in), got " + formatNumber(*v));
+    if (!mlir::net::ranges::withinAsFloat32(*v, mlir::net::ranges::Range::Positive)) {
+      error(args->locs[1], "'" + name + "' epsilon expects a number " +
+                               expectedRange(*v, mlir::net::ranges::Range::Positive) +
+                               ", got " + formatNumber(*v));
       return Value::error();
     }
     epsilon = *v;
@@ -1567,9 +1571,10 @@ Value Elaborator::batchNorm(const Expr &call, Scope &scope) {
     auto v = toFloat(*m, args->locs[2], "'" + name + "' momentum");
     if (!v)
       return Value::error();
-    if (*v < 0 || static_cast<float>(*v) >= 1) {
-      error(args->locs[2], "'" + name + "' momentum expects a number in [0, 1) as a float32 "
-                           "(the precision the model computes in), got " + formatNumber(*v));
+    if (!mlir::net::ranges::withinAsFloat32(*v, mlir::net::ranges::Range::Unit)) {
+      error(args->locs[2], "'" + name + "' momentum expects a number " +
+                               expectedRange(*v, mlir::net::ranges::Range::Unit) + ", got " +
+                               formatNumber(*v));
       return Value::error();
     }
     momentum = *v;
@@ -1606,9 +1611,10 @@ Value Elaborator::dropout(const Expr &call, Scope &scope) {
   auto rate = toFloat(*args->get(1), args->locs[1], "'" + name + "' rate");
   if (!input || !rate)
     return Value::error();
-  if (*rate < 0 || static_cast<float>(*rate) >= 1) {
-    error(args->locs[1], "'" + name + "' rate expects a number in [0, 1) as a float32 "
-                         "(the precision the model computes in), got " + formatNumber(*rate));
+  if (!mlir::net::ranges::withinAsFloat32(*rate, mlir::net::ranges::Range::Unit)) {
+    error(args->locs[1], "'" + name + "' rate expects a number " +
+                             expectedRange(*rate, mlir::net::ranges::Range::Unit) + ", got " +
+                             formatNumber(*rate));
     return Value::error();
   }
   mlir::Value out = builder.create<mlir::net::DropoutOp>(

@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "net/Dialect/NetOps.h"
+#include "net/Dialect/Ranges.h"
 #include "net/Dialect/Shapes.h"
 
 using namespace mlir;
@@ -160,8 +161,8 @@ LogicalResult FoldBatchNormOp::verify() {
   if (weight.size() != 4)
     return emitOpError("expects a conv weight (F, C, KH, KW), got ") << shapes::format(weight);
   SmallVector<int64_t, 1> channels = {weight[0]};
-  if (getEpsilon().convertToDouble() <= 0)
-    return emitOpError("expects epsilon above 0");
+  if (!ranges::withinAsFloat32(getEpsilon(), ranges::Range::Positive))
+    return emitOpError("expects epsilon above 0 and finite as a float32");
   for (auto [value, name] : {std::pair{getGamma(), "gamma"}, {getBeta(), "beta"},
                              {getMean(), "mean"}, {getVariance(), "variance"},
                              {getFoldedBias(), "the folded bias"}})

@@ -7,11 +7,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "net/Dialect/NetOps.h"
+#include "net/Dialect/Ranges.h"
 #include "net/Dialect/Shapes.h"
 
 #include "llvm/ADT/StringExtras.h"
-
-#include <limits>
 
 using namespace mlir;
 using namespace mlir::net;
@@ -107,23 +106,19 @@ LogicalResult FlattenOp::verify() {
 }
 
 LogicalResult DropoutOp::verify() {
-  // As a float32, the precision the kernels compute in; written so that NaN
-  // fails too.
-  float rate = static_cast<float>(getRate().convertToDouble());
-  if (!(rate >= 0.0f && rate < 1.0f))
-    return emitOpError("expects rate in [0, 1), got ") << rate;
+  if (!ranges::withinAsFloat32(getRate(), ranges::Range::Unit))
+    return emitOpError("expects rate in [0, 1) as a float32, got ")
+           << getRate().convertToDouble();
   return checkResult(*this, shapes::unary(shapeOf(getInput()), "dropout"));
 }
 
 LogicalResult BatchNormOp::verify() {
-  // As float32s, the precision the kernels compute in: 1e-50 is 0 there.
-  float epsilon = static_cast<float>(getEpsilon().convertToDouble());
-  if (!(epsilon > 0.0f && epsilon <= std::numeric_limits<float>::max()))
+  if (!ranges::withinAsFloat32(getEpsilon(), ranges::Range::Positive))
     return emitOpError("expects epsilon > 0 and finite as a float32, got ")
            << getEpsilon().convertToDouble();
-  float momentum = static_cast<float>(getMomentum().convertToDouble());
-  if (!(momentum >= 0.0f && momentum < 1.0f))
-    return emitOpError("expects momentum in [0, 1), got ") << momentum;
+  if (!ranges::withinAsFloat32(getMomentum(), ranges::Range::Unit))
+    return emitOpError("expects momentum in [0, 1) as a float32, got ")
+           << getMomentum().convertToDouble();
   ArrayRef<int64_t> input = shapeOf(getInput());
   std::pair<Value, StringRef> params[] = {{getGamma(), "gamma"},
                                           {getBeta(), "beta"},

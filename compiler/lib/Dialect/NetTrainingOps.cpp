@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "net/Dialect/NetOps.h"
+#include "net/Dialect/Ranges.h"
 #include "net/Dialect/Shapes.h"
 
 using namespace mlir;
@@ -114,8 +115,8 @@ LogicalResult ReshapeOp::verify() {
 LogicalResult BatchNormInferenceGradOp::verify() {
   if (failed(checkSameType(*this, getGrad(), getResult(), "the result")))
     return failure();
-  if (getEpsilon().convertToDouble() <= 0)
-    return emitOpError("expects epsilon above 0");
+  if (!ranges::withinAsFloat32(getEpsilon(), ranges::Range::Positive))
+    return emitOpError("expects epsilon above 0 and finite as a float32");
   for (auto [param, name] : {std::pair{getGamma(), "gamma"}, {getVariance(), "variance"}}) {
     auto r = shapes::batchNorm(shapeOf(getGrad()), shapeOf(param), name);
     if (!r.ok())
@@ -127,11 +128,11 @@ LogicalResult BatchNormInferenceGradOp::verify() {
 LogicalResult BatchNormTrainOp::verify() {
   if (failed(checkSameType(*this, getInput(), getResult(), "the result")))
     return failure();
-  if (!(getEpsilon().convertToDouble() > 0))
-    return emitOpError("expects epsilon above 0");
-  double momentum = getMomentum().convertToDouble();
-  if (!(momentum >= 0 && momentum < 1))
-    return emitOpError("expects momentum in [0, 1), got ") << momentum;
+  if (!ranges::withinAsFloat32(getEpsilon(), ranges::Range::Positive))
+    return emitOpError("expects epsilon above 0 and finite as a float32");
+  if (!ranges::withinAsFloat32(getMomentum(), ranges::Range::Unit))
+    return emitOpError("expects momentum in [0, 1) as a float32, got ")
+           << getMomentum().convertToDouble();
   std::pair<Value, StringRef> perChannel[] = {
       {getGamma(), "gamma"},           {getBeta(), "beta"},
       {getMean(), "mean"},             {getVariance(), "variance"},
@@ -166,9 +167,9 @@ LogicalResult BatchNormTrainGradOp::verify() {
 }
 
 LogicalResult DropoutMaskOp::verify() {
-  double rate = getRate().convertToDouble();
-  if (!(rate >= 0 && rate < 1))
-    return emitOpError("expects rate in [0, 1), got ") << rate;
+  if (!ranges::withinAsFloat32(getRate(), ranges::Range::Unit))
+    return emitOpError("expects rate in [0, 1) as a float32, got ")
+           << getRate().convertToDouble();
   if (getStream() < 0)
     return emitOpError("expects a non-negative stream, got ") << getStream();
   return success();
@@ -187,17 +188,18 @@ LogicalResult SoftmaxCrossEntropyGradOp::verify() {
 }
 
 LogicalResult SgdUpdateOp::verify() {
-  double momentum = getMomentum().convertToDouble();
-  if (!(momentum >= 0 && momentum < 1))
-    return emitOpError("expects momentum in [0, 1), got ") << momentum;
+  if (!ranges::withinAsFloat32(getMomentum(), ranges::Range::Unit))
+    return emitOpError("expects momentum in [0, 1) as a float32, got ")
+           << getMomentum().convertToDouble();
   return checkParam(*this, getParam(), getGrad());
 }
 
 LogicalResult AdamUpdateOp::verify() {
-  double b1 = getBeta1().convertToDouble(), b2 = getBeta2().convertToDouble();
-  if (!(b1 >= 0 && b1 < 1) || !(b2 >= 0 && b2 < 1))
-    return emitOpError("expects beta1 and beta2 in [0, 1), got ") << b1 << " and " << b2;
-  if (getEpsilon().convertToDouble() <= 0)
-    return emitOpError("expects epsilon above 0");
+  if (!ranges::withinAsFloat32(getBeta1(), ranges::Range::Unit) ||
+      !ranges::withinAsFloat32(getBeta2(), ranges::Range::Unit))
+    return emitOpError("expects beta1 and beta2 in [0, 1) as float32s, got ")
+           << getBeta1().convertToDouble() << " and " << getBeta2().convertToDouble();
+  if (!ranges::withinAsFloat32(getEpsilon(), ranges::Range::Positive))
+    return emitOpError("expects epsilon above 0 and finite as a float32");
   return checkParam(*this, getParam(), getGrad());
 }

@@ -301,7 +301,7 @@ func.func @flatten_result(%x: tensor<?x16x5x5xf32>) {
 // -----
 
 func.func @dropout_rate(%x: tensor<?x128xf32>) {
-  // expected-error @+1 {{expects rate in [0, 1), got 1.000000e+00}}
+  // expected-error @+1 {{expects rate in [0, 1) as a float32, got 1.000000e+00}}
   %y = net.dropout %x rate 1.0 : tensor<?x128xf32>
   return
 }
@@ -338,7 +338,7 @@ func.func @batch_norm_epsilon_infinite(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
 
 func.func @batch_norm_momentum_float32(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
   // 0.99999999999 is 1 as a float32.
-  // expected-error @+1 {{expects momentum in [0, 1), got 1.000000e+00}}
+  // expected-error @+1 {{expects momentum in [0, 1) as a float32, got 1.000000e+00}}
   %y = net.batch_norm %x, %p, %p, %p, %p epsilon 1.0e-3 momentum 0.99999999999
       : (tensor<?x6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x6xf32>
   return
@@ -347,7 +347,7 @@ func.func @batch_norm_momentum_float32(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
 // -----
 
 func.func @batch_norm_momentum(%x: tensor<?x6xf32>, %p: tensor<6xf32>) {
-  // expected-error @+1 {{expects momentum in [0, 1), got 1.000000e+00}}
+  // expected-error @+1 {{expects momentum in [0, 1) as a float32, got 1.000000e+00}}
   %y = net.batch_norm %x, %p, %p, %p, %p epsilon 1.0e-3 momentum 1.0
       : (tensor<?x6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>, tensor<6xf32>) -> tensor<?x6xf32>
   return

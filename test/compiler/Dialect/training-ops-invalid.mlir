@@ -26,7 +26,7 @@ func.func @update_of_a_frozen_param(%g: tensor<4xf32>) {
 // -----
 
 func.func @dropout_rate(%x: tensor<?x4xf32>) {
-  // expected-error @+1 {{expects rate in [0, 1), got 1}}
+  // expected-error @+1 {{expects rate in [0, 1) as a float32, got 1}}
   %m = net.dropout_mask rate 1.000000e+00 stream 0 : tensor<?x4xf32>
   return
 }
@@ -75,7 +75,7 @@ func.func @batch_norm_train_running_not_param(%x: tensor<?x4xf32>, %c: tensor<4x
 
 func.func @batch_norm_train_momentum(%x: tensor<?x4xf32>, %c: tensor<4xf32>) {
   %m = net.param "bn.moving_mean" init("zeros") frozen : tensor<4xf32>
-  // expected-error @+1 {{expects momentum in [0, 1), got 1}}
+  // expected-error @+1 {{expects momentum in [0, 1) as a float32, got 1}}
   %y, %mu, %istd = net.batch_norm_train %x, %c, %c, %m, %m epsilon 1.000000e-03 momentum 1.0 : (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>)
   return
 }
@@ -85,5 +85,24 @@ func.func @batch_norm_train_momentum(%x: tensor<?x4xf32>, %c: tensor<4xf32>) {
 func.func @batch_norm_train_grad_channels(%dy: tensor<?x4xf32>, %g: tensor<4xf32>, %s: tensor<5xf32>) {
   // expected-error @+1 {{batch_norm expects batch_mean size (5) to equal input channels (4)}}
   %dx, %dg, %db = net.batch_norm_train_grad %dy, %dy, %g, %s, %g : (tensor<?x4xf32>, tensor<?x4xf32>, tensor<4xf32>, tensor<5xf32>, tensor<4xf32>) -> (tensor<?x4xf32>, tensor<4xf32>, tensor<4xf32>)
+  return
+}
+
+// -----
+
+// 1e-50 is 0 as a float32, and 0.99999999999 is 1 (Ranges.h).
+func.func @adam_epsilon_zero_as_float32(%g: tensor<4xf32>) {
+  %p = net.param "p" init("zeros") : tensor<4xf32>
+  // expected-error @+1 {{expects epsilon above 0 and finite as a float32}}
+  net.adam_update %p, %g beta1 9.000000e-01 beta2 9.990000e-01 epsilon 1.000000e-50 : tensor<4xf32>
+  return
+}
+
+// -----
+
+func.func @sgd_momentum_one_as_float32(%g: tensor<4xf32>) {
+  %p = net.param "p" init("zeros") : tensor<4xf32>
+  // expected-error @+1 {{expects momentum in [0, 1) as a float32, got}}
+  net.sgd_update %p, %g momentum 0.99999999999 : tensor<4xf32>
   return
 }

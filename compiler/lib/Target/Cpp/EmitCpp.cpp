@@ -17,6 +17,7 @@
 #include "llvm/Support/Format.h"
 
 #include <algorithm>
+#include <cassert>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -43,22 +44,17 @@ std::string quote(StringRef text) {
 /// integral value prints as an integer (`0`), so never put a suffix after it:
 /// floatLiteral is for floats.
 std::string number(double v) {
-  if (!std::isfinite(v))
-    return std::isnan(v) ? "__builtin_nan(\"\")" : v > 0 ? "__builtin_inf()" : "-__builtin_inf()";
   std::string s;
   llvm::raw_string_ostream os(s);
   os << llvm::format("%.17g", v);
   return s;
 }
 
-/// A float literal that reads back as `(float)v`: `0.0f`, not `0f`, which
-/// neither the C++ compiler nor nvcc accepts.
-std::string floatLiteral(double v) {
-  // The verifiers keep every float attribute finite as a float; a value out
-  // of float's range still prints as a literal that compiles.
-  float f = static_cast<float>(v);
-  if (!std::isfinite(f))
-    return std::isnan(f) ? "__builtin_nanf(\"\")" : f > 0 ? "__builtin_inff()" : "-__builtin_inff()";
+/// A float attribute (a double in the IR) as the float literal the kernels
+/// take: `0.0f`, not `0f`, which neither the C++ compiler nor nvcc accepts.
+std::string floatLiteral(const llvm::APFloat &attribute) {
+  float f = static_cast<float>(attribute.convertToDouble());
+  assert(std::isfinite(f) && "the verifiers keep float attributes finite as float32s (Ranges.h)");
   // The shortest spelling that reads back as the same float: `0.9f`, not
   // `0.899999976f`.
   std::string s;
@@ -446,13 +442,13 @@ void CppEmitter::emitDeferredUpdates() {
     table += "}}";
     if (auto sgd = dyn_cast<SgdUpdateOp>(first))
       os << "  k::sgd_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
-         << floatLiteral(sgd.getMomentum().convertToDouble()) << ", "
+         << floatLiteral(sgd.getMomentum()) << ", "
          << (sgd.getNesterov() ? "true" : "false") << ");\n";
     else if (auto adam = dyn_cast<AdamUpdateOp>(first))
       os << "  k::adam_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
-         << floatLiteral(adam.getBeta1().convertToDouble()) << ", "
-         << floatLiteral(adam.getBeta2().convertToDouble()) << ", "
-         << floatLiteral(adam.getEpsilon().convertToDouble()) << ");\n";
+         << floatLiteral(adam.getBeta1()) << ", "
+         << floatLiteral(adam.getBeta2()) << ", "
+         << floatLiteral(adam.getEpsilon()) << ");\n";
   }
   deferredUpdates.clear();
 }
@@ -582,7 +578,7 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         call("fold_batch_norm", targs({w[0], w[1] * w[2] * w[3]}),
              {ref(o.getWeight()), o.getBias() ? ref(o.getBias()) : "nullptr",
               ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()), ref(o.getVariance()),
-              floatLiteral(o.getEpsilon().convertToDouble()), ref(o.getFoldedWeight()),
+              floatLiteral(o.getEpsilon()), ref(o.getFoldedWeight()),
               ref(o.getFoldedBias())});
         return success();
       })
@@ -668,7 +664,7 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       .Case([&](DropoutOp o) { return elementwise("copy", {o.getInput()}); }) // inference
       .Case([&](DropoutMaskOp o) {
         os << "  k::dropout_mask" << targs({perSample(o)}) << "(n, "
-           << floatLiteral(o.getRate().convertToDouble()) << ", " << (cuda ? "I->run" : "seed")
+           << floatLiteral(o.getRate()) << ", " << (cuda ? "I->run" : "seed")
            << ", " << o.getStream() << ", " << result << ");\n";
         return success();
       })
@@ -678,14 +674,14 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         // The running statistics: @forward and frozen layers in training.
         call("batch_norm_inference", channelArgs(o.getInput()),
              {"n", ref(o.getInput()), ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()),
-              ref(o.getVariance()), floatLiteral(o.getEpsilon().convertToDouble()), result});
+              ref(o.getVariance()), floatLiteral(o.getEpsilon()), result});
         return success();
       })
       .Case([&](BatchNormTrainOp o) {
         call("batch_norm_train", channelArgs(o.getInput()),
              {"n", ref(o.getInput()), ref(o.getGamma()), ref(o.getBeta()), ref(o.getMean()),
-              ref(o.getVariance()), floatLiteral(o.getEpsilon().convertToDouble()),
-              floatLiteral(o.getMomentum().convertToDouble()), result, ref(o.getBatchMean()),
+              ref(o.getVariance()), floatLiteral(o.getEpsilon()),
+              floatLiteral(o.getMomentum()), result, ref(o.getBatchMean()),
               ref(o.getBatchInvStd())});
         return success();
       })
@@ -699,7 +695,7 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       .Case([&](BatchNormInferenceGradOp o) {
         call("batch_norm_inference_grad", channelArgs(o.getGrad()),
              {"n", ref(o.getGrad()), ref(o.getGamma()), ref(o.getVariance()),
-              floatLiteral(o.getEpsilon().convertToDouble()), result});
+              floatLiteral(o.getEpsilon()), result});
         return success();
       })
       .Case([&](CrossEntropyOp o) {
@@ -741,7 +737,8 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         }
         os << "  k::sgd_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
            << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity") << ", "
-           << (cuda ? "I->run" : "I->learning_rate") << ", " << floatLiteral(o.getMomentum().convertToDouble()) << ", "
+           << (cuda ? "I->run" : "I->learning_rate") << ", " << floatLiteral(o.getMomentum())
+           << ", "
            << (o.getNesterov() ? "true" : "false") << ");\n";
         return success();
       })
@@ -758,9 +755,9 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         os << "  k::adam_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
            << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "adam_m") << ", S + "
            << stateOffset(name, "adam_v") << ", " << (cuda ? "I->run" : "I->learning_rate")
-           << ", " << floatLiteral(o.getBeta1().convertToDouble()) << ", "
-           << floatLiteral(o.getBeta2().convertToDouble()) << ", "
-           << floatLiteral(o.getEpsilon().convertToDouble()) << (cuda ? "" : ", t") << ");\n";
+           << ", " << floatLiteral(o.getBeta1()) << ", "
+           << floatLiteral(o.getBeta2()) << ", "
+           << floatLiteral(o.getEpsilon()) << (cuda ? "" : ", t") << ");\n";
         return success();
       })
       .Default([&](Operation *other) {
