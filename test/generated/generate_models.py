@@ -87,25 +87,43 @@ class Model:
         return f"{v:.3g}"
 
     # --- layers ----------------------------------------------------------
+    def window(self, h, w, draw_kernel, pool):
+        """A kernel from draw_kernel(), a stride and a padding that fit the
+        input, in up to 20 draws: (kh, kw, stride, padding text, oh, ow), or
+        None."""
+        for _ in range(20):
+            kh, kw = draw_kernel()
+            stride = self.rng.randint(1, 3)
+            pad = self.padding(h, w, kh, kw, stride, pool=pool)
+            if pad:
+                return (kh, kw, stride) + pad
+        return None
+
+    def window_args(self, stride, usual_stride, padding, stride_odds):
+        """The stride and padding arguments, written when they differ from the
+        defaults and sometimes when they do not."""
+        r = self.rng
+        args = []
+        if stride != usual_stride or r.random() < stride_odds:
+            args.append(f"stride = {stride}")
+        if padding != "valid" or r.random() < 0.2:
+            args.append(f"padding = {padding}")
+        return args
+
     def conv(self, c, h, w):
         r = self.rng
-        for _ in range(20):
+
+        def kernel():
             kh = r.randint(1, min(7, h + 2))
-            kw = kh if r.random() < 0.7 else r.randint(1, min(7, w + 2))
-            stride = r.randint(1, 3)
-            pad = self.padding(h, w, kh, kw, stride, pool=False)
-            if pad:
-                break
-        else:
+            return kh, kh if r.random() < 0.7 else r.randint(1, min(7, w + 2))
+
+        fit = self.window(h, w, kernel, pool=False)
+        if fit is None:
             return None
-        text, oh, ow = pad
+        kh, kw, stride, text, oh, ow = fit
         filters = r.randint(1, 8)
-        kernel = str(kh) if kh == kw else f"[{kh}, {kw}]"
-        args = [str(filters), kernel]
-        if stride != 1 or r.random() < 0.2:
-            args.append(f"stride = {stride}")
-        if text != "valid" or r.random() < 0.2:
-            args.append(f"padding = {text}")
+        args = [str(filters), str(kh) if kh == kw else f"[{kh}, {kw}]"]
+        args += self.window_args(stride, 1, text, stride_odds=0.2)
         if r.random() < 0.3:
             args.append(f"bias = {r.choice(['true', 'false'])}")
         act = r.choice(ACTIVATIONS)
@@ -121,20 +139,16 @@ class Model:
     def pool(self, c, h, w):
         r = self.rng
         kind = r.choice(["max_pool", "avg_pool"])
-        for _ in range(20):
+
+        def kernel():
             size = r.randint(1, min(4, h, w) if min(h, w) >= 1 else 1)
-            stride = r.randint(1, 3)
-            pad = self.padding(h, w, size, size, stride, pool=True)
-            if pad:
-                break
-        else:
+            return size, size
+
+        fit = self.window(h, w, kernel, pool=True)
+        if fit is None:
             return None
-        text, oh, ow = pad
-        args = [str(size)]
-        if stride != size or r.random() < 0.3:
-            args.append(f"stride = {stride}")
-        if text != "valid" or r.random() < 0.2:
-            args.append(f"padding = {text}")
+        size, _, stride, text, oh, ow = fit
+        args = [str(size)] + self.window_args(stride, size, text, stride_odds=0.3)
         return f"{kind}({', '.join(args)})", (c, oh, ow)
 
     def batch_norm(self):

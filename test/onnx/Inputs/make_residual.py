@@ -77,10 +77,18 @@ def main():
                       training=torch.onnx.TrainingMode.PRESERVE,
                       do_constant_folding=False)
     probs = torch.softmax(logits, dim=1)
-    with open(os.path.join(out, "residual_expected.txt"), "w") as f:
-        f.write("# make_residual.py: images (4, 3, 16, 16), then logits and "
-                "probabilities (4, 10), one row per line\n")
-        for name, t in (("images", images), ("logits", logits), ("probabilities", probs)):
+    write_expected(os.path.join(out, "residual_expected.txt"),
+                   "make_residual.py: images (4, 3, 16, 16), then logits and "
+                   "probabilities (4, 10), one row per line",
+                   (("images", images), ("logits", logits), ("probabilities", probs)))
+
+
+def write_expected(path, comment, tensors):
+    """The expected-values file test/e2e/OnnxTest.cpp reads: a comment, then
+    per tensor "name rows cols" and one row per line (float32, 9 digits)."""
+    with open(path, "w") as f:
+        f.write(f"# {comment}\n")
+        for name, t in tensors:
             rows = t.reshape(t.shape[0], -1).numpy().astype(np.float32)
             f.write(f"{name} {rows.shape[0]} {rows.shape[1]}\n")
             for row in rows:

@@ -25,12 +25,13 @@ are committed, so the tests need none of them.
 import os
 import sys
 
-import numpy as np
 import onnx
 import torch
 import torchvision
 from torch import nn
 from torchvision.models.resnet import Bottleneck
+
+from make_residual import write_expected
 
 WIDTH, HIDDEN, CLASSES, SIZE = 8, 16, 10, 64
 
@@ -146,16 +147,12 @@ def main():
           f"{len(shared)} initializers read by several nodes")
     assert identities or shared, "the exporter shared nothing: the file tests nothing"
 
-    with open(os.path.join(out, "narrow_resnet50_expected.txt"), "w") as f:
-        f.write("# make_torchvision_resnet.py: images (4, 3, 64, 64), then logits and "
-                "probabilities (4, 10), one row per line\n")
-        for name, t in (("images", images), ("logits", logits), ("probabilities", probs),
-                        ("plain_logits", torch.log(plain_probs)),
-                        ("plain_probabilities", plain_probs)):
-            rows = t.reshape(t.shape[0], -1).numpy().astype(np.float32)
-            f.write(f"{name} {rows.shape[0]} {rows.shape[1]}\n")
-            for row in rows:
-                f.write(" ".join(f"{v:.9g}" for v in row) + "\n")
+    write_expected(os.path.join(out, "narrow_resnet50_expected.txt"),
+                   "make_torchvision_resnet.py: images (4, 3, 64, 64), then logits and "
+                   "probabilities (4, 10), one row per line",
+                   (("images", images), ("logits", logits), ("probabilities", probs),
+                    ("plain_logits", torch.log(plain_probs)),
+                    ("plain_probabilities", plain_probs)))
 
 
 if __name__ == "__main__":
