@@ -7,6 +7,7 @@
 #   tools/sanitize.sh --no-lit   # only the GoogleTest units
 #
 # Runs runtime-tests (test/runtime, netrun and the fixtures instrumented too),
+# model-impl-tests (the ABI code every compiled model includes),
 # kernel-tests (test/kernels), and the lit suite with an instrumented netc and
 # net-opt, which covers dsl/ (lexer, parser, MLIRGen) and the passes.
 # -fno-sanitize=vptr: LLVM and MLIR are built without RTTI, and their objects
@@ -26,7 +27,7 @@ if [ ! -f "$build/build.ninja" ]; then
     -DCMAKE_SHARED_LINKER_FLAGS="-fsanitize=address,undefined" \
     -DMLIR_DIR="${MLIR_DIR:-/usr/lib/llvm-19/lib/cmake/mlir}"
 fi
-targets=(runtime-tests kernel-tests)
+targets=(runtime-tests model-impl-tests kernel-tests)
 [ $lit -eq 1 ] && targets+=(netc net-opt)
 ninja -C "$build" "${targets[@]}"
 
@@ -37,6 +38,7 @@ export UBSAN_OPTIONS=halt_on_error=1:abort_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS=suppressions=$root/tools/lsan.supp:print_suppressions=0
 # From the folders ctest runs them in.
 (cd "$build/test/runtime" && "$build/bin/runtime-tests" --gtest_brief=1)
+"$build/bin/model-impl-tests" --gtest_brief=1
 (cd "$build/test/kernels" && "$build/bin/kernel-tests" --gtest_brief=1)
 if [ $lit -eq 1 ]; then
   python3 "$(grep -m1 '^NETC_LIT:' "$build/CMakeCache.txt" | cut -d= -f2)" -sv "$build/test"

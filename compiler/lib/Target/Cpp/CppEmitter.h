@@ -81,9 +81,9 @@ protected:
   /// run_<name> of every step function the module has, in the ABI's order.
   LogicalResult emitFunctions();
   LogicalResult emitOp(Operation *op);
-  void emitAbi();
-  /// netc_set_train_data and netc_train_steps (ABI version 4).
-  void emitTrainingSet();
+  /// NetcCompiledModel, what net/Runtime/ModelImpl.h builds the C ABI on,
+  /// and the include of that header.
+  void emitModelTraits();
   /// Values of one input sample (@forward's first argument).
   int64_t inputSize() {
     return perSample(module.lookupSymbol<func::FuncOp>("forward").getArgument(0));

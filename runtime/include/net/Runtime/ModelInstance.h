@@ -1,0 +1,51 @@
+//===- ModelInstance.h - the state of one compiled-model instance -*- C++ -*-===//
+//
+// What the generated step functions (run_forward, run_train_step, ...) and
+// the fixed ABI code of ModelImpl.h share: the instance behind ModelABI.h's
+// opaque netc_instance. Included first by every generated CPU translation
+// unit. Not part of the ABI: nothing outside the model's .so sees the layout.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NET_RUNTIME_MODELINSTANCE_H
+#define NET_RUNTIME_MODELINSTANCE_H
+
+#include "net/Runtime/ModelABI.h"
+
+#include <cstdint>
+#include <string>
+
+// netc defines NETC_WITH_CUDA=1 when it links the model with its CUDA path
+// (netc -emit=cuda); without it the library is CPU-only.
+#ifndef NETC_WITH_CUDA
+#define NETC_WITH_CUDA 0
+#endif
+
+namespace netc::cudapath {
+struct Instance;
+} // namespace netc::cudapath
+
+struct netc_instance {
+  int32_t batch = 0;
+  float learning_rate = 0;
+  int64_t step = 0;
+  float *params = nullptr;
+  float *state = nullptr;
+  float *arena = nullptr;
+  std::string error;
+  // NETC_DEVICE_CUDA: the device's instance; params and state are then its
+  // host mirror, synchronised lazily (ModelImpl.h: deviceReady, hostMirror).
+  netc::cudapath::Instance *cuda = nullptr;
+  bool host_dirty = false, device_newer = false;
+  // netc_set_train_data: the caller's arrays (read in place on the CPU), and
+  // netc_train_steps' gathered batch.
+  const uint8_t *train_pixels = nullptr;
+  const int32_t *train_labels = nullptr;
+  int64_t train_count = 0;
+  const float *train_table = nullptr;
+  int32_t train_table_channels = 0;
+  float *gathered = nullptr;
+  int32_t *gathered_labels = nullptr;
+};
+
+#endif // NET_RUNTIME_MODELINSTANCE_H
