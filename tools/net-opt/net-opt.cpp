@@ -7,6 +7,7 @@
 
 #include "net/Dialect/NetDialect.h"
 #include "net/Transforms/Passes.h"
+#include "net/Transforms/Pipeline.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/DialectRegistry.h"
@@ -17,6 +18,7 @@ int main(int argc, char **argv) {
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::net::registerNetPasses();
+  mlir::net::registerNetPipeline();
 
   mlir::DialectRegistry registry;
   registry.insert<mlir::net::NetDialect, mlir::func::FuncDialect>();

@@ -16,7 +16,7 @@
 #include "net/Dialect/NetOps.h"
 #include "net/Target/CUDA/EmitCuda.h"
 #include "net/Target/Cpp/EmitCpp.h"
-#include "net/Transforms/Passes.h"
+#include "net/Transforms/Pipeline.h"
 #include "net/DSL/AST.h"
 #include "net/DSL/Diagnostics.h"
 #include "net/DSL/MLIRGen.h"
@@ -468,24 +468,9 @@ int main(int argc, char **argv) {
   mlir::PassManager pm(&context);
   if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
     return fail("bad pass manager options");
-  bool optimize = optLevel > 0 && !noFuse;
-  if (optimize) {
-    pm.addPass(mlir::net::createNetFuseConvBiasActPool());
-    pm.addPass(mlir::net::createNetFuseDenseBiasAct());
-  }
-  // A frozen base is split off its trained head, so that the runtime can
-  // compute its features once. The training step is built from the fused
-  // forward, so its backward is fused too; the inference entry points are
-  // then simplified on their own.
-  pm.addPass(mlir::net::createNetSplitFrozenBase());
-  pm.addPass(mlir::net::createNetAutodiff());
-  if (optimize) {
-    pm.addPass(mlir::net::createNetFoldBatchNorm());
-    pm.addPass(mlir::net::createNetRemoveDropout());
-    pm.addPass(mlir::net::createNetFuseConvBiasActPool());
-    pm.addPass(mlir::net::createNetFuseDenseBiasAct());
-  }
-  pm.addPass(mlir::net::createNetPlanMemory());
+  mlir::net::NetPipelineOptions pipeline;
+  pipeline.fuse = optLevel > 0 && !noFuse;
+  mlir::net::buildNetPipeline(pm, pipeline);
   // The passes report what they cannot do for this model (a trainable batch
   // norm, no softmax before the loss) at its .net line: the user's to change.
   if (mlir::failed(pm.run(*module)))
