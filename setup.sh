@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 PACKAGES=(
   build-essential cmake ninja-build ccache git python3 pkg-config zlib1g-dev
   llvm-19-dev llvm-19-tools libmlir-19-dev mlir-19-tools
-  libprotobuf-dev protobuf-compiler libgtest-dev libgmock-dev libbenchmark-dev
+  libprotobuf-dev protobuf-compiler libgtest-dev
   dataset-fashion-mnist libstb-dev libdnnl-dev
   libplplot-dev plplot-driver-cairo
   libonnx-dev python3-onnx

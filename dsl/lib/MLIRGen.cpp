@@ -1,8 +1,8 @@
 //===- MLIRGen.cpp - Elaborating a .net AST into the net dialect ----------===//
 //
 // Over 1,600 lines, not split yet on purpose: the training set-up's settings
-// (names, types, defaults, ranges) move to the one settings
-// schema of issue 15, which generates their checks, and the layer
+// (names, types, defaults, ranges) are to be declared once, in a settings
+// schema that generates their checks here and in netrun, and the layer
 // elaborators then split by family (conv and dense, pooling, normalisation,
 // joins) with the Elaborator in a private header. Splitting first would cut
 // the file twice.

@@ -6,8 +6,8 @@
 // are marked bad, so the nodes after it stay quiet about them and one run
 // reports every independent problem.
 //
-// Over 1,000 lines, not split yet on purpose: issue 15 puts ONNX export
-// beside this import with one op mapping table for both, and the per-family
+// Over 1,000 lines, not split yet on purpose: ONNX export is to sit beside
+// this import with one op mapping table for both, and the per-family
 // importers (conv, pooling, batch norm, dense, glue) split out along that
 // table then, with the Importer in a private header.
 //

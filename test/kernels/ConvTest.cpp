@@ -10,7 +10,7 @@
 #include "TestUtil.h"
 
 #include "net/Kernels/Conv.h"
-#include "net/Kernels/Reference.h"
+#include "Reference.h"
 
 #include <omp.h>
 

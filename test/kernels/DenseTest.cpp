@@ -9,7 +9,7 @@
 #include "TestUtil.h"
 
 #include "net/Kernels/Dense.h"
-#include "net/Kernels/Reference.h"
+#include "Reference.h"
 
 #include <omp.h>
 

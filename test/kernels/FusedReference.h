@@ -18,7 +18,7 @@
 #ifndef NETC_KERNELS_FUSEDREFERENCE_H
 #define NETC_KERNELS_FUSEDREFERENCE_H
 
-#include "net/Kernels/Reference.h"
+#include "Reference.h"
 
 #include <cstddef>
 #include <limits>

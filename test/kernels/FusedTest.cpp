@@ -18,7 +18,7 @@
 #include "TestUtil.h"
 
 #include "net/Kernels/Fused.h"
-#include "net/Kernels/FusedReference.h"
+#include "FusedReference.h"
 
 #include <omp.h>
 

@@ -11,7 +11,7 @@
 
 #include "net/Kernels/Conv.h"
 #include "net/Kernels/Dense.h"
-#include "net/Kernels/Reference.h"
+#include "Reference.h"
 
 #include <omp.h>
 

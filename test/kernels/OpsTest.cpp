@@ -14,7 +14,7 @@
 #include "net/Kernels/Loss.h"
 #include "net/Kernels/Conv.h"
 #include "net/Kernels/Norm.h"
-#include "net/Kernels/Reference.h"
+#include "Reference.h"
 
 #include <omp.h>
 

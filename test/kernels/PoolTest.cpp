@@ -9,7 +9,7 @@
 #include "TestUtil.h"
 
 #include "net/Kernels/Pool.h"
-#include "net/Kernels/Reference.h"
+#include "Reference.h"
 
 using namespace netc::kernels;
 using namespace netc::kernels::test;

@@ -10,7 +10,7 @@
 
 #include "net/Kernels/Optimizer.h"
 #include "net/Kernels/Random.h"
-#include "net/Kernels/Reference.h"
+#include "Reference.h"
 
 #include <omp.h>
 
