@@ -5,7 +5,7 @@
 #   bash gpu-bundle/run.sh [PART...]
 #
 # PARTs, all by default, in this order: device, tests, memcheck, train,
-# pytorch, steps, layers. Each writes PART.txt into $OUT (else
+# pytorch, steps, layers (and generated, when the bundle has generated models). Each writes PART.txt into $OUT (else
 # gpu-bundle/reports) and has its own time limit, so one that hangs costs
 # only its share; the summary at the end says which passed.
 # NETC_BUNDLE_SECONDS (default 570) bounds the whole run: a part gets at most
@@ -18,7 +18,10 @@ here=$(cd "$(dirname "$0")" && pwd)
 reports=${OUT:-$here/reports}
 mkdir -p "$reports"
 parts=("$@")
-[[ ${#parts[@]} -eq 0 ]] && parts=(device tests memcheck train pytorch steps layers)
+if [[ ${#parts[@]} -eq 0 ]]; then
+  parts=(device tests memcheck train pytorch steps layers)
+  compgen -G "$here/generated/*.so" >/dev/null && parts+=(generated)
+fi
 
 # The bundle's libraries, CUDA's, and cuDNN and cuBLAS wherever the machine
 # keeps them (the CUDA toolkit's folder or the PyTorch environment's wheels).
@@ -101,7 +104,19 @@ for p in "${parts[@]}"; do
       part steps 420 bin/netbench --device cuda --model models/lenet5.so --model models/mnist_cnn.so ;;
     layers)
       part layers 540 bin/netbench --device cuda ;;
-    *) echo "run.sh: unknown part '$p' (device tests memcheck train pytorch steps layers)" ;;
+    generated) # each generated model trained 3 steps on the CPU and on the GPU, compared
+      part generated 480 bash -c 'failed=0; total=0
+        for so in generated/*.so; do
+          total=$((total + 1))
+          if out=$(bin/generated-model-check devices "$so" 2>&1); then
+            echo "ok   $so"
+          else
+            failed=$((failed + 1)); echo "FAIL $so (its source: ${so%.so}.net)"; echo "$out"
+          fi
+        done
+        echo "generated: $((total - failed)) of $total models agree on the CPU and the GPU"
+        ((total > 0 && failed == 0))' ;;
+    *) echo "run.sh: unknown part '$p' (device tests memcheck train pytorch steps layers generated)" ;;
   esac
 done
 

@@ -3,6 +3,7 @@
 # into one folder that travels (docs/cuda.md, "The GPU session").
 #
 #   tools/gpu-bundle.sh [--build DIR] [--out gpu-bundle] [--no-resnet]
+#                       [--generated N] [--generated-seed S]
 #
 # The GPU machines lent to this project run another system image with CUDA,
 # PyTorch and compute-sanitizer but no LLVM/MLIR, GoogleTest or the other
@@ -13,7 +14,10 @@
 # with gzipped MNIST and bench/pytorch_models.py. The folder's run.sh runs
 # everything in one command there and writes its reports into $OUT. The
 # bundle stays under the 64 MiB a working tree may carry (checked at the end):
-# about 41 MiB with resnet50_head.
+# about 43 MiB with resnet50_head. --generated N adds N random valid models
+# of test/generated (seed S, default 7), fat, with generated-model-check,
+# for run.sh's `generated` part: each trained on the CPU and on the GPU
+# (about 2 MiB a model: with --no-resnet, 8 fit).
 set -euo pipefail
 
 die() { echo "gpu-bundle.sh: error: $*" >&2; exit 1; }
@@ -21,12 +25,16 @@ die() { echo "gpu-bundle.sh: error: $*" >&2; exit 1; }
 build=build
 out=gpu-bundle
 resnet=1
+generated=0
+generated_seed=7
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --build) build="${2:?--build needs a folder}"; shift 2 ;;
     --out) out="${2:?--out needs a folder}"; shift 2 ;;
     --no-resnet) resnet=0; shift ;; # resnet50_head takes about 2 minutes of nvcc
-    -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --generated) generated="${2:?--generated needs a count}"; shift 2 ;;
+    --generated-seed) generated_seed="${2:?--generated-seed needs a seed}"; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown option '$1' (see --help)" ;;
   esac
 done
@@ -50,12 +58,12 @@ cmake -G Ninja -S . -B "$bench_build" -DCMAKE_BUILD_TYPE=Release -DNETBENCH_WITH
 ninja -C "$bench_build" netbench >> "$bench_build/bundle.log" 2>&1 ||
   die "building netbench failed (see $bench_build/bundle.log)"
 ldd "$bench_build/bin/netbench" | grep -q libdnnl && die "netbench still links oneDNN"
-ninja -C "$build" netrun gpu-tests kernel-gpu-tests netc
+ninja -C "$build" netrun gpu-tests kernel-gpu-tests netc generated-model-check
 
 rm -rf "$out"
 mkdir -p "$out/bin" "$out/lib" "$out/models" "$out/data/mnist"
 cp "$build/bin/netrun" "$build/bin/gpu-tests" "$build/bin/kernel-gpu-tests" \
-  "$bench_build/bin/netbench" "$out/bin/"
+  "$build/bin/generated-model-check" "$bench_build/bin/netbench" "$out/bin/"
 
 models=(lenet5 mnist_cnn lenet5_classic tf_cnn)
 [[ $resnet -eq 1 ]] && models+=(resnet50_head)
@@ -66,9 +74,23 @@ for model in "${models[@]}"; do
   echo "built $out/models/$model.so with its CUDA path"
 done
 
+# Random valid models (test/generated/generate_models.py), each with its
+# .net beside it: `generate_models.py --seed S --first I --count 1` remakes one.
+if ((generated > 0)); then
+  mkdir -p "$out/generated"
+  python3 test/generated/generate_models.py --seed "$generated_seed" --count "$generated" \
+    --out "$out/generated" >/dev/null || die "generate_models.py failed"
+  for source in "$out"/generated/*.net; do
+    log=$("$build/bin/netc" "$source" -o "${source%.net}.so" 2>&1) ||
+      die "netc failed on $source: $log"
+  done
+  echo "built $generated generated models (seed $generated_seed) with their CUDA path"
+fi
+
 # Shared libraries beyond glibc, libstdc++ and CUDA's own (the GPU machine
 # has those; its cuDNN and cuBLAS are found at run time, see run.sh).
-for binary in "$out"/bin/* "$out"/models/*.so; do
+for binary in "$out"/bin/* "$out"/models/*.so "$out"/generated/*.so; do
+  [[ -f $binary ]] || continue
   ldd "$binary" | awk '$3 ~ /^\// { print $3 }'
 done | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
