@@ -5,6 +5,7 @@ compiled and run against its own other forms (docs/testing.md).
     run_generated.py --netc NETC --netrun NETRUN --check CHECK --work DIR
                      [--seed S] [--first I] [--count N] [--jobs J]
                      [--cuda-every K] [--nvcc PATH] [--emu-every K --emu-nvcc PATH]
+                     [--portable-every K] [--portable-march ARCH]
 
 For each model:
   1. netc builds it with the default pipeline and with -O0 (C++ only), and
@@ -12,7 +13,9 @@ For each model:
      fat library, as a user gets it); nothing may end in 'internal error';
   2. generated-model-check trains both builds 3 steps from the same
      parameters on the same batch: finite losses, the same losses and
-     probabilities (docs/testing.md states the tolerance);
+     probabilities (docs/testing.md states the tolerance); every K-th model
+     is also built for a portable target (NETC_MARCH=x86-64-v3: AVX2, no
+     AVX-512) and trained against the default build the same way;
   3. netrun exports the trained model to ONNX, the ONNX checker reads it
      (full_check, where python3-onnx is installed), netc imports it, and the
      import computes the model's probabilities.
@@ -103,6 +106,13 @@ def one_model(args, index, nvcc):
     run("netc -O0", [args.netc, source, "-O0", "-o", "unfused.so", "--no-cuda"], work)
     run("train: default against -O0", [args.check, "train", "default.so", "unfused.so",
                                         "trained.ckpt"], work)
+    if args.portable_every > 0 and index % args.portable_every == 1 % args.portable_every:
+        portable_env = dict(os.environ, NETC_MARCH=args.portable_march)
+        run(f"netc (NETC_MARCH={args.portable_march})",
+            [args.netc, source, "-o", "portable.so", "--no-cuda"], work, env=portable_env)
+        run(f"train: default against {args.portable_march}",
+            [args.check, "train", "default.so", "portable.so", "portable.ckpt"], work)
+        notes.append(f"{args.portable_march} build")
     if args.emu_nvcc and args.emu_every > 0 and index % args.emu_every == 0:
         emu_env = dict(os.environ, NETC_NVCC=args.emu_nvcc)
         run("netc (the CUDA emulator's nvcc)", [args.netc, source, "-o", "emulated.so"], work,
@@ -146,6 +156,10 @@ def main():
     parser.add_argument("--emu-every", type=int, default=0,
                         help="run every K-th model's CUDA path under the emulator (0: none)")
     parser.add_argument("--emu-nvcc", help="the CUDA emulator's nvcc stand-in")
+    parser.add_argument("--portable-every", type=int, default=0,
+                        help="also build every K-th model for --portable-march (0: none)")
+    parser.add_argument("--portable-march", default="x86-64-v3",
+                        help="the -march of the portable builds (NETC_MARCH)")
     parser.add_argument("--keep", action="store_true", help="keep each model's folder")
     args = parser.parse_args()
     args.netc, args.netrun, args.check = (os.path.abspath(p) for p in
