@@ -8,7 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "net/Runtime/Data.h"
-#include "net/Runtime/Driver.h"
+#include "Netrun.h"
 #include "net/Runtime/Image.h"
 #include "net/Runtime/Model.h"
 

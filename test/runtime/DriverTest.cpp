@@ -2,7 +2,7 @@
 
 #include "TestSupport.h"
 
-#include "net/Runtime/Driver.h"
+#include "Netrun.h"
 #include "net/Runtime/Trainer.h"
 
 #define STB_IMAGE_WRITE_IMPLEMENTATION

@@ -3,7 +3,7 @@
 #include "TestSupport.h"
 
 #include "net/Runtime/Checkpoint.h"
-#include "net/Runtime/Driver.h"
+#include "Netrun.h"
 #include "net/Runtime/ImageFolder.h"
 
 #include <zlib.h>

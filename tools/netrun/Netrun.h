@@ -1,13 +1,13 @@
-//===- Driver.h - The netrun command line -----------------------*- C++ -*-===//
+//===- Netrun.h - The netrun command line -----------------------*- C++ -*-===//
 //
-// netrun's verbs live in one table (name, usage, one-line help, handler) and
-// its options in another (name, verbs it applies to, help), parsed in one
-// place; tools/netrun/netrun.cpp only calls runNetrun. Tests run the command
-// line in-process through the same function.
+// netrun's verbs live in one table (name, usage, one-line help, handler:
+// Netrun.cpp, one file per verb) and its options in another (name, verbs it
+// applies to, help: Options.cpp), parsed in one place; netrun.cpp only calls
+// runNetrun. Tests run the command line in-process through the same function.
 //
 //===----------------------------------------------------------------------===//
-#ifndef NET_RUNTIME_DRIVER_H
-#define NET_RUNTIME_DRIVER_H
+#ifndef NETRUN_NETRUN_H
+#define NETRUN_NETRUN_H
 
 #include <ostream>
 #include <string>
@@ -34,4 +34,4 @@ std::string closestMatch(const std::string &word, const std::vector<std::string>
 
 } // namespace net::runtime
 
-#endif // NET_RUNTIME_DRIVER_H
+#endif // NETRUN_NETRUN_H

@@ -1,11 +1,11 @@
 //===- netrun.cpp - Train, evaluate and run a compiled model --------------===//
 //
-// The verbs, their options and their handlers live in the runtime library
-// (net/Runtime/Driver.h) so that tests can run them in-process.
+// The verbs, their options and their handlers live in the NetrunCli library
+// beside this file (Netrun.h), so that tests can run them in-process.
 //
 //===----------------------------------------------------------------------===//
 
-#include "net/Runtime/Driver.h"
+#include "Netrun.h"
 
 #include <iostream>
 #include <unistd.h>

@@ -67,6 +67,8 @@ LogicalResult CppEmitter::collect() {
   arenaFixed = arena[1];
   auto input = shapeOf(forward.getArgument(0));
   inputShape.assign(input.begin() + 1, input.end());
+  if (inputShape.size() != 1 && inputShape.size() != 3)
+    return forward.emitError("the C++ emitter expects an input of 1 or 3 dimensions per sample");
   auto output = cast<RankedTensorType>(forward.getResultTypes()[0]).getShape();
   if (output.size() != 2)
     return forward.emitError("the C++ emitter expects a (batch, classes) output");
@@ -224,7 +226,7 @@ void CppEmitter::emitTables() {
   };
 
   // The forward graph for `netrun export`, one literal a line.
-  os << "const char *const kGraph =";
+  os << "constexpr const char *kGraph =";
   if (table.graph.empty())
     os << " nullptr";
   else
@@ -235,12 +237,14 @@ void CppEmitter::emitTables() {
     }
   os << ";\n\n";
   // Field by field, by name: a field added to the ABI cannot shift the
-  // others (the value-initialised rest is zero).
+  // others (the value-initialised rest is zero). Braced, so that a value a
+  // field cannot hold is a narrowing error, not a silent truncation; in a
+  // constexpr function, so that kModel is constant data, set before any call.
   auto field = [&](StringRef name, const std::string &value) {
-    os << "  m." << name << " = " << value << ";\n";
+    os << "  m." << name << " = {" << value << "};\n";
   };
   auto text = [](auto value) { return std::to_string(value); };
-  os << "netc_model_info modelInfo() {\n"
+  os << "constexpr netc_model_info modelInfo() {\n"
      << "  netc_model_info m{};\n";
   field("magic", "NETC_MAGIC");
   field("abi_version", "NETC_ABI_VERSION");
@@ -289,5 +293,5 @@ void CppEmitter::emitTables() {
   field("feature_size", text(hasBase ? product(featureShape) : 0));
   field("graph", "kGraph");
   os << "  return m;\n}\n"
-     << "const netc_model_info kModel = modelInfo();\n\n";
+     << "constexpr netc_model_info kModel = modelInfo();\n\n";
 }

@@ -3,9 +3,10 @@
 // CudaPath.h's functions, the same for every model: the device instance's
 // allocation, the copies of a call's inputs in and outputs out, error
 // collection, the training set held on the device and the run of steps
-// over it, captured once as a CUDA graph and replayed. The generated CUDA
-// translation unit supplies what depends on the model and includes this
-// header last:
+// over it, captured once as a CUDA graph and replayed. It defines
+// CudaPath.h's functions, so exactly one translation unit of a model
+// includes it: the generated CUDA one, which supplies what depends on the
+// model and includes this header last:
 //
 //   struct NetcDeviceModel {
 //     static constexpr int64_t kArenaPerSample, kArenaFixed;  // arena floats

@@ -2,8 +2,9 @@
 //
 // ModelABI.h's functions, the same for every model: argument checks, the
 // instance's allocation, the host mirror of the CUDA path, the training set
-// held in the instance. The generated translation unit supplies what depends
-// on the model and includes this header last:
+// held in the instance. It defines the exported functions, so exactly one
+// translation unit of a model includes it: the generated one, which supplies
+// what depends on the model and includes this header last:
 //
 //   struct NetcCompiledModel {
 //     static constexpr int64_t kArenaPerSample, kArenaFixed;  // arena floats

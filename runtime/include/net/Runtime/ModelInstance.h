@@ -2,8 +2,9 @@
 //
 // What the generated step functions (run_forward, run_train_step, ...) and
 // the fixed ABI code of ModelImpl.h share: the instance behind ModelABI.h's
-// opaque netc_instance. Included first by every generated CPU translation
-// unit. Not part of the ABI: nothing outside the model's .so sees the layout.
+// opaque netc_instance. Included by every generated CPU translation unit
+// before its step functions. Not part of the ABI: nothing outside the
+// model's .so sees the layout.
 //
 //===----------------------------------------------------------------------===//
 

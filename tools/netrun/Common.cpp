@@ -1,0 +1,129 @@
+//===- Common.cpp - what several verbs use ----------------------------------===//
+
+#include "Verbs.h"
+
+#include "net/Runtime/Plot.h"
+
+#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ExportONNX.h"
+#include "net/Runtime/Data.h"
+#include "net/Runtime/Image.h"
+#include "net/Runtime/ImageFolder.h"
+#include "net/Runtime/Model.h"
+#include "net/Runtime/Summary.h"
+#include "net/Runtime/Trainer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <chrono>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <functional>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+using namespace net::runtime;
+
+namespace net::runtime::cli {
+
+int fail(DriverStreams &s, const std::string &message) {
+  s.err << "netrun: error: " << message << "\n";
+  return 1;
+}
+
+/// Says so when --device auto wanted the model's GPU path and got the CPU.
+void noteFallback(DriverStreams &s, const Instance &instance, const char *what) {
+  if (!instance.fallbackReason().empty())
+    s.err << "netrun: note: the model's GPU path is not usable here ("
+          << instance.fallbackReason() << "); " << what << " on the CPU\n";
+}
+
+DeviceChoice deviceChoice(const Options &o) {
+  if (o.device == "cpu")
+    return DeviceChoice::Cpu;
+  if (o.device == "cuda")
+    return DeviceChoice::Cuda;
+  return DeviceChoice::Auto;
+}
+
+const char *deviceName(int32_t device) { return device == NETC_DEVICE_CUDA ? "cuda" : "cpu"; }
+
+std::string fixed(double value, int digits) {
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(digits) << value;
+  return s.str();
+}
+
+/// Loads --weights into a new instance after checking it against the model.
+/// `classNames` gets the checkpoint's class names (empty for IDX datasets).
+Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Model> &model,
+                                                      const Options &o, int32_t batch,
+                                                      std::vector<std::string> &classNames) {
+  using R = Result<std::shared_ptr<Instance>>;
+  if (o.weights.empty())
+    return R::failure("--weights FILE is required (a checkpoint written by 'netrun train', "
+                      "e.g. run/best.ckpt)");
+  Result<Checkpoint> checkpoint = readCheckpoint(o.weights);
+  if (!checkpoint)
+    return R::failure(checkpoint.error);
+  if (Status s = checkCompatible(*checkpoint, model->info(), o.weights, /*withState=*/false); !s)
+    return R::failure(s.error());
+  classNames = checkpoint->classNames;
+  Result<std::shared_ptr<Instance>> instance =
+      Instance::create(model, deviceChoice(o), batch, o.threads);
+  if (!instance)
+    return instance;
+  if (Status s = restoreCheckpoint(*checkpoint, **instance, o.weights, /*withState=*/false); !s)
+    return R::failure(s.error());
+  return instance;
+}
+
+/// A one-line progress display within an epoch: a bar redrawn in place on a
+
+std::string joined(const std::vector<std::string> &names) {
+  std::string list;
+  for (const std::string &n : names)
+    list += (list.empty() ? "" : ", ") + n;
+  return list;
+}
+
+/// Reads an image folder for the model, warnings on stderr, saying what it
+/// read and how long it took.
+Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &info,
+                               const Options &o, DriverStreams &s) {
+  using R = Result<ImageFolder>;
+  Result<ImageGeometry> geometry = inputGeometry(info);
+  if (!geometry)
+    return R::failure(o.positional[0] + ": input " + shapeText(info.input_shape,
+                                                               info.input_rank) +
+                      " " + geometry.error);
+  ImageFolderOptions options;
+  options.strict = o.strictImages;
+  options.threads = o.threads;
+  options.maxClasses = info.classes;
+  options.onWarning = [&](const std::string &w) { s.err << "netrun: warning: " << w << "\n"; };
+  auto start = std::chrono::steady_clock::now();
+  Result<ImageFolder> folder = loadImageFolder(dir, *geometry, options);
+  if (!folder)
+    return folder;
+  folder->samples.normalization = Normalization::of(info);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  s.out << "Found " << withThousands(folder->samples.count) << " images of "
+        << folder->classNames.size() << " classes in " << dir << " (" << fixed(seconds, 2)
+        << "s";
+  if (folder->skipped)
+    s.out << ", " << withThousands(folder->skipped) << " skipped";
+  s.out << ")\n";
+  return folder;
+}
+
+} // namespace net::runtime::cli

@@ -1,0 +1,114 @@
+//===- Eval.cpp - netrun eval -----------------------------------------------===//
+
+#include "Verbs.h"
+
+#include "net/Runtime/Plot.h"
+
+#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ExportONNX.h"
+#include "net/Runtime/Data.h"
+#include "net/Runtime/Image.h"
+#include "net/Runtime/ImageFolder.h"
+#include "net/Runtime/Model.h"
+#include "net/Runtime/Summary.h"
+#include "net/Runtime/Trainer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <chrono>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <functional>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+using namespace net::runtime;
+
+namespace net::runtime::cli {
+
+int runEval(const Options &o, DriverStreams &s) {
+  if (o.positional.size() != 1)
+    return fail(s, "eval expects one model: netrun eval MODEL.so --weights FILE --data mnist");
+  if (o.data.empty())
+    return fail(s, "eval needs --data NAME|DIR (e.g. --data mnist)");
+  Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
+  if (!model)
+    return fail(s, model.error);
+  const netc_model_info &info = (*model)->info();
+  int32_t batch = o.batch ? o.batch : std::max(info.train.batch, 1);
+  std::vector<std::string> names;
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
+  if (!instance)
+    return fail(s, instance.error);
+  noteFallback(s, **instance, "evaluating");
+  // An image folder is evaluated whole; an IDX dataset on its test split.
+  Samples samples;
+  std::string what;
+  if (isImageFolder(o.data)) {
+    Result<ImageFolder> folder = readFolder(o.data, info, o, s);
+    if (!folder)
+      return fail(s, folder.error);
+    if (!names.empty() && folder->classNames != names)
+      return fail(s, o.data + ": classes (" + joined(folder->classNames) + ") differ from those " +
+                         o.weights + " was trained on (" + joined(names) + ")");
+    names = folder->classNames;
+    samples = std::move(folder->samples);
+    what = o.data + " (image folder)";
+  } else {
+    Result<TrainTestData> data = loadIdxForModel(o.data, info, /*limit=*/0);
+    if (!data)
+      return fail(s, data.error);
+    samples = std::move(data->test);
+    what = data->directory + " test split";
+  }
+  Result<Evaluation> e = evaluate(**instance, samples, /*withConfusion=*/true);
+  if (!e)
+    return fail(s, e.error);
+
+  size_t classes = e->confusion.size();
+  // Class names, when the checkpoint or the folder has them, head the table.
+  size_t nameWidth = 5;
+  for (const std::string &n : names)
+    nameWidth = std::max(nameWidth, n.size());
+  auto className = [&](size_t c) {
+    return c < names.size() ? names[c] : std::to_string(c);
+  };
+  s.out << info.network << " (" << o.weights << ") on " << what << ", "
+        << withThousands(e->count) << " images: loss " << fixed(e->loss, 4) << ", accuracy "
+        << fixed(e->accuracy, 4) << "\n\n"
+        << std::string(nameWidth - 5, ' ') << "class  accuracy  images\n";
+  for (size_t c = 0; c < classes; ++c) {
+    int64_t total = 0;
+    for (int64_t v : e->confusion[c])
+      total += v;
+    s.out << std::right << std::setw(int(nameWidth)) << className(c) << "  "
+          << (total ? fixed(double(e->confusion[c][c]) / double(total), 4) : "   -  ") << "  "
+          << std::setw(6) << total << "\n";
+  }
+  if (!names.empty()) {
+    s.out << "\nclasses:";
+    for (size_t c = 0; c < names.size(); ++c)
+      s.out << " " << c << " " << names[c] << (c + 1 < names.size() ? "," : "\n");
+  }
+  s.out << "\nconfusion matrix (rows: true class, columns: predicted)\n      ";
+  for (size_t c = 0; c < classes; ++c)
+    s.out << std::setw(6) << c;
+  s.out << "\n";
+  for (size_t r = 0; r < classes; ++r) {
+    s.out << std::setw(6) << r;
+    for (int64_t v : e->confusion[r])
+      s.out << std::setw(6) << v;
+    s.out << "\n";
+  }
+  return 0;
+}
+
+} // namespace net::runtime::cli

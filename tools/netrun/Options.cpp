@@ -1,0 +1,489 @@
+//===- Options.cpp - netrun's options, parsed in one place ------------------===//
+//
+// The option table (names, metavariables, the verbs each applies to, help
+// and checked setters), the parser, the checks of options that only mean
+// something together, and the model's set-up under the flags given.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Verbs.h"
+
+#include "net/Runtime/Plot.h"
+
+#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ExportONNX.h"
+#include "net/Runtime/Data.h"
+#include "net/Runtime/Image.h"
+#include "net/Runtime/ImageFolder.h"
+#include "net/Runtime/Model.h"
+#include "net/Runtime/Summary.h"
+#include "net/Runtime/Trainer.h"
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <cstdlib>
+#include <chrono>
+#include <cctype>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <exception>
+#include <functional>
+#include <iomanip>
+#include <set>
+#include <sstream>
+#include <unistd.h>
+
+using namespace net::runtime;
+
+namespace net::runtime::cli {
+
+
+template <typename T> bool parseNumber(const std::string &text, T &out) {
+  std::istringstream in(text);
+  in >> out;
+  return !text.empty() && in && in.peek() == EOF;
+}
+
+Setter intIn(int64_t low, int64_t high, std::function<void(Options &, int64_t)> store,
+             const char *what) {
+  return [=](Options &o, const std::string &v) -> std::string {
+    int64_t n = 0;
+    if (!parseNumber(v, n) || n < low || n > high)
+      return std::string("expects ") + what + ", got '" + v + "'";
+    store(o, n);
+    return "";
+  };
+}
+
+Setter realIn(double low, double high, bool lowOpen, std::function<void(Options &, double)> store,
+              const char *what) {
+  return [=](Options &o, const std::string &v) -> std::string {
+    double x = 0;
+    if (!parseNumber(v, x) || !std::isfinite(x) || x < low || x > high || (lowOpen && x == low))
+      return std::string("expects ") + what + ", got '" + v + "'";
+    store(o, x);
+    return "";
+  };
+}
+
+const std::vector<OptionSpec> &optionTable() {
+  static const std::vector<OptionSpec> table = {
+      {"data", "NAME|DIR", "train eval export-images",
+       "dataset by name (mnist, fashion-mnist), IDX folder or image folder",
+       [](Options &o, const std::string &v) { o.data = v; return std::string(); }},
+      {"epochs", "N", "train", "epochs to train to (default: the model's)",
+       intIn(1, 1000000, [](Options &o, int64_t n) { o.epochs = int32_t(n); },
+             "a positive number of epochs")},
+      {"batch", "N", "train eval predict", "batch size (default: the model's)",
+       intIn(1, 1 << 20, [](Options &o, int64_t n) { o.batch = int32_t(n); },
+             "a positive batch size")},
+      {"lr", "RATE", "train", "learning rate (default: the model's)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (!parseNumber(v, o.learningRate) || !(o.learningRate > 0) ||
+             !std::isfinite(o.learningRate))
+           return "expects a positive learning rate, got '" + v + "'";
+         return "";
+       }},
+      {"seed", "N", "train", "seed of initialisation, shuffling and dropout (default 42)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v.empty() || v[0] == '-' || !parseNumber(v, o.seed))
+           return "expects a non-negative integer seed, got '" + v + "'";
+         return "";
+       }},
+      {"threads", "N", "train eval predict", "CPU threads (default 0: all cores)",
+       intIn(0, 4096, [](Options &o, int64_t n) { o.threads = int32_t(n); },
+             "a number of threads (0: all cores)")},
+      {"device", "auto|cpu|cuda", "train eval predict", "where to run (default auto)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v != "auto" && v != "cpu" && v != "cuda")
+           return "expects auto, cpu or cuda, got '" + v + "'";
+         o.device = v;
+         return "";
+       }},
+      {"out", "DIR", "train export-images",
+       "train: folder for checkpoints and history.csv (default run); export-images: the "
+       "image folder",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v.empty())
+           return "expects a folder";
+         o.out = v;
+         return "";
+       }},
+      {"validation-split", "F", "train",
+       "validate on the last fraction F of the training images (default: the test split)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (!parseNumber(v, o.validationSplit) || !(o.validationSplit > 0) ||
+             !(o.validationSplit < 1))
+           return "expects a fraction between 0 and 1, got '" + v + "'";
+         return "";
+       }},
+      {"limit", "N", "train", "use only the first N training images",
+       intIn(1, int64_t(1) << 40, [](Options &o, int64_t n) { o.limit = n; },
+             "a positive number of images")},
+      {"resume", nullptr, "train", "continue from DIR/last.ckpt, bit for bit",
+       [](Options &o, const std::string &) { o.resume = true; return std::string(); }},
+      {"lr-schedule", "NAME", "train",
+       "constant, step, exponential, cosine, one-cycle or reduce-on-plateau (default constant)",
+       [](Options &o, const std::string &v) -> std::string {
+         const std::vector<std::string> &names = lrScheduleNames();
+         if (std::find(names.begin(), names.end(), v) != names.end()) {
+           o.schedule.kind = v;
+           return "";
+         }
+         std::string near = closestMatch(v, names);
+         return "expects constant, step, exponential, cosine, one-cycle or reduce-on-plateau, "
+                "got '" + v + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?");
+       }},
+      {"lr-step-size", "N", "train", "step: epochs between decays (default 10)",
+       intIn(1, 1000000, [](Options &o, int64_t n) { o.schedule.stepSize = int32_t(n); },
+             "a positive number of epochs")},
+      {"lr-gamma", "G", "train", "step: factor every --lr-step-size epochs (default 0.1)",
+       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.gamma = x; },
+              "a factor in (0, 1]")},
+      {"lr-decay", "G", "train", "exponential: factor per epoch (default 0.95)",
+       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.decay = x; },
+              "a factor in (0, 1]")},
+      {"lr-min", "RATE", "train", "cosine, reduce-on-plateau: the lowest rate (default 0)",
+       realIn(0, 1e9, /*lowOpen=*/false, [](Options &o, double x) { o.schedule.minLr = x; },
+              "a non-negative learning rate")},
+      {"lr-patience", "N", "train",
+       "reduce-on-plateau: epochs without a better val_loss before reducing (default 10)",
+       intIn(1, 1000000, [](Options &o, int64_t n) { o.schedule.patience = int32_t(n); },
+             "a positive number of epochs")},
+      {"lr-factor", "F", "train", "reduce-on-plateau: factor of a reduction (default 0.1)",
+       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.factor = x; },
+              "a factor in (0, 1)")},
+      {"early-stopping", nullptr, "train",
+       "stop when --monitor stops improving, as Keras' EarlyStopping",
+       [](Options &o, const std::string &) {
+         o.earlyStopping.enabled = true;
+         return std::string();
+       }},
+      {"no-early-stopping", nullptr, "train", "train without the model's early stopping",
+       [](Options &o, const std::string &) {
+         o.earlyStopping.enabled = false;
+         return std::string();
+       }},
+      {"monitor", "val_loss|val_accuracy", "train",
+       "early stopping: the quantity watched (default val_loss)",
+       [](Options &o, const std::string &v) -> std::string {
+         std::vector<std::string> names = {"val_loss", "val_accuracy"};
+         if (std::find(names.begin(), names.end(), v) != names.end()) {
+           o.earlyStopping.monitor = v;
+           return "";
+         }
+         std::string near = closestMatch(v, names);
+         return "expects val_loss or val_accuracy, got '" + v + "'" +
+                (near.empty() ? "" : "; did you mean '" + near + "'?");
+       }},
+      {"patience", "N", "train",
+       "early stopping: epochs without improvement before stopping (default 0)",
+       intIn(0, 1000000, [](Options &o, int64_t n) { o.earlyStopping.patience = int32_t(n); },
+             "a non-negative number of epochs")},
+      {"min-delta", "D", "train",
+       "early stopping: the smallest change that counts as an improvement (default 0)",
+       realIn(0, 1e9, /*lowOpen=*/false,
+              [](Options &o, double x) { o.earlyStopping.minDelta = x; },
+              "a non-negative change")},
+      {"restore-best-weights", nullptr, "train",
+       "early stopping: end with the parameters of the best epoch",
+       [](Options &o, const std::string &) {
+         o.earlyStopping.restoreBestWeights = true;
+         return std::string();
+       }},
+      {"validation-data", "DIR", "train",
+       "validate on the image folder DIR (the same classes as --data)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v.empty())
+           return "expects an image folder";
+         o.validationData = v;
+         return "";
+       }},
+      {"strict-images", nullptr, "train eval",
+       "refuse an image folder with a file that is not an image (default: skip it, warning)",
+       [](Options &o, const std::string &) { o.strictImages = true; return std::string(); }},
+      {"rotation-range", "DEG", "train", "augmentation: rotate by up to DEG degrees",
+       realIn(0, 360, /*lowOpen=*/false,
+              [](Options &o, double x) { o.augment.rotationRange = x; },
+              "degrees in [0, 360]")},
+      {"width-shift-range", "F", "train",
+       "augmentation: shift by up to F of the width (F >= 1: pixels)",
+       realIn(0, 1e6, /*lowOpen=*/false,
+              [](Options &o, double x) { o.augment.widthShiftRange = x; },
+              "a non-negative fraction (or pixels from 1)")},
+      {"height-shift-range", "F", "train",
+       "augmentation: shift by up to F of the height (F >= 1: pixels)",
+       realIn(0, 1e6, /*lowOpen=*/false,
+              [](Options &o, double x) { o.augment.heightShiftRange = x; },
+              "a non-negative fraction (or pixels from 1)")},
+      {"zoom-range", "F|[LO,HI]", "train",
+       "augmentation: zoom x and y by factors in [1-F, 1+F] or [LO, HI] (above 1 zooms out)",
+       [](Options &o, const std::string &v) -> std::string {
+         std::string text = v;
+         if (!text.empty() && text.front() == '[' && text.back() == ']')
+           text = text.substr(1, text.size() - 2);
+         double low = 0, high = 0;
+         if (size_t comma = text.find(','); comma != std::string::npos) {
+           if (parseNumber(text.substr(0, comma), low) &&
+               parseNumber(text.substr(comma + 1), high) && low > 0 && low <= high &&
+               high <= 100) {
+             o.augment.zoomLow = low;
+             o.augment.zoomHigh = high;
+             return "";
+           }
+         } else if (parseNumber(text, low) && low >= 0 && low < 1) {
+           o.augment.zoomLow = 1 - low;
+           o.augment.zoomHigh = 1 + low;
+           return "";
+         }
+         return "expects a fraction in [0, 1) or [LO,HI] with 0 < LO <= HI, got '" + v + "'";
+       }},
+      {"shear-range", "DEG", "train", "augmentation: shear by up to DEG degrees",
+       realIn(0, 89, /*lowOpen=*/false, [](Options &o, double x) { o.augment.shearRange = x; },
+              "degrees in [0, 89]")},
+      {"horizontal-flip", nullptr, "train", "augmentation: flip half of the images left to right",
+       [](Options &o, const std::string &) {
+         o.augment.horizontalFlip = true;
+         return std::string();
+       }},
+      {"fill-mode", "nearest|constant|reflect|wrap", "train",
+       "augmentation: how points outside the image are filled (default nearest)",
+       [](Options &o, const std::string &v) -> std::string {
+         const std::vector<std::string> &names = fillModeNames();
+         if (std::find(names.begin(), names.end(), v) != names.end()) {
+           o.augment.fillMode = v;
+           return "";
+         }
+         std::string near = closestMatch(v, names);
+         return "expects nearest, constant, reflect or wrap, got '" + v + "'" +
+                (near.empty() ? "" : "; did you mean '" + near + "'?");
+       }},
+      {"fill-value", "V", "train", "augmentation: --fill-mode constant's pixel value (default 0)",
+       realIn(0, 255, /*lowOpen=*/false, [](Options &o, double x) { o.augment.fillValue = x; },
+              "a pixel value in [0, 255]")},
+      {"interpolation", "bilinear|nearest", "train",
+       "augmentation: how the transformed image is sampled (default bilinear)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v != "bilinear" && v != "nearest")
+           return "expects bilinear or nearest, got '" + v + "'";
+         o.augment.interpolation = v;
+         return "";
+       }},
+      {"augment-workers", "N", "train",
+       "threads preparing augmented batches ahead (default 0: a quarter of the cores)",
+       intIn(0, 256, [](Options &o, int64_t n) { o.augmentWorkers = int32_t(n); },
+             "a number of threads (0: auto)")},
+      {"per-class", "N", "export-images", "images per class (default: all)",
+       intIn(1, int64_t(1) << 40, [](Options &o, int64_t n) { o.perClass = n; },
+             "a positive number of images")},
+      {"classes", "A,B,...", "export-images", "the labels to export (default: all)",
+       [](Options &o, const std::string &v) -> std::string {
+         std::istringstream in(v);
+         std::string item;
+         o.classes.clear();
+         while (std::getline(in, item, ',')) {
+           int32_t label = 0;
+           if (!parseNumber(item, label) || label < 0 || label > 255)
+             return "expects labels separated by commas (0,1,2), got '" + v + "'";
+           if (std::find(o.classes.begin(), o.classes.end(), label) == o.classes.end())
+             o.classes.push_back(label);
+         }
+         if (o.classes.empty())
+           return "expects labels separated by commas (0,1,2), got '" + v + "'";
+         return "";
+       }},
+      {"split", "train|test", "export-images", "the split exported (default train)",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v != "train" && v != "test")
+           return "expects train or test, got '" + v + "'";
+         o.split = v;
+         return "";
+       }},
+      {"weights", "FILE", "train eval predict export",
+       "checkpoint to load (run/best.ckpt); train: start from its parameters, matched by "
+       "name (a base trained before), the others initialised from the seed",
+       [](Options &o, const std::string &v) { o.weights = v; return std::string(); }},
+      {"no-feature-cache", nullptr, "train",
+       "run a frozen base every step instead of computing its features once",
+       [](Options &o, const std::string &) {
+         o.noFeatureCache = true;
+         return std::string();
+       }},
+      {"onnx", "FILE", "export", "the ONNX file to write (model.onnx)",
+       [](Options &o, const std::string &v) { o.onnx = v; return std::string(); }},
+      {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
+       [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
+      {"help", nullptr, "info train eval predict export-images export", "this help",
+       [](Options &o, const std::string &) { o.help = true; return std::string(); }},
+  };
+  return table;
+}
+
+bool appliesTo(const OptionSpec &spec, const std::string &verb) {
+  std::istringstream verbs(spec.verbs);
+  std::string v;
+  while (verbs >> v)
+    if (v == verb)
+      return true;
+  return false;
+}
+
+/// The flags that only mean something with --early-stopping.
+const std::vector<const char *> &earlyStoppingFlags() {
+  static const std::vector<const char *> flags = {"monitor", "patience", "min-delta",
+                                                  "restore-best-weights"};
+  return flags;
+}
+
+/// Options that only mean something together, checked against the run's
+/// effective flags `c` (given, the model's, or with --resume the
+/// checkpoint's): a schedule's parameters need that schedule, early
+/// stopping's flags need early stopping (trainConfig checks those on resume).
+std::string checkCombinations(const Options &o, const RunConfig &c) {
+  if (o.given.count("validation-data") && o.given.count("validation-split"))
+    return "options '--validation-data' and '--validation-split' exclude each other";
+  if (o.given.count("fill-value") && o.augment.fillMode != "constant" &&
+      !(o.resume && !o.given.count("fill-mode")))
+    return "option '--fill-value' applies only to --fill-mode constant (the mode is " +
+           o.augment.fillMode + ")";
+  if (o.resume && o.given.count("weights"))
+    return "--weights starts a run from a checkpoint's parameters; --resume continues "
+           "the --out folder's run: give one of them";
+  if (!o.resume && !c.earlyStopping.enabled)
+    for (const char *flag : earlyStoppingFlags())
+      if (o.given.count(flag))
+        return "option '--" + std::string(flag) + "' applies only with --early-stopping" +
+               (o.given.count("no-early-stopping") ? " (--no-early-stopping is given)" : "");
+  static const std::vector<std::pair<const char *, std::vector<std::string>>> uses = {
+      {"lr-step-size", {"step"}},
+      {"lr-gamma", {"step"}},
+      {"lr-decay", {"exponential"}},
+      {"lr-min", {"cosine", "reduce-on-plateau"}},
+      {"lr-patience", {"reduce-on-plateau"}},
+      {"lr-factor", {"reduce-on-plateau"}},
+  };
+  if (o.resume && !o.given.count("lr-schedule"))
+    return "";
+  const std::string &kind = c.schedule.kind;
+  for (const auto &[flag, kinds] : uses) {
+    if (!o.given.count(flag) || std::find(kinds.begin(), kinds.end(), kind) != kinds.end())
+      continue;
+    std::string list;
+    for (const std::string &k : kinds)
+      list += (list.empty() ? "" : " or ") + k;
+    bool fromModel = !o.resume && !o.given.count("lr-schedule") && kind != "constant";
+    return "option '--" + std::string(flag) + "' applies only to --lr-schedule " + list +
+           " (the schedule is " + kind + (fromModel ? ", the model's" : "") + ")";
+  }
+  if (kind == "reduce-on-plateau" && !(c.schedule.factor < 1))
+    return "option '--lr-factor' expects a factor in (0, 1), got 1";
+  return "";
+}
+
+/// The model's learning-rate schedule (netc_train_setup) as run flags.
+LrScheduleConfig modelSchedule(const netc_train_setup &t) {
+  LrScheduleConfig c;
+  c.kind = t.lr_schedule;
+  c.stepSize = t.lr_step_size;
+  c.gamma = t.lr_gamma;
+  c.decay = t.lr_decay;
+  c.minLr = t.lr_min;
+  c.patience = t.lr_patience;
+  c.factor = t.lr_factor;
+  return c;
+}
+
+/// The model's early stopping (netc_train_setup) as run flags.
+EarlyStoppingConfig modelEarlyStopping(const netc_train_setup &t) {
+  EarlyStoppingConfig c;
+  c.enabled = t.early_stopping != 0;
+  c.monitor = t.monitor;
+  c.patience = t.patience;
+  c.minDelta = t.min_delta;
+  c.restoreBestWeights = t.restore_best_weights != 0;
+  return c;
+}
+
+/// The flags given now over the model's schedule and early stopping. The
+/// model's schedule parameters hold for the model's schedule only: another
+/// --lr-schedule starts from netrun's defaults.
+void overModelSetup(const Options &o, const netc_train_setup &t, RunConfig &c) {
+  auto take = [&](const char *flag, auto &field, auto value) {
+    if (o.given.count(flag))
+      field = value;
+  };
+  c.schedule = modelSchedule(t);
+  if (o.given.count("lr-schedule") && o.schedule.kind != c.schedule.kind) {
+    c.schedule = LrScheduleConfig();
+    c.schedule.kind = o.schedule.kind;
+  }
+  take("lr-step-size", c.schedule.stepSize, o.schedule.stepSize);
+  take("lr-gamma", c.schedule.gamma, o.schedule.gamma);
+  take("lr-decay", c.schedule.decay, o.schedule.decay);
+  take("lr-min", c.schedule.minLr, o.schedule.minLr);
+  take("lr-patience", c.schedule.patience, o.schedule.patience);
+  take("lr-factor", c.schedule.factor, o.schedule.factor);
+  c.earlyStopping = modelEarlyStopping(t);
+  take("early-stopping", c.earlyStopping.enabled, o.earlyStopping.enabled);
+  take("no-early-stopping", c.earlyStopping.enabled, o.earlyStopping.enabled);
+  take("monitor", c.earlyStopping.monitor, o.earlyStopping.monitor);
+  take("patience", c.earlyStopping.patience, o.earlyStopping.patience);
+  take("min-delta", c.earlyStopping.minDelta, o.earlyStopping.minDelta);
+  take("restore-best-weights", c.earlyStopping.restoreBestWeights,
+       o.earlyStopping.restoreBestWeights);
+}
+
+/// Parses the arguments after the verb; returns an error line or "".
+std::string parseOptions(const std::string &verb, const std::vector<std::string> &args,
+                         Options &options) {
+  const std::vector<OptionSpec> &table = optionTable();
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string &arg = args[i];
+    if (arg == "-h") {
+      options.help = true;
+      continue;
+    }
+    if (arg.size() < 2 || arg.compare(0, 2, "--") != 0 || arg == "--") {
+      options.positional.push_back(arg);
+      continue;
+    }
+    std::string name = arg.substr(2), value;
+    bool hasValue = false;
+    if (size_t eq = name.find('='); eq != std::string::npos) {
+      value = name.substr(eq + 1);
+      name = name.substr(0, eq);
+      hasValue = true;
+    }
+    auto spec = std::find_if(table.begin(), table.end(),
+                             [&](const OptionSpec &s) { return name == s.name; });
+    if (spec == table.end()) {
+      std::vector<std::string> names;
+      for (const OptionSpec &s : table)
+        if (appliesTo(s, verb))
+          names.push_back(s.name);
+      std::string near = closestMatch(name, names);
+      return "unknown option '--" + name + "' for '" + verb + "'" +
+             (near.empty() ? "" : "; did you mean '--" + near + "'?");
+    }
+    if (!appliesTo(*spec, verb))
+      return "option '--" + name + "' does not apply to '" + verb + "'";
+    if (spec->value && !hasValue) {
+      if (i + 1 >= args.size())
+        return "option '--" + name + "' needs a value (" + spec->value + ")";
+      value = args[++i];
+    } else if (!spec->value && hasValue) {
+      return "option '--" + name + "' takes no value";
+    }
+    if (std::string e = spec->set(options, value); !e.empty())
+      return "option '--" + name + "' " + e;
+    options.given.insert(name);
+  }
+  if (options.given.count("early-stopping") && options.given.count("no-early-stopping"))
+    return "options '--early-stopping' and '--no-early-stopping' contradict each other";
+  return ""; // the combinations need the model's set-up: trainConfig checks them
+}
+
+} // namespace net::runtime::cli

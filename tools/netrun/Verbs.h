@@ -1,0 +1,54 @@
+//===- Verbs.h - what netrun's verbs share -----------------------*- C++ -*-===//
+//
+// Private to tools/netrun: the verbs (one file each), the helpers several of
+// them use (Common.cpp) and the options (Options.h). Netrun.cpp dispatches.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETRUN_VERBS_H
+#define NETRUN_VERBS_H
+
+#include "Netrun.h"
+#include "Options.h"
+
+#include "net/Runtime/ImageFolder.h"
+#include "net/Runtime/Model.h"
+#include "net/Runtime/Status.h"
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace net::runtime::cli {
+
+int runInfo(const Options &o, DriverStreams &s);
+int runPlot(const Options &o, DriverStreams &s);
+int runTrain(const Options &o, DriverStreams &s);
+int runEval(const Options &o, DriverStreams &s);
+int runPredict(const Options &o, DriverStreams &s);
+int runExportImages(const Options &o, DriverStreams &s);
+int runExport(const Options &o, DriverStreams &s);
+
+/// "netrun: error: MESSAGE" on stderr; returns 1.
+int fail(DriverStreams &s, const std::string &message);
+/// Says so when --device auto wanted the model's GPU path and got the CPU.
+void noteFallback(DriverStreams &s, const Instance &instance, const char *what);
+DeviceChoice deviceChoice(const Options &o);
+const char *deviceName(int32_t device);
+/// `value` with `digits` decimals.
+std::string fixed(double value, int digits);
+/// Loads --weights into a new instance after checking it against the model.
+/// `classNames` gets the checkpoint's class names (empty for IDX datasets).
+Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Model> &model,
+                                                      const Options &o, int32_t batch,
+                                                      std::vector<std::string> &classNames);
+/// "a, b, c".
+std::string joined(const std::vector<std::string> &names);
+/// Reads an image folder for the model, warnings on stderr, saying what it
+/// read and how long it took.
+Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &info,
+                               const Options &o, DriverStreams &s);
+
+} // namespace net::runtime::cli
+
+#endif // NETRUN_VERBS_H
