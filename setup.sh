@@ -86,9 +86,13 @@ fi
 say "Fashion-MNIST linked at data/fashion-mnist"
 
 # --- Build -----------------------------------------------------------------
+# The CUDA emulator is on, so the README's test command (and CI) runs the
+# cuda-emu tests (docs/testing.md); a build/ that has it off gets it turned on.
 if [ ! -f build/build.ninja ]; then
   cmake -G Ninja -S . -B build -DCMAKE_BUILD_TYPE=Release \
-    -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir
+    -DMLIR_DIR=/usr/lib/llvm-19/lib/cmake/mlir -DNETC_CUDA_EMULATOR=ON
+elif ! grep -qx 'NETC_CUDA_EMULATOR:BOOL=ON' build/CMakeCache.txt; then
+  cmake -S . -B build -DNETC_CUDA_EMULATOR=ON
 fi
 ninja -C build -j"$(nproc)"
 say "built: build/bin/netc, build/bin/net-opt"
