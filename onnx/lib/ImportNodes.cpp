@@ -1,0 +1,289 @@
+//===- ImportNodes.cpp - ONNX nodes to net ops: dispatch, activations, glue ===//
+//
+// Each node goes to its converter by the row of net/ONNX/OpMapping.h that
+// reads its op type; an op without a row is refused. The converters here are
+// the ones without weights or windows: activations, softmax, the joins, the
+// reshapes and the exporter glue (Constant, Identity, Pad) that imports as
+// the values it passes on. ImportLayers.cpp has the others.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Importer.h"
+
+#include "net/Dialect/NetOps.h"
+
+using llvm::StringRef;
+using llvm::Twine;
+namespace shapes = mlir::net::shapes;
+using shapes::Shape;
+
+namespace net::onnx {
+
+void Importer::importNode(const Node &node) {
+  if (!node.domain().empty() && node.domain() != "ai.onnx") {
+    failNode(node, "op domain '" + node.domain() + "' is not supported");
+    return;
+  }
+  const OpMapping *row = importedFrom(node.op_type());
+  if (!row) {
+    failNode(node, "op " + node.op_type() +
+                       " is not supported (docs/onnx.md lists the ops that are)");
+    return;
+  }
+  if (row == &kConstant)
+    return constant(node);
+  if (row == &kConv)
+    return conv(node);
+  if (row == &kMaxPool || row == &kAveragePool)
+    return pool(node, /*isMax=*/row == &kMaxPool);
+  if (row == &kBatchNormalization)
+    return batchNorm(node);
+  if (row == &kGemm)
+    return gemm(node);
+  if (row == &kMatMul)
+    return matMul(node);
+  if (row == &kAdd)
+    return add(node);
+  if (row == &kFlatten || row == &kReshape)
+    return flattenLike(node);
+  if (row == &kDropout)
+    return dropout(node);
+  if (row == &kPad)
+    return pad(node);
+  if (row == &kIdentity)
+    return identity(node);
+  if (row == &kRelu || row == &kSigmoid || row == &kTanh)
+    return activation(node, *row);
+  if (row == &kSoftmax)
+    return softmax(node);
+  assert(row == &kGlobalAveragePool && "an OpMapping row without a converter");
+  globalAvgPool(node);
+}
+
+/// Constant in its 'value' form: a constant under its output's name.
+void Importer::constant(const Node &node) {
+  const auto *value = attr(node, "value");
+  if (!onlyAttributes(node, {"value"}) || !value || node.output_size() != 1) {
+    if (!value)
+      failNode(node, "only the 'value' form of Constant is supported");
+    return;
+  }
+  Constant c;
+  if (readConstant(value->t(), c, "constant"))
+    constants[node.output(0)] = std::move(c);
+}
+
+/// PyTorch's exporter writes Identity over an initializer it deduplicated
+/// (equal constants, such as the zero biases of an untrained model): the
+/// output is that constant under the duplicate's own name. Over a computed
+/// tensor it is that tensor.
+void Importer::identity(const Node &node) {
+  if (node.input_size() >= 1 && node.output_size() == 1 && !tensors.count(node.input(0)) &&
+      constants.count(node.input(0))) {
+    if (onlyAttributes(node, {}))
+      constants[node.output(0)] = constants[node.input(0)];
+    return;
+  }
+  if (const Tensor *x = input(node, 0))
+    setOutput(node, *x);
+}
+
+/// Relu, Sigmoid, Tanh -> net.relu, net.sigmoid, net.tanh.
+void Importer::activation(const Node &node, const OpMapping &row) {
+  const Tensor *x = input(node, 0);
+  if (!onlyAttributes(node, {}) || !x)
+    return;
+  mlir::Location loc = location(node);
+  mlir::Value out;
+  if (&row == &kRelu)
+    out = builder.create<mlir::net::ReluOp>(loc, x->value.getType(), x->value);
+  else if (&row == &kSigmoid)
+    out = builder.create<mlir::net::SigmoidOp>(loc, x->value.getType(), x->value);
+  else
+    out = builder.create<mlir::net::TanhOp>(loc, x->value.getType(), x->value);
+  setOutput(node, Tensor{out, x->shape});
+}
+
+/// Softmax over the classes of (N, classes) -> net.softmax.
+void Importer::softmax(const Node &node) {
+  StringRef axisName = kSoftmax.fixed.onnx;
+  const Tensor *x = input(node, 0, 2);
+  auto axis = intAttr(node, axisName, opset >= 13 ? -1 : 1);
+  if (!onlyAttributes(node, {axisName}) || !x || !axis)
+    return;
+  if (*axis != kSoftmax.fixed.value && *axis != -1) {
+    failNode(node, axisName + " = " + Twine(*axis).str() +
+                       " is not supported (only the classes, 1)");
+    return;
+  }
+  mlir::Value out =
+      builder.create<mlir::net::SoftmaxOp>(location(node), x->value.getType(), x->value);
+  setOutput(node, Tensor{out, x->shape});
+}
+
+/// GlobalAveragePool -> net.global_avg_pool, whose [N, C] stands for ONNX's
+/// (N, C, 1, 1) until a Flatten or Reshape takes it.
+void Importer::globalAvgPool(const Node &node) {
+  const Tensor *x = input(node, 0, 4);
+  if (!onlyAttributes(node, {}) || !x)
+    return;
+  auto result = shapes::globalAvgPool(x->shape);
+  mlir::Value out = builder.create<mlir::net::GlobalAvgPoolOp>(location(node),
+                                                               type(result.shape), x->value);
+  setOutput(node, Tensor{out, result.shape, /*pooled1x1=*/true});
+}
+
+/// Add of two computed tensors of one shape (a residual join) -> net.add;
+/// of a computed tensor and a per-channel initializer -> net.bias_add.
+void Importer::add(const Node &node) {
+  if (node.input_size() != 2) {
+    failNode(node, "expects two inputs");
+    return;
+  }
+  if (!onlyAttributes(node, {}))
+    return;
+  int constIndex = constants.count(node.input(1)) ? 1 : constants.count(node.input(0)) ? 0 : -1;
+  if (constIndex < 0) {
+    const Tensor *lhs = input(node, 0), *rhs = input(node, 1);
+    if (!lhs || !rhs)
+      return;
+    auto result = shapes::add(lhs->shape, rhs->shape);
+    if (!result.ok()) {
+      failNode(node, result.error + " (broadcasting is not supported)");
+      return;
+    }
+    mlir::Value out = builder.create<mlir::net::AddOp>(location(node), type(result.shape),
+                                                       lhs->value, rhs->value);
+    setOutput(node, Tensor{out, result.shape});
+    return;
+  }
+  const Tensor *x = input(node, 1 - constIndex);
+  Constant *b = constantInput(node, constIndex, "bias");
+  if (!x || !b)
+    return;
+  int64_t channels = x->shape[1];
+  bool perChannel = x->shape.size() == 2
+                        ? b->shape == std::vector<int64_t>{channels} ||
+                              b->shape == std::vector<int64_t>{1, channels}
+                        : b->shape == std::vector<int64_t>{channels, 1, 1} ||
+                              b->shape == std::vector<int64_t>{1, channels, 1, 1};
+  if (!b->isFloat || !perChannel) {
+    failNode(node, "adds constant '" + node.input(constIndex) + "' of shape " +
+                       formatDims(b->shape) + " to " + shapes::format(x->shape) +
+                       "; only a per-channel bias is supported");
+    return;
+  }
+  mlir::Value bias =
+      param(node, node.input(constIndex), {channels}, b->floats, "zeros", /*frozen=*/false);
+  mlir::Value out =
+      builder.create<mlir::net::BiasAddOp>(location(node), x->value.getType(), x->value, bias);
+  setOutput(node, Tensor{out, x->shape});
+}
+
+/// Flatten(axis = 1), or Reshape to [N, features] -> net.flatten (nothing
+/// when the input is already [N, features]).
+void Importer::flattenLike(const Node &node) {
+  bool isReshape = node.op_type() == kReshape.onnx;
+  const Tensor *x = input(node, 0, 0, /*allowPooled=*/true);
+  if (!x)
+    return;
+  if (isReshape) {
+    Constant *target = constantInput(node, 1, "shape");
+    if (!onlyAttributes(node, {"allowzero"}) || !target)
+      return;
+    int64_t features = product(llvm::ArrayRef<int64_t>(x->shape).drop_front());
+    const auto &t = target->ints;
+    bool toFeatures = t.size() == 2 && (t[0] == -1 || t[0] == 0 || t[0] > 0) &&
+                      (t[1] == features || (t[1] == -1 && t[0] != -1));
+    if (!toFeatures) {
+      failNode(node, "reshapes " + shapes::format(x->shape) + " to " + formatDims(t) +
+                         "; only a reshape to [N, " + Twine(features).str() +
+                         "] (a flatten) is supported");
+      return;
+    }
+  } else {
+    StringRef axisName = kFlatten.fixed.onnx;
+    if (!onlyAttributes(node, {axisName}) ||
+        !expectInt(node, axisName, /*fallback=*/1, kFlatten.fixed.value,
+                   "flatten keeps the batch, dim 0"))
+      return;
+  }
+  if (x->shape.size() == 2) {
+    setOutput(node, Tensor{x->value, x->shape});
+    return;
+  }
+  auto result = shapes::flatten(x->shape);
+  if (!result.ok()) {
+    failNode(node, result.error);
+    return;
+  }
+  mlir::Value out =
+      builder.create<mlir::net::FlattenOp>(location(node), type(result.shape), x->value);
+  setOutput(node, Tensor{out, result.shape});
+}
+
+/// Dropout -> net.dropout with its ratio (attribute before opset 12, input
+/// after); the mask output is not supported.
+void Importer::dropout(const Node &node) {
+  StringRef ratioName = kDropoutRate.onnx;
+  const Tensor *x = input(node, 0);
+  if (!x || !onlyAttributes(node, {ratioName, "seed"}))
+    return;
+  auto ratio = floatAttr(node, ratioName, 0.5f);
+  if (!ratio)
+    return;
+  double rate = *ratio;
+  if (node.input_size() > 1 && !node.input(1).empty()) {
+    Constant *r = constantInput(node, 1, ratioName);
+    if (!r)
+      return;
+    if (!r->isFloat || r->floats.size() != 1) {
+      failNode(node, ratioName + " '" + node.input(1) + "' must be a float32 scalar");
+      return;
+    }
+    rate = r->floats[0];
+  }
+  if (node.input_size() > 2 && !node.input(2).empty()) {
+    Constant *mode = constantInput(node, 2, "training_mode");
+    if (!mode)
+      return;
+    if (mode->ints.size() != 1 || mode->ints[0] != 0) {
+      failNode(node, "training_mode must be false (dropout trains in the training step)");
+      return;
+    }
+  }
+  if (!(rate >= 0 && rate < 1)) {
+    failNode(node, ratioName + " " + std::to_string(rate) + " must be in [0, 1)");
+    return;
+  }
+  mlir::Value out = builder.create<mlir::net::DropoutOp>(
+      location(node), x->value.getType(), x->value, builder.getF64FloatAttr(rate));
+  setOutput(node, Tensor{out, x->shape});
+}
+
+/// Pad with all pads zero is glue (PyTorch writes one before AveragePool);
+/// any real padding belongs to the next op and is not supported here.
+void Importer::pad(const Node &node) {
+  const Tensor *x = input(node, 0);
+  if (!x || !onlyAttributes(node, {"mode", "pads", "value"}))
+    return;
+  std::vector<int64_t> pads;
+  if (node.input_size() > 1 && !node.input(1).empty()) {
+    Constant *p = constantInput(node, 1, "pads");
+    if (!p)
+      return;
+    pads = p->ints;
+  } else if (auto a = intsAttr(node, "pads", {})) {
+    pads = *a;
+  } else {
+    return;
+  }
+  if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {
+    failNode(node, "pads = " + formatDims(pads) + " is not supported (only all zero); "
+                                                  "padding belongs in the Conv or pool");
+    return;
+  }
+  setOutput(node, Tensor{x->value, x->shape});
+}
+
+} // namespace net::onnx
