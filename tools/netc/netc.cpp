@@ -465,23 +465,39 @@ int main(int argc, char **argv) {
 
   // The layers as written, before fusion merges them: the model's layer table.
   mlir::net::LayerTable layers = mlir::net::buildLayerTable(*module);
-  mlir::PassManager pm(&context);
-  if (mlir::failed(mlir::applyPassManagerCLOptions(pm)))
-    return fail("bad pass manager options");
-  mlir::net::NetPipelineOptions pipeline;
-  pipeline.fuse = optLevel > 0 && !noFuse;
-  mlir::net::buildNetPipeline(pm, pipeline);
-  // The passes report what they cannot do for this model (a trainable batch
-  // norm, no softmax before the loss) at its .net line: the user's to change.
-  if (mlir::failed(pm.run(*module)))
+  using Target = mlir::net::NetPipelineOptions::Target;
+  // Runs net-pipeline for one target. The passes report what they cannot do
+  // for this model (a trainable batch norm, no softmax before the loss) at
+  // its .net line: the user's to change.
+  auto plan = [&](mlir::ModuleOp m, Target target) {
+    mlir::PassManager pm(&context);
+    if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) {
+      fail("bad pass manager options");
+      return mlir::failure();
+    }
+    mlir::net::NetPipelineOptions pipeline;
+    pipeline.fuse = optLevel > 0 && !noFuse;
+    pipeline.target = target;
+    mlir::net::buildNetPipeline(pm, pipeline);
+    return pm.run(m);
+  };
+  if (what == Emit::Cuda) {
+    if (mlir::failed(plan(*module, Target::Cuda)))
+      return 1;
+    if (mlir::failed(mlir::net::emitCuda(*module, os)))
+      return internalError("the CUDA emitter failed (the message above says on what)");
+    return writeAtomically(outputFile, out);
+  }
+  // The CUDA path joins the library when nvcc is here (docs/cuda.md), with a
+  // plan of its own made from the same elaborated module.
+  std::string nvcc = what == Emit::Library && !noCuda ? findNvcc() : "";
+  mlir::OwningOpRef<mlir::ModuleOp> cudaModule;
+  if (!nvcc.empty())
+    cudaModule = module->clone();
+  if (mlir::failed(plan(*module, Target::Cpu)))
     return 1;
   if (what == Emit::Planned) {
     module->print(os);
-    return writeAtomically(outputFile, out);
-  }
-  if (what == Emit::Cuda) {
-    if (mlir::failed(mlir::net::emitCuda(*module, os)))
-      return internalError("the CUDA emitter failed (the message above says on what)");
     return writeAtomically(outputFile, out);
   }
   if (mlir::failed(mlir::net::emitCpp(*module, os, &layers)))
@@ -493,8 +509,6 @@ int main(int argc, char **argv) {
                                   /*partial=*/!weightsFrom.empty())
                    : 0;
   };
-  // The CUDA path joins the library when nvcc is here (docs/cuda.md).
-  std::string nvcc = noCuda ? "" : findNvcc();
   if (nvcc.empty()) {
     if (!noCuda)
       llvm::errs() << "netc: nvcc not found; building the CPU path only\n";
@@ -502,9 +516,11 @@ int main(int argc, char **argv) {
       return rc;
     return writeWeightsIfAny();
   }
+  if (mlir::failed(plan(*cudaModule, Target::Cuda)))
+    return 1;
   std::string cudaOut;
   llvm::raw_string_ostream cudaOs(cudaOut);
-  if (mlir::failed(mlir::net::emitCuda(*module, cudaOs)))
+  if (mlir::failed(mlir::net::emitCuda(*cudaModule, cudaOs)))
     return internalError("the CUDA emitter failed (the message above says on what)");
   if (int rc = buildLibrary(out, outputFile, cudaOut, nvcc))
     return rc;

@@ -203,3 +203,20 @@ LogicalResult AdamUpdateOp::verify() {
     return emitOpError("expects epsilon above 0 and finite as a float32");
   return checkParam(*this, getParam(), getGrad());
 }
+
+LogicalResult UpdateGroupOp::verify() {
+  Block &body = getBody().front();
+  if (body.empty())
+    return emitOpError("expects at least one update in its body");
+  Operation &first = body.front();
+  for (Operation &op : body) {
+    if (!isa<SgdUpdateOp, AdamUpdateOp>(op))
+      return emitOpError("expects only net.sgd_update and net.adam_update in its body, got ")
+             << op.getName();
+    // One launch applies one kind with one set of hyper-parameters.
+    if (op.getName() != first.getName() ||
+        op.getAttrDictionary() != first.getAttrDictionary())
+      return emitOpError("expects updates of one kind with equal hyper-parameters");
+  }
+  return success();
+}

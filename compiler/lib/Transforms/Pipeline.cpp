@@ -22,11 +22,13 @@ void mlir::net::buildNetPipeline(OpPassManager &pm, const NetPipelineOptions &op
     pm.addPass(createNetFuseConvBiasActPool());
     pm.addPass(createNetFuseDenseBiasAct());
   }
+  if (options.target == NetPipelineOptions::Target::Cuda)
+    pm.addPass(createNetGroupUpdates());
   pm.addPass(createNetPlanMemory());
 }
 
 void mlir::net::registerNetPipeline() {
   PassPipelineRegistration<NetPipelineOptions>(
-      "net-pipeline", "netc's passes in netc's order: fusion, autodiff, memory planning",
+      "net-pipeline", "netc's passes in netc's order: fusion, autodiff, memory planning for a target",
       buildNetPipeline);
 }

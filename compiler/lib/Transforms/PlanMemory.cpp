@@ -5,10 +5,10 @@
 // is free again once its last reader has run. Tensors with a batch dimension
 // are planned per sample (their real offsets scale with the batch fixed at
 // creation); tensors of fixed size (weight gradients) get a section of their
-// own after them. A gradient an optimizer update reads stays live to the end
-// of the step, so that the CUDA path can apply every update in one launch
-// after the backward (EmitCuda); the C++ path still updates each parameter
-// where the update stands.
+// own after them. A view (flatten, reshape, inference dropout) gets no slot
+// of its own: it shares its input's, which then lives as long as the view.
+// A gradient read by a net.update_group (net-group-updates) lives until the
+// group.
 //
 //===----------------------------------------------------------------------===//
 
@@ -67,6 +67,23 @@ bool needsSlot(Value value) {
   return type && type.getRank() > 0;
 }
 
+/// Whether `op` is a view of its input: flatten and reshape keep the
+/// elements in order, and dropout at inference is the identity. Such a
+/// result shares its input's storage when both are batched alike, so
+/// nothing is copied.
+bool isView(Operation &op) {
+  if (!isa<FlattenOp, ReshapeOp, DropoutOp>(op))
+    return false;
+  auto in = cast<RankedTensorType>(op.getOperand(0).getType());
+  auto out = cast<RankedTensorType>(op.getResult(0).getType());
+  // Elements per sample, or all of them for a tensor without a batch.
+  auto elements = [](RankedTensorType t) {
+    return ShapedType::getNumElements(t.isDynamicDim(0) ? t.getShape().drop_front()
+                                                        : t.getShape());
+  };
+  return in.isDynamicDim(0) == out.isDynamicDim(0) && elements(in) == elements(out);
+}
+
 /// Plans one function; returns its peaks (per sample, fixed).
 std::pair<int64_t, int64_t> planFunction(func::FuncOp func) {
   Block &block = func.getBody().front();
@@ -75,18 +92,29 @@ std::pair<int64_t, int64_t> planFunction(func::FuncOp func) {
   for (Operation &op : block)
     index[&op] = i++;
 
-  // The last op that reads each value (its producer when it has no reader).
+  // Views and what they are views of, through chains of views.
+  Builder builder(func.getContext());
+  DenseMap<Value, Value> viewOf;
+  auto storage = [&](Value v) { return viewOf.lookup(v) ? viewOf.lookup(v) : v; };
+  for (Operation &op : block)
+    if (isView(op)) {
+      viewOf[op.getResult(0)] = storage(op.getOperand(0));
+      op.setAttr("net.view", builder.getUnitAttr());
+    }
+
+  // The last op that reads each stored value or a view of it (its producer
+  // when it has no reader). An update inside a net.update_group counts as
+  // read by the group.
   DenseMap<Value, int64_t> lastUse;
   for (Operation &op : block)
     for (Value result : op.getResults()) {
-      if (!needsSlot(result))
+      Value stored = storage(result);
+      if (!needsSlot(stored))
         continue;
-      int64_t last = index[&op];
+      int64_t &last = lastUse[stored];
+      last = std::max(last, index[&op]);
       for (Operation *user : result.getUsers())
-        last = std::max(last, isa<SgdUpdateOp, AdamUpdateOp>(user)
-                                  ? index[&block.back()]
-                                  : index[block.findAncestorOpInBlock(*user)]);
-      lastUse[result] = last;
+        last = std::max(last, index[block.findAncestorOpInBlock(*user)]);
     }
 
   Section sections[2];
@@ -96,7 +124,6 @@ std::pair<int64_t, int64_t> planFunction(func::FuncOp func) {
     int64_t offset;
   };
   std::vector<Placed> placed;
-  Builder builder(func.getContext());
   for (Operation &op : block) {
     int64_t now = index[&op];
     // Slots whose last reader ran before this op are free again; an op's own
@@ -109,7 +136,7 @@ std::pair<int64_t, int64_t> planFunction(func::FuncOp func) {
     });
     SmallVector<int64_t> slots; // one (section, offset, size) per result
     for (Value result : op.getResults()) {
-      if (!needsSlot(result))
+      if (!needsSlot(result) || viewOf.count(result))
         continue;
       auto type = cast<RankedTensorType>(result.getType());
       bool batched = type.isDynamicDim(0);

@@ -106,3 +106,36 @@ func.func @sgd_momentum_one_as_float32(%g: tensor<4xf32>) {
   net.sgd_update %p, %g momentum 0.99999999999 : tensor<4xf32>
   return
 }
+
+// -----
+
+func.func @update_group_empty() {
+  // expected-error @+1 {{expects at least one update in its body}}
+  net.update_group {
+  }
+  return
+}
+
+// -----
+
+func.func @update_group_other_op(%x: tensor<?x4xf32>) {
+  // expected-error @+1 {{expects only net.sgd_update and net.adam_update in its body, got net.relu}}
+  net.update_group {
+    %r = net.relu %x : tensor<?x4xf32>
+  }
+  return
+}
+
+// -----
+
+// One launch applies one kind with one set of hyper-parameters.
+func.func @update_group_mixed(%g: tensor<4xf32>) {
+  %p = net.param "p" init("zeros") : tensor<4xf32>
+  %q = net.param "q" init("zeros") : tensor<4xf32>
+  // expected-error @+1 {{expects updates of one kind with equal hyper-parameters}}
+  net.update_group {
+    net.sgd_update %p, %g momentum 9.000000e-01 : tensor<4xf32>
+    net.sgd_update %q, %g momentum 0.000000e+00 : tensor<4xf32>
+  }
+  return
+}

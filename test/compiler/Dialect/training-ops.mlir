@@ -29,6 +29,14 @@ func.func @gradients(%x: tensor<?x1x8x8xf32>, %dy: tensor<?x4x8x8xf32>, %labels:
   net.sgd_update %w, %dw momentum 9.000000e-01 nesterov : tensor<4x1x3x3xf32>
   // CHECK: net.adam_update
   net.adam_update %w, %dw beta1 9.000000e-01 beta2 9.990000e-01 epsilon 1.000000e-07 : tensor<4x1x3x3xf32>
+  // CHECK:      net.update_group {
+  // CHECK-NEXT:   net.sgd_update {{.*}} momentum 9.000000e-01 : tensor<4x1x3x3xf32>
+  // CHECK-NEXT:   net.sgd_update {{.*}} momentum 9.000000e-01 : tensor<4x1x3x3xf32>
+  // CHECK-NEXT: }
+  net.update_group {
+    net.sgd_update %w, %dw momentum 9.000000e-01 : tensor<4x1x3x3xf32>
+    net.sgd_update %w, %dw momentum 9.000000e-01 : tensor<4x1x3x3xf32>
+  }
   return
 }
 

@@ -453,4 +453,28 @@ def Net_AdamUpdateOp : Net_Op<"adam_update", [AllTypesMatch<["param", "grad"]>]>
   let hasVerifier = 1;
 }
 
+def Net_UpdateGroupOp : Net_Op<"update_group", [SingleBlock, NoTerminator]> {
+  let summary = "optimizer updates applied together, after the backward";
+  let description = [{
+    Made by net-group-updates: its body holds optimizer updates of one kind
+    and equal hyper-parameters, which a target applies in one launch (the
+    CUDA path: one kernel over a table of parameters). It stands at the end
+    of the step, so every gradient its body reads lives until then; a target
+    without it (the CPU) updates each parameter where its update stands and
+    frees the gradient at once.
+
+    Example:
+
+    ```mlir
+    net.update_group {
+      net.sgd_update %w, %dw momentum 9.000000e-01 : tensor<6x1x5x5xf32>
+      net.sgd_update %b, %db momentum 9.000000e-01 : tensor<6xf32>
+    }
+    ```
+  }];
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = "$body attr-dict";
+  let hasVerifier = 1;
+}
+
 #endif // NET_DIALECT_NETTRAININGOPS_TD

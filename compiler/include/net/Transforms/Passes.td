@@ -135,6 +135,32 @@ def NetAutodiff : Pass<"net-autodiff", "::mlir::ModuleOp"> {
   let dependentDialects = ["mlir::func::FuncDialect"];
 }
 
+def NetGroupUpdates : Pass<"net-group-updates", "::mlir::ModuleOp"> {
+  let summary = "gathers a step's optimizer updates into one group per kind";
+  let description = [{
+    Moves every net.sgd_update and net.adam_update of a step function into
+    a net.update_group at its end, one group per kind and hyper-parameters,
+    so that a target applies them in one launch after the backward (the CUDA
+    path). Moving an update later never changes what it computes: the
+    gradients are computed from the parameters' values before the step, and
+    nothing after the backward reads a parameter. Run before
+    net-plan-memory, which then keeps the grouped gradients live until the
+    group; the CPU pipeline leaves it out.
+
+    ```mlir
+    net.sgd_update %w, %dw momentum 9.000000e-01 : tensor<6x1x5x5xf32>
+    ...
+    return %loss, %correct
+    // becomes
+    ...
+    net.update_group {
+      net.sgd_update %w, %dw momentum 9.000000e-01 : tensor<6x1x5x5xf32>
+    }
+    return %loss, %correct
+    ```
+  }];
+}
+
 def NetPlanMemory : Pass<"net-plan-memory", "::mlir::ModuleOp"> {
   let summary = "places every intermediate tensor in one arena by liveness";
   let description = [{
@@ -147,6 +173,12 @@ def NetPlanMemory : Pass<"net-plan-memory", "::mlir::ModuleOp"> {
     run: first fit, 16-float (64-byte) alignment. Each function gets
     `net.arena = array<i64: per_sample, fixed>`, the module the largest, so
     one allocation at instance creation serves every step.
+
+    A view (net.flatten, net.reshape, and net.dropout, which only
+    inference entry points keep) whose input and result are batched alike
+    gets no slot: it is marked `net.view` and shares its input's storage,
+    which stays live until the view's last reader. A gradient that a
+    net.update_group reads lives until the group.
   }];
 }
 

@@ -1,7 +1,9 @@
 //===- EmitCuda.cpp - net dialect to the model's CUDA path ----------------===//
 //
-// A variant of the C++ renderer (Target/Cpp/CppEmitter.h): the same function
-// bodies, one kernel call per op, with device pointers. This file prints the
+// The device side of a compiled model: the shared op-to-kernel mapping
+// (Target/Common/StepEmitter.h) with this file's hooks for the device
+// instance, where the step's scalars live on the device (k::Step) and each
+// net.update_group is one launch over a table. This file prints the
 // prologue and NetcDeviceModel, what the fixed CUDA path
 // (net/Runtime/CudaPathImpl.cuh, included at the end) runs on: the device
 // instance, the copies in and out, error collection, the training set on the
@@ -11,28 +13,97 @@
 
 #include "net/Target/CUDA/EmitCuda.h"
 
-#include "../Cpp/CppEmitter.h"
+#include "../Common/StepEmitter.h"
 
 #include <algorithm>
 
 using namespace mlir;
 using namespace mlir::net;
-using namespace mlir::net::cpp;
+using namespace mlir::net::target;
 
 namespace {
 
-class CudaEmitter : public CppEmitter {
+class CudaEmitter final : public StepEmitter {
 public:
-  CudaEmitter(ModuleOp module, raw_ostream &os) : CppEmitter(module, os, nullptr) {
-    cuda = true;
-  }
+  CudaEmitter(ModuleOp module, raw_ostream &os) : StepEmitter(module, os) {}
   LogicalResult emit();
 
 private:
   void emitPrologue();
   /// NetcDeviceModel and the include of the fixed CUDA path.
   void emitEntryPoints();
+
+  StringRef targetName() const override { return "CUDA"; }
+  void emitSignature(StringRef name, StepKind kind) override {
+    // The inputs are already in I->input and I->labels (copied in or
+    // gathered on the device).
+    os << "void run_" << name << "(Instance *I, int n"
+       << (kind == StepKind::Forward ? ", float *out" : "") << ") {\n";
+  }
+  void emitTargetLocals(StepKind kind) override {
+    os << "  const float *const in0 = I->input;\n";
+    if (kind != StepKind::Forward)
+      os << "  const int32_t *const labels = I->labels;\n";
+  }
+  void emitForwardResult(Value result) override { // host pointers out
+    os << "  NETC_CUDA_CHECK(cudaMemcpy(out, " << ref(result) << ", sizeof(float) * "
+       << perSample(result) << " * n, cudaMemcpyDeviceToHost));\n";
+  }
+  // The loss and correct count accumulate in I->run.
+  void emitStepResults(Value, Value) override {}
+  void emitReduction(StringRef kernel, Value probs, Value labels, Value,
+                     StringRef) override {
+    os << "  k::" << kernel << targs({shapeOf(probs)[1]}) << "(n, " << ref(probs) << ", "
+       << ref(labels) << ", I->run);\n";
+  }
+  LogicalResult emitUpdateGroup(UpdateGroupOp group) override;
+  // The seed, learning rate and step count are I->run's, on the device.
+  StringRef dropoutSeed() const override { return "I->run"; }
+  StringRef learningRate() const override { return "I->run"; }
+  StringRef adamStepArgument() const override { return ""; }
 };
+
+/// One launch for the group: k::sgd_update_all or k::adam_update_all over a
+/// table of {param, grad, slot0, slot1, size} offsets. A gradient outside
+/// the arena's fixed section (none that net-plan-memory makes) has its own
+/// launch.
+LogicalResult CudaEmitter::emitUpdateGroup(UpdateGroupOp group) {
+  std::vector<std::string> entries;
+  for (Operation &update : group.getBody().front()) {
+    auto sgd = dyn_cast<SgdUpdateOp>(update);
+    Value param = sgd ? sgd.getParam() : cast<AdamUpdateOp>(update).getParam();
+    Value grad = sgd ? sgd.getGrad() : cast<AdamUpdateOp>(update).getGrad();
+    std::optional<int64_t> gradOffset = fixedOffset(grad);
+    if (!gradOffset) {
+      if (failed(emitUpdate(&update)))
+        return failure();
+      continue;
+    }
+    StringRef name = param.getDefiningOp<ParamOp>().getName();
+    std::string slots = sgd ? std::to_string(stateOffset(name, "velocity")) + ", 0"
+                            : std::to_string(stateOffset(name, "adam_m")) + ", " +
+                                  std::to_string(stateOffset(name, "adam_v"));
+    entries.push_back("{" + std::to_string(paramOffset(name)) + ", " +
+                      std::to_string(*gradOffset) + ", " + slots + ", " +
+                      std::to_string(product(shapeOf(param))) + "}");
+  }
+  if (entries.empty())
+    return success();
+  std::string table = "k::UpdateTable<" + std::to_string(entries.size()) + ">{{";
+  for (size_t e = 0; e < entries.size(); ++e)
+    table += (e ? ", " : "") + entries[e];
+  table += "}}";
+  Operation &first = group.getBody().front().front();
+  if (auto sgd = dyn_cast<SgdUpdateOp>(first))
+    os << "  k::sgd_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
+       << floatLiteral(sgd.getMomentum()) << ", " << (sgd.getNesterov() ? "true" : "false")
+       << ");\n";
+  else if (auto adam = dyn_cast<AdamUpdateOp>(first))
+    os << "  k::adam_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
+       << floatLiteral(adam.getBeta1()) << ", " << floatLiteral(adam.getBeta2()) << ", "
+       << floatLiteral(adam.getEpsilon()) << ");\n";
+  return success();
+}
 
 void CudaEmitter::emitPrologue() {
   std::string network = "model";

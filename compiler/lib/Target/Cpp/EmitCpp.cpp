@@ -4,8 +4,8 @@
 // layers, the train set-up), one run_<name> function per step function of
 // the module, and NetcCompiledModel, the constants and entry points that the
 // fixed ABI code (net/Runtime/ModelImpl.h, included at the end) runs on.
-// The tables are EmitTables.cpp's, the op-to-kernel mapping, shared with
-// the CUDA emitter, EmitOps.cpp's.
+// The tables are EmitTables.cpp's; the step functions are the shared
+// mapping's (Target/Common), with this file's hooks for the host instance.
 //
 //===----------------------------------------------------------------------===//
 
@@ -20,84 +20,42 @@
 
 using namespace mlir;
 using namespace mlir::net;
-using namespace mlir::net::cpp;
+using namespace mlir::net::target;
 
-LogicalResult CppEmitter::emitFunction(func::FuncOp func) {
-  names.clear();
-  deferredUpdates.clear();
-  StringRef name = func.getName();
-  bool isForward = name == "forward" || name == "base_forward";
-  bool isTrain = name.ends_with("train_step");
-  // On the GPU the inputs are already in I->input and I->labels (copied in
-  // or gathered on the device) and the step's scalars are I->run's.
-  if (cuda)
-    os << "void run_" << name << "(Instance *I, int n" << (isForward ? ", float *out" : "")
-       << ") {\n";
-  else if (isForward)
+void CppEmitter::emitSignature(StringRef name, StepKind kind) {
+  if (kind == StepKind::Forward)
     os << "void run_" << name << "(netc_instance *I, const float *in0, int n, float *out) {\n";
   else
     os << "void run_" << name << "(netc_instance *I, const float *in0, const int32_t *labels, "
-       << "int n, " << (isTrain ? "uint64_t seed, " : "")
+       << "int n, " << (kind == StepKind::Train ? "uint64_t seed, " : "")
        << "float *loss, int32_t *correct) {\n";
-  os << "  float *const A = I->arena;\n"
-     << "  const int64_t B = I->batch;\n"
-     << "  float *const F = A + kArenaPerSample * B; // the fixed-size section\n"
-     << "  float *const P = I->params;\n";
-  if (isTrain)
-    os << "  float *const S = I->state;\n"
-       << (cuda ? "" : "  const int64_t t = ++I->step; // Adam's bias correction counts from 1\n");
-  os << "  (void)A; (void)F; (void)P;\n";
-  if (cuda) {
-    os << "  const float *const in0 = I->input;\n";
-    if (!isForward)
-      os << "  const int32_t *const labels = I->labels;\n";
-  }
-  names[func.getArgument(0)] = "in0";
-  if (func.getNumArguments() > 1)
-    names[func.getArgument(1)] = "labels";
-
-  for (Operation &op : func.getBody().front()) {
-    if (auto ret = dyn_cast<func::ReturnOp>(op)) {
-      if (isForward) {
-        Value v = ret.getOperand(0);
-        if (cuda) // host pointers out
-          os << "  NETC_CUDA_CHECK(cudaMemcpy(out, " << ref(v) << ", sizeof(float) * "
-             << perSample(v) << " * n, cudaMemcpyDeviceToHost));\n";
-        else
-          os << "  k::copy" << targs({perSample(v)}) << "(n, " << ref(v) << ", out);\n";
-      } else if (cuda) { // the loss and correct count are in I->run already
-        emitDeferredUpdates();
-      } else {
-        os << "  *loss = " << ref(ret.getOperand(0)) << ";\n"
-           << "  *correct = " << ref(ret.getOperand(1)) << ";\n";
-      }
-      continue;
-    }
-    if (failed(emitOp(&op)))
-      return failure();
-  }
-  os << "}\n\n";
-  return success();
 }
 
-LogicalResult CppEmitter::emitFunctions() {
-  for (StringRef name : {"forward", "eval_step", "train_step", "base_forward", "head_eval_step",
-                         "head_train_step"}) {
-    auto func = module.lookupSymbol<func::FuncOp>(name);
-    if (name.starts_with("base_") || name.starts_with("head_")) {
-      if (hasBase && failed(emitFunction(func)))
-        return failure();
-      continue;
-    }
-    if (!func) {
-      if (name == "train_step")
-        continue;
-      return module.emitError("the ") << (cuda ? "CUDA" : "C++") << " emitter needs @" << name
-                                      << " (run net-autodiff)";
-    }
-    if (failed(emitFunction(func)))
+void CppEmitter::emitTargetLocals(StepKind kind) {
+  if (kind == StepKind::Train)
+    os << "  const int64_t t = ++I->step; // Adam's bias correction counts from 1\n";
+}
+
+void CppEmitter::emitForwardResult(Value result) {
+  os << "  k::copy" << targs({perSample(result)}) << "(n, " << ref(result) << ", out);\n";
+}
+
+void CppEmitter::emitStepResults(Value loss, Value correct) {
+  os << "  *loss = " << ref(loss) << ";\n"
+     << "  *correct = " << ref(correct) << ";\n";
+}
+
+void CppEmitter::emitReduction(StringRef kernel, Value probs, Value labels, Value result,
+                               StringRef cType) {
+  os << "  const " << cType << " " << ref(result) << " = k::" << kernel
+     << targs({shapeOf(probs)[1]}) << "(n, " << ref(probs) << ", " << ref(labels) << ");\n";
+}
+
+/// One call per parameter costs the CPU nothing a table would save.
+LogicalResult CppEmitter::emitUpdateGroup(UpdateGroupOp group) {
+  for (Operation &update : group.getBody().front())
+    if (failed(emitUpdate(&update)))
       return failure();
-  }
   return success();
 }
 

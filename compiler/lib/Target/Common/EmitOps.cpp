@@ -1,14 +1,13 @@
 //===- EmitOps.cpp - one kernel call per op, for both targets -------------===//
 //
-// CppEmitter::emitOp: the op-to-kernel mapping the C++ and the CUDA emitters
-// share (the CUDA kernels keep the CPU kernels' names and template
-// arguments), with the kernels' activation and pooling codes and the CUDA
-// path's optimizer updates grouped into one launch per kind
-// (emitDeferredUpdates).
+// StepEmitter::emitOp: the op-to-kernel mapping the C++ and the CUDA
+// emitters share (the CUDA kernels keep the CPU kernels' names and template
+// arguments), with the kernels' activation and pooling codes. A view
+// (net-plan-memory's `net.view`) is a name for its input's storage, no call.
 //
 //===----------------------------------------------------------------------===//
 
-#include "CppEmitter.h"
+#include "StepEmitter.h"
 
 #include "net/Analysis/LayerTable.h"
 #include "net/Dialect/NetOps.h"
@@ -30,13 +29,10 @@
 
 using namespace mlir;
 using namespace mlir::net;
-using namespace mlir::net::cpp;
+using namespace mlir::net::target;
 
-namespace {
-
-/// A float attribute (a double in the IR) as the float literal the kernels
-/// take: `0.0f`, not `0f`, which neither the C++ compiler nor nvcc accepts.
-std::string floatLiteral(const llvm::APFloat &attribute) {
+/// `0.0f`, not `0f`, which neither the C++ compiler nor nvcc accepts.
+std::string mlir::net::target::floatLiteral(const llvm::APFloat &attribute) {
   float f = static_cast<float>(attribute.convertToDouble());
   assert(std::isfinite(f) && "the verifiers keep float attributes finite as float32s (Ranges.h)");
   // The shortest spelling that reads back as the same float: `0.9f`, not
@@ -53,6 +49,8 @@ std::string floatLiteral(const llvm::APFloat &attribute) {
     s += ".0";
   return s + "f";
 }
+
+namespace {
 
 /// The kernels' codes: activation none 0, relu 1, sigmoid 2, tanh 3.
 int64_t activationCode(StringRef activation) {
@@ -102,7 +100,7 @@ template <typename FusedOp> std::string fusedConvArgs(FusedOp op, bool bias) {
 
 } // namespace
 
-std::optional<int64_t> CppEmitter::fixedOffset(Value v) {
+std::optional<int64_t> StepEmitter::fixedOffset(Value v) {
   auto result = dyn_cast<OpResult>(v);
   if (!result)
     return std::nullopt;
@@ -116,46 +114,14 @@ std::optional<int64_t> CppEmitter::fixedOffset(Value v) {
   return slots[3 * k + 1];
 }
 
-/// The deferred updates, one launch per kind and hyper-parameters (a model
-/// has one optimizer: one launch), after the backward: net-plan-memory keeps
-/// their gradients live until the end of the step.
-void CppEmitter::emitDeferredUpdates() {
-  std::vector<bool> done(deferredUpdates.size(), false);
-  for (size_t i = 0; i < deferredUpdates.size(); ++i) {
-    if (done[i])
-      continue;
-    Operation *first = deferredUpdates[i].op;
-    std::vector<std::string> entries;
-    for (size_t j = i; j < deferredUpdates.size(); ++j) {
-      Operation *other = deferredUpdates[j].op;
-      if (done[j] || other->getName() != first->getName() ||
-          other->getAttrDictionary() != first->getAttrDictionary())
-        continue;
-      done[j] = true;
-      entries.push_back(deferredUpdates[j].entry);
-    }
-    std::string table = "k::UpdateTable<" + std::to_string(entries.size()) + ">{{";
-    for (size_t e = 0; e < entries.size(); ++e)
-      table += (e ? ", " : "") + entries[e];
-    table += "}}";
-    if (auto sgd = dyn_cast<SgdUpdateOp>(first))
-      os << "  k::sgd_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
-         << floatLiteral(sgd.getMomentum()) << ", "
-         << (sgd.getNesterov() ? "true" : "false") << ");\n";
-    else if (auto adam = dyn_cast<AdamUpdateOp>(first))
-      os << "  k::adam_update_all<" << entries.size() << ">(" << table << ", P, F, S, I->run, "
-         << floatLiteral(adam.getBeta1()) << ", "
-         << floatLiteral(adam.getBeta2()) << ", "
-         << floatLiteral(adam.getEpsilon()) << ");\n";
-  }
-  deferredUpdates.clear();
-}
-
-LogicalResult CppEmitter::emitOp(Operation *op) {
+LogicalResult StepEmitter::emitOp(Operation *op) {
   // Name and place the result.
   if (auto param = dyn_cast<ParamOp>(op)) {
-    names[param.getResult()] =
-        "(P + " + std::to_string(params[paramIndex.lookup(param.getName())].offset) + ")";
+    names[param.getResult()] = "(P + " + std::to_string(paramOffset(param.getName())) + ")";
+    return success();
+  }
+  if (op->hasAttr("net.view")) {
+    names[op->getResult(0)] = ref(op->getOperand(0));
     return success();
   }
   // Name each result and point it at its slot: (section, offset, size)
@@ -168,8 +134,9 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
     if (cast<RankedTensorType>(r.getType()).getRank() == 0)
       continue; // scalars (loss, correct count) are locals
     if (!slots || slots.size() < int64_t(3 * (slot + 1)))
-      return op->emitError("the C++ emitter found no planned slot for this result "
-                           "(run net-plan-memory)");
+      return op->emitError("the ") << targetName()
+                                   << " emitter found no planned slot for this result "
+                                      "(run net-plan-memory)";
     int64_t section = slots[3 * slot], offset = slots[3 * slot + 1];
     ++slot;
     os << "  float *const " << name << " = "
@@ -362,8 +329,8 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
       .Case([&](DropoutOp o) { return elementwise("copy", {o.getInput()}); }) // inference
       .Case([&](DropoutMaskOp o) {
         os << "  k::dropout_mask" << targs({perSample(o)}) << "(n, "
-           << floatLiteral(o.getRate()) << ", " << (cuda ? "I->run" : "seed")
-           << ", " << o.getStream() << ", " << result << ");\n";
+           << floatLiteral(o.getRate()) << ", " << dropoutSeed() << ", " << o.getStream()
+           << ", " << result << ");\n";
         return success();
       })
       .Case([&](MulOp o) { return elementwise("mul", {o.getLhs(), o.getRhs()}); })
@@ -397,25 +364,11 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
         return success();
       })
       .Case([&](CrossEntropyOp o) {
-        if (cuda) {
-          os << "  k::cross_entropy" << targs({shapeOf(o.getProbs())[1]}) << "(n, "
-             << ref(o.getProbs()) << ", " << ref(o.getLabels()) << ", I->run);\n";
-          return success();
-        }
-        os << "  const float " << result << " = k::cross_entropy"
-           << targs({shapeOf(o.getProbs())[1]}) << "(n, " << ref(o.getProbs()) << ", "
-           << ref(o.getLabels()) << ");\n";
+        emitReduction("cross_entropy", o.getProbs(), o.getLabels(), o, "float");
         return success();
       })
       .Case([&](CountCorrectOp o) {
-        if (cuda) {
-          os << "  k::count_correct" << targs({shapeOf(o.getProbs())[1]}) << "(n, "
-             << ref(o.getProbs()) << ", " << ref(o.getLabels()) << ", I->run);\n";
-          return success();
-        }
-        os << "  const int32_t " << result << " = k::count_correct"
-           << targs({shapeOf(o.getProbs())[1]}) << "(n, " << ref(o.getProbs()) << ", "
-           << ref(o.getLabels()) << ");\n";
+        emitReduction("count_correct", o.getProbs(), o.getLabels(), o, "int32_t");
         return success();
       })
       .Case([&](SoftmaxCrossEntropyGradOp o) {
@@ -423,42 +376,29 @@ LogicalResult CppEmitter::emitOp(Operation *op) {
              {"n", ref(o.getProbs()), ref(o.getLabels()), result});
         return success();
       })
-      .Case([&](SgdUpdateOp o) {
-        StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
-        if (auto grad = cuda ? fixedOffset(o.getGrad()) : std::nullopt) {
-          deferredUpdates.push_back(
-              {o, "{" + std::to_string(params[paramIndex.lookup(name)].offset) + ", " +
-                      std::to_string(*grad) + ", " +
-                      std::to_string(stateOffset(name, "velocity")) + ", 0, " +
-                      std::to_string(product(shapeOf(o.getParam()))) + "}"});
-          return success();
-        }
-        os << "  k::sgd_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
-           << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity") << ", "
-           << (cuda ? "I->run" : "I->learning_rate") << ", " << floatLiteral(o.getMomentum())
-           << ", "
-           << (o.getNesterov() ? "true" : "false") << ");\n";
-        return success();
-      })
-      .Case([&](AdamUpdateOp o) {
-        StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
-        if (auto grad = cuda ? fixedOffset(o.getGrad()) : std::nullopt) {
-          deferredUpdates.push_back(
-              {o, "{" + std::to_string(params[paramIndex.lookup(name)].offset) + ", " +
-                      std::to_string(*grad) + ", " + std::to_string(stateOffset(name, "adam_m")) +
-                      ", " + std::to_string(stateOffset(name, "adam_v")) + ", " +
-                      std::to_string(product(shapeOf(o.getParam()))) + "}"});
-          return success();
-        }
-        os << "  k::adam_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
-           << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "adam_m") << ", S + "
-           << stateOffset(name, "adam_v") << ", " << (cuda ? "I->run" : "I->learning_rate")
-           << ", " << floatLiteral(o.getBeta1()) << ", "
-           << floatLiteral(o.getBeta2()) << ", "
-           << floatLiteral(o.getEpsilon()) << (cuda ? "" : ", t") << ");\n";
-        return success();
-      })
+      .Case<SgdUpdateOp, AdamUpdateOp>([&](Operation *update) { return emitUpdate(update); })
+      .Case([&](UpdateGroupOp group) { return emitUpdateGroup(group); })
       .Default([&](Operation *other) {
-        return other->emitError("the C++ emitter cannot translate ") << other->getName();
+        return other->emitError("the ")
+               << targetName() << " emitter cannot translate " << other->getName();
       });
+}
+
+LogicalResult StepEmitter::emitUpdate(Operation *update) {
+  if (auto o = dyn_cast<SgdUpdateOp>(update)) {
+    StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
+    os << "  k::sgd_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
+       << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "velocity") << ", "
+       << learningRate() << ", " << floatLiteral(o.getMomentum()) << ", "
+       << (o.getNesterov() ? "true" : "false") << ");\n";
+    return success();
+  }
+  auto o = cast<AdamUpdateOp>(update);
+  StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
+  os << "  k::adam_update(" << product(shapeOf(o.getParam())) << ", " << ref(o.getParam())
+     << ", " << ref(o.getGrad()) << ", S + " << stateOffset(name, "adam_m") << ", S + "
+     << stateOffset(name, "adam_v") << ", " << learningRate() << ", "
+     << floatLiteral(o.getBeta1()) << ", " << floatLiteral(o.getBeta2()) << ", "
+     << floatLiteral(o.getEpsilon()) << adamStepArgument() << ");\n";
+  return success();
 }
