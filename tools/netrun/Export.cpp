@@ -2,10 +2,11 @@
 
 #include "Verbs.h"
 
+#include "net/ONNX/Export.h"
+
 #include "net/Runtime/Plot.h"
 
 #include "net/Runtime/Checkpoint.h"
-#include "net/Runtime/ExportONNX.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Image.h"
 #include "net/Runtime/ImageFolder.h"
@@ -78,10 +79,10 @@ int runExport(const Options &o, DriverStreams &s) {
       instanceWithWeights(*model, o, /*batch=*/1, classNames);
   if (!instance)
     return fail(s, instance.error);
-  if (Status st = exportOnnx(**instance, o.onnx); !st)
+  if (Status st = net::onnx::exportModel(**instance, o.onnx); !st)
     return fail(s, st.error());
   s.out << "Exported " << (*model)->info().network << " (" << o.weights << ") to " << o.onnx
-        << " (ONNX opset " << kOnnxOpset << ")\n";
+        << " (ONNX opset " << net::onnx::kExportOpset << ")\n";
   return 0;
 }
 

@@ -5,7 +5,6 @@
 #include "net/Runtime/Plot.h"
 
 #include "net/Runtime/Checkpoint.h"
-#include "net/Runtime/ExportONNX.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Image.h"
 #include "net/Runtime/ImageFolder.h"
