@@ -7,6 +7,7 @@ using namespace mlir;
 using namespace mlir::net;
 
 #include "net/Dialect/NetOpsDialect.cpp.inc"
+#include "net/Dialect/NetEnums.cpp.inc"
 
 void NetDialect::initialize() {
   addOperations<

@@ -19,13 +19,6 @@ ArrayRef<int64_t> shapeOf(Value value) {
   return cast<RankedTensorType>(value.getType()).getShape();
 }
 
-/// The activations a fused op can apply.
-LogicalResult checkActivation(Operation *op, StringRef a) {
-  if (a == "none" || a == "relu" || a == "sigmoid" || a == "tanh")
-    return success();
-  return op->emitOpError("expects activation none, relu, sigmoid or tanh, got '") << a << "'";
-}
-
 LogicalResult checkShape(Operation *op, StringRef what, ArrayRef<int64_t> want,
                          Value value) {
   if (shapeOf(value) != want)
@@ -42,24 +35,20 @@ struct FusedShapes {
 
 FailureOr<FusedShapes> fusedShapes(Operation *op, ArrayRef<int64_t> input,
                                    ArrayRef<int64_t> weight, ArrayRef<int64_t> strides,
-                                   ArrayRef<int64_t> pads, StringRef activation,
-                                   StringRef pool, ArrayRef<int64_t> poolKernel,
-                                   ArrayRef<int64_t> poolStrides, ArrayRef<int64_t> poolPads) {
-  if (failed(checkActivation(op, activation)))
-    return failure();
+                                   ArrayRef<int64_t> pads, Pool pool,
+                                   ArrayRef<int64_t> poolKernel, ArrayRef<int64_t> poolStrides,
+                                   ArrayRef<int64_t> poolPads) {
   auto conv = shapes::conv2d(input, weight, strides, pads);
   if (!conv.ok())
     return op->emitOpError(conv.error);
   FusedShapes result{conv.shape, conv.shape};
-  if (pool == "none") {
+  if (pool == Pool::None) {
     if (!poolKernel.empty() || !poolStrides.empty() || !poolPads.empty())
       return op->emitOpError("expects no pooling window when pool is none");
     return result;
   }
-  if (pool != "max" && pool != "avg")
-    return op->emitOpError("expects pool none, max or avg, got '") << pool << "'";
   auto pooled = shapes::pool2d(conv.shape, poolKernel, poolStrides, poolPads,
-                               pool == "max" ? "max_pool2d" : "avg_pool2d");
+                               pool == Pool::Max ? "max_pool2d" : "avg_pool2d");
   if (!pooled.ok())
     return op->emitOpError(pooled.error);
   result.output = pooled.shape;
@@ -68,8 +57,8 @@ FailureOr<FusedShapes> fusedShapes(Operation *op, ArrayRef<int64_t> input,
 
 template <typename Op> FailureOr<FusedShapes> fusedShapesOf(Op op) {
   return fusedShapes(op, shapeOf(op.getInput()), shapeOf(op.getWeight()), op.getStrides(),
-                     op.getPads(), op.getActivation(), op.getPool(), op.getPoolKernel(),
-                     op.getPoolStrides(), op.getPoolPads());
+                     op.getPads(), op.getPool(), op.getPoolKernel(), op.getPoolStrides(),
+                     op.getPoolPads());
 }
 
 LogicalResult checkBias(Operation *op, Value bias, Value weight) {
@@ -96,8 +85,8 @@ LogicalResult checkGradients(GradOp op, ArrayRef<int64_t> outputShape,
 
 /// The shape of `saved`: the argmax per pooled output for max pooling, the
 /// activation before pooling otherwise.
-shapes::Shape savedShape(StringRef pool, const FusedShapes &s) {
-  return pool == "max" ? s.output : s.conv;
+shapes::Shape savedShape(Pool pool, const FusedShapes &s) {
+  return pool == Pool::Max ? s.output : s.conv;
 }
 
 } // namespace
@@ -124,8 +113,8 @@ LogicalResult FusedConv2dTrainOp::verify() {
 
 LogicalResult FusedConv2dGradOp::verify() {
   auto s = fusedShapes(*this, shapeOf(getInput()), shapeOf(getWeight()), getStrides(),
-                       getPads(), getActivation(), getPool(), getPoolKernel(),
-                       getPoolStrides(), getPoolPads());
+                       getPads(), getPool(), getPoolKernel(), getPoolStrides(),
+                       getPoolPads());
   if (failed(s))
     return failure();
   if (failed(checkGradients(*this, s->output, s->conv)))
@@ -137,8 +126,6 @@ LogicalResult FusedConv2dGradOp::verify() {
 }
 
 LogicalResult FusedDenseOp::verify() {
-  if (failed(checkActivation(*this, getActivation())))
-    return failure();
   auto r = shapes::dense(shapeOf(getInput()), shapeOf(getWeight()));
   if (!r.ok())
     return emitOpError(r.error);
@@ -148,8 +135,6 @@ LogicalResult FusedDenseOp::verify() {
 }
 
 LogicalResult FusedDenseGradOp::verify() {
-  if (failed(checkActivation(*this, getActivation())))
-    return failure();
   auto r = shapes::dense(shapeOf(getInput()), shapeOf(getWeight()));
   if (!r.ok())
     return emitOpError(r.error);

@@ -86,7 +86,7 @@ private:
   /// A fused convolution's backward needs the argmax of a max pooling or
   /// the activation's output; otherwise its own output is enough.
   static bool needsSaved(FusedConv2dOp op) {
-    return op.getPool() == "max" || op.getActivation() != "none";
+    return op.getPool() == Pool::Max || op.getActivation() != Activation::None;
   }
   void cloneFusedForTraining(FusedConv2dOp op, IRMapping &mapping);
   static bool isTrained(BatchNormOp bn);
@@ -164,8 +164,8 @@ func::FuncOp StepBuilder::cloneForward(StringRef name, bool training,
 
 void StepBuilder::cloneFusedForTraining(FusedConv2dOp op, IRMapping &mapping) {
   auto output = cast<RankedTensorType>(op.getType());
-  SmallVector<int64_t, 4> savedShape(op.getPool() == "max" ? output.getShape()
-                                                           : ArrayRef(op.getConvShape()));
+  SmallVector<int64_t, 4> savedShape(op.getPool() == Pool::Max ? output.getShape()
+                                                               : ArrayRef(op.getConvShape()));
   Type savedType = RankedTensorType::get(savedShape, output.getElementType());
   Value bias = op.getBias() ? mapping.lookup(op.getBias()) : Value();
   auto train = builder.create<FusedConv2dTrainOp>(

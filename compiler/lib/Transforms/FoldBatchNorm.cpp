@@ -51,7 +51,7 @@ struct FoldIntoConv : OpRewritePattern<BatchNormOp> {
       strides = conv.getStridesAttr(), pads = conv.getPadsAttr();
       chain = {conv};
     } else if (auto fused = dyn_cast_or_null<FusedConv2dOp>(def)) {
-      if (fused.getActivation() != "none" || fused.getPool() != "none")
+      if (fused.getActivation() != Activation::None || fused.getPool() != Pool::None)
         return rewriter.notifyMatchFailure(bn, "an activation or pool sits in between");
       x = fused.getInput(), weight = fused.getWeight(), bias = fused.getBias();
       strides = fused.getStridesAttr(), pads = fused.getPadsAttr();

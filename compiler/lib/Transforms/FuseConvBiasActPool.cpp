@@ -36,11 +36,11 @@ struct FuseConvChain : OpRewritePattern<Conv2dOp> {
 
   LogicalResult matchAndRewrite(Conv2dOp conv, PatternRewriter &rewriter) const override {
     FusableChain chain = followBiasAndActivation(conv, conv.getWeight());
-    StringRef pool = "none";
+    Pool pool = Pool::None;
     DenseI64ArrayAttr window, windowStrides, windowPads;
     Operation *user = soleUser(chain.output);
     auto shape = cast<RankedTensorType>(chain.output.getType()).getShape();
-    auto join = [&](StringRef kind, auto poolOp) {
+    auto join = [&](Pool kind, auto poolOp) {
       if (!tiles(shape, poolOp.getKernel(), poolOp.getStrides(), poolOp.getPads()))
         return;
       pool = kind;
@@ -51,9 +51,9 @@ struct FuseConvChain : OpRewritePattern<Conv2dOp> {
       chain.output = poolOp.getResult();
     };
     if (auto max = dyn_cast_or_null<MaxPool2dOp>(user))
-      join("max", max);
+      join(Pool::Max, max);
     else if (auto avg = dyn_cast_or_null<AvgPool2dOp>(user))
-      join("avg", avg);
+      join(Pool::Avg, avg);
     if (chain.ops.size() < 2)
       return rewriter.notifyMatchFailure(conv, "nothing to fuse with this conv2d");
 
@@ -64,7 +64,8 @@ struct FuseConvChain : OpRewritePattern<Conv2dOp> {
     auto fused = rewriter.create<FusedConv2dOp>(
         fusedLoc(rewriter, chain.ops), chain.output.getType(), conv.getInput(),
         conv.getWeight(), chain.bias, conv.getStridesAttr(), conv.getPadsAttr(),
-        rewriter.getStringAttr(chain.activation), rewriter.getStringAttr(pool),
+        ActivationAttr::get(rewriter.getContext(), chain.activation),
+        PoolAttr::get(rewriter.getContext(), pool),
         window ? window : none, windowStrides ? windowStrides : none,
         windowPads ? windowPads : none);
     replaceChain(rewriter, chain.ops, fused);

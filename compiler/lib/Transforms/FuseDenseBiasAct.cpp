@@ -34,7 +34,8 @@ struct FuseDenseChain : OpRewritePattern<DenseOp> {
     rewriter.setInsertionPoint(chain.ops.back());
     auto fused = rewriter.create<FusedDenseOp>(
         fusedLoc(rewriter, chain.ops), chain.output.getType(), dense.getInput(),
-        dense.getWeight(), chain.bias, rewriter.getStringAttr(chain.activation));
+        dense.getWeight(), chain.bias,
+        ActivationAttr::get(rewriter.getContext(), chain.activation));
     replaceChain(rewriter, chain.ops, fused);
     return success();
   }

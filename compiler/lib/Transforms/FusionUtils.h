@@ -6,6 +6,8 @@
 
 #include "mlir/IR/PatternMatch.h"
 
+#include <optional>
+
 namespace mlir::net {
 
 /// The single op that reads `value`, if it has exactly one use.
@@ -20,17 +22,17 @@ inline bool isFrozen(Value value) {
   return param && param.getFrozen();
 }
 
-/// The activation op `user` stands for ("relu", "sigmoid", "tanh"), or "".
-inline StringRef activationOf(Operation *user) {
+/// The activation op `user` stands for, if it is one.
+inline std::optional<Activation> activationOf(Operation *user) {
   if (!user)
-    return "";
+    return std::nullopt;
   if (isa<ReluOp>(user))
-    return "relu";
+    return Activation::Relu;
   if (isa<SigmoidOp>(user))
-    return "sigmoid";
+    return Activation::Sigmoid;
   if (isa<TanhOp>(user))
-    return "tanh";
-  return "";
+    return Activation::Tanh;
+  return std::nullopt;
 }
 
 /// A bias_add that reads `value` as its input (not as its bias) and may join
@@ -47,7 +49,7 @@ inline BiasAddOp fusableBias(Value value, Value weight) {
 struct FusableChain {
   SmallVector<Operation *> ops; // the anchor first
   Value bias;                   // null when no bias_add joined
-  StringRef activation = "none";
+  Activation activation = Activation::None;
   Value output;                 // the last joined op's result
 };
 
@@ -61,8 +63,8 @@ inline FusableChain followBiasAndActivation(Operation *anchor, Value weight) {
     chain.output = add.getResult();
   }
   Operation *user = soleUser(chain.output);
-  if (StringRef activation = activationOf(user); !activation.empty()) {
-    chain.activation = activation;
+  if (std::optional<Activation> activation = activationOf(user)) {
+    chain.activation = *activation;
     chain.ops.push_back(user);
     chain.output = user->getResult(0);
   }

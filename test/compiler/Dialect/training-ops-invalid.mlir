@@ -34,8 +34,8 @@ func.func @dropout_rate(%x: tensor<?x4xf32>) {
 // -----
 
 func.func @fused_activation(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
-  // expected-error @+1 {{expects activation none, relu, sigmoid or tanh, got 'gelu'}}
-  %y = net.fused_conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] activation "gelu" pool "none" window [] stride [] padding [] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>
+  // expected-error @+1 {{expected string or keyword containing one of the following enum values for attribute 'activation' [none, relu, sigmoid, tanh]}}
+  %y = net.fused_conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] activation gelu pool none window [] stride [] padding [] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>
   return
 }
 
@@ -43,7 +43,7 @@ func.func @fused_activation(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
 
 func.func @fused_pool_shape(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
   // expected-error @+1 {{expects the result of shape ?x4x4x4, got ?x4x8x8}}
-  %y = net.fused_conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>
+  %y = net.fused_conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>
   return
 }
 
@@ -51,7 +51,7 @@ func.func @fused_pool_shape(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
 
 func.func @fused_saved_shape(%x: tensor<?x1x8x8xf32>, %w: tensor<4x1x3x3xf32>) {
   // expected-error @+1 {{expects saved of shape ?x4x4x4, got ?x4x8x8}}
-  %y, %s = net.fused_conv2d_train %x, %w strides [1, 1] pads [1, 1, 1, 1] activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> (tensor<?x4x4x4xf32>, tensor<?x4x8x8xf32>)
+  %y, %s = net.fused_conv2d_train %x, %w strides [1, 1] pads [1, 1, 1, 1] activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> (tensor<?x4x4x4xf32>, tensor<?x4x8x8xf32>)
   return
 }
 

@@ -44,10 +44,10 @@ func.func @gradients(%x: tensor<?x1x8x8xf32>, %dy: tensor<?x4x8x8xf32>, %labels:
 func.func @fused(%x: tensor<?x1x8x8xf32>, %dy: tensor<?x4x4x4xf32>) {
   %w = net.param "c.kernel" init("glorot_uniform") : tensor<4x1x3x3xf32>
   %b = net.param "c.bias" init("zeros") : tensor<4xf32>
-  // CHECK: net.fused_conv2d_train {{.*}} activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0]
-  %y, %s = net.fused_conv2d_train %x, %w, %b strides [1, 1] pads [1, 1, 1, 1] activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> (tensor<?x4x4x4xf32>, tensor<?x4x4x4xf32>)
+  // CHECK: net.fused_conv2d_train {{.*}} activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0]
+  %y, %s = net.fused_conv2d_train %x, %w, %b strides [1, 1] pads [1, 1, 1, 1] activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> (tensor<?x4x4x4xf32>, tensor<?x4x4x4xf32>)
   // CHECK: net.fused_conv2d_grad
-  %dx, %dw, %db, %dz = net.fused_conv2d_grad %dy, %x, %w, %y, %s strides [1, 1] pads [1, 1, 1, 1] activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x4x4x4xf32>, tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<?x4x4x4xf32>, tensor<?x4x4x4xf32>) -> (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<?x4x8x8xf32>)
+  %dx, %dw, %db, %dz = net.fused_conv2d_grad %dy, %x, %w, %y, %s strides [1, 1] pads [1, 1, 1, 1] activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x4x4x4xf32>, tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<?x4x4x4xf32>, tensor<?x4x4x4xf32>) -> (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<?x4x8x8xf32>)
   %g = net.param "bn.gamma" init("ones") frozen : tensor<4xf32>
   // CHECK: net.fold_batch_norm %{{.*}} bias %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}}, %{{.*}} epsilon
   %w2, %b2 = net.fold_batch_norm %w bias %b, %g, %g, %g, %g epsilon 1.000000e-03 : (tensor<4x1x3x3xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>) -> (tensor<4x1x3x3xf32>, tensor<4xf32>)

@@ -48,7 +48,7 @@ func.func @train_step(%x: tensor<?x3x8x8xf32>) -> tensor<?x4x4x4xf32> {
 func.func @forward(%x: tensor<?x4x8x8xf32>) -> tensor<?x4x8x8xf32> {
   %w = net.param "c.kernel" init("glorot_uniform") : tensor<4x4x3x3xf32>
   %cb = net.param "c.bias" init("zeros") : tensor<4xf32>
-  %c = net.fused_conv2d %x, %w, %cb strides [1, 1] pads [1, 1, 1, 1] activation "none" pool "none" window [] stride [] padding [] : (tensor<?x4x8x8xf32>, tensor<4x4x3x3xf32>, tensor<4xf32>) -> tensor<?x4x8x8xf32>
+  %c = net.fused_conv2d %x, %w, %cb strides [1, 1] pads [1, 1, 1, 1] activation none pool none window [] stride [] padding [] : (tensor<?x4x8x8xf32>, tensor<4x4x3x3xf32>, tensor<4xf32>) -> tensor<?x4x8x8xf32>
   %g = net.param "bn.gamma" init("ones") : tensor<4xf32>
   %b = net.param "bn.beta" init("zeros") : tensor<4xf32>
   %m = net.param "bn.moving_mean" init("zeros") frozen : tensor<4xf32>

@@ -5,7 +5,7 @@
 // CHECK-SAME:    (%[[X:.*]]: tensor<?x1x28x28xf32>)
 // CHECK:         %[[W:.*]] = net.param "conv2d_1.kernel"
 // CHECK:         %[[B:.*]] = net.param "conv2d_1.bias"
-// CHECK-NEXT:    %[[Y:.*]] = net.fused_conv2d %[[X]], %[[W]], %[[B]] strides [1, 1] pads [2, 2, 2, 2] activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x28x28xf32>, tensor<6x1x5x5xf32>, tensor<6xf32>) -> tensor<?x6x14x14xf32>
+// CHECK-NEXT:    %[[Y:.*]] = net.fused_conv2d %[[X]], %[[W]], %[[B]] strides [1, 1] pads [2, 2, 2, 2] activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x1x28x28xf32>, tensor<6x1x5x5xf32>, tensor<6xf32>) -> tensor<?x6x14x14xf32>
 // CHECK-NEXT:    return %[[Y]]
 // CHECK-NOT:     net.conv2d
 func.func @full_chain(%x: tensor<?x1x28x28xf32>) -> tensor<?x6x14x14xf32> {
@@ -22,8 +22,8 @@ func.func @full_chain(%x: tensor<?x1x28x28xf32>) -> tensor<?x6x14x14xf32> {
 
 // Average pooling and tanh; a conv followed only by a pool fuses too.
 // CHECK-LABEL: func.func @avg_and_bare_pool
-// CHECK:         net.fused_conv2d %{{.*}}, %{{.*}}, %{{.*}} {{.*}} activation "tanh" pool "avg" window [2, 2]
-// CHECK:         net.fused_conv2d %{{.*}}, %{{.*}} strides {{.*}} activation "none" pool "max" window [2, 2]
+// CHECK:         net.fused_conv2d %{{.*}}, %{{.*}}, %{{.*}} {{.*}} activation tanh pool avg window [2, 2]
+// CHECK:         net.fused_conv2d %{{.*}}, %{{.*}} strides {{.*}} activation none pool max window [2, 2]
 // CHECK-NOT:     net.avg_pool2d
 // CHECK-NOT:     net.max_pool2d
 func.func @avg_and_bare_pool(%x: tensor<?x1x8x8xf32>) -> tensor<?x4x2x2xf32> {
@@ -61,7 +61,7 @@ func.func @conv_used_twice(%x: tensor<?x4x8x8xf32>) -> tensor<?x4x8x8xf32> {
 // The activation's output is read twice: conv + bias + relu fuse, the pool
 // stays outside (it would hide the activation the add needs).
 // CHECK-LABEL: func.func @activation_used_twice
-// CHECK:         %[[F:.*]] = net.fused_conv2d {{.*}} activation "relu" pool "none" window [] stride [] padding []
+// CHECK:         %[[F:.*]] = net.fused_conv2d {{.*}} activation relu pool none window [] stride [] padding []
 // CHECK-NEXT:    net.max_pool2d %[[F]]
 func.func @activation_used_twice(%x: tensor<?x1x8x8xf32>) -> (tensor<?x4x4x4xf32>, tensor<?x4x8x8xf32>) {
   %w = net.param "c.kernel" init("glorot_uniform") : tensor<4x1x3x3xf32>
@@ -78,7 +78,7 @@ func.func @activation_used_twice(%x: tensor<?x1x8x8xf32>) -> (tensor<?x4x4x4xf32
 // A pool whose window does not tile the conv output (11x11 by 2x2/2, as in
 // the TensorFlow tutorial CNN) stays outside; so does a padded pool.
 // CHECK-LABEL: func.func @pool_not_tiling
-// CHECK:         %[[F:.*]] = net.fused_conv2d {{.*}} activation "relu" pool "none"
+// CHECK:         %[[F:.*]] = net.fused_conv2d {{.*}} activation relu pool none
 // CHECK-NEXT:    net.max_pool2d %[[F]] kernel [2, 2] strides [2, 2]
 func.func @pool_not_tiling(%x: tensor<?x32x13x13xf32>) -> tensor<?x64x5x5xf32> {
   %w = net.param "c.kernel" init("glorot_uniform") : tensor<64x32x3x3xf32>
@@ -91,7 +91,7 @@ func.func @pool_not_tiling(%x: tensor<?x32x13x13xf32>) -> tensor<?x64x5x5xf32> {
 }
 
 // CHECK-LABEL: func.func @pool_with_padding
-// CHECK:         %[[F:.*]] = net.fused_conv2d {{.*}} activation "relu" pool "none"
+// CHECK:         %[[F:.*]] = net.fused_conv2d {{.*}} activation relu pool none
 // CHECK-NEXT:    net.max_pool2d %[[F]] kernel [3, 3] strides [2, 2] pads [1, 1, 1, 1]
 func.func @pool_with_padding(%x: tensor<?x3x16x16xf32>) -> tensor<?x8x8x8xf32> {
   %w = net.param "c.kernel" init("glorot_uniform") : tensor<8x3x3x3xf32>
@@ -121,7 +121,7 @@ func.func @frozen_trainable_mix(%x: tensor<?x1x8x8xf32>) -> tensor<?x4x8x8xf32> 
 }
 
 // CHECK-LABEL: func.func @all_frozen
-// CHECK:         net.fused_conv2d {{.*}} activation "sigmoid" pool "none"
+// CHECK:         net.fused_conv2d {{.*}} activation sigmoid pool none
 func.func @all_frozen(%x: tensor<?x1x8x8xf32>) -> tensor<?x4x8x8xf32> {
   %w = net.param "c.kernel" init("glorot_uniform") frozen : tensor<4x1x3x3xf32>
   %c = net.conv2d %x, %w strides [1, 1] pads [1, 1, 1, 1] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>) -> tensor<?x4x8x8xf32>

@@ -3,8 +3,8 @@
 // dense + bias + relu, then dense + bias before the softmax: the softmax
 // stays, since the loss differentiates it together with itself.
 // CHECK-LABEL: func.func @head
-// CHECK:         %[[H:.*]] = net.fused_dense %{{.*}}, %{{.*}}, %{{.*}} activation "relu" : (tensor<?x64xf32>, tensor<32x64xf32>, tensor<32xf32>) -> tensor<?x32xf32>
-// CHECK:         %[[L:.*]] = net.fused_dense %[[H]], %{{.*}}, %{{.*}} activation "none"
+// CHECK:         %[[H:.*]] = net.fused_dense %{{.*}}, %{{.*}}, %{{.*}} activation relu : (tensor<?x64xf32>, tensor<32x64xf32>, tensor<32xf32>) -> tensor<?x32xf32>
+// CHECK:         %[[L:.*]] = net.fused_dense %[[H]], %{{.*}}, %{{.*}} activation none
 // CHECK-NEXT:    net.softmax %[[L]]
 // CHECK-NOT:     net.dense
 func.func @head(%x: tensor<?x64xf32>) -> tensor<?x10xf32> {
@@ -32,7 +32,7 @@ func.func @head(%x: tensor<?x64xf32>) -> tensor<?x10xf32> {
 // CHECK:         net.dense
 // CHECK-NEXT:    net.param "frozen.bias"
 // CHECK-NEXT:    net.bias_add
-// CHECK:         net.fused_dense %{{.*}}, %{{.*}} activation "tanh" : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
+// CHECK:         net.fused_dense %{{.*}}, %{{.*}} activation tanh : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>
 func.func @negative_cases(%x: tensor<?x8xf32>) -> tensor<?x8xf32> {
   %w = net.param "d.kernel" init("glorot_uniform") : tensor<8x8xf32>
   %d = net.dense %x, %w : (tensor<?x8xf32>, tensor<8x8xf32>) -> tensor<?x8xf32>

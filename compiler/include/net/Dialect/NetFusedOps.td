@@ -14,7 +14,7 @@
 /// activation (none, relu, sigmoid, tanh) and the pooling (none, max, avg)
 /// with its window (empty arrays when `pool` is none).
 defvar FusedConvAttrs = (ins DenseI64ArrayAttr:$strides, DenseI64ArrayAttr:$pads,
-                             StrAttr:$activation, StrAttr:$pool,
+                             Net_Activation:$activation, Net_Pool:$pool,
                              DenseI64ArrayAttr:$pool_kernel,
                              DenseI64ArrayAttr:$pool_strides,
                              DenseI64ArrayAttr:$pool_pads);
@@ -30,7 +30,7 @@ def Net_FusedConv2dOp : Net_Op<"fused_conv2d", [Pure]> {
 
     ```mlir
     %y = net.fused_conv2d %x, %w, %b strides [1, 1] pads [2, 2, 2, 2]
-        activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0]
+        activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0]
         : (tensor<?x1x28x28xf32>, tensor<6x1x5x5xf32>, tensor<6xf32>) -> tensor<?x6x14x14xf32>
     ```
   }];
@@ -60,7 +60,7 @@ def Net_FusedConv2dTrainOp : Net_Op<"fused_conv2d_train", [Pure]> {
 
     ```mlir
     %y, %argmax = net.fused_conv2d_train %x, %w, %b strides [1, 1] pads [2, 2, 2, 2]
-        activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0]
+        activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0]
         : (tensor<?x1x28x28xf32>, tensor<6x1x5x5xf32>, tensor<6xf32>)
         -> (tensor<?x6x14x14xf32>, tensor<?x6x14x14xf32>)
     ```
@@ -91,7 +91,7 @@ def Net_FusedConv2dGradOp : Net_Op<"fused_conv2d_grad", [Pure]> {
 
     ```mlir
     %dx, %dw, %db, %dz = net.fused_conv2d_grad %dy, %x, %w, %y, %argmax
-        strides [1, 1] pads [2, 2, 2, 2] activation "relu" pool "max"
+        strides [1, 1] pads [2, 2, 2, 2] activation relu pool max
         window [2, 2] stride [2, 2] padding [0, 0, 0, 0]
         : (...) -> (tensor<?x1x28x28xf32>, tensor<6x1x5x5xf32>, tensor<6xf32>, tensor<?x6x28x28xf32>)
     ```
@@ -116,12 +116,12 @@ def Net_FusedDenseOp : Net_Op<"fused_dense", [Pure]> {
     Example:
 
     ```mlir
-    %y = net.fused_dense %x, %w, %b activation "relu"
+    %y = net.fused_dense %x, %w, %b activation relu
         : (tensor<?x5880xf32>, tensor<84x5880xf32>, tensor<84xf32>) -> tensor<?x84xf32>
     ```
   }];
   let arguments = (ins Net_Tensor:$input, Net_Tensor:$weight, Optional<Net_Tensor>:$bias,
-                       StrAttr:$activation);
+                       Net_Activation:$activation);
   let results = (outs Net_Tensor:$result);
   let assemblyFormat = [{
     $input `,` $weight (`,` $bias^)? `activation` $activation attr-dict `:`
@@ -140,13 +140,13 @@ def Net_FusedDenseGradOp : Net_Op<"fused_dense_grad", [Pure]> {
     Example:
 
     ```mlir
-    %dx, %dw, %db, %dz = net.fused_dense_grad %dy, %x, %w, %y activation "relu"
+    %dx, %dw, %db, %dz = net.fused_dense_grad %dy, %x, %w, %y activation relu
         : (tensor<?x84xf32>, tensor<?x5880xf32>, tensor<84x5880xf32>, tensor<?x84xf32>)
         -> (tensor<?x5880xf32>, tensor<84x5880xf32>, tensor<84xf32>, tensor<?x84xf32>)
     ```
   }];
   let arguments = (ins Net_Tensor:$grad, Net_Tensor:$input, Net_Tensor:$weight,
-                       Net_Tensor:$output, StrAttr:$activation);
+                       Net_Tensor:$output, Net_Activation:$activation);
   let results = (outs Net_Tensor:$input_grad, Net_Tensor:$weight_grad,
                       Net_Tensor:$bias_grad, Net_Tensor:$pre_activation_grad);
   let assemblyFormat = [{

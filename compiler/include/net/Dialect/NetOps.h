@@ -12,6 +12,9 @@
 #include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
+/// The fused ops' kinds (Activation, Pool; NetEnums.td).
+#include "net/Dialect/NetEnums.h.inc"
+
 /// Declares the op classes (ParamOp, Conv2dOp, ...) in mlir::net.
 #define GET_OP_CLASSES
 #include "net/Dialect/NetOps.h.inc"

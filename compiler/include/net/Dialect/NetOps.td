@@ -9,6 +9,7 @@
 #define NET_DIALECT_NETOPS_TD
 
 include "net/Dialect/NetDialect.td"
+include "net/Dialect/NetEnums.td"
 include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 

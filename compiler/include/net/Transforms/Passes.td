@@ -29,7 +29,7 @@ def NetFuseConvBiasActPool : Pass<"net-fuse-conv-bias-act-pool", "::mlir::Module
 
     ```mlir
     %p = net.fused_conv2d %x, %w, %b strides [1, 1] pads [2, 2, 2, 2]
-        activation "relu" pool "max" window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : ...
+        activation relu pool max window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : ...
     ```
   }];
 }

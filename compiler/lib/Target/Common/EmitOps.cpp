@@ -12,11 +12,11 @@
 #include "net/Analysis/LayerTable.h"
 #include "net/Dialect/NetOps.h"
 #include "net/Dialect/Shapes.h"
+#include "net/Kernels/Codes.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/ADT/StringExtras.h"
-#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 #include "llvm/Support/Format.h"
 
@@ -52,24 +52,22 @@ std::string mlir::net::target::floatLiteral(const llvm::APFloat &attribute) {
 
 namespace {
 
-/// The kernels' codes: activation none 0, relu 1, sigmoid 2, tanh 3.
-int64_t activationCode(StringRef activation) {
-  return llvm::StringSwitch<int64_t>(activation)
-      .Case("relu", 1)
-      .Case("sigmoid", 2)
-      .Case("tanh", 3)
-      .Default(0);
-}
+// The dialect's kinds are the kernels' codes (NetEnums.td, Codes.h).
+static_assert(static_cast<int>(Activation::None) == netc::kActNone &&
+              static_cast<int>(Activation::Relu) == netc::kActRelu &&
+              static_cast<int>(Activation::Sigmoid) == netc::kActSigmoid &&
+              static_cast<int>(Activation::Tanh) == netc::kActTanh);
+static_assert(static_cast<int>(Pool::None) == netc::kPoolNone &&
+              static_cast<int>(Pool::Max) == netc::kPoolMax &&
+              static_cast<int>(Pool::Avg) == netc::kPoolAvg);
+
+int64_t code(Activation activation) { return static_cast<int64_t>(activation); }
+int64_t code(Pool pool) { return static_cast<int64_t>(pool); }
 
 /// `<K, M, ACT, BIAS>` of fused_dense and fused_dense_grad.
-std::string denseArgs(int64_t k, int64_t m, StringRef activation, bool bias) {
+std::string denseArgs(int64_t k, int64_t m, Activation activation, bool bias) {
   return "<" + std::to_string(k) + ", " + std::to_string(m) + ", " +
-         std::to_string(activationCode(activation)) + (bias ? ", true>" : ", false>");
-}
-
-/// Pooling none 0, max 1, average 2.
-int64_t poolCode(StringRef pool) {
-  return llvm::StringSwitch<int64_t>(pool).Case("max", 1).Case("avg", 2).Default(0);
+         std::to_string(code(activation)) + (bias ? ", true>" : ", false>");
 }
 
 /// The template arguments of fused_conv2d and fused_conv2d_grad: the conv's
@@ -81,9 +79,9 @@ template <typename FusedOp> std::string fusedConvArgs(FusedOp op, bool bias) {
   auto conv = shapes::conv2d(x, w, op.getStrides(), op.getPads()).shape;
   ArrayRef<int64_t> s = op.getStrides(), p = op.getPads();
   SmallVector<int64_t> args = {x[1], x[2], x[3], w[0], w[2], w[3], s[0], s[1], p[0], p[1],
-                               conv[2], conv[3], activationCode(op.getActivation()),
-                               poolCode(op.getPool())};
-  if (op.getPool() == "none") {
+                               conv[2], conv[3], code(op.getActivation()),
+                               code(op.getPool())};
+  if (op.getPool() == Pool::None) {
     args.append({0, 0, 0, 0, 0, 0, conv[2], conv[3]});
   } else {
     auto pooled = shapes::pool2d(conv, op.getPoolKernel(), op.getPoolStrides(),

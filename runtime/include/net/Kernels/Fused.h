@@ -44,6 +44,7 @@
 #ifndef NETC_KERNELS_FUSED_H
 #define NETC_KERNELS_FUSED_H
 
+#include "net/Kernels/Codes.h"
 #include "net/Kernels/Common.h"
 #include "net/Kernels/Conv.h"
 #include "net/Kernels/Dense.h"
@@ -64,11 +65,11 @@ constexpr int kFusedStackFloats = 40960;
 
 /// act(v), as Activation.h computes it.
 template <int ACT> NETC_INLINE float fusedAct(float v) {
-  if constexpr (ACT == 1)
+  if constexpr (ACT == kActRelu)
     return v > 0.f ? v : 0.f;
-  else if constexpr (ACT == 2)
+  else if constexpr (ACT == kActSigmoid)
     return 1.f / (1.f + std::exp(-v));
-  else if constexpr (ACT == 3)
+  else if constexpr (ACT == kActTanh)
     return std::tanh(v);
   else
     return v;
@@ -76,11 +77,11 @@ template <int ACT> NETC_INLINE float fusedAct(float v) {
 
 /// g * act'(in terms of the output a), as the _grad kernels of Activation.h.
 template <int ACT> NETC_INLINE float fusedActGrad(float g, float a) {
-  if constexpr (ACT == 1)
+  if constexpr (ACT == kActRelu)
     return a > 0.f ? g : 0.f;
-  else if constexpr (ACT == 2)
+  else if constexpr (ACT == kActSigmoid)
     return g * a * (1.f - a);
-  else if constexpr (ACT == 3)
+  else if constexpr (ACT == kActTanh)
     return g * (1.f - a * a);
   else
     return g;
@@ -89,7 +90,7 @@ template <int ACT> NETC_INLINE float fusedActGrad(float g, float a) {
 /// a[k] = act(z[k] + bias) over one plane of P floats, in place.
 template <int P, int ACT, bool BIAS>
 NETC_INLINE void fusedBiasAct(float *NETC_RESTRICT z, float bias) {
-  if constexpr (ACT == 0 || ACT == 1) {
+  if constexpr (ACT == kActNone || ACT == kActRelu) {
 #pragma omp simd
     for (int k = 0; k < P; ++k)
       z[k] = fusedAct<ACT>(BIAS ? z[k] + bias : z[k]);
@@ -112,7 +113,7 @@ NETC_INLINE void fusedPoolPlane(const float *NETC_RESTRICT a, float *NETC_RESTRI
     const int h0 = max(0, oh * PSH - PPT), h1 = min(OH, oh * PSH - PPT + PKH);
     for (int ow = 0; ow < POW; ++ow) {
       const int w0 = max(0, ow * PSW - PPL), w1 = min(OW, ow * PSW - PPL + PKW);
-      if constexpr (POOL == 1) {
+      if constexpr (POOL == kPoolMax) {
         int best = -1;
         float m = 0.f; // 0 for a window of padding only, as Pool.h
         if (h1 - h0 == PKH && w1 - w0 == PKW) {
@@ -164,16 +165,16 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
                   float *NETC_RESTRICT saved) {
   static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
   static_assert(POOL >= 0 && POOL <= 2, "POOL: 0 none, 1 max, 2 average");
-  static_assert(POOL != 1 || OH * OW < (1 << 24), "argmax indices must be exact in float");
+  static_assert(POOL != kPoolMax || OH * OW < (1 << 24), "argmax indices must be exact in float");
   constexpr int P = OH * OW;
   constexpr int PO = POOL ? POH * POW : P;
   constexpr int CKK = C * KH * KW;
   // Saved floats per channel plane: argmax (max pool) or a (activation).
-  constexpr int SP = POOL == 1 ? POH * POW : (ACT != 0 ? P : 0);
+  constexpr int SP = POOL == kPoolMax ? POH * POW : (ACT != kActNone ? P : 0);
   if (SP == 0)
     saved = nullptr;
   const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelThreshold;
-  static_assert(POOL == 0 || P <= detail::kFusedStackFloats,
+  static_assert(POOL == kPoolNone || P <= detail::kFusedStackFloats,
                 "one conv output plane exceeds the fused kernel's stack buffer");
   // Buffer = SB samples x FB channels x P. When a sample's output fits, a
   // block of samples per conv2d call (its per-call set-up amortised);
@@ -199,13 +200,13 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   for (int blk = 0; blk < blocks; ++blk) {
     const int i0 = blk * nb, cnt = detail::min(nb, n - i0);
     const float *xb = x + std::size_t(i0) * C * H * W;
-    if constexpr (POOL == 0) {
+    if constexpr (POOL == kPoolNone) {
       // y is the buffer: conv into it, then bias + activation in place.
       float *yb = y + std::size_t(i0) * F * P;
       conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, yb);
       for (int k = 0; k < cnt * F; ++k) {
         float *a = yb + std::size_t(k) * P;
-        if constexpr (ACT != 0 || BIAS)
+        if constexpr (ACT != kActNone || BIAS)
           detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[k % F] : 0.f);
         if (saved) {
           float *sp = saved + (std::size_t(i0) * F + k) * P;
@@ -233,8 +234,8 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
             detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[f0 + f] : 0.f);
             float *sp = saved ? saved + plane * SP : nullptr;
             detail::fusedPoolPlane<OH, OW, POOL, PKH, PKW, PSH, PSW, PPT, PPL, POH, POW>(
-                a, y + plane * PO, POOL == 1 ? sp : nullptr);
-            if constexpr (POOL == 2 && ACT != 0)
+                a, y + plane * PO, POOL == kPoolMax ? sp : nullptr);
+            if constexpr (POOL == kPoolAvg && ACT != kActNone)
               if (sp) {
 #pragma omp simd
                 for (int j = 0; j < P; ++j)
@@ -263,23 +264,23 @@ void fused_conv2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_R
   // first, then apply act' once (as the unfused chain).
   constexpr bool OVERLAP = PSH < PKH || PSW < PKW;
   const float *dz = dy;
-  if constexpr (POOL != 0 || ACT != 0) {
+  if constexpr (POOL != kPoolNone || ACT != kActNone) {
     const int planes = n * F;
 #pragma omp parallel for schedule(static) if (std::int64_t(planes) * P > detail::kParallelThreshold)
     for (int p = 0; p < planes; ++p) {
       float *dzp = scratch + std::size_t(p) * P;
       const float *dyp = dy + std::size_t(p) * PO;
-      if constexpr (POOL == 0) {
+      if constexpr (POOL == kPoolNone) {
         const float *ap = saved + std::size_t(p) * P;
 #pragma omp simd
         for (int k = 0; k < P; ++k)
           dzp[k] = detail::fusedActGrad<ACT>(dyp[k], ap[k]);
-      } else if constexpr (POOL == 1) {
+      } else if constexpr (POOL == kPoolMax) {
         const float *ip = saved + std::size_t(p) * PO;
         const float *yp = y + std::size_t(p) * PO;
         for (int k = 0; k < P; ++k)
           dzp[k] = 0.f;
-        if constexpr (!OVERLAP || ACT == 0) {
+        if constexpr (!OVERLAP || ACT == kActNone) {
           // Each pixel is the argmax of at most one window (or no act').
           for (int j = 0; j < PO; ++j) {
             const int idx = int(ip[j]);
@@ -326,7 +327,7 @@ void fused_conv2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_R
                 dzp[ih * OW + iw] += g;
           }
         }
-        if constexpr (ACT != 0) {
+        if constexpr (ACT != kActNone) {
           const float *ap = saved + std::size_t(p) * P;
 #pragma omp simd
           for (int k = 0; k < P; ++k)
@@ -348,11 +349,11 @@ template <int K, int M, int ACT, bool BIAS>
 void fused_dense(int n, const float *x, const float *w, const float *b, float *y) {
   static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
   dense<K, M>(n, x, w, y);
-  if constexpr (ACT != 0 || BIAS) {
+  if constexpr (ACT != kActNone || BIAS) {
 #pragma omp parallel for schedule(static) if (std::int64_t(n) * M > detail::kParallelThreshold)
     for (int i = 0; i < n; ++i) {
       float *yi = y + std::size_t(i) * M;
-      if constexpr (ACT == 0 || ACT == 1) {
+      if constexpr (ACT == kActNone || ACT == kActRelu) {
 #pragma omp simd
         for (int m = 0; m < M; ++m)
           yi[m] = detail::fusedAct<ACT>(BIAS ? yi[m] + b[m] : yi[m]);
@@ -371,7 +372,7 @@ void fused_dense_grad(int n, const float *dy, const float *x, const float *w, co
                       float *scratch, float *dx, float *dw, float *db) {
   static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
   const float *dz = dy;
-  if constexpr (ACT != 0) {
+  if constexpr (ACT != kActNone) {
     const std::int64_t total = std::int64_t(n) * M;
 #pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
     for (std::int64_t k = 0; k < total; ++k)

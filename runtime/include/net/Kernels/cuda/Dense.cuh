@@ -19,6 +19,7 @@
 #ifndef NETC_KERNELS_CUDA_DENSE_CUH
 #define NETC_KERNELS_CUDA_DENSE_CUH
 
+#include "net/Kernels/Codes.h"
 #include "net/Kernels/cuda/Common.cuh"
 #include "net/Kernels/cuda/Elementwise.cuh"
 
@@ -30,21 +31,21 @@ constexpr int kTile = 16;
 /// act(v) and g * act'(a) with the activation codes of Fused.h (0 none,
 /// 1 relu, 2 sigmoid, 3 tanh), in the CPU's float formulas.
 template <int ACT> __device__ inline float act(float v) {
-  if constexpr (ACT == 1)
+  if constexpr (ACT == kActRelu)
     return v > 0.f ? v : 0.f;
-  else if constexpr (ACT == 2)
+  else if constexpr (ACT == kActSigmoid)
     return 1.f / (1.f + expf(-v));
-  else if constexpr (ACT == 3)
+  else if constexpr (ACT == kActTanh)
     return tanhf(v);
   else
     return v;
 }
 template <int ACT> __device__ inline float actGrad(float g, float a) {
-  if constexpr (ACT == 1)
+  if constexpr (ACT == kActRelu)
     return a > 0.f ? g : 0.f;
-  else if constexpr (ACT == 2)
+  else if constexpr (ACT == kActSigmoid)
     return g * a * (1.f - a);
-  else if constexpr (ACT == 3)
+  else if constexpr (ACT == kActTanh)
     return g * (1.f - a * a);
   else
     return g;
@@ -127,7 +128,7 @@ template <int K, int M, int ACT, bool BIAS>
 void fused_dense_grad(int n, const float *dy, const float *x, const float *w, const float *y,
                       float *scratch, float *dx, float *dw, float *db) {
   const float *dz = dy;
-  if constexpr (ACT != 0) {
+  if constexpr (ACT != kActNone) {
     const std::int64_t total = std::int64_t(n) * M;
     detail::denseActGrad<ACT><<<detail::blocksFor(total), detail::kThreads>>>(total, dy, y,
                                                                              scratch);

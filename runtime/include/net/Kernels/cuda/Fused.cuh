@@ -28,6 +28,7 @@
 #ifndef NETC_KERNELS_CUDA_FUSED_CUH
 #define NETC_KERNELS_CUDA_FUSED_CUH
 
+#include "net/Kernels/Codes.h"
 #include "net/Kernels/cuda/Common.cuh"
 #include "net/Kernels/cuda/Conv.cuh"
 #include "net/Kernels/cuda/Dense.cuh"
@@ -83,10 +84,10 @@ __global__ void fusedConv2d(const float *__restrict__ x, const float *__restrict
   }
   __syncthreads();
   const std::size_t plane = (i * F + f) * std::size_t(OH) * OW;
-  if constexpr (POOL == 0) {
+  if constexpr (POOL == kPoolNone) {
     for (int k = threadIdx.x; k < rows * OW; k += blockDim.x) {
       y[plane + std::size_t(row0) * OW + k] = tile[k];
-      if (ACT != 0 && saved)
+      if (ACT != kActNone && saved)
         saved[plane + std::size_t(row0) * OW + k] = tile[k];
     }
     return;
@@ -96,7 +97,7 @@ __global__ void fusedConv2d(const float *__restrict__ x, const float *__restrict
     for (int k = threadIdx.x; k < prows * POW; k += blockDim.x) {
       const int pr = k / POW, pw = k % POW;
       const float *window = tile + pr * PKH * OW + pw * PKW;
-      if constexpr (POOL == 1) {
+      if constexpr (POOL == kPoolMax) {
         float m = window[0];
         int best = 0;
         for (int kh = 0; kh < PKH; ++kh)
@@ -117,7 +118,7 @@ __global__ void fusedConv2d(const float *__restrict__ x, const float *__restrict
         y[pooled + std::size_t(prow0 + pr) * POW + pw] = s / float(PKH * PKW);
       }
     }
-    if constexpr (POOL == 2 && ACT != 0) {
+    if constexpr (POOL == kPoolAvg && ACT != kActNone) {
       if (saved)
         for (int k = threadIdx.x; k < rows * OW; k += blockDim.x)
           saved[plane + std::size_t(row0) * OW + k] = tile[k];
@@ -132,18 +133,18 @@ __global__ void fusedConv2dDz(std::int64_t total, const float *__restrict__ dy,
                               float *__restrict__ dz) {
   for (std::int64_t o = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; o < total;
        o += std::int64_t(gridDim.x) * blockDim.x) {
-    if constexpr (POOL == 0) {
-      dz[o] = actGrad<ACT>(dy[o], ACT != 0 ? saved[o] : 0.f);
+    if constexpr (POOL == kPoolNone) {
+      dz[o] = actGrad<ACT>(dy[o], ACT != kActNone ? saved[o] : 0.f);
     } else {
       const int ow = int(o % OW), oh = int(o / OW % OH);
       const std::int64_t p = o / (OH * OW);
       const std::int64_t j = p * (POH * POW) + (oh / PKH) * POW + ow / PKW;
-      if constexpr (POOL == 1) {
+      if constexpr (POOL == kPoolMax) {
         const bool routed = int(saved[j]) == oh * OW + ow;
-        dz[o] = routed ? actGrad<ACT>(dy[j], ACT != 0 ? y[j] : 0.f) : 0.f;
+        dz[o] = routed ? actGrad<ACT>(dy[j], ACT != kActNone ? y[j] : 0.f) : 0.f;
       } else {
         const float g = dy[j] / float(PKH * PKW);
-        dz[o] = actGrad<ACT>(g, ACT != 0 ? saved[o] : 0.f);
+        dz[o] = actGrad<ACT>(g, ACT != kActNone ? saved[o] : 0.f);
       }
     }
   }
@@ -157,7 +158,7 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, in
 void fused_conv2d(int n, const float *x, const float *w, const float *b, float *y,
                   float *saved) {
   static_assert(ACT >= 0 && ACT <= 3 && POOL >= 0 && POOL <= 2, "fused_conv2d: unknown code");
-  static_assert(POOL == 0 || (PSH == PKH && PSW == PKW && PPT == 0 && PPL == 0 &&
+  static_assert(POOL == kPoolNone || (PSH == PKH && PSW == PKW && PPT == 0 && PPL == 0 &&
                               POH * PKH == OH && POW * PKW == OW),
                 "fused_conv2d: the pooling windows must tile the conv output exactly "
                 "(net-fuse-conv-bias-act-pool fuses no other pooling)");
@@ -166,7 +167,7 @@ void fused_conv2d(int n, const float *x, const float *w, const float *b, float *
   if (n <= 0)
     return;
   constexpr int TR = detail::fusedBandRows<OH, OW, (POOL ? PKH : 1)>();
-  static_assert(POOL == 0 || TR % (PKH > 0 ? PKH : 1) == 0, "fused_conv2d: a band holds whole windows");
+  static_assert(POOL == kPoolNone || TR % (PKH > 0 ? PKH : 1) == 0, "fused_conv2d: a band holds whole windows");
   const dim3 grid((OH + TR - 1) / TR, F, unsigned(n));
   // As many threads as the band has outputs, in whole warps: a late layer's
   // band is a few outputs (lenet5's conv3 one), and the rest of a 256-thread
@@ -182,11 +183,11 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, in
           int POH, int POW, bool BIAS>
 void fused_conv2d_grad(int n, const float *dy, const float *x, const float *w, const float *y,
                        const float *saved, float *scratch, float *dx, float *dw, float *db) {
-  static_assert(POOL == 0 || (PSH == PKH && PSW == PKW && PPT == 0 && PPL == 0 &&
+  static_assert(POOL == kPoolNone || (PSH == PKH && PSW == PKW && PPT == 0 && PPL == 0 &&
                               POH * PKH == OH && POW * PKW == OW),
                 "fused_conv2d_grad: the pooling windows must tile the conv output exactly");
   const float *dz = dy;
-  if constexpr (POOL != 0 || ACT != 0) {
+  if constexpr (POOL != kPoolNone || ACT != kActNone) {
     const std::int64_t total = std::int64_t(n) * F * OH * OW;
     detail::fusedConv2dDz<F, OH, OW, ACT, POOL, PKH, PKW, POH, POW>
         <<<detail::blocksFor(total), detail::kThreads>>>(total, dy, y, saved, scratch);
