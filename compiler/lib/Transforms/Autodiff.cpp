@@ -314,6 +314,8 @@ void StepBuilder::accumulateFused(Value input, Value weight, Value bias, Value i
     accumulate(bias, biasGrad, loc);
 }
 
+// One TypeSwitch case per op, read as a table of each op's backward: kept whole so that
+// the mapping from op to gradient ops sits in one place.
 LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
   Location loc = op->getLoc();
   auto needs = [&](Value v) { return needsGrad.contains(v); };

@@ -112,6 +112,8 @@ std::optional<int64_t> StepEmitter::fixedOffset(Value v) {
   return slots[3 * k + 1];
 }
 
+// One TypeSwitch case per op, read as the op-to-kernel table: kept whole so that the
+// mapping sits in one place.
 LogicalResult StepEmitter::emitOp(Operation *op) {
   // Name and place the result.
   if (auto param = dyn_cast<ParamOp>(op)) {
