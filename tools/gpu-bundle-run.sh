@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# run.sh of a GPU bundle (tools/gpu-bundle.sh): everything the GPU session
+# run.sh of a GPU bundle (tools/gpu-bundle.sh): everything a GPU run
 # checks and times, on the GPU machine, in one command.
 #
 #   bash gpu-bundle/run.sh [PART...]

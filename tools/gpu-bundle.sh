@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Packs what a GPU machine needs to test and time the CUDA path, built here,
-# into one folder that travels (docs/cuda.md, "The GPU session").
+# into one folder that travels (docs/cuda.md, "Checking on a GPU machine").
 #
 #   tools/gpu-bundle.sh [--build DIR] [--out gpu-bundle] [--no-resnet]
 #                       [--generated N] [--generated-seed S]
 #
-# The GPU machines lent to this project run another system image with CUDA,
+# The GPU machines the project is checked on run another system image with CUDA,
 # PyTorch and compute-sanitizer but no LLVM/MLIR, GoogleTest or the other
 # libraries netc builds against, and they reach no package registry: netc
 # cannot be built there. So the fat model libraries (netc with nvcc), the

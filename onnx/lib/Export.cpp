@@ -179,7 +179,7 @@ std::string Exporter::operand(const std::string &name) {
     t->set_data_type(::onnx::TensorProto_DataType_FLOAT);
     for (int32_t d = 0; d < p.rank; ++d)
       t->add_dims(p.shape[d]);
-    // raw_data is little-endian float32, as this machine.
+    // raw_data is little-endian float32, as every host netc builds for.
     t->set_raw_data(instance.param(i), size_t(p.size) * sizeof(float));
   }
   return param;

@@ -61,7 +61,7 @@ bool Importer::readConstant(const ::onnx::TensorProto &t, Constant &out, const T
       if (raw.size() != size_t(n) * 4)
         return sizeError(raw.size() / 4);
       out.floats.resize(size_t(n));
-      // ONNX raw data is little-endian, as this machine.
+      // ONNX raw data is little-endian, as every host netc builds for.
       std::memcpy(out.floats.data(), raw.data(), raw.size());
       return true;
     }

@@ -14,7 +14,7 @@
 //                      is 8 barriers for almost no work (the CUDA emulator
 //                      showed it as 70% of a lenet5 step: docs/cuda.md).
 // Taps outside the input read zero (padding top PT, left PL; bottom and right
-// implied by OH/OW), as on the CPU. They are the baseline the GPU session
+// implied by OH/OW), as on the CPU. They are the baseline a GPU run
 // measures implicit-GEMM and cuDNN against (docs/cuda.md).
 //
 //===----------------------------------------------------------------------===//

@@ -8,8 +8,8 @@
 // A 16 x 16 thread block computes a 16 x 16 tile of C, staging 16-wide
 // slices of A and B in shared memory; each thread sums its element in
 // increasing k, so results do not depend on the launch. A simple kernel by
-// design (the brief of the first CUDA cut): a register-blocked or cuBLAS
-// version is the GPU session's to measure against it (docs/cuda.md).
+// design: the baseline a register-blocked or cuBLAS version is measured
+// against on a GPU (docs/cuda.md).
 // The fused dense layer adds bias and activation in the GEMM's epilogue;
 // its backward builds dz = dy * act'(y) (dy itself without an activation),
 // then the two products and bias_grad.
