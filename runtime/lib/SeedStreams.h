@@ -1,0 +1,22 @@
+//===- SeedStreams.h - The streams of a run's randomness --------*- C++ -*-===//
+//
+// Every use of randomness in a training run draws from its own stream,
+// deriveSeed(run seed, stream, index), so that changing one (say, turning
+// augmentation on) leaves the others as they were.
+//
+//===----------------------------------------------------------------------===//
+#ifndef NET_RUNTIME_LIB_SEEDSTREAMS_H
+#define NET_RUNTIME_LIB_SEEDSTREAMS_H
+
+#include <cstdint>
+
+namespace net::runtime {
+
+constexpr uint64_t kInitStream = 1;    // index: the parameter
+constexpr uint64_t kShuffleStream = 2; // index 0: the shuffler, saved in checkpoints
+constexpr uint64_t kStepStream = 3;    // index: the global step (dropout masks)
+constexpr uint64_t kAugmentStream = 4; // index: the global step (Augment.h)
+
+} // namespace net::runtime
+
+#endif // NET_RUNTIME_LIB_SEEDSTREAMS_H
