@@ -1,4 +1,4 @@
-//===- ImportNodes.cpp - ONNX nodes to net ops: dispatch, activations, glue ===//
+//===- ImportNodes.cpp - ONNX nodes: dispatch, activations, glue ----------===//
 //
 // Each node goes to its converter by the row of net/ONNX/OpMapping.h that
 // reads its op type; an op without a row is refused. The converters here are
@@ -11,6 +11,8 @@
 #include "Importer.h"
 
 #include "net/Dialect/NetOps.h"
+
+#include <cassert>
 
 using llvm::StringRef;
 using llvm::Twine;

@@ -1,4 +1,4 @@
-//===- Importer.h - The ONNX importer's state, shared by its parts -*- C++ -*-===//
+//===- Importer.h - The ONNX importer, shared by its parts ------*- C++ -*-===//
 //
 // The importer walks the graph's nodes in order (ONNX stores them
 // topologically sorted) and builds one `net` op per node, checking every

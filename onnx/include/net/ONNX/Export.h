@@ -1,4 +1,4 @@
-//===- Export.h - A trained model as an ONNX file ----------------*- C++ -*-===//
+//===- Export.h - A trained model as an ONNX file ---------------*- C++ -*-===//
 //
 // `netrun export` writes the model's forward graph, as netc described it in
 // the library (netc_model_info::graph, docs/abi.md), with the instance's
