@@ -173,12 +173,13 @@ private:
   Samples trainFeatures, validationFeatures;
   const Samples *trainSet = nullptr, *validation = nullptr;
   double baseRate = 0;
-  double learningRate = -1; // the rate last given to the model
+  double learningRate = -1; // the last trained step's, as scheduled
   int64_t stepsPerEpoch = 0;
   std::vector<int64_t> order; // the epoch's, read by the batch source
 
   std::vector<std::unique_ptr<TrainObserver>> observers;
   CheckpointFiles *checkpoints = nullptr; // the first observer
+  // Declared after what it reads (order, the features): its workers stop first.
   std::unique_ptr<BatchSource> source;
   std::optional<StepCall> call;
 };
