@@ -226,6 +226,9 @@ bool Exporter::exportOp(const Op &op) {
   const OpMapping *row = net::onnx::exportedAs(k);
   if (!row)
     return false;
+  if (op.operands.size() != size_t(row->operands))
+    throw std::invalid_argument(k + " with " + std::to_string(op.operands.size()) +
+                                " operands");
   if (row == &net::onnx::kBiasAdd) {
     auto producer = producers.find(op.operands[0]);
     if (producer != producers.end() && uses[op.operands[0]] == 1 &&

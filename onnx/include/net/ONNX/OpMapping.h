@@ -58,47 +58,50 @@ struct OpMapping {
   /// Whether the exporter writes `net` as this op (a net op has one such row;
   /// the other rows of a net op are ONNX forms the importer also reads).
   bool exported = false;
+  /// The net op's operands in the graph text, which the exporter checks: a
+  /// description with more or fewer is malformed.
+  int operands = 0;
   /// The exchanged attributes, in the order the exporter writes them; unused
   /// entries have empty names.
   std::array<AttributeMapping, 3> attributes{};
   FixedAttribute fixed{};
 };
 
-inline constexpr OpMapping kConv{"conv2d", "Conv", true, {kStrides, kPads}};
-inline constexpr OpMapping kMaxPool{"max_pool2d", "MaxPool", true,
+inline constexpr OpMapping kConv{"conv2d", "Conv", true, 2, {kStrides, kPads}};
+inline constexpr OpMapping kMaxPool{"max_pool2d", "MaxPool", true, 1,
                                     {kPoolKernel, kStrides, kPads}};
 /// net divides by the real elements under the window, as count_include_pad 0.
-inline constexpr OpMapping kAveragePool{"avg_pool2d", "AveragePool", true,
+inline constexpr OpMapping kAveragePool{"avg_pool2d", "AveragePool", true, 1,
                                         {kPoolKernel, kStrides, kPads},
                                         {"count_include_pad", 0}};
 /// Inference form: the scale, bias, mean and variance are inputs 2 to 5.
-inline constexpr OpMapping kBatchNormalization{"batch_norm", "BatchNormalization", true,
+inline constexpr OpMapping kBatchNormalization{"batch_norm", "BatchNormalization", true, 5,
                                                {kEpsilon, kMomentum}};
 /// net's dense weight is [out, in], ONNX's B transposed.
-inline constexpr OpMapping kGemm{"dense", "Gemm", true, {}, {"transB", 1}};
+inline constexpr OpMapping kGemm{"dense", "Gemm", true, 2, {}, {"transB", 1}};
 /// B [K, M], stored transposed; its bias comes as the Add after it.
-inline constexpr OpMapping kMatMul{"dense", "MatMul", false};
+inline constexpr OpMapping kMatMul{"dense", "MatMul", false, 2};
 /// Of two computed tensors of one shape (a residual join).
-inline constexpr OpMapping kAdd{"add", "Add", true};
+inline constexpr OpMapping kAdd{"add", "Add", true, 2};
 /// Of a computed tensor and a per-channel initializer. A bias_add right after
 /// the conv2d or dense it belongs to is exported as that node's bias input.
-inline constexpr OpMapping kBiasAdd{"bias_add", "Add", true};
-inline constexpr OpMapping kRelu{"relu", "Relu", true};
-inline constexpr OpMapping kSigmoid{"sigmoid", "Sigmoid", true};
-inline constexpr OpMapping kTanh{"tanh", "Tanh", true};
-inline constexpr OpMapping kSoftmax{"softmax", "Softmax", true, {}, {"axis", 1}};
+inline constexpr OpMapping kBiasAdd{"bias_add", "Add", true, 2};
+inline constexpr OpMapping kRelu{"relu", "Relu", true, 1};
+inline constexpr OpMapping kSigmoid{"sigmoid", "Sigmoid", true, 1};
+inline constexpr OpMapping kTanh{"tanh", "Tanh", true, 1};
+inline constexpr OpMapping kSoftmax{"softmax", "Softmax", true, 1, {}, {"axis", 1}};
 /// ONNX keeps the (N, C, 1, 1) that net's (N, C) drops: a Flatten follows it.
-inline constexpr OpMapping kGlobalAveragePool{"global_avg_pool", "GlobalAveragePool", true};
-inline constexpr OpMapping kFlatten{"flatten", "Flatten", true, {}, {"axis", 1}};
+inline constexpr OpMapping kGlobalAveragePool{"global_avg_pool", "GlobalAveragePool", true, 1};
+inline constexpr OpMapping kFlatten{"flatten", "Flatten", true, 1, {}, {"axis", 1}};
 /// Only to [N, features].
-inline constexpr OpMapping kReshape{"flatten", "Reshape", false};
+inline constexpr OpMapping kReshape{"flatten", "Reshape", false, 1};
 /// The mask output is not exchanged.
-inline constexpr OpMapping kDropout{"dropout", "Dropout", true, {kDropoutRate}};
+inline constexpr OpMapping kDropout{"dropout", "Dropout", true, 1, {kDropoutRate}};
 // Exporter glue the importer reads as the values it passes on.
-inline constexpr OpMapping kConstant{"", "Constant", false};
-inline constexpr OpMapping kIdentity{"", "Identity", false};
+inline constexpr OpMapping kConstant{"", "Constant", false, 0};
+inline constexpr OpMapping kIdentity{"", "Identity", false, 0};
 /// Only with all pads zero.
-inline constexpr OpMapping kPad{"", "Pad", false};
+inline constexpr OpMapping kPad{"", "Pad", false, 0};
 
 /// Every row: the ONNX ops netc imports and the net ops netrun exports.
 inline constexpr const OpMapping *kOpMappings[] = {
