@@ -90,6 +90,11 @@ Result<std::vector<Op>> parseGraph(const std::string &text) {
   return R::success(std::move(ops));
 }
 
+/// A graph line the exporter can name what is wrong with.
+struct MalformedGraph : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
 std::vector<int64_t> ints(const std::string &list) {
   std::vector<int64_t> out;
   std::istringstream s(list);
@@ -227,8 +232,9 @@ bool Exporter::exportOp(const Op &op) {
   if (!row)
     return false;
   if (op.operands.size() != size_t(row->operands))
-    throw std::invalid_argument(k + " with " + std::to_string(op.operands.size()) +
-                                " operands");
+    throw MalformedGraph("layer '" + op.layer + "' (" + k + ") has " +
+                         std::to_string(op.operands.size()) + " operands, " + k + " takes " +
+                         std::to_string(row->operands));
   if (row == &net::onnx::kBiasAdd) {
     auto producer = producers.find(op.operands[0]);
     if (producer != producers.end() && uses[op.operands[0]] == 1 &&
@@ -322,6 +328,9 @@ Status Exporter::run(const std::string &path) {
       if (!exportOp(op))
         return Status::failure(instance.model().path() + ": layer '" + op.layer + "' (" +
                                op.kind + ") has no ONNX export");
+  } catch (const MalformedGraph &e) {
+    return Status::failure(instance.model().path() +
+                           ": the library's graph description is malformed: " + e.what());
   } catch (const std::exception &) {
     return Status::failure(instance.model().path() + ": the library's graph description is "
                                                      "malformed");
