@@ -10,33 +10,13 @@
 #ifndef NET_RUNTIME_IDX_H
 #define NET_RUNTIME_IDX_H
 
+#include "net/Runtime/Status.h"
+
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <vector>
 
 namespace net::runtime {
-
-/// A value or the reason there is none. The runtime links no LLVM, so this
-/// stands in for llvm::Expected.
-template <typename T> struct Result {
-  std::optional<T> value;
-  std::string error;
-
-  static Result failure(std::string message) {
-    Result r;
-    r.error = std::move(message);
-    return r;
-  }
-  static Result success(T v) {
-    Result r;
-    r.value = std::move(v);
-    return r;
-  }
-  explicit operator bool() const { return value.has_value(); }
-  T &operator*() { return *value; }
-  T *operator->() { return &*value; }
-};
 
 /// An IDX array of unsigned bytes (type 0x08, the type of every MNIST-like file).
 struct IdxArray {
