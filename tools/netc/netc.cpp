@@ -345,10 +345,23 @@ int writeAtomically(llvm::StringRef path, llvm::StringRef text) {
   return 0;
 }
 
-} // namespace
+/// One run of netc: what it was asked for and what each stage hands on to
+/// the next. The diagnostic handler points verifier messages into the .net
+/// file, so the source manager outlives the module.
+struct Compilation {
+  Emit what = Emit::Mlir;
+  std::vector<net::dsl::Override> overrides;
+  std::string out;
+  llvm::raw_string_ostream os{out};
+  llvm::SourceMgr sourceMgr;
+  mlir::MLIRContext context;
+  std::optional<mlir::SourceMgrDiagnosticHandler> handler;
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  // The parameters' values, written beside the library as model.ckpt.
+  std::optional<std::vector<net::onnx::Weight>> weights;
+};
 
-int main(int argc, char **argv) {
-  llvm::InitLLVM init(argc, argv);
+void parseCommandLine(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
@@ -360,169 +373,206 @@ int main(int argc, char **argv) {
                               "netc: compiles .net network descriptions\n\n"
                               "  netc lenet5.net -emit=summary\n"
                               "  netc resnet50_head.net -D classes=10 -emit=mlir\n");
+}
 
-  std::vector<net::dsl::Override> overrides;
+/// The -D overrides and what to emit, from the parsed options.
+int readRequest(Compilation &c) {
   for (const std::string &d : defines) {
     size_t eq = d.find('=');
     if (eq == std::string::npos || eq == 0)
       return fail("-D expects name=value, got '" + d + "'");
-    overrides.push_back({d.substr(0, eq), d.substr(eq + 1)});
+    c.overrides.push_back({d.substr(0, eq), d.substr(eq + 1)});
   }
-
   // `netc model.net -o model.so` builds the library without saying -emit=so.
-  Emit what = emit;
+  c.what = emit;
   if (emit.getNumOccurrences() == 0 && llvm::StringRef(outputFile).ends_with(".so"))
-    what = Emit::Library;
-  if (what == Emit::Library && outputFile == "-")
+    c.what = Emit::Library;
+  if (c.what == Emit::Library && outputFile == "-")
     return fail("-emit=so writes a file: give it with -o model.so");
+  return 0;
+}
 
-  std::string out;
-  llvm::raw_string_ostream os(out);
-  llvm::SourceMgr sourceMgr;
-  mlir::MLIRContext context;
-  std::optional<mlir::SourceMgrDiagnosticHandler> handler;
-  mlir::OwningOpRef<mlir::ModuleOp> module;
-  // The parameters' values, written beside the library as model.ckpt.
-  std::optional<std::vector<net::onnx::Weight>> weights;
-
-  if (llvm::sys::path::extension(inputFile) == ".onnx") {
-    if (what == Emit::Ast)
-      return fail("-emit=ast applies to .net files; an ONNX model has no syntax tree");
-    if (!overrides.empty())
-      return fail("-D applies to .net files; an ONNX model has no parameters to set");
-    auto imported = net::onnx::importModel(context, inputFile, networkNameFor(inputFile));
-    if (!imported)
-      return failLines(imported.takeError());
-    if (imported->appendedSoftmax && what == Emit::Library)
-      llvm::WithColor::note(llvm::errs(), "netc")
-          << inputFile << ": the graph ends in logits; a softmax is appended, so the model "
-          << "returns probabilities and trains with cross-entropy (docs/onnx.md)\n";
-    module = std::move(imported->module);
-    weights = std::move(imported->weights);
-  } else {
-    uint64_t size = 0;
-    if (inputFile != "-" && !llvm::sys::fs::file_size(inputFile, size) &&
-        size > kMaxInputBytes)
-      return fail("'" + inputFile + "' is " + llvm::Twine(size >> 20) +
-                  " MiB; a .net file is at most 16 MiB");
-    auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
-    if (std::error_code ec = buffer.getError())
-      return fail("cannot read '" + inputFile + "': " + ec.message());
-    if ((*buffer)->getBufferSize() > kMaxInputBytes)
-      return fail("'" + inputFile + "' is larger than 16 MiB; a .net file is a short text");
-
-    sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-    net::dsl::Diagnostics diags(sourceMgr);
-    llvm::StringRef text = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer();
-
-    net::dsl::Parser parser(text, diags);
-    net::dsl::Module ast = parser.parseModule();
-    if (diags.hadError())
-      return 1;
-    if (what == Emit::Ast) {
-      net::dsl::dump(ast, sourceMgr, os);
-      return writeAtomically(outputFile, out);
-    }
-    // Verifier messages on generated ops point into the .net file too.
-    handler.emplace(sourceMgr, &context);
-    module = net::dsl::mlirGen(context, ast, diags, overrides);
-    if (!module || diags.hadError())
-      return 1;
-  }
-
-  if (!weightsFrom.empty()) {
-    if (weights)
-      return fail("--weights-from applies to .net files; an ONNX model brings its own weights");
-    if (what != Emit::Library)
-      return fail("--weights-from writes model.ckpt beside the library: give -o model.so");
-    auto pretrained = net::onnx::importModel(context, weightsFrom, "pretrained");
-    if (!pretrained)
-      return failLines(pretrained.takeError());
-    auto matched = net::onnx::matchWeights(*module, *pretrained, weightsFrom);
-    if (!matched)
-      return failLines(matched.takeError());
-    size_t kept = 0;
-    for (const std::string &line : matched->report)
-      if (llvm::StringRef(line).contains(" left to its initializer")) {
-        llvm::WithColor::note(llvm::errs(), "netc") << line << "\n";
-        ++kept;
-      }
+/// The ONNX front end: the imported module and its weights.
+int importOnnx(Compilation &c) {
+  if (c.what == Emit::Ast)
+    return fail("-emit=ast applies to .net files; an ONNX model has no syntax tree");
+  if (!c.overrides.empty())
+    return fail("-D applies to .net files; an ONNX model has no parameters to set");
+  auto imported = net::onnx::importModel(c.context, inputFile, networkNameFor(inputFile));
+  if (!imported)
+    return failLines(imported.takeError());
+  if (imported->appendedSoftmax && c.what == Emit::Library)
     llvm::WithColor::note(llvm::errs(), "netc")
-        << matched->weights.size() << " parameters from " << weightsFrom << ", " << kept
-        << " left to their initializers\n";
-    weights = std::move(matched->weights);
-  }
+        << inputFile << ": the graph ends in logits; a softmax is appended, so the model "
+        << "returns probabilities and trains with cross-entropy (docs/onnx.md)\n";
+  c.module = std::move(imported->module);
+  c.weights = std::move(imported->weights);
+  return 0;
+}
 
-  if (what == Emit::Summary) {
-    mlir::net::printLayerTable(mlir::net::buildLayerTable(*module), os);
-    mlir::net::printTrainSetup(*module, os);
-    return writeAtomically(outputFile, out);
-  }
-  if (what == Emit::Mlir) {
-    module->print(os);
-    return writeAtomically(outputFile, out);
-  }
+/// The .net front end: parses the file and elaborates it into the module;
+/// for -emit=ast it prints the syntax tree instead and stops there.
+int elaborateNet(Compilation &c) {
+  uint64_t size = 0;
+  if (inputFile != "-" && !llvm::sys::fs::file_size(inputFile, size) && size > kMaxInputBytes)
+    return fail("'" + inputFile + "' is " + llvm::Twine(size >> 20) +
+                " MiB; a .net file is at most 16 MiB");
+  auto buffer = llvm::MemoryBuffer::getFileOrSTDIN(inputFile, /*IsText=*/true);
+  if (std::error_code ec = buffer.getError())
+    return fail("cannot read '" + inputFile + "': " + ec.message());
+  if ((*buffer)->getBufferSize() > kMaxInputBytes)
+    return fail("'" + inputFile + "' is larger than 16 MiB; a .net file is a short text");
 
-  // The layers as written, before fusion merges them: the model's layer table.
-  mlir::net::LayerTable layers = mlir::net::buildLayerTable(*module);
-  using Target = mlir::net::NetPipelineOptions::Target;
-  // Runs net-pipeline for one target. The passes report what they cannot do
-  // for this model (a trainable batch norm, no softmax before the loss) at
-  // its .net line: the user's to change.
-  auto plan = [&](mlir::ModuleOp m, Target target) {
-    mlir::PassManager pm(&context);
-    if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) {
-      fail("bad pass manager options");
-      return mlir::failure();
-    }
-    mlir::net::NetPipelineOptions pipeline;
-    pipeline.fuse = optLevel > 0 && !noFuse;
-    pipeline.target = target;
-    mlir::net::buildNetPipeline(pm, pipeline);
-    return pm.run(m);
-  };
-  if (what == Emit::Cuda) {
-    if (mlir::failed(plan(*module, Target::Cuda)))
-      return 1;
-    if (mlir::failed(mlir::net::emitCuda(*module, os)))
-      return internalError("the CUDA emitter failed (the message above says on what)");
-    return writeAtomically(outputFile, out);
-  }
-  // The CUDA path joins the library when nvcc is here (docs/cuda.md), with a
-  // plan of its own made from the same elaborated module.
-  std::string nvcc = what == Emit::Library && !noCuda ? findNvcc() : "";
-  mlir::OwningOpRef<mlir::ModuleOp> cudaModule;
-  if (!nvcc.empty())
-    cudaModule = module->clone();
-  if (mlir::failed(plan(*module, Target::Cpu)))
+  c.sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
+  net::dsl::Diagnostics diags(c.sourceMgr);
+  llvm::StringRef text = c.sourceMgr.getMemoryBuffer(c.sourceMgr.getMainFileID())->getBuffer();
+
+  net::dsl::Parser parser(text, diags);
+  net::dsl::Module ast = parser.parseModule();
+  if (diags.hadError())
     return 1;
-  if (what == Emit::Planned) {
-    module->print(os);
-    return writeAtomically(outputFile, out);
+  if (c.what == Emit::Ast) {
+    net::dsl::dump(ast, c.sourceMgr, c.os);
+    return 0;
   }
-  if (mlir::failed(mlir::net::emitCpp(*module, os, &layers)))
-    return internalError("the C++ emitter failed (the message above says on what)");
-  if (what == Emit::Cpp)
-    return writeAtomically(outputFile, out);
-  auto writeWeightsIfAny = [&]() {
-    return weights ? writeWeights(*module, std::move(*weights), checkpointPathFor(outputFile),
-                                  /*partial=*/!weightsFrom.empty())
-                   : 0;
-  };
+  // Verifier messages on generated ops point into the .net file too.
+  c.handler.emplace(c.sourceMgr, &c.context);
+  c.module = net::dsl::mlirGen(c.context, ast, diags, c.overrides);
+  if (!c.module || diags.hadError())
+    return 1;
+  return 0;
+}
+
+/// --weights-from: the .net model's parameters from an ONNX model's
+/// initializers, matched by structure.
+int matchPretrainedWeights(Compilation &c) {
+  if (c.weights)
+    return fail("--weights-from applies to .net files; an ONNX model brings its own weights");
+  if (c.what != Emit::Library)
+    return fail("--weights-from writes model.ckpt beside the library: give -o model.so");
+  auto pretrained = net::onnx::importModel(c.context, weightsFrom, "pretrained");
+  if (!pretrained)
+    return failLines(pretrained.takeError());
+  auto matched = net::onnx::matchWeights(*c.module, *pretrained, weightsFrom);
+  if (!matched)
+    return failLines(matched.takeError());
+  size_t kept = 0;
+  for (const std::string &line : matched->report)
+    if (llvm::StringRef(line).contains(" left to its initializer")) {
+      llvm::WithColor::note(llvm::errs(), "netc") << line << "\n";
+      ++kept;
+    }
+  llvm::WithColor::note(llvm::errs(), "netc")
+      << matched->weights.size() << " parameters from " << weightsFrom << ", " << kept
+      << " left to their initializers\n";
+  c.weights = std::move(matched->weights);
+  return 0;
+}
+
+using Target = mlir::net::NetPipelineOptions::Target;
+
+/// Runs net-pipeline for one target. The passes report what they cannot do
+/// for this model (a trainable batch norm, no softmax before the loss) at
+/// its .net line: the user's to change.
+mlir::LogicalResult plan(mlir::MLIRContext &context, mlir::ModuleOp module, Target target) {
+  mlir::PassManager pm(&context);
+  if (mlir::failed(mlir::applyPassManagerCLOptions(pm))) {
+    fail("bad pass manager options");
+    return mlir::failure();
+  }
+  mlir::net::NetPipelineOptions pipeline;
+  pipeline.fuse = optLevel > 0 && !noFuse;
+  pipeline.target = target;
+  mlir::net::buildNetPipeline(pm, pipeline);
+  return pm.run(module);
+}
+
+/// -emit=cuda: the CUDA plan of the module and its source.
+int emitCudaSource(Compilation &c) {
+  if (mlir::failed(plan(c.context, *c.module, Target::Cuda)))
+    return 1;
+  if (mlir::failed(mlir::net::emitCuda(*c.module, c.os)))
+    return internalError("the CUDA emitter failed (the message above says on what)");
+  return writeAtomically(outputFile, c.out);
+}
+
+/// The library from the C++ source in c.out, with the CUDA path planned on
+/// `cudaModule` when `nvcc` is not empty, then the weights beside it if any.
+int buildModelLibrary(Compilation &c, mlir::OwningOpRef<mlir::ModuleOp> cudaModule,
+                      const std::string &nvcc) {
   if (nvcc.empty()) {
     if (!noCuda)
       llvm::errs() << "netc: nvcc not found; building the CPU path only\n";
-    if (int rc = buildLibrary(out, outputFile))
+    if (int rc = buildLibrary(c.out, outputFile))
       return rc;
-    return writeWeightsIfAny();
+  } else {
+    if (mlir::failed(plan(c.context, *cudaModule, Target::Cuda)))
+      return 1;
+    std::string cudaOut;
+    llvm::raw_string_ostream cudaOs(cudaOut);
+    if (mlir::failed(mlir::net::emitCuda(*cudaModule, cudaOs)))
+      return internalError("the CUDA emitter failed (the message above says on what)");
+    if (int rc = buildLibrary(c.out, outputFile, cudaOut, nvcc))
+      return rc;
   }
-  if (mlir::failed(plan(*cudaModule, Target::Cuda)))
+  if (!c.weights)
+    return 0;
+  return writeWeights(*c.module, std::move(*c.weights), checkpointPathFor(outputFile),
+                      /*partial=*/!weightsFrom.empty());
+}
+
+/// -emit=planned, -emit=cpp and the library: the CPU plan and its C++.
+int planAndEmitCpp(Compilation &c) {
+  // The layers as written, before fusion merges them: the model's layer table.
+  mlir::net::LayerTable layers = mlir::net::buildLayerTable(*c.module);
+  // The CUDA path joins the library when nvcc is here (docs/cuda.md), with a
+  // plan of its own made from the same elaborated module.
+  std::string nvcc = c.what == Emit::Library && !noCuda ? findNvcc() : "";
+  mlir::OwningOpRef<mlir::ModuleOp> cudaModule;
+  if (!nvcc.empty())
+    cudaModule = c.module->clone();
+  if (mlir::failed(plan(c.context, *c.module, Target::Cpu)))
     return 1;
-  std::string cudaOut;
-  llvm::raw_string_ostream cudaOs(cudaOut);
-  if (mlir::failed(mlir::net::emitCuda(*cudaModule, cudaOs)))
-    return internalError("the CUDA emitter failed (the message above says on what)");
-  if (int rc = buildLibrary(out, outputFile, cudaOut, nvcc))
+  if (c.what == Emit::Planned) {
+    c.module->print(c.os);
+    return writeAtomically(outputFile, c.out);
+  }
+  if (mlir::failed(mlir::net::emitCpp(*c.module, c.os, &layers)))
+    return internalError("the C++ emitter failed (the message above says on what)");
+  if (c.what == Emit::Cpp)
+    return writeAtomically(outputFile, c.out);
+  return buildModelLibrary(c, std::move(cudaModule), nvcc);
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  parseCommandLine(argc, argv);
+  Compilation c;
+  if (int rc = readRequest(c))
     return rc;
-  return writeWeightsIfAny();
+
+  bool isOnnx = llvm::sys::path::extension(inputFile) == ".onnx";
+  if (int rc = isOnnx ? importOnnx(c) : elaborateNet(c))
+    return rc;
+  if (c.what == Emit::Ast)
+    return writeAtomically(outputFile, c.out);
+  if (!weightsFrom.empty())
+    if (int rc = matchPretrainedWeights(c))
+      return rc;
+
+  switch (c.what) {
+  case Emit::Summary:
+    mlir::net::printLayerTable(mlir::net::buildLayerTable(*c.module), c.os);
+    mlir::net::printTrainSetup(*c.module, c.os);
+    return writeAtomically(outputFile, c.out);
+  case Emit::Mlir:
+    c.module->print(c.os);
+    return writeAtomically(outputFile, c.out);
+  case Emit::Cuda:
+    return emitCudaSource(c);
+  default:
+    return planAndEmitCpp(c);
+  }
 }
