@@ -22,6 +22,7 @@
 
 #include "net/Dialect/Ranges.h"
 #include "net/Dialect/Shapes.h"
+#include "net/Runtime/TrainSettings.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
@@ -69,18 +70,6 @@ std::string formatNumber(double value);
 /// What a float setting out of `range` expects, for its error: "above 0", or
 /// "above 0 as a float32 (...)" where only its float32 leaves the range.
 std::string expectedRange(double v, mlir::net::ranges::Range range);
-
-/// An argument of a schedule or of early_stopping(...), with its default and
-/// the range that netrun's flag of the same meaning accepts.
-struct SettingSpec {
-  enum class Type { Int, Real, Bool, Monitor };
-  const char *name;
-  Type type;
-  double fallback;
-  double low, high;
-  bool lowOpen, highOpen;
-  const char *range; // for messages: "in (0, 1]"
-};
 
 /// A value during elaboration. Errors are values too: an operation on an
 /// error yields an error without a new message, so one mistake is reported once.
@@ -180,10 +169,10 @@ private:
   std::optional<mlir::DictionaryAttr> lrSchedule(const Expr &expr, Scope &scope);
   std::optional<mlir::DictionaryAttr> earlyStopping(const Expr &expr, Scope &scope);
   std::optional<mlir::DictionaryAttr> settingCall(const Expr &call, StringRef name,
-                                                  llvm::ArrayRef<SettingSpec> specs,
+                                                  llvm::ArrayRef<net::settings::SettingId> ids,
                                                   Scope &scope);
-  std::optional<mlir::Attribute> settingAttr(const SettingSpec &spec, const Value *v,
-                                             SMLoc at, StringRef name);
+  std::optional<mlir::Attribute> settingAttr(const net::settings::Setting &spec,
+                                             const Value *v, SMLoc at, StringRef name);
   Value optimizer(const Expr &call, Scope &scope);
 
   // Layer arguments (Layers.cpp).

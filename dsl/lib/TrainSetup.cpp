@@ -21,44 +21,84 @@ namespace net::dsl::elaboration {
 
 namespace {
 
+namespace settings = net::settings;
+using settings::SettingId;
+using SettingType = settings::Type;
+
 /// The learning-rate schedules of `lr_schedule = ...`: netrun's
 /// --lr-schedule names with '_' for '-'.
-const char *const kSchedules[] = {"constant", "step",      "exponential",
-                                  "cosine",   "one_cycle", "reduce_on_plateau"};
-
-using SettingType = SettingSpec::Type;
+std::vector<StringRef> scheduleNames() {
+  std::vector<StringRef> names;
+  for (const settings::Schedule &s : settings::kSchedules)
+    names.push_back(s.netName);
+  return names;
+}
 
 /// The arguments of schedule `name` (netrun: --lr-step-size, --lr-gamma, ...).
-llvm::ArrayRef<SettingSpec> scheduleSpecs(StringRef name) {
-  static const SettingSpec kStep[] = {
-      {"step_size", SettingType::Int, 10, 1, 1000000, false, false, "in [1, 1000000]"},
-      {"gamma", SettingType::Real, 0.1, 0, 1, true, false, "in (0, 1]"}};
-  static const SettingSpec kExponential[] = {
-      {"decay", SettingType::Real, 0.95, 0, 1, true, false, "in (0, 1]"}};
-  static const SettingSpec kCosine[] = {
-      {"min_lr", SettingType::Real, 0, 0, 1e9, false, false, "in [0, 1e9]"}};
-  static const SettingSpec kPlateau[] = {
-      {"patience", SettingType::Int, 10, 1, 1000000, false, false, "in [1, 1000000]"},
-      {"factor", SettingType::Real, 0.1, 0, 1, true, true, "in (0, 1)"},
-      {"min_lr", SettingType::Real, 0, 0, 1e9, false, false, "in [0, 1e9]"}};
-  if (name == "step")
-    return kStep;
-  if (name == "exponential")
-    return kExponential;
-  if (name == "cosine")
-    return kCosine;
-  if (name == "reduce_on_plateau")
-    return kPlateau;
+llvm::ArrayRef<SettingId> scheduleSettings(StringRef name) {
+  for (const settings::Schedule &s : settings::kSchedules)
+    if (name == s.netName)
+      return llvm::ArrayRef<SettingId>(s.args, size_t(s.numArgs));
   return {};
+}
+
+/// The arguments of the settings of `group`, in table order.
+std::vector<SettingId> groupSettings(settings::Group group) {
+  std::vector<SettingId> ids;
+  for (const settings::Setting &s : settings::kSettings)
+    if (s.group == group)
+      ids.push_back(s.id);
+  return ids;
 }
 
 /// early_stopping(monitor, patience, min_delta, restore_best_weights), as
 /// netrun's --monitor, --patience, --min-delta, --restore-best-weights.
-const SettingSpec kEarlyStopping[] = {
-    {"monitor", SettingType::Monitor, 0, 0, 0, false, false, "val_loss or val_accuracy"},
-    {"patience", SettingType::Int, 0, 0, 1000000, false, false, "in [0, 1000000]"},
-    {"min_delta", SettingType::Real, 0, 0, 1e9, false, false, "in [0, 1e9]"},
-    {"restore_best_weights", SettingType::Bool, 0, 0, 0, false, false, "true or false"}};
+const std::vector<SettingId> &earlyStoppingSettings() {
+  static const std::vector<SettingId> ids = groupSettings(settings::Group::EarlyStopping);
+  return ids;
+}
+
+/// The settings a `train { }` block names: loss and optimizer, the run's
+/// settings with a .net name (batch, epochs), the schedule, early stopping.
+const std::vector<StringRef> &trainSettingNames() {
+  static const std::vector<StringRef> names = [] {
+    std::vector<StringRef> out = {"loss", "optimizer"};
+    for (const settings::Setting &s : settings::kSettings)
+      if (s.group == settings::Group::Run && *s.netName)
+        out.push_back(s.netName);
+    out.push_back("lr_schedule");
+    out.push_back("early_stopping");
+    return out;
+  }();
+  return names;
+}
+
+/// The .net-named run setting `name` (batch, epochs), or nullptr.
+const settings::Setting *runSetting(StringRef name) {
+  for (const settings::Setting &s : settings::kSettings)
+    if (s.group == settings::Group::Run && name == s.netName)
+      return &s;
+  return nullptr;
+}
+
+/// The arguments of optimizer `name` (sgd, adam) with their defaults.
+std::vector<const settings::OptimizerSetting *> optimizerSettings(StringRef name) {
+  std::vector<const settings::OptimizerSetting *> out;
+  for (const settings::OptimizerSetting &s : settings::kOptimizerSettings)
+    if (name == s.optimizer)
+      out.push_back(&s);
+  return out;
+}
+
+/// The optimizer of a `train { }` block without one: Adam, Keras' defaults.
+Value defaultOptimizer() {
+  Value opt;
+  opt.kind = Value::Kind::Optimizer;
+  opt.s = "adam";
+  for (const settings::OptimizerSetting *s : optimizerSettings(opt.s))
+    opt.settings.push_back({s->netName, s->fallback});
+  return opt;
+}
 
 } // namespace
 
@@ -67,16 +107,18 @@ const SettingSpec kEarlyStopping[] = {
 void Elaborator::execTrain(const Stmt &stmt, Scope &scope) {
   std::string loss = "cross_entropy";
   Value opt;
-  int64_t batch = 32, epochs = 1;
+  int64_t batch = int64_t(settings::setting(settings::Batch).fallback);
+  int64_t epochs = int64_t(settings::setting(settings::Epochs).fallback);
   std::optional<mlir::DictionaryAttr> schedule, stopping;
-  static const StringRef kSettings[] = {"loss",   "optimizer",   "batch",
-                                        "epochs", "lr_schedule", "early_stopping"};
+  const std::vector<StringRef> &names = trainSettingNames();
   for (const auto &setting : stmt.body) {
-    if (!llvm::is_contained(kSettings, StringRef(setting->name))) {
-      std::string hint = closestMatch(setting->name, kSettings);
+    if (!llvm::is_contained(names, StringRef(setting->name))) {
+      std::string hint = closestMatch(setting->name, names);
+      std::string expected;
+      for (size_t i = 0; i < names.size(); ++i)
+        expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i].str();
       error(setting->loc, "unknown training setting '" + setting->name + "'" +
-                              (hint.empty() ? "; expected loss, optimizer, batch, epochs, "
-                                              "lr_schedule or early_stopping"
+                              (hint.empty() ? "; expected " + expected
                                             : "; did you mean '" + hint + "'?"));
       continue;
     }
@@ -103,19 +145,16 @@ void Elaborator::execTrain(const Stmt &stmt, Scope &scope) {
         error(at, "'optimizer' expects sgd(...) or adam(...), got " + v.describe());
       else
         opt = v;
-    } else if (setting->name == "batch") {
-      if (auto b = toInt(v, at, "'batch'", 1, 1 << 20))
-        batch = *b;
-    } else if (setting->name == "epochs") {
-      if (auto e = toInt(v, at, "'epochs'", 1, 1000000))
-        epochs = *e;
+    } else if (const settings::Setting *run = runSetting(setting->name)) {
+      // The run's settings named in .net are batch and epochs, integers both.
+      auto n = toInt(v, at, "'" + Twine(run->netName) + "'", int64_t(run->low),
+                     int64_t(run->high));
+      if (n)
+        (run->id == settings::Batch ? batch : epochs) = *n;
     }
   }
-  if (opt.kind != Value::Kind::Optimizer) {
-    opt.kind = Value::Kind::Optimizer;
-    opt.s = "adam";
-    opt.settings = {{"lr", 0.001}, {"beta1", 0.9}, {"beta2", 0.999}, {"epsilon", 1e-7}};
-  }
+  if (opt.kind != Value::Kind::Optimizer)
+    opt = defaultOptimizer();
   llvm::SmallVector<mlir::NamedAttribute> optAttrs;
   optAttrs.push_back(builder.getNamedAttr("name", builder.getStringAttr(opt.s)));
   for (auto &[name, value] : opt.settings)
@@ -138,17 +177,17 @@ void Elaborator::execTrain(const Stmt &stmt, Scope &scope) {
 ///               | cosine(min_lr) | one_cycle | reduce_on_plateau(patience, factor, min_lr)
 /// (each with or without parentheses).
 std::optional<mlir::DictionaryAttr> Elaborator::lrSchedule(const Expr &expr, Scope &scope) {
-  std::vector<StringRef> names(std::begin(kSchedules), std::end(kSchedules));
+  std::vector<StringRef> names = scheduleNames();
   std::string expected;
   for (size_t i = 0; i < names.size(); ++i)
     expected += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i].str();
   if (expr.kind == Expr::Kind::Call || expr.kind == Expr::Kind::Name) {
-    if (llvm::is_contained(kSchedules, StringRef(expr.text))) {
+    if (llvm::is_contained(names, StringRef(expr.text))) {
       if (expr.kind == Expr::Kind::Call)
-        return settingCall(expr, expr.text, scheduleSpecs(expr.text), scope);
+        return settingCall(expr, expr.text, scheduleSettings(expr.text), scope);
       Expr call(Expr::Kind::Call, expr.loc); // `cosine` is `cosine()`
       call.text = expr.text;
-      return settingCall(call, expr.text, scheduleSpecs(expr.text), scope);
+      return settingCall(call, expr.text, scheduleSettings(expr.text), scope);
     }
     // A misspelt schedule, unless the name is a value of the scope.
     if (expr.kind == Expr::Kind::Call || !scope.count(expr.text)) {
@@ -169,7 +208,7 @@ std::optional<mlir::DictionaryAttr> Elaborator::lrSchedule(const Expr &expr, Sco
 /// Returns a null attribute for `false`.
 std::optional<mlir::DictionaryAttr> Elaborator::earlyStopping(const Expr &expr, Scope &scope) {
   if (expr.kind == Expr::Kind::Call && expr.text == "early_stopping")
-    return settingCall(expr, "early_stopping", kEarlyStopping, scope);
+    return settingCall(expr, "early_stopping", earlyStoppingSettings(), scope);
   Expr none(Expr::Kind::Call, expr.loc);
   none.text = "early_stopping";
   std::string got;
@@ -181,7 +220,7 @@ std::optional<mlir::DictionaryAttr> Elaborator::earlyStopping(const Expr &expr, 
     if (v.isError())
       return std::nullopt;
     if (v.kind == Value::Kind::Bool)
-      return v.i ? settingCall(none, "early_stopping", kEarlyStopping, scope)
+      return v.i ? settingCall(none, "early_stopping", earlyStoppingSettings(), scope)
                  : mlir::DictionaryAttr();
     got = v.describe();
   }
@@ -191,14 +230,17 @@ std::optional<mlir::DictionaryAttr> Elaborator::earlyStopping(const Expr &expr, 
 }
 
 /// The arguments of a schedule or of early_stopping(...), checked against
-/// `specs` and completed with their defaults, as a dictionary with `name`
-/// (schedules only).
+/// the settings `ids` and completed with their defaults, as a dictionary with
+/// `name` (schedules only).
 std::optional<mlir::DictionaryAttr>
-Elaborator::settingCall(const Expr &call, StringRef name, llvm::ArrayRef<SettingSpec> specs,
+Elaborator::settingCall(const Expr &call, StringRef name, llvm::ArrayRef<SettingId> ids,
                         Scope &scope) {
+  std::vector<const settings::Setting *> specs;
   std::vector<ParamSpec> params;
-  for (const SettingSpec &spec : specs)
-    params.push_back({spec.name, false});
+  for (SettingId id : ids) {
+    specs.push_back(&settings::setting(id));
+    params.push_back({specs.back()->netName, false});
+  }
   auto args = bind(call, params, scope);
   if (!args)
     return std::nullopt;
@@ -207,8 +249,8 @@ Elaborator::settingCall(const Expr &call, StringRef name, llvm::ArrayRef<Setting
     attrs.push_back(builder.getNamedAttr("name", builder.getStringAttr(name)));
   bool ok = true;
   for (size_t i = 0; i < specs.size(); ++i) {
-    if (auto attr = settingAttr(specs[i], args->get(i), args->locs[i], name))
-      attrs.push_back(builder.getNamedAttr(specs[i].name, *attr));
+    if (auto attr = settingAttr(*specs[i], args->get(i), args->locs[i], name))
+      attrs.push_back(builder.getNamedAttr(specs[i]->netName, *attr));
     else
       ok = false;
   }
@@ -219,17 +261,19 @@ Elaborator::settingCall(const Expr &call, StringRef name, llvm::ArrayRef<Setting
 
 /// One argument of `name`(...) as its attribute: `v` checked against `spec`,
 /// or the default when absent; nullopt after reporting what is wrong.
-std::optional<mlir::Attribute> Elaborator::settingAttr(const SettingSpec &spec,
+std::optional<mlir::Attribute> Elaborator::settingAttr(const settings::Setting &spec,
                                                        const Value *v, SMLoc at,
                                                        StringRef name) {
   auto outOfRange = [&](const std::string &got) {
-    error(at, name + " expects '" + spec.name + "' " + spec.range + ", got " + got);
+    error(at, name + " expects '" + spec.netName + "' " + settings::rangeText(spec) +
+                  ", got " + got);
   };
   switch (spec.type) {
   case SettingType::Int: {
     int64_t n = int64_t(spec.fallback);
     if (v && v->kind != Value::Kind::Int) {
-      error(at, name + " expects '" + spec.name + "' to be an integer, got " + v->describe());
+      error(at, name + " expects '" + spec.netName + "' to be an integer, got " +
+                    v->describe());
       return std::nullopt;
     }
     if (v && (v->i < int64_t(spec.low) || v->i > int64_t(spec.high))) {
@@ -243,12 +287,11 @@ std::optional<mlir::Attribute> Elaborator::settingAttr(const SettingSpec &spec,
   case SettingType::Real: {
     double x = spec.fallback;
     if (v) {
-      auto f = toFloat(*v, at, "'" + Twine(spec.name) + "'");
+      auto f = toFloat(*v, at, "'" + Twine(spec.netName) + "'");
       if (!f)
         return std::nullopt;
       x = *f;
-      if (!std::isfinite(x) || x < spec.low || x > spec.high ||
-          (spec.lowOpen && x == spec.low) || (spec.highOpen && x == spec.high)) {
+      if (!settings::within(spec, x)) {
         outOfRange(formatNumber(x));
         return std::nullopt;
       }
@@ -258,26 +301,26 @@ std::optional<mlir::Attribute> Elaborator::settingAttr(const SettingSpec &spec,
   case SettingType::Bool: {
     bool b = spec.fallback != 0;
     if (v) {
-      auto given = toBool(*v, at, "'" + Twine(spec.name) + "'");
+      auto given = toBool(*v, at, "'" + Twine(spec.netName) + "'");
       if (!given)
         return std::nullopt;
       b = *given;
     }
     return builder.getBoolAttr(b);
   }
-  case SettingType::Monitor: {
-    std::string monitor = "val_loss";
+  case SettingType::Choice: {
+    std::vector<std::string> choices = settings::choices(spec);
+    std::string choice = choices.front();
     if (v) {
-      if (v->kind != Value::Kind::Symbol ||
-          (v->s != "val_loss" && v->s != "val_accuracy")) {
+      if (v->kind != Value::Kind::Symbol || !llvm::is_contained(choices, v->s)) {
         if (!v->isError())
-          error(at, name + " expects '" + spec.name + "' to be " + spec.range + ", got " +
-                        v->describe());
+          error(at, name + " expects '" + spec.netName + "' to be " +
+                        settings::rangeText(spec) + ", got " + v->describe());
         return std::nullopt;
       }
-      monitor = v->s;
+      choice = v->s;
     }
-    return builder.getStringAttr(monitor);
+    return builder.getStringAttr(choice);
   }
   }
   return std::nullopt;
@@ -285,50 +328,45 @@ std::optional<mlir::Attribute> Elaborator::settingAttr(const SettingSpec &spec,
 
 /// optimizer ::= sgd(lr, momentum, nesterov) | adam(lr, beta1, beta2, epsilon)
 Value Elaborator::optimizer(const Expr &call, Scope &scope) {
-  bool isAdam = call.text == "adam";
   // Keras' defaults.
-  std::vector<std::pair<std::string, double>> settings =
-      isAdam ? std::vector<std::pair<std::string, double>>{{"lr", 0.001},
-                                                           {"beta1", 0.9},
-                                                           {"beta2", 0.999},
-                                                           {"epsilon", 1e-7}}
-             : std::vector<std::pair<std::string, double>>{
-                   {"lr", 0.01}, {"momentum", 0.0}, {"nesterov", 0.0}};
+  std::vector<const settings::OptimizerSetting *> rows = optimizerSettings(call.text);
+  std::vector<std::pair<std::string, double>> values;
   std::vector<ParamSpec> specs;
-  for (auto &s : settings)
-    specs.push_back({s.first.c_str(), false});
+  for (const settings::OptimizerSetting *row : rows) {
+    values.push_back({row->netName, row->fallback});
+    specs.push_back({row->netName, false});
+  }
   auto args = bind(call, specs, scope);
   if (!args)
     return Value::error();
-  for (size_t i = 0; i < settings.size(); ++i) {
+  for (size_t i = 0; i < rows.size(); ++i) {
     const Value *v = args->get(i);
     if (!v)
       continue;
-    StringRef name = settings[i].first;
-    if (name == "nesterov") {
+    StringRef name = rows[i]->netName;
+    if (rows[i]->type == SettingType::Bool) {
       auto b = toBool(*v, args->locs[i], "'nesterov'");
       if (!b)
         return Value::error();
-      settings[i].second = *b;
+      values[i].second = *b;
       continue;
     }
     auto f = toFloat(*v, args->locs[i], "'" + name + "'");
     if (!f)
       return Value::error();
-    auto range = name == "beta1" || name == "beta2" || name == "momentum"
-                     ? mlir::net::ranges::Range::Unit
-                     : mlir::net::ranges::Range::Positive;
+    auto range = rows[i]->bound == settings::Bound::Unit ? mlir::net::ranges::Range::Unit
+                                                         : mlir::net::ranges::Range::Positive;
     if (!mlir::net::ranges::withinAsFloat32(*f, range)) {
       error(args->locs[i], call.text + " expects '" + name + "' " + expectedRange(*f, range) +
                                ", got " + formatNumber(*f));
       return Value::error();
     }
-    settings[i].second = *f;
+    values[i].second = *f;
   }
   Value opt;
   opt.kind = Value::Kind::Optimizer;
   opt.s = call.text;
-  opt.settings = std::move(settings);
+  opt.settings = std::move(values);
   return opt;
 }
 

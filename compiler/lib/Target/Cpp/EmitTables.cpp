@@ -11,6 +11,8 @@
 #include "net/Analysis/LayerTable.h"
 #include "net/Dialect/NetOps.h"
 #include "net/Dialect/Shapes.h"
+#include "net/Runtime/ModelABI.h"
+#include "net/Runtime/TrainSettings.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -22,6 +24,7 @@
 #include <algorithm>
 #include <cassert>
 #include <cmath>
+#include <cstddef>
 #include <cstdlib>
 #include <string>
 #include <vector>
@@ -29,6 +32,7 @@
 using namespace mlir;
 using namespace mlir::net;
 using namespace mlir::net::target;
+namespace settings = ::net::settings;
 
 namespace {
 
@@ -51,6 +55,104 @@ std::string number(double v) {
   llvm::raw_string_ostream os(s);
   os << llvm::format("%.17g", v);
   return s;
+}
+
+/// The offset of netc_train_setup's field `name`, for the fields of the
+/// settings' table and the three outside it; a row naming no field of the
+/// struct does not compile.
+size_t trainFieldOffset(StringRef name) {
+#define NETC_TRAIN_FIELD(Field)                                                        \
+  if (name == #Field)                                                                  \
+    return offsetof(netc_train_setup, Field);
+#define NETC_TRAIN_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, ...) NETC_TRAIN_FIELD(Field)
+#define NETC_OPTIMIZER_SETTING(Optimizer, NetName, Field, ...) NETC_TRAIN_FIELD(Field)
+#include "net/Runtime/TrainSettings.def"
+  NETC_TRAIN_FIELD(optimizer)
+  NETC_TRAIN_FIELD(lr_schedule)
+  NETC_TRAIN_FIELD(early_stopping)
+#undef NETC_TRAIN_FIELD
+  assert(false && "a field of netc_train_setup outside the settings' table");
+  return 0;
+}
+
+/// The fields of netc_train_setup for the module's `net.train` (field,
+/// initialiser), in the struct's order. What the .net file leaves out takes
+/// the table's defaults (TrainSettings.def), which are netrun's.
+std::vector<std::pair<std::string, std::string>> trainSetupFields(ModuleOp module) {
+  auto train = module->getAttrOfType<DictionaryAttr>("net.train");
+  auto text = [](auto value) { return std::to_string(value); };
+  auto get = [&](DictionaryAttr dict, StringRef key, double fallback) {
+    if (!dict)
+      return fallback;
+    if (auto f = dict.getAs<FloatAttr>(key))
+      return f.getValueAsDouble();
+    if (auto i = dict.getAs<IntegerAttr>(key))
+      return double(i.getInt());
+    return fallback;
+  };
+  auto part = [&](StringRef key) {
+    return train ? train.getAs<DictionaryAttr>(key) : DictionaryAttr();
+  };
+  DictionaryAttr opt = part("optimizer");
+  DictionaryAttr schedule = part("lr_schedule");
+  DictionaryAttr stopping = part("early_stopping");
+  auto optName = opt ? opt.getAs<StringAttr>("name") : StringAttr();
+  bool sgd = optName && optName.getValue() == "sgd";
+  StringRef optimizer = sgd ? "sgd" : "adam";
+  std::string scheduleName = "constant";
+  if (auto name = schedule ? schedule.getAs<StringAttr>("name") : StringAttr())
+    scheduleName = name.str();
+  std::replace(scheduleName.begin(), scheduleName.end(), '_', '-'); // netrun's spelling
+
+  std::vector<std::pair<std::string, std::string>> fields = {
+      {"optimizer", sgd ? "NETC_OPTIMIZER_SGD" : "NETC_OPTIMIZER_ADAM"},
+      {"lr_schedule", quote(scheduleName)},
+      {"early_stopping", stopping ? "1" : "0"}};
+  // The optimizer's arguments, each field once: the model's optimizer's
+  // value or default, else the default of the optimizer that has the field.
+  for (const auto &arg : settings::kOptimizerSettings) {
+    if (llvm::any_of(fields, [&](const auto &f) { return f.first == arg.field; }))
+      continue;
+    const settings::OptimizerSetting *row = &arg;
+    for (const auto &other : settings::kOptimizerSettings)
+      if (optimizer == other.optimizer && StringRef(arg.field) == other.field)
+        row = &other;
+    double value = get(opt, row->netName, row->fallback);
+    fields.push_back({arg.field, row->type == settings::Type::Bool ? (value != 0 ? "1" : "0")
+                                                                   : number(value)});
+  }
+  for (const settings::Setting &s : settings::kSettings) {
+    // The learning rate, set by the optimizer's call, is the optimizer's.
+    if (!*s.netName)
+      continue;
+    DictionaryAttr dict = s.group == settings::Group::Run        ? train
+                          : s.group == settings::Group::Schedule ? schedule
+                                                                 : stopping;
+    std::string value;
+    switch (s.type) {
+    case settings::Type::Int:
+      value = text(int64_t(get(dict, s.netName, s.fallback)));
+      break;
+    case settings::Type::Real:
+      value = number(get(dict, s.netName, s.fallback));
+      break;
+    case settings::Type::Bool: {
+      auto b = dict ? dict.getAs<BoolAttr>(s.netName) : BoolAttr();
+      value = (b ? b.getValue() : s.fallback != 0) ? "1" : "0";
+      break;
+    }
+    case settings::Type::Choice: {
+      auto c = dict ? dict.getAs<StringAttr>(s.netName) : StringAttr();
+      value = quote(c ? c.getValue().str() : settings::defaultText(s));
+      break;
+    }
+    }
+    fields.push_back({s.field, value});
+  }
+  llvm::stable_sort(fields, [](const auto &a, const auto &b) {
+    return trainFieldOffset(a.first) < trainFieldOffset(b.first);
+  });
+  return fields;
 }
 
 } // namespace
@@ -95,19 +197,6 @@ void CppEmitter::emitTables() {
   }
   os << "};\n\n";
 
-  // The training set-up.
-  auto train = module->getAttrOfType<DictionaryAttr>("net.train");
-  auto get = [&](DictionaryAttr dict, StringRef key, double fallback) {
-    if (!dict)
-      return fallback;
-    if (auto f = dict.getAs<FloatAttr>(key))
-      return f.getValueAsDouble();
-    if (auto i = dict.getAs<IntegerAttr>(key))
-      return double(i.getInt());
-    return fallback;
-  };
-  DictionaryAttr opt = train ? train.getAs<DictionaryAttr>("optimizer") : DictionaryAttr();
-  bool sgd = opt && opt.getAs<StringAttr>("name") && opt.getAs<StringAttr>("name").getValue() == "sgd";
   std::string network = "model";
   if (auto name = module->getAttrOfType<StringAttr>("net.network"))
     network = name.str();
@@ -126,22 +215,6 @@ void CppEmitter::emitTables() {
   emitPerChannel("kInputMean", "mean", 0.0);
   emitPerChannel("kInputStd", "std", 1.0);
   os << "\n";
-
-  // The schedule and early stopping; what the .net file leaves out takes
-  // netrun's defaults (docs/netrun.md).
-  DictionaryAttr schedule = train ? train.getAs<DictionaryAttr>("lr_schedule") : DictionaryAttr();
-  DictionaryAttr stopping = train ? train.getAs<DictionaryAttr>("early_stopping") : DictionaryAttr();
-  std::string scheduleName = "constant";
-  if (auto name = schedule ? schedule.getAs<StringAttr>("name") : StringAttr())
-    scheduleName = name.str();
-  std::replace(scheduleName.begin(), scheduleName.end(), '_', '-'); // netrun's spelling
-  std::string monitor = "val_loss";
-  if (auto m = stopping ? stopping.getAs<StringAttr>("monitor") : StringAttr())
-    monitor = m.str();
-  auto flag = [&](DictionaryAttr dict, StringRef key) {
-    auto b = dict ? dict.getAs<BoolAttr>(key) : BoolAttr();
-    return b && b.getValue() ? 1 : 0;
-  };
 
   // The forward graph for `netrun export`, one literal a line.
   os << "constexpr const char *kGraph =";
@@ -181,27 +254,8 @@ void CppEmitter::emitTables() {
   field("num_layers", text(table.rows.size()));
   field("layers", "kLayers");
   field("flops_per_image", text(table.flops));
-  field("train.optimizer", sgd ? "NETC_OPTIMIZER_SGD" : "NETC_OPTIMIZER_ADAM");
-  field("train.learning_rate", number(get(opt, "lr", sgd ? 0.01 : 0.001)));
-  field("train.momentum", number(get(opt, "momentum", 0)));
-  field("train.nesterov", get(opt, "nesterov", 0) != 0 ? "1" : "0");
-  field("train.beta1", number(get(opt, "beta1", 0.9)));
-  field("train.beta2", number(get(opt, "beta2", 0.999)));
-  field("train.epsilon", number(get(opt, "epsilon", 1e-7)));
-  field("train.batch", text(int64_t(get(train, "batch", 32))));
-  field("train.epochs", text(int64_t(get(train, "epochs", 1))));
-  field("train.lr_schedule", quote(scheduleName));
-  field("train.lr_step_size", text(int64_t(get(schedule, "step_size", 10))));
-  field("train.lr_gamma", number(get(schedule, "gamma", 0.1)));
-  field("train.lr_decay", number(get(schedule, "decay", 0.95)));
-  field("train.lr_min", number(get(schedule, "min_lr", 0)));
-  field("train.lr_patience", text(int64_t(get(schedule, "patience", 10))));
-  field("train.lr_factor", number(get(schedule, "factor", 0.1)));
-  field("train.early_stopping", stopping ? "1" : "0");
-  field("train.monitor", quote(monitor));
-  field("train.patience", text(int64_t(get(stopping, "patience", 0))));
-  field("train.min_delta", number(get(stopping, "min_delta", 0)));
-  field("train.restore_best_weights", text(flag(stopping, "restore_best_weights")));
+  for (const auto &[name, value] : trainSetupFields(module))
+    field("train." + name, value);
   field("devices", "kDevices");
   // The frozen base's features (net-split-frozen-base); size 0 without one.
   field("feature_layer", quote(featureLayer));
