@@ -1,6 +1,7 @@
 //===- Schedule.cpp - Learning-rate schedules -----------------------------===//
 
 #include "net/Runtime/Schedule.h"
+#include "net/Runtime/TrainSettings.h"
 
 #include <algorithm>
 #include <cmath>
@@ -23,8 +24,12 @@ double cosineBetween(double from, double to, double t) {
 } // namespace
 
 const std::vector<std::string> &net::runtime::lrScheduleNames() {
-  static const std::vector<std::string> names = {"constant", "step",     "exponential",
-                                                 "cosine",   "one-cycle", "reduce-on-plateau"};
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const net::settings::Schedule &s : net::settings::kSchedules)
+      out.push_back(s.flag);
+    return out;
+  }();
   return names;
 }
 

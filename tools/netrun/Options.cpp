@@ -17,9 +17,11 @@
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Summary.h"
 #include "net/Runtime/Trainer.h"
+#include "net/Runtime/TrainSettings.h"
 
 #include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <csignal>
 #include <cstdlib>
 #include <chrono>
@@ -33,9 +35,11 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
+#include <type_traits>
 #include <unistd.h>
 
 using namespace net::runtime;
+namespace settings = net::settings;
 
 namespace net::runtime::cli {
 
@@ -68,24 +72,91 @@ Setter realIn(double low, double high, bool lowOpen, std::function<void(Options 
   };
 }
 
-const std::vector<OptionSpec> &optionTable() {
-  static const std::vector<OptionSpec> table = {
+/// "a, b or c".
+std::string orList(const std::vector<std::string> &names) {
+  std::string list;
+  for (size_t i = 0; i < names.size(); ++i)
+    list += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+  return list;
+}
+
+/// A value out of `names`, or the error with the nearest name.
+Setter choiceIn(std::vector<std::string> names, std::function<void(Options &, const std::string &)> store,
+                std::string what) {
+  return [=](Options &o, const std::string &v) -> std::string {
+    if (std::find(names.begin(), names.end(), v) != names.end()) {
+      store(o, v);
+      return "";
+    }
+    std::string near = closestMatch(v, names);
+    return "expects " + what + ", got '" + v + "'" +
+           (near.empty() ? "" : "; did you mean '" + near + "'?");
+  };
+}
+
+/// The option of a setting of TrainSettings.def, storing into the member
+/// `member(o)` returns; its C++ type chooses the parser.
+template <typename Member>
+OptionSpec settingOption(const settings::Setting &s, Member member) {
+  using T = std::remove_reference_t<decltype(member(std::declval<Options &>()))>;
+  std::string help = s.help;
+  if (s.group != settings::Group::Run && s.type != settings::Type::Bool)
+    help += " (default " + settings::defaultText(s) + ")";
+  Setter set;
+  if constexpr (std::is_same_v<T, std::string>) {
+    assert(s.type == settings::Type::Choice);
+    set = choiceIn(settings::choices(s),
+                   [member](Options &o, const std::string &v) { member(o) = v; }, s.expects);
+  } else if constexpr (std::is_same_v<T, bool>) {
+    assert(s.type == settings::Type::Bool);
+    set = [member](Options &o, const std::string &) {
+      member(o) = true;
+      return std::string();
+    };
+  } else if constexpr (std::is_integral_v<T>) {
+    assert(s.type == settings::Type::Int);
+    set = intIn(int64_t(s.low), int64_t(s.high), [member](Options &o, int64_t n) { member(o) = T(n); },
+                s.expects);
+  } else {
+    assert(s.type == settings::Type::Real);
+    set = realIn(s.low, s.high, s.lowOpen, [member](Options &o, double x) { member(o) = x; },
+                 s.expects);
+  }
+  return {s.flag, s.metavar, s.verbs, help, set};
+}
+
+/// The options of the settings of `group`, in table order.
+std::vector<OptionSpec> settingOptions(settings::Group group) {
+  std::vector<OptionSpec> options;
+  auto add = [&](settings::SettingId id, auto member) {
+    if (settings::setting(id).group == group)
+      options.push_back(settingOption(settings::setting(id), member));
+  };
+#define NETC_RUN_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  add(settings::Id, [](Options &o) -> auto & { return o.Member; });
+#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  add(settings::Id, [](Options &o) -> auto & { return o.schedule.Member; });
+#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  add(settings::Id, [](Options &o) -> auto & { return o.earlyStopping.Member; });
+#include "net/Runtime/TrainSettings.def"
+  return options;
+}
+
+/// `more` after `table`.
+void append(std::vector<OptionSpec> &table, std::vector<OptionSpec> more) {
+  table.insert(table.end(), std::make_move_iterator(more.begin()),
+               std::make_move_iterator(more.end()));
+}
+
+/// The options of TrainSettings.def in their groups, among the others.
+std::vector<OptionSpec> buildOptionTable() {
+  std::vector<OptionSpec> table = {
       {"data", "NAME|DIR", "train eval export-images",
        "dataset by name (mnist, fashion-mnist), IDX folder or image folder",
        [](Options &o, const std::string &v) { o.data = v; return std::string(); }},
-      {"epochs", "N", "train", "epochs to train to (default: the model's)",
-       intIn(1, 1000000, [](Options &o, int64_t n) { o.epochs = int32_t(n); },
-             "a positive number of epochs")},
-      {"batch", "N", "train eval predict", "batch size (default: the model's)",
-       intIn(1, 1 << 20, [](Options &o, int64_t n) { o.batch = int32_t(n); },
-             "a positive batch size")},
-      {"lr", "RATE", "train", "learning rate (default: the model's)",
-       [](Options &o, const std::string &v) -> std::string {
-         if (!parseNumber(v, o.learningRate) || !(o.learningRate > 0) ||
-             !std::isfinite(o.learningRate))
-           return "expects a positive learning rate, got '" + v + "'";
-         return "";
-       }},
+  };
+  append(table, settingOptions(settings::Group::Run));
+  append(table, {
       {"seed", "N", "train", "seed of initialisation, shuffling and dropout (default 42)",
        [](Options &o, const std::string &v) -> std::string {
          if (v.empty() || v[0] == '-' || !parseNumber(v, o.seed))
@@ -125,36 +196,12 @@ const std::vector<OptionSpec> &optionTable() {
       {"resume", nullptr, "train", "continue from DIR/last.ckpt, bit for bit",
        [](Options &o, const std::string &) { o.resume = true; return std::string(); }},
       {"lr-schedule", "NAME", "train",
-       "constant, step, exponential, cosine, one-cycle or reduce-on-plateau (default constant)",
-       [](Options &o, const std::string &v) -> std::string {
-         const std::vector<std::string> &names = lrScheduleNames();
-         if (std::find(names.begin(), names.end(), v) != names.end()) {
-           o.schedule.kind = v;
-           return "";
-         }
-         std::string near = closestMatch(v, names);
-         return "expects constant, step, exponential, cosine, one-cycle or reduce-on-plateau, "
-                "got '" + v + "'" + (near.empty() ? "" : "; did you mean '" + near + "'?");
-       }},
-      {"lr-step-size", "N", "train", "step: epochs between decays (default 10)",
-       intIn(1, 1000000, [](Options &o, int64_t n) { o.schedule.stepSize = int32_t(n); },
-             "a positive number of epochs")},
-      {"lr-gamma", "G", "train", "step: factor every --lr-step-size epochs (default 0.1)",
-       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.gamma = x; },
-              "a factor in (0, 1]")},
-      {"lr-decay", "G", "train", "exponential: factor per epoch (default 0.95)",
-       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.decay = x; },
-              "a factor in (0, 1]")},
-      {"lr-min", "RATE", "train", "cosine, reduce-on-plateau: the lowest rate (default 0)",
-       realIn(0, 1e9, /*lowOpen=*/false, [](Options &o, double x) { o.schedule.minLr = x; },
-              "a non-negative learning rate")},
-      {"lr-patience", "N", "train",
-       "reduce-on-plateau: epochs without a better val_loss before reducing (default 10)",
-       intIn(1, 1000000, [](Options &o, int64_t n) { o.schedule.patience = int32_t(n); },
-             "a positive number of epochs")},
-      {"lr-factor", "F", "train", "reduce-on-plateau: factor of a reduction (default 0.1)",
-       realIn(0, 1, /*lowOpen=*/true, [](Options &o, double x) { o.schedule.factor = x; },
-              "a factor in (0, 1)")},
+       orList(lrScheduleNames()) + " (default " + lrScheduleNames().front() + ")",
+       choiceIn(lrScheduleNames(), [](Options &o, const std::string &v) { o.schedule.kind = v; },
+                orList(lrScheduleNames()))},
+  });
+  append(table, settingOptions(settings::Group::Schedule));
+  append(table, {
       {"early-stopping", nullptr, "train",
        "stop when --monitor stops improving, as Keras' EarlyStopping",
        [](Options &o, const std::string &) {
@@ -166,33 +213,9 @@ const std::vector<OptionSpec> &optionTable() {
          o.earlyStopping.enabled = false;
          return std::string();
        }},
-      {"monitor", "val_loss|val_accuracy", "train",
-       "early stopping: the quantity watched (default val_loss)",
-       [](Options &o, const std::string &v) -> std::string {
-         std::vector<std::string> names = {"val_loss", "val_accuracy"};
-         if (std::find(names.begin(), names.end(), v) != names.end()) {
-           o.earlyStopping.monitor = v;
-           return "";
-         }
-         std::string near = closestMatch(v, names);
-         return "expects val_loss or val_accuracy, got '" + v + "'" +
-                (near.empty() ? "" : "; did you mean '" + near + "'?");
-       }},
-      {"patience", "N", "train",
-       "early stopping: epochs without improvement before stopping (default 0)",
-       intIn(0, 1000000, [](Options &o, int64_t n) { o.earlyStopping.patience = int32_t(n); },
-             "a non-negative number of epochs")},
-      {"min-delta", "D", "train",
-       "early stopping: the smallest change that counts as an improvement (default 0)",
-       realIn(0, 1e9, /*lowOpen=*/false,
-              [](Options &o, double x) { o.earlyStopping.minDelta = x; },
-              "a non-negative change")},
-      {"restore-best-weights", nullptr, "train",
-       "early stopping: end with the parameters of the best epoch",
-       [](Options &o, const std::string &) {
-         o.earlyStopping.restoreBestWeights = true;
-         return std::string();
-       }},
+  });
+  append(table, settingOptions(settings::Group::EarlyStopping));
+  append(table, {
       {"validation-data", "DIR", "train",
        "validate on the image folder DIR (the same classes as --data)",
        [](Options &o, const std::string &v) -> std::string {
@@ -317,7 +340,12 @@ const std::vector<OptionSpec> &optionTable() {
        [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
       {"help", nullptr, "info train eval predict export-images export", "this help",
        [](Options &o, const std::string &) { o.help = true; return std::string(); }},
-  };
+  });
+  return table;
+}
+
+const std::vector<OptionSpec> &optionTable() {
+  static const std::vector<OptionSpec> table = buildOptionTable();
   return table;
 }
 
@@ -332,8 +360,13 @@ bool appliesTo(const OptionSpec &spec, const std::string &verb) {
 
 /// The flags that only mean something with --early-stopping.
 const std::vector<const char *> &earlyStoppingFlags() {
-  static const std::vector<const char *> flags = {"monitor", "patience", "min-delta",
-                                                  "restore-best-weights"};
+  static const std::vector<const char *> flags = [] {
+    std::vector<const char *> out;
+    for (const settings::Setting &s : settings::kSettings)
+      if (s.group == settings::Group::EarlyStopping)
+        out.push_back(s.flag);
+    return out;
+  }();
   return flags;
 }
 
@@ -356,14 +389,19 @@ std::string checkCombinations(const Options &o, const RunConfig &c) {
       if (o.given.count(flag))
         return "option '--" + std::string(flag) + "' applies only with --early-stopping" +
                (o.given.count("no-early-stopping") ? " (--no-early-stopping is given)" : "");
-  static const std::vector<std::pair<const char *, std::vector<std::string>>> uses = {
-      {"lr-step-size", {"step"}},
-      {"lr-gamma", {"step"}},
-      {"lr-decay", {"exponential"}},
-      {"lr-min", {"cosine", "reduce-on-plateau"}},
-      {"lr-patience", {"reduce-on-plateau"}},
-      {"lr-factor", {"reduce-on-plateau"}},
-  };
+  // Each schedule setting's flag with the schedules that take it.
+  static const std::vector<std::pair<const char *, std::vector<std::string>>> uses = [] {
+    std::vector<std::pair<const char *, std::vector<std::string>>> out;
+    for (const settings::Setting &s : settings::kSettings) {
+      if (s.group != settings::Group::Schedule)
+        continue;
+      out.push_back({s.flag, {}});
+      for (const settings::Schedule &schedule : settings::kSchedules)
+        if (schedule.uses(s.id))
+          out.back().second.push_back(schedule.flag);
+    }
+    return out;
+  }();
   if (o.resume && !o.given.count("lr-schedule"))
     return "";
   const std::string &kind = c.schedule.kind;
@@ -386,12 +424,9 @@ std::string checkCombinations(const Options &o, const RunConfig &c) {
 LrScheduleConfig modelSchedule(const netc_train_setup &t) {
   LrScheduleConfig c;
   c.kind = t.lr_schedule;
-  c.stepSize = t.lr_step_size;
-  c.gamma = t.lr_gamma;
-  c.decay = t.lr_decay;
-  c.minLr = t.lr_min;
-  c.patience = t.lr_patience;
-  c.factor = t.lr_factor;
+#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  c.Member = t.Field;
+#include "net/Runtime/TrainSettings.def"
   return c;
 }
 
@@ -399,10 +434,9 @@ LrScheduleConfig modelSchedule(const netc_train_setup &t) {
 EarlyStoppingConfig modelEarlyStopping(const netc_train_setup &t) {
   EarlyStoppingConfig c;
   c.enabled = t.early_stopping != 0;
-  c.monitor = t.monitor;
-  c.patience = t.patience;
-  c.minDelta = t.min_delta;
-  c.restoreBestWeights = t.restore_best_weights != 0;
+#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  c.Member = t.Field;
+#include "net/Runtime/TrainSettings.def"
   return c;
 }
 
@@ -419,20 +453,15 @@ void overModelSetup(const Options &o, const netc_train_setup &t, RunConfig &c) {
     c.schedule = LrScheduleConfig();
     c.schedule.kind = o.schedule.kind;
   }
-  take("lr-step-size", c.schedule.stepSize, o.schedule.stepSize);
-  take("lr-gamma", c.schedule.gamma, o.schedule.gamma);
-  take("lr-decay", c.schedule.decay, o.schedule.decay);
-  take("lr-min", c.schedule.minLr, o.schedule.minLr);
-  take("lr-patience", c.schedule.patience, o.schedule.patience);
-  take("lr-factor", c.schedule.factor, o.schedule.factor);
+#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  take(Flag, c.schedule.Member, o.schedule.Member);
+#include "net/Runtime/TrainSettings.def"
   c.earlyStopping = modelEarlyStopping(t);
   take("early-stopping", c.earlyStopping.enabled, o.earlyStopping.enabled);
   take("no-early-stopping", c.earlyStopping.enabled, o.earlyStopping.enabled);
-  take("monitor", c.earlyStopping.monitor, o.earlyStopping.monitor);
-  take("patience", c.earlyStopping.patience, o.earlyStopping.patience);
-  take("min-delta", c.earlyStopping.minDelta, o.earlyStopping.minDelta);
-  take("restore-best-weights", c.earlyStopping.restoreBestWeights,
-       o.earlyStopping.restoreBestWeights);
+#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  take(Flag, c.earlyStopping.Member, o.earlyStopping.Member);
+#include "net/Runtime/TrainSettings.def"
 }
 
 /// Parses the arguments after the verb; returns an error line or "".

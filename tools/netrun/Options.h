@@ -60,7 +60,7 @@ struct OptionSpec {
   const char *name;   // without "--"
   const char *value;  // metavariable, or nullptr for a switch
   const char *verbs;  // the verbs it applies to
-  const char *help;
+  std::string help;
   Setter set;
 };
 

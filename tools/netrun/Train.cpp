@@ -11,6 +11,7 @@
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Summary.h"
 #include "net/Runtime/Trainer.h"
+#include "net/Runtime/TrainSettings.h"
 
 #include <algorithm>
 #include <atomic>
@@ -27,6 +28,7 @@
 #include <iomanip>
 #include <set>
 #include <sstream>
+#include <type_traits>
 #include <unistd.h>
 
 // The build may define it from the project's version; this is that version.
@@ -35,6 +37,7 @@
 #endif
 
 using namespace net::runtime;
+namespace settings = net::settings;
 
 namespace net::runtime::cli {
 
@@ -183,12 +186,9 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
     const LrScheduleConfig &given = o.schedule;
     auto take = override("schedule");
     take("lr-schedule", merged.kind, given.kind);
-    take("lr-step-size", merged.stepSize, given.stepSize);
-    take("lr-gamma", merged.gamma, given.gamma);
-    take("lr-decay", merged.decay, given.decay);
-    take("lr-min", merged.minLr, given.minLr);
-    take("lr-patience", merged.patience, given.patience);
-    take("lr-factor", merged.factor, given.factor);
+#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  take(Flag, merged.Member, given.Member);
+#include "net/Runtime/TrainSettings.def"
     c.schedule = merged;
     EarlyStoppingConfig early = saved.earlyStopping;
     const EarlyStoppingConfig &now = o.earlyStopping;
@@ -201,10 +201,9 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
           return R::failure("option '--" + std::string(flag) +
                             "' applies only with --early-stopping (" + last +
                             " has none; add --early-stopping)");
-    takeEarly("monitor", early.monitor, now.monitor);
-    takeEarly("patience", early.patience, now.patience);
-    takeEarly("min-delta", early.minDelta, now.minDelta);
-    takeEarly("restore-best-weights", early.restoreBestWeights, now.restoreBestWeights);
+#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  takeEarly(Flag, early.Member, now.Member);
+#include "net/Runtime/TrainSettings.def"
     c.earlyStopping = early;
     AugmentConfig augment = saved.augment;
     const AugmentConfig &a = o.augment;
@@ -297,28 +296,30 @@ std::string runConfigText(const Options &o, const RunConfig &c, const netc_model
   line("epochs", std::to_string(c.epochs));
   line("batch", std::to_string(c.batch));
   line("lr", exactNumber(c.learningRate));
+  // A setting's value as its flag takes it.
+  auto value = [](const auto &v) -> std::string {
+    using T = std::decay_t<decltype(v)>;
+    if constexpr (std::is_same_v<T, bool>)
+      return v ? "true" : "false";
+    else if constexpr (std::is_same_v<T, std::string>)
+      return v;
+    else if constexpr (std::is_integral_v<T>)
+      return std::to_string(v);
+    else
+      return exactNumber(v);
+  };
   line("lr-schedule", c.schedule.kind);
-  const LrScheduleConfig &k = c.schedule;
-  if (k.kind == "step") {
-    line("lr-step-size", std::to_string(k.stepSize));
-    line("lr-gamma", exactNumber(k.gamma));
-  } else if (k.kind == "exponential") {
-    line("lr-decay", exactNumber(k.decay));
-  } else if (k.kind == "cosine") {
-    line("lr-min", exactNumber(k.minLr));
-  } else if (k.kind == "reduce-on-plateau") {
-    line("lr-min", exactNumber(k.minLr));
-    line("lr-patience", std::to_string(k.patience));
-    line("lr-factor", exactNumber(k.factor));
-  }
-  const EarlyStoppingConfig &e = c.earlyStopping;
-  line("early-stopping", e.enabled ? "true" : "false");
-  if (e.enabled) {
-    line("monitor", e.monitor);
-    line("patience", std::to_string(e.patience));
-    line("min-delta", exactNumber(e.minDelta));
-    line("restore-best-weights", e.restoreBestWeights ? "true" : "false");
-  }
+  // The settings of the run's schedule, in table order.
+  const settings::Schedule *schedule = settings::scheduleByFlag(c.schedule.kind);
+#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  if (schedule && schedule->uses(settings::Id))                                     \
+    line(Flag, value(c.schedule.Member));
+#include "net/Runtime/TrainSettings.def"
+  line("early-stopping", value(c.earlyStopping.enabled));
+#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+  if (c.earlyStopping.enabled)                                                      \
+    line(Flag, value(c.earlyStopping.Member));
+#include "net/Runtime/TrainSettings.def"
   line("seed", std::to_string(c.seed));
   line("threads", std::to_string(c.threads));
   line("device", c.device);

@@ -19,14 +19,19 @@
 namespace net::runtime {
 
 /// --lr-schedule and its parameters (saved in checkpoints as run flags).
+/// Its parameters are TrainSettings.def's schedule settings, with their
+/// defaults: stepSize, gamma (step), decay (exponential), minLr (cosine,
+/// reduce-on-plateau), patience, factor (reduce-on-plateau).
 struct LrScheduleConfig {
   std::string kind = "constant"; // one of lrScheduleNames()
-  int32_t stepSize = 10;         // step: epochs between decays
-  double gamma = 0.1;            // step: factor per stepSize epochs
-  double decay = 0.95;           // exponential: factor per epoch
-  double minLr = 0;              // cosine: the floor; reduce-on-plateau: the floor
-  int32_t patience = 10;         // reduce-on-plateau: epochs without improvement
-  double factor = 0.1;           // reduce-on-plateau: factor of a reduction
+#define NETC_SCHEDULE_TYPE_Int int32_t
+#define NETC_SCHEDULE_TYPE_Real double
+#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, Type, Default, \
+                              ...)                                                           \
+  NETC_SCHEDULE_TYPE_##Type Member = Default;
+#include "net/Runtime/TrainSettings.def"
+#undef NETC_SCHEDULE_TYPE_Int
+#undef NETC_SCHEDULE_TYPE_Real
 };
 
 /// constant, step, exponential, cosine, one-cycle, reduce-on-plateau.
