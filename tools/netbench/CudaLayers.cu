@@ -120,6 +120,22 @@ struct GpuLayer {
     NB_NETC("netc::cuda::fused_conv2d_grad");
   }
 
+  /// The inputs and both sides' outputs, on the device.
+  struct Buffers {
+    explicit Buffers(std::size_t N)
+        : x(N * xs), w(ws), b(F), dy(N * ys), yN(N * ys), saved(N * zs), scratch(N * zs),
+          dxN(kDx ? N * xs : 1), dwN(ws), dbN(F), z(N * zs), a(N * zs), yS(POOL ? N * ys : 1),
+          zeros(N * zs), aF(N * zs), yF(POOL ? N * ys : 1), da(N * zs), dz(N * zs),
+          dxC(kDx ? N * xs : 1), dwC(ws), dbC(F) {}
+    DeviceBuffer x, w, b, dy;
+    // netc's.
+    DeviceBuffer yN, saved, scratch, dxN, dwN, dbN;
+    // cuDNN's: separate (z, a, y), fused (zeros, af, yf), backward (da, dz, dx, dw, db).
+    DeviceBuffer z, a, yS, zeros, aF, yF, da, dz, dxC, dwC, dbC;
+    float *ySep() { return POOL ? yS.get() : a.get(); }
+    float *yFus() { return POOL ? yF.get() : aF.get(); }
+  };
+
   static Row run(const Spec &spec, int n, Context &ctx) {
     Row row;
     row.layer = spec.name;
@@ -131,74 +147,83 @@ struct GpuLayer {
 
     // Inputs: the CPU benchmark's distributions and seeds.
     const float scale = 1.f / std::sqrt(float(C * K * K));
-    DeviceBuffer x(N * xs), w(ws), b(F), dy(N * ys);
-    upload(x, uniform(N * xs, -1.f, 1.f, 1));
-    upload(w, uniform(ws, -scale, scale, 2));
-    upload(b, uniform(F, -0.1f, 0.1f, 3));
-    upload(dy, uniform(N * ys, -1.f, 1.f, 4));
-    // netc's buffers.
-    DeviceBuffer yN(N * ys), saved(N * zs), scratch(N * zs), dxN(kDx ? N * xs : 1), dwN(ws),
-        dbN(F);
-    // cuDNN's: separate (z, a, y), fused (zeros, af, yf), backward (da, dz, dx, dw, db).
-    DeviceBuffer z(N * zs), a(N * zs), yS(POOL ? N * ys : 1), zeros(N * zs), aF(N * zs),
-        yF(POOL ? N * ys : 1), da(N * zs), dz(N * zs), dxC(kDx ? N * xs : 1), dwC(ws), dbC(F);
-    float *ySep = POOL ? yS.get() : a.get();
-    float *yFus = POOL ? yF.get() : aF.get();
+    Buffers B(N);
+    upload(B.x, uniform(N * xs, -1.f, 1.f, 1));
+    upload(B.w, uniform(ws, -scale, scale, 2));
+    upload(B.b, uniform(F, -0.1f, 0.1f, 3));
+    upload(B.dy, uniform(N * ys, -1.f, 1.f, 4));
 
     CudnnConv conv(ctx.handles, ctx.workspace, g, n);
-    conv.search(x.get(), w.get(), z.get(), dz.get(), kDx ? dxC.get() : nullptr, dwC.get(),
-                ctx.searchBytes);
+    conv.search(B.x.get(), B.w.get(), B.z.get(), B.dz.get(), kDx ? B.dxC.get() : nullptr,
+                B.dwC.get(), ctx.searchBytes);
     row.fwdAlgos = conv.describeForward();
     row.bwdAlgos = conv.describeBackward();
     if (!conv.fusedOk())
       std::printf("  cuDNN fused form skipped: %s\n", conv.fusedWhy().c_str());
 
-    // --- forward: check, then time -------------------------------------------
-    fused(n, x.get(), w.get(), b.get(), yN.get(), nullptr);
-    conv.forwardSeparate(x.get(), w.get(), b.get(), z.get(), a.get(), ySep);
+    checkAndTimeForward(spec, n, ctx, conv, B, row);
+    checkAndTimeBackward(spec, n, ctx, conv, B, row);
+    NB_NETC("netc kernels (after timing)");
+    return row;
+  }
+
+  /// The forward of each side checked against cuDNN's separate form, then
+  /// timed where it agrees.
+  static void checkAndTimeForward(const Spec &spec, int n, Context &ctx, CudnnConv &conv,
+                                  Buffers &B, Row &row) {
+    const std::size_t N = std::size_t(n);
+    fused(n, B.x.get(), B.w.get(), B.b.get(), B.yN.get(), nullptr);
+    conv.forwardSeparate(B.x.get(), B.w.get(), B.b.get(), B.z.get(), B.a.get(), B.ySep());
     if (conv.fusedOk())
-      conv.forwardFused(x.get(), w.get(), b.get(), zeros.get(), aF.get(), yFus);
+      conv.forwardFused(B.x.get(), B.w.get(), B.b.get(), B.zeros.get(), B.aF.get(), B.yFus());
     NB_CUDA(cudaDeviceSynchronize());
-    const std::vector<float> ref = download(ySep, N * ys), yn = download(yN);
+    const std::vector<float> ref = download(B.ySep(), N * ys), yn = download(B.yN);
     const Agreement fa = compare(yn, ref);
     std::printf("  check %-22s n=%-4d netc fwd  vs cuDNN separate: %s\n", spec.name, n,
                 describe(fa, ctx.fwdTolerance, yn, ref).c_str());
     bool fusedAgrees = false;
     if (conv.fusedOk()) {
-      const std::vector<float> yf = download(yFus, N * ys);
+      const std::vector<float> yf = download(B.yFus(), N * ys);
       const Agreement ca = compare(yf, ref);
       fusedAgrees = ca.ok(ctx.fwdTolerance);
       std::printf("  check %-22s n=%-4d cuDNN fused vs separate:    %s\n", spec.name, n,
                   describe(ca, ctx.fwdTolerance, yf, ref).c_str());
     }
     if (fa.ok(ctx.fwdTolerance))
-      row.fwdNetc = timeGpu([&] { fused(n, x.get(), w.get(), b.get(), yN.get(), nullptr); });
+      row.fwdNetc =
+          timeGpu([&] { fused(n, B.x.get(), B.w.get(), B.b.get(), B.yN.get(), nullptr); });
     if (fusedAgrees)
-      row.fwdFused = timeGpu(
-          [&] { conv.forwardFused(x.get(), w.get(), b.get(), zeros.get(), aF.get(), yFus); });
-    row.fwdSeparate =
-        timeGpu([&] { conv.forwardSeparate(x.get(), w.get(), b.get(), z.get(), a.get(), ySep); });
+      row.fwdFused = timeGpu([&] {
+        conv.forwardFused(B.x.get(), B.w.get(), B.b.get(), B.zeros.get(), B.aF.get(), B.yFus());
+      });
+    row.fwdSeparate = timeGpu([&] {
+      conv.forwardSeparate(B.x.get(), B.w.get(), B.b.get(), B.z.get(), B.a.get(), B.ySep());
+    });
+  }
 
-    // --- backward: each from its own training forward --------------------------
-    float *dxn = kDx ? dxN.get() : nullptr, *dxc = kDx ? dxC.get() : nullptr;
-    fused(n, x.get(), w.get(), b.get(), yN.get(), saved.get());
-    fusedGrad(n, dy.get(), x.get(), w.get(), yN.get(), saved.get(), scratch.get(), dxn,
-              dwN.get(), dbN.get());
-    conv.forwardSeparate(x.get(), w.get(), b.get(), z.get(), a.get(), ySep);
+  /// The backward of each side, each from its own training forward; netc's
+  /// checked against the double reference, then timed where it agrees.
+  static void checkAndTimeBackward(const Spec &spec, int n, Context &ctx, CudnnConv &conv,
+                                   Buffers &B, Row &row) {
+    float *dxn = kDx ? B.dxN.get() : nullptr, *dxc = kDx ? B.dxC.get() : nullptr;
+    fused(n, B.x.get(), B.w.get(), B.b.get(), B.yN.get(), B.saved.get());
+    fusedGrad(n, B.dy.get(), B.x.get(), B.w.get(), B.yN.get(), B.saved.get(), B.scratch.get(),
+              dxn, B.dwN.get(), B.dbN.get());
+    conv.forwardSeparate(B.x.get(), B.w.get(), B.b.get(), B.z.get(), B.a.get(), B.ySep());
     auto cudnnGrad = [&] {
-      conv.backward(dy.get(), x.get(), w.get(), z.get(), a.get(), ySep, da.get(), dz.get(), dxc,
-                    dwC.get(), dbC.get());
+      conv.backward(B.dy.get(), B.x.get(), B.w.get(), B.z.get(), B.a.get(), B.ySep(), B.da.get(),
+                    B.dz.get(), dxc, B.dwC.get(), B.dbC.get());
     };
     cudnnGrad();
     NB_CUDA(cudaDeviceSynchronize());
     // netc's gradients gate its timing against the double reference from its
     // own forward (ConvGradReference.h), at sampled elements plus where cuDNN
     // differed most; the comparison with cuDNN is printed beside it.
-    const std::vector<float> hx = download(x), hw = download(w), hdy = download(dy),
-                             hy = download(yN), hsaved = download(saved);
-    const ConvGradReference reference(ConvGradProblem{n, C, H, W, F, K, PAD, OH, OW, POOL, POH,
-                                                      POW, hx.data(), hw.data(), hdy.data(),
-                                                      hy.data(), hsaved.data()});
+    const std::vector<float> hx = download(B.x), hw = download(B.w), hdy = download(B.dy),
+                             hy = download(B.yN), hsaved = download(B.saved);
+    const ConvGradReference reference(ConvGradProblem{n, C, H, W, F, K, PAD, OH, OW, POOL, POH, POW,
+                                                      hx.data(), hw.data(), hdy.data(), hy.data(),
+                                                      hsaved.data()});
     bool agree = true;
     auto check = [&](const char *what, const DeviceBuffer &mine, const DeviceBuffer &theirs,
                      auto ref, std::int64_t budget) {
@@ -206,24 +231,24 @@ struct GpuLayer {
       const Agreement ag = compare(m, t);
       std::printf("  check %-22s n=%-4d netc bwd %-2s vs cuDNN:        %s\n", spec.name, n, what,
                   describe(ag, ctx.bwdTolerance, m, t).c_str());
-      const SampledAgreement sa =
-          compareSampled(m, ref, budget, {std::int64_t(ag.worstIndex)});
+      const SampledAgreement sa = compareSampled(m, ref, budget, {std::int64_t(ag.worstIndex)});
       agree = agree && sa.ok(kReferenceTolerance);
       std::printf("  check %-22s n=%-4d netc bwd %-2s vs double ref:   %s\n", spec.name, n, what,
                   describeSampled(sa, kReferenceTolerance, ag.ok(ctx.bwdTolerance)).c_str());
     };
-    check("dw", dwN, dwC, [&](std::int64_t e) { return reference.dw(e); }, 64);
-    check("db", dbN, dbC, [&](std::int64_t e) { return reference.db(int(e)); }, F);
+    check(
+        "dw", B.dwN, B.dwC, [&](std::int64_t e) { return reference.dw(e); }, 64);
+    check(
+        "db", B.dbN, B.dbC, [&](std::int64_t e) { return reference.db(int(e)); }, F);
     if (kDx)
-      check("dx", dxN, dxC, [&](std::int64_t e) { return reference.dx(e); }, 20000);
+      check(
+          "dx", B.dxN, B.dxC, [&](std::int64_t e) { return reference.dx(e); }, 20000);
     if (agree)
       row.bwdNetc = timeGpu([&] {
-        fusedGrad(n, dy.get(), x.get(), w.get(), yN.get(), saved.get(), scratch.get(), dxn,
-                  dwN.get(), dbN.get());
+        fusedGrad(n, B.dy.get(), B.x.get(), B.w.get(), B.yN.get(), B.saved.get(),
+                  B.scratch.get(), dxn, B.dwN.get(), B.dbN.get());
       });
     row.bwdCudnn = timeGpu(cudnnGrad);
-    NB_NETC("netc kernels (after timing)");
-    return row;
   }
 };
 
@@ -263,23 +288,16 @@ std::string pct(double gflop, double s, double peak) {
   return buf;
 }
 
-} // namespace
+/// A measured layer at one batch, with the entry it measured.
+struct MeasuredRow {
+  Row row;
+  const Entry *entry;
+};
 
-int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
-  Handles handles(opt.tf32);
-  Workspace workspace;
-  std::size_t freeBytes = 0, totalBytes = 0;
-  NB_CUDA(cudaMemGetInfo(&freeBytes, &totalBytes));
-  Context ctx{handles, workspace, std::min<std::size_t>(std::size_t(1) << 30, freeBytes / 8),
-              opt.tf32 ? 5e-3 : 1e-4, opt.tf32 ? 1e-2 : 1e-3};
-  std::printf("layers: batches");
-  for (int n : opt.batches)
-    std::printf(" %d", n);
-  std::printf("; cuDNN search workspace %zu MiB; math %s\n\n", ctx.searchBytes >> 20,
-              opt.tf32 ? "TF32 allowed (--tf32)" : "FP32 (CUDNN_FMA_MATH, CUBLAS_DEFAULT_MATH)");
-
-  std::vector<Row> rows;
-  std::vector<const Entry *> rowEntry;
+/// Every layer at every batch, in order; a layer that fails is a failed row.
+/// 0, or 1 when one failed; `stopped` when a failure left the device unusable.
+int measureLayers(const CudaOptions &opt, Context &ctx, std::vector<MeasuredRow> &rows,
+                  bool &stopped) {
   int rc = 0;
   for (const Entry &e : kLayers) {
     for (int n : opt.batches) {
@@ -300,16 +318,18 @@ int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
         if (sticky != cudaSuccess) {
           std::printf("error: the device is unusable after that (%s: %s); stopping\n",
                       cudaGetErrorName(sticky), cudaGetErrorString(sticky));
+          stopped = true;
           return 1;
         }
       }
-      rows.push_back(row);
-      rowEntry.push_back(&e);
+      rows.push_back({row, &e});
       std::fflush(stdout);
     }
   }
+  return rc;
+}
 
-  const double peak = dev.peakGflops;
+void printForwardTable(const std::vector<MeasuredRow> &rows, double peak) {
   std::printf("\nForward, inference (microseconds per call, device events, median of 7 rounds; "
               "cuDNN fused = ConvolutionBiasActivationForward + PoolingForward, separate = "
               "ConvolutionForward + AddTensor + ActivationForward + PoolingForward; best = the "
@@ -319,8 +339,8 @@ int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
               "cuDNN best us / netc us | cuDNN algorithms |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const Row &r = rows[i];
-    const int pool = rowEntry[i]->spec.g.pool;
+    const Row &r = rows[i].row;
+    const int pool = rows[i].entry->spec.g.pool;
     if (r.failed) {
       std::printf("| %s%s | %d | failed | | | | | | | | | |\n", r.layer.c_str(), poolName(pool),
                   r.batch);
@@ -338,7 +358,9 @@ int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
                 fmtRatio(best, r.fwdNetc.median).c_str(), fusedBest ? "fused" : "separate",
                 r.fwdAlgos.c_str());
   }
+}
 
+void printBackwardTable(const std::vector<MeasuredRow> &rows, double peak) {
   std::printf("\nBackward (netc fused_conv2d_grad vs cuDNN PoolingBackward + ActivationBackward "
               "+ ConvolutionBackwardBias + BackwardFilter + BackwardData; dx only when C > 1; "
               "GFLOP/s counts 2*F*C*K*K*OH*OW*n per product computed; ratio > 1: netc faster)\n\n");
@@ -347,8 +369,8 @@ int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
               "algorithms |\n");
   std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n");
   for (std::size_t i = 0; i < rows.size(); ++i) {
-    const Row &r = rows[i];
-    const ConvGeometry &g = rowEntry[i]->spec.g;
+    const Row &r = rows[i].row;
+    const ConvGeometry &g = rows[i].entry->spec.g;
     if (r.failed) {
       std::printf("| %s%s | %d | failed | | | | | | | | |\n", r.layer.c_str(), poolName(g.pool),
                   r.batch);
@@ -364,6 +386,30 @@ int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
                 pct(r.bwdGflop, r.bwdNetc.median, peak).c_str(),
                 fmtRatio(r.bwdCudnn.median, r.bwdNetc.median).c_str(), r.bwdAlgos.c_str());
   }
+}
+
+} // namespace
+
+int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
+  Handles handles(opt.tf32);
+  Workspace workspace;
+  std::size_t freeBytes = 0, totalBytes = 0;
+  NB_CUDA(cudaMemGetInfo(&freeBytes, &totalBytes));
+  Context ctx{handles, workspace, std::min<std::size_t>(std::size_t(1) << 30, freeBytes / 8),
+              opt.tf32 ? 5e-3 : 1e-4, opt.tf32 ? 1e-2 : 1e-3};
+  std::printf("layers: batches");
+  for (int n : opt.batches)
+    std::printf(" %d", n);
+  std::printf("; cuDNN search workspace %zu MiB; math %s\n\n", ctx.searchBytes >> 20,
+              opt.tf32 ? "TF32 allowed (--tf32)" : "FP32 (CUDNN_FMA_MATH, CUBLAS_DEFAULT_MATH)");
+
+  std::vector<MeasuredRow> rows;
+  bool stopped = false;
+  const int rc = measureLayers(opt, ctx, rows, stopped);
+  if (stopped)
+    return rc;
+  printForwardTable(rows, dev.peakGflops);
+  printBackwardTable(rows, dev.peakGflops);
   std::printf("\n'-' = not timed: its outputs failed their check (see the check lines), or "
               "the form does not exist for the layer\n");
   return rc;
