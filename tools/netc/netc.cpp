@@ -24,6 +24,7 @@
 #include "net/ONNX/Import.h"
 #include "net/ONNX/WeightsFrom.h"
 #include "net/Runtime/Checkpoint.h"
+#include "net/Version.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"

@@ -5,6 +5,7 @@
 #include "net/Runtime/Plot.h"
 
 #include "net/Runtime/Checkpoint.h"
+#include "net/Version.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Image.h"
 #include "net/Runtime/ImageFolder.h"
@@ -31,10 +32,6 @@
 #include <type_traits>
 #include <unistd.h>
 
-// The build may define it from the project's version; this is that version.
-#ifndef NETRUN_VERSION
-#define NETRUN_VERSION "0.1.0"
-#endif
 
 using namespace net::runtime;
 namespace settings = net::settings;
@@ -283,7 +280,7 @@ std::string runConfigText(const Options &o, const RunConfig &c, const netc_model
     t << key << " = " << value << "\n";
   };
   t << "# netrun train: the run's configuration (keys after 'compiler' are the flags)\n";
-  line("netrun", NETRUN_VERSION);
+  line("netrun", NETC_VERSION);
   line("date", date);
   line("command", command);
   line("model", o.positional[0]);

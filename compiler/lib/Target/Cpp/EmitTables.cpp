@@ -13,6 +13,7 @@
 #include "net/Dialect/Shapes.h"
 #include "net/Runtime/ModelABI.h"
 #include "net/Runtime/TrainSettings.h"
+#include "net/Version.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -240,7 +241,7 @@ void CppEmitter::emitTables() {
   field("magic", "NETC_MAGIC");
   field("abi_version", "NETC_ABI_VERSION");
   field("network", quote(network));
-  field("compiler", quote("netc " NETC_COMPILER_VERSION));
+  field("compiler", quote("netc " NETC_VERSION));
   field("input_rank", text(inputShape.size()));
   for (size_t i = 0; i < inputShape.size(); ++i)
     field("input_shape[" + text(i) + "]", text(inputShape[i]));
