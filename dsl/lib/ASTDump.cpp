@@ -4,7 +4,7 @@
 
 #include "llvm/Support/Format.h"
 
-using namespace net::dsl;
+using namespace netc::dsl;
 
 namespace {
 
@@ -131,7 +131,7 @@ private:
 
 } // namespace
 
-void net::dsl::dump(const Module &module, const llvm::SourceMgr &sourceMgr,
+void netc::dsl::dump(const Module &module, const llvm::SourceMgr &sourceMgr,
                     llvm::raw_ostream &os) {
   Dumper(sourceMgr, os).dump(module);
 }

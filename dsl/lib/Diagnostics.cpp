@@ -4,7 +4,7 @@
 
 #include "llvm/Support/WithColor.h"
 
-using namespace net::dsl;
+using namespace netc::dsl;
 
 void Diagnostics::error(llvm::SMLoc loc, const llvm::Twine &message) {
   ++errors;
@@ -22,7 +22,7 @@ void Diagnostics::note(llvm::SMLoc loc, const llvm::Twine &message) {
     sourceMgr.PrintMessage(loc, llvm::SourceMgr::DK_Note, message);
 }
 
-std::string net::dsl::closestMatch(llvm::StringRef name,
+std::string netc::dsl::closestMatch(llvm::StringRef name,
                                    llvm::ArrayRef<llvm::StringRef> candidates) {
   std::string best;
   unsigned bestDistance = ~0u;

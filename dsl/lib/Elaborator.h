@@ -48,7 +48,7 @@ namespace mlir::func {
 class FuncOp;
 } // namespace mlir::func
 
-namespace net::dsl::elaboration {
+namespace netc::dsl::elaboration {
 
 using llvm::SMLoc;
 using llvm::StringRef;
@@ -169,9 +169,9 @@ private:
   std::optional<mlir::DictionaryAttr> lrSchedule(const Expr &expr, Scope &scope);
   std::optional<mlir::DictionaryAttr> earlyStopping(const Expr &expr, Scope &scope);
   std::optional<mlir::DictionaryAttr> settingCall(const Expr &call, StringRef name,
-                                                  llvm::ArrayRef<net::settings::SettingId> ids,
+                                                  llvm::ArrayRef<netc::settings::SettingId> ids,
                                                   Scope &scope);
-  std::optional<mlir::Attribute> settingAttr(const net::settings::Setting &spec,
+  std::optional<mlir::Attribute> settingAttr(const netc::settings::Setting &spec,
                                              const Value *v, SMLoc at, StringRef name);
   Value optimizer(const Expr &call, Scope &scope);
 
@@ -240,6 +240,6 @@ private:
   mlir::DictionaryAttr trainSetup;
 };
 
-} // namespace net::dsl::elaboration
+} // namespace netc::dsl::elaboration
 
 #endif // NET_DSL_LIB_ELABORATOR_H

@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-namespace net::dsl::elaboration {
+namespace netc::dsl::elaboration {
 
 namespace {
 
@@ -452,4 +452,4 @@ std::optional<bool> Elaborator::toBool(const Value &v, SMLoc loc, const Twine &w
   return std::nullopt;
 }
 
-} // namespace net::dsl::elaboration
+} // namespace netc::dsl::elaboration

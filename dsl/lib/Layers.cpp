@@ -18,7 +18,7 @@
 
 #include <algorithm>
 
-namespace net::dsl::elaboration {
+namespace netc::dsl::elaboration {
 
 namespace {
 
@@ -472,4 +472,4 @@ Value Elaborator::addLayer(Value lhs, Value rhs, SMLoc loc, StringRef explicitNa
   return Value::ofTensor(out, result.shape);
 }
 
-} // namespace net::dsl::elaboration
+} // namespace netc::dsl::elaboration

@@ -9,9 +9,9 @@
 #include <cmath>
 #include <cstdlib>
 
-using namespace net::dsl;
+using namespace netc::dsl;
 
-llvm::StringRef net::dsl::spell(TokenKind kind) {
+llvm::StringRef netc::dsl::spell(TokenKind kind) {
   switch (kind) {
   case TokenKind::eof: return "end of file";
   case TokenKind::error: return "invalid token";

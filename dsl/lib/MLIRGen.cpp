@@ -26,7 +26,7 @@
 #include <cmath>
 #include <cstdlib>
 
-namespace net::dsl::elaboration {
+namespace netc::dsl::elaboration {
 
 //===----------------------------------------------------------------------===//
 // Diagnostics
@@ -341,9 +341,9 @@ void Elaborator::execOutput(const Stmt &stmt, Scope &scope) {
   output = v;
 }
 
-} // namespace net::dsl::elaboration
+} // namespace netc::dsl::elaboration
 
-mlir::OwningOpRef<mlir::ModuleOp> net::dsl::mlirGen(mlir::MLIRContext &context,
+mlir::OwningOpRef<mlir::ModuleOp> netc::dsl::mlirGen(mlir::MLIRContext &context,
                                                     const Module &module,
                                                     Diagnostics &diags,
                                                     llvm::ArrayRef<Override> overrides) {

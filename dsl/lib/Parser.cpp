@@ -4,7 +4,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 
-using namespace net::dsl;
+using namespace netc::dsl;
 
 namespace {
 /// Counts nesting on entry, restores it on exit.

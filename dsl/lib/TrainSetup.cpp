@@ -17,11 +17,11 @@
 #include <cmath>
 #include <iterator>
 
-namespace net::dsl::elaboration {
+namespace netc::dsl::elaboration {
 
 namespace {
 
-namespace settings = net::settings;
+namespace settings = netc::settings;
 using settings::SettingId;
 using SettingType = settings::Type;
 
@@ -370,4 +370,4 @@ Value Elaborator::optimizer(const Expr &call, Scope &scope) {
   return opt;
 }
 
-} // namespace net::dsl::elaboration
+} // namespace netc::dsl::elaboration

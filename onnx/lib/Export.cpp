@@ -21,10 +21,10 @@
 #include <sstream>
 #include <vector>
 
-using namespace net::runtime;
-using net::onnx::AttributeKind;
-using net::onnx::AttributeMapping;
-using net::onnx::OpMapping;
+using namespace netc::runtime;
+using netc::onnx::AttributeKind;
+using netc::onnx::AttributeMapping;
+using netc::onnx::OpMapping;
 
 namespace {
 
@@ -207,7 +207,7 @@ void Exporter::startModel() {
   model.set_producer_version(info.compiler ? info.compiler : "");
   auto *opset = model.add_opset_import();
   opset->set_domain("");
-  opset->set_version(net::onnx::kExportOpset);
+  opset->set_version(netc::onnx::kExportOpset);
   graph = model.mutable_graph();
   graph->set_name(info.network);
 }
@@ -228,14 +228,14 @@ bool Exporter::exportOp(const Op &op) {
   std::string out = op.layer + ":" + op.result.substr(1);
   values[op.result] = out;
   auto in = [&](size_t i) { return operand(op.operands.at(i)); };
-  const OpMapping *row = net::onnx::exportedAs(k);
+  const OpMapping *row = netc::onnx::exportedAs(k);
   if (!row)
     return false;
   if (op.operands.size() != size_t(row->operands))
     throw MalformedGraph("layer '" + op.layer + "' (" + k + ") has " +
                          std::to_string(op.operands.size()) + " operands, " + k + " takes " +
                          std::to_string(row->operands));
-  if (row == &net::onnx::kBiasAdd) {
+  if (row == &netc::onnx::kBiasAdd) {
     auto producer = producers.find(op.operands[0]);
     if (producer != producers.end() && uses[op.operands[0]] == 1 &&
         producer->second->input_size() == 2) {
@@ -246,16 +246,16 @@ bool Exporter::exportOp(const Op &op) {
     }
   }
   ::onnx::NodeProto *n = nullptr;
-  if (row == &net::onnx::kGlobalAveragePool) {
+  if (row == &netc::onnx::kGlobalAveragePool) {
     auto *pool = node(row->onnx, op, out + "/1x1");
     pool->add_input(in(0));
-    n = node(net::onnx::kFlatten.onnx, op, out);
+    n = node(netc::onnx::kFlatten.onnx, op, out);
     n->add_input(out + "/1x1");
-    attr(n, net::onnx::kFlatten.fixed.onnx, net::onnx::kFlatten.fixed.value);
-  } else if (row == &net::onnx::kDropout) {
+    attr(n, netc::onnx::kFlatten.fixed.onnx, netc::onnx::kFlatten.fixed.value);
+  } else if (row == &netc::onnx::kDropout) {
     // The rate as Dropout's ratio input (opset 12+); ONNX runtimes
     // apply it only in training mode, as net does.
-    const AttributeMapping &rate = net::onnx::kDropoutRate;
+    const AttributeMapping &rate = netc::onnx::kDropoutRate;
     auto *ratio = graph->add_initializer();
     ratio->set_name(out + "/" + std::string(rate.onnx));
     ratio->set_data_type(::onnx::TensorProto_DataType_FLOAT);
@@ -267,9 +267,9 @@ bool Exporter::exportOp(const Op &op) {
     n = node(row->onnx, op, out);
     for (size_t i = 0; i < op.operands.size(); ++i)
       n->add_input(in(i));
-    if (row == &net::onnx::kConv) {
+    if (row == &netc::onnx::kConv) {
       const netc_tensor_info &w = info.params[paramIndex.at(op.operands[1].substr(1))];
-      attr(n, net::onnx::kConvKernelShape, std::vector<int64_t>{w.shape[2], w.shape[3]});
+      attr(n, netc::onnx::kConvKernelShape, std::vector<int64_t>{w.shape[2], w.shape[3]});
     }
     for (const AttributeMapping &a : row->attributes) {
       if (a.net.empty())
@@ -283,7 +283,7 @@ bool Exporter::exportOp(const Op &op) {
     if (!row->fixed.onnx.empty())
       attr(n, row->fixed.onnx, row->fixed.value);
   }
-  if (row == &net::onnx::kConv || row == &net::onnx::kGemm)
+  if (row == &netc::onnx::kConv || row == &netc::onnx::kGemm)
     producers[op.result] = n;
   return true;
 }
@@ -344,6 +344,6 @@ Status Exporter::run(const std::string &path) {
 
 } // namespace
 
-Status net::onnx::exportModel(const Instance &instance, const std::string &path) {
+Status netc::onnx::exportModel(const Instance &instance, const std::string &path) {
   return Exporter(instance).run(path);
 }

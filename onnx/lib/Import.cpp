@@ -19,7 +19,7 @@
 #include <cstring>
 #include <fstream>
 
-using namespace net::onnx;
+using namespace netc::onnx;
 using llvm::StringRef;
 using llvm::Twine;
 namespace shapes = mlir::net::shapes;
@@ -32,7 +32,7 @@ constexpr uint64_t kMaxFileBytes = uint64_t(1) << 31;
 
 } // namespace
 
-namespace net::onnx {
+namespace netc::onnx {
 
 std::string Importer::nodeName(const Node &node) const {
   if (!node.name().empty())
@@ -282,9 +282,9 @@ llvm::Expected<ImportedModel> Importer::run() {
   return result;
 }
 
-} // namespace net::onnx
+} // namespace netc::onnx
 
-llvm::Expected<ImportedModel> net::onnx::importModel(mlir::MLIRContext &context,
+llvm::Expected<ImportedModel> netc::onnx::importModel(mlir::MLIRContext &context,
                                                      llvm::StringRef path,
                                                      llvm::StringRef networkName) {
   context.getOrLoadDialect<mlir::net::NetDialect>();

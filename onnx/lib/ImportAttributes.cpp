@@ -13,7 +13,7 @@ using llvm::Twine;
 namespace shapes = mlir::net::shapes;
 using shapes::Shape;
 
-namespace net::onnx {
+namespace netc::onnx {
 
 const ::onnx::AttributeProto *Importer::attr(const Node &node, StringRef name) const {
   for (const auto &a : node.attribute())
@@ -124,4 +124,4 @@ Importer::windowPads(const Node &node, llvm::ArrayRef<int64_t> in,
   return std::nullopt;
 }
 
-} // namespace net::onnx
+} // namespace netc::onnx

@@ -17,7 +17,7 @@ using llvm::Twine;
 namespace shapes = mlir::net::shapes;
 using shapes::Shape;
 
-namespace net::onnx {
+namespace netc::onnx {
 
 void Importer::readInitializers() {
   const ::onnx::GraphProto &graph = model.graph();
@@ -144,4 +144,4 @@ mlir::Value Importer::param(const Node &node, StringRef name, llvm::ArrayRef<int
   return op.getResult();
 }
 
-} // namespace net::onnx
+} // namespace netc::onnx

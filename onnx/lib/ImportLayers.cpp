@@ -15,7 +15,7 @@ using llvm::Twine;
 namespace shapes = mlir::net::shapes;
 using shapes::Shape;
 
-namespace net::onnx {
+namespace netc::onnx {
 namespace {
 
 /// Transposes a row-major [rows, cols] matrix.
@@ -267,4 +267,4 @@ void Importer::matMul(const Node &node) {
 }
 
 
-} // namespace net::onnx
+} // namespace netc::onnx

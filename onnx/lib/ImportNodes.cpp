@@ -19,7 +19,7 @@ using llvm::Twine;
 namespace shapes = mlir::net::shapes;
 using shapes::Shape;
 
-namespace net::onnx {
+namespace netc::onnx {
 
 void Importer::importNode(const Node &node) {
   if (!node.domain().empty() && node.domain() != "ai.onnx") {
@@ -288,4 +288,4 @@ void Importer::pad(const Node &node) {
   setOutput(node, Tensor{x->value, x->shape});
 }
 
-} // namespace net::onnx
+} // namespace netc::onnx

@@ -35,7 +35,7 @@
 #include <string>
 #include <vector>
 
-namespace net::onnx {
+namespace netc::onnx {
 
 /// A constant: an initializer or the value of a Constant node.
 struct Constant {
@@ -159,6 +159,6 @@ private:
   size_t nodeIndex = 0;
 };
 
-} // namespace net::onnx
+} // namespace netc::onnx
 
 #endif // NET_ONNX_LIB_IMPORTER_H

@@ -19,7 +19,7 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
 
-using namespace net::onnx;
+using namespace netc::onnx;
 
 namespace {
 
@@ -240,7 +240,7 @@ std::optional<std::string> firstDifference(const Walk &ours, const Walk &theirs,
 
 } // namespace
 
-llvm::Expected<MatchedWeights> net::onnx::matchWeights(mlir::ModuleOp model,
+llvm::Expected<MatchedWeights> netc::onnx::matchWeights(mlir::ModuleOp model,
                                                        const ImportedModel &onnx,
                                                        llvm::StringRef path) {
   Walk ourWalk = walkOrder(model), theirWalk = walkOrder(*onnx.module);

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <cmath>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -52,12 +52,12 @@ int64_t mapIndex(int64_t i, int64_t size, Fill fill) {
 
 } // namespace
 
-const std::vector<std::string> &net::runtime::fillModeNames() {
+const std::vector<std::string> &netc::runtime::fillModeNames() {
   static const std::vector<std::string> names = {"nearest", "constant", "reflect", "wrap"};
   return names;
 }
 
-TransformParams net::runtime::drawTransform(const AugmentConfig &c, int32_t width,
+TransformParams netc::runtime::drawTransform(const AugmentConfig &c, int32_t width,
                                             int32_t height, Random &rng) {
   TransformParams p;
   double rotation = uniformIn(rng, -c.rotationRange, c.rotationRange);
@@ -86,7 +86,7 @@ TransformParams net::runtime::drawTransform(const AugmentConfig &c, int32_t widt
   return p;
 }
 
-AffineMap net::runtime::inverseMap(const TransformParams &p, int32_t width, int32_t height) {
+AffineMap netc::runtime::inverseMap(const TransformParams &p, int32_t width, int32_t height) {
   // Columns of the linear part, built in (x, y); Keras writes the same
   // matrices in (row, column).
   double a = 1, b = 0, d = 0, e = 1; // [[a, b], [d, e]]
@@ -118,7 +118,7 @@ AffineMap net::runtime::inverseMap(const TransformParams &p, int32_t width, int3
   return map;
 }
 
-void net::runtime::warpImage(const uint8_t *src, int32_t channels, int32_t height,
+void netc::runtime::warpImage(const uint8_t *src, int32_t channels, int32_t height,
                              int32_t width, const AffineMap &map, const AugmentConfig &config,
                              float *dst) {
   Fill fill = fillOf(config.fillMode);
@@ -153,7 +153,7 @@ void net::runtime::warpImage(const uint8_t *src, int32_t channels, int32_t heigh
     }
 }
 
-void net::runtime::augmentBatch(const Samples &samples, const std::vector<int64_t> &order,
+void netc::runtime::augmentBatch(const Samples &samples, const std::vector<int64_t> &order,
                                 int64_t first, int64_t n, const AugmentConfig &config,
                                 uint64_t stepSeed, const Normalization &norm, float *input,
                                 int32_t *labels) {

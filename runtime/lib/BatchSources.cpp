@@ -11,7 +11,7 @@
 #include <cassert>
 #include <optional>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 StepCall::StepCall(int64_t capacity)
     : rates(size_t(capacity)), ratesGiven(size_t(capacity)), seeds(size_t(capacity)),
@@ -168,7 +168,7 @@ private:
 } // namespace
 
 Result<std::unique_ptr<BatchSource>>
-net::runtime::makeBatchSource(const BatchSourceContext &context) {
+netc::runtime::makeBatchSource(const BatchSourceContext &context) {
   using R = Result<std::unique_ptr<BatchSource>>;
   if (context.options.config.augment.enabled())
     return R::success(std::make_unique<AugmentedSource>(context));

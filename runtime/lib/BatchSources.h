@@ -28,7 +28,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// The steps of one call to the model: per step, the learning rate as
 /// scheduled and as the model is given it and the dropout seed; the call
@@ -76,6 +76,6 @@ struct BatchSourceContext {
 /// the gathered batches.
 Result<std::unique_ptr<BatchSource>> makeBatchSource(const BatchSourceContext &context);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_LIB_BATCHSOURCES_H

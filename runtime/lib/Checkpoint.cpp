@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 namespace pb = netc::checkpoint;
 
 namespace {
@@ -428,7 +428,7 @@ Status readDataState(const pb::Checkpoint &message, Checkpoint &out, const std::
 
 } // namespace
 
-Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &checkpoint) {
+Status netc::runtime::writeCheckpoint(const std::string &path, const Checkpoint &checkpoint) {
   pb::Checkpoint message;
   checkpointToProto(checkpoint, message);
   Result<std::string> bytes = fileBytesOf(message, path);
@@ -437,7 +437,7 @@ Status net::runtime::writeCheckpoint(const std::string &path, const Checkpoint &
   return writeFileAtomically(path, *bytes);
 }
 
-Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
+Result<Checkpoint> netc::runtime::readCheckpoint(const std::string &path) {
   using R = Result<Checkpoint>;
   Result<std::string> bytes = readFileBytes(path);
   if (!bytes)
@@ -467,7 +467,7 @@ Result<Checkpoint> net::runtime::readCheckpoint(const std::string &path) {
   return R::success(std::move(out));
 }
 
-Checkpoint net::runtime::captureCheckpoint(const Instance &instance) {
+Checkpoint netc::runtime::captureCheckpoint(const Instance &instance) {
   const netc_model_info &info = instance.info();
   Checkpoint out;
   out.network = info.network;
@@ -488,7 +488,7 @@ Checkpoint net::runtime::captureCheckpoint(const Instance &instance) {
   return out;
 }
 
-Status net::runtime::checkCompatible(const Checkpoint &checkpoint, const netc_model_info &info,
+Status netc::runtime::checkCompatible(const Checkpoint &checkpoint, const netc_model_info &info,
                                      const std::string &path, bool withState) {
   if (checkpoint.network != info.network)
     return Status::failure(path + ": a checkpoint of network '" + checkpoint.network +
@@ -509,7 +509,7 @@ Status net::runtime::checkCompatible(const Checkpoint &checkpoint, const netc_mo
   return checkTensors(checkpoint.state, info.state, info.num_state, "optimizer slot", path);
 }
 
-Status net::runtime::restoreCheckpoint(const Checkpoint &checkpoint, const Instance &instance,
+Status netc::runtime::restoreCheckpoint(const Checkpoint &checkpoint, const Instance &instance,
                                        const std::string &path, bool withState) {
   const netc_model_info &info = instance.info();
   if (Status s = checkCompatible(checkpoint, info, path, withState); !s)
@@ -528,7 +528,7 @@ Status net::runtime::restoreCheckpoint(const Checkpoint &checkpoint, const Insta
   return Status::success();
 }
 
-Result<LoadReport> net::runtime::loadParametersByName(const Checkpoint &checkpoint,
+Result<LoadReport> netc::runtime::loadParametersByName(const Checkpoint &checkpoint,
                                                       const Instance &instance,
                                                       const std::string &path) {
   using R = Result<LoadReport>;
@@ -563,7 +563,7 @@ Result<LoadReport> net::runtime::loadParametersByName(const Checkpoint &checkpoi
   return R::success(std::move(report));
 }
 
-std::string net::runtime::formatLoadReport(const LoadReport &report, const std::string &path) {
+std::string netc::runtime::formatLoadReport(const LoadReport &report, const std::string &path) {
   auto list = [](const std::vector<std::string> &names) {
     std::string out;
     for (size_t i = 0; i < names.size() && i < 8; ++i)

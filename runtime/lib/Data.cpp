@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <sys/stat.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 Normalization Normalization::of(const netc_model_info &info) {
   size_t channels = info.input_rank == 3 ? size_t(info.input_shape[0]) : 1;
@@ -123,7 +123,7 @@ Result<Samples> toSamples(LabelledImages &images, const netc_model_info &info,
 
 } // namespace
 
-Result<TrainTestData> net::runtime::loadIdxForModel(const std::string &nameOrPath,
+Result<TrainTestData> netc::runtime::loadIdxForModel(const std::string &nameOrPath,
                                                     const netc_model_info &info,
                                                     int64_t limit) {
   using R = Result<TrainTestData>;
@@ -146,7 +146,7 @@ Result<TrainTestData> net::runtime::loadIdxForModel(const std::string &nameOrPat
   return R::success(std::move(out));
 }
 
-Samples net::runtime::splitValidation(Samples &train, double fraction) {
+Samples netc::runtime::splitValidation(Samples &train, double fraction) {
   Samples held;
   held.sampleSize = train.sampleSize;
   held.normalization = train.normalization;

@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 namespace fs = std::filesystem;
 
 namespace {
@@ -18,7 +18,7 @@ std::string padded(int64_t value, size_t digits) {
 
 } // namespace
 
-Result<int64_t> net::runtime::exportImages(const LabelledImages &images,
+Result<int64_t> netc::runtime::exportImages(const LabelledImages &images,
                                            const std::string &source,
                                            const ExportOptions &options) {
   using R = Result<int64_t>;

@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
-Result<Samples> net::runtime::computeFeatures(const Instance &instance, const Samples &samples,
+Result<Samples> netc::runtime::computeFeatures(const Instance &instance, const Samples &samples,
                                               int64_t maxBytes) {
   using R = Result<Samples>;
   const netc_model_info &info = instance.info();

@@ -12,7 +12,7 @@
 #include <memory>
 #include <sys/stat.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -63,7 +63,7 @@ bool isDirectory(const std::string &path) {
 
 } // namespace
 
-Result<IdxArray> net::runtime::readIdx(const std::string &path, uint64_t maxBytes) {
+Result<IdxArray> netc::runtime::readIdx(const std::string &path, uint64_t maxBytes) {
   using R = Result<IdxArray>;
   if (isDirectory(path))
     return R::failure(path + ": is a directory, expected an IDX file");
@@ -139,7 +139,7 @@ Result<IdxArray> net::runtime::readIdx(const std::string &path, uint64_t maxByte
   return R::success(std::move(array));
 }
 
-Result<LabelledImages> net::runtime::readIdxPair(const std::string &imagesPath,
+Result<LabelledImages> netc::runtime::readIdxPair(const std::string &imagesPath,
                                                  const std::string &labelsPath) {
   using R = Result<LabelledImages>;
   auto images = readIdx(imagesPath);
@@ -167,7 +167,7 @@ Result<LabelledImages> net::runtime::readIdxPair(const std::string &imagesPath,
   return R::success(std::move(out));
 }
 
-Result<IdxDataset> net::runtime::readIdxDataset(const std::string &directory) {
+Result<IdxDataset> netc::runtime::readIdxDataset(const std::string &directory) {
   using R = Result<IdxDataset>;
   auto locate = [&](const std::string &stem) -> std::string {
     for (const char *suffix : {"", ".gz"}) {
@@ -200,7 +200,7 @@ Result<IdxDataset> net::runtime::readIdxDataset(const std::string &directory) {
   return R::success(std::move(dataset));
 }
 
-Result<std::string> net::runtime::findDataset(const std::string &nameOrPath) {
+Result<std::string> netc::runtime::findDataset(const std::string &nameOrPath) {
   using R = Result<std::string>;
   if (nameOrPath.find('/') != std::string::npos || isDirectory(nameOrPath)) {
     if (isDirectory(nameOrPath))

@@ -22,7 +22,7 @@
 #include <cmath>
 #include <sys/stat.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 /// Largest image decoded: 64 megapixels (a 8192 x 8192 photo), far above
@@ -100,7 +100,7 @@ std::string checkPngChunks(const std::string &path, int64_t fileSize) {
 }
 } // namespace
 
-Result<Image> net::runtime::decodeImage(const std::string &path) {
+Result<Image> netc::runtime::decodeImage(const std::string &path) {
   using R = Result<Image>;
   struct stat st;
   if (::stat(path.c_str(), &st) != 0)
@@ -213,7 +213,7 @@ std::vector<float> resize(const std::vector<float> &src, int32_t sw, int32_t sh,
 
 } // namespace
 
-Result<ImageGeometry> net::runtime::inputGeometry(const netc_model_info &info) {
+Result<ImageGeometry> netc::runtime::inputGeometry(const netc_model_info &info) {
   using R = Result<ImageGeometry>;
   ImageGeometry g;
   if (info.input_rank == 3) {
@@ -229,7 +229,7 @@ Result<ImageGeometry> net::runtime::inputGeometry(const netc_model_info &info) {
   return R::success(g);
 }
 
-std::vector<uint8_t> net::runtime::imageToPixels(const Image &image,
+std::vector<uint8_t> netc::runtime::imageToPixels(const Image &image,
                                                  const ImageGeometry &geometry) {
   std::vector<float> values =
       imageToInput(image, geometry.channels, geometry.height, geometry.width, /*invert=*/false);
@@ -240,7 +240,7 @@ std::vector<uint8_t> net::runtime::imageToPixels(const Image &image,
   return out;
 }
 
-std::vector<float> net::runtime::imageToInput(const Image &image, int32_t channels,
+std::vector<float> netc::runtime::imageToInput(const Image &image, int32_t channels,
                                               int32_t height, int32_t width, bool invert,
                                               const Normalization &normalization) {
   std::vector<float> out;

@@ -8,7 +8,7 @@
 #include <optional>
 #include <thread>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 namespace fs = std::filesystem;
 
 namespace {
@@ -71,7 +71,7 @@ std::vector<Result<std::vector<uint8_t>>> decodeAll(const std::vector<std::strin
 
 } // namespace
 
-bool net::runtime::isImageFolder(const std::string &path) {
+bool netc::runtime::isImageFolder(const std::string &path) {
   std::error_code error;
   if (!fs::is_directory(path, error))
     return false;
@@ -82,7 +82,7 @@ bool net::runtime::isImageFolder(const std::string &path) {
   return !classFolders(path).empty();
 }
 
-Result<ImageFolder> net::runtime::loadImageFolder(const std::string &directory,
+Result<ImageFolder> netc::runtime::loadImageFolder(const std::string &directory,
                                                   const ImageGeometry &geometry,
                                                   const ImageFolderOptions &options) {
   using R = Result<ImageFolder>;
@@ -151,7 +151,7 @@ Result<ImageFolder> net::runtime::loadImageFolder(const std::string &directory,
   return R::success(std::move(out));
 }
 
-Samples net::runtime::splitFolderValidation(ImageFolder &folder, double fraction) {
+Samples netc::runtime::splitFolderValidation(ImageFolder &folder, double fraction) {
   Samples &all = folder.samples;
   Samples train, held;
   for (Samples *s : {&train, &held}) {

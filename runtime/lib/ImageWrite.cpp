@@ -16,7 +16,7 @@
 #include <cstring>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -35,7 +35,7 @@ std::string temporaryFor(const std::string &path) {
 
 } // namespace
 
-Status net::runtime::writePng(const std::string &path, int32_t width, int32_t height,
+Status netc::runtime::writePng(const std::string &path, int32_t width, int32_t height,
                               int32_t channels, const uint8_t *pixels) {
   std::string bytes;
   if (!stbi_write_png_to_func(appendBytes, &bytes, width, height, channels, pixels,

@@ -9,7 +9,7 @@
 #include <cmath>
 #include <string>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -57,7 +57,7 @@ Status fillParameter(const netc_tensor_info &t, float *data, uint64_t seed) {
 
 } // namespace
 
-Status net::runtime::initializeParameters(const Instance &instance, uint64_t seed) {
+Status netc::runtime::initializeParameters(const Instance &instance, uint64_t seed) {
   const netc_model_info &info = instance.info();
   for (int32_t i = 0; i < info.num_params; ++i) {
     float *data = instance.param(i);

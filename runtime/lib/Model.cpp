@@ -13,7 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -310,7 +310,7 @@ Status Instance::trainSteps(const int64_t *indices, int64_t count, const uint64_
       "netc_train_steps");
 }
 
-std::string net::runtime::withThousands(int64_t value) {
+std::string netc::runtime::withThousands(int64_t value) {
   std::string digits = std::to_string(value < 0 ? -value : value);
   std::string out;
   for (size_t i = 0; i < digits.size(); ++i) {
@@ -321,14 +321,14 @@ std::string net::runtime::withThousands(int64_t value) {
   return value < 0 ? "-" + out : out;
 }
 
-int64_t net::runtime::elementCount(const netc_tensor_info &tensor) {
+int64_t netc::runtime::elementCount(const netc_tensor_info &tensor) {
   int64_t n = 1;
   for (int32_t i = 0; i < tensor.rank; ++i)
     n *= tensor.shape[i];
   return n;
 }
 
-std::string net::runtime::shapeText(const int64_t *shape, int32_t rank) {
+std::string netc::runtime::shapeText(const int64_t *shape, int32_t rank) {
   std::string s = "[";
   for (int32_t i = 0; i < rank; ++i)
     s += (i ? ", " : "") + std::to_string(shape[i]);

@@ -21,7 +21,7 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -202,7 +202,7 @@ Status writeChart(const Chart &chart, const std::string &outDir, const std::stri
 
 } // namespace
 
-Result<TrainingHistory> net::runtime::readTrainingHistory(const std::string &historyCsv) {
+Result<TrainingHistory> netc::runtime::readTrainingHistory(const std::string &historyCsv) {
   using R = Result<TrainingHistory>;
   std::ifstream in(historyCsv);
   if (!in)
@@ -241,7 +241,7 @@ Result<TrainingHistory> net::runtime::readTrainingHistory(const std::string &his
   return R::success(std::move(history));
 }
 
-Status net::runtime::renderTrainingPlots(const std::string &historyCsv,
+Status netc::runtime::renderTrainingPlots(const std::string &historyCsv,
                                          const std::string &outDir) {
   Result<TrainingHistory> history = readTrainingHistory(historyCsv);
   if (!history)

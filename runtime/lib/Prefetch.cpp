@@ -5,7 +5,7 @@
 #include <algorithm>
 #include <chrono>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 BatchPrefetcher::BatchPrefetcher(int64_t begin, int64_t end, size_t inputSize,
                                  size_t labelSize, int32_t workerCount, int32_t depth,

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -23,17 +23,17 @@ double cosineBetween(double from, double to, double t) {
 
 } // namespace
 
-const std::vector<std::string> &net::runtime::lrScheduleNames() {
+const std::vector<std::string> &netc::runtime::lrScheduleNames() {
   static const std::vector<std::string> names = [] {
     std::vector<std::string> out;
-    for (const net::settings::Schedule &s : net::settings::kSchedules)
+    for (const netc::settings::Schedule &s : netc::settings::kSchedules)
       out.push_back(s.flag);
     return out;
   }();
   return names;
 }
 
-double net::runtime::scheduledLearningRate(const LrScheduleConfig &c, double base, int32_t epoch,
+double netc::runtime::scheduledLearningRate(const LrScheduleConfig &c, double base, int32_t epoch,
                                            int32_t epochs, int64_t step, int64_t stepsPerEpoch,
                                            const LrScheduleState &state) {
   if (c.kind == "step")
@@ -57,7 +57,7 @@ double net::runtime::scheduledLearningRate(const LrScheduleConfig &c, double bas
   return base;
 }
 
-bool net::runtime::updatePlateau(const LrScheduleConfig &c, double base, LrScheduleState &state,
+bool netc::runtime::updatePlateau(const LrScheduleConfig &c, double base, LrScheduleState &state,
                                  double valLoss) {
   if (c.kind != "reduce-on-plateau")
     return false;

@@ -10,13 +10,13 @@
 
 #include <cstdint>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 constexpr uint64_t kInitStream = 1;    // index: the parameter
 constexpr uint64_t kShuffleStream = 2; // index 0: the shuffler, saved in checkpoints
 constexpr uint64_t kStepStream = 3;    // index: the global step (dropout masks)
 constexpr uint64_t kAugmentStream = 4; // index: the global step (Augment.h)
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_LIB_SEEDSTREAMS_H

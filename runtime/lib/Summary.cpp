@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <sstream>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -37,7 +37,7 @@ std::string flopsText(int64_t flops) {
 
 } // namespace
 
-std::string net::runtime::formatSummary(const netc_model_info &info, const std::string &path) {
+std::string netc::runtime::formatSummary(const netc_model_info &info, const std::string &path) {
   std::vector<std::string> names;
   size_t nameWidth = 28;
   for (int32_t i = 0; i < info.num_layers; ++i) {

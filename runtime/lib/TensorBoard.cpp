@@ -20,7 +20,7 @@
 #include <filesystem>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -55,7 +55,7 @@ void putLittleEndian(std::string &out, uint64_t value, int bytes) {
 
 } // namespace
 
-uint32_t net::runtime::crc32c(const void *data, size_t size) {
+uint32_t netc::runtime::crc32c(const void *data, size_t size) {
   static const std::array<uint32_t, 256> table = makeCrc32cTable();
   const auto *bytes = static_cast<const unsigned char *>(data);
   uint32_t crc = 0xFFFFFFFFu;
@@ -64,11 +64,11 @@ uint32_t net::runtime::crc32c(const void *data, size_t size) {
   return crc ^ 0xFFFFFFFFu;
 }
 
-uint32_t net::runtime::maskCrc32c(uint32_t crc) {
+uint32_t netc::runtime::maskCrc32c(uint32_t crc) {
   return ((crc >> 15) | (crc << 17)) + 0xa282ead8u;
 }
 
-std::string net::runtime::frameTfRecord(const std::string &data) {
+std::string netc::runtime::frameTfRecord(const std::string &data) {
   std::string record;
   record.reserve(data.size() + 16);
   putLittleEndian(record, data.size(), 8);

@@ -13,14 +13,14 @@
 #include <fstream>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 namespace fs = std::filesystem;
 
 //===----------------------------------------------------------------------===//
 // The run's folder
 //===----------------------------------------------------------------------===//
 
-Status net::runtime::writeTextFile(const std::string &path, const std::string &text) {
+Status netc::runtime::writeTextFile(const std::string &path, const std::string &text) {
   std::string temp = path + ".tmp." + std::to_string(::getpid());
   {
     std::ofstream out(temp, std::ios::trunc | std::ios::binary);
@@ -41,7 +41,7 @@ Status net::runtime::writeTextFile(const std::string &path, const std::string &t
   return Status::success();
 }
 
-Status net::runtime::prepareOutputDirectory(const std::string &dir) {
+Status netc::runtime::prepareOutputDirectory(const std::string &dir) {
   std::error_code error;
   if (fs::exists(dir, error) && !fs::is_directory(dir, error))
     return Status::failure(dir + ": exists and is not a directory (--out names the run's folder)");
@@ -58,7 +58,7 @@ Status net::runtime::prepareOutputDirectory(const std::string &dir) {
   return Status::success();
 }
 
-void net::runtime::removeStaleTemporaries(const std::string &dir) {
+void netc::runtime::removeStaleTemporaries(const std::string &dir) {
   std::error_code error;
   for (const fs::directory_entry &entry : fs::directory_iterator(dir, error)) {
     std::string name = entry.path().filename().string();
@@ -164,11 +164,11 @@ Status HistoryFile::epochEnded(const EpochRecord &epoch) {
   return Status::success();
 }
 
-std::string net::runtime::historyHeader() {
+std::string netc::runtime::historyHeader() {
   return "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,images_per_second\n";
 }
 
-std::string net::runtime::historyRow(const EpochStats &s) {
+std::string netc::runtime::historyRow(const EpochStats &s) {
   char buffer[256];
   std::snprintf(buffer, sizeof(buffer), "%d,%.6f,%.6f,%.6f,%.6f,%g,%.3f,%.1f\n", s.epoch,
                 s.loss, s.accuracy, s.valLoss, s.valAccuracy, s.learningRate, s.seconds,

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 using NoteFn = std::function<void(const std::string &)>;
 
@@ -153,6 +153,6 @@ private:
 /// ...) from the run's folder: never read, they would only pile up.
 void removeStaleTemporaries(const std::string &dir);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_LIB_TRAINOBSERVERS_H

@@ -27,7 +27,7 @@
 #include <sstream>
 #include <thread>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -49,13 +49,13 @@ std::string formatNumber(const char *format, double value) {
 
 } // namespace
 
-int32_t net::runtime::augmentWorkerCount(int32_t requested) {
+int32_t netc::runtime::augmentWorkerCount(int32_t requested) {
   if (requested > 0)
     return requested;
   return std::clamp(int32_t(std::thread::hardware_concurrency() / 4), 1, 4);
 }
 
-Result<Evaluation> net::runtime::evaluate(const Instance &instance, const Samples &samples,
+Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Samples &samples,
                                           bool withConfusion) {
   using R = Result<Evaluation>;
   const netc_model_info &info = instance.info();
@@ -500,7 +500,7 @@ Status TrainingRun::restoreBestWeights() {
 
 } // namespace
 
-Result<TrainResult> net::runtime::train(const Instance &instance, const Samples &trainImages,
+Result<TrainResult> netc::runtime::train(const Instance &instance, const Samples &trainImages,
                                         const Samples &validationImages,
                                         const TrainOptions &options,
                                         const TrainCallbacks &callbacks) {
@@ -527,7 +527,7 @@ Result<TrainResult> net::runtime::train(const Instance &instance, const Samples 
   return R::success(run.takeResult());
 }
 
-EarlyStoppingDecision net::runtime::updateEarlyStopping(const EarlyStoppingConfig &config,
+EarlyStoppingDecision netc::runtime::updateEarlyStopping(const EarlyStoppingConfig &config,
                                                         EarlyStoppingState &state,
                                                         int32_t epoch, double value) {
   EarlyStoppingDecision decision;
@@ -552,7 +552,7 @@ EarlyStoppingDecision net::runtime::updateEarlyStopping(const EarlyStoppingConfi
   return decision;
 }
 
-std::string net::runtime::formatEarlyStop(const EarlyStoppingConfig &config,
+std::string netc::runtime::formatEarlyStop(const EarlyStoppingConfig &config,
                                           const EarlyStoppingState &state) {
   std::string by = config.minDelta > 0 ? " by " + formatNumber("%g", config.minDelta) : "";
   std::string best = state.bestEpoch > 0 ? "; best " + formatNumber("%.4f", state.best) +
@@ -563,7 +563,7 @@ std::string net::runtime::formatEarlyStop(const EarlyStoppingConfig &config,
          (state.wait == 1 ? " epoch" : " epochs") + best + ")";
 }
 
-std::string net::runtime::formatEpochLine(const EpochStats &s) {
+std::string netc::runtime::formatEpochLine(const EpochStats &s) {
   std::ostringstream line;
   line << "Epoch " << s.epoch << "/" << s.epochs << " - " << formatNumber("%.1f", s.seconds)
        << "s - loss: " << formatNumber("%.4f", s.loss)

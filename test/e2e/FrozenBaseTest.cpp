@@ -22,14 +22,14 @@
 #include <string>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
 constexpr int kBatch = 32;
 
 std::shared_ptr<Instance> openModel(const std::string &library) {
-  return net::test::openModel(library, kBatch);
+  return netc::test::openModel(library, kBatch);
 }
 
 TEST(FrozenBase, TheModelNamesItsFeatures) {

@@ -21,14 +21,14 @@
 #include <string>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
 constexpr int kBatch = 32;
 
 std::shared_ptr<Instance> open(const std::string &library) {
-  return net::test::openModel(library, kBatch);
+  return netc::test::openModel(library, kBatch);
 }
 
 /// The same random weights in both; batch-norm variances positive.

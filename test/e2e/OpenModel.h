@@ -9,7 +9,7 @@
 #include <memory>
 #include <string>
 
-namespace net::test {
+namespace netc::test {
 
 /// `library` loaded and instantiated on the CPU with 2 threads, or null
 /// after a test failure saying why.
@@ -24,6 +24,6 @@ inline std::shared_ptr<runtime::Instance> openModel(const std::string &library, 
   return instance ? *instance : nullptr;
 }
 
-} // namespace net::test
+} // namespace netc::test
 
 #endif // NETC_TEST_E2E_OPENMODEL_H

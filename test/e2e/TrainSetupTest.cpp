@@ -22,7 +22,7 @@
 #include <unistd.h>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 

@@ -24,7 +24,7 @@
 #include <unistd.h>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -63,8 +63,8 @@ void expectSameTensors(const Instance &a, const Instance &b) {
 void expectRunEqualsSteps(const std::string &library) {
   if (!haveMnist())
     GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
-  auto run = net::test::openModel(library, kBatch);
-  auto single = net::test::openModel(library, kBatch);
+  auto run = netc::test::openModel(library, kBatch);
+  auto single = netc::test::openModel(library, kBatch);
   ASSERT_TRUE(run && single);
   sameStart(*run, *single);
   Samples samples = mnistFor(run->info(), 200);
@@ -116,7 +116,7 @@ TEST(TrainSteps, TrainedBatchNormRunEqualsSingleSteps) {
 }
 
 TEST(TrainSteps, BadArgumentsAreRefusedWithAMessage) {
-  auto net = net::test::openModel(NETC_LENET5_SO, kBatch);
+  auto net = netc::test::openModel(NETC_LENET5_SO, kBatch);
   ASSERT_TRUE(net);
   std::vector<uint8_t> pixels(size_t(10) * 784, 128);
   std::vector<int32_t> labels(10, 3);
@@ -162,8 +162,8 @@ TEST(TrainSteps, BadArgumentsAreRefusedWithAMessage) {
 TEST(TrainSteps, TrainerRunIsTheSameForAnyStepsPerCall) {
   if (!haveMnist())
     GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
-  auto one = net::test::openModel(NETC_LENET5_SO, kBatch);
-  auto seven = net::test::openModel(NETC_LENET5_SO, kBatch);
+  auto one = netc::test::openModel(NETC_LENET5_SO, kBatch);
+  auto seven = netc::test::openModel(NETC_LENET5_SO, kBatch);
   ASSERT_TRUE(one && seven);
   Samples train = mnistFor(one->info(), 300), validation;
   ASSERT_EQ(train.count, 300);
@@ -182,7 +182,7 @@ TEST(TrainSteps, TrainerRunIsTheSameForAnyStepsPerCall) {
     options.outDir = base + "-" + std::to_string(stepsPerCall);
     options.stepsPerCall = stepsPerCall;
     std::filesystem::remove_all(options.outDir);
-    Result<TrainResult> result = net::runtime::train(net, train, validation, options, {});
+    Result<TrainResult> result = netc::runtime::train(net, train, validation, options, {});
     std::filesystem::remove_all(options.outDir);
     EXPECT_TRUE(result) << result.error;
     return result ? result->history : std::vector<EpochStats>();

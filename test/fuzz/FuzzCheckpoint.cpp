@@ -22,7 +22,7 @@
 
 namespace {
 
-void checkTensors(const std::vector<net::runtime::NamedTensor> &tensors) {
+void checkTensors(const std::vector<netc::runtime::NamedTensor> &tensors) {
   for (const auto &t : tensors) {
     uint64_t count = 1;
     for (int64_t d : t.shape) {
@@ -36,8 +36,8 @@ void checkTensors(const std::vector<net::runtime::NamedTensor> &tensors) {
 }
 
 void readAndCheck(const uint8_t *data, size_t size) {
-  net::fuzz::TempFile file(data, size, ".ckpt");
-  auto result = net::runtime::readCheckpoint(file.path());
+  netc::fuzz::TempFile file(data, size, ".ckpt");
+  auto result = netc::runtime::readCheckpoint(file.path());
   if (!result) {
     if (result.error.empty())
       std::abort(); // a failure must say why

@@ -11,7 +11,7 @@
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
 
-namespace net::fuzz {
+namespace netc::fuzz {
 
 inline mlir::MLIRContext &quietContext() {
   static mlir::MLIRContext *ctx = [] {
@@ -22,6 +22,6 @@ inline mlir::MLIRContext &quietContext() {
   return *ctx;
 }
 
-} // namespace net::fuzz
+} // namespace netc::fuzz
 
 #endif // NET_FUZZ_FUZZCONTEXT_H

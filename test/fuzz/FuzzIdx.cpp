@@ -13,8 +13,8 @@
 #include <cstdlib>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  net::fuzz::TempFile file(data, size, ".idx");
-  auto result = net::runtime::readIdx(file.path(), /*maxBytes=*/uint64_t(64) << 20);
+  netc::fuzz::TempFile file(data, size, ".idx");
+  auto result = netc::runtime::readIdx(file.path(), /*maxBytes=*/uint64_t(64) << 20);
   if (!result) {
     if (result.error.empty())
       std::abort(); // a failure must say why

@@ -12,8 +12,8 @@
 #include <cstdlib>
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  net::fuzz::TempFile file(data, size, ".img");
-  auto image = net::runtime::decodeImage(file.path());
+  netc::fuzz::TempFile file(data, size, ".img");
+  auto image = netc::runtime::decodeImage(file.path());
   if (!image) {
     if (image.error.empty())
       std::abort(); // a failure must say why
@@ -22,8 +22,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   // Shrinking a huge image is slow, not wrong: keep the fuzzer fast.
   if (uint64_t(image->width) * uint64_t(image->height) > (uint64_t(1) << 22))
     return 0;
-  auto grey = net::runtime::imageToInput(*image, 1, 28, 28, /*invert=*/true);
-  auto colour = net::runtime::imageToInput(*image, 3, 32, 32, /*invert=*/false);
+  auto grey = netc::runtime::imageToInput(*image, 1, 28, 28, /*invert=*/true);
+  auto colour = netc::runtime::imageToInput(*image, 3, 32, 32, /*invert=*/false);
   if (grey.size() != 28 * 28 || colour.size() != 3 * 32 * 32)
     std::abort();
   for (float v : grey)

@@ -25,14 +25,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
           llvm::StringRef(reinterpret_cast<const char *>(data), size), "fuzz.net"),
       llvm::SMLoc());
   sourceMgr.setDiagHandler([](const llvm::SMDiagnostic &, void *) {});
-  net::dsl::Diagnostics diags(sourceMgr);
+  netc::dsl::Diagnostics diags(sourceMgr);
   llvm::StringRef text = sourceMgr.getMemoryBuffer(sourceMgr.getMainFileID())->getBuffer();
 
-  net::dsl::Parser parser(text, diags);
-  net::dsl::Module ast = parser.parseModule();
+  netc::dsl::Parser parser(text, diags);
+  netc::dsl::Module ast = parser.parseModule();
   if (diags.hadError())
     return 0;
-  auto module = net::dsl::mlirGen(net::fuzz::quietContext(), ast, diags, /*overrides=*/{});
+  auto module = netc::dsl::mlirGen(netc::fuzz::quietContext(), ast, diags, /*overrides=*/{});
   if (!module || diags.hadError())
     return 0;
   if (mlir::failed(mlir::verify(*module)))

@@ -29,8 +29,8 @@ namespace {
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  net::fuzz::TempFile file(data, size, ".onnx");
-  auto imported = net::onnx::importModel(net::fuzz::quietContext(), file.path(), "fuzz");
+  netc::fuzz::TempFile file(data, size, ".onnx");
+  auto imported = netc::onnx::importModel(netc::fuzz::quietContext(), file.path(), "fuzz");
   if (!imported) {
     llvm::consumeError(imported.takeError());
     return 0;
@@ -43,7 +43,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int64_t elements = 1;
     for (int64_t d : llvm::cast<mlir::RankedTensorType>(param.getType()).getShape())
       elements *= d;
-    auto it = llvm::find_if(imported->weights, [&](const net::onnx::Weight &w) {
+    auto it = llvm::find_if(imported->weights, [&](const netc::onnx::Weight &w) {
       return w.name == param.getName();
     });
     if (it == imported->weights.end() || int64_t(it->data.size()) != elements)
@@ -51,7 +51,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   });
   if (params != imported->weights.size())
     broken("weights and parameters differ in number");
-  auto matched = net::onnx::matchWeights(*imported->module, *imported, file.path());
+  auto matched = netc::onnx::matchWeights(*imported->module, *imported, file.path());
   if (!matched) {
     llvm::consumeError(matched.takeError());
     broken("--weights-from refuses a model's own weights");

@@ -15,7 +15,7 @@ int main(int argc, char **argv) {
     std::fprintf(stderr, "usage: fuzz-make-checkpoint-seed DIR\n");
     return 2;
   }
-  net::runtime::Checkpoint c;
+  netc::runtime::Checkpoint c;
   c.network = "tiny";
   c.compiler = "netc fuzz seed";
   c.params.push_back({"conv1.weight", {1, 1, 2, 2}, {0.5f, -0.25f, 1.0f, 0.0f}});
@@ -34,7 +34,7 @@ int main(int argc, char **argv) {
   c.bestValAccuracy = 0.5;
   c.bestEpoch = 1;
   std::string path = std::string(argv[1]) + "/tiny.ckpt";
-  if (net::runtime::Status s = net::runtime::writeCheckpoint(path, c); !s) {
+  if (netc::runtime::Status s = netc::runtime::writeCheckpoint(path, c); !s) {
     std::fprintf(stderr, "%s\n", s.error().c_str());
     return 1;
   }

@@ -14,7 +14,7 @@
 #include <string>
 #include <unistd.h>
 
-namespace net::fuzz {
+namespace netc::fuzz {
 
 class TempFile {
 public:
@@ -47,6 +47,6 @@ private:
   std::string path_;
 };
 
-} // namespace net::fuzz
+} // namespace netc::fuzz
 
 #endif // NET_FUZZ_TEMPFILE_H

@@ -33,7 +33,7 @@
 #include <string>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 

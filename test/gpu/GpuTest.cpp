@@ -38,7 +38,7 @@
 #include <unistd.h>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 
@@ -346,7 +346,7 @@ TEST(Gpu, Lenet5MnistEpochReachesTheCpuAccuracy) {
                       ("netc-gpu-epoch-" + device + "-" + std::to_string(::getpid())))
                          .string();
     std::filesystem::remove_all(options.outDir);
-    Result<TrainResult> r = net::runtime::train(net, data->train, data->test, options, {});
+    Result<TrainResult> r = netc::runtime::train(net, data->train, data->test, options, {});
     std::filesystem::remove_all(options.outDir);
     EXPECT_TRUE(r) << device << ": " << r.error;
     return r && !r->history.empty() ? r->history.back() : EpochStats();

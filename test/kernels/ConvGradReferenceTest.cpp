@@ -51,19 +51,19 @@ template <int C, int H, int W, int F, int K, int PAD, int POOL> struct Case {
                               scratch.data(), dx.data(), dw.data(), db.data());
   }
 
-  netbench::ConvGradReference reference() const {
-    return netbench::ConvGradReference(netbench::ConvGradProblem{
+  netc::bench::ConvGradReference reference() const {
+    return netc::bench::ConvGradReference(netc::bench::ConvGradProblem{
         n, C, H, W, F, K, PAD, OH, OW, POOL, POH, POW, x.data(), w.data(), dy.data(), y.data(),
         saved.data()});
   }
 
   void expectAgreement() const {
-    const netbench::ConvGradReference ref = reference();
-    const auto dwAg = netbench::compareSampled(dw, [&](std::int64_t e) { return ref.dw(e); },
+    const netc::bench::ConvGradReference ref = reference();
+    const auto dwAg = netc::bench::compareSampled(dw, [&](std::int64_t e) { return ref.dw(e); },
                                                1 << 30);
-    const auto dbAg = netbench::compareSampled(db, [&](std::int64_t e) { return ref.db(int(e)); },
+    const auto dbAg = netc::bench::compareSampled(db, [&](std::int64_t e) { return ref.db(int(e)); },
                                                1 << 30);
-    const auto dxAg = netbench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); },
+    const auto dxAg = netc::bench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); },
                                                1 << 30);
     EXPECT_EQ(dwAg.checked, std::int64_t(dw.size()));
     EXPECT_EQ(dxAg.checked, std::int64_t(dx.size()));
@@ -92,20 +92,20 @@ TEST(ConvGradReference, OddConvOutputLeavesUncoveredRowsWithoutGradient) {
 
 TEST(ConvGradReference, SampledComparisonCatchesOneWrongElement) {
   Case<3, 10, 10, 4, 3, 0, 1> c;
-  const netbench::ConvGradReference ref = c.reference();
+  const netc::bench::ConvGradReference ref = c.reference();
   std::vector<float> dx = c.dx;
   const std::int64_t wrong = 137;
   dx[wrong] += 0.5f;
   // A sample that misses the element sees agreement; naming it as an extra
   // element (as netbench names where cuDNN differed most) catches it.
   const auto missed =
-      netbench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); }, 8);
+      netc::bench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); }, 8);
   const auto caught =
-      netbench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); }, 8, {wrong});
+      netc::bench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); }, 8, {wrong});
   EXPECT_EQ(caught.checked, missed.checked + 1);
   EXPECT_FALSE(caught.ok(1e-4));
   EXPECT_EQ(caught.worstIndex, wrong);
-  const auto all = netbench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); },
+  const auto all = netc::bench::compareSampled(dx, [&](std::int64_t e) { return ref.dx(e); },
                                             std::int64_t(dx.size()));
   EXPECT_FALSE(all.ok(1e-4));
   EXPECT_EQ(all.worstIndex, wrong);

@@ -9,9 +9,9 @@
 #include <atomic>
 #include <numeric>
 
-using namespace net::runtime;
-using net::test::readFile;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::readFile;
+using netc::test::TempDirTest;
 
 namespace {
 
@@ -182,12 +182,12 @@ class AugmentedTrainingTest : public TempDirTest {
 protected:
   void SetUp() override {
     TempDirTest::SetUp();
-    if (net::test::mnistDir().empty())
+    if (netc::test::mnistDir().empty())
       GTEST_SKIP() << "MNIST not found";
     Result<std::shared_ptr<Model>> loaded = Model::load(FIXTURE_ADAM);
     ASSERT_TRUE(loaded) << loaded.error;
     model = *loaded;
-    Result<TrainTestData> read = loadIdxForModel(net::test::mnistDir(), model->info(), 600);
+    Result<TrainTestData> read = loadIdxForModel(netc::test::mnistDir(), model->info(), 600);
     ASSERT_TRUE(read) << read.error;
     data = std::move(*read);
     data.test.count = 200;

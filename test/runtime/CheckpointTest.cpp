@@ -9,10 +9,10 @@
 #include <cstring>
 #include <sys/resource.h>
 
-using namespace net::runtime;
-using net::test::readFile;
-using net::test::TempDirTest;
-using net::test::writeFile;
+using namespace netc::runtime;
+using netc::test::readFile;
+using netc::test::TempDirTest;
+using netc::test::writeFile;
 
 namespace {
 

@@ -17,9 +17,9 @@
 #include <sstream>
 #include <sys/wait.h>
 
-using namespace net::runtime;
-using net::test::readFile;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::readFile;
+using netc::test::TempDirTest;
 
 namespace {
 
@@ -128,7 +128,7 @@ TEST_F(DriverTest, InfoPrintsTheLayerTable) {
 
 TEST_F(DriverTest, BadModelsAreRefusedWithOneLine) {
   std::string text = path("notes.so");
-  net::test::writeFile(text, "hello\n");
+  netc::test::writeFile(text, "hello\n");
   expectOneErrorLine(binary({"info", text}), "not a model: not a shared library");
   expectOneErrorLine(binary({"info", FIXTURE_NOT_A_MODEL}),
                      "not a model: it exports no 'netc_model' symbol");
@@ -148,9 +148,9 @@ TEST_F(DriverTest, BadDataIsRefusedWithOneLine) {
   std::string header = {0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 28, 0, 0, 0, 28};
   std::string labels = {0, 0, 8, 1, 0, 0, 0, 5, 1, 2, 3, 4, 5};
   for (const char *split : {"train", "t10k"}) {
-    net::test::writeFile(path("data/") + split + "-images-idx3-ubyte",
+    netc::test::writeFile(path("data/") + split + "-images-idx3-ubyte",
                          header + std::string(100, 'x'));
-    net::test::writeFile(path("data/") + split + "-labels-idx1-ubyte", labels);
+    netc::test::writeFile(path("data/") + split + "-labels-idx1-ubyte", labels);
   }
   expectOneErrorLine(binary({"train", FIXTURE_ADAM, "--data", path("data")}),
                      path("data/train-images-idx3-ubyte") + ": truncated");
@@ -158,11 +158,11 @@ TEST_F(DriverTest, BadDataIsRefusedWithOneLine) {
 
 TEST_F(DriverTest, AnUnwritableOutIsRefused) {
   SKIP_WITHOUT_MNIST();
-  net::test::writeFile(path("file"), "x");
-  expectOneErrorLine(binary({"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit",
+  netc::test::writeFile(path("file"), "x");
+  expectOneErrorLine(binary({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit",
                              "100", "--out", path("file")}),
                      path("file") + ": exists and is not a directory");
-  expectOneErrorLine(binary({"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit",
+  expectOneErrorLine(binary({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit",
                              "100", "--out", path("file/run")}),
                      path("file/run") + ": cannot create the output directory");
 }
@@ -170,7 +170,7 @@ TEST_F(DriverTest, AnUnwritableOutIsRefused) {
 TEST_F(DriverTest, TrainEvalPredictEndToEnd) {
   SKIP_WITHOUT_MNIST();
   std::string out = path("run");
-  Outcome t = binary({"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "2000",
+  Outcome t = binary({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit", "2000",
                       "--epochs", "2", "--batch", "50", "--seed", "11", "--out", out});
   ASSERT_EQ(t.status, 0) << t.err;
   EXPECT_EQ(t.err, "");
@@ -197,7 +197,7 @@ TEST_F(DriverTest, TrainEvalPredictEndToEnd) {
   EXPECT_EQ(last->run.batch, 50);
 
   Outcome e = binary({"eval", FIXTURE_ADAM, "--weights", out + "/best.ckpt", "--data",
-                      net::test::mnistDir()});
+                      netc::test::mnistDir()});
   ASSERT_EQ(e.status, 0) << e.err;
   EXPECT_TRUE(std::regex_search(e.out, std::regex(R"(10,000 images: loss \d\.\d{4}, accuracy 0\.[89]\d{3})")))
       << e.out;
@@ -205,7 +205,7 @@ TEST_F(DriverTest, TrainEvalPredictEndToEnd) {
             std::string::npos);
 
   // A PNG of a test digit, at another size and in colour: converted and resized.
-  Result<IdxDataset> mnist = readIdxDataset(net::test::mnistDir());
+  Result<IdxDataset> mnist = readIdxDataset(netc::test::mnistDir());
   ASSERT_TRUE(mnist) << mnist.error;
   const uint8_t *digit = mnist->test.pixels.data(); // test image 0 is a 7
   std::vector<uint8_t> rgb(56 * 56 * 3);
@@ -223,7 +223,7 @@ TEST_F(DriverTest, TrainEvalPredictEndToEnd) {
   expectOneErrorLine(binary({"predict", FIXTURE_ADAM, "--weights", out + "/best.ckpt",
                              path("absent.png")}),
                      path("absent.png") + ": no such image file");
-  net::test::writeFile(path("bad.png"), "\x89PNG garbage");
+  netc::test::writeFile(path("bad.png"), "\x89PNG garbage");
   expectOneErrorLine(binary({"predict", FIXTURE_ADAM, "--weights", out + "/best.ckpt",
                              path("bad.png")}),
                      path("bad.png") + ": cannot decode image");
@@ -231,7 +231,7 @@ TEST_F(DriverTest, TrainEvalPredictEndToEnd) {
 
 TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
   SKIP_WITHOUT_MNIST();
-  std::string data = net::test::mnistDir();
+  std::string data = netc::test::mnistDir();
   expectOneErrorLine(binary({"eval", FIXTURE_ADAM, "--data", data}), "--weights FILE is required");
   expectOneErrorLine(binary({"eval", FIXTURE_ADAM, "--data", data, "--weights", path("x.ckpt")}),
                      path("x.ckpt") + ": cannot open checkpoint");
@@ -245,10 +245,10 @@ TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
             0);
   std::string bytes = readFile(path("run/last.ckpt"));
   bytes[bytes.size() / 2] ^= 1;
-  net::test::writeFile(path("bad.ckpt"), bytes);
+  netc::test::writeFile(path("bad.ckpt"), bytes);
   expectOneErrorLine(binary({"eval", FIXTURE_ADAM, "--data", data, "--weights", path("bad.ckpt")}),
                      path("bad.ckpt") + ": corrupted checkpoint (checksum mismatch)");
-  net::test::writeFile(path("short.ckpt"), bytes.substr(0, 1000));
+  netc::test::writeFile(path("short.ckpt"), bytes.substr(0, 1000));
   expectOneErrorLine(binary({"eval", FIXTURE_ADAM, "--data", data, "--weights",
                              path("short.ckpt")}),
                      "truncated or corrupted");
@@ -261,7 +261,7 @@ TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
 
 TEST_F(DriverTest, ResumeThroughTheCommandLineMatchesAStraightRun) {
   SKIP_WITHOUT_MNIST();
-  std::string data = net::test::mnistDir();
+  std::string data = netc::test::mnistDir();
   ASSERT_EQ(binary({"train", FIXTURE_ADAM, "--data", data, "--limit", "1000", "--epochs", "2",
                     "--out", path("straight")})
                 .status,
@@ -288,7 +288,7 @@ TEST_F(DriverTest, ResumeThroughTheCommandLineMatchesAStraightRun) {
 /// for a per-step schedule (one-cycle) and a stateful one (reduce-on-plateau).
 TEST_F(DriverTest, AnInterruptedRunResumesToTheSameWeights) {
   SKIP_WITHOUT_MNIST();
-  std::string data = net::test::mnistDir();
+  std::string data = netc::test::mnistDir();
   for (std::vector<std::string> schedule :
        {std::vector<std::string>{"--lr-schedule", "one-cycle"},
         std::vector<std::string>{"--lr-schedule", "reduce-on-plateau", "--lr-patience", "1",
@@ -337,7 +337,7 @@ TEST_F(DriverTest, AnInterruptedRunResumesToTheSameWeights) {
 /// SIGKILL while a checkpoint is half written leaves the previous one whole.
 TEST_F(DriverTest, AKillDuringACheckpointWriteKeepsThePreviousOne) {
   SKIP_WITHOUT_MNIST();
-  std::string data = net::test::mnistDir(), out = path("run");
+  std::string data = netc::test::mnistDir(), out = path("run");
   std::vector<std::string> args = {"train", FIXTURE_ADAM, "--data", data, "--limit", "500",
                                    "--out", out};
   Outcome o;
@@ -388,7 +388,7 @@ TEST_F(DriverTest, ScheduleOptionsAreChecked) {
 
 TEST_F(DriverTest, TheScheduledRateIsInTheHistoryAndTheEpochLine) {
   SKIP_WITHOUT_MNIST();
-  Outcome o = netrun({"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "500",
+  Outcome o = netrun({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit", "500",
                       "--epochs", "3", "--lr", "0.01", "--lr-schedule", "step",
                       "--lr-step-size", "2", "--lr-gamma", "0.5", "--out", path("run")});
   ASSERT_EQ(o.status, 0) << o.err;
@@ -450,7 +450,7 @@ TEST_F(DriverTest, EarlyStoppingOptionsAreChecked) {
 /// A tiny learning rate: val_loss moves by far less than --min-delta, so the
 /// run stops after the first epoch plus the patience.
 std::vector<std::string> plateauRun(const std::string &out, const std::string &epochs) {
-  return {"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "500",
+  return {"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit", "500",
           "--epochs", epochs, "--lr", "1e-7", "--early-stopping", "--patience", "2",
           "--min-delta", "0.01", "--out", out};
 }
@@ -553,7 +553,7 @@ TEST_F(DriverTest, EarlyStoppingResumesExactly) {
   EXPECT_TRUE(readFile(path("whole/best.ckpt")) == readFile(path("cut/best.ckpt")));
 
   // Early stopping's flags on resume need it in the checkpoint or given.
-  ASSERT_EQ(netrun({"train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "100",
+  ASSERT_EQ(netrun({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit", "100",
                     "--out", path("plain"), "--epochs", "1"})
                 .status,
             0);
@@ -569,7 +569,7 @@ TEST_F(DriverTest, ConfigTxtRecordsTheRun) {
   SKIP_WITHOUT_MNIST();
   std::string out = path("run");
   std::vector<std::string> args = {
-      "train", FIXTURE_ADAM, "--data", net::test::mnistDir(), "--limit", "300", "--epochs",
+      "train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit", "300", "--epochs",
       "1", "--batch", "50", "--lr", "0.003", "--seed", "9", "--threads", "1", "--device", "cpu",
       "--lr-schedule", "step", "--lr-step-size", "4", "--lr-gamma", "0.5", "--early-stopping",
       "--monitor", "val_accuracy", "--patience", "2", "--out", out};
@@ -581,7 +581,7 @@ TEST_F(DriverTest, ConfigTxtRecordsTheRun) {
     command += " " + a;
   for (const std::string &line : std::vector<std::string>{
            "netrun = 0.1.0", "command = " + command, std::string("model = ") + FIXTURE_ADAM,
-        std::string("network = softmax_regression"), "data = " + net::test::mnistDir(),
+        std::string("network = softmax_regression"), "data = " + netc::test::mnistDir(),
         "out = " + out, std::string("resume = false"), std::string("epochs = 1"),
         std::string("batch = 50"), std::string("lr = 0.003"), std::string("lr-schedule = step"),
         std::string("lr-step-size = 4"), std::string("lr-gamma = 0.5"),

@@ -10,7 +10,7 @@
 
 #include <cmath>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 

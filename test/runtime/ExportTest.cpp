@@ -14,8 +14,8 @@
 
 #include <filesystem>
 
-using namespace net::runtime;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::TempDirTest;
 
 namespace {
 
@@ -33,14 +33,14 @@ protected:
 
 TEST_F(ExportTest, WritesAWellFormedDescription) {
   std::shared_ptr<Instance> instance = open(FIXTURE_WITH_GRAPH);
-  Status written = net::onnx::exportModel(*instance, path("model.onnx"));
+  Status written = netc::onnx::exportModel(*instance, path("model.onnx"));
   ASSERT_TRUE(written) << written.error();
   EXPECT_GT(std::filesystem::file_size(path("model.onnx")), 10u * 784u * sizeof(float));
 }
 
 TEST_F(ExportTest, RefusesALineWithTooFewOperands) {
   std::shared_ptr<Instance> instance = open(FIXTURE_MALFORMED_GRAPH);
-  Status written = net::onnx::exportModel(*instance, path("model.onnx"));
+  Status written = netc::onnx::exportModel(*instance, path("model.onnx"));
   ASSERT_FALSE(written);
   EXPECT_EQ(written.error(), std::string(FIXTURE_MALFORMED_GRAPH) +
                                ": the library's graph description is malformed: layer "

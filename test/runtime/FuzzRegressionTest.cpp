@@ -15,7 +15,7 @@
 #include <string>
 #include <sys/resource.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 

@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 namespace fs = std::filesystem;
 
 namespace {

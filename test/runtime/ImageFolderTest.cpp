@@ -11,8 +11,8 @@
 #include <sstream>
 #include <tuple>
 
-using namespace net::runtime;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::TempDirTest;
 namespace fs = std::filesystem;
 
 namespace {
@@ -130,14 +130,14 @@ TEST_F(ImageFolderTest, ImagesAreConvertedToTheModelsChannelsAndResized) {
       checker[size_t(y * 56 + x)] = (x + y) % 2 ? 255 : 0;
   ASSERT_TRUE(writePng(path("set/b/checker.png"), 56, 56, 1, checker.data()));
   // 16-bit grey (0xABCD reads as 0xAB), 1-bit grey (1 is white) and 16-bit RGB.
-  net::test::writeFile(path("set/b/grey16.png"),
+  netc::test::writeFile(path("set/b/grey16.png"),
                        pngBytes(3, 2, 16, 0, 1, std::vector<uint32_t>(6, 0xABCD)));
-  net::test::writeFile(path("set/b/grey1.png"),
+  netc::test::writeFile(path("set/b/grey1.png"),
                        pngBytes(9, 9, 1, 0, 1, std::vector<uint32_t>(81, 1)));
   std::vector<uint32_t> rgb16;
   for (int i = 0; i < 16; ++i)
     rgb16.insert(rgb16.end(), {0xFFFF, 0x0000, 0x8000});
-  net::test::writeFile(path("set/b/rgb16.png"), pngBytes(4, 4, 16, 2, 3, rgb16));
+  netc::test::writeFile(path("set/b/rgb16.png"), pngBytes(4, 4, 16, 2, 3, rgb16));
 
   Result<ImageFolder> grey = load(path("set"), kGrey28);
   ASSERT_TRUE(grey) << grey.error;
@@ -173,8 +173,8 @@ TEST_F(ImageFolderTest, AFileThatIsNotAnImageIsSkippedWithAWarningOrRefused) {
   mkdir("set/b");
   writeUniform(path("set/a/1.png"), 28, 28, 1, {1});
   writeUniform(path("set/b/1.png"), 28, 28, 1, {2});
-  net::test::writeFile(path("set/b/notes.txt"), "not an image");
-  net::test::writeFile(path("set/b/cut.png"), "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR");
+  netc::test::writeFile(path("set/b/notes.txt"), "not an image");
+  netc::test::writeFile(path("set/b/cut.png"), "\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR");
   Result<ImageFolder> f = load(path("set"), kGrey28);
   ASSERT_TRUE(f) << f.error;
   EXPECT_EQ(f->samples.count, 2);
@@ -211,7 +211,7 @@ TEST_F(ImageFolderTest, BadFoldersAreRefusedNamingTheFolder) {
   mkdir("empty/b");
   writeUniform(path("empty/a/1.png"), 28, 28, 1, {1});
   EXPECT_EQ(error(path("empty")), path("empty/b") + ": class folder has no images");
-  net::test::writeFile(path("empty/b/junk.bin"), "junk");
+  netc::test::writeFile(path("empty/b/junk.bin"), "junk");
   EXPECT_EQ(error(path("empty")),
             path("empty") + "/b: none of the class folder's 1 files is an image");
   for (const char *c : {"a", "b", "c"}) {
@@ -245,7 +245,7 @@ TEST_F(ImageFolderTest, ValidationSplitTakesTheFirstFilesOfEachClassAsKeras) {
 TEST_F(ImageFolderTest, ExportedMnistLoadsBackAsTheIdxPixels) {
   SKIP_WITHOUT_MNIST();
   std::ostringstream out, err;
-  int status = runNetrun({"export-images", "--data", net::test::mnistDir(), "--out",
+  int status = runNetrun({"export-images", "--data", netc::test::mnistDir(), "--out",
                           path("digits"), "--per-class", "7", "--split", "test"},
                          DriverStreams{out, err, false});
   ASSERT_EQ(status, 0) << err.str();
@@ -253,7 +253,7 @@ TEST_F(ImageFolderTest, ExportedMnistLoadsBackAsTheIdxPixels) {
       << out.str();
   for (const auto &entry : fs::recursive_directory_iterator(path("digits")))
     EXPECT_EQ(entry.path().filename().string().find(".tmp."), std::string::npos);
-  Result<IdxDataset> mnist = readIdxDataset(net::test::mnistDir());
+  Result<IdxDataset> mnist = readIdxDataset(netc::test::mnistDir());
   ASSERT_TRUE(mnist) << mnist.error;
   Result<ImageFolder> f = load(path("digits"), kGrey28);
   ASSERT_TRUE(f) << f.error;
@@ -275,7 +275,7 @@ TEST_F(ImageFolderTest, ExportedMnistLoadsBackAsTheIdxPixels) {
   EXPECT_EQ(fs::path(f->files[0]).filename(), "00003.png"); // test image 3 is the first 0
 
   // --classes picks labels; their folders sort as the labels do.
-  status = runNetrun({"export-images", "--data", net::test::mnistDir(), "--out",
+  status = runNetrun({"export-images", "--data", netc::test::mnistDir(), "--out",
                       path("some"), "--per-class", "2", "--classes", "7,3"},
                      DriverStreams{out, err, false});
   ASSERT_EQ(status, 0) << err.str();
@@ -285,7 +285,7 @@ TEST_F(ImageFolderTest, ExportedMnistLoadsBackAsTheIdxPixels) {
   std::sort(folders.begin(), folders.end());
   EXPECT_EQ(folders, (std::vector<std::string>{"3", "7"}));
   std::ostringstream out2, err2;
-  EXPECT_EQ(runNetrun({"export-images", "--data", net::test::mnistDir(), "--out", path("x"),
+  EXPECT_EQ(runNetrun({"export-images", "--data", netc::test::mnistDir(), "--out", path("x"),
                        "--classes", "12"},
                       DriverStreams{out2, err2, false}),
             1);
@@ -301,7 +301,7 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
     int status = runNetrun(args, DriverStreams{out, err, false});
     return std::make_tuple(status, out.str(), err.str());
   };
-  auto [exported, o1, e1] = netrun({"export-images", "--data", net::test::mnistDir(), "--out",
+  auto [exported, o1, e1] = netrun({"export-images", "--data", netc::test::mnistDir(), "--out",
                                     path("digits"), "--per-class", "30"});
   ASSERT_EQ(exported, 0) << e1;
   std::string out = path("run");
@@ -344,7 +344,7 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
   EXPECT_EQ(last->classNames[7], "7");
   EXPECT_EQ(last->run.augment.zoomLow, 0.9);
   EXPECT_TRUE(last->run.augment.horizontalFlip);
-  std::string config = net::test::readFile(out + "/config.txt");
+  std::string config = netc::test::readFile(out + "/config.txt");
   for (const char *line : {"augmentation = true", "rotation-range = 10", "zoom-range = [0.9,1.1]",
                            "horizontal-flip = true", "fill-mode = constant", "fill-value = 0",
                            "interpolation = bilinear", "strict-images = false"})
@@ -353,7 +353,7 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
   auto [resumed, o7, e7] = netrun({"train", FIXTURE_ADAM, "--epochs", "3", "--out", out,
                                    "--resume"});
   ASSERT_EQ(resumed, 0) << e7;
-  EXPECT_NE(net::test::readFile(out + "/config.txt").find("\nrotation-range = 10\n"),
+  EXPECT_NE(netc::test::readFile(out + "/config.txt").find("\nrotation-range = 10\n"),
             std::string::npos);
 
   auto [evaluated, o8, e8] = netrun({"eval", FIXTURE_ADAM, "--weights", out + "/last.ckpt",

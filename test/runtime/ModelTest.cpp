@@ -8,8 +8,8 @@
 #include <cmath>
 #include <cstring>
 
-using namespace net::runtime;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::TempDirTest;
 
 namespace {
 
@@ -30,7 +30,7 @@ TEST_F(ModelTest, LoadsTheFixture) {
 
 TEST_F(ModelTest, RefusesAFileThatIsNotALibrary) {
   std::string file = path("model.so");
-  net::test::writeFile(file, "not a library\n");
+  netc::test::writeFile(file, "not a library\n");
   Result<std::shared_ptr<Model>> model = Model::load(file);
   ASSERT_FALSE(model);
   EXPECT_EQ(model.error, file + ": not a model: not a shared library (netc -o model.so builds one)");
@@ -45,7 +45,7 @@ TEST_F(ModelTest, RefusesAMissingFile) {
 
 TEST_F(ModelTest, RefusesATruncatedLibrary) {
   std::string file = path("truncated.so");
-  net::test::writeFile(file, net::test::readFile(FIXTURE_ADAM).substr(0, 200));
+  netc::test::writeFile(file, netc::test::readFile(FIXTURE_ADAM).substr(0, 200));
   Result<std::shared_ptr<Model>> model = Model::load(file);
   ASSERT_FALSE(model);
   EXPECT_NE(model.error.find("not a model: cannot load it as a shared library"),

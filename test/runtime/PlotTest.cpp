@@ -4,8 +4,8 @@
 
 #include "TestSupport.h"
 
-using namespace net::runtime;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::TempDirTest;
 
 namespace {
 
@@ -20,12 +20,12 @@ const char *kHistory =
     "5,0.270000,0.918000,0.398000,0.881000,0.0005,2.900,18100.0\n";
 
 TEST_F(PlotTest, WritesLossAndAccuracyPngs) {
-  net::test::writeFile(path("history.csv"), kHistory);
+  netc::test::writeFile(path("history.csv"), kHistory);
   Status s = renderTrainingPlots(path("history.csv"), dir.string());
   ASSERT_TRUE(s) << s.error();
   for (const char *name : {"loss.png", "accuracy.png"}) {
     SCOPED_TRACE(name);
-    std::string png = net::test::readFile(path(name));
+    std::string png = netc::test::readFile(path(name));
     EXPECT_EQ(png.substr(0, 8), std::string("\x89PNG\r\n\x1a\n", 8));
     EXPECT_GT(png.size(), 2048u);
   }
@@ -40,7 +40,7 @@ TEST_F(PlotTest, WritesLossAndAccuracyPngs) {
 }
 
 TEST_F(PlotTest, ReadsColumnsByName) {
-  net::test::writeFile(path("history.csv"),
+  netc::test::writeFile(path("history.csv"),
                        "val_accuracy,epoch,val_loss,accuracy,loss\n0.5,1,0.7,0.6,0.8\n");
   Result<TrainingHistory> h = readTrainingHistory(path("history.csv"));
   ASSERT_TRUE(h) << h.error;
@@ -50,7 +50,7 @@ TEST_F(PlotTest, ReadsColumnsByName) {
 }
 
 TEST_F(PlotTest, SingleEpochAndNanStillDraw) {
-  net::test::writeFile(path("history.csv"),
+  netc::test::writeFile(path("history.csv"),
                        "epoch,loss,accuracy,val_loss,val_accuracy\n1,nan,0.1,inf,0.1\n");
   Status s = renderTrainingPlots(path("history.csv"), dir.string());
   ASSERT_TRUE(s) << s.error();
@@ -63,23 +63,23 @@ TEST_F(PlotTest, RefusesBadInput) {
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error().find("cannot open"), std::string::npos) << missing.error();
 
-  net::test::writeFile(path("nocol.csv"), "epoch,loss,accuracy\n1,0.5,0.5\n");
+  netc::test::writeFile(path("nocol.csv"), "epoch,loss,accuracy\n1,0.5,0.5\n");
   Status noColumn = renderTrainingPlots(path("nocol.csv"), dir.string());
   ASSERT_FALSE(noColumn);
   EXPECT_NE(noColumn.error().find("expected a column 'val_loss'"), std::string::npos)
       << noColumn.error();
 
-  net::test::writeFile(path("bad.csv"), "epoch,loss,accuracy,val_loss,val_accuracy\n1,x,0,0,0\n");
+  netc::test::writeFile(path("bad.csv"), "epoch,loss,accuracy,val_loss,val_accuracy\n1,x,0,0,0\n");
   Status badNumber = renderTrainingPlots(path("bad.csv"), dir.string());
   ASSERT_FALSE(badNumber);
   EXPECT_NE(badNumber.error().find("bad.csv:2: expected a number in column 'loss'"),
             std::string::npos)
       << badNumber.error();
 
-  net::test::writeFile(path("empty.csv"), "epoch,loss,accuracy,val_loss,val_accuracy\n");
+  netc::test::writeFile(path("empty.csv"), "epoch,loss,accuracy,val_loss,val_accuracy\n");
   EXPECT_FALSE(renderTrainingPlots(path("empty.csv"), dir.string()));
 
-  net::test::writeFile(path("history.csv"), kHistory);
+  netc::test::writeFile(path("history.csv"), kHistory);
   Status noDir = renderTrainingPlots(path("history.csv"), path("no/such/dir"));
   ASSERT_FALSE(noDir);
   EXPECT_NE(noDir.error().find("cannot create"), std::string::npos) << noDir.error();

@@ -6,7 +6,7 @@
 
 #include <cmath>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <optional>
 #include <vector>
 
-using namespace net::runtime;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::TempDirTest;
 
 namespace {
 
@@ -201,7 +201,7 @@ TEST_F(TensorBoardWriterTest, WritesScalarsTensorBoardCanRead) {
     ASSERT_TRUE(writer->scalar(e.tag, e.value, e.step));
   ASSERT_TRUE(writer->flush());
 
-  std::vector<std::string> records = readRecords(net::test::readFile(writer->path()));
+  std::vector<std::string> records = readRecords(netc::test::readFile(writer->path()));
   ASSERT_EQ(records.size(), 1u + std::size(expected));
 
   auto first = decodeEvent(records[0]);
@@ -227,7 +227,7 @@ TEST_F(TensorBoardWriterTest, WritesScalarsTensorBoardCanRead) {
 }
 
 TEST_F(TensorBoardWriterTest, RefusesAnUncreatableDirectory) {
-  net::test::writeFile(path("file"), "not a directory");
+  netc::test::writeFile(path("file"), "not a directory");
   Result<TensorBoardWriter> writer = TensorBoardWriter::open(path("file/tb"));
   ASSERT_FALSE(writer);
   EXPECT_NE(writer.error.find("cannot create directory"), std::string::npos) << writer.error;

@@ -10,7 +10,7 @@
 #include <string>
 #include <unistd.h>
 
-namespace net::test {
+namespace netc::test {
 
 /// A fresh folder per test, removed afterwards.
 class TempDirTest : public ::testing::Test {
@@ -46,9 +46,9 @@ inline std::string mnistDir() {
 }
 
 #define SKIP_WITHOUT_MNIST()                                                     \
-  if (net::test::mnistDir().empty())                                             \
+  if (netc::test::mnistDir().empty())                                             \
   GTEST_SKIP() << "MNIST not found in " NETC_SOURCE_DIR "/data/mnist (./setup.sh installs it)"
 
-} // namespace net::test
+} // namespace netc::test
 
 #endif // NET_TEST_RUNTIME_TESTSUPPORT_H

@@ -7,9 +7,9 @@
 
 #include <cstring>
 
-using namespace net::runtime;
-using net::test::readFile;
-using net::test::TempDirTest;
+using namespace netc::runtime;
+using netc::test::readFile;
+using netc::test::TempDirTest;
 
 namespace {
 
@@ -17,13 +17,13 @@ namespace {
 class TrainerTest : public TempDirTest {
 protected:
   static void SetUpTestSuite() {
-    if (net::test::mnistDir().empty())
+    if (netc::test::mnistDir().empty())
       return;
     Result<std::shared_ptr<Model>> loaded = Model::load(FIXTURE_ADAM);
     ASSERT_TRUE(loaded) << loaded.error;
     model = new std::shared_ptr<Model>(*loaded);
     Result<TrainTestData> read =
-        loadIdxForModel(net::test::mnistDir(), (*model)->info(), /*limit=*/10000);
+        loadIdxForModel(netc::test::mnistDir(), (*model)->info(), /*limit=*/10000);
     ASSERT_TRUE(read) << read.error;
     data = new TrainTestData(std::move(*read));
   }
@@ -218,7 +218,7 @@ protected:
       n *= d;
     }
     bytes.append(n, char(fill));
-    net::test::writeFile(path(name), bytes);
+    netc::test::writeFile(path(name), bytes);
   }
   void writeSet(uint32_t side, uint8_t label) {
     for (const char *split : {"train", "t10k"}) {

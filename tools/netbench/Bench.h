@@ -23,7 +23,7 @@
 #include <thread>
 #include <vector>
 
-namespace netbench {
+namespace netc::bench {
 
 /// A 64-byte aligned float buffer (the kernels assume only alignof(float);
 /// oneDNN prefers cache-line alignment).
@@ -156,6 +156,6 @@ std::string cpuModel();
 /// else scalar): the machine's peak for netbench's figures.
 double measurePeakGflops(int threads, std::string &isa);
 
-} // namespace netbench
+} // namespace netc::bench
 
 #endif // NETBENCH_BENCH_H

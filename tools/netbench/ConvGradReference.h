@@ -25,7 +25,7 @@
 #include <random>
 #include <vector>
 
-namespace netbench {
+namespace netc::bench {
 
 /// One layer's extents and its host buffers: x [n,c,h,w], w [f,c,k,k],
 /// dy and y [n,f,yh,yw] (y pooled when pool != 0), saved per Fused.h (max
@@ -168,6 +168,6 @@ SampledAgreement compareSampled(const std::vector<float> &got, Ref ref, std::int
   return g;
 }
 
-} // namespace netbench
+} // namespace netc::bench
 
 #endif // NETBENCH_CONV_GRAD_REFERENCE_H

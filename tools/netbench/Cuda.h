@@ -19,7 +19,7 @@
 
 #include <vector>
 
-namespace netbench {
+namespace netc::bench {
 
 struct CudaOptions {
   std::vector<int> batches = {32, 128, 512, 2048}; // for the layers
@@ -34,6 +34,6 @@ struct CudaOptions {
 /// prints one line, "no usable CUDA device: ...", and returns 0.
 int runCuda(const CudaOptions &opt);
 
-} // namespace netbench
+} // namespace netc::bench
 
 #endif // NETBENCH_CUDA_H

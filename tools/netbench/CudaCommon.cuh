@@ -32,7 +32,7 @@
 #include <string>
 #include <vector>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 
 struct GpuError : std::runtime_error {
   using std::runtime_error::runtime_error;
@@ -68,14 +68,14 @@ inline void checkNetc(const char *what, const char *file, int line) {
   checkCuda(cudaGetLastError(), what, file, line);
 }
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu
 
-#define NB_CUDA(call) ::netbench::gpu::checkCuda((call), #call, __FILE__, __LINE__)
-#define NB_CUDNN(call) ::netbench::gpu::checkCudnn((call), #call, __FILE__, __LINE__)
-#define NB_CUBLAS(call) ::netbench::gpu::checkCublas((call), #call, __FILE__, __LINE__)
-#define NB_NETC(what) ::netbench::gpu::checkNetc(what, __FILE__, __LINE__)
+#define NB_CUDA(call) ::netc::bench::gpu::checkCuda((call), #call, __FILE__, __LINE__)
+#define NB_CUDNN(call) ::netc::bench::gpu::checkCudnn((call), #call, __FILE__, __LINE__)
+#define NB_CUBLAS(call) ::netc::bench::gpu::checkCublas((call), #call, __FILE__, __LINE__)
+#define NB_NETC(what) ::netc::bench::gpu::checkNetc(what, __FILE__, __LINE__)
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 
 /// Device memory of `count` T, freed on destruction.
 template <class T> class DeviceArray {
@@ -270,6 +270,6 @@ std::string fmtRate(double perCall, double seconds); // per-call amount / time, 
 std::string fmtImages(int batch, double seconds);    // batch / time, with thousands commas
 std::string fmtRatio(double num, double den);        // "1.23x", "-" if either is 0
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu
 
 #endif // NETBENCH_CUDACOMMON_CUH

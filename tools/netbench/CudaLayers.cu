@@ -44,7 +44,7 @@
 #include <string>
 #include <vector>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 namespace {
 
 namespace k = netc::cuda;
@@ -415,4 +415,4 @@ int runCudaLayers(const CudaOptions &opt, const DeviceInfo &dev) {
   return rc;
 }
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu

@@ -19,7 +19,7 @@
 
 #include <cstdio>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 
 std::string fmtUs(double s) {
   if (s <= 0)
@@ -78,9 +78,9 @@ DeviceInfo queryDevice() {
 }
 
 } // namespace
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu
 
-namespace netbench {
+namespace netc::bench {
 
 int runCuda(const CudaOptions &opt) {
   using namespace gpu;
@@ -140,4 +140,4 @@ int runCuda(const CudaOptions &opt) {
   return rc;
 }
 
-} // namespace netbench
+} // namespace netc::bench

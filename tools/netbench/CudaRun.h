@@ -7,7 +7,7 @@
 
 #include <string>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 
 /// The device the run measures (device 0), as printed in the header.
 struct DeviceInfo {
@@ -28,6 +28,6 @@ int runCudaStep(const char *library, const CudaOptions &opt, const DeviceInfo &d
 /// Needs no device, so it runs before the device check.
 std::string checkModel(const char *library);
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu
 
 #endif // NETBENCH_CUDARUN_H

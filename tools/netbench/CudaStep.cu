@@ -43,7 +43,7 @@
 #include <random>
 #include <type_traits>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 namespace {
 
 //===----------------------------------------------------------------------===//
@@ -515,4 +515,4 @@ int runCudaStep(const char *library, const CudaOptions &opt, const DeviceInfo &d
   return timeRunsOfSteps(pair, timer, netcSeed, tCudnn);
 }
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu

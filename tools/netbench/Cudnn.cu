@@ -11,7 +11,7 @@
 
 #include <cstdio>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 
 cudnnActivationMode_t activationMode(int act) {
   switch (act) {
@@ -338,4 +338,4 @@ std::string CudnnConv::describeBackward() const {
   return s;
 }
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu

@@ -41,7 +41,7 @@
 #include <string>
 #include <vector>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 
 /// A conv layer's geometry and epilogue (stride 1, square kernel; pooling
 /// 2x2 stride 2). act: 0 none, 1 relu, 2 sigmoid, 3 tanh (Fused.h's codes).
@@ -166,6 +166,6 @@ private:
   std::string fusedWhy_;
 };
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu
 
 #endif // NETBENCH_CUDNN_CUH

@@ -12,7 +12,7 @@
 
 #include <cmath>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 namespace {
 
 //===----------------------------------------------------------------------===//
@@ -366,4 +366,4 @@ LossResult CudnnNet::step(const float *images, const std::int32_t *labels, std::
   return r;
 }
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu

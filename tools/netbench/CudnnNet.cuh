@@ -44,7 +44,7 @@
 #include <string>
 #include <vector>
 
-namespace netbench::gpu {
+namespace netc::bench::gpu {
 
 //===----------------------------------------------------------------------===//
 // A network's definition
@@ -156,6 +156,6 @@ private:
   std::string description_;
 };
 
-} // namespace netbench::gpu
+} // namespace netc::bench::gpu
 
 #endif // NETBENCH_CUDNNNET_CUH

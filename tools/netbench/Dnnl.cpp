@@ -8,7 +8,7 @@
 
 #include <cstring>
 
-namespace netbench {
+namespace netc::bench {
 namespace {
 
 using dnnl::algorithm;
@@ -126,11 +126,11 @@ bool dnnlAvailable(std::string &versionOrWhy) {
   return true;
 }
 
-} // namespace netbench
+} // namespace netc::bench
 
 #else // !NETBENCH_HAVE_DNNL
 
-namespace netbench {
+namespace netc::bench {
 
 static const char *kNoDnnl =
     "netbench was built without oneDNN: dnnl.hpp or libdnnl.so was not found at configure "
@@ -147,6 +147,6 @@ bool dnnlAvailable(std::string &versionOrWhy) {
   return false;
 }
 
-} // namespace netbench
+} // namespace netc::bench
 
 #endif

@@ -22,7 +22,7 @@
 #include <memory>
 #include <string>
 
-namespace netbench {
+namespace netc::bench {
 
 /// A conv layer's geometry (stride 1, square kernel, pooling 2x2 stride 2).
 struct LayerSpec {
@@ -53,6 +53,6 @@ public:
 /// Whether netbench was built with oneDNN, and its version or why not.
 bool dnnlAvailable(std::string &versionOrWhy);
 
-} // namespace netbench
+} // namespace netc::bench
 
 #endif // NETBENCH_DNNL_H

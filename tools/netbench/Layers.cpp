@@ -25,7 +25,7 @@
 #include <cstdio>
 #include <vector>
 
-namespace netbench {
+namespace netc::bench {
 namespace {
 
 namespace k = netc::kernels;
@@ -297,4 +297,4 @@ int runLayers(const Options &opt, double peak) {
   return 0;
 }
 
-} // namespace netbench
+} // namespace netc::bench

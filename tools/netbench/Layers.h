@@ -5,7 +5,7 @@
 
 #include <vector>
 
-namespace netbench {
+namespace netc::bench {
 
 struct Options {
   std::vector<int> batches = {1, 32, 128, 512};
@@ -20,6 +20,6 @@ int runLayers(const Options &opt, double peakGflops);
 /// (and the first over the second when there are two). Returns the exit code.
 int runSteps(const char *const *libraries, int count, int threads);
 
-} // namespace netbench
+} // namespace netc::bench
 
 #endif // NETBENCH_LAYERS_H

@@ -14,7 +14,7 @@
 #include <omp.h>
 #include <unistd.h>
 
-namespace netbench {
+namespace netc::bench {
 
 double loadAverage() {
   std::ifstream in("/proc/loadavg");
@@ -137,4 +137,4 @@ double measurePeakGflops(int threads, std::string &isa) {
   return best > 0 ? best : bestAny;
 }
 
-} // namespace netbench
+} // namespace netc::bench

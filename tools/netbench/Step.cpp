@@ -16,7 +16,7 @@
 #include <cstdio>
 #include <dlfcn.h>
 
-namespace netbench {
+namespace netc::bench {
 namespace {
 
 constexpr int kBatch = 128;
@@ -173,4 +173,4 @@ int runSteps(const char *const *libraries, int count, int threads) {
   return 0;
 }
 
-} // namespace netbench
+} // namespace netc::bench

@@ -24,7 +24,7 @@
 #include <string>
 #include <vector>
 
-using namespace netbench;
+using namespace netc::bench;
 
 namespace {
 

@@ -143,14 +143,14 @@ std::string networkNameFor(llvm::StringRef file) {
 /// Writes `weights` as a checkpoint of `module`'s parameters, in the order
 /// the emitted model lists them (a walk of its net.param ops). A `partial`
 /// one (--weights-from) may leave parameters out, for `netrun train --weights`.
-int writeWeights(mlir::ModuleOp module, std::vector<net::onnx::Weight> weights,
+int writeWeights(mlir::ModuleOp module, std::vector<netc::onnx::Weight> weights,
                  llvm::StringRef path, bool partial) {
-  net::runtime::Checkpoint checkpoint;
+  netc::runtime::Checkpoint checkpoint;
   if (auto name = module->getAttrOfType<mlir::StringAttr>("net.network"))
     checkpoint.network = name.str();
   checkpoint.compiler = "netc " NETC_VERSION;
-  llvm::StringMap<net::onnx::Weight *> byName;
-  for (net::onnx::Weight &w : weights)
+  llvm::StringMap<netc::onnx::Weight *> byName;
+  for (netc::onnx::Weight &w : weights)
     byName[w.name] = &w;
   // Every step function declares the parameters it uses; the first
   // declaration of a name sets its place, as in the emitted table.
@@ -164,12 +164,12 @@ int writeWeights(mlir::ModuleOp module, std::vector<net::onnx::Weight> weights,
       missing = true;
       return;
     }
-    net::onnx::Weight &w = *it->second;
+    netc::onnx::Weight &w = *it->second;
     checkpoint.params.push_back({w.name, w.shape, std::move(w.data)});
   });
   if (missing && !partial)
     return internalError("a parameter of the imported model has no weights");
-  if (net::runtime::Status s = net::runtime::writeCheckpoint(std::string(path), checkpoint); !s)
+  if (netc::runtime::Status s = netc::runtime::writeCheckpoint(std::string(path), checkpoint); !s)
     return fail(s.error());
   return 0;
 }
@@ -351,7 +351,7 @@ int writeAtomically(llvm::StringRef path, llvm::StringRef text) {
 /// file, so the source manager outlives the module.
 struct Compilation {
   Emit what = Emit::Mlir;
-  std::vector<net::dsl::Override> overrides;
+  std::vector<netc::dsl::Override> overrides;
   std::string out;
   llvm::raw_string_ostream os{out};
   llvm::SourceMgr sourceMgr;
@@ -359,7 +359,7 @@ struct Compilation {
   std::optional<mlir::SourceMgrDiagnosticHandler> handler;
   mlir::OwningOpRef<mlir::ModuleOp> module;
   // The parameters' values, written beside the library as model.ckpt.
-  std::optional<std::vector<net::onnx::Weight>> weights;
+  std::optional<std::vector<netc::onnx::Weight>> weights;
 };
 
 void parseCommandLine(int argc, char **argv) {
@@ -399,7 +399,7 @@ int importOnnx(Compilation &c) {
     return fail("-emit=ast applies to .net files; an ONNX model has no syntax tree");
   if (!c.overrides.empty())
     return fail("-D applies to .net files; an ONNX model has no parameters to set");
-  auto imported = net::onnx::importModel(c.context, inputFile, networkNameFor(inputFile));
+  auto imported = netc::onnx::importModel(c.context, inputFile, networkNameFor(inputFile));
   if (!imported)
     return failLines(imported.takeError());
   if (imported->appendedSoftmax && c.what == Emit::Library)
@@ -425,20 +425,20 @@ int elaborateNet(Compilation &c) {
     return fail("'" + inputFile + "' is larger than 16 MiB; a .net file is a short text");
 
   c.sourceMgr.AddNewSourceBuffer(std::move(*buffer), llvm::SMLoc());
-  net::dsl::Diagnostics diags(c.sourceMgr);
+  netc::dsl::Diagnostics diags(c.sourceMgr);
   llvm::StringRef text = c.sourceMgr.getMemoryBuffer(c.sourceMgr.getMainFileID())->getBuffer();
 
-  net::dsl::Parser parser(text, diags);
-  net::dsl::Module ast = parser.parseModule();
+  netc::dsl::Parser parser(text, diags);
+  netc::dsl::Module ast = parser.parseModule();
   if (diags.hadError())
     return 1;
   if (c.what == Emit::Ast) {
-    net::dsl::dump(ast, c.sourceMgr, c.os);
+    netc::dsl::dump(ast, c.sourceMgr, c.os);
     return 0;
   }
   // Verifier messages on generated ops point into the .net file too.
   c.handler.emplace(c.sourceMgr, &c.context);
-  c.module = net::dsl::mlirGen(c.context, ast, diags, c.overrides);
+  c.module = netc::dsl::mlirGen(c.context, ast, diags, c.overrides);
   if (!c.module || diags.hadError())
     return 1;
   return 0;
@@ -451,10 +451,10 @@ int matchPretrainedWeights(Compilation &c) {
     return fail("--weights-from applies to .net files; an ONNX model brings its own weights");
   if (c.what != Emit::Library)
     return fail("--weights-from writes model.ckpt beside the library: give -o model.so");
-  auto pretrained = net::onnx::importModel(c.context, weightsFrom, "pretrained");
+  auto pretrained = netc::onnx::importModel(c.context, weightsFrom, "pretrained");
   if (!pretrained)
     return failLines(pretrained.takeError());
-  auto matched = net::onnx::matchWeights(*c.module, *pretrained, weightsFrom);
+  auto matched = netc::onnx::matchWeights(*c.module, *pretrained, weightsFrom);
   if (!matched)
     return failLines(matched.takeError());
   size_t kept = 0;

@@ -29,9 +29,9 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 int fail(DriverStreams &s, const std::string &message) {
   s.err << "netrun: error: " << message << "\n";
@@ -125,4 +125,4 @@ Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &in
   return folder;
 }
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli

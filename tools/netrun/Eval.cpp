@@ -29,9 +29,9 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 int runEval(const Options &o, DriverStreams &s) {
   if (o.positional.size() != 1)
@@ -110,4 +110,4 @@ int runEval(const Options &o, DriverStreams &s) {
   return 0;
 }
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli

@@ -31,9 +31,9 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 int runExportImages(const Options &o, DriverStreams &s) {
   if (!o.positional.empty())
@@ -79,11 +79,11 @@ int runExport(const Options &o, DriverStreams &s) {
       instanceWithWeights(*model, o, /*batch=*/1, classNames);
   if (!instance)
     return fail(s, instance.error);
-  if (Status st = net::onnx::exportModel(**instance, o.onnx); !st)
+  if (Status st = netc::onnx::exportModel(**instance, o.onnx); !st)
     return fail(s, st.error());
   s.out << "Exported " << (*model)->info().network << " (" << o.weights << ") to " << o.onnx
-        << " (ONNX opset " << net::onnx::kExportOpset << ")\n";
+        << " (ONNX opset " << netc::onnx::kExportOpset << ")\n";
   return 0;
 }
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli

@@ -29,9 +29,9 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 int runInfo(const Options &o, DriverStreams &s) {
   if (o.positional.size() != 1)
@@ -55,4 +55,4 @@ int runPlot(const Options &o, DriverStreams &s) {
 
 /// The flags of a training run: explicit flags first, then (with --resume)
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli

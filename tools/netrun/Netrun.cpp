@@ -29,8 +29,8 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace net::runtime;
-using namespace net::runtime::cli;
+using namespace netc::runtime;
+using namespace netc::runtime::cli;
 
 namespace {
 
@@ -123,7 +123,7 @@ int dispatch(const std::vector<std::string> &args, DriverStreams &s) {
 
 } // namespace
 
-std::string net::runtime::closestMatch(const std::string &word,
+std::string netc::runtime::closestMatch(const std::string &word,
                                        const std::vector<std::string> &candidates) {
   std::string best;
   size_t bestDistance = std::max<size_t>(2, word.size() / 3) + 1;
@@ -156,7 +156,7 @@ std::string net::runtime::closestMatch(const std::string &word,
   return best;
 }
 
-int net::runtime::runNetrun(const std::vector<std::string> &args, DriverStreams streams) {
+int netc::runtime::runNetrun(const std::vector<std::string> &args, DriverStreams streams) {
   try {
     return dispatch(args, streams);
   } catch (const std::bad_alloc &) {

@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 struct DriverStreams {
   std::ostream &out;
@@ -32,6 +32,6 @@ int runNetrun(const std::vector<std::string> &args, DriverStreams streams);
 /// The candidate closest to `word` by edit distance, or "" when none is near.
 std::string closestMatch(const std::string &word, const std::vector<std::string> &candidates);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NETRUN_NETRUN_H

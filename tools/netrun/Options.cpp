@@ -38,10 +38,10 @@
 #include <type_traits>
 #include <unistd.h>
 
-using namespace net::runtime;
-namespace settings = net::settings;
+using namespace netc::runtime;
+namespace settings = netc::settings;
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 
 template <typename T> bool parseNumber(const std::string &text, T &out) {
@@ -514,4 +514,4 @@ std::string parseOptions(const std::string &verb, const std::vector<std::string>
   return ""; // the combinations need the model's set-up: trainConfig checks them
 }
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli

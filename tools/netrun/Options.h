@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 struct Options {
   std::vector<std::string> positional;
@@ -79,6 +79,6 @@ std::string checkCombinations(const Options &o, const RunConfig &c);
 /// The flags given now over the model's schedule and early stopping.
 void overModelSetup(const Options &o, const netc_train_setup &t, RunConfig &c);
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli
 
 #endif // NETRUN_OPTIONS_H

@@ -29,9 +29,9 @@
 #include <sstream>
 #include <unistd.h>
 
-using namespace net::runtime;
+using namespace netc::runtime;
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 int runPredict(const Options &o, DriverStreams &s) {
   if (o.positional.size() < 2)
@@ -102,4 +102,4 @@ int runPredict(const Options &o, DriverStreams &s) {
   return 0;
 }
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli

@@ -33,10 +33,10 @@
 #include <unistd.h>
 
 
-using namespace net::runtime;
-namespace settings = net::settings;
+using namespace netc::runtime;
+namespace settings = netc::settings;
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 namespace {
 
@@ -500,4 +500,4 @@ int runTrain(const Options &o, DriverStreams &s) {
   return 0;
 }
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli

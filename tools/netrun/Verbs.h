@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime::cli {
+namespace netc::runtime::cli {
 
 int runInfo(const Options &o, DriverStreams &s);
 int runPlot(const Options &o, DriverStreams &s);
@@ -49,6 +49,6 @@ std::string joined(const std::vector<std::string> &names);
 Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &info,
                                const Options &o, DriverStreams &s);
 
-} // namespace net::runtime::cli
+} // namespace netc::runtime::cli
 
 #endif // NETRUN_VERBS_H

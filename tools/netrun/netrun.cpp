@@ -12,7 +12,7 @@
 
 int main(int argc, char **argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
-  net::runtime::DriverStreams streams{std::cout, std::cerr,
+  netc::runtime::DriverStreams streams{std::cout, std::cerr,
                                       /*interactive=*/::isatty(1) != 0};
-  return net::runtime::runNetrun(args, streams);
+  return netc::runtime::runNetrun(args, streams);
 }

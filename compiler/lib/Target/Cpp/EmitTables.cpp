@@ -33,7 +33,7 @@
 using namespace mlir;
 using namespace mlir::net;
 using namespace mlir::net::target;
-namespace settings = ::net::settings;
+namespace settings = ::netc::settings;
 
 namespace {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace net::dsl {
+namespace netc::dsl {
 
 struct Expr;
 using ExprPtr = std::unique_ptr<Expr>;
@@ -89,6 +89,6 @@ struct Module {
 void dump(const Module &module, const llvm::SourceMgr &sourceMgr,
           llvm::raw_ostream &os);
 
-} // namespace net::dsl
+} // namespace netc::dsl
 
 #endif // NET_DSL_AST_H

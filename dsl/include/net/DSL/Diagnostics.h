@@ -13,7 +13,7 @@
 #include "llvm/Support/SMLoc.h"
 #include "llvm/Support/SourceMgr.h"
 
-namespace net::dsl {
+namespace netc::dsl {
 
 class Diagnostics {
 public:
@@ -42,6 +42,6 @@ private:
 std::string closestMatch(llvm::StringRef name,
                          llvm::ArrayRef<llvm::StringRef> candidates);
 
-} // namespace net::dsl
+} // namespace netc::dsl
 
 #endif // NET_DSL_DIAGNOSTICS_H

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <string>
 
-namespace net::dsl {
+namespace netc::dsl {
 
 enum class TokenKind {
   eof,
@@ -91,6 +91,6 @@ private:
   bool lineStart = true;
 };
 
-} // namespace net::dsl
+} // namespace netc::dsl
 
 #endif // NET_DSL_LEXER_H

@@ -25,7 +25,7 @@ namespace mlir {
 class MLIRContext;
 } // namespace mlir
 
-namespace net::dsl {
+namespace netc::dsl {
 
 /// A `-D name=value` override of a network parameter.
 struct Override {
@@ -40,6 +40,6 @@ mlir::OwningOpRef<mlir::ModuleOp> mlirGen(mlir::MLIRContext &context,
                                           Diagnostics &diags,
                                           llvm::ArrayRef<Override> overrides);
 
-} // namespace net::dsl
+} // namespace netc::dsl
 
 #endif // NET_DSL_MLIRGEN_H

@@ -13,7 +13,7 @@
 #include "net/DSL/Diagnostics.h"
 #include "net/DSL/Lexer.h"
 
-namespace net::dsl {
+namespace netc::dsl {
 
 class Parser {
 public:
@@ -63,6 +63,6 @@ private:
   int nesting = 0;
 };
 
-} // namespace net::dsl
+} // namespace netc::dsl
 
 #endif // NET_DSL_PARSER_H

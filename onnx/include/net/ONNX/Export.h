@@ -16,7 +16,7 @@
 
 #include <string>
 
-namespace net::onnx {
+namespace netc::onnx {
 
 /// The opset the exported files declare.
 constexpr int kExportOpset = 13;
@@ -25,6 +25,6 @@ constexpr int kExportOpset = 13;
 /// beside it, then a rename); refuses a library without a graph.
 runtime::Status exportModel(const runtime::Instance &instance, const std::string &path);
 
-} // namespace net::onnx
+} // namespace netc::onnx
 
 #endif // NET_ONNX_EXPORT_H

@@ -23,7 +23,7 @@ namespace mlir {
 class MLIRContext;
 } // namespace mlir
 
-namespace net::onnx {
+namespace netc::onnx {
 
 /// A parameter's value: named as the `net.param` it fills, shaped and laid
 /// out as that parameter (a MatMul weight [K, M] is stored transposed, [M, K]).
@@ -47,6 +47,6 @@ struct ImportedModel {
 llvm::Expected<ImportedModel> importModel(mlir::MLIRContext &context, llvm::StringRef path,
                                           llvm::StringRef networkName);
 
-} // namespace net::onnx
+} // namespace netc::onnx
 
 #endif // NET_ONNX_IMPORT_H

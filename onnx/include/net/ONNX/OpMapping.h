@@ -16,7 +16,7 @@
 #include <cstdint>
 #include <string_view>
 
-namespace net::onnx {
+namespace netc::onnx {
 
 /// How an exchanged attribute's value is written in ONNX.
 enum class AttributeKind { Ints, Float };
@@ -129,6 +129,6 @@ constexpr const OpMapping *exportedAs(std::string_view netOp) {
   return nullptr;
 }
 
-} // namespace net::onnx
+} // namespace netc::onnx
 
 #endif // NET_ONNX_OPMAPPING_H

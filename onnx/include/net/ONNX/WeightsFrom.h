@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-namespace net::onnx {
+namespace netc::onnx {
 
 struct MatchedWeights {
   /// Values for the .net model's matched parameters, named as they are there.
@@ -32,6 +32,6 @@ struct MatchedWeights {
 llvm::Expected<MatchedWeights> matchWeights(mlir::ModuleOp model, const ImportedModel &onnx,
                                             llvm::StringRef path);
 
-} // namespace net::onnx
+} // namespace netc::onnx
 
 #endif // NET_ONNX_WEIGHTSFROM_H

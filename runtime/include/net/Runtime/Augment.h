@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// The augmentation flags (saved in checkpoints with the run's flags).
 struct AugmentConfig {
@@ -87,6 +87,6 @@ void augmentBatch(const Samples &samples, const std::vector<int64_t> &order, int
                   int64_t n, const AugmentConfig &config, uint64_t stepSeed,
                   const Normalization &norm, float *input, int32_t *labels);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_AUGMENT_H

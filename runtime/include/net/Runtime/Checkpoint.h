@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 struct NamedTensor {
   std::string name;
@@ -135,6 +135,6 @@ Result<LoadReport> loadParametersByName(const Checkpoint &checkpoint, const Inst
 /// dense_1.kernel, dense_1.bias`, with a warning line for frozen ones.
 std::string formatLoadReport(const LoadReport &report, const std::string &path);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_CHECKPOINT_H

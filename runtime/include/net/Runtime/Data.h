@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// The model's input normalisation (netc_model_info::input_mean, input_std):
 /// pixel p of channel c becomes (p / 255 - mean[c]) / std[c]. The default,
@@ -81,6 +81,6 @@ Result<TrainTestData> loadIdxForModel(const std::string &nameOrPath,
 /// validation_split does (before any shuffling).
 Samples splitValidation(Samples &train, double fraction);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_DATA_H

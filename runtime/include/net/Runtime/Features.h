@@ -16,7 +16,7 @@
 
 #include <cstdint>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// Features kept in memory at most (4 GiB); beyond, the base runs every step.
 constexpr int64_t kMaxFeatureBytes = int64_t(4) << 30;
@@ -30,6 +30,6 @@ inline bool hasFrozenBase(const netc_model_info &info) { return info.feature_siz
 Result<Samples> computeFeatures(const Instance &instance, const Samples &samples,
                                 int64_t maxBytes = kMaxFeatureBytes);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_FEATURES_H

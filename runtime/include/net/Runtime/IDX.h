@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// An IDX array of unsigned bytes (type 0x08, the type of every MNIST-like file).
 struct IdxArray {
@@ -56,6 +56,6 @@ Result<IdxDataset> readIdxDataset(const std::string &directory);
 /// looked and how to get it.
 Result<std::string> findDataset(const std::string &nameOrPath);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_IDX_H

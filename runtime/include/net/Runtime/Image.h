@@ -21,7 +21,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// 8-bit pixels, interleaved (HWC).
 struct Image {
@@ -57,6 +57,6 @@ std::vector<float> imageToInput(const Image &image, int32_t channels, int32_t he
 Status writePng(const std::string &path, int32_t width, int32_t height, int32_t channels,
                 const uint8_t *pixels);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_IMAGE_H

@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 struct ImageFolderOptions {
   bool strict = false;  // a file that does not decode is an error, not a warning
@@ -73,6 +73,6 @@ struct ExportOptions {
 Result<int64_t> exportImages(const LabelledImages &images, const std::string &source,
                              const ExportOptions &options);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_IMAGEFOLDER_H

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// The entry points of a model library, resolved with dlsym.
 struct ModelFunctions {
@@ -139,6 +139,6 @@ std::string withThousands(int64_t value);
 int64_t elementCount(const netc_tensor_info &tensor);
 std::string shapeText(const int64_t *shape, int32_t rank);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_MODEL_H

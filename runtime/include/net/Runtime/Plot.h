@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// The columns of history.csv that the charts use, one entry per row.
 struct TrainingHistory {
@@ -32,6 +32,6 @@ Result<TrainingHistory> readTrainingHistory(const std::string &historyCsv);
 /// Not thread-safe: PLplot keeps global state.
 Status renderTrainingPlots(const std::string &historyCsv, const std::string &outDir);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_PLOT_H

@@ -18,7 +18,7 @@
 #include <thread>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 class BatchPrefetcher {
 public:
@@ -64,6 +64,6 @@ private:
   std::vector<std::thread> workers;
 };
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_PREFETCH_H

@@ -14,7 +14,7 @@
 #include <cstdint>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// splitmix64: a good 64-bit mix, used to seed and to derive seeds.
 inline uint64_t splitMix64(uint64_t &x) {
@@ -88,6 +88,6 @@ private:
   State s;
 };
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_RANDOM_H

@@ -16,7 +16,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// --lr-schedule and its parameters (saved in checkpoints as run flags).
 /// Its parameters are TrainSettings.def's schedule settings, with their
@@ -56,6 +56,6 @@ double scheduledLearningRate(const LrScheduleConfig &config, double base, int32_
 bool updatePlateau(const LrScheduleConfig &config, double base, LrScheduleState &state,
                    double valLoss);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_SCHEDULE_H

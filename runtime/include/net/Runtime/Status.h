@@ -14,7 +14,7 @@
 #include <string>
 #include <utility>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// Success, or the message saying why not.
 class [[nodiscard]] Status {
@@ -56,6 +56,6 @@ template <typename T> struct [[nodiscard]] Result {
   T *operator->() { return &*value; }
 };
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_STATUS_H

@@ -6,7 +6,7 @@
 
 #include <string>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// The model as Keras' summary() prints it: one row per layer (name and
 /// kind, output shape with None for the batch, parameters, FLOPs), then the
@@ -14,6 +14,6 @@ namespace net::runtime {
 /// input, classes, training set-up and compiled devices.
 std::string formatSummary(const netc_model_info &info, const std::string &path);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_SUMMARY_H

@@ -30,7 +30,7 @@
 #include <memory>
 #include <string>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// CRC-32C (Castagnoli, reflected polynomial 0x82F63B78), as TFRecord uses;
 /// crc32c("123456789") == 0xE3069283.
@@ -72,6 +72,6 @@ private:
   std::string filePath;
 };
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_TENSORBOARD_H

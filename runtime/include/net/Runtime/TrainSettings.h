@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-namespace net::settings {
+namespace netc::settings {
 
 /// The settings of the run, the schedules and early stopping, in table order.
 enum SettingId : int {
@@ -148,6 +148,6 @@ inline bool within(const Setting &s, double v) {
          !(s.highOpen && v == s.high);
 }
 
-} // namespace net::settings
+} // namespace netc::settings
 
 #endif // NET_RUNTIME_TRAINSETTINGS_H

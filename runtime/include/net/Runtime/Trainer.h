@@ -27,7 +27,7 @@
 #include <string>
 #include <vector>
 
-namespace net::runtime {
+namespace netc::runtime {
 
 /// Fills every parameter from its initializer (netc_tensor_info::init),
 /// in index order, from `seed`; zeroes the optimizer slots and the step.
@@ -170,6 +170,6 @@ Status writeTextFile(const std::string &path, const std::string &text);
 /// Checks that `dir` exists (creating it) and that a file can be written in it.
 Status prepareOutputDirectory(const std::string &dir);
 
-} // namespace net::runtime
+} // namespace netc::runtime
 
 #endif // NET_RUNTIME_TRAINER_H
