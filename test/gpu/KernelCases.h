@@ -4,8 +4,9 @@
 // kernel-gpu-tests agree on them without repeating a number:
 //   KernelReference.cpp (g++) instantiates the CPU kernels of net/Kernels at
 //     each shape, behind the wrappers declared below;
-//   KernelTest.cu (nvcc) instantiates the CUDA launchers of net/Kernels/cuda
-//     at the same shapes and defines one test per entry, named after it.
+//   the kernel tests (*KernelTest.cu, nvcc) instantiate the CUDA launchers
+//     of net/Kernels/cuda at the same shapes and define one test per
+//     entry, named after it.
 // The CPU kernels stay out of nvcc (they are GCC vector-extension C++ built
 // as generated CPU code is built), and the two halves compile in parallel.
 //

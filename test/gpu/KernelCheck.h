@@ -2,7 +2,7 @@
 //
 // Host-only helpers of kernel-gpu-tests: tolerances, the element-wise
 // comparison that names the first differing element, and the fixed-seed
-// inputs. KernelTest.cu states why each tolerance is what it is.
+// inputs. KernelTest.h states why each tolerance is what it is.
 //
 //===----------------------------------------------------------------------===//
 

@@ -1,7 +1,7 @@
 //===- Cudnn.cuh - one conv layer (+ bias, activation, pooling) in cuDNN 9 -*- CUDA -*-===//
 //
 // The cuDNN side of the GPU comparison, shared by the per-layer benchmark
-// (CudaLayers.cu) and the whole step (CudaStep.cu). A layer is a 2-D
+// (CudaLayers.cu) and the whole step (CudaStep.cu, CudnnNet.cu). A layer is a 2-D
 // cross-correlation, stride 1, square kernel, symmetric zero padding, FP32
 // NCHW (the project's layout, so no transposes on either side), bias,
 // activation, and an optional 2x2 stride-2 pooling (max, or average
