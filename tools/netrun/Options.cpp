@@ -148,7 +148,8 @@ void append(std::vector<OptionSpec> &table, std::vector<OptionSpec> more) {
                std::make_move_iterator(more.end()));
 }
 
-/// The options of TrainSettings.def in their groups, among the others.
+/// The options of TrainSettings.def in their groups, among the others. One
+/// long function because it is a table, one row per option in help order.
 std::vector<OptionSpec> buildOptionTable() {
   std::vector<OptionSpec> table = {
       {"data", "NAME|DIR", "train eval export-images",

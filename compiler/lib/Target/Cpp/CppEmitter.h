@@ -24,6 +24,10 @@ public:
 private:
   /// The parameters, slots, layers, train set-up and netc_model_info.
   void emitTables();
+  /// The input normalisation per channel and the forward graph's text.
+  void emitInputAndGraph();
+  /// netc_model_info, field by field, as constant data (kModel).
+  void emitModelInfo();
   /// NetcCompiledModel and the include of net/Runtime/ModelImpl.h.
   void emitModelTraits();
 

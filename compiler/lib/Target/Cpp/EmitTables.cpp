@@ -197,11 +197,11 @@ void CppEmitter::emitTables() {
     os << "}, " << row.trainableParams + row.frozenParams << ", " << row.flops << "},\n";
   }
   os << "};\n\n";
+  emitInputAndGraph();
+  emitModelInfo();
+}
 
-  std::string network = "model";
-  if (auto name = module->getAttrOfType<StringAttr>("net.network"))
-    network = name.str();
-
+void CppEmitter::emitInputAndGraph() {
   // The input normalisation, one value per channel (default: pixel / 255).
   size_t channels = inputShape.size() == 3 ? size_t(inputShape[0]) : 1;
   auto norm = module->getAttrOfType<DictionaryAttr>("net.input_normalization");
@@ -228,6 +228,12 @@ void CppEmitter::emitTables() {
       os << "\n    " << literal;
     }
   os << ";\n\n";
+}
+
+void CppEmitter::emitModelInfo() {
+  std::string network = "model";
+  if (auto name = module->getAttrOfType<StringAttr>("net.network"))
+    network = name.str();
   // Field by field, by name: a field added to the ABI cannot shift the
   // others (the value-initialised rest is zero). Braced, so that a value a
   // field cannot hold is a narrowing error, not a silent truncation; in a
