@@ -129,8 +129,9 @@ public:
   /// Trains on a frozen base's features, computed once, when nothing random
   /// precedes the base; else on the images.
   void chooseData(const Samples &trainImages, const Samples &validationImages);
-  /// True, saying why, when last.ckpt has already run its course.
-  bool nothingToDo();
+  /// True, saying why, when the resumed last.ckpt has already run its course
+  /// (all its epochs done, or stopped early): the run then trains nothing.
+  bool resumedRunIsComplete();
   /// Starts the observers and the batch source.
   Status prepare();
   int32_t firstEpoch() const { return startEpoch; }
@@ -274,7 +275,7 @@ void TrainingRun::chooseData(const Samples &trainImages, const Samples &validati
        oneDecimal(secondsSince(started)) + " s; training the head on them");
 }
 
-bool TrainingRun::nothingToDo() {
+bool TrainingRun::resumedRunIsComplete() {
   const std::string &lastPath = checkpoints->lastPath;
   if (result.earlyStopping.stoppedEpoch > 0) {
     note("nothing to do: " + lastPath + " was stopped early at epoch " +
@@ -509,7 +510,7 @@ Result<TrainResult> netc::runtime::train(const Instance &instance, const Samples
   if (Status s = run.start(); !s)
     return R::failure(s.error());
   run.chooseData(trainImages, validationImages);
-  if (run.nothingToDo())
+  if (run.resumedRunIsComplete())
     return R::success(run.takeResult());
   if (Status s = run.prepare(); !s)
     return R::failure(s.error());
