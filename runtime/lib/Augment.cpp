@@ -52,11 +52,6 @@ int64_t mapIndex(int64_t i, int64_t size, Fill fill) {
 
 } // namespace
 
-const std::vector<std::string> &netc::runtime::fillModeNames() {
-  static const std::vector<std::string> names = {"nearest", "constant", "reflect", "wrap"};
-  return names;
-}
-
 TransformParams netc::runtime::drawTransform(const AugmentConfig &c, int32_t width,
                                             int32_t height, Random &rng) {
   TransformParams p;

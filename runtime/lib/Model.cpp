@@ -327,10 +327,3 @@ int64_t netc::runtime::elementCount(const netc_tensor_info &tensor) {
     n *= tensor.shape[i];
   return n;
 }
-
-std::string netc::runtime::shapeText(const int64_t *shape, int32_t rank) {
-  std::string s = "[";
-  for (int32_t i = 0; i < rank; ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}

@@ -12,7 +12,7 @@
 #ifndef NET_RUNTIME_LIB_TRAINOBSERVERS_H
 #define NET_RUNTIME_LIB_TRAINOBSERVERS_H
 
-#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ModelCheckpoint.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Random.h"
 #include "net/Runtime/Status.h"

@@ -11,7 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ModelCheckpoint.h"
 #include "net/Runtime/Model.h"
 
 #include <gtest/gtest.h>

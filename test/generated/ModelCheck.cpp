@@ -23,7 +23,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ModelCheckpoint.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Trainer.h"
 

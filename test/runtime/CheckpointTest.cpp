@@ -2,7 +2,7 @@
 
 #include "TestSupport.h"
 
-#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ModelCheckpoint.h"
 #include "net/Runtime/Trainer.h"
 
 #include <csignal>

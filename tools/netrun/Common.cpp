@@ -4,7 +4,7 @@
 
 #include "net/Runtime/Plot.h"
 
-#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/ModelCheckpoint.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Image.h"
 #include "net/Runtime/ImageFolder.h"

@@ -5,16 +5,18 @@
 // the shuffling generator's state, the best validation accuracy so far, the
 // state of the learning-rate schedule and of early stopping, and the run's
 // flags. The file format is runtime/proto/checkpoint.proto; this
-// header keeps protobuf out of the runtime's interface.
+// header keeps protobuf out of the runtime's interface. It is a leaf (the
+// NetCheckpoint library): netc writes imported weights with it and links
+// nothing else of the runtime. Moving tensors between a checkpoint and a
+// loaded model is ModelCheckpoint.h's.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NET_RUNTIME_CHECKPOINT_H
 #define NET_RUNTIME_CHECKPOINT_H
 
-#include "net/Runtime/Augment.h"
-#include "net/Runtime/IDX.h"
-#include "net/Runtime/Model.h"
+#include "net/Runtime/AugmentConfig.h"
 #include "net/Runtime/Schedule.h"
+#include "net/Runtime/Shape.h"
 #include "net/Runtime/Status.h"
 
 #include <cstdint>
@@ -100,40 +102,6 @@ Status writeCheckpoint(const std::string &path, const Checkpoint &checkpoint);
 
 /// Reads a checkpoint, refusing a missing, truncated or corrupted file.
 Result<Checkpoint> readCheckpoint(const std::string &path);
-
-/// Copies the instance's parameters, optimizer slots and step.
-Checkpoint captureCheckpoint(const Instance &instance);
-
-/// Checks every name and shape of `checkpoint` against the model, naming
-/// the first mismatch, and its input normalisation when it records one (a
-/// model recompiled with another mean or std would see other inputs than
-/// the weights were trained on); `withState` also checks the optimizer
-/// slots.
-Status checkCompatible(const Checkpoint &checkpoint, const netc_model_info &info,
-                       const std::string &path, bool withState);
-
-/// Checks, then loads the parameters (and the optimizer slots and step when
-/// `withState`) into the instance.
-Status restoreCheckpoint(const Checkpoint &checkpoint, const Instance &instance,
-                         const std::string &path, bool withState);
-
-/// What loadParametersByName did.
-struct LoadReport {
-  int32_t loaded = 0;
-  std::vector<std::string> notInCheckpoint; // the model's, left as initialised
-  std::vector<std::string> frozenNotInCheckpoint; // of those, the frozen ones
-  std::vector<std::string> notInModel;      // the checkpoint's, unused
-};
-
-/// Keras' load_weights(by_name=True): copies each parameter of the
-/// checkpoint into the model's parameter of the same name; a name with
-/// another shape fails, naming both shapes. Optimizer slots are not loaded.
-Result<LoadReport> loadParametersByName(const Checkpoint &checkpoint, const Instance &instance,
-                                        const std::string &path);
-
-/// `loaded 12 of 14 parameters from base.ckpt; initialised from the seed:
-/// dense_1.kernel, dense_1.bias`, with a warning line for frozen ones.
-std::string formatLoadReport(const LoadReport &report, const std::string &path);
 
 } // namespace netc::runtime
 

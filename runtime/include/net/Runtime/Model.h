@@ -11,6 +11,7 @@
 
 #include "net/Runtime/IDX.h"
 #include "net/Runtime/ModelABI.h"
+#include "net/Runtime/Shape.h"
 #include "net/Runtime/Status.h"
 
 #include <cstdint>
@@ -135,9 +136,8 @@ private:
 /// "1,234,567"
 std::string withThousands(int64_t value);
 
-/// The product of a tensor's shape, and its shape as "[10, 784]".
+/// The product of a tensor's shape.
 int64_t elementCount(const netc_tensor_info &tensor);
-std::string shapeText(const int64_t *shape, int32_t rank);
 
 } // namespace netc::runtime
 
