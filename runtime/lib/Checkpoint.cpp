@@ -303,9 +303,11 @@ Status readEarlyStopping(const pb::Checkpoint &message, Checkpoint &out,
   out.earlyStopping.bestEpoch = message.early_best_epoch();
   out.earlyStopping.wait = message.early_wait();
   out.earlyStopping.stoppedEpoch = message.early_stopped_epoch();
-  if (early.monitor != "val_loss" && early.monitor != "val_accuracy")
+  const netc::settings::Setting &monitor = netc::settings::setting(netc::settings::Monitor);
+  const std::vector<std::string> monitors = netc::settings::choices(monitor);
+  if (std::find(monitors.begin(), monitors.end(), early.monitor) == monitors.end())
     return Status::failure(path + ": corrupted checkpoint: early stopping monitors '" +
-                           early.monitor + "', expected val_loss or val_accuracy");
+                           early.monitor + "', expected " + monitor.expects);
   return Status::success();
 }
 

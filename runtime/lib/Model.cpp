@@ -2,7 +2,7 @@
 
 #include "net/Runtime/Model.h"
 
-#include "net/Runtime/Schedule.h"
+#include "net/Runtime/TrainSetupFields.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -35,28 +35,42 @@ template <typename F> bool resolve(void *handle, const char *name, F &out) {
   return out != nullptr;
 }
 
-/// The schedule and early stopping of the model's set-up, in the ranges
-/// netrun's flags accept (netc checks them; a hand-written model may not).
+/// "has lr_gamma 0, expected a factor in (0, 1]" when `s` is out of range.
+std::string checkSetting(const netc_train_setup &t, const netc::settings::Setting &s) {
+  if (s.type == netc::settings::Type::Choice) {
+    const char *value = netc::settings::textIn(t, s.id);
+    std::vector<std::string> choices = netc::settings::choices(s);
+    if (value && std::find(choices.begin(), choices.end(), value) != choices.end())
+      return "";
+    return "has " + std::string(s.field) + " '" + (value ? value : "") + "', expected " +
+           s.expects;
+  }
+  double value = netc::settings::numberIn(t, s.id);
+  if (netc::settings::within(s, value))
+    return "";
+  return "has " + std::string(s.field) + " " + netc::settings::numberText(value) +
+         ", expected " + s.expects;
+}
+
+/// The run, the schedule and early stopping of the model's set-up, in the
+/// ranges of TrainSettings.def (netc checks them; a hand-written model may
+/// not): the run's settings always, a schedule's arguments when the model
+/// uses that schedule, early stopping's when it is on.
 std::string checkTrainSetup(const netc_train_setup &t) {
-  const std::vector<std::string> &names = lrScheduleNames();
-  if (!t.lr_schedule || std::find(names.begin(), names.end(), t.lr_schedule) == names.end())
+  const netc::settings::Schedule *schedule =
+      t.lr_schedule ? netc::settings::scheduleByFlag(t.lr_schedule) : nullptr;
+  if (!schedule)
     return "names an unknown learning-rate schedule '" +
            std::string(t.lr_schedule ? t.lr_schedule : "") + "'";
-  std::string kind = t.lr_schedule;
-  auto factor = [](double x, bool closed) { return x > 0 && (closed ? x <= 1 : x < 1); };
-  if ((kind == "step" && (t.lr_step_size < 1 || !factor(t.lr_gamma, true))) ||
-      (kind == "exponential" && !factor(t.lr_decay, true)) ||
-      ((kind == "cosine" || kind == "reduce-on-plateau") && !(t.lr_min >= 0)) ||
-      (kind == "reduce-on-plateau" && (t.lr_patience < 1 || !factor(t.lr_factor, false))))
-    return "has a " + kind + " schedule with parameters out of range";
-  if (!t.early_stopping)
-    return "";
-  if (!t.monitor ||
-      (std::string(t.monitor) != "val_loss" && std::string(t.monitor) != "val_accuracy"))
-    return "monitors '" + std::string(t.monitor ? t.monitor : "") +
-           "' for early stopping, expected val_loss or val_accuracy";
-  if (t.patience < 0 || !(t.min_delta >= 0))
-    return "has an early-stopping patience or min_delta below 0";
+  for (const netc::settings::Setting &s : netc::settings::kSettings) {
+    bool applies = s.group == netc::settings::Group::Run ||
+                   (s.group == netc::settings::Group::Schedule && schedule->uses(s.id)) ||
+                   (s.group == netc::settings::Group::EarlyStopping && t.early_stopping);
+    if (!applies)
+      continue;
+    if (std::string e = checkSetting(t, s); !e.empty())
+      return e;
+  }
   return "";
 }
 

@@ -3,6 +3,7 @@
 #include "net/Runtime/Summary.h"
 
 #include "net/Runtime/Model.h"
+#include "net/Runtime/TrainSetupFields.h"
 
 #include <algorithm>
 #include <sstream>
@@ -91,24 +92,36 @@ std::string netc::runtime::formatSummary(const netc_model_info &info, const std:
         << (t.nesterov ? ", nesterov" : "") << ")";
   out << ", batch " << t.batch << ", " << t.epochs << " epochs\n";
   // The set-up as the flags that override it.
-  std::string kind = t.lr_schedule ? t.lr_schedule : "?";
-  out << "Learning-rate schedule: " << kind;
-  if (kind == "step")
-    out << " (--lr-step-size " << t.lr_step_size << " --lr-gamma " << t.lr_gamma << ")";
-  else if (kind == "exponential")
-    out << " (--lr-decay " << t.lr_decay << ")";
-  else if (kind == "cosine")
-    out << " (--lr-min " << t.lr_min << ")";
-  else if (kind == "reduce-on-plateau")
-    out << " (--lr-patience " << t.lr_patience << " --lr-factor " << t.lr_factor
-        << " --lr-min " << t.lr_min << ")";
+  namespace settings = netc::settings;
+  const settings::Schedule *schedule =
+      t.lr_schedule ? settings::scheduleByFlag(t.lr_schedule) : nullptr;
+  out << "Learning-rate schedule: " << (schedule ? schedule->flag : "?");
+  if (schedule && schedule->numArgs) {
+    for (int i = 0; i < schedule->numArgs; ++i) {
+      const settings::Setting &s = settings::setting(schedule->args[i]);
+      out << (i ? " --" : " (--") << s.flag << " " << settings::valueTextIn(t, s);
+    }
+    out << ")";
+  }
   out << "\nEarly stopping: ";
-  if (t.early_stopping)
-    out << "on (--monitor " << (t.monitor ? t.monitor : "?") << " --patience " << t.patience
-        << " --min-delta " << t.min_delta
-        << (t.restore_best_weights ? " --restore-best-weights" : "") << ")\n";
-  else
+  if (t.early_stopping) {
+    out << "on (";
+    const char *separator = "";
+    for (const settings::Setting &s : settings::kSettings) {
+      if (s.group != settings::Group::EarlyStopping)
+        continue;
+      bool isBool = s.type == settings::Type::Bool;
+      if (isBool && settings::numberIn(t, s.id) == 0)
+        continue;
+      out << separator << "--" << s.flag;
+      if (!isBool)
+        out << " " << settings::valueTextIn(t, s);
+      separator = " ";
+    }
+    out << ")\n";
+  } else {
     out << "off\n";
+  }
   int64_t channels = info.input_rank == 3 ? info.input_shape[0] : 1;
   bool identity = true;
   for (int64_t c = 0; c < channels; ++c)

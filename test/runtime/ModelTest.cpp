@@ -69,6 +69,21 @@ TEST_F(ModelTest, RefusesAnotherAbiVersion) {
                              "recompile the model with the matching netc");
 }
 
+// The set-up's ranges are TrainSettings.def's, as the front end's and
+// netrun's flags' are; each error names the ABI field.
+TEST_F(ModelTest, RefusesATrainingSetUpOutOfRange) {
+  Result<std::shared_ptr<Model>> model = Model::load(FIXTURE_BAD_SCHEDULE);
+  ASSERT_FALSE(model);
+  EXPECT_EQ(model.error, std::string(FIXTURE_BAD_SCHEDULE) +
+                             ": malformed model: its training set-up has lr_gamma 1.5, "
+                             "expected a factor in (0, 1]");
+  model = Model::load(FIXTURE_BAD_EARLY_STOPPING);
+  ASSERT_FALSE(model);
+  EXPECT_EQ(model.error, std::string(FIXTURE_BAD_EARLY_STOPPING) +
+                             ": malformed model: its training set-up has monitor "
+                             "'accuracy', expected val_loss or val_accuracy");
+}
+
 TEST_F(ModelTest, RefusesCudaForACpuOnlyModel) {
   Result<std::shared_ptr<Model>> model = Model::load(FIXTURE_ADAM);
   ASSERT_TRUE(model) << model.error;

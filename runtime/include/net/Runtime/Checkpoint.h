@@ -18,6 +18,7 @@
 #include "net/Runtime/Schedule.h"
 #include "net/Runtime/Shape.h"
 #include "net/Runtime/Status.h"
+#include "net/Runtime/TrainSettings.h"
 
 #include <cstdint>
 #include <string>
@@ -33,13 +34,31 @@ struct NamedTensor {
 
 /// --early-stopping and its flags, as Keras' EarlyStopping (mode from the
 /// monitor: min for val_loss, max for val_accuracy; baseline none,
-/// start_from_epoch 0).
+/// start_from_epoch 0). Its flags are TrainSettings.def's early-stopping
+/// settings, with their defaults: monitor (val_loss or val_accuracy),
+/// patience, minDelta, restoreBestWeights.
 struct EarlyStoppingConfig {
   bool enabled = false;
-  std::string monitor = "val_loss"; // val_loss or val_accuracy
-  int32_t patience = 0;
-  double minDelta = 0;
-  bool restoreBestWeights = false;
+#define NETC_EARLY_TYPE_Int int32_t
+#define NETC_EARLY_TYPE_Real double
+#define NETC_EARLY_TYPE_Bool bool
+#define NETC_EARLY_TYPE_Choice std::string
+#define NETC_EARLY_DEFAULT_Int(Default, Choices) Default
+#define NETC_EARLY_DEFAULT_Real(Default, Choices) Default
+#define NETC_EARLY_DEFAULT_Bool(Default, Choices) Default != 0
+#define NETC_EARLY_DEFAULT_Choice(Default, Choices) ::netc::settings::firstChoice(Choices)
+#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, Type, \
+                                    Default, Low, High, LowOpen, HighOpen, Choices, ...)  \
+  NETC_EARLY_TYPE_##Type Member = NETC_EARLY_DEFAULT_##Type(Default, Choices);
+#include "net/Runtime/TrainSettings.def"
+#undef NETC_EARLY_TYPE_Int
+#undef NETC_EARLY_TYPE_Real
+#undef NETC_EARLY_TYPE_Bool
+#undef NETC_EARLY_TYPE_Choice
+#undef NETC_EARLY_DEFAULT_Int
+#undef NETC_EARLY_DEFAULT_Real
+#undef NETC_EARLY_DEFAULT_Bool
+#undef NETC_EARLY_DEFAULT_Choice
 };
 
 /// Early stopping's state after some epochs (saved in checkpoints).

@@ -137,9 +137,15 @@ inline std::vector<std::string> choices(const Setting &s) {
   }
 }
 
+/// The first of a Choice's choices, its default: "val_loss" of
+/// "val_loss|val_accuracy".
+inline std::string firstChoice(const char *choices) {
+  return std::string(choices, std::strcspn(choices, "|"));
+}
+
 /// The default as netrun's help gives it: "10", "0.1", "val_loss".
 inline std::string defaultText(const Setting &s) {
-  return s.type == Type::Choice ? choices(s).front() : numberText(s.fallback);
+  return s.type == Type::Choice ? firstChoice(s.choices) : numberText(s.fallback);
 }
 
 /// Whether `v` is in the setting's range (NaN is in none).
