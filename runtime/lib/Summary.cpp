@@ -36,9 +36,9 @@ std::string flopsText(int64_t flops) {
   return buffer;
 }
 
-} // namespace
-
-std::string netc::runtime::formatSummary(const netc_model_info &info, const std::string &path) {
+/// The table of layers with their shapes, parameters and FLOPs, and the
+/// totals under it.
+void writeLayerTable(std::ostream &out, const netc_model_info &info, const std::string &path) {
   std::vector<std::string> names;
   size_t nameWidth = 28;
   for (int32_t i = 0; i < info.num_layers; ++i) {
@@ -52,7 +52,6 @@ std::string netc::runtime::formatSummary(const netc_model_info &info, const std:
   const size_t shapeWidth = 24, paramWidth = 14;
   size_t total = nameWidth + shapeWidth + paramWidth + 12;
   std::string thin(total, '_'), thick(total, '=');
-  std::ostringstream out;
   out << "Model: \"" << info.network << "\" (" << path << ", " << info.compiler << ")\n"
       << thin << "\n"
       << pad(" Layer (type)", nameWidth) << pad("Output Shape", shapeWidth)
@@ -77,13 +76,13 @@ std::string netc::runtime::formatSummary(const netc_model_info &info, const std:
       << "FLOPs per image (forward): " << withThousands(info.flops_per_image) << " ("
       << flopsText(info.flops_per_image) << ")\n"
       << thin << "\n";
-  std::string input = "(None";
-  for (int32_t i = 0; i < info.input_rank; ++i)
-    input += ", " + std::to_string(info.input_shape[i]);
-  input += ")";
-  const netc_train_setup &t = info.train;
-  out << "Input: " << input << ", classes: " << info.classes << "\n"
-      << "Training: ";
+}
+
+/// The optimizer, then the schedule and early stopping as the netrun flags
+/// that would override them.
+void writeTrainSetup(std::ostream &out, const netc_train_setup &t) {
+  namespace settings = netc::settings;
+  out << "Training: ";
   if (t.optimizer == NETC_OPTIMIZER_ADAM)
     out << "adam(learning_rate=" << t.learning_rate << ", beta1=" << t.beta1
         << ", beta2=" << t.beta2 << ", epsilon=" << t.epsilon << ")";
@@ -91,8 +90,6 @@ std::string netc::runtime::formatSummary(const netc_model_info &info, const std:
     out << "sgd(learning_rate=" << t.learning_rate << ", momentum=" << t.momentum
         << (t.nesterov ? ", nesterov" : "") << ")";
   out << ", batch " << t.batch << ", " << t.epochs << " epochs\n";
-  // The set-up as the flags that override it.
-  namespace settings = netc::settings;
   const settings::Schedule *schedule =
       t.lr_schedule ? settings::scheduleByFlag(t.lr_schedule) : nullptr;
   out << "Learning-rate schedule: " << (schedule ? schedule->flag : "?");
@@ -104,24 +101,28 @@ std::string netc::runtime::formatSummary(const netc_model_info &info, const std:
     out << ")";
   }
   out << "\nEarly stopping: ";
-  if (t.early_stopping) {
-    out << "on (";
-    const char *separator = "";
-    for (const settings::Setting &s : settings::kSettings) {
-      if (s.group != settings::Group::EarlyStopping)
-        continue;
-      bool isBool = s.type == settings::Type::Bool;
-      if (isBool && settings::numberIn(t, s.id) == 0)
-        continue;
-      out << separator << "--" << s.flag;
-      if (!isBool)
-        out << " " << settings::valueTextIn(t, s);
-      separator = " ";
-    }
-    out << ")\n";
-  } else {
+  if (!t.early_stopping) {
     out << "off\n";
+    return;
   }
+  out << "on (";
+  const char *separator = "";
+  for (const settings::Setting &s : settings::kSettings) {
+    if (s.group != settings::Group::EarlyStopping)
+      continue;
+    bool isBool = s.type == settings::Type::Bool;
+    if (isBool && settings::numberIn(t, s.id) == 0)
+      continue;
+    out << separator << "--" << s.flag;
+    if (!isBool)
+      out << " " << settings::valueTextIn(t, s);
+    separator = " ";
+  }
+  out << ")\n";
+}
+
+/// The input's normalisation, the frozen base and the devices.
+void writeInputAndDevices(std::ostream &out, const netc_model_info &info) {
   int64_t channels = info.input_rank == 3 ? info.input_shape[0] : 1;
   bool identity = true;
   for (int64_t c = 0; c < channels; ++c)
@@ -145,5 +146,18 @@ std::string netc::runtime::formatSummary(const netc_model_info &info, const std:
   else
     out << "none\n";
   out << "Devices: cpu" << (((info.devices >> NETC_DEVICE_CUDA) & 1u) ? ", cuda" : "") << "\n";
+}
+
+} // namespace
+
+std::string netc::runtime::formatSummary(const netc_model_info &info, const std::string &path) {
+  std::ostringstream out;
+  writeLayerTable(out, info, path);
+  std::string input = "(None";
+  for (int32_t i = 0; i < info.input_rank; ++i)
+    input += ", " + std::to_string(info.input_shape[i]);
+  out << "Input: " << input << "), classes: " << info.classes << "\n";
+  writeTrainSetup(out, info.train);
+  writeInputAndDevices(out, info);
   return out.str();
 }

@@ -147,123 +147,133 @@ CudnnConv::CudnnConv(Handles &handles, Workspace &workspace, const ConvGeometry 
 void CudnnConv::search(const float *x, const float *w, float *z, const float *dz, float *dx,
                        float *dw, std::size_t searchBytes) {
   ws_.reserve(searchBytes);
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> ranked = searchForward(x, w, z, searchBytes);
+  searchFused(ranked, x, w, z, searchBytes);
+  searchBackwardFilter(x, dz, dw, searchBytes);
+  // Backward data only where the layer has an input gradient.
+  searchedData_ = dx != nullptr;
+  if (dx)
+    searchBackwardData(w, dz, dx, searchBytes);
+  searched_ = true;
+}
+
+std::vector<cudnnConvolutionFwdAlgoPerf_t>
+CudnnConv::searchForward(const float *x, const float *w, float *z, std::size_t searchBytes) {
   const bool tf32 = h_.tf32;
+  int max = 0, got = 0;
+  NB_CUDNN(cudnnGetConvolutionForwardAlgorithmMaxCount(h_.cudnn, &max));
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(std::max(max, 1));
+  NB_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(h_.cudnn, x_.d, x, w_.d, w, convFwd_.d, z_.d, z,
+                                                  int(perf.size()), &got, perf.data(),
+                                                  ws_.get(), searchBytes));
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> ranked; // fastest first
+  for (int i = 0; i < got; ++i)
+    if (usable(perf[i].status, perf[i].mathType, tf32) && perf[i].memory <= searchBytes)
+      ranked.push_back(perf[i]);
+  if (ranked.empty())
+    throw GpuError("cudnnFindConvolutionForwardAlgorithmEx returned no usable algorithm (" +
+                   std::to_string(got) + " tried)");
+  fwdAlgo_ = ranked[0].algo;
+  fwdBytes_ = ranked[0].memory;
+  NB_CUDNN(cudnnSetConvolutionMathType(convFwd_.d, runMath(ranked[0].mathType, tf32)));
+  return ranked;
+}
 
-  // Forward: the plain convolution, every algorithm measured.
-  {
-    int max = 0, got = 0;
-    NB_CUDNN(cudnnGetConvolutionForwardAlgorithmMaxCount(h_.cudnn, &max));
-    std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(std::max(max, 1));
-    NB_CUDNN(cudnnFindConvolutionForwardAlgorithmEx(h_.cudnn, x_.d, x, w_.d, w, convFwd_.d, z_.d,
-                                                    z, int(perf.size()), &got, perf.data(),
-                                                    ws_.get(), searchBytes));
-    std::vector<cudnnConvolutionFwdAlgoPerf_t> ranked; // fastest first
-    for (int i = 0; i < got; ++i)
-      if (usable(perf[i].status, perf[i].mathType, tf32) && perf[i].memory <= searchBytes)
-        ranked.push_back(perf[i]);
-    if (ranked.empty())
-      throw GpuError("cudnnFindConvolutionForwardAlgorithmEx returned no usable algorithm (" +
-                     std::to_string(got) + " tried)");
-    fwdAlgo_ = ranked[0].algo;
-    fwdBytes_ = ranked[0].memory;
-    NB_CUDNN(cudnnSetConvolutionMathType(convFwd_.d, runMath(ranked[0].mathType, tf32)));
-
-    // The fused call: every ranked algorithm it accepts, timed on this layer.
-    fusedAlgo_ = -1;
-    if (g_.act != 0 && g_.act != 1) {
-      fusedWhy_ = std::string("cudnnConvolutionBiasActivationForward takes only relu and "
-                              "identity, not ") + activationName(g_.act);
-    } else {
-      // Its own output buffer, and z zeroed: z is read (scaled by 0), and the
-      // search above left whatever it left there.
-      const std::size_t zCount = std::size_t(n_) * g_.f * g_.oh * g_.ow;
-      DeviceBuffer bias(g_.f), out(zCount);
-      NB_CUDA(cudaMemset(z, 0, zCount * sizeof(float)));
-      EventTimer timer;
-      double best = 0;
-      std::string tried;
-      for (const auto &p : ranked) {
-        NB_CUDNN(cudnnSetConvolutionMathType(convFused_.d, runMath(p.mathType, tf32)));
-        std::size_t bytes = 0;
-        NB_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(h_.cudnn, x_.d, w_.d, convFused_.d,
-                                                         z_.d, p.algo, &bytes));
-        bytes = std::max(bytes, p.memory);
-        if (bytes > searchBytes)
-          continue;
-        auto call = [&] {
-          return cudnnConvolutionBiasActivationForward(
-              h_.cudnn, &kOne, x_.d, x, w_.d, w, convFused_.d, p.algo, ws_.get(), bytes, &kZero,
-              z_.d, z, b_.d, bias.get(), act_.d, z_.d, out.get());
-        };
-        const cudnnStatus_t s = call();
-        if (s == CUDNN_STATUS_NOT_SUPPORTED || s == CUDNN_STATUS_BAD_PARAM) {
-          tried += std::string(tried.empty() ? "" : ", ") + fwdAlgoName(p.algo) + ": " +
-                   cudnnGetErrorString(s);
-          continue;
-        }
-        NB_CUDNN(s);
-        auto timed = [&] { NB_CUDNN(call()); };
-        const double t = timer.perCall(timed, 5);
-        if (fusedAlgo_ < 0 || t < best) {
-          best = t;
-          fusedAlgo_ = int(p.algo);
-          fusedBytes_ = bytes;
-        }
-      }
-      if (fusedAlgo_ >= 0)
-        NB_CUDNN(cudnnSetConvolutionMathType(
-            convFused_.d, runMath(std::find_if(ranked.begin(), ranked.end(),
-                                               [&](const auto &p) {
-                                                 return int(p.algo) == fusedAlgo_;
-                                               })->mathType,
-                                  tf32)));
-      else
-        fusedWhy_ = "cudnnConvolutionBiasActivationForward accepted none of the searched "
-                    "algorithms (" + tried + ")";
+void CudnnConv::searchFused(const std::vector<cudnnConvolutionFwdAlgoPerf_t> &ranked,
+                            const float *x, const float *w, float *z, std::size_t searchBytes) {
+  const bool tf32 = h_.tf32;
+  fusedAlgo_ = -1;
+  if (g_.act != 0 && g_.act != 1) {
+    fusedWhy_ = std::string("cudnnConvolutionBiasActivationForward takes only relu and "
+                            "identity, not ") + activationName(g_.act);
+    return;
+  }
+  // Its own output buffer, and z zeroed: z is read (scaled by 0), and the
+  // forward search left whatever it left there.
+  const std::size_t zCount = std::size_t(n_) * g_.f * g_.oh * g_.ow;
+  DeviceBuffer bias(g_.f), out(zCount);
+  NB_CUDA(cudaMemset(z, 0, zCount * sizeof(float)));
+  EventTimer timer;
+  double best = 0;
+  std::string tried;
+  cudnnMathType_t bestMath{};
+  // Every ranked algorithm the fused call accepts, timed on this layer.
+  for (const auto &p : ranked) {
+    NB_CUDNN(cudnnSetConvolutionMathType(convFused_.d, runMath(p.mathType, tf32)));
+    std::size_t bytes = 0;
+    NB_CUDNN(cudnnGetConvolutionForwardWorkspaceSize(h_.cudnn, x_.d, w_.d, convFused_.d, z_.d,
+                                                     p.algo, &bytes));
+    bytes = std::max(bytes, p.memory);
+    if (bytes > searchBytes)
+      continue;
+    auto call = [&] {
+      return cudnnConvolutionBiasActivationForward(
+          h_.cudnn, &kOne, x_.d, x, w_.d, w, convFused_.d, p.algo, ws_.get(), bytes, &kZero,
+          z_.d, z, b_.d, bias.get(), act_.d, z_.d, out.get());
+    };
+    const cudnnStatus_t s = call();
+    if (s == CUDNN_STATUS_NOT_SUPPORTED || s == CUDNN_STATUS_BAD_PARAM) {
+      tried += std::string(tried.empty() ? "" : ", ") + fwdAlgoName(p.algo) + ": " +
+               cudnnGetErrorString(s);
+      continue;
+    }
+    NB_CUDNN(s);
+    auto timed = [&] { NB_CUDNN(call()); };
+    const double t = timer.perCall(timed, 5);
+    if (fusedAlgo_ < 0 || t < best) {
+      best = t;
+      fusedAlgo_ = int(p.algo);
+      fusedBytes_ = bytes;
+      bestMath = p.mathType;
     }
   }
+  if (fusedAlgo_ >= 0)
+    NB_CUDNN(cudnnSetConvolutionMathType(convFused_.d, runMath(bestMath, tf32)));
+  else
+    fusedWhy_ = "cudnnConvolutionBiasActivationForward accepted none of the searched "
+                "algorithms (" + tried + ")";
+}
 
-  // Backward filter.
-  {
-    int max = 0, got = 0;
-    NB_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h_.cudnn, &max));
-    std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(std::max(max, 1));
-    NB_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(
-        h_.cudnn, x_.d, x, z_.d, dz, convBwdFilter_.d, w_.d, dw, int(perf.size()), &got,
-        perf.data(), ws_.get(), searchBytes));
-    int i = 0;
-    while (i < got && !(usable(perf[i].status, perf[i].mathType, tf32) &&
-                        perf[i].memory <= searchBytes))
-      ++i;
-    if (i == got)
-      throw GpuError("cudnnFindConvolutionBackwardFilterAlgorithmEx returned no usable "
-                     "algorithm (" + std::to_string(got) + " tried)");
-    bwdFilterAlgo_ = perf[i].algo;
-    bwdFilterBytes_ = perf[i].memory;
-    NB_CUDNN(cudnnSetConvolutionMathType(convBwdFilter_.d, runMath(perf[i].mathType, tf32)));
-  }
+void CudnnConv::searchBackwardFilter(const float *x, const float *dz, float *dw,
+                                     std::size_t searchBytes) {
+  const bool tf32 = h_.tf32;
+  int max = 0, got = 0;
+  NB_CUDNN(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h_.cudnn, &max));
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(std::max(max, 1));
+  NB_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(
+      h_.cudnn, x_.d, x, z_.d, dz, convBwdFilter_.d, w_.d, dw, int(perf.size()), &got,
+      perf.data(), ws_.get(), searchBytes));
+  int i = 0;
+  while (i < got &&
+         !(usable(perf[i].status, perf[i].mathType, tf32) && perf[i].memory <= searchBytes))
+    ++i;
+  if (i == got)
+    throw GpuError("cudnnFindConvolutionBackwardFilterAlgorithmEx returned no usable "
+                   "algorithm (" + std::to_string(got) + " tried)");
+  bwdFilterAlgo_ = perf[i].algo;
+  bwdFilterBytes_ = perf[i].memory;
+  NB_CUDNN(cudnnSetConvolutionMathType(convBwdFilter_.d, runMath(perf[i].mathType, tf32)));
+}
 
-  // Backward data (only where the layer has an input gradient).
-  searchedData_ = dx != nullptr;
-  if (dx) {
-    int max = 0, got = 0;
-    NB_CUDNN(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h_.cudnn, &max));
-    std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(std::max(max, 1));
-    NB_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(
-        h_.cudnn, w_.d, w, z_.d, dz, convBwdData_.d, x_.d, dx, int(perf.size()), &got,
-        perf.data(), ws_.get(), searchBytes));
-    int i = 0;
-    while (i < got && !(usable(perf[i].status, perf[i].mathType, tf32) &&
-                        perf[i].memory <= searchBytes))
-      ++i;
-    if (i == got)
-      throw GpuError("cudnnFindConvolutionBackwardDataAlgorithmEx returned no usable "
-                     "algorithm (" + std::to_string(got) + " tried)");
-    bwdDataAlgo_ = perf[i].algo;
-    bwdDataBytes_ = perf[i].memory;
-    NB_CUDNN(cudnnSetConvolutionMathType(convBwdData_.d, runMath(perf[i].mathType, tf32)));
-  }
-  searched_ = true;
+void CudnnConv::searchBackwardData(const float *w, const float *dz, float *dx,
+                                   std::size_t searchBytes) {
+  const bool tf32 = h_.tf32;
+  int max = 0, got = 0;
+  NB_CUDNN(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h_.cudnn, &max));
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(std::max(max, 1));
+  NB_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(
+      h_.cudnn, w_.d, w, z_.d, dz, convBwdData_.d, x_.d, dx, int(perf.size()), &got,
+      perf.data(), ws_.get(), searchBytes));
+  int i = 0;
+  while (i < got &&
+         !(usable(perf[i].status, perf[i].mathType, tf32) && perf[i].memory <= searchBytes))
+    ++i;
+  if (i == got)
+    throw GpuError("cudnnFindConvolutionBackwardDataAlgorithmEx returned no usable "
+                   "algorithm (" + std::to_string(got) + " tried)");
+  bwdDataAlgo_ = perf[i].algo;
+  bwdDataBytes_ = perf[i].memory;
+  NB_CUDNN(cudnnSetConvolutionMathType(convBwdData_.d, runMath(perf[i].mathType, tf32)));
 }
 
 void CudnnConv::forwardFused(const float *x, const float *w, const float *b, float *zScratch,

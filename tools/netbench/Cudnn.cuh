@@ -148,6 +148,16 @@ public:
   const std::string &fusedWhy() const { return fusedWhy_; }
 
 private:
+  /// The plain forward's algorithms that fit, fastest first; the first is
+  /// chosen.
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> searchForward(const float *x, const float *w,
+                                                           float *z, std::size_t searchBytes);
+  /// The fastest of `ranked` that the fused call accepts, or why none.
+  void searchFused(const std::vector<cudnnConvolutionFwdAlgoPerf_t> &ranked, const float *x,
+                   const float *w, float *z, std::size_t searchBytes);
+  void searchBackwardFilter(const float *x, const float *dz, float *dw, std::size_t searchBytes);
+  void searchBackwardData(const float *w, const float *dz, float *dx, std::size_t searchBytes);
+
   Handles &h_;
   Workspace &ws_;
   ConvGeometry g_;

@@ -1,6 +1,6 @@
 //===- netc.cpp - The netc compiler driver --------------------------------===//
 //
-// netc FILE.net [-emit=ast|mlir|summary|planned|cpp|cuda|so] [--no-cuda] [-o OUT] [-D name=value ...]
+// netc FILE.net [-emit=ast|mlir|summary|planned|planned-cuda|cpp|cuda|so] [--no-cuda] [-o OUT] [-D name=value ...]
 // netc FILE.onnx [-emit=mlir|summary|planned|cpp|so] [-o OUT]
 // netc FILE.net --weights-from PRETRAINED.onnx -o OUT.so
 //
@@ -49,7 +49,7 @@ namespace cl = llvm::cl;
 
 namespace {
 
-enum class Emit { Ast, Mlir, Summary, Planned, Cpp, Cuda, Library };
+enum class Emit { Ast, Mlir, Summary, Planned, PlannedCuda, Cpp, Cuda, Library };
 
 cl::OptionCategory netcCategory("netc options");
 
@@ -65,6 +65,8 @@ cl::opt<Emit> emit("emit", cl::desc("what to produce"), cl::init(Emit::Mlir),
                                          "the layer table: output shapes and parameters"),
                               clEnumValN(Emit::Planned, "planned",
                                          "the IR with training steps and the memory plan"),
+                              clEnumValN(Emit::PlannedCuda, "planned-cuda",
+                                         "the same, planned for the CUDA path"),
                               clEnumValN(Emit::Cpp, "cpp", "the generated C++ source"),
                               clEnumValN(Emit::Cuda, "cuda",
                                          "the generated CUDA source (the GPU path)"),
@@ -488,10 +490,15 @@ mlir::LogicalResult plan(mlir::MLIRContext &context, mlir::ModuleOp module, Targ
   return pm.run(module);
 }
 
-/// -emit=cuda: the CUDA plan of the module and its source.
+/// -emit=planned-cuda and -emit=cuda: the CUDA plan of the module, and its
+/// source.
 int emitCudaSource(Compilation &c) {
   if (mlir::failed(plan(c.context, *c.module, Target::Cuda)))
     return 1;
+  if (c.what == Emit::PlannedCuda) {
+    c.module->print(c.os);
+    return writeAtomically(outputFile, c.out);
+  }
   if (mlir::failed(mlir::net::emitCuda(*c.module, c.os)))
     return internalError("the CUDA emitter failed (the message above says on what)");
   return writeAtomically(outputFile, c.out);
@@ -572,6 +579,7 @@ int main(int argc, char **argv) {
     c.module->print(c.os);
     return writeAtomically(outputFile, c.out);
   case Emit::Cuda:
+  case Emit::PlannedCuda:
     return emitCudaSource(c);
   default:
     return planAndEmitCpp(c);

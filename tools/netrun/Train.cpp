@@ -128,8 +128,93 @@ int64_t interruptAfterSteps() {
   return hook ? std::atoll(hook) : 0;
 }
 
+/// --resume: the settings saved in last.ckpt take the place of those of `c`
+/// that were not given as flags; a flag given with another value wins, with
+/// a warning that the run will not match an uninterrupted one.
+Status inheritFromLastCheckpoint(const Options &o, RunConfig &c, DriverStreams &s) {
+  std::string last = o.out + "/last.ckpt";
+  Result<Checkpoint> checkpoint = readCheckpoint(last);
+  if (!checkpoint)
+    return Status::failure(checkpoint.error + " (--resume continues from the --out folder's "
+                                         "last.ckpt)");
+  const RunConfig &saved = checkpoint->run;
+  auto inherit = [&](const char *flag, auto &field, auto value, const std::string &shown) {
+    if (!o.given.count(flag)) {
+      field = value;
+      return;
+    }
+    if (field != value)
+      s.err << "netrun: warning: --" << flag << " differs from the " << shown
+            << " saved in " << last << "; the resumed run will not match an "
+            << "uninterrupted one\n";
+  };
+  inherit("seed", c.seed, saved.seed, "seed " + std::to_string(saved.seed));
+  inherit("batch", c.batch, saved.batch, "batch " + std::to_string(saved.batch));
+  inherit("lr", c.learningRate, saved.learningRate, "learning rate");
+  inherit("threads", c.threads, saved.threads, "thread count");
+  inherit("validation-split", c.validationSplit, saved.validationSplit, "validation split");
+  inherit("limit", c.limit, saved.limit, "limit");
+  // The saved settings, with those given now in their place: `field` takes
+  // the flag's value when the flag was given, with a warning naming `what`.
+  auto override = [&](const char *what) {
+    return [&, what](const char *flag, auto &field, auto value) {
+      if (!o.given.count(flag) || field == value)
+        return;
+      field = value;
+      s.err << "netrun: warning: --" << flag << " differs from the " << what << " saved in "
+            << last << "; the resumed run will not match an uninterrupted one\n";
+    };
+  };
+  LrScheduleConfig merged = saved.schedule;
+  const LrScheduleConfig &given = o.schedule;
+  auto take = override("schedule");
+  take("lr-schedule", merged.kind, given.kind);
+#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+take(Flag, merged.Member, given.Member);
+#include "net/Runtime/TrainSettings.def"
+  c.schedule = merged;
+  EarlyStoppingConfig early = saved.earlyStopping;
+  const EarlyStoppingConfig &now = o.earlyStopping;
+  auto takeEarly = override("early stopping");
+  takeEarly("early-stopping", early.enabled, now.enabled);
+  takeEarly("no-early-stopping", early.enabled, now.enabled);
+  if (!early.enabled)
+    for (const char *flag : earlyStoppingFlags())
+      if (o.given.count(flag))
+        return Status::failure("option '--" + std::string(flag) +
+                          "' applies only with --early-stopping (" + last +
+                          " has none; add --early-stopping)");
+#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
+takeEarly(Flag, early.Member, now.Member);
+#include "net/Runtime/TrainSettings.def"
+  c.earlyStopping = early;
+  AugmentConfig augment = saved.augment;
+  const AugmentConfig &a = o.augment;
+  auto takeAugment = override("augmentation");
+  takeAugment("rotation-range", augment.rotationRange, a.rotationRange);
+  takeAugment("width-shift-range", augment.widthShiftRange, a.widthShiftRange);
+  takeAugment("height-shift-range", augment.heightShiftRange, a.heightShiftRange);
+  takeAugment("zoom-range", augment.zoomLow, a.zoomLow);
+  takeAugment("zoom-range", augment.zoomHigh, a.zoomHigh);
+  takeAugment("shear-range", augment.shearRange, a.shearRange);
+  takeAugment("horizontal-flip", augment.horizontalFlip, a.horizontalFlip);
+  takeAugment("fill-mode", augment.fillMode, a.fillMode);
+  takeAugment("fill-value", augment.fillValue, a.fillValue);
+  takeAugment("interpolation", augment.interpolation, a.interpolation);
+  if (o.given.count("fill-value") && augment.fillMode != "constant")
+    return Status::failure("option '--fill-value' applies only to --fill-mode constant (" + last +
+                      " has " + augment.fillMode + ")");
+  c.augment = augment;
+  inherit("validation-data", c.validationData, saved.validationData, "validation data");
+  if (!o.given.count("epochs"))
+    c.epochs = saved.epochs;
+  if (!o.given.count("data"))
+    c.data = saved.data;
+  return Status::success();
+}
 
-/// those saved in last.ckpt, then the model's set-up.
+/// The run's settings: the flags given, then with --resume the settings
+/// saved in last.ckpt, then the model's set-up.
 Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, DriverStreams &s) {
   using R = Result<RunConfig>;
   RunConfig c;
@@ -145,86 +230,9 @@ Result<RunConfig> trainConfig(const Options &o, const netc_model_info &info, Dri
   overModelSetup(o, info.train, c);
   c.augment = o.augment;
   c.validationData = o.validationData;
-  if (o.resume) {
-    std::string last = o.out + "/last.ckpt";
-    Result<Checkpoint> checkpoint = readCheckpoint(last);
-    if (!checkpoint)
-      return R::failure(checkpoint.error + " (--resume continues from the --out folder's "
-                                           "last.ckpt)");
-    const RunConfig &saved = checkpoint->run;
-    auto inherit = [&](const char *flag, auto &field, auto value, const std::string &shown) {
-      if (!o.given.count(flag)) {
-        field = value;
-        return;
-      }
-      if (field != value)
-        s.err << "netrun: warning: --" << flag << " differs from the " << shown
-              << " saved in " << last << "; the resumed run will not match an "
-              << "uninterrupted one\n";
-    };
-    inherit("seed", c.seed, saved.seed, "seed " + std::to_string(saved.seed));
-    inherit("batch", c.batch, saved.batch, "batch " + std::to_string(saved.batch));
-    inherit("lr", c.learningRate, saved.learningRate, "learning rate");
-    inherit("threads", c.threads, saved.threads, "thread count");
-    inherit("validation-split", c.validationSplit, saved.validationSplit, "validation split");
-    inherit("limit", c.limit, saved.limit, "limit");
-    // The saved settings, with those given now in their place: `field` takes
-    // the flag's value when the flag was given, with a warning naming `what`.
-    auto override = [&](const char *what) {
-      return [&, what](const char *flag, auto &field, auto value) {
-        if (!o.given.count(flag) || field == value)
-          return;
-        field = value;
-        s.err << "netrun: warning: --" << flag << " differs from the " << what << " saved in "
-              << last << "; the resumed run will not match an uninterrupted one\n";
-      };
-    };
-    LrScheduleConfig merged = saved.schedule;
-    const LrScheduleConfig &given = o.schedule;
-    auto take = override("schedule");
-    take("lr-schedule", merged.kind, given.kind);
-#define NETC_SCHEDULE_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
-  take(Flag, merged.Member, given.Member);
-#include "net/Runtime/TrainSettings.def"
-    c.schedule = merged;
-    EarlyStoppingConfig early = saved.earlyStopping;
-    const EarlyStoppingConfig &now = o.earlyStopping;
-    auto takeEarly = override("early stopping");
-    takeEarly("early-stopping", early.enabled, now.enabled);
-    takeEarly("no-early-stopping", early.enabled, now.enabled);
-    if (!early.enabled)
-      for (const char *flag : earlyStoppingFlags())
-        if (o.given.count(flag))
-          return R::failure("option '--" + std::string(flag) +
-                            "' applies only with --early-stopping (" + last +
-                            " has none; add --early-stopping)");
-#define NETC_EARLY_STOPPING_SETTING(Id, NetName, Flag, Metavar, Verbs, Field, Member, ...) \
-  takeEarly(Flag, early.Member, now.Member);
-#include "net/Runtime/TrainSettings.def"
-    c.earlyStopping = early;
-    AugmentConfig augment = saved.augment;
-    const AugmentConfig &a = o.augment;
-    auto takeAugment = override("augmentation");
-    takeAugment("rotation-range", augment.rotationRange, a.rotationRange);
-    takeAugment("width-shift-range", augment.widthShiftRange, a.widthShiftRange);
-    takeAugment("height-shift-range", augment.heightShiftRange, a.heightShiftRange);
-    takeAugment("zoom-range", augment.zoomLow, a.zoomLow);
-    takeAugment("zoom-range", augment.zoomHigh, a.zoomHigh);
-    takeAugment("shear-range", augment.shearRange, a.shearRange);
-    takeAugment("horizontal-flip", augment.horizontalFlip, a.horizontalFlip);
-    takeAugment("fill-mode", augment.fillMode, a.fillMode);
-    takeAugment("fill-value", augment.fillValue, a.fillValue);
-    takeAugment("interpolation", augment.interpolation, a.interpolation);
-    if (o.given.count("fill-value") && augment.fillMode != "constant")
-      return R::failure("option '--fill-value' applies only to --fill-mode constant (" + last +
-                        " has " + augment.fillMode + ")");
-    c.augment = augment;
-    inherit("validation-data", c.validationData, saved.validationData, "validation data");
-    if (!o.given.count("epochs"))
-      c.epochs = saved.epochs;
-    if (!o.given.count("data"))
-      c.data = saved.data;
-  }
+  if (o.resume)
+    if (Status st = inheritFromLastCheckpoint(o, c, s); !st)
+      return R::failure(st.error());
   if (std::string e = checkCombinations(o, c); !e.empty())
     return R::failure(e);
   if (c.batch <= 0 || c.epochs <= 0)
