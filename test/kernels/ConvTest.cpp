@@ -48,6 +48,13 @@ struct ConvShape {
   static void forwardGemm(int n, const float *x, const float *w, float *y) {
     detail::conv2dGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
   }
+  /// The path vectorised over output channels, where its buffers fit.
+  static constexpr bool hasChannels =
+      detail::channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= detail::kChannelStackFloats;
+  static void forwardChannels(int n, const float *x, const float *w, float *y) {
+    if constexpr (hasChannels)
+      detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  }
   static void gradInputDirect(int n, const float *dy, const float *w, float *dx) {
     detail::conv2dGradInputDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   }
@@ -85,12 +92,16 @@ template <class S> void checkAgainstReference(int n, std::uint32_t seed) {
   S::gradWeightRef(n, dy.data(), x.data(), dwr.data());
   EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys / 1))) << "conv2d_grad_weight";
 
-  // The direct and im2col + GEMM paths, each against the reference.
-  for (auto fwd : {&S::forwardDirect, &S::forwardGemm}) {
+  // The direct, im2col + GEMM and output-channel paths, each against the
+  // reference.
+  for (auto fwd : {&S::forwardDirect, &S::forwardGemm, &S::forwardChannels}) {
+    if (fwd == &S::forwardChannels && !S::hasChannels)
+      continue;
     std::fill(y.begin(), y.end(), 123.f);
     fwd(n, x.data(), w.data(), y.data());
     EXPECT_TRUE(allClose(y, yr, 1e-5, S::tol(S::fwdTerms)))
-        << (fwd == &S::forwardGemm ? "gemm" : "direct") << " conv2d";
+        << (fwd == &S::forwardGemm ? "gemm" : fwd == &S::forwardDirect ? "direct" : "channels")
+        << " conv2d";
   }
   for (auto gi : {&S::gradInputDirect, &S::gradInputGemm}) {
     std::fill(dx.begin(), dx.end(), 123.f);
@@ -233,6 +244,27 @@ TEST(ConvDeterminism, GemmPathsThreadCountIndependent) {
     EXPECT_TRUE(bitEqual(y0, y)) << t << " threads";
     EXPECT_TRUE(bitEqual(dx0, dx)) << t << " threads";
     EXPECT_TRUE(bitEqual(dw0, dw)) << t << " threads";
+  }
+  omp_set_num_threads(threads);
+}
+
+// The output-channel path splits (sample, channel block) pairs over threads:
+// LeNet3 has 8 blocks of 16 channels, the last one partial (120 = 7 x 16 + 8).
+TEST(ConvDeterminism, ChannelPathThreadCountIndependent) {
+  using S = LeNet3;
+  const auto x = randomVec(3 * S::xs, 50), w = randomVec(S::ws, 51);
+  const int threads = omp_get_max_threads();
+  for (int n : {1, 3}) {
+    std::vector<float> y0;
+    for (int t : {1, 2, 3}) {
+      omp_set_num_threads(t);
+      std::vector<float> y(n * S::ys, 123.f);
+      S::forwardChannels(n, x.data(), w.data(), y.data());
+      if (t == 1)
+        y0 = y;
+      else
+        EXPECT_TRUE(bitEqual(y0, y)) << "batch " << n << ", " << t << " threads";
+    }
   }
   omp_set_num_threads(threads);
 }

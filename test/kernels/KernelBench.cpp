@@ -85,6 +85,15 @@ void benchConv(const char *name) {
   reportPaths(flops,
               bestSeconds([&] { detail::conv2dDirect<ARGS>(n, x.data(), w.data(), y.data()); }, 10),
               bestSeconds([&] { detail::conv2dGemm<ARGS>(n, x.data(), w.data(), y.data()); }, 10));
+  if constexpr (detail::channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <=
+                detail::kChannelStackFloats) {
+    detail::conv2dChannels<ARGS>(nr, x.data(), w.data(), y.data());
+    const double ec = maxRelErr(y, yr, nr * ys);
+    const double tc =
+        bestSeconds([&] { detail::conv2dChannels<ARGS>(n, x.data(), w.data(), y.data()); }, 10);
+    std::printf("           %-12s channels %7.1f GFLOP/s  err %.1e%s\n", "", flops / tc * 1e-9, ec,
+                ec > 1e-4 ? "  MISMATCH" : "");
+  }
 
   conv2d_grad_input<ARGS>(nr, dy.data(), w.data(), dx.data());
   tr = bestSeconds([&] { reference::conv2d_grad_input<ARGS>(nr, dy.data(), w.data(), dxr.data()); }, 1);

@@ -14,7 +14,9 @@
 #include "net/Runtime/ModelABI.h"
 
 #include <cstdio>
+#include <cstring>
 #include <dlfcn.h>
+#include <string>
 
 namespace netc::bench {
 namespace {
@@ -57,7 +59,9 @@ struct Model {
 /// Loads `path` into m; prints why not and returns false on failure.
 bool load(const char *path, int threads, Model &m) {
   m.path = path;
-  void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+  // dlopen searches the library path for a name without a slash.
+  const std::string file = std::strchr(path, '/') ? path : "./" + std::string(path);
+  void *lib = dlopen(file.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (!lib) {
     std::printf("error: cannot load '%s': %s\n", path, dlerror());
     return false;

@@ -1,0 +1,189 @@
+//===- ConvChannels.h - conv2d forward vectorised over output channels -*- C++ -*-===//
+//
+// The direct forward convolution of Conv.h's other paths vectorises along an
+// output row; on layers with narrow rows (7-14 pixels) and few input channels
+// most of each 16-lane vector is wasted, and im2col + GEMM rebuilds the patch
+// matrix for small products. This path vectorises over 16 output channels
+// instead, as oneDNN's blocked kernels do:
+//   - the weights of one block of 16 output channels are packed as
+//     [C][KH][KW][16] (a stack buffer), so one tap's weights are one vector;
+//   - the sample's input is copied once into a zero-padded stack buffer, so
+//     every tap reads in range with no test;
+//   - a register tile of up to kChannelTileMax output positions (part of a
+//     row, or a few whole narrow rows) x 16 channels accumulates over every
+//     (c, kh, kw): per tap, one weight vector and one broadcast input per
+//     position feed one vector FMA per position, and the tile is stored once,
+//     its 16 channels going to their 16 NCHW planes.
+// Work is split over (sample, channel block) pairs in a static schedule, so
+// batch 1 still uses every thread when F > 16; each thread rebuilds a buffer
+// only when its sample or block changes. Each output is summed by one
+// thread in the fixed order (c, kh, kw): y does not depend on the thread
+// count. Used for the shapes ConvUseChannels (Conv.h) picks.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_CONVCHANNELS_H
+#define NETC_KERNELS_CONVCHANNELS_H
+
+#include "net/Kernels/Common.h"
+
+#include <cstdint>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace netc::kernels {
+namespace detail {
+
+/// Output channels per vector of this path.
+constexpr int kChannelLanes = 16;
+
+/// The most output positions of one register tile. A tile holds one 16-lane
+/// accumulator per position: one vector each with AVX-512's 32 registers (the
+/// rest for the weights), two with AVX2's 16 (256-bit vectors).
+#if defined(NETC_CHANNEL_TILE_MAX) // for tuning with kernel-bench
+constexpr int kChannelTileMax = NETC_CHANNEL_TILE_MAX;
+#elif defined(__AVX512F__)
+constexpr int kChannelTileMax = 20;
+#else
+constexpr int kChannelTileMax = 6;
+#endif
+
+/// The tile width that splits a row of OW outputs into equal tiles of at most
+/// kChannelTileMax: 28 -> 14 + 14 with AVX-512.
+constexpr int channelTile(int ow) {
+  const int tiles = (ow + kChannelTileMax - 1) / kChannelTileMax;
+  return (ow + tiles - 1) / tiles;
+}
+
+/// Rows of one tile: narrow rows (lenet5's 7) are stacked so that a tile
+/// still has enough independent accumulators to hide the FMA latency.
+constexpr int channelTileRows(int oh, int ow) {
+  return min(oh, max(1, kChannelTileMax / channelTile(ow)));
+}
+
+/// The extents of the padded copy of one sample's input that the outputs read.
+template <int KH, int KW, int SH, int SW, int OH, int OW> struct ChannelPadding {
+  static constexpr int HP = (OH - 1) * SH + KH, WP = (OW - 1) * SW + KW;
+};
+
+/// Stack floats this path may take per thread (Conv.h's GEMM buffers' budget).
+constexpr std::int64_t kChannelStackFloats = 40960;
+
+/// Floats of this path's stack buffers: the padded sample and one block's
+/// packed weights.
+template <int C, int KH, int KW, int SH, int SW, int OH, int OW>
+constexpr std::int64_t channelStackFloats() {
+  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
+  return std::int64_t(C) * P::HP * P::WP + std::int64_t(C) * KH * KW * kChannelLanes;
+}
+
+/// y[f0 + l, oh0 + r, ow0 + j] for r < RH, j < T, l < lanes (lanes <= 16):
+/// a tile of RH x T output positions, summed over every tap.
+template <int RH, int T, int C, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW>
+NETC_INLINE void channelTileStore(const float *NETC_RESTRICT xpad,
+                                  const float *NETC_RESTRICT wpack, int oh0, int ow0,
+                                  int lanes, float *NETC_RESTRICT yBlock) {
+  float acc[RH][T][kChannelLanes];
+  for (int r = 0; r < RH; ++r)
+    for (int j = 0; j < T; ++j)
+#pragma omp simd
+      for (int l = 0; l < kChannelLanes; ++l)
+        acc[r][j][l] = 0.f;
+  for (int c = 0; c < C; ++c)
+    for (int kh = 0; kh < KH; ++kh) {
+      const float *row = xpad + (c * HP + oh0 * SH + kh) * WP + ow0 * SW;
+      const float *wt = wpack + (c * KH + kh) * KW * kChannelLanes;
+      for (int kw = 0; kw < KW; ++kw)
+        for (int r = 0; r < RH; ++r)
+          for (int j = 0; j < T; ++j) {
+            const float v = row[r * SH * WP + j * SW + kw];
+#pragma omp simd
+            for (int l = 0; l < kChannelLanes; ++l)
+              acc[r][j][l] += v * wt[kw * kChannelLanes + l];
+          }
+    }
+  // Each lane to its channel plane.
+  for (int l = 0; l < lanes; ++l)
+    for (int r = 0; r < RH; ++r)
+      for (int j = 0; j < T; ++j)
+        yBlock[(l * OH + oh0 + r) * OW + ow0 + j] = acc[r][j][l];
+}
+
+/// One output row band of RH rows starting at oh0: its full tiles, then the
+/// narrower one a row of OW leaves.
+template <int RH, int C, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW>
+NETC_INLINE void channelBand(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT wpack,
+                             int oh0, int lanes, float *NETC_RESTRICT yBlock) {
+  constexpr int T = channelTile(OW), FULL = OW / T, REST = OW % T;
+  for (int t = 0; t < FULL; ++t)
+    channelTileStore<RH, T, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, oh0, t * T, lanes,
+                                                               yBlock);
+  if constexpr (REST > 0)
+    channelTileStore<RH, REST, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, oh0, FULL * T,
+                                                                  lanes, yBlock);
+}
+
+/// Forward conv: x [n,C,H,W], w [F,C,KH,KW] -> y [n,F,OH,OW] (overwritten).
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dChannels(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                    float *NETC_RESTRICT y) {
+  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
+  constexpr int HP = P::HP, WP = P::WP, CKK = C * KH * KW;
+  constexpr int FB = (F + kChannelLanes - 1) / kChannelLanes;
+  constexpr int RH = channelTileRows(OH, OW), BANDS = OH / RH, LAST = OH % RH;
+  static_assert(channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats,
+                "the padded sample and packed weights exceed the stack budget");
+  constexpr bool kBlockMajor = CKK * kChannelLanes > C * HP * WP;
+  const std::int64_t tasks = std::int64_t(n) * FB;
+#pragma omp parallel if (tasks > 1 && std::int64_t(n) * F * OH * OW * CKK > kParallelThreshold)
+  {
+    alignas(64) float xpad[C * HP * WP];
+    alignas(64) float wpack[CKK * kChannelLanes];
+    int paddedSample = -1, packedBlock = -1;
+#pragma omp for schedule(static)
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      // A thread's tasks are consecutive: order them so that the larger of
+      // the two buffers is rebuilt the fewer times.
+      const int i = int(kBlockMajor ? task % n : task / FB);
+      const int fb = int(kBlockMajor ? task / n : task % FB);
+      const int f0 = fb * kChannelLanes, lanes = min(kChannelLanes, F - f0);
+      if (i != paddedSample) {
+        // Rows and columns past the input (padding, or the bottom/right
+        // remainder a stride leaves unread) read zero.
+        const float *xi = x + std::size_t(i) * C * H * W;
+        for (int c = 0; c < C; ++c)
+          for (int r = 0; r < HP; ++r) {
+            const int ih = r - PT;
+            float *dst = xpad + (c * HP + r) * WP;
+            for (int q = 0; q < WP; ++q) {
+              const int iw = q - PL;
+              dst[q] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xi[(c * H + ih) * W + iw] : 0.f;
+            }
+          }
+        paddedSample = i;
+      }
+      if (fb != packedBlock) {
+        // Lanes past F hold zero weights: their sums are never stored.
+        for (int k = 0; k < CKK; ++k)
+          for (int l = 0; l < kChannelLanes; ++l)
+            wpack[k * kChannelLanes + l] = l < lanes ? w[std::size_t(f0 + l) * CKK + k] : 0.f;
+        packedBlock = fb;
+      }
+      float *yBlock = y + (std::size_t(i) * F + f0) * OH * OW;
+      for (int band = 0; band < BANDS; ++band)
+        channelBand<RH, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, band * RH, lanes,
+                                                           yBlock);
+      if constexpr (LAST > 0)
+        channelBand<LAST, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, BANDS * RH, lanes,
+                                                             yBlock);
+    }
+  }
+}
+
+} // namespace detail
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_CONVCHANNELS_H
