@@ -55,6 +55,13 @@ struct ConvShape {
     if constexpr (hasChannels)
       detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
   }
+  static constexpr bool hasGradWeightChannels =
+      detail::channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <=
+      detail::kChannelStackFloats;
+  static void gradWeightChannels(int n, const float *dy, const float *x, float *dw) {
+    if constexpr (hasGradWeightChannels)
+      detail::conv2dGradWeightChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  }
   static void gradInputDirect(int n, const float *dy, const float *w, float *dx) {
     detail::conv2dGradInputDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   }
@@ -109,11 +116,16 @@ template <class S> void checkAgainstReference(int n, std::uint32_t seed) {
     EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms)))
         << (gi == &S::gradInputGemm ? "gemm" : "direct") << " conv2d_grad_input";
   }
-  for (auto gw : {&S::gradWeightDirect, &S::gradWeightGemm}) {
+  for (auto gw : {&S::gradWeightDirect, &S::gradWeightGemm, &S::gradWeightChannels}) {
+    if (gw == &S::gradWeightChannels && !S::hasGradWeightChannels)
+      continue;
     std::fill(dw.begin(), dw.end(), 123.f);
     gw(n, dy.data(), x.data(), dw.data());
     EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys / 1)))
-        << (gw == &S::gradWeightGemm ? "gemm" : "direct") << " conv2d_grad_weight";
+        << (gw == &S::gradWeightGemm     ? "gemm"
+            : gw == &S::gradWeightDirect ? "direct"
+                                         : "channels")
+        << " conv2d_grad_weight";
   }
 }
 
@@ -248,23 +260,34 @@ TEST(ConvDeterminism, GemmPathsThreadCountIndependent) {
   omp_set_num_threads(threads);
 }
 
-// The output-channel path splits (sample, channel block) pairs over threads:
-// LeNet3 has 8 blocks of 16 channels, the last one partial (120 = 7 x 16 + 8).
-TEST(ConvDeterminism, ChannelPathThreadCountIndependent) {
-  using S = LeNet3;
-  const auto x = randomVec(3 * S::xs, 50), w = randomVec(S::ws, 51);
+// The output-channel paths split (sample, channel block) pairs over threads,
+// and grad_weight also splits the input channels when there are fewer blocks
+// than threads: the same bits for 1, 2 and 3 threads.
+template <class S> void checkChannelPathsThreadCountIndependent() {
+  const auto x = randomVec(3 * S::xs, 50), w = randomVec(S::ws, 51),
+             dy = randomVec(3 * S::ys, 52);
   const int threads = omp_get_max_threads();
   for (int n : {1, 3}) {
-    std::vector<float> y0;
+    std::vector<float> y0, dw0;
     for (int t : {1, 2, 3}) {
       omp_set_num_threads(t);
-      std::vector<float> y(n * S::ys, 123.f);
+      std::vector<float> y(n * S::ys, 123.f), dw(S::ws, 123.f);
       S::forwardChannels(n, x.data(), w.data(), y.data());
-      if (t == 1)
-        y0 = y;
-      else
-        EXPECT_TRUE(bitEqual(y0, y)) << "batch " << n << ", " << t << " threads";
+      S::gradWeightChannels(n, dy.data(), x.data(), dw.data());
+      if (t == 1) {
+        y0 = y, dw0 = dw;
+        continue;
+      }
+      EXPECT_TRUE(bitEqual(y0, y)) << "batch " << n << ", " << t << " threads";
+      EXPECT_TRUE(bitEqual(dw0, dw)) << "batch " << n << ", " << t << " threads";
     }
   }
   omp_set_num_threads(threads);
+}
+
+// LeNet3: 8 blocks of 16 channels, the last one partial (120 = 7 x 16 + 8);
+// LeNet2: one block, so grad_weight splits its 6 input channels by thread.
+TEST(ConvDeterminism, ChannelPathsThreadCountIndependent) {
+  checkChannelPathsThreadCountIndependent<LeNet3>();
+  checkChannelPathsThreadCountIndependent<LeNet2>();
 }

@@ -112,6 +112,15 @@ void benchConv(const char *name) {
   reportPaths(flops,
               bestSeconds([&] { detail::conv2dGradWeightDirect<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10),
               bestSeconds([&] { detail::conv2dGradWeightGemm<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10));
+  if constexpr (detail::channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <=
+                detail::kChannelStackFloats) {
+    detail::conv2dGradWeightChannels<ARGS>(nr, dy.data(), x.data(), dw.data());
+    const double ec = maxRelErr(dw, dwr, ws);
+    const double tc = bestSeconds(
+        [&] { detail::conv2dGradWeightChannels<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10);
+    std::printf("           %-12s channels %7.1f GFLOP/s  err %.1e%s\n", "", flops / tc * 1e-9, ec,
+                ec > 1e-4 ? "  MISMATCH" : "");
+  }
 #undef ARGS
 }
 

@@ -3,8 +3,8 @@
 // y[n,f,oh,ow] = sum_{c,kh,kw} x[n,c,oh*SH+kh-PT, ow*SW+kw-PL] * w[f,c,kh,kw]
 // (cross-correlation, as every framework; out-of-range taps read zero).
 //
-// The forward has a third implementation, vectorised over 16 output channels
-// (ConvChannels.h), chosen first where it is measured faster
+// The forward and grad_weight have a third implementation, vectorised over 16
+// output channels (ConvChannels.h), chosen first where it is measured faster
 // (ConvUseChannels, at the end).
 // Each kernel has two implementations, chosen at compile time per shape
 // (ConvUseGemm, at the end): im2col + GEMM (Gemm.h) whenever its patch buffers
@@ -541,18 +541,24 @@ struct ConvUseGemm {
   static constexpr bool gradWeight = Plan::dwRows > 0;
 };
 
-/// Whether the forward vectorised over output channels is used for a shape:
-/// when its buffers fit, at most a quarter of its lanes are past F, and a tile
-/// sums at least 64 taps (with fewer, its transposed stores dominate: C = 1
-/// first layers). kernel-bench (2 threads, batch 128) measured it against
-/// im2col + GEMM at 2.9x on lenet5 conv2, 1.5x on conv3, 1.03x on mnist_cnn
-/// conv2, and behind on lenet5 conv1 (F = 6) and mnist_cnn conv1 (C*KH*KW = 9).
+/// Whether the paths vectorised over output channels (ConvChannels.h) are used
+/// for a shape: when their buffers fit and at most a quarter of their lanes
+/// are past F; the forward also needs a tile to sum at least 64 taps (with
+/// fewer, its transposed stores dominate: C = 1 first layers). kernel-bench (2
+/// threads, batch 128) measured them against im2col + GEMM: forward 2.9x on
+/// lenet5 conv2, 1.5x on conv3, 1.03x on mnist_cnn conv2, behind on lenet5
+/// conv1 (F = 6) and mnist_cnn conv1 (C*KH*KW = 9); grad_weight 1.6x on lenet5
+/// conv2, 1.0x on conv3, 2.0x on mnist_cnn conv1, 1.4x on conv2.
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
 struct ConvUseChannels {
   static constexpr int blocks = (F + kChannelLanes - 1) / kChannelLanes;
+  static constexpr bool fullLanes = 4 * F >= 3 * kChannelLanes * blocks;
   static constexpr bool forward =
       channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
-      C * KH * KW >= 64 && 4 * F >= 3 * kChannelLanes * blocks;
+      C * KH * KW >= 64 && fullLanes;
+  static constexpr bool gradWeight =
+      channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
+      KW <= kChannelTileMax && fullLanes;
 };
 
 } // namespace detail
@@ -586,7 +592,9 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2d_grad_weight(int n, const float *NETC_RESTRICT dy,
                         const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
-  if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
+  if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
+    detail::conv2dGradWeightChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  else if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
     detail::conv2dGradWeightGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   else
     detail::conv2dGradWeightDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);

@@ -1,4 +1,4 @@
-//===- ConvChannels.h - conv2d forward vectorised over output channels -*- C++ -*-===//
+//===- ConvChannels.h - conv2d vectorised over output channels -*- C++ -*-===//
 //
 // The direct forward convolution of Conv.h's other paths vectorises along an
 // output row; on layers with narrow rows (7-14 pixels) and few input channels
@@ -18,7 +18,14 @@
 // batch 1 still uses every thread when F > 16; each thread rebuilds a buffer
 // only when its sample or block changes. Each output is summed by one
 // thread in the fixed order (c, kh, kw): y does not depend on the thread
-// count. Used for the shapes ConvUseChannels (Conv.h) picks.
+// count.
+// grad_weight is vectorised the same way: a task owns the weights of one
+// block of 16 output channels (and of a group of input channels when there
+// are fewer blocks than threads); per sample it transposes the block's dy to
+// position-major vectors and pads the group's input, then a register tile of
+// a few input channels x KW taps accumulates dy vectors times broadcast
+// inputs over every output position, kernel row by kernel row.
+// Used for the shapes ConvUseChannels (Conv.h) picks.
 //
 //===----------------------------------------------------------------------===//
 
@@ -180,6 +187,119 @@ void conv2dChannels(int n, const float *NETC_RESTRICT x, const float *NETC_RESTR
         channelBand<LAST, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, BANDS * RH, lanes,
                                                              yBlock);
     }
+  }
+}
+
+/// grad_weight: the RC x KW accumulators of channels c..c+RC-1 (of the
+/// padded group copy) at kernel row kh, over every output position of one
+/// sample: acc[r][kw] += dy[p] * x[c + r, oh*SH + kh, ow*SW + kw].
+template <int RC, int KW, int SH, int SW, int HP, int WP, int OH, int OW>
+NETC_INLINE void channelWeightTile(const float *NETC_RESTRICT dyT,
+                                   const float *NETC_RESTRICT xpad, int c, int kh,
+                                   float *NETC_RESTRICT accKh) {
+  float acc[RC][KW][kChannelLanes];
+  for (int r = 0; r < RC; ++r)
+    for (int kw = 0; kw < KW; ++kw)
+#pragma omp simd
+      for (int l = 0; l < kChannelLanes; ++l)
+        acc[r][kw][l] = accKh[((c + r) * KW + kw) * kChannelLanes + l];
+  for (int oh = 0; oh < OH; ++oh)
+    for (int ow = 0; ow < OW; ++ow) {
+      const float *dyv = dyT + (oh * OW + ow) * kChannelLanes;
+      const float *base = xpad + (c * HP + oh * SH + kh) * WP + ow * SW;
+      for (int r = 0; r < RC; ++r)
+        for (int kw = 0; kw < KW; ++kw) {
+          const float v = base[r * HP * WP + kw];
+#pragma omp simd
+          for (int l = 0; l < kChannelLanes; ++l)
+            acc[r][kw][l] += v * dyv[l];
+        }
+    }
+  for (int r = 0; r < RC; ++r)
+    for (int kw = 0; kw < KW; ++kw)
+#pragma omp simd
+      for (int l = 0; l < kChannelLanes; ++l)
+        accKh[((c + r) * KW + kw) * kChannelLanes + l] = acc[r][kw][l];
+}
+
+/// Channels of one grad_weight register tile: as many whole kernel rows as
+/// kChannelTileMax accumulators hold.
+constexpr int channelWeightTileRows(int kw) { return max(1, kChannelTileMax / kw); }
+
+/// Floats of grad_weight's stack buffers: the accumulators of every weight of
+/// one block of 16 output channels, a padded sample and the block's dy.
+template <int C, int KH, int KW, int SH, int SW, int OH, int OW>
+constexpr std::int64_t channelWeightStackFloats() {
+  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
+  return std::int64_t(KH) * C * KW * kChannelLanes + std::int64_t(C) * P::HP * P::WP +
+         std::int64_t(OH) * OW * kChannelLanes;
+}
+
+/// dw [F,C,KH,KW] = sum over the batch of dy (x) x, vectorised over 16 output
+/// channels. Tasks are (channel block, input-channel group) pairs, each owning
+/// its weights and summing them over the samples, then the positions, in
+/// order: dw does not depend on the thread count (the groups only split the
+/// work when there are fewer blocks than threads).
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
+                              const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
+  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
+  constexpr int HP = P::HP, WP = P::WP, PLANE = OH * OW;
+  constexpr int FB = (F + kChannelLanes - 1) / kChannelLanes;
+  constexpr int RC = min(C, channelWeightTileRows(KW));
+  static_assert(channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats,
+                "grad_weight's accumulators and buffers exceed the stack budget");
+#ifdef _OPENMP
+  const int threads = omp_get_max_threads();
+#else
+  const int threads = 1;
+#endif
+  const int groups = FB >= threads ? 1 : min(C, (threads + FB - 1) / FB);
+  const int tasks = FB * groups;
+  const bool parallel =
+      tasks > 1 && std::int64_t(n) * F * PLANE * C * KH * KW > kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int task = 0; task < tasks; ++task) {
+    const int fb = task / groups, group = task % groups;
+    const int f0 = fb * kChannelLanes, lanes = min(kChannelLanes, F - f0);
+    const int c0 = C * group / groups, c1 = C * (group + 1) / groups, cs = c1 - c0;
+    alignas(64) float acc[KH * C * KW * kChannelLanes];
+    alignas(64) float xpad[C * HP * WP];
+    alignas(64) float dyT[PLANE * kChannelLanes];
+    for (int k = 0; k < KH * cs * KW * kChannelLanes; ++k)
+      acc[k] = 0.f;
+    for (int i = 0; i < n; ++i) {
+      // The block's dy, position-major; lanes past F read zero.
+      const float *dyi = dy + (std::size_t(i) * F + f0) * PLANE;
+      for (int p = 0; p < PLANE; ++p)
+        for (int l = 0; l < kChannelLanes; ++l)
+          dyT[p * kChannelLanes + l] = l < lanes ? dyi[l * PLANE + p] : 0.f;
+      const float *xi = x + (std::size_t(i) * C + c0) * H * W;
+      for (int c = 0; c < cs; ++c)
+        for (int r = 0; r < HP; ++r) {
+          const int ih = r - PT;
+          float *dst = xpad + (c * HP + r) * WP;
+          for (int q = 0; q < WP; ++q) {
+            const int iw = q - PL;
+            dst[q] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xi[(c * H + ih) * W + iw] : 0.f;
+          }
+        }
+      for (int kh = 0; kh < KH; ++kh) {
+        float *accKh = acc + kh * cs * KW * kChannelLanes;
+        int c = 0;
+        for (; c + RC <= cs; c += RC)
+          channelWeightTile<RC, KW, SH, SW, HP, WP, OH, OW>(dyT, xpad, c, kh, accKh);
+        for (; c < cs; ++c)
+          channelWeightTile<1, KW, SH, SW, HP, WP, OH, OW>(dyT, xpad, c, kh, accKh);
+      }
+    }
+    for (int l = 0; l < lanes; ++l)
+      for (int c = 0; c < cs; ++c)
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            dw[((std::size_t(f0 + l) * C + c0 + c) * KH + kh) * KW + kw] =
+                acc[((kh * cs + c) * KW + kw) * kChannelLanes + l];
   }
 }
 
