@@ -48,12 +48,21 @@ struct ConvShape {
   static void forwardGemm(int n, const float *x, const float *w, float *y) {
     detail::conv2dGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
   }
-  /// The path vectorised over output channels, where its buffers fit.
+  /// The paths vectorised over output channels, where one input channel's
+  /// buffers fit (more channels than fit are taken in chunks); grad_input's
+  /// at stride 1 only.
   static constexpr bool hasChannels =
-      detail::channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= detail::kChannelStackFloats;
+      detail::channelFloatsPerInput<KH, KW, SH, SW, OH, OW>() <= detail::kChannelStackFloats;
+  static constexpr bool hasGradInputChannels =
+      SH == 1 && SW == 1 &&
+      detail::channelFloatsPerInput<KH, KW, 1, 1, H, W>() <= detail::kChannelStackFloats;
   static void forwardChannels(int n, const float *x, const float *w, float *y) {
     if constexpr (hasChannels)
       detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  }
+  static void gradInputChannels(int n, const float *dy, const float *w, float *dx) {
+    if constexpr (hasGradInputChannels)
+      detail::conv2dGradInputChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   }
   static constexpr bool hasGradWeightChannels =
       detail::channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <=
@@ -110,11 +119,16 @@ template <class S> void checkAgainstReference(int n, std::uint32_t seed) {
         << (fwd == &S::forwardGemm ? "gemm" : fwd == &S::forwardDirect ? "direct" : "channels")
         << " conv2d";
   }
-  for (auto gi : {&S::gradInputDirect, &S::gradInputGemm}) {
+  for (auto gi : {&S::gradInputDirect, &S::gradInputGemm, &S::gradInputChannels}) {
+    if (gi == &S::gradInputChannels && !S::hasGradInputChannels)
+      continue;
     std::fill(dx.begin(), dx.end(), 123.f);
     gi(n, dy.data(), w.data(), dx.data());
     EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms)))
-        << (gi == &S::gradInputGemm ? "gemm" : "direct") << " conv2d_grad_input";
+        << (gi == &S::gradInputGemm     ? "gemm"
+            : gi == &S::gradInputDirect ? "direct"
+                                        : "channels")
+        << " conv2d_grad_input";
   }
   for (auto gw : {&S::gradWeightDirect, &S::gradWeightGemm, &S::gradWeightChannels}) {
     if (gw == &S::gradWeightChannels && !S::hasGradWeightChannels)
@@ -202,6 +216,10 @@ TEST(Conv, OddBatch) {
   checkAgainstReference<LeNet3>(7, 16);
   checkAgainstReference<Mnist2>(5, 17);
 }
+// More input channels than the output-channel paths hold at once (128 x
+// (16 x 16 + 9 x 16) floats): the forward takes them in two chunks.
+using WideInput = ConvShape<128, 14, 14, 20, 3, 3, 1, 1, 1, 1, 14, 14>;
+TEST(Conv, ChannelChunks) { checkAll<WideInput>(19); }
 // More than one 64-column tile plus a partial vector, with a row tail of the
 // 6-row GEMM tile in both M = F and M = C*KH*KW.
 using TileTails = ConvShape<3, 9, 11, 13, 3, 3, 1, 1, 1, 1, 9, 10>;
@@ -260,25 +278,28 @@ TEST(ConvDeterminism, GemmPathsThreadCountIndependent) {
   omp_set_num_threads(threads);
 }
 
-// The output-channel paths split (sample, channel block) pairs over threads,
-// and grad_weight also splits the input channels when there are fewer blocks
-// than threads: the same bits for 1, 2 and 3 threads.
+// The output-channel paths split (sample, channel block) pairs over threads
+// (grad_input of LeNet3, 120 channels in two chunks: blocks and sample
+// ranges), and grad_weight also splits the input channels when there are
+// fewer blocks than threads: the same bits for 1, 2 and 3 threads.
 template <class S> void checkChannelPathsThreadCountIndependent() {
   const auto x = randomVec(3 * S::xs, 50), w = randomVec(S::ws, 51),
              dy = randomVec(3 * S::ys, 52);
   const int threads = omp_get_max_threads();
   for (int n : {1, 3}) {
-    std::vector<float> y0, dw0;
+    std::vector<float> y0, dw0, dx0;
     for (int t : {1, 2, 3}) {
       omp_set_num_threads(t);
-      std::vector<float> y(n * S::ys, 123.f), dw(S::ws, 123.f);
+      std::vector<float> y(n * S::ys, 123.f), dw(S::ws, 123.f), dx(n * S::xs, 123.f);
       S::forwardChannels(n, x.data(), w.data(), y.data());
       S::gradWeightChannels(n, dy.data(), x.data(), dw.data());
+      S::gradInputChannels(n, dy.data(), w.data(), dx.data());
       if (t == 1) {
-        y0 = y, dw0 = dw;
+        y0 = y, dw0 = dw, dx0 = dx;
         continue;
       }
       EXPECT_TRUE(bitEqual(y0, y)) << "batch " << n << ", " << t << " threads";
+      EXPECT_TRUE(bitEqual(dx0, dx)) << "batch " << n << ", " << t << " threads";
       EXPECT_TRUE(bitEqual(dw0, dw)) << "batch " << n << ", " << t << " threads";
     }
   }

@@ -85,7 +85,7 @@ void benchConv(const char *name) {
   reportPaths(flops,
               bestSeconds([&] { detail::conv2dDirect<ARGS>(n, x.data(), w.data(), y.data()); }, 10),
               bestSeconds([&] { detail::conv2dGemm<ARGS>(n, x.data(), w.data(), y.data()); }, 10));
-  if constexpr (detail::channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <=
+  if constexpr (detail::channelFloatsPerInput<KH, KW, SH, SW, OH, OW>() <=
                 detail::kChannelStackFloats) {
     detail::conv2dChannels<ARGS>(nr, x.data(), w.data(), y.data());
     const double ec = maxRelErr(y, yr, nr * ys);
@@ -103,6 +103,14 @@ void benchConv(const char *name) {
   reportPaths(flops,
               bestSeconds([&] { detail::conv2dGradInputDirect<ARGS>(n, dy.data(), w.data(), dx.data()); }, 10),
               bestSeconds([&] { detail::conv2dGradInputGemm<ARGS>(n, dy.data(), w.data(), dx.data()); }, 10));
+  if constexpr (SH == 1 && SW == 1) {
+    detail::conv2dGradInputChannels<ARGS>(nr, dy.data(), w.data(), dx.data());
+    const double ec = maxRelErr(dx, dxr, nr * xs);
+    const double tc = bestSeconds(
+        [&] { detail::conv2dGradInputChannels<ARGS>(n, dy.data(), w.data(), dx.data()); }, 10);
+    std::printf("           %-12s channels %7.1f GFLOP/s  err %.1e%s\n", "", flops / tc * 1e-9, ec,
+                ec > 1e-4 ? "  MISMATCH" : "");
+  }
 
   conv2d_grad_weight<ARGS>(nr, dy.data(), x.data(), dw.data());
   tr = bestSeconds([&] { reference::conv2d_grad_weight<ARGS>(nr, dy.data(), x.data(), dwr.data()); }, 1);

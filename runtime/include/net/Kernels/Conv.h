@@ -3,9 +3,9 @@
 // y[n,f,oh,ow] = sum_{c,kh,kw} x[n,c,oh*SH+kh-PT, ow*SW+kw-PL] * w[f,c,kh,kw]
 // (cross-correlation, as every framework; out-of-range taps read zero).
 //
-// The forward and grad_weight have a third implementation, vectorised over 16
-// output channels (ConvChannels.h), chosen first where it is measured faster
-// (ConvUseChannels, at the end).
+// Each kernel also has an implementation vectorised over 16 output channels
+// (ConvChannels.h; grad_input's over 16 input channels, at stride 1), chosen
+// first where it is measured faster (ConvUseChannels, at the end).
 // Each kernel has two implementations, chosen at compile time per shape
 // (ConvUseGemm, at the end): im2col + GEMM (Gemm.h) whenever its patch buffers
 // fit the per-thread stack budget kConvGemmStackFloats (160 KiB) for at least
@@ -559,6 +559,13 @@ struct ConvUseChannels {
   static constexpr bool gradWeight =
       channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
       KW <= kChannelTileMax && fullLanes;
+  /// grad_input runs the forward engine on dy: its lanes are C's, and it is
+  /// only ahead of im2col + GEMM on small planes (lenet5 conv3, 7x7: 1.2x;
+  /// mnist_cnn conv2, 26x26: 0.7x, where the GEMM's columns are long).
+  static constexpr int inputBlocks = (C + kChannelLanes - 1) / kChannelLanes;
+  static constexpr bool gradInput =
+      SH == 1 && SW == 1 && OH * OW <= 256 && F * KH * KW >= 64 &&
+      4 * C >= 3 * kChannelLanes * inputBlocks;
 };
 
 } // namespace detail
@@ -581,7 +588,9 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2d_grad_input(int n, const float *NETC_RESTRICT dy,
                        const float *NETC_RESTRICT w, float *NETC_RESTRICT dx) {
-  if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradInput)
+  if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradInput)
+    detail::conv2dGradInputChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
+  else if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradInput)
     detail::conv2dGradInputGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   else
     detail::conv2dGradInputDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);

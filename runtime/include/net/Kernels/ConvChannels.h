@@ -78,27 +78,54 @@ template <int KH, int KW, int SH, int SW, int OH, int OW> struct ChannelPadding 
 /// Stack floats this path may take per thread (Conv.h's GEMM buffers' budget).
 constexpr std::int64_t kChannelStackFloats = 40960;
 
-/// Floats of this path's stack buffers: the padded sample and one block's
-/// packed weights.
-template <int C, int KH, int KW, int SH, int SW, int OH, int OW>
-constexpr std::int64_t channelStackFloats() {
+/// Floats of the forward's stack buffers per input channel: its padded planes
+/// and its packed weights.
+template <int KH, int KW, int SH, int SW, int OH, int OW>
+constexpr std::int64_t channelFloatsPerInput() {
   using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
-  return std::int64_t(C) * P::HP * P::WP + std::int64_t(C) * KH * KW * kChannelLanes;
+  return std::int64_t(P::HP) * P::WP + std::int64_t(KH) * KW * kChannelLanes;
 }
 
-/// y[f0 + l, oh0 + r, ow0 + j] for r < RH, j < T, l < lanes (lanes <= 16):
-/// a tile of RH x T output positions, summed over every tap.
-template <int RH, int T, int C, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW>
+/// Floats of the forward's stack buffers when every input channel is held at
+/// once (more than the budget: the input channels are taken in chunks).
+template <int C, int KH, int KW, int SH, int SW, int OH, int OW>
+constexpr std::int64_t channelStackFloats() {
+  return C * channelFloatsPerInput<KH, KW, SH, SW, OH, OW>();
+}
+
+/// The forward's weights, w [CO][CI][KH][KW].
+struct ChannelWeightsOIHW {
+  template <int CI, int CO, int KH, int KW>
+  static NETC_INLINE float at(const float *w, int o, int i, int kh, int kw) {
+    return w[((std::size_t(o) * CI + i) * KH + kh) * KW + kw];
+  }
+};
+
+/// grad_input's weights: the forward's w [F = CI][C = CO][KH][KW] with input
+/// and output swapped and the window flipped.
+struct ChannelWeightsFlipped {
+  template <int CI, int CO, int KH, int KW>
+  static NETC_INLINE float at(const float *w, int o, int i, int kh, int kw) {
+    return w[((std::size_t(i) * CO + o) * KH + (KH - 1 - kh)) * KW + (KW - 1 - kw)];
+  }
+};
+
+/// y[o0 + l, oh0 + r, ow0 + j] for r < RH, j < T, l < lanes (lanes <= 16):
+/// a tile of RH x T output positions summed over the taps of `channels`
+/// padded input channels, stored, or added to y when ACCUMULATE (a later
+/// chunk of input channels).
+template <int RH, int T, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW,
+          bool ACCUMULATE>
 NETC_INLINE void channelTileStore(const float *NETC_RESTRICT xpad,
-                                  const float *NETC_RESTRICT wpack, int oh0, int ow0,
-                                  int lanes, float *NETC_RESTRICT yBlock) {
+                                  const float *NETC_RESTRICT wpack, int channels, int oh0,
+                                  int ow0, int lanes, float *NETC_RESTRICT yBlock) {
   float acc[RH][T][kChannelLanes];
   for (int r = 0; r < RH; ++r)
     for (int j = 0; j < T; ++j)
 #pragma omp simd
       for (int l = 0; l < kChannelLanes; ++l)
         acc[r][j][l] = 0.f;
-  for (int c = 0; c < C; ++c)
+  for (int c = 0; c < channels; ++c)
     for (int kh = 0; kh < KH; ++kh) {
       const float *row = xpad + (c * HP + oh0 * SH + kh) * WP + ow0 * SW;
       const float *wt = wpack + (c * KH + kh) * KW * kChannelLanes;
@@ -114,22 +141,170 @@ NETC_INLINE void channelTileStore(const float *NETC_RESTRICT xpad,
   // Each lane to its channel plane.
   for (int l = 0; l < lanes; ++l)
     for (int r = 0; r < RH; ++r)
-      for (int j = 0; j < T; ++j)
-        yBlock[(l * OH + oh0 + r) * OW + ow0 + j] = acc[r][j][l];
+      for (int j = 0; j < T; ++j) {
+        float &out = yBlock[(l * OH + oh0 + r) * OW + ow0 + j];
+        out = ACCUMULATE ? out + acc[r][j][l] : acc[r][j][l];
+      }
 }
 
 /// One output row band of RH rows starting at oh0: its full tiles, then the
 /// narrower one a row of OW leaves.
-template <int RH, int C, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW>
+template <int RH, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW,
+          bool ACCUMULATE>
 NETC_INLINE void channelBand(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT wpack,
-                             int oh0, int lanes, float *NETC_RESTRICT yBlock) {
+                             int channels, int oh0, int lanes, float *NETC_RESTRICT yBlock) {
   constexpr int T = channelTile(OW), FULL = OW / T, REST = OW % T;
   for (int t = 0; t < FULL; ++t)
-    channelTileStore<RH, T, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, oh0, t * T, lanes,
-                                                               yBlock);
+    channelTileStore<RH, T, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(
+        xpad, wpack, channels, oh0, t * T, lanes, yBlock);
   if constexpr (REST > 0)
-    channelTileStore<RH, REST, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, oh0, FULL * T,
-                                                                  lanes, yBlock);
+    channelTileStore<RH, REST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(
+        xpad, wpack, channels, oh0, FULL * T, lanes, yBlock);
+}
+
+/// Every band of one output block, summed over `channels` input channels.
+template <int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW, bool ACCUMULATE>
+NETC_INLINE void channelBlock(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT wpack,
+                              int channels, int lanes, float *NETC_RESTRICT yBlock) {
+  constexpr int RH = channelTileRows(OH, OW), BANDS = OH / RH, LAST = OH % RH;
+  for (int band = 0; band < BANDS; ++band)
+    channelBand<RH, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(xpad, wpack, channels,
+                                                                band * RH, lanes, yBlock);
+  if constexpr (LAST > 0)
+    channelBand<LAST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(xpad, wpack, channels,
+                                                                  BANDS * RH, lanes, yBlock);
+}
+
+/// Input channels i0..i0+channels-1 of one sample, zero-padded: rows and
+/// columns past the input (padding, or the bottom/right remainder a stride
+/// leaves unread) read zero.
+template <int HI, int WI, int HP, int WP, int PT, int PL>
+NETC_INLINE void padChannels(const float *NETC_RESTRICT xi, int i0, int channels,
+                             float *NETC_RESTRICT xpad) {
+  for (int c = 0; c < channels; ++c)
+    for (int r = 0; r < HP; ++r) {
+      const int ih = r - PT;
+      float *dst = xpad + (c * HP + r) * WP;
+      for (int q = 0; q < WP; ++q) {
+        const int iw = q - PL;
+        dst[q] = ih >= 0 && ih < HI && iw >= 0 && iw < WI
+                     ? xi[(std::size_t(i0 + c) * HI + ih) * WI + iw]
+                     : 0.f;
+      }
+    }
+}
+
+/// The weights of output block o0 (lanes channels) for input channels
+/// i0..i0+channels-1 as [channel][KH][KW][16]; lanes past CO are zero (their
+/// sums are never stored).
+template <class Weights, int CI, int CO, int KH, int KW>
+NETC_INLINE void packChannelWeights(const float *NETC_RESTRICT w, int o0, int lanes, int i0,
+                                    int channels, float *NETC_RESTRICT wpack) {
+  for (int c = 0; c < channels; ++c)
+    for (int kh = 0; kh < KH; ++kh)
+      for (int kw = 0; kw < KW; ++kw)
+        for (int l = 0; l < kChannelLanes; ++l)
+          wpack[((c * KH + kh) * KW + kw) * kChannelLanes + l] =
+              l < lanes ? Weights::template at<CI, CO, KH, KW>(w, o0 + l, i0 + c, kh, kw) : 0.f;
+}
+
+/// The convolution engine: x [n,CI,HI,WI] -> y [n,CO,OH,OW] (overwritten).
+/// When every input channel fits the stack budget, tasks are (sample, output
+/// block) pairs; otherwise the input channels are taken in chunks, a task is
+/// an output block and a range of samples, and each chunk after the first is
+/// added to y (every output still sums its chunks and channels in one order).
+template <int CI, int HI, int WI, int CO, int KH, int KW, int SH, int SW, int PT, int PL,
+          int OH, int OW, class Weights>
+void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                 float *NETC_RESTRICT y) {
+  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
+  constexpr int HP = P::HP, WP = P::WP, KK = KH * KW;
+  constexpr int OB = (CO + kChannelLanes - 1) / kChannelLanes;
+  constexpr int CHUNK =
+      int(min(CI, int(kChannelStackFloats / channelFloatsPerInput<KH, KW, SH, SW, OH, OW>())));
+  static_assert(CHUNK >= 1, "one input channel's buffers exceed the stack budget");
+  constexpr int CHUNKS = (CI + CHUNK - 1) / CHUNK;
+  const bool parallel = std::int64_t(n) * CO * OH * OW * CI * KK > kParallelThreshold;
+  if constexpr (CHUNKS == 1) {
+    constexpr bool kBlockMajor = KK * kChannelLanes > HP * WP;
+    const std::int64_t tasks = std::int64_t(n) * OB;
+#pragma omp parallel if (tasks > 1 && parallel)
+    {
+      alignas(64) float xpad[CI * HP * WP];
+      alignas(64) float wpack[CI * KK * kChannelLanes];
+      int paddedSample = -1, packedBlock = -1;
+#pragma omp for schedule(static)
+      for (std::int64_t task = 0; task < tasks; ++task) {
+        // A thread's tasks are consecutive: order them so that the larger of
+        // the two buffers is rebuilt the fewer times.
+        const int i = int(kBlockMajor ? task % n : task / OB);
+        const int ob = int(kBlockMajor ? task / n : task % OB);
+        const int o0 = ob * kChannelLanes, lanes = min(kChannelLanes, CO - o0);
+        if (i != paddedSample) {
+          padChannels<HI, WI, HP, WP, PT, PL>(x + std::size_t(i) * CI * HI * WI, 0, CI, xpad);
+          paddedSample = i;
+        }
+        if (ob != packedBlock) {
+          packChannelWeights<Weights, CI, CO, KH, KW>(w, o0, lanes, 0, CI, wpack);
+          packedBlock = ob;
+        }
+        channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, false>(
+            xpad, wpack, CI, lanes, y + (std::size_t(i) * CO + o0) * OH * OW);
+      }
+    }
+  } else {
+#ifdef _OPENMP
+    const int threads = omp_get_max_threads();
+#else
+    const int threads = 1;
+#endif
+    // Chunk by chunk over the samples re-reads each sample's output block
+    // per chunk, from memory when the range's blocks outgrow the cache;
+    // sample by sample repacks the weights per chunk. The cheaper order,
+    // counting a float from memory as four packed ones:
+    constexpr bool kSampleOuter = CHUNK * KK * kChannelLanes < 8 * kChannelLanes * OH * OW;
+    const int groups = max(1, min(n, (threads + OB - 1) / OB));
+    const int tasks = OB * groups;
+#pragma omp parallel for schedule(static) if (tasks > 1 && parallel)
+    for (int task = 0; task < tasks; ++task) {
+      const int ob = task / groups, group = task % groups;
+      const int o0 = ob * kChannelLanes, lanes = min(kChannelLanes, CO - o0);
+      const int s0 = int(std::int64_t(n) * group / groups);
+      const int s1 = int(std::int64_t(n) * (group + 1) / groups);
+      alignas(64) float xpad[CHUNK * HP * WP];
+      alignas(64) float wpack[CHUNK * KK * kChannelLanes];
+      auto run = [&](int i, int chunk) {
+        const int i0 = chunk * CHUNK, channels = min(CHUNK, CI - i0);
+        padChannels<HI, WI, HP, WP, PT, PL>(x + std::size_t(i) * CI * HI * WI, i0, channels,
+                                            xpad);
+        float *yBlock = y + (std::size_t(i) * CO + o0) * OH * OW;
+        if (chunk == 0)
+          channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, false>(xpad, wpack, channels, lanes,
+                                                              yBlock);
+        else
+          channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, true>(xpad, wpack, channels, lanes,
+                                                             yBlock);
+      };
+      auto pack = [&](int chunk) {
+        const int i0 = chunk * CHUNK;
+        packChannelWeights<Weights, CI, CO, KH, KW>(w, o0, lanes, i0, min(CHUNK, CI - i0),
+                                                    wpack);
+      };
+      if constexpr (kSampleOuter) {
+        for (int i = s0; i < s1; ++i)
+          for (int chunk = 0; chunk < CHUNKS; ++chunk) {
+            pack(chunk);
+            run(i, chunk);
+          }
+      } else {
+        for (int chunk = 0; chunk < CHUNKS; ++chunk) {
+          pack(chunk);
+          for (int i = s0; i < s1; ++i)
+            run(i, chunk);
+        }
+      }
+    }
+  }
 }
 
 /// Forward conv: x [n,C,H,W], w [F,C,KH,KW] -> y [n,F,OH,OW] (overwritten).
@@ -137,57 +312,20 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2dChannels(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
                     float *NETC_RESTRICT y) {
-  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
-  constexpr int HP = P::HP, WP = P::WP, CKK = C * KH * KW;
-  constexpr int FB = (F + kChannelLanes - 1) / kChannelLanes;
-  constexpr int RH = channelTileRows(OH, OW), BANDS = OH / RH, LAST = OH % RH;
-  static_assert(channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats,
-                "the padded sample and packed weights exceed the stack budget");
-  constexpr bool kBlockMajor = CKK * kChannelLanes > C * HP * WP;
-  const std::int64_t tasks = std::int64_t(n) * FB;
-#pragma omp parallel if (tasks > 1 && std::int64_t(n) * F * OH * OW * CKK > kParallelThreshold)
-  {
-    alignas(64) float xpad[C * HP * WP];
-    alignas(64) float wpack[CKK * kChannelLanes];
-    int paddedSample = -1, packedBlock = -1;
-#pragma omp for schedule(static)
-    for (std::int64_t task = 0; task < tasks; ++task) {
-      // A thread's tasks are consecutive: order them so that the larger of
-      // the two buffers is rebuilt the fewer times.
-      const int i = int(kBlockMajor ? task % n : task / FB);
-      const int fb = int(kBlockMajor ? task / n : task % FB);
-      const int f0 = fb * kChannelLanes, lanes = min(kChannelLanes, F - f0);
-      if (i != paddedSample) {
-        // Rows and columns past the input (padding, or the bottom/right
-        // remainder a stride leaves unread) read zero.
-        const float *xi = x + std::size_t(i) * C * H * W;
-        for (int c = 0; c < C; ++c)
-          for (int r = 0; r < HP; ++r) {
-            const int ih = r - PT;
-            float *dst = xpad + (c * HP + r) * WP;
-            for (int q = 0; q < WP; ++q) {
-              const int iw = q - PL;
-              dst[q] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xi[(c * H + ih) * W + iw] : 0.f;
-            }
-          }
-        paddedSample = i;
-      }
-      if (fb != packedBlock) {
-        // Lanes past F hold zero weights: their sums are never stored.
-        for (int k = 0; k < CKK; ++k)
-          for (int l = 0; l < kChannelLanes; ++l)
-            wpack[k * kChannelLanes + l] = l < lanes ? w[std::size_t(f0 + l) * CKK + k] : 0.f;
-        packedBlock = fb;
-      }
-      float *yBlock = y + (std::size_t(i) * F + f0) * OH * OW;
-      for (int band = 0; band < BANDS; ++band)
-        channelBand<RH, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, band * RH, lanes,
-                                                           yBlock);
-      if constexpr (LAST > 0)
-        channelBand<LAST, C, KH, KW, SH, SW, HP, WP, OH, OW>(xpad, wpack, BANDS * RH, lanes,
-                                                             yBlock);
-    }
-  }
+  channelConv<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, ChannelWeightsOIHW>(n, x, w, y);
+}
+
+/// grad_input at stride 1: dx [n,C,H,W] is the "full" correlation of dy with
+/// the window flipped and the channels swapped, the forward engine with
+/// padding KH-1-PT, KW-1-PL (negative where the padding exceeds the window:
+/// those rows of dy are never read).
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGradInputChannels(int n, const float *NETC_RESTRICT dy,
+                             const float *NETC_RESTRICT w, float *NETC_RESTRICT dx) {
+  static_assert(SH == 1 && SW == 1, "grad_input by the forward engine needs stride 1");
+  channelConv<F, OH, OW, C, KH, KW, 1, 1, KH - 1 - PT, KW - 1 - PL, H, W,
+              ChannelWeightsFlipped>(n, dy, w, dx);
 }
 
 /// grad_weight: the RC x KW accumulators of channels c..c+RC-1 (of the
