@@ -63,6 +63,14 @@ namespace detail {
 /// mnist_cnn conv2 (64 x 24 x 24 = 36,864) fits in one block.
 constexpr int kFusedStackFloats = 40960;
 
+/// fused_conv2d's buffer: SB samples x FB channels x P, as it computes them.
+template <int F, int P> constexpr int fusedBufferFloats() {
+  constexpr bool whole = F * P <= kFusedStackFloats;
+  constexpr int fb = whole ? F : max(1, kFusedStackFloats / P);
+  constexpr int sb = whole ? max(1, kFusedStackFloats / (F * P)) : 1;
+  return sb * fb * P;
+}
+
 /// act(v), as Activation.h computes it.
 template <int ACT> NETC_INLINE float fusedAct(float v) {
   if constexpr (ACT == kActRelu)
@@ -183,6 +191,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   constexpr int FB = WHOLE ? F : detail::max(1, detail::kFusedStackFloats / P);
   constexpr int SB = WHOLE ? detail::max(1, detail::kFusedStackFloats / (F * P)) : 1;
   constexpr int FT = F % FB;
+  static_assert(SB * FB * P == detail::fusedBufferFloats<F, P>());
 #ifdef _OPENMP
   const int threads = par ? omp_get_max_threads() : 1;
 #else
@@ -196,8 +205,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   const int perThread = (share + SB - 1) / SB;
   const int nb = detail::max(1, (share + perThread - 1) / perThread);
   const int blocks = (n + nb - 1) / nb;
-#pragma omp parallel for schedule(static) if (par && blocks > 1)
-  for (int blk = 0; blk < blocks; ++blk) {
+  auto block = [&](int blk) {
     const int i0 = blk * nb, cnt = detail::min(nb, n - i0);
     const float *xb = x + std::size_t(i0) * C * H * W;
     if constexpr (POOL == kPoolNone) {
@@ -216,7 +224,9 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
         }
       }
     } else {
-      alignas(64) float buf[SB * FB * P];
+      // (Spelled from the template parameters: GCC 12 fails on a captured
+      // constexpr in an array bound.)
+      alignas(64) float buf[detail::fusedBufferFloats<F, OH * OW>()];
       for (int f0 = 0; f0 < F; f0 += FB) {
         const int nf = detail::min(FB, F - f0);
         if constexpr (WHOLE)
@@ -244,6 +254,17 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
           }
       }
     }
+  };
+  // A single block runs outside any region, not in an inactive one: a
+  // region conv2d opens inside an inactive one would be nested, and libgomp
+  // starts new threads for every nested team (at batch 1, once a call).
+  if (par && blocks > 1) {
+#pragma omp parallel for schedule(static)
+    for (int blk = 0; blk < blocks; ++blk)
+      block(blk);
+  } else {
+    for (int blk = 0; blk < blocks; ++blk)
+      block(blk);
   }
 }
 
