@@ -545,10 +545,10 @@ struct ConvUseGemm {
 /// for a shape: when their buffers fit and at most a quarter of their lanes
 /// are past F; the forward also needs a tile to sum at least 64 taps (with
 /// fewer, its transposed stores dominate: C = 1 first layers). kernel-bench (2
-/// threads, batch 128) measured them against im2col + GEMM: forward 2.9x on
-/// lenet5 conv2, 1.5x on conv3, 1.03x on mnist_cnn conv2, behind on lenet5
-/// conv1 (F = 6) and mnist_cnn conv1 (C*KH*KW = 9); grad_weight 1.6x on lenet5
-/// conv2, 1.0x on conv3, 2.0x on mnist_cnn conv1, 1.4x on conv2.
+/// threads, batch 128; docs/kernels.md) measured them against im2col + GEMM:
+/// forward 3.4x on lenet5 conv2, 1.36x on conv3, 1.0x on mnist_cnn conv2,
+/// behind on mnist_cnn conv1 (C*KH*KW = 9); grad_weight 1.6x on lenet5 conv2,
+/// 1.16x on conv3, 1.7x on mnist_cnn conv1, 1.55x on conv2.
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
 struct ConvUseChannels {
   static constexpr int blocks = (F + kChannelLanes - 1) / kChannelLanes;
@@ -560,8 +560,8 @@ struct ConvUseChannels {
       channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
       KW <= kChannelTileMax && fullLanes;
   /// grad_input runs the forward engine on dy: its lanes are C's, and it is
-  /// only ahead of im2col + GEMM on small planes (lenet5 conv3, 7x7: 1.2x;
-  /// mnist_cnn conv2, 26x26: 0.7x, where the GEMM's columns are long).
+  /// only ahead of im2col + GEMM on small planes (lenet5 conv3, 7x7: 1.15x;
+  /// mnist_cnn conv2, 26x26: 0.6x, where the GEMM's columns are long).
   static constexpr int inputBlocks = (C + kChannelLanes - 1) / kChannelLanes;
   static constexpr bool gradInput =
       SH == 1 && SW == 1 && OH * OW <= 256 && F * KH * KW >= 64 &&

@@ -35,6 +35,7 @@
 #include "net/Kernels/Common.h"
 
 #include <cstdint>
+#include <type_traits>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -112,10 +113,10 @@ struct ChannelWeightsFlipped {
 
 /// y[o0 + l, oh0 + r, ow0 + j] for r < RH, j < T, l < lanes (lanes <= 16):
 /// a tile of RH x T output positions summed over the taps of `channels`
-/// padded input channels, stored, or added to y when ACCUMULATE (a later
-/// chunk of input channels).
+/// padded input channels (CHANNELS when not 0), stored, or added to y when
+/// ACCUMULATE (a later chunk of input channels).
 template <int RH, int T, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW,
-          bool ACCUMULATE>
+          bool ACCUMULATE, int CHANNELS>
 NETC_INLINE void channelTileStore(const float *NETC_RESTRICT xpad,
                                   const float *NETC_RESTRICT wpack, int channels, int oh0,
                                   int ow0, int lanes, float *NETC_RESTRICT yBlock) {
@@ -125,7 +126,10 @@ NETC_INLINE void channelTileStore(const float *NETC_RESTRICT xpad,
 #pragma omp simd
       for (int l = 0; l < kChannelLanes; ++l)
         acc[r][j][l] = 0.f;
-  for (int c = 0; c < channels; ++c)
+  // A compile-time count when all input channels are held (measured ~20 %
+  // faster on the lenet5 and mnist_cnn layers than a run-time one).
+  const int count = CHANNELS > 0 ? CHANNELS : channels;
+  for (int c = 0; c < count; ++c)
     for (int kh = 0; kh < KH; ++kh) {
       const float *row = xpad + (c * HP + oh0 * SH + kh) * WP + ow0 * SW;
       const float *wt = wpack + (c * KH + kh) * KW * kChannelLanes;
@@ -139,39 +143,47 @@ NETC_INLINE void channelTileStore(const float *NETC_RESTRICT xpad,
           }
     }
   // Each lane to its channel plane.
-  for (int l = 0; l < lanes; ++l)
-    for (int r = 0; r < RH; ++r)
-      for (int j = 0; j < T; ++j) {
-        float &out = yBlock[(l * OH + oh0 + r) * OW + ow0 + j];
-        out = ACCUMULATE ? out + acc[r][j][l] : acc[r][j][l];
-      }
+  // (Two loops, not one with a conditional: GCC vectorises the plain store's
+  // transposition, which a read-modify-write keeps scalar.)
+  if constexpr (ACCUMULATE) {
+    for (int l = 0; l < lanes; ++l)
+      for (int r = 0; r < RH; ++r)
+        for (int j = 0; j < T; ++j)
+          yBlock[(l * OH + oh0 + r) * OW + ow0 + j] += acc[r][j][l];
+  } else {
+    for (int l = 0; l < lanes; ++l)
+      for (int r = 0; r < RH; ++r)
+        for (int j = 0; j < T; ++j)
+          yBlock[(l * OH + oh0 + r) * OW + ow0 + j] = acc[r][j][l];
+  }
 }
 
 /// One output row band of RH rows starting at oh0: its full tiles, then the
 /// narrower one a row of OW leaves.
 template <int RH, int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW,
-          bool ACCUMULATE>
+          bool ACCUMULATE, int CHANNELS>
 NETC_INLINE void channelBand(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT wpack,
                              int channels, int oh0, int lanes, float *NETC_RESTRICT yBlock) {
   constexpr int T = channelTile(OW), FULL = OW / T, REST = OW % T;
   for (int t = 0; t < FULL; ++t)
-    channelTileStore<RH, T, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(
+    channelTileStore<RH, T, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE, CHANNELS>(
         xpad, wpack, channels, oh0, t * T, lanes, yBlock);
   if constexpr (REST > 0)
-    channelTileStore<RH, REST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(
+    channelTileStore<RH, REST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE, CHANNELS>(
         xpad, wpack, channels, oh0, FULL * T, lanes, yBlock);
 }
 
 /// Every band of one output block, summed over `channels` input channels.
-template <int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW, bool ACCUMULATE>
+template <int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW, bool ACCUMULATE,
+          int CHANNELS>
 NETC_INLINE void channelBlock(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT wpack,
                               int channels, int lanes, float *NETC_RESTRICT yBlock) {
   constexpr int RH = channelTileRows(OH, OW), BANDS = OH / RH, LAST = OH % RH;
   for (int band = 0; band < BANDS; ++band)
-    channelBand<RH, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(xpad, wpack, channels,
+    channelBand<RH, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE, CHANNELS>(xpad, wpack, channels,
                                                                 band * RH, lanes, yBlock);
   if constexpr (LAST > 0)
-    channelBand<LAST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE>(xpad, wpack, channels,
+    channelBand<LAST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE, CHANNELS>(xpad, wpack, channels,
                                                                   BANDS * RH, lanes, yBlock);
 }
 
@@ -200,6 +212,16 @@ NETC_INLINE void padChannels(const float *NETC_RESTRICT xi, int i0, int channels
 template <class Weights, int CI, int CO, int KH, int KW>
 NETC_INLINE void packChannelWeights(const float *NETC_RESTRICT w, int o0, int lanes, int i0,
                                     int channels, float *NETC_RESTRICT wpack) {
+  if constexpr (std::is_same_v<Weights, ChannelWeightsOIHW>) {
+    // One flat loop, which GCC turns into 16-lane gathers (a tenth of the
+    // forward's time on mnist_cnn conv2 when packed element by element).
+    constexpr int KK = KH * KW;
+    const float *wb = w + (std::size_t(o0) * CI + i0) * KK;
+    for (int k = 0; k < channels * KK; ++k)
+      for (int l = 0; l < kChannelLanes; ++l)
+        wpack[k * kChannelLanes + l] = l < lanes ? wb[std::size_t(l) * CI * KK + k] : 0.f;
+    return;
+  }
   for (int c = 0; c < channels; ++c)
     for (int kh = 0; kh < KH; ++kh)
       for (int kw = 0; kw < KW; ++kw)
@@ -248,7 +270,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
           packChannelWeights<Weights, CI, CO, KH, KW>(w, o0, lanes, 0, CI, wpack);
           packedBlock = ob;
         }
-        channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, false>(
+        channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, false, CI>(
             xpad, wpack, CI, lanes, y + (std::size_t(i) * CO + o0) * OH * OW);
       }
     }
@@ -279,10 +301,10 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
                                             xpad);
         float *yBlock = y + (std::size_t(i) * CO + o0) * OH * OW;
         if (chunk == 0)
-          channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, false>(xpad, wpack, channels, lanes,
+          channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, false, 0>(xpad, wpack, channels, lanes,
                                                               yBlock);
         else
-          channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, true>(xpad, wpack, channels, lanes,
+          channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, true, 0>(xpad, wpack, channels, lanes,
                                                              yBlock);
       };
       auto pack = [&](int chunk) {
