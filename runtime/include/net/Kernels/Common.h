@@ -56,6 +56,20 @@ constexpr int max(int a, int b) { return a > b ? a : b; }
 /// Floor division for possibly negative numerators (positive divisor).
 constexpr int floorDiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 
+/// Copies src[0..N) into dst[OFF..OFF+N) of a row of P floats, zeroing the
+/// rest; OFF may be negative (leading elements of src dropped).
+template <int P, int N, int OFF>
+NETC_INLINE void padRow(float *NETC_RESTRICT dst, const float *NETC_RESTRICT src) {
+  constexpr int j0 = max(0, OFF), j1 = min(P, OFF + N);
+  for (int j = 0; j < j0; ++j)
+    dst[j] = 0.f;
+#pragma omp simd
+  for (int j = j0; j < j1; ++j)
+    dst[j] = src[j - OFF];
+  for (int j = max(j0, j1); j < P; ++j)
+    dst[j] = 0.f;
+}
+
 } // namespace detail
 } // namespace netc::kernels
 

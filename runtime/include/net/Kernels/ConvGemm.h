@@ -1,0 +1,280 @@
+//===- ConvGemm.h - conv2d as im2col + GEMM, forward and backward -*- C++ -*-===//
+//
+// The im2col + GEMM (Gemm.h) path of Conv.h. The patch matrix of one sample is
+//   cols[(c*KH + kh)*KW + kw][oh*OW + ow] = x[c, oh*SH+kh-PT, ow*SW+kw-PL]
+// (zero outside), so with CKK = C*KH*KW and P = OH*OW:
+//   forward      y_i [F, P]   = w [F, CKK] * cols_i [CKK, P]
+//   grad_input   dcols [CKK, P] = w^T * dy_i [F, P], then col2im into dx_i
+//   grad_weight  dw [F, CKK] = sum_i dy_i [F, P] * cols_i^T [P, CKK]
+// The patch matrices are built a chunk of output rows at a time in a stack
+// buffer of at most kConvGemmStackFloats floats (160 KiB) per thread, its rows
+// padded to a multiple of 16 floats; a shape whose chunk of one output row
+// does not fit takes the direct path. Forward and grad_input are parallel over
+// samples; grad_weight gives each thread a fixed range of CKK columns (whole
+// vectors of 16) of dw and builds only those columns of cols_i^T, summing over
+// (sample, position) in increasing order, so dw is the same for any thread
+// count.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_CONVGEMM_H
+#define NETC_KERNELS_CONVGEMM_H
+
+#include "net/Kernels/Common.h"
+#include "net/Kernels/Gemm.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace netc::kernels {
+namespace detail {
+
+/// Stack floats of the GEMM path's patch buffers, per thread.
+constexpr int kConvGemmStackFloats = 40960;
+
+constexpr int ceilDiv(int a, int b) { return -floorDiv(-a, b); }
+
+/// The most output rows (<= OH) whose chunk fits `rowFloats(rows)` into the
+/// budget; 0 when not even one row does.
+template <int OH, int OW, int PER_COLUMN_ROWS, int EXTRA_ROWS>
+constexpr int gemmChunkRows() {
+  int best = 0;
+  for (int r = 1; r <= OH; ++r)
+    if (std::int64_t(PER_COLUMN_ROWS + EXTRA_ROWS) * roundUpLanes(r * OW) <=
+        kConvGemmStackFloats)
+      best = r;
+  return best;
+}
+
+/// Columns [0, rows*OW) of cols (row stride ld) for output rows oh0.. of sample xi.
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OW>
+NETC_INLINE void im2colRows(const float *NETC_RESTRICT xi, int oh0, int rows,
+                            float *NETC_RESTRICT cols, int ld) {
+  for (int c = 0; c < C; ++c)
+    for (int kh = 0; kh < KH; ++kh)
+      for (int kw = 0; kw < KW; ++kw) {
+        float *row = cols + std::size_t((c * KH + kh) * KW + kw) * ld;
+        const int lo = min(OW, max(0, ceilDiv(PL - kw, SW)));
+        const int hi = max(lo, min(OW, floorDiv(W - 1 + PL - kw, SW) + 1));
+        for (int r = 0; r < rows; ++r) {
+          const int ih = (oh0 + r) * SH + kh - PT;
+          float *dst = row + r * OW;
+          if (ih < 0 || ih >= H) {
+            for (int ow = 0; ow < OW; ++ow)
+              dst[ow] = 0.f;
+            continue;
+          }
+          const float *src = xi + (std::size_t(c) * H + ih) * W;
+          for (int ow = 0; ow < lo; ++ow)
+            dst[ow] = 0.f;
+#pragma omp simd
+          for (int ow = lo; ow < hi; ++ow)
+            dst[ow] = src[ow * SW + kw - PL];
+          for (int ow = hi; ow < OW; ++ow)
+            dst[ow] = 0.f;
+        }
+      }
+}
+
+/// dxi += col2im of columns [0, rows*OW) of dcols for output rows oh0.., in a
+/// fixed order.
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OW>
+NETC_INLINE void col2imRows(const float *NETC_RESTRICT dcols, int ld, int oh0, int rows,
+                            float *NETC_RESTRICT dxi) {
+  for (int c = 0; c < C; ++c)
+    for (int kh = 0; kh < KH; ++kh)
+      for (int kw = 0; kw < KW; ++kw) {
+        const float *row = dcols + std::size_t((c * KH + kh) * KW + kw) * ld;
+        const int lo = min(OW, max(0, ceilDiv(PL - kw, SW)));
+        const int hi = max(lo, min(OW, floorDiv(W - 1 + PL - kw, SW) + 1));
+        for (int r = 0; r < rows; ++r) {
+          const int ih = (oh0 + r) * SH + kh - PT;
+          if (ih < 0 || ih >= H)
+            continue;
+          const float *src = row + r * OW;
+          float *dst = dxi + (std::size_t(c) * H + ih) * W;
+#pragma omp simd
+          for (int ow = lo; ow < hi; ++ow)
+            dst[ow * SW + kw - PL] += src[ow];
+        }
+      }
+}
+
+/// colsT[p*ld + (j - j0)] = cols[j][oh0*OW + p] for j in [j0, j1), p < rows*OW,
+/// via a zero-padded copy `xpad` ([C][RP][WP]) of the input rows the chunk
+/// reads: row p of colsT is then C*KH
+/// runs of KW contiguous floats, xpad[c][r*SH + kh][ow*SW .. ow*SW + KW).
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OW,
+          int RP, int WP>
+NETC_INLINE void im2colTransposedPadded(const float *NETC_RESTRICT xi, int oh0, int rows,
+                                        int j0, int j1, float *NETC_RESTRICT xpad,
+                                        float *NETC_RESTRICT colsT, int ld) {
+  const int nrr = (rows - 1) * SH + KH;
+  for (int c = 0; c < C; ++c)
+    for (int rr = 0; rr < nrr; ++rr) {
+      const int ih = oh0 * SH - PT + rr;
+      float *dst = xpad + (std::size_t(c) * RP + rr) * WP;
+      if (ih < 0 || ih >= H) {
+        for (int k = 0; k < WP; ++k)
+          dst[k] = 0.f;
+      } else {
+        padRow<WP, W, PL>(dst, xi + (std::size_t(c) * H + ih) * W);
+      }
+    }
+  const int q0 = j0 / KW, q1 = (j1 + KW - 1) / KW;
+  for (int r = 0; r < rows; ++r)
+    for (int ow = 0; ow < OW; ++ow) {
+      float *row = colsT + std::size_t(r * OW + ow) * ld - j0;
+      const float *base = xpad + r * SH * WP + ow * SW;
+      int c = q0 / KH, kh = q0 % KH;
+      for (int q = q0; q < q1; ++q) {
+        const float *src = base + (c * RP + kh) * WP;
+        const int jb = q * KW;
+        if (jb >= j0 && jb + KW <= j1) {
+          for (int kw = 0; kw < KW; ++kw)
+            row[jb + kw] = src[kw];
+        } else {
+          for (int kw = 0; kw < KW; ++kw)
+            if (jb + kw >= j0 && jb + kw < j1)
+              row[jb + kw] = src[kw];
+        }
+        if (++kh == KH)
+          kh = 0, ++c;
+      }
+    }
+}
+
+template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemmPlan {
+  static constexpr int CKK = C * KH * KW, P = OH * OW;
+  static constexpr int fwdRows = gemmChunkRows<OH, OW, CKK, 0>();
+  template <int F> static constexpr int dxRows = gemmChunkRows<OH, OW, CKK, F>();
+  static constexpr int LD = roundUpLanes(CKK);
+  /// grad_weight: a padded copy of the input rows of a chunk ...
+  static constexpr int WP = (OW - 1) * SW + KW;
+  static constexpr int padRows(int r) { return (r - 1) * SH + KH; }
+  /// ... and its positions x LD columns of cols^T.
+  static constexpr int dwRows = [] {
+    int best = 0;
+    for (int r = 1; r <= OH; ++r)
+      if (std::int64_t(r) * OW * LD + std::int64_t(C) * padRows(r) * WP <= kConvGemmStackFloats)
+        best = r;
+    return best;
+  }();
+};
+
+/// im2col + GEMM forward.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                float *NETC_RESTRICT y) {
+  using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
+  constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::fwdRows;
+  static_assert(R > 0, "one output row of patches exceeds the stack budget");
+  constexpr int NP = roundUpLanes(R * OW);
+#pragma omp parallel if (n > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold)
+  {
+    alignas(64) float cols[CKK * NP];
+    // Lanes past the chunk only reach lanes never stored: zero them once so
+    // they hold no stack garbage (a later short chunk leaves finite values).
+    for (int k = 0; k < CKK; ++k)
+      for (int j = R * OW; j < NP; ++j)
+        cols[k * NP + j] = 0.f;
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const float *xi = x + std::size_t(i) * C * H * W;
+      float *yi = y + std::size_t(i) * F * P;
+      for (int oh0 = 0; oh0 < OH; oh0 += R) {
+        const int rows = min(R, OH - oh0);
+        im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP);
+        gemm<F>(CKK, w, CKK, 1, cols, NP, yi + oh0 * OW, P, false, 0, rows * OW);
+      }
+    }
+  }
+}
+
+/// GEMM (w^T * dy) + col2im grad_input.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
+                         const float *NETC_RESTRICT w, float *NETC_RESTRICT dx) {
+  using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
+  constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::template dxRows<F>;
+  static_assert(R > 0, "one output row of patches exceeds the stack budget");
+  constexpr int NP = roundUpLanes(R * OW);
+#pragma omp parallel if (n > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold)
+  {
+    alignas(64) float dcols[CKK * NP];
+    alignas(64) float dyp[F * NP];
+    for (int f = 0; f < F; ++f)
+      for (int j = R * OW; j < NP; ++j)
+        dyp[f * NP + j] = 0.f;
+#pragma omp for schedule(static)
+    for (int i = 0; i < n; ++i) {
+      const float *dyi = dy + std::size_t(i) * F * P;
+      float *dxi = dx + std::size_t(i) * C * H * W;
+      for (int k = 0; k < C * H * W; ++k)
+        dxi[k] = 0.f;
+      for (int oh0 = 0; oh0 < OH; oh0 += R) {
+        const int rows = min(R, OH - oh0);
+        for (int f = 0; f < F; ++f)
+#pragma omp simd
+          for (int p = 0; p < rows * OW; ++p)
+            dyp[f * NP + p] = dyi[f * P + oh0 * OW + p];
+        gemm<CKK>(F, w, 1, CKK, dyp, NP, dcols, NP, false, 0, rows * OW);
+        col2imRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(dcols, NP, oh0, rows, dxi);
+      }
+    }
+  }
+}
+
+/// GEMM (dy * cols^T) grad_weight, threads owning CKK column ranges of dw.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGradWeightGemm(int n, const float *NETC_RESTRICT dy,
+                          const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
+  using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
+  constexpr int CKK = Plan::CKK, P = Plan::P, LD = Plan::LD, R = Plan::dwRows;
+  static_assert(R > 0, "one output row of patches exceeds the stack budget");
+  if (n <= 0) {
+    for (int k = 0; k < F * CKK; ++k)
+      dw[k] = 0.f;
+    return;
+  }
+#pragma omp parallel if (std::int64_t(n) * F * P * CKK > kParallelThreshold)
+  {
+#ifdef _OPENMP
+    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
+#else
+    const int nt = 1, tid = 0;
+#endif
+    constexpr int VN = LD / kGemmLanes;
+    const int j0 = VN * tid / nt * kGemmLanes;
+    const int j1 = min(CKK, VN * (tid + 1) / nt * kGemmLanes);
+    if (j0 < j1) {
+      const int width = j1 - j0, ld = roundUpLanes(width);
+      constexpr int WP = Plan::WP, RP = Plan::padRows(R);
+      alignas(64) float colsT[R * OW * LD];
+      alignas(64) float xpad[C * RP * WP];
+      for (int p = 0; p < R * OW; ++p)
+        for (int j = width; j < ld; ++j)
+          colsT[p * ld + j] = 0.f;
+      for (int i = 0; i < n; ++i) {
+        const float *xi = x + std::size_t(i) * C * H * W;
+        const float *dyi = dy + std::size_t(i) * F * P;
+        for (int oh0 = 0; oh0 < OH; oh0 += R) {
+          const int rows = min(R, OH - oh0);
+          im2colTransposedPadded<C, H, W, KH, KW, SH, SW, PT, PL, OW, RP, WP>(
+              xi, oh0, rows, j0, j1, xpad, colsT, ld);
+          gemm<F>(rows * OW, dyi + oh0 * OW, P, 1, colsT, ld, dw + j0, CKK,
+                  i > 0 || oh0 > 0, 0, width);
+        }
+      }
+    }
+  }
+}
+
+} // namespace detail
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_CONVGEMM_H
