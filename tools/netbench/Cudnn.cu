@@ -109,6 +109,18 @@ cudnnMathType_t runMath(cudnnMathType_t searched, bool tf32) {
   return tf32 ? searched : CUDNN_FMA_MATH;
 }
 
+/// The fastest of cuDNN's `got` measured results that ran, in the math the
+/// run allows, within the workspace offered; throws when none is.
+template <typename Perf>
+int firstUsable(const std::vector<Perf> &perf, int got, bool tf32, std::size_t searchBytes,
+                const char *search) {
+  for (int i = 0; i < got; ++i)
+    if (usable(perf[i].status, perf[i].mathType, tf32) && perf[i].memory <= searchBytes)
+      return i;
+  throw GpuError(std::string(search) + " returned no usable algorithm (" + std::to_string(got) +
+                 " tried)");
+}
+
 } // namespace
 
 CudnnConv::CudnnConv(Handles &handles, Workspace &workspace, const ConvGeometry &g, int n)
@@ -243,13 +255,7 @@ void CudnnConv::searchBackwardFilter(const float *x, const float *dz, float *dw,
   NB_CUDNN(cudnnFindConvolutionBackwardFilterAlgorithmEx(
       h_.cudnn, x_.d, x, z_.d, dz, convBwdFilter_.d, w_.d, dw, int(perf.size()), &got,
       perf.data(), ws_.get(), searchBytes));
-  int i = 0;
-  while (i < got &&
-         !(usable(perf[i].status, perf[i].mathType, tf32) && perf[i].memory <= searchBytes))
-    ++i;
-  if (i == got)
-    throw GpuError("cudnnFindConvolutionBackwardFilterAlgorithmEx returned no usable "
-                   "algorithm (" + std::to_string(got) + " tried)");
+  const int i = firstUsable(perf, got, tf32, searchBytes, "cudnnFindConvolutionBackwardFilterAlgorithmEx");
   bwdFilterAlgo_ = perf[i].algo;
   bwdFilterBytes_ = perf[i].memory;
   NB_CUDNN(cudnnSetConvolutionMathType(convBwdFilter_.d, runMath(perf[i].mathType, tf32)));
@@ -264,13 +270,7 @@ void CudnnConv::searchBackwardData(const float *w, const float *dz, float *dx,
   NB_CUDNN(cudnnFindConvolutionBackwardDataAlgorithmEx(
       h_.cudnn, w_.d, w, z_.d, dz, convBwdData_.d, x_.d, dx, int(perf.size()), &got,
       perf.data(), ws_.get(), searchBytes));
-  int i = 0;
-  while (i < got &&
-         !(usable(perf[i].status, perf[i].mathType, tf32) && perf[i].memory <= searchBytes))
-    ++i;
-  if (i == got)
-    throw GpuError("cudnnFindConvolutionBackwardDataAlgorithmEx returned no usable "
-                   "algorithm (" + std::to_string(got) + " tried)");
+  const int i = firstUsable(perf, got, tf32, searchBytes, "cudnnFindConvolutionBackwardDataAlgorithmEx");
   bwdDataAlgo_ = perf[i].algo;
   bwdDataBytes_ = perf[i].memory;
   NB_CUDNN(cudnnSetConvolutionMathType(convBwdData_.d, runMath(perf[i].mathType, tf32)));

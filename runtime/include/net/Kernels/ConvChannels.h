@@ -435,16 +435,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
       for (int p = 0; p < PLANE; ++p)
         for (int l = 0; l < kChannelLanes; ++l)
           dyT[p * kChannelLanes + l] = l < lanes ? dyi[l * PLANE + p] : 0.f;
-      const float *xi = x + (std::size_t(i) * C + c0) * H * W;
-      for (int c = 0; c < cs; ++c)
-        for (int r = 0; r < HP; ++r) {
-          const int ih = r - PT;
-          float *dst = xpad + (c * HP + r) * WP;
-          for (int q = 0; q < WP; ++q) {
-            const int iw = q - PL;
-            dst[q] = ih >= 0 && ih < H && iw >= 0 && iw < W ? xi[(c * H + ih) * W + iw] : 0.f;
-          }
-        }
+      padChannels<H, W, HP, WP, PT, PL>(x + std::size_t(i) * C * H * W, c0, cs, xpad);
       for (int kh = 0; kh < KH; ++kh) {
         float *accKh = acc + kh * cs * KW * kChannelLanes;
         int c = 0;
