@@ -16,9 +16,12 @@
 //     its 16 channels going to their 16 NCHW planes.
 // Work is split over (sample, channel block) pairs in a static schedule, so
 // batch 1 still uses every thread when F > 16; each thread rebuilds a buffer
-// only when its sample or block changes. Each output is summed by one
-// thread in the fixed order (c, kh, kw): y does not depend on the thread
-// count.
+// only when its sample or block changes. Input channels that outgrow the
+// stack budget are taken in chunks (a task is then a block and a range of
+// samples, each chunk after the first added to y). Each output is summed by
+// one thread in the fixed order (chunk, c, kh, kw): y does not depend on the
+// thread count. grad_input at stride 1 is the same engine run on dy with the
+// channels swapped and the window flipped.
 // grad_weight is vectorised the same way: a task owns the weights of one
 // block of 16 output channels (and of a group of input channels when there
 // are fewer blocks than threads); per sample it transposes the block's dy to
