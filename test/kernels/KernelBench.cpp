@@ -67,6 +67,13 @@ void reportPaths(double flops, double direct, double gemm) {
               flops / direct * 1e-9, flops / gemm * 1e-9);
 }
 
+/// The output-channel path (detail::*Channels), with its error on the
+/// validation samples.
+void reportChannels(double flops, double seconds, double err) {
+  std::printf("           %-12s channels %7.1f GFLOP/s  err %.1e%s\n", "", flops / seconds * 1e-9,
+              err, err > 1e-4 ? "  MISMATCH" : "");
+}
+
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 void benchConv(const char *name) {
   constexpr int n = 128, nr = 16;
@@ -91,8 +98,7 @@ void benchConv(const char *name) {
     const double ec = maxRelErr(y, yr, nr * ys);
     const double tc =
         bestSeconds([&] { detail::conv2dChannels<ARGS>(n, x.data(), w.data(), y.data()); }, 10);
-    std::printf("           %-12s channels %7.1f GFLOP/s  err %.1e%s\n", "", flops / tc * 1e-9, ec,
-                ec > 1e-4 ? "  MISMATCH" : "");
+    reportChannels(flops, tc, ec);
   }
 
   conv2d_grad_input<ARGS>(nr, dy.data(), w.data(), dx.data());
@@ -108,8 +114,7 @@ void benchConv(const char *name) {
     const double ec = maxRelErr(dx, dxr, nr * xs);
     const double tc = bestSeconds(
         [&] { detail::conv2dGradInputChannels<ARGS>(n, dy.data(), w.data(), dx.data()); }, 10);
-    std::printf("           %-12s channels %7.1f GFLOP/s  err %.1e%s\n", "", flops / tc * 1e-9, ec,
-                ec > 1e-4 ? "  MISMATCH" : "");
+    reportChannels(flops, tc, ec);
   }
 
   conv2d_grad_weight<ARGS>(nr, dy.data(), x.data(), dw.data());
@@ -126,8 +131,7 @@ void benchConv(const char *name) {
     const double ec = maxRelErr(dw, dwr, ws);
     const double tc = bestSeconds(
         [&] { detail::conv2dGradWeightChannels<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10);
-    std::printf("           %-12s channels %7.1f GFLOP/s  err %.1e%s\n", "", flops / tc * 1e-9, ec,
-                ec > 1e-4 ? "  MISMATCH" : "");
+    reportChannels(flops, tc, ec);
   }
 #undef ARGS
 }

@@ -55,6 +55,12 @@ constexpr int max(int a, int b) { return a > b ? a : b; }
 
 /// Floor division for possibly negative numerators (positive divisor).
 constexpr int floorDiv(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+constexpr int ceilDiv(int a, int b) { return -floorDiv(-a, b); }
+
+/// Per-thread stack floats (160 KiB) of a conv path's buffers: the GEMM
+/// path's patch matrices (ConvGemm.h), the output-channel path's padded input
+/// and packed weights (ConvChannels.h).
+constexpr int kConvStackFloats = 40960;
 
 /// Copies src[0..N) into dst[OFF..OFF+N) of a row of P floats, zeroing the
 /// rest; OFF may be negative (leading elements of src dropped).

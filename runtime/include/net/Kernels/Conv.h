@@ -265,7 +265,7 @@ struct ConvUseGemm {
 /// 1.16x on conv3, 1.7x on mnist_cnn conv1, 1.55x on conv2.
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
 struct ConvUseChannels {
-  static constexpr int blocks = (F + kChannelLanes - 1) / kChannelLanes;
+  static constexpr int blocks = ceilDiv(F, kChannelLanes);
   static constexpr bool fullLanes = 4 * F >= 3 * kChannelLanes * blocks;
   static constexpr bool forward =
       channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
@@ -276,7 +276,7 @@ struct ConvUseChannels {
   /// grad_input runs the forward engine on dy: its lanes are C's, and it is
   /// only ahead of im2col + GEMM on small planes (lenet5 conv3, 7x7: 1.15x;
   /// mnist_cnn conv2, 26x26: 0.6x, where the GEMM's columns are long).
-  static constexpr int inputBlocks = (C + kChannelLanes - 1) / kChannelLanes;
+  static constexpr int inputBlocks = ceilDiv(C, kChannelLanes);
   static constexpr bool gradInput =
       SH == 1 && SW == 1 && OH * OW <= 256 && F * KH * KW >= 64 &&
       4 * C >= 3 * kChannelLanes * inputBlocks;

@@ -80,7 +80,7 @@ template <int KH, int KW, int SH, int SW, int OH, int OW> struct ChannelPadding 
 };
 
 /// Stack floats this path may take per thread (Conv.h's GEMM buffers' budget).
-constexpr std::int64_t kChannelStackFloats = 40960;
+constexpr std::int64_t kChannelStackFloats = kConvStackFloats;
 
 /// Floats of the forward's stack buffers per input channel: its padded planes
 /// and its packed weights.
@@ -244,7 +244,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
                  float *NETC_RESTRICT y) {
   using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
   constexpr int HP = P::HP, WP = P::WP, KK = KH * KW;
-  constexpr int OB = (CO + kChannelLanes - 1) / kChannelLanes;
+  constexpr int OB = ceilDiv(CO, kChannelLanes);
   constexpr int CHUNK =
       int(min(CI, int(kChannelStackFloats / channelFloatsPerInput<KH, KW, SH, SW, OH, OW>())));
   static_assert(CHUNK >= 1, "one input channel's buffers exceed the stack budget");
@@ -409,7 +409,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
                               const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
   using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
   constexpr int HP = P::HP, WP = P::WP, PLANE = OH * OW;
-  constexpr int FB = (F + kChannelLanes - 1) / kChannelLanes;
+  constexpr int FB = ceilDiv(F, kChannelLanes);
   constexpr int RC = min(C, channelWeightTileRows(KW));
   static_assert(channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats,
                 "grad_weight's accumulators and buffers exceed the stack budget");

@@ -31,9 +31,7 @@ namespace netc::kernels {
 namespace detail {
 
 /// Stack floats of the GEMM path's patch buffers, per thread.
-constexpr int kConvGemmStackFloats = 40960;
-
-constexpr int ceilDiv(int a, int b) { return -floorDiv(-a, b); }
+constexpr int kConvGemmStackFloats = kConvStackFloats;
 
 /// The most output rows (<= OH) whose chunk fits `rowFloats(rows)` into the
 /// budget; 0 when not even one row does.

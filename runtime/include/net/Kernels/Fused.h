@@ -63,13 +63,17 @@ namespace detail {
 /// mnist_cnn conv2 (64 x 24 x 24 = 36,864) fits in one block.
 constexpr int kFusedStackFloats = 40960;
 
-/// fused_conv2d's buffer: SB samples x FB channels x P, as it computes them.
-template <int F, int P> constexpr int fusedBufferFloats() {
-  constexpr bool whole = F * P <= kFusedStackFloats;
-  constexpr int fb = whole ? F : max(1, kFusedStackFloats / P);
-  constexpr int sb = whole ? max(1, kFusedStackFloats / (F * P)) : 1;
-  return sb * fb * P;
-}
+/// fused_conv2d's buffer of SB samples x FB channels x P floats: when a
+/// sample's output (F planes of P) fits, a block of samples per conv2d call
+/// (its per-call set-up amortised); otherwise one sample and blocks of FB
+/// channels (FT: the last, smaller).
+template <int F, int P> struct FusedConvPlan {
+  static constexpr bool whole = F * P <= kFusedStackFloats;
+  static constexpr int FB = whole ? F : max(1, kFusedStackFloats / P);
+  static constexpr int SB = whole ? max(1, kFusedStackFloats / (F * P)) : 1;
+  static constexpr int FT = F % FB;
+  static constexpr int bufferFloats = SB * FB * P;
+};
 
 /// act(v), as Activation.h computes it.
 template <int ACT> NETC_INLINE float fusedAct(float v) {
@@ -184,14 +188,9 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelThreshold;
   static_assert(POOL == kPoolNone || P <= detail::kFusedStackFloats,
                 "one conv output plane exceeds the fused kernel's stack buffer");
-  // Buffer = SB samples x FB channels x P. When a sample's output fits, a
-  // block of samples per conv2d call (its per-call set-up amortised);
-  // otherwise one sample and blocks of FB channels (FT: the last, smaller).
-  constexpr bool WHOLE = F * P <= detail::kFusedStackFloats;
-  constexpr int FB = WHOLE ? F : detail::max(1, detail::kFusedStackFloats / P);
-  constexpr int SB = WHOLE ? detail::max(1, detail::kFusedStackFloats / (F * P)) : 1;
-  constexpr int FT = F % FB;
-  static_assert(SB * FB * P == detail::fusedBufferFloats<F, P>());
+  using Plan = detail::FusedConvPlan<F, P>;
+  constexpr bool WHOLE = Plan::whole;
+  constexpr int FB = Plan::FB, SB = Plan::SB, FT = Plan::FT;
 #ifdef _OPENMP
   const int threads = par ? omp_get_max_threads() : 1;
 #else
@@ -226,7 +225,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     } else {
       // (Spelled from the template parameters: GCC 12 fails on a captured
       // constexpr in an array bound.)
-      alignas(64) float buf[detail::fusedBufferFloats<F, OH * OW>()];
+      alignas(64) float buf[detail::FusedConvPlan<F, OH * OW>::bufferFloats];
       for (int f0 = 0; f0 < F; f0 += FB) {
         const int nf = detail::min(FB, F - f0);
         if constexpr (WHOLE)
