@@ -11,6 +11,7 @@
 #include <cstring>
 #include <memory>
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace netc::runtime;
 
@@ -200,6 +201,41 @@ Result<IdxDataset> netc::runtime::readIdxDataset(const std::string &directory) {
   return R::success(std::move(dataset));
 }
 
+namespace {
+
+/// PREFIX/share/netc/data for the running program at PREFIX/bin; "" when the
+/// executable's path is not known.
+std::string installedDataDir() {
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0)
+    return "";
+  std::string path(self, size_t(n));
+  size_t bin = path.rfind('/');
+  size_t prefix = bin == std::string::npos || bin == 0 ? std::string::npos
+                                                       : path.rfind('/', bin - 1);
+  if (prefix == std::string::npos)
+    return "";
+  return path.substr(0, prefix) + "/share/netc/data";
+}
+
+} // namespace
+
+std::vector<std::string> netc::runtime::datasetSearchPath(const std::string &name) {
+  std::vector<std::string> dirs;
+  if (const char *root = std::getenv("NETC_DATA"); root && *root)
+    dirs.push_back(std::string(root) + "/" + name);
+  dirs.push_back("./data/" + name);
+  if (std::string installed = installedDataDir(); !installed.empty())
+    dirs.push_back(installed + "/" + name);
+  if (const char *cache = std::getenv("XDG_CACHE_HOME"); cache && *cache == '/')
+    dirs.push_back(std::string(cache) + "/netc/datasets/" + name);
+  else if (const char *home = std::getenv("HOME"); home && *home)
+    dirs.push_back(std::string(home) + "/.cache/netc/datasets/" + name);
+  dirs.push_back("/usr/share/datasets/" + name);
+  return dirs;
+}
+
 Result<std::string> netc::runtime::findDataset(const std::string &nameOrPath) {
   using R = Result<std::string>;
   if (nameOrPath.find('/') != std::string::npos || isDirectory(nameOrPath)) {
@@ -207,10 +243,7 @@ Result<std::string> netc::runtime::findDataset(const std::string &nameOrPath) {
       return R::success(nameOrPath);
     return R::failure(nameOrPath + ": no such directory");
   }
-  std::vector<std::string> tried;
-  if (const char *root = std::getenv("NETC_DATA"); root && *root)
-    tried.push_back(std::string(root) + "/" + nameOrPath);
-  tried.push_back("data/" + nameOrPath);
+  std::vector<std::string> tried = datasetSearchPath(nameOrPath);
   for (const std::string &dir : tried)
     if (isDirectory(dir))
       return R::success(dir);
@@ -218,6 +251,7 @@ Result<std::string> netc::runtime::findDataset(const std::string &nameOrPath) {
   for (const std::string &dir : tried)
     where += (where.empty() ? "" : ", ") + dir;
   return R::failure("dataset '" + nameOrPath + "' not found (looked in " + where +
-                    "); ./setup.sh installs mnist and fashion-mnist into data/, "
-                    "or set NETC_DATA to the folder that holds them");
+                    "); put its folder in one of them (docs/netrun.md, \"Datasets\"), set "
+                    "NETC_DATA to the folder that holds it, or give its path; in a checkout "
+                    "./setup.sh fills data/ with mnist and fashion-mnist");
 }

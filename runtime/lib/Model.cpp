@@ -2,6 +2,8 @@
 
 #include "net/Runtime/Model.h"
 
+#include "net/Runtime/CudaPath.h"
+
 #include "net/Runtime/TrainSetupFields.h"
 
 #include <algorithm>
@@ -214,6 +216,11 @@ std::string Model::inputShapeText() const {
   for (int i = 0; i < modelInfo->input_rank; ++i)
     s += (i ? ", " : "") + std::to_string(modelInfo->input_shape[i]);
   return s + ")";
+}
+
+bool Instance::fellBackForWantOfGpu() const {
+  const std::string prefix = std::string("cuda: ") + cudapath::kNoUsableDevice;
+  return fallback.compare(0, prefix.size(), prefix) == 0;
 }
 
 Result<std::shared_ptr<Instance>> Instance::create(std::shared_ptr<Model> model,

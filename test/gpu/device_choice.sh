@@ -1,8 +1,8 @@
 #!/bin/bash
 # netrun's --device with a fat model (CPU + CUDA path, from the cuda-build
 # test): `auto` trains on the GPU where one is usable and otherwise falls
-# back to the CPU saying why; `cuda` without a usable GPU fails with one
-# line; `cpu` never mentions the GPU. Runs with or without a GPU; exits 77
+# back to the CPU saying so in one line (why, with --verbose); `cuda`
+# without a usable GPU fails with one line; `cpu` never mentions the GPU. Runs with or without a GPU; exits 77
 # (ctest: skipped) when the fat model was not built (no nvcc). EXPECT, when
 # given (gpu or cpu), is the device `auto` must choose: the CUDA emulator's
 # models test both branches here (test/gpu/emu/README.md).
@@ -21,7 +21,12 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 cd "$source" || fail "no $source"
-train() { "$netrun" train "$model" --data mnist --limit 256 --validation-split 0.25 --epochs 1 --out "$out/$1" --device "$1"; }
+train() {
+  local device=$1
+  shift
+  "$netrun" train "$model" --data mnist --limit 256 --validation-split 0.25 --epochs 1 \
+    --out "$out/$device" --device "$device" "$@"
+}
 
 auto=$(train auto 2>&1) || fail "--device auto failed: $auto"
 if grep -q ', device cuda' <<<"$auto"; then
@@ -30,8 +35,13 @@ if grep -q ', device cuda' <<<"$auto"; then
 else
   gpu=0
   grep -q ', device cpu' <<<"$auto" || fail "--device auto named no device: $auto"
-  grep -q "^netrun: note: the model's GPU path is not usable here (cuda: .*); training on the CPU$" <<<"$auto" ||
-    fail "--device auto fell back to the CPU without saying why: $auto"
+  grep -q "^netrun: note: no usable NVIDIA GPU found; training on the CPU$" <<<"$auto" ||
+    fail "--device auto fell back to the CPU without saying so in one short line: $auto"
+  grep -qi "cudaGetDeviceCount\|cudaError" <<<"$auto" &&
+    fail "--device auto gave the CUDA runtime's words without --verbose: $auto"
+  verbose=$(train auto --verbose 2>&1) || fail "--device auto --verbose failed: $verbose"
+  grep -q "^netrun: note: the model's GPU path is not usable here (cuda: no usable CUDA device: cudaGetDeviceCount .*); training on the CPU$" <<<"$verbose" ||
+    fail "--verbose did not say why the GPU is not used: $verbose"
 fi
 
 case "$expect:$gpu" in

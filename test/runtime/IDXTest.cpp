@@ -174,8 +174,37 @@ TEST_F(IdxTest, FindDatasetSaysWhereItLooked) {
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.error.find((dir / "no-such-set").string()), std::string::npos)
       << missing.error;
-  EXPECT_NE(missing.error.find("data/no-such-set"), std::string::npos) << missing.error;
+  EXPECT_NE(missing.error.find("./data/no-such-set"), std::string::npos) << missing.error;
+  EXPECT_NE(missing.error.find("/netc/datasets/no-such-set"), std::string::npos) << missing.error;
+  EXPECT_NE(missing.error.find("/usr/share/datasets/no-such-set"), std::string::npos)
+      << missing.error;
   ::unsetenv("NETC_DATA");
+}
+
+TEST_F(IdxTest, FindDatasetLooksInTheUsersCacheAfterTheOthers) {
+  const char *oldCache = std::getenv("XDG_CACHE_HOME");
+  std::string savedCache = oldCache ? oldCache : "";
+  ::unsetenv("NETC_DATA");
+  ::setenv("XDG_CACHE_HOME", dir.c_str(), 1);
+  fs::create_directories(dir / "netc" / "datasets" / "cached-digits");
+  std::vector<std::string> path = datasetSearchPath("cached-digits");
+  ASSERT_GE(path.size(), 3u);
+  EXPECT_EQ(path.front(), "./data/cached-digits");
+  EXPECT_EQ(path.back(), "/usr/share/datasets/cached-digits");
+  auto found = findDataset("cached-digits");
+  ASSERT_TRUE(found) << found.error;
+  EXPECT_EQ(*found, (dir / "netc" / "datasets" / "cached-digits").string());
+  // $NETC_DATA comes first.
+  ::setenv("NETC_DATA", (dir / "first").c_str(), 1);
+  fs::create_directories(dir / "first" / "cached-digits");
+  found = findDataset("cached-digits");
+  ASSERT_TRUE(found) << found.error;
+  EXPECT_EQ(*found, (dir / "first" / "cached-digits").string());
+  ::unsetenv("NETC_DATA");
+  if (oldCache)
+    ::setenv("XDG_CACHE_HOME", savedCache.c_str(), 1);
+  else
+    ::unsetenv("XDG_CACHE_HOME");
 }
 
 /// The real files that ./setup.sh installs.

@@ -26,6 +26,8 @@
 #include "net/Runtime/Checkpoint.h"
 #include "net/Version.h"
 
+#include "CommandLineHelp.h"
+
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Diagnostics.h"
 #include "mlir/IR/MLIRContext.h"
@@ -58,7 +60,7 @@ cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.net|model.onnx>"
 cl::opt<std::string> outputFile("o", cl::desc("write the output to <file> (default: stdout)"),
                                 cl::value_desc("file"), cl::init("-"),
                                 cl::cat(netcCategory));
-cl::opt<Emit> emit("emit", cl::desc("what to produce"), cl::init(Emit::Mlir),
+cl::opt<Emit> emit("emit", cl::desc("what to produce (default: mlir, or so for -o X.so)"), cl::init(Emit::Mlir),
                    cl::values(clEnumValN(Emit::Ast, "ast", "the syntax tree, with locations"),
                               clEnumValN(Emit::Mlir, "mlir", "the net dialect IR"),
                               clEnumValN(Emit::Summary, "summary",
@@ -176,6 +178,13 @@ int writeWeights(mlir::ModuleOp module, std::vector<netc::onnx::Weight> weights,
   return 0;
 }
 
+std::string joined(const std::vector<std::string> &parts, const char *separator = " ") {
+  std::string text;
+  for (const std::string &p : parts)
+    text += (text.empty() ? "" : separator) + p;
+  return text;
+}
+
 /// nvcc, for the model's CUDA path: $NETC_NVCC when set (a path that does not
 /// exist hides nvcc, which is how the CPU-only build is tested), else
 /// /usr/local/cuda/bin/nvcc, else nvcc on PATH. Empty when there is none.
@@ -186,6 +195,45 @@ std::string findNvcc() {
     return "/usr/local/cuda/bin/nvcc";
   auto found = llvm::sys::findProgramByName("nvcc");
   return found ? *found : "";
+}
+
+/// argv[0], for finding the runtime headers relative to this executable.
+const char *programPath = "netc";
+
+/// The runtime headers that generated code includes: $NETC_RUNTIME_INCLUDE
+/// when set (an explicit choice, as CXX and NETC_NVCC are, wins), else
+/// include/netc beside an installed netc (PREFIX/bin/../include/netc), else
+/// the source tree of a developer build. Says where it looked when none
+/// holds them, and returns "".
+std::string findRuntimeInclude() {
+  auto holdsHeaders = [](llvm::StringRef dir) {
+    llvm::SmallString<256> marker(dir);
+    llvm::sys::path::append(marker, "net", "Runtime", "ModelABI.h");
+    return llvm::sys::fs::exists(marker);
+  };
+  if (const char *env = std::getenv("NETC_RUNTIME_INCLUDE"); env && *env) {
+    if (holdsHeaders(env))
+      return env;
+    fail(std::string("NETC_RUNTIME_INCLUDE is '") + env +
+         "', which holds no net/Runtime/ModelABI.h (unset it to use netc's own headers)");
+    return "";
+  }
+  std::vector<std::string> tried;
+  std::string self = llvm::sys::fs::getMainExecutable(
+      programPath, reinterpret_cast<void *>(&findRuntimeInclude));
+  if (!self.empty()) {
+    llvm::SmallString<256> installed(llvm::sys::path::parent_path(
+        llvm::sys::path::parent_path(self)));
+    llvm::sys::path::append(installed, "include", "netc");
+    tried.push_back(std::string(installed));
+  }
+  tried.push_back(NETC_RUNTIME_INCLUDE_DIR);
+  for (const std::string &dir : tried)
+    if (holdsHeaders(dir))
+      return dir;
+  fail("the runtime headers (net/Runtime/ModelABI.h) are not in " + joined(tried, " or ") +
+       "; reinstall netc, or set NETC_RUNTIME_INCLUDE to the folder that holds them");
+  return "";
 }
 
 /// The folder of libcudart_static.a beside nvcc's bin/.
@@ -202,12 +250,6 @@ std::string cudaLibraryDir(llvm::StringRef nvcc) {
   return "";
 }
 
-std::string joined(const std::vector<std::string> &args) {
-  std::string command;
-  for (const std::string &a : args)
-    command += (command.empty() ? "" : " ") + a;
-  return command;
-}
 
 /// Runs a compiler with its output into `log`; on failure prints the command
 /// and the log's tail and says where the sources are kept.
@@ -254,8 +296,9 @@ int buildLibrary(llvm::StringRef source, llvm::StringRef path, llvm::StringRef c
   auto cxx = llvm::sys::findProgramByName(cxxName);
   if (!cxx)
     return fail("no C++ compiler: '" + cxxName + "' is not on PATH (set CXX, or run ./setup.sh)");
-  const char *includeEnv = std::getenv("NETC_RUNTIME_INCLUDE");
-  std::string include = includeEnv && *includeEnv ? includeEnv : NETC_RUNTIME_INCLUDE_DIR;
+  std::string include = findRuntimeInclude();
+  if (include.empty())
+    return 1;
   // The host's instructions unless NETC_MARCH names a target (x86-64-v3 for
   // a library built here to run on another machine, tools/gpu-bundle.sh).
   const char *marchEnv = std::getenv("NETC_MARCH");
@@ -371,11 +414,16 @@ void parseCommandLine(int argc, char **argv) {
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "netc " << NETC_VERSION << " (MLIR " << LLVM_VERSION_STRING << ")\n";
   });
-  cl::HideUnrelatedOptions({&netcCategory, &cl::getGeneralCategory()});
+  netc::tools::hideForeignOptions({&netcCategory});
   cl::ParseCommandLineOptions(argc, argv,
                               "netc: compiles .net network descriptions\n\n"
+                              "  netc lenet5.net -o lenet5.so\n"
                               "  netc lenet5.net -emit=summary\n"
-                              "  netc resnet50_head.net -D classes=10 -emit=mlir\n");
+                              "  netc resnet50_head.net -D classes=10 -emit=mlir\n\n"
+                              "  environment: CXX (the C++ compiler, default c++), NETC_MARCH\n"
+                              "  (-march, default native), NETC_NVCC (nvcc; a path that does not\n"
+                              "  exist builds the CPU path only), NETC_RUNTIME_INCLUDE (the\n"
+                              "  runtime headers, default PREFIX/include/netc)\n");
 }
 
 /// The -D overrides and what to emit, from the parsed options.
@@ -556,6 +604,7 @@ int planAndEmitCpp(Compilation &c) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  programPath = argv[0];
   parseCommandLine(argc, argv);
   Compilation c;
   if (int rc = readRequest(c))

@@ -38,9 +38,16 @@ int fail(DriverStreams &s, const std::string &message) {
   return 1;
 }
 
-/// Says so when --device auto wanted the model's GPU path and got the CPU.
-void noteFallback(DriverStreams &s, const Instance &instance, const char *what) {
-  if (!instance.fallbackReason().empty())
+/// Says so when --device auto wanted the model's GPU path and got the CPU:
+/// in one short line where there is no GPU (the CUDA runtime's words with
+/// --verbose), and with the reason where the GPU path failed on one.
+void noteFallback(DriverStreams &s, const Options &o, const Instance &instance,
+                  const char *what) {
+  if (instance.fallbackReason().empty())
+    return;
+  if (instance.fellBackForWantOfGpu() && !o.verbose)
+    s.err << "netrun: note: no usable NVIDIA GPU found; " << what << " on the CPU\n";
+  else
     s.err << "netrun: note: the model's GPU path is not usable here ("
           << instance.fallbackReason() << "); " << what << " on the CPU\n";
 }

@@ -47,7 +47,7 @@ int runEval(const Options &o, DriverStreams &s) {
   Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
-  noteFallback(s, **instance, "evaluating");
+  noteFallback(s, o, **instance, "evaluating");
   // An image folder is evaluated whole; an IDX dataset on its test split.
   Samples samples;
   std::string what;

@@ -339,7 +339,10 @@ std::vector<OptionSpec> buildOptionTable() {
        [](Options &o, const std::string &v) { o.onnx = v; return std::string(); }},
       {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
        [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
-      {"help", nullptr, "info train eval predict export-images export", "this help",
+      {"verbose", nullptr, "train eval predict",
+       "say why the GPU is not used in the CUDA runtime's words (default: one short line)",
+       [](Options &o, const std::string &) { o.verbose = true; return std::string(); }},
+      {"help", nullptr, "info train eval predict plot export-images export", "this help",
        [](Options &o, const std::string &) { o.help = true; return std::string(); }},
   });
   return table;

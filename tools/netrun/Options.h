@@ -42,6 +42,7 @@ struct Options {
   std::string device = "auto";
   bool invert = false;
   bool help = false;
+  bool verbose = false;        // the CUDA runtime's words when the GPU is not used
   // Image folders and augmentation.
   std::string validationData;
   bool strictImages = false;

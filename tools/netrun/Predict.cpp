@@ -68,7 +68,7 @@ int runPredict(const Options &o, DriverStreams &s) {
   Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
-  noteFallback(s, **instance, "predicting");
+  noteFallback(s, o, **instance, "predicting");
   size_t classes = size_t(info.classes), sample = inputs[0].size();
   std::vector<float> input(size_t(batch) * sample), probabilities(size_t(batch) * classes);
   for (size_t first = 0; first < paths.size(); first += size_t(batch)) {

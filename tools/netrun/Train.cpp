@@ -439,7 +439,7 @@ int runTrain(const Options &o, DriverStreams &s) {
   if (!instance)
     return fail(s, instance.error);
   config->device = deviceName((*instance)->device());
-  noteFallback(s, **instance, "training");
+  noteFallback(s, o, **instance, "training");
   if (Status st = writeTextFile(o.out + "/config.txt",
                                 runConfigText(o, *config, info, data->directory));
       !st)

@@ -32,7 +32,8 @@ int runExport(const Options &o, DriverStreams &s);
 /// "netrun: error: MESSAGE" on stderr; returns 1.
 int fail(DriverStreams &s, const std::string &message);
 /// Says so when --device auto wanted the model's GPU path and got the CPU.
-void noteFallback(DriverStreams &s, const Instance &instance, const char *what);
+void noteFallback(DriverStreams &s, const Options &o, const Instance &instance,
+                  const char *what);
 DeviceChoice deviceChoice(const Options &o);
 const char *deviceName(int32_t device);
 /// `value` with `digits` decimals.

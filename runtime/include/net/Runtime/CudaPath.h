@@ -28,6 +28,11 @@ namespace netc::cudapath {
 
 struct Instance;
 
+/// How create's message begins when there is no GPU to use (no device, or no
+/// driver the CUDA runtime can use), as against a failure on one: the
+/// runtime says the first in one short line (Instance::fellBackForWantOfGpu).
+inline constexpr char kNoUsableDevice[] = "no usable CUDA device";
+
 /// Null and a message when no device is usable (cudaGetDeviceCount fails or
 /// finds none, or the memory cannot be had).
 Instance *create(std::int32_t batch, std::string &error);

@@ -131,12 +131,12 @@ template <class M> struct CudaPathImpl {
     const cudaError_t status = cudaGetDeviceCount(&count);
     if (status != cudaSuccess) {
       (void)cudaGetLastError(); // not sticky: clear it
-      error = std::string("no usable CUDA device: cudaGetDeviceCount failed with ") +
+      error = std::string(kNoUsableDevice) + ": cudaGetDeviceCount failed with " +
               cudaGetErrorName(status) + " (" + cudaGetErrorString(status) + ")";
       return nullptr;
     }
     if (count == 0) {
-      error = "no CUDA device: cudaGetDeviceCount found none";
+      error = std::string(kNoUsableDevice) + ": cudaGetDeviceCount found none";
       return nullptr;
     }
     if (batch > 65535) { // the kernels put the samples in a grid dimension

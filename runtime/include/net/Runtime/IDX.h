@@ -51,9 +51,17 @@ struct IdxDataset {
 
 Result<IdxDataset> readIdxDataset(const std::string &directory);
 
+/// The folders a dataset named `name` is looked for in, in order:
+/// $NETC_DATA/name (when set), data/name (a checkout's, which setup.sh
+/// fills), PREFIX/share/netc/data/name beside an installed netrun
+/// (PREFIX/bin), the user's cache ${XDG_CACHE_HOME:-$HOME/.cache}/netc/datasets/name
+/// (as Keras keeps ~/.keras/datasets), and /usr/share/datasets/name, where
+/// Debian's dataset packages put theirs (dataset-fashion-mnist).
+std::vector<std::string> datasetSearchPath(const std::string &name);
+
 /// Finds a dataset given by name ("mnist", "fashion-mnist") or by path: a
-/// name is looked up under $NETC_DATA, then ./data; the error says where it
-/// looked and how to get it.
+/// name in datasetSearchPath's folders; the error lists every place it
+/// looked and says how to fill one.
 Result<std::string> findDataset(const std::string &nameOrPath);
 
 } // namespace netc::runtime

@@ -93,6 +93,9 @@ public:
   /// Why DeviceChoice::Auto did not get the GPU of a model with a CUDA path
   /// ("cuda: no usable CUDA device: ..."); empty otherwise.
   const std::string &fallbackReason() const { return fallback; }
+  /// True when that fallback was for want of a GPU (no device, or no driver
+  /// for the CUDA runtime), not a failure of the model's GPU path on one.
+  bool fellBackForWantOfGpu() const;
 
   float *param(int32_t index) const;
   float *state(int32_t index) const;
