@@ -10,8 +10,12 @@
 #   share/bash-completion/completions/
 #                         netrun's and netc's completion
 #
-# Datasets are not installed: netrun looks for them in $NETC_DATA, ./data,
-# P/share/netc/data, the user's cache and /usr/share/datasets (docs/netrun.md).
+#   share/netc/data/mnist the MNIST files setup.sh put in data/mnist, when
+#                         there (component `datasets`: not in the package)
+#
+# netrun looks for a dataset by name in $NETC_DATA, ./data, P/share/netc/data,
+# the user's cache and /usr/share/datasets (docs/netrun.md, "Datasets"), so
+# the installed netrun finds MNIST and Debian's Fashion-MNIST from anywhere.
 include(GNUInstallDirs)
 
 # The tools link Debian's libMLIR and libLLVM, which live outside the linker's
@@ -30,6 +34,11 @@ install(FILES ${PROJECT_SOURCE_DIR}/tools/completion/netrun.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME netrun)
 install(FILES ${PROJECT_SOURCE_DIR}/tools/completion/netc.bash
         DESTINATION ${CMAKE_INSTALL_DATADIR}/bash-completion/completions RENAME netc)
+option(NETC_INSTALL_MNIST "install data/mnist (55 MB) with the tools, when setup.sh fetched it" ON)
+if(NETC_INSTALL_MNIST)
+  install(DIRECTORY ${PROJECT_SOURCE_DIR}/data/mnist DESTINATION ${CMAKE_INSTALL_DATADIR}/netc/data
+          COMPONENT datasets OPTIONAL)
+endif()
 
 # The Debian package. Its library dependencies are read from the binaries by
 # dpkg-shlibdeps (libmlir-19, libprotobuf32, libplplot17, libdnnl3, ...);
@@ -51,4 +60,6 @@ set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "g++ (>= 4:12)")
 set(CPACK_DEBIAN_PACKAGE_SUGGESTS "nvidia-cuda-toolkit, dataset-fashion-mnist, bash-completion")
+# Everything but the datasets component (Unspecified is install()'s default).
+set(CPACK_INSTALL_CMAKE_PROJECTS "${PROJECT_BINARY_DIR};netc;Unspecified;/")
 include(CPack)

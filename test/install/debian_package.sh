@@ -23,13 +23,14 @@ debs=("$top"/out/netc_*.deb)
 deb=${debs[0]}
 echo "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
 
-# Its control fields: the libraries the tools link (from dpkg-shlibdeps) and
-# the C++ compiler netc runs on every model.
+# Its control fields: the libraries the tools link (from dpkg-shlibdeps;
+# libmlir-19 brings libllvm19, which dpkg-shlibdeps may leave out) and the
+# C++ compiler netc runs on every model.
 [ "$(dpkg-deb -f "$deb" Package)" = netc ] || fail "Package is not netc"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
 names=$(tr ',' '\n' <<<"$depends" | awk '{ print $1 }')
-for dep in "g++" libmlir-19 libllvm19 libprotobuf32 libplplot17 libonnx1 libc6; do
+for dep in "g++" libmlir-19 libprotobuf32 libplplot17 libonnx1 libc6; do
   grep -qxF "$dep" <<<"$names" || fail "Depends lacks $dep: $depends"
 done
 grep -q nvidia-cuda-toolkit <<<"$(dpkg-deb -f "$deb" Suggests)" || fail "Suggests lacks nvcc's package"
@@ -72,6 +73,12 @@ trap 'apt purge netc >/dev/null 2>&1 || true; rm -rf "$top"' EXIT
 apt install "./$(basename "$deb")" >"$top/apt.log" 2>&1 ||
   fail "apt-get install failed: $(tail -n 20 "$top/apt.log")"
 [ -x /usr/bin/netc ] || fail "/usr/bin/netc is not there after apt-get install"
+for tool in netc netrun net-opt netbench; do
+  libraries=$(ldd /usr/bin/$tool)
+  if grep -q "not found" <<<"$libraries"; then
+    fail "the installed $tool misses a library: $(grep 'not found' <<<"$libraries")"
+  fi
+done
 env -u NETC_RUNTIME_INCLUDE /usr/bin/netc /usr/share/netc/models/lenet5.net -o installed.so \
   --no-cuda --keep-temps 2>keep2.log || fail "the installed netc failed: $(cat keep2.log)"
 grep -q -- " -I/usr/include/netc " keep2.log ||

@@ -33,10 +33,14 @@ for tool in netc netrun net-opt netbench; do
   fi
 done
 
-# From an unrelated folder, with nothing pointing into the checkout.
+[ -f "$prefix/share/netc/data/mnist/train-images-idx3-ubyte" ] ||
+  fail "data/mnist was not installed into share/netc/data"
+
+# From an unrelated folder, with nothing pointing into the checkout; a
+# dataset of the user's own in their cache.
 work=$top/work
 mkdir -p "$work/cache/netc/datasets"
-ln -s "$source/data/mnist" "$work/cache/netc/datasets/mnist"
+ln -s "$source/data/mnist" "$work/cache/netc/datasets/my-digits"
 cd "$work"
 run() {
   env -u NETC_RUNTIME_INCLUDE -u NETC_DATA HOME="$work" XDG_CACHE_HOME="$work/cache" \
@@ -48,10 +52,13 @@ grep -q -- " -I$prefix/include/netc " keep.log ||
   fail "the installed netc did not use the installed headers: $(cat keep.log)"
 run netrun train lenet5.so --data mnist --limit 512 --epochs 1 --threads 2 --out run \
   >train.log 2>&1 || fail "the installed netrun failed to train: $(cat train.log)"
-grep -q "on $work/cache/netc/datasets/mnist" train.log ||
-  fail "netrun did not take MNIST from the user's cache: $(cat train.log)"
+grep -q "on $prefix/share/netc/data/mnist" train.log ||
+  fail "netrun did not take MNIST from the installed data: $(cat train.log)"
 [ -s run/last.ckpt ] && [ "$(wc -l <run/history.csv)" -eq 2 ] ||
   fail "training wrote no checkpoint or history: $(ls run)"
+run netrun eval lenet5.so --weights run/last.ckpt --data my-digits >eval.log 2>&1 ||
+  fail "the installed netrun failed to evaluate: $(cat eval.log)"
+grep -q "my-digits" eval.log || fail "eval did not take my-digits from the user's cache: $(cat eval.log)"
 
 # A name found nowhere lists every place looked in.
 if run netrun train lenet5.so --data no-such-set >missing.log 2>&1; then
