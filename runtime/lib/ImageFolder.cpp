@@ -26,23 +26,6 @@ std::vector<std::string> classFolders(const std::string &directory) {
   return names;
 }
 
-/// Every non-hidden file under `folder`, its sub-folders too, sorted by path.
-std::vector<std::string> filesUnder(const std::string &folder) {
-  std::vector<std::string> files;
-  std::error_code error;
-  fs::recursive_directory_iterator it(folder, error), end;
-  for (; !error && it != end; it.increment(error)) {
-    if (hidden(it->path())) {
-      if (it->is_directory(error))
-        it.disable_recursion_pending();
-      continue;
-    }
-    if (!it->is_directory(error))
-      files.push_back(it->path().string());
-  }
-  std::sort(files.begin(), files.end());
-  return files;
-}
 
 /// Decodes and converts every file, `threads` at a time; each result is the
 /// pixels or the reason they are not there.
@@ -70,6 +53,23 @@ std::vector<Result<std::vector<uint8_t>>> decodeAll(const std::vector<std::strin
 }
 
 } // namespace
+
+std::vector<std::string> netc::runtime::filesUnder(const std::string &folder) {
+  std::vector<std::string> files;
+  std::error_code error;
+  fs::recursive_directory_iterator it(folder, error), end;
+  for (; !error && it != end; it.increment(error)) {
+    if (hidden(it->path())) {
+      if (it->is_directory(error))
+        it.disable_recursion_pending();
+      continue;
+    }
+    if (!it->is_directory(error))
+      files.push_back(it->path().string());
+  }
+  std::sort(files.begin(), files.end());
+  return files;
+}
 
 bool netc::runtime::isImageFolder(const std::string &path) {
   std::error_code error;

@@ -153,7 +153,8 @@ void append(std::vector<OptionSpec> &table, std::vector<OptionSpec> more) {
 std::vector<OptionSpec> buildOptionTable() {
   std::vector<OptionSpec> table = {
       {"data", "NAME|DIR", "train eval export-images",
-       "dataset by name (mnist, fashion-mnist), IDX folder or image folder",
+       "dataset by name (mnist, fashion-mnist, or one in the dataset folders: docs/netrun.md), "
+       "IDX folder or image folder (required)",
        [](Options &o, const std::string &v) { o.data = v; return std::string(); }},
   };
   append(table, settingOptions(settings::Group::Run));
@@ -191,7 +192,7 @@ std::vector<OptionSpec> buildOptionTable() {
            return "expects a fraction between 0 and 1, got '" + v + "'";
          return "";
        }},
-      {"limit", "N", "train", "use only the first N training images",
+      {"limit", "N", "train", "use only the first N training images (default: all)",
        intIn(1, int64_t(1) << 40, [](Options &o, int64_t n) { o.limit = n; },
              "a positive number of images")},
       {"resume", nullptr, "train", "continue from DIR/last.ckpt, bit for bit",
@@ -225,7 +226,7 @@ std::vector<OptionSpec> buildOptionTable() {
          o.validationData = v;
          return "";
        }},
-      {"strict-images", nullptr, "train eval",
+      {"strict-images", nullptr, "train eval predict",
        "refuse an image folder with a file that is not an image (default: skip it, warning)",
        [](Options &o, const std::string &) { o.strictImages = true; return std::string(); }},
       {"rotation-range", "DEG", "train", "augmentation: rotate by up to DEG degrees",
@@ -326,8 +327,8 @@ std::vector<OptionSpec> buildOptionTable() {
          return "";
        }},
       {"weights", "FILE", "train eval predict export",
-       "checkpoint to load (run/best.ckpt); train: start from its parameters, matched by "
-       "name (a base trained before), the others initialised from the seed",
+       "checkpoint to load (e.g. run/best.ckpt; required but for train); train: start from "
+       "its parameters, matched by name, the others initialised from the seed",
        [](Options &o, const std::string &v) { o.weights = v; return std::string(); }},
       {"no-feature-cache", nullptr, "train",
        "run a frozen base every step instead of computing its features once",
@@ -335,8 +336,17 @@ std::vector<OptionSpec> buildOptionTable() {
          o.noFeatureCache = true;
          return std::string();
        }},
-      {"onnx", "FILE", "export", "the ONNX file to write (model.onnx)",
+      {"onnx", "FILE", "export", "the ONNX file to write (required, e.g. model.onnx)",
        [](Options &o, const std::string &v) { o.onnx = v; return std::string(); }},
+      {"csv", "FILE", "predict",
+       "also write the predictions to FILE: file, class, name, probability, then each "
+       "class's probability",
+       [](Options &o, const std::string &v) -> std::string {
+         if (v.empty())
+           return "expects a file name";
+         o.csv = v;
+         return "";
+       }},
       {"invert", nullptr, "predict", "invert grey levels (dark digits on white paper)",
        [](Options &o, const std::string &) { o.invert = true; return std::string(); }},
       {"verbose", nullptr, "train eval predict",

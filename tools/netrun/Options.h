@@ -41,6 +41,7 @@ struct Options {
   std::string onnx;            // export: the file to write
   std::string device = "auto";
   bool invert = false;
+  std::string csv;             // predict: the predictions as CSV
   bool help = false;
   bool verbose = false;        // the CUDA runtime's words when the GPU is not used
   // Image folders and augmentation.

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <iomanip>
 #include <set>
@@ -33,10 +34,97 @@ using namespace netc::runtime;
 
 namespace netc::runtime::cli {
 
+namespace {
+
+/// One image to predict: its file, and whether it came from a folder (then
+/// one that does not decode is skipped, as image folders skip them).
+struct PredictInput {
+  std::string path;
+  bool fromFolder = false;
+};
+
+/// The images PATHS name: a file as given, a folder as every file under it
+/// in sorted order (dot-files left out). A file given by name must decode:
+/// they are checked before any output.
+Result<std::vector<PredictInput>> predictInputs(const std::vector<std::string> &paths) {
+  using R = Result<std::vector<PredictInput>>;
+  std::vector<PredictInput> inputs;
+  for (const std::string &path : paths) {
+    std::error_code error;
+    if (std::filesystem::is_directory(path, error)) {
+      std::vector<std::string> files = filesUnder(path);
+      if (files.empty())
+        return R::failure(path + ": folder has no files");
+      for (std::string &f : files)
+        inputs.push_back({std::move(f), true});
+      continue;
+    }
+    if (Result<Image> image = decodeImage(path); !image)
+      return R::failure(image.error);
+    inputs.push_back({path, false});
+  }
+  return R::success(std::move(inputs));
+}
+
+/// A CSV field, quoted when it holds a comma, a quote or a line break.
+std::string csvField(const std::string &text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos)
+    return text;
+  std::string quoted = "\"";
+  for (char c : text)
+    quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+/// `x.png: class 7 (98.50%)  0: 0.0001 ... 9: 0.0002` on one line: every
+/// class's probability, or the five most likely above ten classes.
+void printPrediction(std::ostream &out, const std::string &path, const float *p, size_t classes,
+                     const std::vector<std::string> &names) {
+  auto label = [&](size_t c) {
+    return c < names.size() ? std::to_string(c) + " " + names[c] : std::to_string(c);
+  };
+  size_t best = size_t(std::max_element(p, p + classes) - p);
+  out << path << ": class " << label(best) << " (" << fixed(p[best] * 100.0, 2) << "%) ";
+  std::vector<size_t> shown(classes);
+  for (size_t c = 0; c < classes; ++c)
+    shown[c] = c;
+  if (classes > 10) {
+    std::partial_sort(shown.begin(), shown.begin() + 5, shown.end(),
+                      [&](size_t a, size_t b) { return p[a] > p[b]; });
+    shown.resize(5);
+  }
+  for (size_t c : shown)
+    out << " " << label(c) << ": " << fixed(p[c], 4);
+  out << "\n";
+}
+
+/// --csv's header: file, the predicted class, its name and probability, then
+/// every class's probability.
+std::string csvHeader(size_t classes, const std::vector<std::string> &names) {
+  std::string header = "file,class,name,probability";
+  for (size_t c = 0; c < classes; ++c)
+    header += ",p_" + csvField(c < names.size() ? names[c] : std::to_string(c));
+  return header + "\n";
+}
+
+std::string csvRow(const std::string &path, const float *p, size_t classes,
+                   const std::vector<std::string> &names) {
+  size_t best = size_t(std::max_element(p, p + classes) - p);
+  std::ostringstream row;
+  row << csvField(path) << "," << best << ","
+      << csvField(best < names.size() ? names[best] : "") << "," << fixed(p[best], 6);
+  for (size_t c = 0; c < classes; ++c)
+    row << "," << fixed(p[c], 6);
+  row << "\n";
+  return row.str();
+}
+
+} // namespace
+
 int runPredict(const Options &o, DriverStreams &s) {
   if (o.positional.size() < 2)
-    return fail(s, "predict expects a model and images: netrun predict MODEL.so --weights FILE "
-                   "IMAGE...");
+    return fail(s, "predict expects a model and images or folders: netrun predict MODEL.so "
+                   "--weights FILE IMAGE|FOLDER...");
   Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
   if (!model)
     return fail(s, model.error);
@@ -53,52 +141,59 @@ int runPredict(const Options &o, DriverStreams &s) {
                          " is not an image; predict needs (C, H, W) or a square (H*W)");
     height = width = side;
   }
-  std::vector<std::string> paths(o.positional.begin() + 1, o.positional.end());
-  // Decode everything first: a bad file is reported before any output.
-  std::vector<std::vector<float>> inputs;
-  for (const std::string &path : paths) {
-    Result<Image> image = decodeImage(path);
-    if (!image)
-      return fail(s, image.error);
-    inputs.push_back(
-        imageToInput(*image, channels, height, width, o.invert, Normalization::of(info)));
-  }
-  int32_t batch = o.batch ? o.batch : int32_t(std::min<size_t>(paths.size(), 64));
+  Result<std::vector<PredictInput>> images =
+      predictInputs({o.positional.begin() + 1, o.positional.end()});
+  if (!images)
+    return fail(s, images.error);
+  int32_t batch = o.batch ? o.batch : int32_t(std::min<size_t>(images->size(), 64));
   std::vector<std::string> names;
   Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
   noteFallback(s, o, **instance, "predicting");
-  size_t classes = size_t(info.classes), sample = inputs[0].size();
+  const size_t classes = size_t(info.classes), sample = size_t(channels) * height * width;
   std::vector<float> input(size_t(batch) * sample), probabilities(size_t(batch) * classes);
-  for (size_t first = 0; first < paths.size(); first += size_t(batch)) {
-    size_t n = std::min(paths.size() - first, size_t(batch));
-    for (size_t i = 0; i < n; ++i)
-      std::copy(inputs[first + i].begin(), inputs[first + i].end(), input.begin() + i * sample);
-    if (Status st = (*instance)->forward(input.data(), int32_t(n), probabilities.data()); !st)
-      return fail(s, st.error());
-    for (size_t i = 0; i < n; ++i) {
-      const float *p = probabilities.data() + i * classes;
-      size_t best = size_t(std::max_element(p, p + classes) - p);
-      // With the checkpoint's class names: `x.png: class 1 cat (98.50%)`.
-      auto label = [&](size_t c) {
-        return c < names.size() ? std::to_string(c) + " " + names[c] : std::to_string(c);
-      };
-      s.out << paths[first + i] << ": class " << label(best) << " ("
-            << fixed(p[best] * 100.0, 2) << "%)\n ";
-      std::vector<size_t> shown(classes);
-      for (size_t c = 0; c < classes; ++c)
-        shown[c] = c;
-      if (classes > 10) { // the five most likely
-        std::partial_sort(shown.begin(), shown.begin() + 5, shown.end(),
-                          [&](size_t a, size_t b) { return p[a] > p[b]; });
-        shown.resize(5);
+  std::string csv = csvHeader(classes, names);
+  size_t predicted = 0, skipped = 0, next = 0;
+  // Batch by batch, so that a folder of any size needs one batch of memory.
+  while (next < images->size()) {
+    std::vector<std::string> batchPaths;
+    while (next < images->size() && batchPaths.size() < size_t(batch)) {
+      const PredictInput &in = (*images)[next++];
+      Result<Image> image = decodeImage(in.path);
+      if (!image) {
+        if (!in.fromFolder || o.strictImages)
+          return fail(s, image.error);
+        s.err << "netrun: warning: " << image.error << "; skipped\n";
+        ++skipped;
+        continue;
       }
-      for (size_t c : shown)
-        s.out << " " << label(c) << ": " << fixed(p[c], 4);
-      s.out << "\n";
+      std::vector<float> pixels =
+          imageToInput(*image, channels, height, width, o.invert, Normalization::of(info));
+      std::copy(pixels.begin(), pixels.end(), input.begin() + batchPaths.size() * sample);
+      batchPaths.push_back(in.path);
     }
+    if (batchPaths.empty())
+      continue;
+    int32_t n = int32_t(batchPaths.size());
+    if (Status st = (*instance)->forward(input.data(), n, probabilities.data()); !st)
+      return fail(s, st.error());
+    for (int32_t i = 0; i < n; ++i) {
+      const float *p = probabilities.data() + size_t(i) * classes;
+      printPrediction(s.out, batchPaths[size_t(i)], p, classes, names);
+      csv += csvRow(batchPaths[size_t(i)], p, classes, names);
+    }
+    predicted += size_t(n);
   }
+  if (predicted == 0)
+    return fail(s, "no image decoded among the " + withThousands(int64_t(images->size())) +
+                       " files given");
+  if (skipped)
+    s.err << "netrun: " << withThousands(int64_t(skipped)) << (skipped == 1 ? " file" : " files")
+          << " skipped (not images)\n";
+  if (!o.csv.empty())
+    if (Status st = writeTextFile(o.csv, csv); !st)
+      return fail(s, st.error());
   return 0;
 }
 

@@ -46,6 +46,11 @@ struct ImageFolder {
   int64_t skipped = 0;                 // files that did not decode
 };
 
+/// Every file under `folder`, its sub-folders too, sorted by path; dot-files
+/// and dot-folders left out. What an image folder's class folder holds, and
+/// what `netrun predict FOLDER` predicts.
+std::vector<std::string> filesUnder(const std::string &folder);
+
 /// True when `path` is a folder that looks like an image folder rather than
 /// an IDX dataset (it has sub-folders and no train-images-idx3-ubyte file).
 bool isImageFolder(const std::string &path);

@@ -1,0 +1,138 @@
+//===- PredictTest.cpp - netrun predict on files and folders, and --csv ------===//
+
+#include "TestSupport.h"
+
+#include "Netrun.h"
+
+#include <filesystem>
+#include <map>
+#include <sstream>
+
+using namespace netc::runtime;
+using netc::test::readFile;
+using netc::test::TempDirTest;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct Outcome {
+  int status = -1;
+  std::string out, err;
+};
+
+Outcome netrun(std::vector<std::string> args) {
+  std::ostringstream out, err;
+  Outcome o;
+  o.status = runNetrun(args, DriverStreams{out, err, /*interactive=*/false});
+  o.out = out.str();
+  o.err = err.str();
+  return o;
+}
+
+std::vector<std::string> lines(const std::string &text) {
+  std::vector<std::string> result;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);)
+    result.push_back(line);
+  return result;
+}
+
+/// A softmax regression trained on 2,000 MNIST images, and the first five
+/// test images of each digit exported as a folder of PNGs (DIR/<digit>/N.png).
+class PredictTest : public TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    if (netc::test::mnistDir().empty())
+      GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
+    weights = path("run") + "/best.ckpt";
+    Outcome t = netrun({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit",
+                        "2000", "--epochs", "2", "--batch", "50", "--out", path("run")});
+    ASSERT_EQ(t.status, 0) << t.err;
+    Outcome e = netrun({"export-images", "--data", netc::test::mnistDir(), "--split", "test",
+                        "--per-class", "5", "--out", path("digits")});
+    ASSERT_EQ(e.status, 0) << e.err;
+  }
+  std::string weights;
+};
+
+TEST_F(PredictTest, AFolderIsEveryImageUnderItOnceInSortedOrder) {
+  // A file that is not an image and a dot-folder among the digits.
+  netc::test::writeFile(path("digits") + "/notes.txt", "not an image");
+  fs::create_directories(path("digits") + "/.thumbnails");
+  fs::copy_file(path("digits") + "/3/" + fs::directory_iterator(path("digits") + "/3")->path()
+                    .filename().string(),
+                path("digits") + "/.thumbnails/x.png");
+  Outcome p = netrun({"predict", FIXTURE_ADAM, "--weights", weights, path("digits"), "--csv",
+                      path("predictions.csv")});
+  ASSERT_EQ(p.status, 0) << p.err;
+  std::vector<std::string> out = lines(p.out);
+  ASSERT_EQ(out.size(), 50u) << p.out; // one line per image, the dot-folder left out
+  std::vector<std::string> listed;
+  for (const std::string &line : out)
+    listed.push_back(line.substr(0, line.find(": class ")));
+  std::vector<std::string> sorted = listed;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_EQ(listed, sorted);
+  EXPECT_EQ(std::unique(sorted.begin(), sorted.end()), sorted.end()) << "an image twice";
+  EXPECT_NE(p.err.find("notes.txt: cannot decode image"), std::string::npos) << p.err;
+  EXPECT_NE(p.err.find("1 file skipped"), std::string::npos) << p.err;
+
+  // The CSV: a header, then one row per line of the output, with the same class.
+  std::vector<std::string> csv = lines(readFile(path("predictions.csv")));
+  ASSERT_EQ(csv.size(), 51u);
+  EXPECT_EQ(csv[0], "file,class,name,probability,p_0,p_1,p_2,p_3,p_4,p_5,p_6,p_7,p_8,p_9");
+  int right = 0;
+  for (size_t i = 0; i < out.size(); ++i) {
+    std::string file = csv[i + 1].substr(0, csv[i + 1].find(','));
+    EXPECT_EQ(file, listed[i]);
+    std::string rest = csv[i + 1].substr(file.size() + 1);
+    std::string predicted = rest.substr(0, rest.find(','));
+    EXPECT_EQ(out[i].find(": class " + predicted + " ("), listed[i].size()) << out[i];
+    // The folder is the true digit: a trained model gets most of them.
+    right += fs::path(file).parent_path().filename().string() == predicted;
+  }
+  EXPECT_GE(right, 35) << "of 50";
+}
+
+TEST_F(PredictTest, FilesAndFoldersMixAndBadInputIsRefused) {
+  std::string seven = path("digits") + "/7/" +
+                      fs::directory_iterator(path("digits") + "/7")->path().filename().string();
+  Outcome p = netrun({"predict", FIXTURE_ADAM, "--weights", weights, seven, path("digits") + "/1"});
+  ASSERT_EQ(p.status, 0) << p.err;
+  std::vector<std::string> out = lines(p.out);
+  ASSERT_EQ(out.size(), 6u) << p.out;
+  EXPECT_EQ(out[0].rfind(seven + ": class ", 0), 0u) << out[0];
+
+  // A file named on the command line must decode; so must every file of a
+  // folder with --strict-images.
+  netc::test::writeFile(path("digits") + "/1/broken.png", "\x89PNG garbage");
+  Outcome strict = netrun({"predict", FIXTURE_ADAM, "--weights", weights, "--strict-images",
+                           path("digits") + "/1"});
+  EXPECT_EQ(strict.status, 1);
+  EXPECT_NE(strict.err.find("broken.png: cannot decode image"), std::string::npos) << strict.err;
+  Outcome named = netrun({"predict", FIXTURE_ADAM, "--weights", weights,
+                          path("digits") + "/1/broken.png"});
+  EXPECT_EQ(named.status, 1);
+  EXPECT_EQ(named.out, "");
+  fs::create_directories(path("empty"));
+  Outcome empty = netrun({"predict", FIXTURE_ADAM, "--weights", weights, path("empty")});
+  EXPECT_EQ(empty.status, 1);
+  EXPECT_NE(empty.err.find("folder has no files"), std::string::npos) << empty.err;
+}
+
+TEST_F(PredictTest, CsvQuotesFileNamesThatNeedIt) {
+  fs::create_directories(path("odd"));
+  std::string seven = path("digits") + "/7/" +
+                      fs::directory_iterator(path("digits") + "/7")->path().filename().string();
+  fs::copy_file(seven, path("odd") + "/a, \"b\".png");
+  Outcome p = netrun({"predict", FIXTURE_ADAM, "--weights", weights, path("odd"), "--csv",
+                      path("odd.csv")});
+  ASSERT_EQ(p.status, 0) << p.err;
+  std::vector<std::string> csv = lines(readFile(path("odd.csv")));
+  ASSERT_EQ(csv.size(), 2u);
+  std::string quoted = "\"" + path("odd") + "/a, \"\"b\"\".png\",";
+  EXPECT_EQ(csv[1].rfind(quoted, 0), 0u) << csv[1];
+}
+
+} // namespace
