@@ -176,16 +176,25 @@ void drawChart(const Chart &chart, const std::string &path) {
   plsstrm(previous);
 }
 
-/// Draws `chart` into a temporary file in `outDir` and renames it to `name`.
+/// Draws `chart` into `outDir`/`name`, atomically.
 Status writeChart(const Chart &chart, const std::string &outDir, const std::string &name) {
-  std::string path = outDir + "/" + name;
+  return writePlotAtomically(outDir + "/" + name,
+                             [&](const std::string &temp) { drawChart(chart, temp); });
+}
+
+} // namespace
+
+bool netc::runtime::plotDeviceAvailable() { return hasDevice(kDevice); }
+
+Status netc::runtime::writePlotAtomically(const std::string &path,
+                                          const std::function<void(const std::string &)> &draw) {
   std::string temp = path + ".tmp." + std::to_string(::getpid());
   // Created here, where failure is a message, rather than in PLplot, which exits.
   std::FILE *probe = std::fopen(temp.c_str(), "wb");
   if (!probe)
     return Status::failure("cannot create '" + temp + "': " + std::strerror(errno));
   std::fclose(probe);
-  drawChart(chart, temp);
+  draw(temp);
   std::ifstream written(temp, std::ios::binary | std::ios::ate);
   if (!written || written.tellg() <= 0) {
     std::remove(temp.c_str());
@@ -199,8 +208,6 @@ Status writeChart(const Chart &chart, const std::string &outDir, const std::stri
   }
   return Status::success();
 }
-
-} // namespace
 
 Result<TrainingHistory> netc::runtime::readTrainingHistory(const std::string &historyCsv) {
   using R = Result<TrainingHistory>;

@@ -66,8 +66,11 @@ Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Sampl
   std::vector<int32_t> labels(static_cast<size_t>(batch));
   std::vector<float> probabilities(size_t(batch) * size_t(info.classes));
   Evaluation out;
-  if (withConfusion)
+  if (withConfusion) {
     out.confusion.assign(size_t(info.classes), std::vector<int64_t>(size_t(info.classes), 0));
+    out.predicted.reserve(size_t(samples.count));
+    out.probability.reserve(size_t(samples.count));
+  }
   double lossSum = 0;
   int64_t correctSum = 0;
   for (int64_t first = 0; first < samples.count; first += batch) {
@@ -90,6 +93,8 @@ Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Sampl
       const float *p = probabilities.data() + size_t(i) * size_t(info.classes);
       int32_t predicted = int32_t(std::max_element(p, p + info.classes) - p);
       ++out.confusion[size_t(labels[size_t(i)])][size_t(predicted)];
+      out.predicted.push_back(predicted);
+      out.probability.push_back(p[predicted]);
     }
   }
   out.count = samples.count;

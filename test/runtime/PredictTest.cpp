@@ -3,6 +3,7 @@
 #include "TestSupport.h"
 
 #include "Netrun.h"
+#include "net/Runtime/Image.h"
 
 #include <filesystem>
 #include <map>
@@ -133,6 +134,48 @@ TEST_F(PredictTest, CsvQuotesFileNamesThatNeedIt) {
   ASSERT_EQ(csv.size(), 2u);
   std::string quoted = "\"" + path("odd") + "/a, \"\"b\"\".png\",";
   EXPECT_EQ(csv[1].rfind(quoted, 0), 0u) << csv[1];
+}
+
+TEST_F(PredictTest, EvalOutWritesPredictionsAndTheConfusionMatrix) {
+  Outcome e = netrun({"eval", FIXTURE_ADAM, "--weights", weights, "--data", path("digits"),
+                      "--out", path("eval")});
+  ASSERT_EQ(e.status, 0) << e.err;
+  // The text's confusion matrix: the 10 lines after its heading.
+  std::vector<std::string> out = lines(e.out);
+  auto heading = std::find(out.begin(), out.end(),
+                           "confusion matrix (rows: true class, columns: predicted)");
+  ASSERT_GE(out.end() - heading, 12) << e.out;
+  std::vector<int64_t> diagonal;
+  for (int c = 0; c < 10; ++c) {
+    std::istringstream row(heading[2 + c]);
+    int64_t label, value = 0;
+    row >> label;
+    for (int column = 0; column <= c; ++column)
+      row >> value;
+    diagonal.push_back(value);
+  }
+  // predictions.csv: one row per image (the folder's files), whose right
+  // answers per class are that diagonal.
+  std::vector<std::string> csv = lines(readFile(path("eval") + "/predictions.csv"));
+  ASSERT_EQ(csv.size(), 51u);
+  EXPECT_EQ(csv[0], "image,true_class,true_name,predicted_class,predicted_name,probability");
+  std::vector<int64_t> right(10, 0);
+  for (size_t i = 1; i < csv.size(); ++i) {
+    std::vector<std::string> f;
+    std::istringstream row(csv[i]);
+    for (std::string field; std::getline(row, field, ',');)
+      f.push_back(field);
+    ASSERT_EQ(f.size(), 6u) << csv[i];
+    EXPECT_EQ(fs::path(f[0]).parent_path().filename().string(), f[2]) << "the folder is the class";
+    EXPECT_EQ(f[1], f[2]) << "the checkpoint-less folder names its classes by their folders";
+    right[size_t(std::stoi(f[1]))] += f[1] == f[3];
+    double p = std::stod(f[5]);
+    EXPECT_TRUE(p > 0.1 && p <= 1) << csv[i];
+  }
+  EXPECT_EQ(right, diagonal);
+  Result<Image> png = decodeImage(path("eval") + "/confusion.png");
+  ASSERT_TRUE(png) << png.error;
+  EXPECT_EQ(png->width, 900);
 }
 
 } // namespace

@@ -62,6 +62,15 @@ DeviceChoice deviceChoice(const Options &o) {
 
 const char *deviceName(int32_t device) { return device == NETC_DEVICE_CUDA ? "cuda" : "cpu"; }
 
+std::string csvField(const std::string &text) {
+  if (text.find_first_of(",\"\r\n") == std::string::npos)
+    return text;
+  std::string quoted = "\"";
+  for (char c : text)
+    quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
 std::string fixed(double value, int digits) {
   std::ostringstream s;
   s << std::fixed << std::setprecision(digits) << value;

@@ -2,6 +2,8 @@
 
 #include "Verbs.h"
 
+#include "net/Runtime/ConfusionPlot.h"
+
 #include "net/Runtime/Plot.h"
 
 #include "net/Runtime/Checkpoint.h"
@@ -33,6 +35,41 @@ using namespace netc::runtime;
 
 namespace netc::runtime::cli {
 
+namespace {
+
+/// DIR/predictions.csv: one row per image (its index in the test split, or
+/// its file in an image folder), its true and predicted class and the
+/// predicted class's probability.
+std::string predictionsCsv(const Samples &samples, const std::vector<std::string> &files,
+                           const Evaluation &e, const std::vector<std::string> &names) {
+  auto name = [&](int32_t c) { return size_t(c) < names.size() ? csvField(names[size_t(c)]) : ""; };
+  std::string csv = "image,true_class,true_name,predicted_class,predicted_name,probability\n";
+  for (size_t i = 0; i < e.predicted.size(); ++i) {
+    int32_t label = samples.labels[i];
+    csv += (i < files.size() ? csvField(files[i]) : std::to_string(i)) + "," +
+           std::to_string(label) + "," + name(label) + "," + std::to_string(e.predicted[i]) +
+           "," + name(e.predicted[i]) + "," + fixed(e.probability[i], 6) + "\n";
+  }
+  return csv;
+}
+
+/// --out DIR: predictions.csv and confusion.png.
+Status writeEvaluationFiles(const Options &o, const netc_model_info &info, const Samples &samples,
+                            const std::vector<std::string> &files, const Evaluation &e,
+                            const std::vector<std::string> &names) {
+  if (Status st = prepareOutputDirectory(o.out); !st)
+    return st;
+  if (Status st = writeTextFile(o.out + "/predictions.csv",
+                                predictionsCsv(samples, files, e, names));
+      !st)
+    return st;
+  std::string title = std::string(info.network) + ": " + withThousands(e.count) +
+                      " images, accuracy " + fixed(e.accuracy, 4);
+  return renderConfusionMatrix(e.confusion, names, title, o.out + "/confusion.png");
+}
+
+} // namespace
+
 int runEval(const Options &o, DriverStreams &s) {
   if (o.positional.size() != 1)
     return fail(s, "eval expects one model: netrun eval MODEL.so --weights FILE --data mnist");
@@ -50,6 +87,7 @@ int runEval(const Options &o, DriverStreams &s) {
   noteFallback(s, o, **instance, "evaluating");
   // An image folder is evaluated whole; an IDX dataset on its test split.
   Samples samples;
+  std::vector<std::string> files; // an image folder's, in the samples' order
   std::string what;
   if (isImageFolder(o.data)) {
     Result<ImageFolder> folder = readFolder(o.data, info, o, s);
@@ -60,6 +98,7 @@ int runEval(const Options &o, DriverStreams &s) {
                          o.weights + " was trained on (" + joined(names) + ")");
     names = folder->classNames;
     samples = std::move(folder->samples);
+    files = std::move(folder->files);
     what = o.data + " (image folder)";
   } else {
     Result<TrainTestData> data = loadIdxForModel(o.data, info, /*limit=*/0);
@@ -106,6 +145,11 @@ int runEval(const Options &o, DriverStreams &s) {
     for (int64_t v : e->confusion[r])
       s.out << std::setw(6) << v;
     s.out << "\n";
+  }
+  if (o.given.count("out")) {
+    if (Status st = writeEvaluationFiles(o, info, samples, files, *e, names); !st)
+      return fail(s, st.error());
+    s.out << "\nwrote " << o.out << "/predictions.csv, " << o.out << "/confusion.png\n";
   }
   return 0;
 }

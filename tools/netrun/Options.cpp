@@ -175,9 +175,9 @@ std::vector<OptionSpec> buildOptionTable() {
          o.device = v;
          return "";
        }},
-      {"out", "DIR", "train export-images",
-       "train: folder for checkpoints and history.csv (default run); export-images: the "
-       "image folder",
+      {"out", "DIR", "train eval export-images",
+       "train: folder for checkpoints and history.csv (default run); eval: write "
+       "predictions.csv and confusion.png there; export-images: the image folder",
        [](Options &o, const std::string &v) -> std::string {
          if (v.empty())
            return "expects a folder";

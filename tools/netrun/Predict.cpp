@@ -66,16 +66,6 @@ Result<std::vector<PredictInput>> predictInputs(const std::vector<std::string> &
   return R::success(std::move(inputs));
 }
 
-/// A CSV field, quoted when it holds a comma, a quote or a line break.
-std::string csvField(const std::string &text) {
-  if (text.find_first_of(",\"\r\n") == std::string::npos)
-    return text;
-  std::string quoted = "\"";
-  for (char c : text)
-    quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
-}
-
 /// `x.png: class 7 (98.50%)  0: 0.0001 ... 9: 0.0002` on one line: every
 /// class's probability, or the five most likely above ten classes.
 void printPrediction(std::ostream &out, const std::string &path, const float *p, size_t classes,

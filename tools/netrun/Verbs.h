@@ -37,6 +37,9 @@ void noteFallback(DriverStreams &s, const Options &o, const Instance &instance,
 DeviceChoice deviceChoice(const Options &o);
 const char *deviceName(int32_t device);
 /// `value` with `digits` decimals.
+/// A CSV field, quoted as RFC 4180 says where it holds a comma, a quote or
+/// a line break.
+std::string csvField(const std::string &text);
 std::string fixed(double value, int digits);
 /// Loads --weights into a new instance after checking it against the model.
 /// `classNames` gets the checkpoint's class names (empty for IDX datasets).

@@ -11,6 +11,7 @@
 #include "net/Runtime/IDX.h"
 #include "net/Runtime/Status.h"
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,16 @@ Result<TrainingHistory> readTrainingHistory(const std::string &historyCsv);
 /// rename). Values that are not finite (a diverged loss) are left out.
 /// Not thread-safe: PLplot keeps global state.
 Status renderTrainingPlots(const std::string &historyCsv, const std::string &outDir);
+
+/// True when PLplot has the PNG device the pictures are drawn with
+/// (pngcairo, Debian package plplot-driver-cairo).
+bool plotDeviceAvailable();
+
+/// Runs `draw` on a temporary file beside `path` (the file name to give
+/// PLplot's plsfnam), then renames it to `path`: a reader never sees half a
+/// picture. Fails when the temporary cannot be created or stays empty.
+Status writePlotAtomically(const std::string &path,
+                           const std::function<void(const std::string &)> &draw);
 
 } // namespace netc::runtime
 

@@ -146,6 +146,10 @@ struct Evaluation {
   double loss = 0, accuracy = 0;
   int64_t count = 0;
   std::vector<std::vector<int64_t>> confusion;
+  /// With the confusion matrix: each image's predicted class and its
+  /// probability, in the samples' order.
+  std::vector<int32_t> predicted;
+  std::vector<float> probability;
 };
 Result<Evaluation> evaluate(const Instance &instance, const Samples &samples,
                             bool withConfusion);
