@@ -3,7 +3,9 @@
 #include "TestSupport.h"
 
 #include "Netrun.h"
+#include "net/Runtime/Checkpoint.h"
 #include "net/Runtime/Image.h"
+#include "net/Runtime/ImageGrid.h"
 
 #include <filesystem>
 #include <map>
@@ -176,6 +178,54 @@ TEST_F(PredictTest, EvalOutWritesPredictionsAndTheConfusionMatrix) {
   Result<Image> png = decodeImage(path("eval") + "/confusion.png");
   ASSERT_TRUE(png) << png.error;
   EXPECT_EQ(png->width, 900);
+}
+
+TEST_F(PredictTest, AModelThatAlwaysSaysThreeIsWrongButOnTheThrees) {
+  // The trained weights zeroed and class 3's bias raised: every image is a 3.
+  Result<Checkpoint> checkpoint = readCheckpoint(weights);
+  ASSERT_TRUE(checkpoint) << checkpoint.error;
+  for (NamedTensor &t : checkpoint->params) {
+    std::fill(t.data.begin(), t.data.end(), 0.0f);
+    if (t.shape.size() == 1)
+      t.data[3] = 10;
+  }
+  std::string threes = path("threes.ckpt");
+  ASSERT_TRUE(writeCheckpoint(threes, *checkpoint));
+  // --grid 50 is every image of the folder, in its order: 0 0 0 0 0 1 ... 9.
+  Outcome e = netrun({"eval", FIXTURE_ADAM, "--weights", threes, "--data", path("digits"),
+                      "--out", path("eval"), "--grid", "50"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  Result<Image> png = decodeImage(path("eval") + "/predictions.png");
+  ASSERT_TRUE(png) << png.error;
+  ImageGridLayout layout = ImageGridLayout::of(50);
+  ASSERT_EQ(png->width, layout.width());
+  ASSERT_EQ(png->height, layout.height());
+  for (int i = 0; i < 50; ++i) {
+    // The middle of the tile's top edge: its frame.
+    const uint8_t *p = png->pixels.data() +
+                       (size_t(layout.tileY(i)) * size_t(png->width) +
+                        size_t(layout.tileX(i) + ImageGridLayout::kTile / 2)) *
+                           size_t(png->channels);
+    bool green = p[1] > p[0] + 60, red = p[0] > p[1] + 100;
+    if (i / 5 == 3)
+      EXPECT_TRUE(green && !red) << "tile " << i << ", a 3, is marked right";
+    else
+      EXPECT_TRUE(red && !green) << "tile " << i << " is marked wrong";
+  }
+  // Another seed picks other images; the same seed the same picture.
+  for (const char *seed : {"1", "2"})
+    ASSERT_EQ(netrun({"eval", FIXTURE_ADAM, "--weights", threes, "--data", path("digits"),
+                      "--out", path("eval-" + std::string(seed)), "--grid", "10", "--seed", seed})
+                  .status,
+              0);
+  ASSERT_EQ(netrun({"eval", FIXTURE_ADAM, "--weights", threes, "--data", path("digits"),
+                    "--out", path("eval-1b"), "--grid", "10", "--seed", "1"})
+                .status,
+            0);
+  EXPECT_EQ(readFile(path("eval-1") + "/predictions.png"),
+            readFile(path("eval-1b") + "/predictions.png"));
+  EXPECT_NE(readFile(path("eval-1") + "/predictions.png"),
+            readFile(path("eval-2") + "/predictions.png"));
 }
 
 } // namespace

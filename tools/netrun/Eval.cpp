@@ -3,6 +3,8 @@
 #include "Verbs.h"
 
 #include "net/Runtime/ConfusionPlot.h"
+#include "net/Runtime/ImageGrid.h"
+#include "net/Runtime/Random.h"
 
 #include "net/Runtime/Plot.h"
 
@@ -53,7 +55,68 @@ std::string predictionsCsv(const Samples &samples, const std::vector<std::string
   return csv;
 }
 
-/// --out DIR: predictions.csv and confusion.png.
+/// Sample `index` as an interleaved image (Samples keep channel planes).
+Image sampleImage(const Samples &samples, int64_t index) {
+  Image image;
+  image.width = samples.width;
+  image.height = samples.height;
+  image.channels = samples.channels;
+  const uint8_t *planes = samples.sample(index);
+  size_t plane = size_t(samples.width) * size_t(samples.height);
+  image.pixels.resize(plane * size_t(samples.channels));
+  for (size_t i = 0; i < plane; ++i)
+    for (size_t c = 0; c < size_t(samples.channels); ++c)
+      image.pixels[i * size_t(samples.channels) + c] = planes[c * plane + i];
+  return image;
+}
+
+/// DIR/predictions.png: --grid images chosen with --seed, in their order,
+/// each with its predicted class and probability, marked right or wrong,
+/// the true class under a wrong one. An image folder's files are shown as
+/// they are (their aspect ratio), the IDX images as the model saw them.
+Status writePredictionGrid(const Options &o, const Samples &samples,
+                           const std::vector<std::string> &files, const Evaluation &e,
+                           const std::vector<std::string> &names) {
+  int64_t count = std::min<int64_t>(o.grid, e.count);
+  std::vector<int64_t> chosen(size_t(e.count));
+  for (int64_t i = 0; i < e.count; ++i)
+    chosen[size_t(i)] = i;
+  Random random(deriveSeed(o.seed, /*stream=*/0x67726964 /* "grid" */, 0));
+  for (int64_t i = 0; i < count; ++i) // the first `count` of a Fisher-Yates shuffle
+    std::swap(chosen[size_t(i)], chosen[size_t(i) + random.below(uint64_t(e.count - i))]);
+  chosen.resize(size_t(count));
+  std::sort(chosen.begin(), chosen.end());
+  auto label = [&](int32_t c) {
+    return size_t(c) < names.size() ? names[size_t(c)] : std::to_string(c);
+  };
+  std::vector<GridTile> tiles;
+  int64_t wrong = 0;
+  for (int64_t i : chosen) {
+    GridTile tile;
+    if (size_t(i) < files.size()) {
+      Result<Image> image = decodeImage(files[size_t(i)]);
+      if (!image)
+        return Status::failure(image.error);
+      tile.image = std::move(*image);
+    } else {
+      tile.image = sampleImage(samples, i);
+    }
+    int32_t predicted = e.predicted[size_t(i)], truth = samples.labels[size_t(i)];
+    tile.caption = label(predicted) + "  " + fixed(e.probability[size_t(i)] * 100, 1) + "%";
+    tile.mark = predicted == truth ? TileMark::Right : TileMark::Wrong;
+    if (predicted != truth) {
+      tile.detail = "true " + label(truth);
+      ++wrong;
+    }
+    tiles.push_back(std::move(tile));
+  }
+  std::string title = withThousands(count) + " of " + withThousands(e.count) +
+                      " images (seed " + std::to_string(o.seed) + "): " +
+                      withThousands(count - wrong) + " right, " + withThousands(wrong) + " wrong";
+  return renderImageGrid(tiles, title, o.out + "/predictions.png");
+}
+
+/// --out DIR: predictions.csv, predictions.png and confusion.png.
 Status writeEvaluationFiles(const Options &o, const netc_model_info &info, const Samples &samples,
                             const std::vector<std::string> &files, const Evaluation &e,
                             const std::vector<std::string> &names) {
@@ -62,6 +125,8 @@ Status writeEvaluationFiles(const Options &o, const netc_model_info &info, const
   if (Status st = writeTextFile(o.out + "/predictions.csv",
                                 predictionsCsv(samples, files, e, names));
       !st)
+    return st;
+  if (Status st = writePredictionGrid(o, samples, files, e, names); !st)
     return st;
   std::string title = std::string(info.network) + ": " + withThousands(e.count) +
                       " images, accuracy " + fixed(e.accuracy, 4);
@@ -149,7 +214,8 @@ int runEval(const Options &o, DriverStreams &s) {
   if (o.given.count("out")) {
     if (Status st = writeEvaluationFiles(o, info, samples, files, *e, names); !st)
       return fail(s, st.error());
-    s.out << "\nwrote " << o.out << "/predictions.csv, " << o.out << "/confusion.png\n";
+    s.out << "\nwrote " << o.out << "/predictions.csv, " << o.out << "/predictions.png, "
+          << o.out << "/confusion.png\n";
   }
   return 0;
 }

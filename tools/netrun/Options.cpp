@@ -159,7 +159,9 @@ std::vector<OptionSpec> buildOptionTable() {
   };
   append(table, settingOptions(settings::Group::Run));
   append(table, {
-      {"seed", "N", "train", "seed of initialisation, shuffling and dropout (default 42)",
+      {"seed", "N", "train eval",
+       "train: seed of initialisation, shuffling and dropout; eval: of the images "
+       "predictions.png shows (default 42)",
        [](Options &o, const std::string &v) -> std::string {
          if (v.empty() || v[0] == '-' || !parseNumber(v, o.seed))
            return "expects a non-negative integer seed, got '" + v + "'";
@@ -338,6 +340,9 @@ std::vector<OptionSpec> buildOptionTable() {
        }},
       {"onnx", "FILE", "export", "the ONNX file to write (required, e.g. model.onnx)",
        [](Options &o, const std::string &v) { o.onnx = v; return std::string(); }},
+      {"grid", "N", "eval",
+       "with --out: the images predictions.png shows, chosen with --seed (default 100)",
+       intIn(1, 400, [](Options &o, int64_t n) { o.grid = n; }, "a number of images in [1, 400]")},
       {"csv", "FILE", "predict",
        "also write the predictions to FILE: file, class, name, probability, then each "
        "class's probability",

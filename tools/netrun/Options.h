@@ -42,6 +42,7 @@ struct Options {
   std::string device = "auto";
   bool invert = false;
   std::string csv;             // predict: the predictions as CSV
+  int64_t grid = 100;          // eval --out: the images predictions.png shows
   bool help = false;
   bool verbose = false;        // the CUDA runtime's words when the GPU is not used
   // Image folders and augmentation.
