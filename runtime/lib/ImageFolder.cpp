@@ -15,16 +15,6 @@ namespace {
 
 bool hidden(const fs::path &path) { return path.filename().string().rfind('.', 0) == 0; }
 
-/// The sorted non-hidden sub-folders of `directory`.
-std::vector<std::string> classFolders(const std::string &directory) {
-  std::vector<std::string> names;
-  std::error_code error;
-  for (const fs::directory_entry &entry : fs::directory_iterator(directory, error))
-    if (!hidden(entry.path()) && entry.is_directory(error))
-      names.push_back(entry.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
-}
 
 
 /// Decodes and converts every file, `threads` at a time; each result is the
@@ -53,6 +43,16 @@ std::vector<Result<std::vector<uint8_t>>> decodeAll(const std::vector<std::strin
 }
 
 } // namespace
+
+std::vector<std::string> netc::runtime::classFolders(const std::string &directory) {
+  std::vector<std::string> names;
+  std::error_code error;
+  for (const fs::directory_entry &entry : fs::directory_iterator(directory, error))
+    if (!hidden(entry.path()) && entry.is_directory(error))
+      names.push_back(entry.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
 
 std::vector<std::string> netc::runtime::filesUnder(const std::string &folder) {
   std::vector<std::string> files;

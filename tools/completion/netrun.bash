@@ -58,7 +58,7 @@ _netrun() {
   fi
   case $verb in
     plot) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")) ;;
-    export-images) ;;
+    export-images | show) ;;
     predict)
       # The model first, then images.
       local i positional=0

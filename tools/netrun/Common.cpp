@@ -11,6 +11,7 @@
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Summary.h"
 #include "net/Runtime/Trainer.h"
+#include "net/Runtime/Random.h"
 
 #include <algorithm>
 #include <atomic>
@@ -61,6 +62,20 @@ DeviceChoice deviceChoice(const Options &o) {
 }
 
 const char *deviceName(int32_t device) { return device == NETC_DEVICE_CUDA ? "cuda" : "cpu"; }
+
+std::vector<int64_t> chooseIndices(int64_t total, int64_t count, uint64_t seed,
+                                   uint64_t stream) {
+  std::vector<int64_t> all(static_cast<size_t>(total));
+  for (int64_t i = 0; i < total; ++i)
+    all[size_t(i)] = i;
+  Random random(deriveSeed(seed, stream, 0));
+  count = std::min(count, total);
+  for (int64_t i = 0; i < count; ++i) // the first `count` steps of a Fisher-Yates shuffle
+    std::swap(all[size_t(i)], all[size_t(i) + random.below(uint64_t(total - i))]);
+  all.resize(size_t(count));
+  std::sort(all.begin(), all.end());
+  return all;
+}
 
 std::string csvField(const std::string &text) {
   if (text.find_first_of(",\"\r\n") == std::string::npos)

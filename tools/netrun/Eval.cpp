@@ -4,7 +4,6 @@
 
 #include "net/Runtime/ConfusionPlot.h"
 #include "net/Runtime/ImageGrid.h"
-#include "net/Runtime/Random.h"
 
 #include "net/Runtime/Plot.h"
 
@@ -55,21 +54,6 @@ std::string predictionsCsv(const Samples &samples, const std::vector<std::string
   return csv;
 }
 
-/// Sample `index` as an interleaved image (Samples keep channel planes).
-Image sampleImage(const Samples &samples, int64_t index) {
-  Image image;
-  image.width = samples.width;
-  image.height = samples.height;
-  image.channels = samples.channels;
-  const uint8_t *planes = samples.sample(index);
-  size_t plane = size_t(samples.width) * size_t(samples.height);
-  image.pixels.resize(plane * size_t(samples.channels));
-  for (size_t i = 0; i < plane; ++i)
-    for (size_t c = 0; c < size_t(samples.channels); ++c)
-      image.pixels[i * size_t(samples.channels) + c] = planes[c * plane + i];
-  return image;
-}
-
 /// DIR/predictions.png: --grid images chosen with --seed, in their order,
 /// each with its predicted class and probability, marked right or wrong,
 /// the true class under a wrong one. An image folder's files are shown as
@@ -77,15 +61,9 @@ Image sampleImage(const Samples &samples, int64_t index) {
 Status writePredictionGrid(const Options &o, const Samples &samples,
                            const std::vector<std::string> &files, const Evaluation &e,
                            const std::vector<std::string> &names) {
-  int64_t count = std::min<int64_t>(o.grid, e.count);
-  std::vector<int64_t> chosen(size_t(e.count));
-  for (int64_t i = 0; i < e.count; ++i)
-    chosen[size_t(i)] = i;
-  Random random(deriveSeed(o.seed, /*stream=*/0x67726964 /* "grid" */, 0));
-  for (int64_t i = 0; i < count; ++i) // the first `count` of a Fisher-Yates shuffle
-    std::swap(chosen[size_t(i)], chosen[size_t(i) + random.below(uint64_t(e.count - i))]);
-  chosen.resize(size_t(count));
-  std::sort(chosen.begin(), chosen.end());
+  std::vector<int64_t> chosen =
+      chooseIndices(e.count, o.grid, o.seed, /*stream=*/0x67726964 /* "grid" */);
+  int64_t count = int64_t(chosen.size());
   auto label = [&](int32_t c) {
     return size_t(c) < names.size() ? names[size_t(c)] : std::to_string(c);
   };
@@ -97,9 +75,10 @@ Status writePredictionGrid(const Options &o, const Samples &samples,
       Result<Image> image = decodeImage(files[size_t(i)]);
       if (!image)
         return Status::failure(image.error);
-      tile.image = std::move(*image);
+      tile.image = thumbnail(*image, 2 * ImageGridLayout::kTile); // a photo needs no more
     } else {
-      tile.image = sampleImage(samples, i);
+      tile.image = imageFromPlanes(samples.sample(i), samples.channels, samples.height,
+                                   samples.width);
     }
     int32_t predicted = e.predicted[size_t(i)], truth = samples.labels[size_t(i)];
     tile.caption = label(predicted) + "  " + fixed(e.probability[size_t(i)] * 100, 1) + "%";

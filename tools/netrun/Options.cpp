@@ -152,16 +152,16 @@ void append(std::vector<OptionSpec> &table, std::vector<OptionSpec> more) {
 /// long function because it is a table, one row per option in help order.
 std::vector<OptionSpec> buildOptionTable() {
   std::vector<OptionSpec> table = {
-      {"data", "NAME|DIR", "train eval export-images",
+      {"data", "NAME|DIR", "train eval show export-images",
        "dataset by name (mnist, fashion-mnist, or one in the dataset folders: docs/netrun.md), "
        "IDX folder or image folder (required)",
        [](Options &o, const std::string &v) { o.data = v; return std::string(); }},
   };
   append(table, settingOptions(settings::Group::Run));
   append(table, {
-      {"seed", "N", "train eval",
-       "train: seed of initialisation, shuffling and dropout; eval: of the images "
-       "predictions.png shows (default 42)",
+      {"seed", "N", "train eval show",
+       "train: seed of initialisation, shuffling and dropout; eval, show: of the images "
+       "the pictures show (default 42)",
        [](Options &o, const std::string &v) -> std::string {
          if (v.empty() || v[0] == '-' || !parseNumber(v, o.seed))
            return "expects a non-negative integer seed, got '" + v + "'";
@@ -177,9 +177,10 @@ std::vector<OptionSpec> buildOptionTable() {
          o.device = v;
          return "";
        }},
-      {"out", "DIR", "train eval export-images",
+      {"out", "DIR", "train eval show export-images",
        "train: folder for checkpoints and history.csv (default run); eval: write "
-       "predictions.csv and confusion.png there; export-images: the image folder",
+       "predictions.csv, predictions.png and confusion.png there; show: the PNG to write; "
+       "export-images: the image folder",
        [](Options &o, const std::string &v) -> std::string {
          if (v.empty())
            return "expects a folder";
@@ -231,21 +232,21 @@ std::vector<OptionSpec> buildOptionTable() {
       {"strict-images", nullptr, "train eval predict",
        "refuse an image folder with a file that is not an image (default: skip it, warning)",
        [](Options &o, const std::string &) { o.strictImages = true; return std::string(); }},
-      {"rotation-range", "DEG", "train", "augmentation: rotate by up to DEG degrees",
+      {"rotation-range", "DEG", "train show", "augmentation: rotate by up to DEG degrees",
        realIn(0, 360, /*lowOpen=*/false,
               [](Options &o, double x) { o.augment.rotationRange = x; },
               "degrees in [0, 360]")},
-      {"width-shift-range", "F", "train",
+      {"width-shift-range", "F", "train show",
        "augmentation: shift by up to F of the width (F >= 1: pixels)",
        realIn(0, 1e6, /*lowOpen=*/false,
               [](Options &o, double x) { o.augment.widthShiftRange = x; },
               "a non-negative fraction (or pixels from 1)")},
-      {"height-shift-range", "F", "train",
+      {"height-shift-range", "F", "train show",
        "augmentation: shift by up to F of the height (F >= 1: pixels)",
        realIn(0, 1e6, /*lowOpen=*/false,
               [](Options &o, double x) { o.augment.heightShiftRange = x; },
               "a non-negative fraction (or pixels from 1)")},
-      {"zoom-range", "F|[LO,HI]", "train",
+      {"zoom-range", "F|[LO,HI]", "train show",
        "augmentation: zoom x and y by factors in [1-F, 1+F] or [LO, HI] (above 1 zooms out)",
        [](Options &o, const std::string &v) -> std::string {
          std::string text = v;
@@ -267,15 +268,15 @@ std::vector<OptionSpec> buildOptionTable() {
          }
          return "expects a fraction in [0, 1) or [LO,HI] with 0 < LO <= HI, got '" + v + "'";
        }},
-      {"shear-range", "DEG", "train", "augmentation: shear by up to DEG degrees",
+      {"shear-range", "DEG", "train show", "augmentation: shear by up to DEG degrees",
        realIn(0, 89, /*lowOpen=*/false, [](Options &o, double x) { o.augment.shearRange = x; },
               "degrees in [0, 89]")},
-      {"horizontal-flip", nullptr, "train", "augmentation: flip half of the images left to right",
+      {"horizontal-flip", nullptr, "train show", "augmentation: flip half of the images left to right",
        [](Options &o, const std::string &) {
          o.augment.horizontalFlip = true;
          return std::string();
        }},
-      {"fill-mode", "nearest|constant|reflect|wrap", "train",
+      {"fill-mode", "nearest|constant|reflect|wrap", "train show",
        "augmentation: how points outside the image are filled (default nearest)",
        [](Options &o, const std::string &v) -> std::string {
          const std::vector<std::string> &names = fillModeNames();
@@ -287,10 +288,10 @@ std::vector<OptionSpec> buildOptionTable() {
          return "expects nearest, constant, reflect or wrap, got '" + v + "'" +
                 (near.empty() ? "" : "; did you mean '" + near + "'?");
        }},
-      {"fill-value", "V", "train", "augmentation: --fill-mode constant's pixel value (default 0)",
+      {"fill-value", "V", "train show", "augmentation: --fill-mode constant's pixel value (default 0)",
        realIn(0, 255, /*lowOpen=*/false, [](Options &o, double x) { o.augment.fillValue = x; },
               "a pixel value in [0, 255]")},
-      {"interpolation", "bilinear|nearest", "train",
+      {"interpolation", "bilinear|nearest", "train show",
        "augmentation: how the transformed image is sampled (default bilinear)",
        [](Options &o, const std::string &v) -> std::string {
          if (v != "bilinear" && v != "nearest")
@@ -340,6 +341,10 @@ std::vector<OptionSpec> buildOptionTable() {
        }},
       {"onnx", "FILE", "export", "the ONNX file to write (required, e.g. model.onnx)",
        [](Options &o, const std::string &v) { o.onnx = v; return std::string(); }},
+      {"count", "N", "show",
+       "the images shown (default 100; with augmentation flags 8, each beside 5 augmented "
+       "versions)",
+       intIn(1, 400, [](Options &o, int64_t n) { o.count = n; }, "a number of images in [1, 400]")},
       {"grid", "N", "eval",
        "with --out: the images predictions.png shows, chosen with --seed (default 100)",
        intIn(1, 400, [](Options &o, int64_t n) { o.grid = n; }, "a number of images in [1, 400]")},
@@ -357,7 +362,7 @@ std::vector<OptionSpec> buildOptionTable() {
       {"verbose", nullptr, "train eval predict",
        "say why the GPU is not used in the CUDA runtime's words (default: one short line)",
        [](Options &o, const std::string &) { o.verbose = true; return std::string(); }},
-      {"help", nullptr, "info train eval predict plot export-images export", "this help",
+      {"help", nullptr, "info train eval predict plot show export-images export", "this help",
        [](Options &o, const std::string &) { o.help = true; return std::string(); }},
   });
   return table;

@@ -43,6 +43,7 @@ struct Options {
   bool invert = false;
   std::string csv;             // predict: the predictions as CSV
   int64_t grid = 100;          // eval --out: the images predictions.png shows
+  int64_t count = 0;           // show: the images shown (0: its default)
   bool help = false;
   bool verbose = false;        // the CUDA runtime's words when the GPU is not used
   // Image folders and augmentation.

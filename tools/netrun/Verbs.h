@@ -22,6 +22,7 @@
 namespace netc::runtime::cli {
 
 int runInfo(const Options &o, DriverStreams &s);
+int runShow(const Options &o, DriverStreams &s);
 int runPlot(const Options &o, DriverStreams &s);
 int runTrain(const Options &o, DriverStreams &s);
 int runEval(const Options &o, DriverStreams &s);
@@ -37,6 +38,11 @@ void noteFallback(DriverStreams &s, const Options &o, const Instance &instance,
 DeviceChoice deviceChoice(const Options &o);
 const char *deviceName(int32_t device);
 /// `value` with `digits` decimals.
+/// `count` of the indices [0, total) chosen at random from `seed` and
+/// `stream` (all of them when count >= total), in increasing order.
+std::vector<int64_t> chooseIndices(int64_t total, int64_t count, uint64_t seed,
+                                   uint64_t stream);
+
 /// A CSV field, quoted as RFC 4180 says where it holds a comma, a quote or
 /// a line break.
 std::string csvField(const std::string &text);

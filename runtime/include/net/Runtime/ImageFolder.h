@@ -46,6 +46,10 @@ struct ImageFolder {
   int64_t skipped = 0;                 // files that did not decode
 };
 
+/// The sorted sub-folders of an image folder, dot-folders left out: its
+/// classes.
+std::vector<std::string> classFolders(const std::string &directory);
+
 /// Every file under `folder`, its sub-folders too, sorted by path; dot-files
 /// and dot-folders left out. What an image folder's class folder holds, and
 /// what `netrun predict FOLDER` predicts.
