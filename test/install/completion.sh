@@ -31,7 +31,7 @@ expect() {
 }
 
 expect "train" "$netrun" tr
-expect "eval export export-images info plot predict train" "$netrun" ""
+expect "eval export export-images info plot predict show train" "$netrun" ""
 expect "--epochs" "$netrun" train --ep
 expect "auto cpu cuda" "$netrun" train --device ""
 expect "val_accuracy val_loss" "$netrun" train --resume --monitor ""
