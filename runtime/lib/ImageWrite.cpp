@@ -35,14 +35,23 @@ std::string temporaryFor(const std::string &path) {
 
 } // namespace
 
-Status netc::runtime::writePng(const std::string &path, int32_t width, int32_t height,
-                              int32_t channels, const uint8_t *pixels) {
+Result<std::string> netc::runtime::encodePng(int32_t width, int32_t height, int32_t channels,
+                                             const uint8_t *pixels) {
   std::string bytes;
   if (!stbi_write_png_to_func(appendBytes, &bytes, width, height, channels, pixels,
                               width * channels))
-    return Status::failure(path + ": cannot encode a " + std::to_string(width) + "x" +
-                           std::to_string(height) + " PNG of " + std::to_string(channels) +
-                           " channels");
+    return Result<std::string>::failure("cannot encode a " + std::to_string(width) + "x" +
+                                        std::to_string(height) + " PNG of " +
+                                        std::to_string(channels) + " channels");
+  return Result<std::string>::success(std::move(bytes));
+}
+
+Status netc::runtime::writePng(const std::string &path, int32_t width, int32_t height,
+                              int32_t channels, const uint8_t *pixels) {
+  Result<std::string> encoded = encodePng(width, height, channels, pixels);
+  if (!encoded)
+    return Status::failure(path + ": " + encoded.error);
+  const std::string &bytes = *encoded;
   std::string temp = temporaryFor(path);
   std::FILE *file = std::fopen(temp.c_str(), "wb");
   if (!file)

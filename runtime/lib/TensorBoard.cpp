@@ -9,9 +9,13 @@
 
 #include "net/Runtime/TensorBoard.h"
 
+#include "net/Runtime/Image.h"
+
 #include "proto/tensorboard_event.pb.h"
 
+#include <algorithm>
 #include <array>
+#include <cmath>
 #include <cassert>
 #include <cerrno>
 #include <chrono>
@@ -19,6 +23,7 @@
 #include <ctime>
 #include <filesystem>
 #include <unistd.h>
+#include <vector>
 
 using namespace netc::runtime;
 
@@ -109,6 +114,68 @@ Status TensorBoardWriter::scalar(const std::string &tag, float value, int64_t st
   netc::tensorboard::Summary::Value *entry = event.mutable_summary()->add_value();
   entry->set_tag(tag);
   entry->set_simple_value(value);
+  return writeRecord(event.SerializeAsString());
+}
+
+Status TensorBoardWriter::histogram(const std::string &tag, const float *values, size_t count,
+                                    int64_t step, int buckets) {
+  netc::tensorboard::HistogramProto h;
+  double low = HUGE_VAL, high = -HUGE_VAL, sum = 0, squares = 0, num = 0;
+  for (size_t i = 0; i < count; ++i) {
+    double v = values[i];
+    if (!std::isfinite(v))
+      continue;
+    low = std::min(low, v);
+    high = std::max(high, v);
+    sum += v;
+    squares += v * v;
+    ++num;
+  }
+  if (num == 0)
+    low = high = 0;
+  h.set_min(low);
+  h.set_max(high);
+  h.set_num(num);
+  h.set_sum(sum);
+  h.set_sum_squares(squares);
+  int n = high > low ? std::max(buckets, 1) : 1;
+  std::vector<double> counts(size_t(n), 0);
+  double width = (high - low) / n;
+  for (size_t i = 0; i < count; ++i) {
+    double v = values[i];
+    if (!std::isfinite(v))
+      continue;
+    int b = n == 1 ? 0 : std::min(n - 1, int((v - low) / width));
+    ++counts[size_t(b)];
+  }
+  for (int b = 0; b < n; ++b) {
+    h.add_bucket_limit(b + 1 == n ? high : low + width * (b + 1));
+    h.add_bucket(counts[size_t(b)]);
+  }
+  netc::tensorboard::Event event;
+  event.set_wall_time(wallTime());
+  event.set_step(step);
+  netc::tensorboard::Summary::Value *entry = event.mutable_summary()->add_value();
+  entry->set_tag(tag);
+  *entry->mutable_histo() = std::move(h);
+  return writeRecord(event.SerializeAsString());
+}
+
+Status TensorBoardWriter::image(const std::string &tag, const uint8_t *pixels, int32_t width,
+                                int32_t height, int32_t channels, int64_t step) {
+  Result<std::string> png = encodePng(width, height, channels, pixels);
+  if (!png)
+    return Status::failure(filePath + ": image '" + tag + "': " + png.error);
+  netc::tensorboard::Event event;
+  event.set_wall_time(wallTime());
+  event.set_step(step);
+  netc::tensorboard::Summary::Value *entry = event.mutable_summary()->add_value();
+  entry->set_tag(tag);
+  netc::tensorboard::Summary::Image *image = entry->mutable_image();
+  image->set_height(height);
+  image->set_width(width);
+  image->set_colorspace(channels);
+  image->set_encoded_image_string(std::move(*png));
   return writeRecord(event.SerializeAsString());
 }
 

@@ -180,11 +180,38 @@ std::string netc::runtime::historyRow(const EpochStats &s) {
 // TensorBoard and plots
 //===----------------------------------------------------------------------===//
 
-TensorBoardLog::TensorBoardLog(const std::string &outDir, NoteFn note) : note(std::move(note)) {
-  if (auto opened = TensorBoardWriter::open(outDir); opened)
+TensorBoardLog::TensorBoardLog(const Instance &instance, const TrainOptions &options,
+                               const Samples &images, bool freshStart, NoteFn note)
+    : instance(instance), histograms(options.histograms), note(std::move(note)) {
+  if (auto opened = TensorBoardWriter::open(options.outDir); opened)
     board.emplace(std::move(*opened));
   else
     this->note("warning: no TensorBoard events: " + opened.error);
+  if (board && freshStart && options.logImages > 0) {
+    Status written = logImages(images, options.logImages);
+    if (written)
+      written = board->flush();
+    check(written);
+  }
+}
+
+Status TensorBoardLog::logImages(const Samples &images, int32_t count) {
+  int64_t n = std::min<int64_t>(count, images.count);
+  size_t plane = size_t(images.width) * size_t(images.height);
+  std::vector<uint8_t> interleaved(plane * size_t(images.channels));
+  for (int64_t i = 0; i < n; ++i) {
+    const uint8_t *planes = images.sample(i);
+    for (size_t p = 0; p < plane; ++p)
+      for (size_t c = 0; c < size_t(images.channels); ++c)
+        interleaved[p * size_t(images.channels) + c] = planes[c * plane + p];
+    std::string tag = "train_images/" + std::to_string(i) + "_label_" +
+                      std::to_string(images.labels[size_t(i)]);
+    if (Status s = board->image(tag, interleaved.data(), images.width, images.height,
+                                images.channels, 0);
+        !s)
+      return s;
+  }
+  return Status::success();
 }
 
 void TensorBoardLog::check(const Status &written) {
@@ -222,6 +249,11 @@ Status TensorBoardLog::epochEnded(const EpochRecord &epoch) {
                             {"epoch/images_per_second", stats.imagesPerSecond}})
     if (written)
       written = board->scalar(tag, float(value), at);
+  const netc_model_info &info = instance.info();
+  for (int32_t p = 0; histograms && written && p < info.num_params; ++p)
+    if (info.params[p].trainable)
+      written = board->histogram(std::string("params/") + info.params[p].name, instance.param(p),
+                                 size_t(info.params[p].size), at);
   if (written)
     written = board->flush();
   check(written);

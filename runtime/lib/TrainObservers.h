@@ -110,16 +110,23 @@ private:
 };
 
 /// TensorBoard events: each epoch's figures, and a step's own loss,
-/// accuracy and learning rate every 100 steps.
+/// accuracy and learning rate every 100 steps; with options.histograms each
+/// trainable parameter's histogram after each epoch (tag params/NAME); with
+/// options.logImages the first training images once, when a run starts
+/// afresh (tags train_images/I, labels in the tag: train_images/0_label_5).
 class TensorBoardLog : public TrainObserver {
 public:
-  TensorBoardLog(const std::string &outDir, NoteFn note);
+  TensorBoardLog(const Instance &instance, const TrainOptions &options, const Samples &images,
+                 bool freshStart, NoteFn note);
   Status stepEnded(const StepRecord &step) override;
   Status epochEnded(const EpochRecord &epoch) override;
 
 private:
   /// Stops the events after a failed write, saying why.
   void check(const Status &written);
+  Status logImages(const Samples &images, int32_t count);
+  const Instance &instance;
+  bool histograms;
   std::optional<TensorBoardWriter> board;
   NoteFn note;
 };

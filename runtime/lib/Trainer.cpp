@@ -178,6 +178,7 @@ private:
 
   Samples trainFeatures, validationFeatures;
   const Samples *trainSet = nullptr, *validation = nullptr;
+  const Samples *images = nullptr; // the training images, whatever trainSet holds
   double baseRate = 0;
   double learningRate = -1; // the last trained step's, as scheduled
   int64_t stepsPerEpoch = 0;
@@ -255,6 +256,7 @@ Status TrainingRun::start() {
 }
 
 void TrainingRun::chooseData(const Samples &trainImages, const Samples &validationImages) {
+  images = &trainImages;
   trainSet = &trainImages;
   validation = &validationImages;
   if (!options.cacheFeatures || !hasFrozenBase(info))
@@ -303,7 +305,8 @@ Status TrainingRun::prepare() {
   if (!history)
     return Status::failure(history.error);
   observers.push_back(std::move(*history));
-  observers.push_back(std::make_unique<TensorBoardLog>(options.outDir, noteFn));
+  observers.push_back(std::make_unique<TensorBoardLog>(
+      instance, options, *images, /*freshStart=*/startEpoch == 0 && startStep == 0, noteFn));
   observers.push_back(std::make_unique<TrainingPlots>(historyPath, options.outDir, noteFn));
   observers.push_back(std::make_unique<ProgressReport>(callbacks));
 

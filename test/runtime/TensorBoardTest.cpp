@@ -10,7 +10,16 @@
 
 #include "TestSupport.h"
 
+#include "Netrun.h"
+#include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/IDX.h"
+#include "net/Runtime/Image.h"
+
+#include <algorithm>
+#include <cmath>
 #include <cstring>
+#include <filesystem>
+#include <sstream>
 #include <optional>
 #include <vector>
 
@@ -45,12 +54,32 @@ uint64_t readLittleEndian(const std::string &bytes, size_t at, int size) {
   return value;
 }
 
+/// HistogramProto, decoded.
+struct DecodedHistogram {
+  double min = 0, max = 0, num = 0, sum = 0, sumSquares = 0;
+  std::vector<double> bucketLimit, bucket;
+};
+
+/// Summary.Image, decoded.
+struct DecodedImage {
+  int64_t height = 0, width = 0, colorspace = 0;
+  std::string png;
+};
+
+/// Summary.Value: its tag and the one of its values it holds.
+struct DecodedValue {
+  std::string tag;
+  std::optional<float> simple;
+  std::optional<DecodedHistogram> histogram;
+  std::optional<DecodedImage> image;
+};
+
 /// The fields of an Event that the writer sets, decoded from wire format.
 struct DecodedEvent {
   std::optional<double> wallTime;
   int64_t step = 0;
   std::optional<std::string> fileVersion;
-  std::vector<std::pair<std::string, float>> values; // Summary.Value: tag, simple_value
+  std::vector<DecodedValue> values;
 };
 
 struct WireReader {
@@ -90,17 +119,83 @@ struct WireReader {
   }
 };
 
-/// Decodes Summary.Value { string tag = 1; float simple_value = 2; }.
-std::optional<std::pair<std::string, float>> decodeValue(const std::string &bytes) {
+double asDouble(uint64_t raw) {
+  double value;
+  std::memcpy(&value, &raw, 8);
+  return value;
+}
+
+/// Decodes HistogramProto: doubles 1 to 5, packed doubles 6 and 7.
+std::optional<DecodedHistogram> decodeHistogram(const std::string &bytes) {
   WireReader r{bytes, 0, bytes.size()};
-  std::pair<std::string, float> value{"", 0.0f};
+  DecodedHistogram h;
+  double *scalars[] = {&h.min, &h.max, &h.num, &h.sum, &h.sumSquares};
+  while (r.at < r.end && !r.failed) {
+    uint64_t key = r.varint();
+    uint64_t field = key >> 3;
+    if (field >= 1 && field <= 5 && (key & 7) == 1) {
+      *scalars[field - 1] = asDouble(r.fixed(8));
+    } else if ((field == 6 || field == 7) && (key & 7) == 2) {
+      std::string packed = r.lengthDelimited();
+      WireReader p{packed, 0, packed.size()};
+      while (p.at < p.end && !p.failed)
+        (field == 6 ? h.bucketLimit : h.bucket).push_back(asDouble(p.fixed(8)));
+      if (p.failed)
+        return std::nullopt;
+    } else {
+      return std::nullopt;
+    }
+  }
+  if (r.failed)
+    return std::nullopt;
+  return h;
+}
+
+/// Decodes Summary.Image { int32 height = 1; width = 2; colorspace = 3;
+/// bytes encoded_image_string = 4; }.
+std::optional<DecodedImage> decodeImageValue(const std::string &bytes) {
+  WireReader r{bytes, 0, bytes.size()};
+  DecodedImage image;
+  while (r.at < r.end && !r.failed) {
+    uint64_t key = r.varint();
+    if (key == (1 << 3 | 0))
+      image.height = int64_t(r.varint());
+    else if (key == (2 << 3 | 0))
+      image.width = int64_t(r.varint());
+    else if (key == (3 << 3 | 0))
+      image.colorspace = int64_t(r.varint());
+    else if (key == (4 << 3 | 2))
+      image.png = r.lengthDelimited();
+    else
+      return std::nullopt;
+  }
+  if (r.failed)
+    return std::nullopt;
+  return image;
+}
+
+/// Decodes Summary.Value { string tag = 1; oneof { float simple_value = 2;
+/// Image image = 4; HistogramProto histo = 5; } }.
+std::optional<DecodedValue> decodeValue(const std::string &bytes) {
+  WireReader r{bytes, 0, bytes.size()};
+  DecodedValue value;
   while (r.at < r.end && !r.failed) {
     uint64_t key = r.varint();
     if (key == (1 << 3 | 2)) {
-      value.first = r.lengthDelimited();
+      value.tag = r.lengthDelimited();
     } else if (key == (2 << 3 | 5)) {
       uint32_t raw = uint32_t(r.fixed(4));
-      std::memcpy(&value.second, &raw, 4);
+      float simple;
+      std::memcpy(&simple, &raw, 4);
+      value.simple = simple;
+    } else if (key == (4 << 3 | 2)) {
+      value.image = decodeImageValue(r.lengthDelimited());
+      if (!value.image)
+        return std::nullopt;
+    } else if (key == (5 << 3 | 2)) {
+      value.histogram = decodeHistogram(r.lengthDelimited());
+      if (!value.histogram)
+        return std::nullopt;
     } else {
       return std::nullopt;
     }
@@ -221,9 +316,137 @@ TEST_F(TensorBoardWriterTest, WritesScalarsTensorBoardCanRead) {
     EXPECT_GE(*event->wallTime, *first->wallTime);
     EXPECT_EQ(event->step, expected[i].step);
     ASSERT_EQ(event->values.size(), 1u);
-    EXPECT_EQ(event->values[0].first, expected[i].tag);
-    EXPECT_EQ(event->values[0].second, expected[i].value);
+    EXPECT_EQ(event->values[0].tag, expected[i].tag);
+    EXPECT_EQ(event->values[0].simple, expected[i].value);
   }
+}
+
+/// The one value of each record after the first (the file version).
+std::vector<DecodedValue> valuesOf(const std::string &eventFile, std::vector<int64_t> *steps) {
+  std::vector<DecodedValue> values;
+  std::vector<std::string> records = readRecords(netc::test::readFile(eventFile));
+  for (size_t i = 1; i < records.size(); ++i) {
+    auto event = decodeEvent(records[i]);
+    EXPECT_TRUE(event) << "record " << i;
+    if (!event)
+      continue;
+    EXPECT_EQ(event->values.size(), 1u);
+    for (DecodedValue &v : event->values) {
+      values.push_back(std::move(v));
+      if (steps)
+        steps->push_back(event->step);
+    }
+  }
+  return values;
+}
+
+TEST_F(TensorBoardWriterTest, HistogramsCountTheirValues) {
+  Result<TensorBoardWriter> writer = TensorBoardWriter::open(path("tb"));
+  ASSERT_TRUE(writer) << writer.error;
+  const float values[] = {1, 2, 2, 3, NAN, 10};
+  ASSERT_TRUE(writer->histogram("spread", values, 6, 4, /*buckets=*/3));
+  const float same[] = {5, 5};
+  ASSERT_TRUE(writer->histogram("same", same, 2, 5));
+  ASSERT_TRUE(writer->histogram("none", nullptr, 0, 6));
+  ASSERT_TRUE(writer->flush());
+  std::vector<int64_t> steps;
+  std::vector<DecodedValue> decoded = valuesOf(writer->path(), &steps);
+  ASSERT_EQ(decoded.size(), 3u);
+  EXPECT_EQ(steps, (std::vector<int64_t>{4, 5, 6}));
+  ASSERT_TRUE(decoded[0].histogram);
+  const DecodedHistogram &h = *decoded[0].histogram;
+  EXPECT_EQ(decoded[0].tag, "spread");
+  EXPECT_EQ(h.min, 1);
+  EXPECT_EQ(h.max, 10);
+  EXPECT_EQ(h.num, 5); // the NaN left out
+  EXPECT_EQ(h.sum, 18);
+  EXPECT_EQ(h.sumSquares, 118);
+  EXPECT_EQ(h.bucketLimit, (std::vector<double>{4, 7, 10}));
+  EXPECT_EQ(h.bucket, (std::vector<double>{4, 0, 1}));
+  ASSERT_TRUE(decoded[1].histogram);
+  EXPECT_EQ(decoded[1].histogram->bucketLimit, (std::vector<double>{5}));
+  EXPECT_EQ(decoded[1].histogram->bucket, (std::vector<double>{2}));
+  ASSERT_TRUE(decoded[2].histogram);
+  EXPECT_EQ(decoded[2].histogram->num, 0);
+}
+
+TEST_F(TensorBoardWriterTest, ImagesArePngs) {
+  Result<TensorBoardWriter> writer = TensorBoardWriter::open(path("tb"));
+  ASSERT_TRUE(writer) << writer.error;
+  const uint8_t rgb[] = {255, 0, 0, 0, 255, 0, 0, 0, 255, 9, 9, 9, 200, 100, 50, 1, 2, 3};
+  ASSERT_TRUE(writer->image("picture", rgb, 3, 2, 3, 0));
+  ASSERT_TRUE(writer->flush());
+  std::vector<DecodedValue> decoded = valuesOf(writer->path(), nullptr);
+  ASSERT_EQ(decoded.size(), 1u);
+  ASSERT_TRUE(decoded[0].image);
+  EXPECT_EQ(decoded[0].tag, "picture");
+  EXPECT_EQ(decoded[0].image->height, 2);
+  EXPECT_EQ(decoded[0].image->width, 3);
+  EXPECT_EQ(decoded[0].image->colorspace, 3);
+  netc::test::writeFile(path("picture.png"), decoded[0].image->png);
+  Result<Image> image = decodeImage(path("picture.png"));
+  ASSERT_TRUE(image) << image.error;
+  EXPECT_EQ(image->pixels, std::vector<uint8_t>(std::begin(rgb), std::end(rgb)));
+}
+
+TEST_F(TensorBoardWriterTest, TrainingLogsParameterHistogramsAndImages) {
+  SKIP_WITHOUT_MNIST();
+  std::ostringstream out, err;
+  int status = runNetrun({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit",
+                          "500", "--epochs", "2", "--batch", "50", "--out", path("run"),
+                          "--histograms", "--log-images", "3"},
+                         DriverStreams{out, err, /*interactive=*/false});
+  ASSERT_EQ(status, 0) << err.str();
+  std::string events;
+  for (const auto &entry : std::filesystem::directory_iterator(path("run")))
+    if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0)
+      events = entry.path().string();
+  ASSERT_FALSE(events.empty());
+  std::vector<int64_t> steps;
+  std::vector<DecodedValue> values = valuesOf(events, &steps);
+  Result<Checkpoint> last = readCheckpoint(path("run") + "/last.ckpt");
+  ASSERT_TRUE(last) << last.error;
+  Result<IdxDataset> mnist = readIdxDataset(netc::test::mnistDir());
+  ASSERT_TRUE(mnist) << mnist.error;
+  size_t images = 0, lastEpochHistograms = 0;
+  for (size_t i = 0; i < values.size(); ++i) {
+    const DecodedValue &v = values[i];
+    if (v.image) {
+      // The first training images, in order, at step 0, as PNGs of their pixels.
+      std::string tag = "train_images/" + std::to_string(images) + "_label_" +
+                        std::to_string(mnist->train.labels[images]);
+      EXPECT_EQ(v.tag, tag);
+      EXPECT_EQ(steps[i], 0);
+      netc::test::writeFile(path("logged.png"), v.image->png);
+      Result<Image> image = decodeImage(path("logged.png"));
+      ASSERT_TRUE(image) << image.error;
+      ASSERT_EQ(image->pixels.size(), 28u * 28u);
+      EXPECT_TRUE(std::equal(image->pixels.begin(), image->pixels.end(),
+                             mnist->train.pixels.begin() + long(images) * 784));
+      ++images;
+    }
+    if (v.histogram && steps[i] == 2) {
+      // The last epoch's histogram of each parameter is of last.ckpt's values.
+      ASSERT_EQ(v.tag.rfind("params/", 0), 0u) << v.tag;
+      auto param = std::find_if(last->params.begin(), last->params.end(),
+                                [&](const NamedTensor &t) { return "params/" + t.name == v.tag; });
+      ASSERT_NE(param, last->params.end()) << v.tag;
+      double sum = 0;
+      for (float x : param->data)
+        sum += x;
+      EXPECT_EQ(v.histogram->num, double(param->data.size())) << v.tag;
+      EXPECT_NEAR(v.histogram->sum, sum, 1e-6 * std::max(1.0, std::fabs(sum))) << v.tag;
+      EXPECT_EQ(v.histogram->min, *std::min_element(param->data.begin(), param->data.end()));
+      EXPECT_EQ(v.histogram->max, *std::max_element(param->data.begin(), param->data.end()));
+      double counted = 0;
+      for (double c : v.histogram->bucket)
+        counted += c;
+      EXPECT_EQ(counted, v.histogram->num);
+      ++lastEpochHistograms;
+    }
+  }
+  EXPECT_EQ(images, 3u);
+  EXPECT_EQ(lastEpochHistograms, last->params.size());
 }
 
 TEST_F(TensorBoardWriterTest, RefusesAnUncreatableDirectory) {

@@ -299,6 +299,12 @@ std::vector<OptionSpec> buildOptionTable() {
          o.augment.interpolation = v;
          return "";
        }},
+      {"histograms", nullptr, "train",
+       "TensorBoard: a histogram of every trainable parameter after each epoch",
+       [](Options &o, const std::string &) { o.histograms = true; return std::string(); }},
+      {"log-images", "N", "train", "TensorBoard: the first N training images, at the start",
+       intIn(1, 1000, [](Options &o, int64_t n) { o.logImages = int32_t(n); },
+             "a number of images in [1, 1000]")},
       {"augment-workers", "N", "train",
        "threads preparing augmented batches ahead (default 0: a quarter of the cores)",
        intIn(0, 256, [](Options &o, int64_t n) { o.augmentWorkers = int32_t(n); },

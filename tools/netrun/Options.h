@@ -44,6 +44,8 @@ struct Options {
   std::string csv;             // predict: the predictions as CSV
   int64_t grid = 100;          // eval --out: the images predictions.png shows
   int64_t count = 0;           // show: the images shown (0: its default)
+  bool histograms = false;     // train: TensorBoard histograms of the parameters
+  int32_t logImages = 0;       // train: training images logged to TensorBoard
   bool help = false;
   bool verbose = false;        // the CUDA runtime's words when the GPU is not used
   // Image folders and augmentation.

@@ -464,6 +464,8 @@ int runTrain(const Options &o, DriverStreams &s) {
   options.cacheFeatures = !o.noFeatureCache;
   options.config = *config;
   options.augmentWorkers = o.augmentWorkers;
+  options.histograms = o.histograms;
+  options.logImages = o.logImages;
   options.classNames = data->classNames;
   Progress progress(s);
   TrainCallbacks callbacks;

@@ -52,6 +52,10 @@ std::vector<float> imageToInput(const Image &image, int32_t channels, int32_t he
                                 int32_t width, bool invert,
                                 const Normalization &normalization = Normalization());
 
+/// `pixels` (HWC, `channels` of 1 to 4) as the bytes of a PNG file.
+Result<std::string> encodePng(int32_t width, int32_t height, int32_t channels,
+                              const uint8_t *pixels);
+
 /// Writes `pixels` (HWC, `channels` of 1 to 4) as a PNG, atomically (a
 /// temporary file in the same folder, then rename).
 Status writePng(const std::string &path, int32_t width, int32_t height, int32_t channels,

@@ -1,6 +1,7 @@
 //===- TensorBoard.h - Scalars in TensorBoard's event files ------*- C++ -*-===//
 //
-// TensorBoardWriter appends scalar summaries to an event file that
+// TensorBoardWriter appends scalar, histogram and image summaries to an
+// event file that
 // TensorBoard reads (`tensorboard --logdir DIR`), with no TensorFlow:
 //
 //   DIR/events.out.tfevents.<unix seconds>.<hostname>
@@ -13,8 +14,8 @@
 //   uint32 masked CRC32C of the data
 //
 // where masked(crc) = ((crc >> 15) | (crc << 17)) + 0xa282ead8. The first
-// record is an Event with file_version "brain.Event:2"; each scalar() is one
-// Event with one Summary.Value. This header keeps protobuf out of the
+// record is an Event with file_version "brain.Event:2"; each scalar(),
+// histogram() and image() is one Event with one Summary.Value. This header keeps protobuf out of the
 // runtime's interface.
 //
 //===----------------------------------------------------------------------===//
@@ -53,6 +54,20 @@ public:
   /// Appends the value of `tag` (e.g. "loss", "val_accuracy") at `step`
   /// (netrun: the epoch), stamped with the current wall time.
   Status scalar(const std::string &tag, float value, int64_t step);
+
+  /// Appends a histogram of `values` as `tag` at `step`: min, max, count,
+  /// sum and sum of squares, and the counts of `buckets` equal-width
+  /// buckets from min to max (one bucket when they are equal). Non-finite
+  /// values are left out of all of them.
+  Status histogram(const std::string &tag, const float *values, size_t count, int64_t step,
+                   int buckets = kHistogramBuckets);
+
+  /// Appends an image as `tag` at `step`: `pixels` HWC, `channels` 1 to 4,
+  /// encoded as PNG.
+  Status image(const std::string &tag, const uint8_t *pixels, int32_t width, int32_t height,
+               int32_t channels, int64_t step);
+
+  static constexpr int kHistogramBuckets = 30;
 
   /// Hands buffered records to the operating system, so that TensorBoard
   /// running beside the training sees them.

@@ -57,6 +57,11 @@ struct TrainOptions {
   /// one synchronisation, and 1 on the CPU, where it costs nothing extra.
   /// Progress, TensorBoard and a stop request are handled between calls.
   int32_t stepsPerCall = 0;
+  /// TensorBoard: a histogram of every trainable parameter after each epoch.
+  bool histograms = false;
+  /// TensorBoard: the first `logImages` training images, once, at the start
+  /// of a run (not of a resumed one).
+  int32_t logImages = 0;
 };
 
 /// The metrics of one epoch, as a history.csv row.
