@@ -33,19 +33,10 @@ bool haveMnist() {
          std::filesystem::exists(mnistDir() + "/train-images-idx3-ubyte.gz");
 }
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
+using Outcome = NetrunOutcome;
 
-Outcome netrun(const std::vector<std::string> &args) {
-  std::ostringstream out, err;
-  Outcome o;
-  o.status = runNetrun(args, DriverStreams{out, err, /*interactive=*/false});
-  o.out = out.str();
-  o.err = err.str();
-  return o;
-}
+/// netrun in-process.
+Outcome netrun(const std::vector<std::string> &args) { return runNetrunCaptured(args); }
 
 class TrainSetupTest : public ::testing::Test {
 protected:

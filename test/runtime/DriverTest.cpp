@@ -23,20 +23,10 @@ using netc::test::TempDirTest;
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
+using Outcome = NetrunOutcome;
 
 /// netrun in-process.
-Outcome netrun(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  Outcome o;
-  o.status = runNetrun(args, DriverStreams{out, err, /*interactive=*/false});
-  o.out = out.str();
-  o.err = err.str();
-  return o;
-}
+Outcome netrun(const std::vector<std::string> &args) { return runNetrunCaptured(args); }
 
 class DriverTest : public TempDirTest {
 protected:
@@ -93,7 +83,7 @@ TEST_F(DriverTest, AnUnknownVerbSuggestsTheNearest) {
   expectOneErrorLine(o, "did you mean 'eval'?");
   o = netrun({"xyzzy"});
   expectOneErrorLine(
-      o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict, plot, export-images, export)");
+      o, "unknown verb 'xyzzy' (verbs: info, train, eval, predict, plot, show, export-images, export)");
 }
 
 TEST_F(DriverTest, OptionsAreCheckedInOnePlace) {

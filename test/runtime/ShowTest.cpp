@@ -15,19 +15,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-struct Outcome {
-  int status = -1;
-  std::string out, err;
-};
+using Outcome = NetrunOutcome;
 
-Outcome netrun(std::vector<std::string> args) {
-  std::ostringstream out, err;
-  Outcome o;
-  o.status = runNetrun(args, DriverStreams{out, err, /*interactive=*/false});
-  o.out = out.str();
-  o.err = err.str();
-  return o;
-}
+/// netrun in-process.
+Outcome netrun(const std::vector<std::string> &args) { return runNetrunCaptured(args); }
 
 class ShowTest : public TempDirTest {
 protected:

@@ -391,12 +391,11 @@ TEST_F(TensorBoardWriterTest, ImagesArePngs) {
 
 TEST_F(TensorBoardWriterTest, TrainingLogsParameterHistogramsAndImages) {
   SKIP_WITHOUT_MNIST();
-  std::ostringstream out, err;
-  int status = runNetrun({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit",
-                          "500", "--epochs", "2", "--batch", "50", "--out", path("run"),
-                          "--histograms", "--log-images", "3"},
-                         DriverStreams{out, err, /*interactive=*/false});
-  ASSERT_EQ(status, 0) << err.str();
+  NetrunOutcome run = runNetrunCaptured({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(),
+                                         "--limit", "500", "--epochs", "2", "--batch", "50",
+                                         "--out", path("run"), "--histograms", "--log-images",
+                                         "3"});
+  ASSERT_EQ(run.status, 0) << run.err;
   std::string events;
   for (const auto &entry : std::filesystem::directory_iterator(path("run")))
     if (entry.path().filename().string().rfind("events.out.tfevents.", 0) == 0)

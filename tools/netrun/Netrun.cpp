@@ -160,6 +160,16 @@ std::string netc::runtime::closestMatch(const std::string &word,
   return best;
 }
 
+netc::runtime::NetrunOutcome
+netc::runtime::runNetrunCaptured(const std::vector<std::string> &args) {
+  std::ostringstream out, err;
+  NetrunOutcome outcome;
+  outcome.status = runNetrun(args, DriverStreams{out, err, /*interactive=*/false});
+  outcome.out = out.str();
+  outcome.err = err.str();
+  return outcome;
+}
+
 int netc::runtime::runNetrun(const std::vector<std::string> &args, DriverStreams streams) {
   try {
     return dispatch(args, streams);

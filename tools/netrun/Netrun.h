@@ -29,6 +29,16 @@ struct DriverStreams {
 /// the Nth training step.
 int runNetrun(const std::vector<std::string> &args, DriverStreams streams);
 
+/// What runNetrunCaptured saw: the exit status and the two streams' text.
+struct NetrunOutcome {
+  int status = -1;
+  std::string out, err;
+};
+
+/// runNetrun with its output captured, not interactive: how the tests (and
+/// any program embedding netrun) run a command line in-process.
+NetrunOutcome runNetrunCaptured(const std::vector<std::string> &args);
+
 /// The candidate closest to `word` by edit distance, or "" when none is near.
 std::string closestMatch(const std::string &word, const std::vector<std::string> &candidates);
 
