@@ -45,6 +45,8 @@ expect "fashion-mnist mnist sub" "$netrun" train x.so --data ""
 expect "$top/a.so $top/sub" "$netrun" predict "$top/"
 expect "$top/c.png $top/sub" "$netrun" predict --weights w.ckpt x.so "$top/"
 expect "$top/sub" "$netrun" plot "$top/"
+expect "$top/c.png $top/sub" "$netrun" show --data mnist --out "$top/"
+expect "$top/sub" "$netrun" train x.so --out "$top/"
 expect "--emit=" "$netc" --em
 expect "-emit=planned -emit=planned-cuda" "$netc" -emit=pl
 expect "$top/d.onnx $top/e.net $top/sub" "$netc" "$top/"

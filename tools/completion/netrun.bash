@@ -44,7 +44,11 @@ _netrun() {
       --data) COMPREPLY=($(compgen -W "mnist fashion-mnist" -- "$cur")); _netrun_files "$cur" ; return ;;
       --weights) _netrun_files "$cur" ckpt; return ;;
       --onnx) _netrun_files "$cur" onnx; return ;;
-      --out | --validation-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return ;;
+      --csv) _netrun_files "$cur" csv; return ;;
+      --out)
+        if [ "$verb" = show ]; then _netrun_files "$cur" png; return; fi
+        compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return ;;
+      --validation-data) compopt -o filenames 2>/dev/null; COMPREPLY=($(compgen -d -- "$cur")); return ;;
     esac
     if [[ $metavar == *"|"* && $metavar != *[A-Z]* ]]; then
       COMPREPLY=($(compgen -W "${metavar//|/ }" -- "$cur"))
