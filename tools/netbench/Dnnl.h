@@ -50,6 +50,32 @@ public:
   virtual std::string describe() const = 0;
 };
 
+/// One layer's backward as oneDNN trains it. At set-up, once: a training
+/// forward (convolution_forward forward_training with bias, eltwise relu,
+/// pooling forward_training with its workspace) and the reorders of the
+/// inputs into the chosen formats. Timed, run(): pooling_backward ->
+/// eltwise_backward (relu, from its input) -> convolution_backward_weights
+/// (dw and db) -> convolution_backward_data (dx, only when C > 1: a first
+/// layer gets no input gradient, as netc emits it). Layouts as DnnlLayer's:
+/// Nchw keeps every tensor nchw / oihw; Any lets oneDNN choose every format
+/// (the weights' and the gradients' blocked ones), reordered to nchw / oihw
+/// only for the check.
+class DnnlBackward {
+public:
+  virtual ~DnnlBackward() = default;
+  /// For batch n: x [n,C,H,W], w [F,C,K,K], b [F] and dy, the gradient of the
+  /// (pooled) output, nchw; null and `why` set on failure.
+  static std::unique_ptr<DnnlBackward> create(const LayerSpec &spec, int n, DnnlLayout layout,
+                                              const float *x, const float *w, const float *b,
+                                              const float *dy, std::string &why);
+  /// Runs the backward primitives and waits for them.
+  virtual void run() = 0;
+  /// Copies dw (oihw), db and, when C > 1, dx (nchw) out.
+  virtual void gradients(float *dw, float *db, float *dx) = 0;
+  /// The implementations oneDNN chose, for the log.
+  virtual std::string describe() const = 0;
+};
+
 /// Whether netbench was built with oneDNN, and its version or why not.
 bool dnnlAvailable(std::string &versionOrWhy);
 

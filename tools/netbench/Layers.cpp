@@ -8,7 +8,8 @@
 //             vs oneDNN conv(+bias, relu post-op) -> pooling, nchw and 'any';
 //   backward: fused_conv2d_grad (from a training forward's saved argmax / a)
 //             vs pool_grad -> relu_grad -> bias_grad -> conv2d_grad_weight
-//                -> conv2d_grad_input.
+//                -> conv2d_grad_input
+//             vs oneDNN's training backward (DnnlBackward), nchw and 'any'.
 // dx is computed only when C > 1: a model's first layer (C = 1 here, the
 // image) gets no input gradient, as netc emits it.
 // FLOPs: 2*F*C*K*K*OH*OW*n for the conv (epilogue ignored); the backward
@@ -35,7 +36,7 @@ struct Row {
   int batch = 0;
   double gflop = 0;      // forward conv GFLOP per call
   Timing fwd[4] = {};    // fused, unfused, dnnl nchw, dnnl any (median 0: not timed)
-  Timing bwd[2] = {};    // fused, unfused
+  Timing bwd[4] = {};    // fused, unfused, dnnl nchw, dnnl any
   double bwdGflop = 0;
   std::string note;
 };
@@ -67,6 +68,34 @@ struct LayerBench {
     else
       k::fused_conv2d_grad<C, H, W, F, K, K, 1, 1, PAD, PAD, OH, OW, 1, 0, 0, 0, 0, 0, 0, 0, OH,
                            OW, true>(n, dy, x, w, y, saved, scratch, dx, dw, db);
+  }
+
+  /// oneDNN's backward chain, checked against the unfused gradients (dw, db
+  /// and, when C > 1, dx) before it is timed; a zero Timing when it is not.
+  static Timing measureDnnlBackward(const LayerSpec &spec, int n, DnnlLayout layout,
+                                    const Buffer &x, const Buffer &w, const Buffer &b,
+                                    const Buffer &dy, const Buffer &dwu, const Buffer &dbu,
+                                    const Buffer &dxu) {
+    const char *name = layout == DnnlLayout::Any ? "any" : "nchw";
+    std::string why;
+    std::unique_ptr<DnnlBackward> back =
+        DnnlBackward::create(spec, n, layout, x.data(), w.data(), b.data(), dy.data(), why);
+    if (!back) {
+      std::printf("  oneDNN backward %s skipped: %s\n", name, why.c_str());
+      return {};
+    }
+    back->run();
+    Buffer dw(ws), db(F), dx(kDx ? std::size_t(n) * xs : 1);
+    back->gradients(dw.data(), db.data(), kDx ? dx.data() : nullptr);
+    Agreement g = worst(compare(dw.data(), dwu.data(), ws), compare(db.data(), dbu.data(), F));
+    if (kDx)
+      g = worst(g, compare(dx.data(), dxu.data(), std::size_t(n) * xs));
+    std::printf("  check %-22s n=%-3d oneDNN bwd %-4s vs unfused: rel %.2e %s [%s]\n",
+                spec.name, n, name, g.relative(), g.ok() ? "ok" : "DISAGREES (not timed)",
+                back->describe().c_str());
+    if (!g.ok())
+      return {};
+    return measure([&] { back->run(); });
   }
 
   /// conv -> bias (in place) -> relu into a -> pool into y (y = a without pool).
@@ -178,6 +207,10 @@ struct LayerBench {
       unfusedGrad(n, dy.data(), x.data(), w.data(), act, da.data(), dz.data(), dxr, dwu.data(),
                   dbu.data());
     });
+    if (opt.dnnl)
+      for (int l = 0; l < 2; ++l)
+        row.bwd[2 + l] = measureDnnlBackward(spec, n, l ? DnnlLayout::Any : DnnlLayout::Nchw, x,
+                                             w, b, dy, dwu, dbu, dxu);
     (void)peak;
     return row;
   }
@@ -277,18 +310,26 @@ int runLayers(const Options &opt, double peak) {
   }
 
   std::printf("\nBackward (fused_conv2d_grad vs pool_grad, relu_grad, bias_grad, "
-              "conv2d_grad_weight, conv2d_grad_input; dx only when C > 1; GFLOP/s counts "
+              "conv2d_grad_weight, conv2d_grad_input vs oneDNN's pooling_backward, "
+              "eltwise_backward, convolution_backward_weights (with bias), "
+              "convolution_backward_data; dx only when C > 1; GFLOP/s counts "
               "2*F*C*K*K*OH*OW*n per product computed)\n\n");
-  std::printf("| layer | batch | fused us | unfused us | fused GFLOP/s | unfused GFLOP/s | fused "
-              "/ unfused speedup | fused %% of peak |\n");
-  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+  std::printf("| layer | batch | fused us | unfused us | oneDNN nchw us | oneDNN any us | fused "
+              "GFLOP/s | oneDNN any GFLOP/s | fused / unfused speedup | oneDNN nchw / fused | "
+              "oneDNN any / fused | fused %% of peak |\n");
+  std::printf("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+              "|\n");
   for (std::size_t i = 0; i < rows.size(); ++i) {
     const Row &r = rows[i];
     const LayerSpec &s = kLayers[i / opt.batches.size()].spec;
-    std::printf("| %s%s%s | %d | %s | %s | %s | %s | %s | %s |\n", r.layer.c_str(),
-                poolName(s.pool), s.c > 1 ? "" : " (no dx)", r.batch, fmtUs(r.bwd[0]).c_str(),
-                fmtUs(r.bwd[1]).c_str(), fmtRate(r.bwdGflop, r.bwd[0].median).c_str(),
-                fmtRate(r.bwdGflop, r.bwd[1].median).c_str(), fmtRatio(r.bwd[1].median, r.bwd[0].median).c_str(),
+    std::printf("| %s%s%s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+                r.layer.c_str(), poolName(s.pool), s.c > 1 ? "" : " (no dx)", r.batch,
+                fmtUs(r.bwd[0]).c_str(), fmtUs(r.bwd[1]).c_str(), fmtUs(r.bwd[2]).c_str(),
+                fmtUs(r.bwd[3]).c_str(), fmtRate(r.bwdGflop, r.bwd[0].median).c_str(),
+                fmtRate(r.bwdGflop, r.bwd[3].median).c_str(),
+                fmtRatio(r.bwd[1].median, r.bwd[0].median).c_str(),
+                fmtRatio(r.bwd[2].median, r.bwd[0].median).c_str(),
+                fmtRatio(r.bwd[3].median, r.bwd[0].median).c_str(),
                 fmtPct(r.bwdGflop, r.bwd[0].median, peak).c_str());
   }
   std::printf("\n* = other processes used > 10%% of a core during each of 3 tries: the "
