@@ -85,11 +85,22 @@ struct ConvShape {
   }
   static constexpr double tol(double terms) { return 8e-6 * std::sqrt(terms); }
   static constexpr int fwdTerms = C * KH * KW, dxTerms = F * KH * KW;
+  /// Whether the im2col + GEMM paths compile for the shape (their patches
+  /// fit the stack budget), so that every path can be tested.
+  using Gemm = detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>;
+  static constexpr bool gemmCompiles = Gemm::forward && Gemm::gradInput && Gemm::gradWeight;
 };
 
-/// Fast == reference for the forward and both gradients at batch n; outputs
-/// pre-filled with garbage to show they are overwritten.
-template <class S> void checkAgainstReference(int n, std::uint32_t seed) {
+template <class S>
+void checkEveryPath(int n, const std::vector<float> &x, const std::vector<float> &w,
+                    const std::vector<float> &dy, const std::vector<float> &yr,
+                    const std::vector<float> &dxr, const std::vector<float> &dwr);
+
+/// The paths conv2d, conv2d_grad_input and conv2d_grad_weight choose ==
+/// reference at batch n; outputs pre-filled with garbage to show they are
+/// overwritten. `every`: each path besides, direct, im2col + GEMM and
+/// output-channel, where the shape compiles for all of them.
+template <class S> void checkAgainstReference(int n, std::uint32_t seed, bool every = true) {
   SCOPED_TRACE("batch " + std::to_string(n));
   const auto x = randomVec(n * S::xs, seed), w = randomVec(S::ws, seed + 1),
              dy = randomVec(n * S::ys, seed + 2);
@@ -108,8 +119,19 @@ template <class S> void checkAgainstReference(int n, std::uint32_t seed) {
   S::gradWeightRef(n, dy.data(), x.data(), dwr.data());
   EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys / 1))) << "conv2d_grad_weight";
 
-  // The direct, im2col + GEMM and output-channel paths, each against the
-  // reference.
+  if constexpr (S::gemmCompiles) {
+    if (every)
+      checkEveryPath<S>(n, x, w, dy, yr, dxr, dwr);
+  }
+}
+
+/// The direct, im2col + GEMM and output-channel paths, each against the
+/// reference outputs yr, dxr, dwr.
+template <class S>
+void checkEveryPath(int n, const std::vector<float> &x, const std::vector<float> &w,
+                    const std::vector<float> &dy, const std::vector<float> &yr,
+                    const std::vector<float> &dxr, const std::vector<float> &dwr) {
+  std::vector<float> y(n * S::ys), dx(n * S::xs), dw(S::ws);
   for (auto fwd : {&S::forwardDirect, &S::forwardGemm, &S::forwardChannels}) {
     if (fwd == &S::forwardChannels && !S::hasChannels)
       continue;
@@ -220,6 +242,21 @@ TEST(Conv, OddBatch) {
 // (16 x 16 + 9 x 16) floats): the forward takes them in two chunks.
 using WideInput = ConvShape<128, 14, 14, 20, 3, 3, 1, 1, 1, 1, 14, 14>;
 TEST(Conv, ChannelChunks) { checkAll<WideInput>(19); }
+// Deep inputs where im2col + GEMM's patches outgrow the stack as well
+// (resnet50's 3x3 layers on 256+ channels): the forward takes the
+// output-channel path in chunks, at stride 1 and 2.
+using DeepInput = ConvShape<512, 5, 5, 24, 3, 3, 1, 1, 1, 1, 5, 5>;
+using DeepStrided = ConvShape<320, 9, 9, 16, 3, 3, 2, 2, 1, 1, 5, 5>;
+template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
+constexpr bool takesChunkedChannels() {
+  using Channels = netc::kernels::detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>;
+  using Gemm = netc::kernels::detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>;
+  return !Channels::forward && !Gemm::forward && Channels::forwardInChunks;
+}
+static_assert(takesChunkedChannels<512, 24, 3, 3, 1, 1, 5, 5>() &&
+              takesChunkedChannels<320, 16, 3, 3, 2, 2, 5, 5>());
+TEST(Conv, DeepInputInChunks) { checkAgainstReference<DeepInput>(3, 22); }
+TEST(Conv, DeepStridedInChunks) { checkAgainstReference<DeepStrided>(3, 23); }
 // More than one 64-column tile plus a partial vector, with a row tail of the
 // 6-row GEMM tile in both M = F and M = C*KH*KW.
 using TileTails = ConvShape<3, 9, 11, 13, 3, 3, 1, 1, 1, 1, 9, 10>;

@@ -24,12 +24,13 @@
 
 namespace netc::bench {
 
-/// A conv layer's geometry (stride 1, square kernel, pooling 2x2 stride 2).
+/// A conv layer's geometry (square kernel and stride, pooling 2x2 stride 2).
 struct LayerSpec {
   const char *name;
   int c, h, w, f, k, pad, oh, ow;
   int pool; // 0 none, 1 max, 2 average
   int poh, pow;
+  int stride = 1;
 };
 
 enum class DnnlLayout { Nchw, Any };
@@ -50,10 +51,11 @@ public:
   virtual std::string describe() const = 0;
 };
 
-/// One layer's backward as oneDNN trains it. At set-up, once: a training
-/// forward (convolution_forward forward_training with bias, eltwise relu,
-/// pooling forward_training with its workspace) and the reorders of the
-/// inputs into the chosen formats. Timed, run(): pooling_backward ->
+/// One layer's backward as oneDNN trains it. At set-up, once: from netc's
+/// pre-activation z (conv + bias), eltwise relu and pooling forward_training
+/// with its workspace, so that both libraries route the gradient through the
+/// same relu and argmax decisions; and the reorders of the inputs into the
+/// chosen formats. Timed, run(): pooling_backward ->
 /// eltwise_backward (relu, from its input) -> convolution_backward_weights
 /// (dw and db) -> convolution_backward_data (dx, only when C > 1: a first
 /// layer gets no input gradient, as netc emits it). Layouts as DnnlLayer's:
@@ -63,10 +65,11 @@ public:
 class DnnlBackward {
 public:
   virtual ~DnnlBackward() = default;
-  /// For batch n: x [n,C,H,W], w [F,C,K,K], b [F] and dy, the gradient of the
-  /// (pooled) output, nchw; null and `why` set on failure.
+  /// For batch n: x [n,C,H,W], w [F,C,K,K], z [n,F,OH,OW] (the conv's output
+  /// plus bias, before relu) and dy, the gradient of the (pooled) output,
+  /// nchw; null and `why` set on failure.
   static std::unique_ptr<DnnlBackward> create(const LayerSpec &spec, int n, DnnlLayout layout,
-                                              const float *x, const float *w, const float *b,
+                                              const float *x, const float *w, const float *z,
                                               const float *dy, std::string &why);
   /// Runs the backward primitives and waits for them.
   virtual void run() = 0;

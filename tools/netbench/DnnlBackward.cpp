@@ -20,18 +20,21 @@ constexpr auto f32 = dnnl::memory::data_type::f32;
 class DnnlBackwardImpl final : public DnnlBackward {
 public:
   DnnlBackwardImpl(const LayerSpec &s, int n, DnnlLayout layout, const float *x, const float *w,
-                   const float *b, const float *dy)
+                   const float *z, const float *dy)
       : spec_(s), eng_(dnnl::engine::kind::cpu, 0), strm_(eng_) {
     const bool any = layout == DnnlLayout::Any;
     const tag act = any ? tag::any : tag::nchw, wt = any ? tag::any : tag::oihw;
     const memory::dims xDims{n, s.c, s.h, s.w}, wDims{s.f, s.c, s.k, s.k},
         zDims{n, s.f, s.oh, s.ow}, yDims{n, s.f, s.poh, s.pow};
-    const memory::dims strides{1, 1}, padL{s.pad, s.pad},
-        padR{(s.oh - 1) + s.k - s.h - s.pad, (s.ow - 1) + s.k - s.w - s.pad};
+    const memory::dims strides{s.stride, s.stride}, padL{s.pad, s.pad},
+        padR{(s.oh - 1) * s.stride + s.k - s.h - s.pad, (s.ow - 1) * s.stride + s.k - s.w - s.pad};
     memory::desc xAny(xDims, f32, act), wAny(wDims, f32, wt), bMd({s.f}, f32, tag::x),
         zAny(zDims, f32, act);
 
-    // The training forward, run once: what the backward reads.
+    // The training forward's primitive descriptor (the backward ones' hint),
+    // not run: the pre-activation is netc's own, so that relu and pooling
+    // decide as netc's did (a forward rounding otherwise routes a gradient
+    // differently wherever an activation is within rounding of 0).
     dnnl::convolution_forward::primitive_desc conv(
         dnnl::convolution_forward::desc(prop_kind::forward_training,
                                         algorithm::convolution_direct, xAny, wAny, bMd, zAny,
@@ -39,12 +42,7 @@ public:
         eng_);
     x_ = fromUser(x, {xDims, f32, tag::nchw}, conv.src_desc());
     w_ = fromUser(w, {wDims, f32, tag::oihw}, conv.weights_desc());
-    memory bias(bMd, eng_);
-    std::memcpy(bias.get_data_handle(), b, sizeof(float) * size_t(s.f));
-    z_ = memory(conv.dst_desc(), eng_);
-    dnnl::convolution_forward(conv).execute(
-        strm_, {{DNNL_ARG_SRC, x_}, {DNNL_ARG_WEIGHTS, w_}, {DNNL_ARG_BIAS, bias},
-                {DNNL_ARG_DST, z_}});
+    z_ = fromUser(z, {zDims, f32, tag::nchw}, conv.dst_desc());
     dnnl::eltwise_forward::primitive_desc relu(
         dnnl::eltwise_forward::desc(prop_kind::forward_training, algorithm::eltwise_relu,
                                     conv.dst_desc(), 0.f, 0.f),
@@ -196,10 +194,10 @@ private:
 
 std::unique_ptr<DnnlBackward> DnnlBackward::create(const LayerSpec &spec, int n,
                                                    DnnlLayout layout, const float *x,
-                                                   const float *w, const float *b,
+                                                   const float *w, const float *z,
                                                    const float *dy, std::string &why) {
   try {
-    return std::make_unique<DnnlBackwardImpl>(spec, n, layout, x, w, b, dy);
+    return std::make_unique<DnnlBackwardImpl>(spec, n, layout, x, w, z, dy);
   } catch (const dnnl::error &e) {
     why = std::string("oneDNN error: ") + e.what();
     return nullptr;

@@ -11,6 +11,7 @@ struct Options {
   std::vector<int> batches = {1, 32, 128, 512};
   bool dnnl = true; // whether oneDNN is available (else its columns read '-')
   int threads = 2;
+  bool resnet = false; // ResNet50's conv shapes instead of the MNIST models'
 };
 
 /// Prints the forward and backward tables; returns the exit code.

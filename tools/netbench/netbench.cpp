@@ -1,6 +1,6 @@
 //===- netbench.cpp - netc's kernels against the unfused chain, oneDNN, cuDNN -===//
 //
-//   netbench [--layers] [--step FUSED.so UNFUSED.so] [--model FILE.so]
+//   netbench [--layers | --resnet] [--step FUSED.so UNFUSED.so] [--model FILE.so]
 //            [--batches 1,32,128,512] [--threads 2]
 //   netbench --device cuda [--layers] [--model FAT.so]... [--batches 32,128,512,2048]
 //            [--step-batch N] [--steps N] [--tf32]
@@ -34,6 +34,8 @@ const char *kUsage =
     "       netbench --device cuda [--layers] [--model FAT.so]... [--batches N,N,...]\n"
     "                [--step-batch N] [--steps N] [--tf32]\n"
     "  --layers        time each conv layer shape: fused vs unfused vs oneDNN (default)\n"
+    "  --resnet        --layers on ResNet50's conv shapes at 224 x 224 (stem, 1x1, 3x3,\n"
+    "                  strided, shortcut), batches 1,16,64 unless --batches\n"
     "  --step A B      time a whole training step (batch 128) of two model libraries\n"
     "  --model FILE    time the training step of one model library\n"
     "  --batches LIST  batches for --layers (default 1,32,128,512; cuda 32,128,512,2048)\n"
@@ -94,6 +96,9 @@ bool parse(int argc, char **argv, Args &a) {
     };
     if (!std::strcmp(arg, "--layers")) {
       a.layers = true;
+    } else if (!std::strcmp(arg, "--resnet")) {
+      a.layers = true;
+      a.opt.resnet = true;
     } else if (!std::strcmp(arg, "--step")) {
       if (!need(2))
         return false;
@@ -156,6 +161,12 @@ bool parse(int argc, char **argv, Args &a) {
     std::fprintf(stderr, "netbench: --step-batch, --steps and --tf32 go with --device cuda\n");
     return false;
   }
+  if (a.opt.resnet && a.cuda) {
+    std::fprintf(stderr, "netbench: --resnet is for the CPU layers\n");
+    return false;
+  }
+  if (a.opt.resnet && !a.batchesGiven)
+    a.opt.batches = {1, 16, 64};
   a.cudaOpt.layers = a.layers;
   a.cudaOpt.models = a.libraries;
   if (a.batchesGiven)

@@ -11,9 +11,12 @@
 //     per-thread stack budget kConvGemmStackFloats (160 KiB) for at least one
 //     output row (roughly C*KH*KW * roundup16(OW) <= 40960: every lenet5,
 //     mnist_cnn and tf_cnn layer, resnet50's 1x1 layers and stem);
-//   - the direct kernels below otherwise (e.g. resnet50's 3x3 convolutions on
-//     256+ channels), 2x-30x slower than GEMM on the lenet5 and mnist_cnn
-//     layers (docs/kernels.md, Speed).
+//   - for the forward, else the output-channel path with its input channels
+//     in chunks (resnet50's 3x3 convolutions on 256+ channels: 14x-19x the
+//     direct kernel on stage 4's);
+//   - the direct kernels below otherwise (the gradients of those layers),
+//     2x-30x slower than GEMM on the lenet5 and mnist_cnn layers
+//     (docs/kernels.md, Speed).
 // Scratch is on the stack, sized by the template parameters: no allocation.
 //
 // The direct kernels are vectorised along the width of an output row, the
@@ -270,6 +273,10 @@ struct ConvUseChannels {
   static constexpr bool forward =
       channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
       C * KH * KW >= 64 && fullLanes;
+  /// Where im2col + GEMM's patches outgrow the stack too (resnet50's 3x3
+  /// layers on 256+ channels), the input channels taken in chunks beat the
+  /// direct kernels by 10x-20x (docs/benchmarks.md, ResNet50's layers).
+  static constexpr bool forwardInChunks = C * KH * KW >= 64 && fullLanes;
   static constexpr bool gradWeight =
       channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
       KW <= kChannelTileMax && fullLanes;
@@ -293,6 +300,8 @@ void conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
     detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
   else if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::forward)
     detail::conv2dGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::forwardInChunks)
+    detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
   else
     detail::conv2dDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
 }
