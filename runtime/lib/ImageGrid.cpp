@@ -151,32 +151,6 @@ void drawGrid(const std::vector<GridTile> &tiles, const ImageGridLayout &layout,
 
 } // namespace
 
-Image netc::runtime::thumbnail(const Image &image, int maxSide) {
-  if (std::max(image.width, image.height) <= maxSide)
-    return image;
-  double scale = double(maxSide) / std::max(image.width, image.height);
-  ImageGeometry geometry;
-  geometry.channels = image.channels >= 3 ? 3 : 1;
-  geometry.width = std::max(1, int32_t(std::lround(image.width * scale)));
-  geometry.height = std::max(1, int32_t(std::lround(image.height * scale)));
-  return imageFromPlanes(imageToPixels(image, geometry).data(), geometry.channels,
-                         geometry.height, geometry.width);
-}
-
-Image netc::runtime::imageFromPlanes(const uint8_t *planes, int32_t channels, int32_t height,
-                                     int32_t width) {
-  Image image;
-  image.width = width;
-  image.height = height;
-  image.channels = channels;
-  size_t plane = size_t(width) * size_t(height);
-  image.pixels.resize(plane * size_t(channels));
-  for (size_t i = 0; i < plane; ++i)
-    for (size_t c = 0; c < size_t(channels); ++c)
-      image.pixels[i * size_t(channels) + c] = planes[c * plane + i];
-  return image;
-}
-
 ImageGridLayout ImageGridLayout::of(int count, int columns) {
   ImageGridLayout layout;
   layout.columns = columns > 0 ? columns : std::max(1, int(std::ceil(std::sqrt(double(count)))));

@@ -2,6 +2,8 @@
 
 #include "TrainObservers.h"
 
+#include "net/Runtime/Image.h"
+
 #include "net/Runtime/Plot.h"
 
 #include <cerrno>
@@ -197,17 +199,12 @@ TensorBoardLog::TensorBoardLog(const Instance &instance, const TrainOptions &opt
 
 Status TensorBoardLog::logImages(const Samples &images, int32_t count) {
   int64_t n = std::min<int64_t>(count, images.count);
-  size_t plane = size_t(images.width) * size_t(images.height);
-  std::vector<uint8_t> interleaved(plane * size_t(images.channels));
   for (int64_t i = 0; i < n; ++i) {
-    const uint8_t *planes = images.sample(i);
-    for (size_t p = 0; p < plane; ++p)
-      for (size_t c = 0; c < size_t(images.channels); ++c)
-        interleaved[p * size_t(images.channels) + c] = planes[c * plane + p];
+    Image image = imageFromPlanes(images.sample(i), images.channels, images.height, images.width);
     std::string tag = "train_images/" + std::to_string(i) + "_label_" +
                       std::to_string(images.labels[size_t(i)]);
-    if (Status s = board->image(tag, interleaved.data(), images.width, images.height,
-                                images.channels, 0);
+    if (Status s = board->image(tag, image.pixels.data(), image.width, image.height,
+                                image.channels, 0);
         !s)
       return s;
   }

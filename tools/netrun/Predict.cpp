@@ -26,6 +26,7 @@
 #include <filesystem>
 #include <functional>
 #include <iomanip>
+#include <optional>
 #include <set>
 #include <sstream>
 #include <unistd.h>
@@ -36,11 +37,12 @@ namespace netc::runtime::cli {
 
 namespace {
 
-/// One image to predict: its file, and whether it came from a folder (then
-/// one that does not decode is skipped, as image folders skip them).
+/// One image to predict: its file and, for a file named on the command line,
+/// its image, decoded up front (a folder's files are decoded batch by batch,
+/// and one that does not decode is skipped, as image folders skip them).
 struct PredictInput {
   std::string path;
-  bool fromFolder = false;
+  std::optional<Image> decoded;
 };
 
 /// The images PATHS name: a file as given, a folder as every file under it
@@ -56,12 +58,13 @@ Result<std::vector<PredictInput>> predictInputs(const std::vector<std::string> &
       if (files.empty())
         return R::failure(path + ": folder has no files");
       for (std::string &f : files)
-        inputs.push_back({std::move(f), true});
+        inputs.push_back({std::move(f), std::nullopt});
       continue;
     }
-    if (Result<Image> image = decodeImage(path); !image)
+    Result<Image> image = decodeImage(path);
+    if (!image)
       return R::failure(image.error);
-    inputs.push_back({path, false});
+    inputs.push_back({path, std::move(*image)});
   }
   return R::success(std::move(inputs));
 }
@@ -149,10 +152,12 @@ int runPredict(const Options &o, DriverStreams &s) {
   while (next < images->size()) {
     std::vector<std::string> batchPaths;
     while (next < images->size() && batchPaths.size() < size_t(batch)) {
-      const PredictInput &in = (*images)[next++];
-      Result<Image> image = decodeImage(in.path);
+      PredictInput &in = (*images)[next++];
+      Result<Image> image = in.decoded ? Result<Image>::success(std::move(*in.decoded))
+                                       : decodeImage(in.path);
+      in.decoded.reset();
       if (!image) {
-        if (!in.fromFolder || o.strictImages)
+        if (o.strictImages)
           return fail(s, image.error);
         s.err << "netrun: warning: " << image.error << "; skipped\n";
         ++skipped;

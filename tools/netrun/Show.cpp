@@ -82,17 +82,15 @@ Image augmented(const Image &image, const AugmentConfig &config, uint64_t seed, 
   Random rng(deriveSeed(seed, kShowStream + 1, uint64_t(index) * kAugmentedVersions + version));
   TransformParams params = drawTransform(config, image.width, image.height, rng);
   AffineMap map = inverseMap(params, image.width, image.height);
-  int32_t channels = image.channels >= 3 ? 3 : 1;
-  size_t plane = size_t(image.width) * size_t(image.height);
-  std::vector<uint8_t> planes(plane * size_t(channels));
-  for (size_t i = 0; i < plane; ++i)
-    for (size_t c = 0; c < size_t(channels); ++c)
-      planes[c * plane + i] = image.pixels[i * size_t(image.channels) + c];
+  // Its CHW planes at its own size, as warpImage takes them.
+  const ImageGeometry geometry{image.channels >= 3 ? 3 : 1, image.height, image.width};
+  std::vector<uint8_t> planes = imageToPixels(image, geometry);
   std::vector<float> warped(planes.size());
-  warpImage(planes.data(), channels, image.height, image.width, map, config, warped.data());
+  warpImage(planes.data(), geometry.channels, image.height, image.width, map, config,
+            warped.data());
   for (size_t i = 0; i < planes.size(); ++i)
     planes[i] = uint8_t(std::clamp(std::lround(warped[i]), 0L, 255L));
-  return imageFromPlanes(planes.data(), channels, image.height, image.width);
+  return imageFromPlanes(planes.data(), geometry.channels, image.height, image.width);
 }
 
 } // namespace

@@ -52,6 +52,13 @@ std::vector<float> imageToInput(const Image &image, int32_t channels, int32_t he
                                 int32_t width, bool invert,
                                 const Normalization &normalization = Normalization());
 
+/// The interleaved image of CHW planes (what Samples and imageToPixels hold).
+Image imageFromPlanes(const uint8_t *planes, int32_t channels, int32_t height, int32_t width);
+
+/// `image` shrunk (area averaging) to fit `maxSide` at its aspect ratio; as
+/// it is when it fits. Grey stays grey, colour becomes RGB (alpha dropped).
+Image thumbnail(const Image &image, int maxSide);
+
 /// `pixels` (HWC, `channels` of 1 to 4) as the bytes of a PNG file.
 Result<std::string> encodePng(int32_t width, int32_t height, int32_t channels,
                               const uint8_t *pixels);

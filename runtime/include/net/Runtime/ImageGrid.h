@@ -49,13 +49,6 @@ struct ImageGridLayout {
   static ImageGridLayout of(int count, int columns = 0);
 };
 
-/// `image` shrunk (area averaging) to fit `maxSide` at its aspect ratio;
-/// as it is when it fits. Grey stays grey; alpha is dropped.
-Image thumbnail(const Image &image, int maxSide);
-
-/// The interleaved image of CHW planes (what Samples and imageToPixels hold).
-Image imageFromPlanes(const uint8_t *planes, int32_t channels, int32_t height, int32_t width);
-
 /// Writes `path` atomically: the tiles in rows of `columns` (0: a square
 /// grid), `title` above them. At most 400 tiles.
 Status renderImageGrid(const std::vector<GridTile> &tiles, const std::string &title,
