@@ -65,8 +65,7 @@ struct ConvShape {
       detail::conv2dGradInputChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   }
   static constexpr bool hasGradWeightChannels =
-      detail::channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <=
-      detail::kChannelStackFloats;
+      detail::ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>::groupChannels >= 1;
   static void gradWeightChannels(int n, const float *dy, const float *x, float *dw) {
     if constexpr (hasGradWeightChannels)
       detail::conv2dGradWeightChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
@@ -257,6 +256,25 @@ static_assert(takesChunkedChannels<512, 24, 3, 3, 1, 1, 5, 5>() &&
               takesChunkedChannels<320, 16, 3, 3, 2, 2, 5, 5>());
 TEST(Conv, DeepInputInChunks) { checkAgainstReference<DeepInput>(3, 22); }
 TEST(Conv, DeepStridedInChunks) { checkAgainstReference<DeepStrided>(3, 23); }
+// Where neither im2col + GEMM's patches nor one plane's grad_weight buffers
+// fit the stack (resnet50's 3x3 layers): grad_weight takes the plane in bands
+// of output rows and the input channels in groups, at stride 1 and 2, with a
+// shorter last band.
+using WidePlane = ConvShape<64, 62, 62, 16, 3, 3, 1, 1, 1, 1, 62, 62>;
+using WidePlaneStrided = ConvShape<128, 57, 57, 16, 3, 3, 2, 2, 1, 1, 29, 29>;
+template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
+constexpr bool takesBandedGradWeight() {
+  using namespace netc::kernels::detail;
+  using Channels = ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>;
+  using Plan = ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>;
+  return !Channels::gradWeight && !ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight &&
+         Channels::gradWeightInChunks && Plan::bandRows < OH && OH % Plan::bandRows != 0 &&
+         Plan::minGroups > 1;
+}
+static_assert(takesBandedGradWeight<64, 16, 3, 3, 1, 1, 62, 62>() &&
+              takesBandedGradWeight<128, 16, 3, 3, 2, 2, 29, 29>());
+TEST(Conv, GradWeightInBandsAndGroups) { checkAgainstReference<WidePlane>(2, 24); }
+TEST(Conv, StridedGradWeightInBandsAndGroups) { checkAgainstReference<WidePlaneStrided>(2, 25); }
 // More than one 64-column tile plus a partial vector, with a row tail of the
 // 6-row GEMM tile in both M = F and M = C*KH*KW.
 using TileTails = ConvShape<3, 9, 11, 13, 3, 3, 1, 1, 1, 1, 9, 10>;
@@ -348,4 +366,10 @@ template <class S> void checkChannelPathsThreadCountIndependent() {
 TEST(ConvDeterminism, ChannelPathsThreadCountIndependent) {
   checkChannelPathsThreadCountIndependent<LeNet3>();
   checkChannelPathsThreadCountIndependent<LeNet2>();
+}
+
+// grad_weight in bands and groups: one block, so the groups follow the thread
+// count above the two the stack needs.
+TEST(ConvDeterminism, BandedGradWeightThreadCountIndependent) {
+  checkChannelPathsThreadCountIndependent<WidePlane>();
 }

@@ -125,8 +125,7 @@ void benchConv(const char *name) {
   reportPaths(flops,
               bestSeconds([&] { detail::conv2dGradWeightDirect<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10),
               bestSeconds([&] { detail::conv2dGradWeightGemm<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10));
-  if constexpr (detail::channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <=
-                detail::kChannelStackFloats) {
+  if constexpr (detail::ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>::groupChannels >= 1) {
     detail::conv2dGradWeightChannels<ARGS>(nr, dy.data(), x.data(), dw.data());
     const double ec = maxRelErr(dw, dwr, ws);
     const double tc = bestSeconds(

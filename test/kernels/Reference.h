@@ -46,12 +46,17 @@ void conv2d_grad_input(int n, const float *dy, const float *w, float *dx) {
     for (int c = 0; c < C; ++c)
       for (int ih = 0; ih < H; ++ih)
         for (int iw = 0; iw < W; ++iw) {
+          // Every (oh, ow) whose window holds (ih, iw), in increasing order:
+          // kh = ih - oh*SH + PT decreases as oh increases.
           double s = 0;
           for (int f = 0; f < F; ++f)
-            for (int oh = 0; oh < OH; ++oh)
-              for (int ow = 0; ow < OW; ++ow) {
-                const int kh = ih - oh * SH + PT, kw = iw - ow * SW + PL;
-                if (kh < 0 || kh >= KH || kw < 0 || kw >= KW)
+            for (int kh = KH - 1; kh >= 0; --kh)
+              for (int kw = KW - 1; kw >= 0; --kw) {
+                const int ohS = ih + PT - kh, owS = iw + PL - kw;
+                if (ohS < 0 || owS < 0 || ohS % SH != 0 || owS % SW != 0)
+                  continue;
+                const int oh = ohS / SH, ow = owS / SW;
+                if (oh >= OH || ow >= OW)
                   continue;
                 s += double(dy[((std::size_t(i) * F + f) * OH + oh) * OW + ow]) *
                      w[((std::size_t(f) * C + c) * KH + kh) * KW + kw];

@@ -277,9 +277,14 @@ struct ConvUseChannels {
   /// layers on 256+ channels), the input channels taken in chunks beat the
   /// direct kernels by 10x-20x (docs/benchmarks.md, ResNet50's layers).
   static constexpr bool forwardInChunks = C * KH * KW >= 64 && fullLanes;
-  static constexpr bool gradWeight =
-      channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
-      KW <= kChannelTileMax && fullLanes;
+  using WeightPlan = ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>;
+  static constexpr bool gradWeight = WeightPlan::bandRows == OH &&
+                                     WeightPlan::groupChannels == C &&
+                                     KW <= kChannelTileMax && fullLanes;
+  /// Where neither the whole plane nor GEMM's patches fit (resnet50's 3x3
+  /// layers), the plane in bands and the input channels in groups.
+  static constexpr bool gradWeightInChunks =
+      WeightPlan::groupChannels >= 1 && KW <= kChannelTileMax && fullLanes;
   /// grad_input runs the forward engine on dy: its lanes are C's, and it is
   /// only ahead of im2col + GEMM on small planes (lenet5 conv3, 7x7: 1.15x;
   /// mnist_cnn conv2, 26x26: 0.6x, where the GEMM's columns are long).
@@ -328,6 +333,8 @@ void conv2d_grad_weight(int n, const float *NETC_RESTRICT dy,
     detail::conv2dGradWeightChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   else if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
     detail::conv2dGradWeightGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradWeightInChunks)
+    detail::conv2dGradWeightChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   else
     detail::conv2dGradWeightDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
 }

@@ -190,16 +190,17 @@ NETC_INLINE void channelBlock(const float *NETC_RESTRICT xpad, const float *NETC
                                                                   BANDS * RH, lanes, yBlock);
 }
 
-/// Input channels i0..i0+channels-1 of one sample, zero-padded: rows and
+/// Rows r0..r0+rows-1 of the zero-padded copy of input channels
+/// i0..i0+channels-1 of one sample, each channel's rows RP apart: rows and
 /// columns past the input (padding, or the bottom/right remainder a stride
 /// leaves unread) read zero.
-template <int HI, int WI, int HP, int WP, int PT, int PL>
-NETC_INLINE void padChannels(const float *NETC_RESTRICT xi, int i0, int channels,
-                             float *NETC_RESTRICT xpad) {
+template <int HI, int WI, int WP, int PT, int PL>
+NETC_INLINE void padChannelRows(const float *NETC_RESTRICT xi, int i0, int channels, int r0,
+                                int rows, int RP, float *NETC_RESTRICT xpad) {
   for (int c = 0; c < channels; ++c)
-    for (int r = 0; r < HP; ++r) {
-      const int ih = r - PT;
-      float *dst = xpad + (c * HP + r) * WP;
+    for (int r = 0; r < rows; ++r) {
+      const int ih = r0 + r - PT;
+      float *dst = xpad + (c * RP + r) * WP;
       for (int q = 0; q < WP; ++q) {
         const int iw = q - PL;
         dst[q] = ih >= 0 && ih < HI && iw >= 0 && iw < WI
@@ -207,6 +208,13 @@ NETC_INLINE void padChannels(const float *NETC_RESTRICT xi, int i0, int channels
                      : 0.f;
       }
     }
+}
+
+/// Whole padded planes (HP rows) of input channels i0..i0+channels-1.
+template <int HI, int WI, int HP, int WP, int PT, int PL>
+NETC_INLINE void padChannels(const float *NETC_RESTRICT xi, int i0, int channels,
+                             float *NETC_RESTRICT xpad) {
+  padChannelRows<HI, WI, WP, PT, PL>(xi, i0, channels, 0, HP, HP, xpad);
 }
 
 /// The weights of output block o0 (lanes channels) for input channels
@@ -354,11 +362,12 @@ void conv2dGradInputChannels(int n, const float *NETC_RESTRICT dy,
 }
 
 /// grad_weight: the RC x KW accumulators of channels c..c+RC-1 (of the
-/// padded group copy) at kernel row kh, over every output position of one
-/// sample: acc[r][kw] += dy[p] * x[c + r, oh*SH + kh, ow*SW + kw].
-template <int RC, int KW, int SH, int SW, int HP, int WP, int OH, int OW>
+/// padded copy of a band of input rows, channels RP rows apart) at kernel row
+/// kh, over the ROWS output rows of the band:
+/// acc[r][kw] += dy[p] * x[c + r, oh*SH + kh, ow*SW + kw].
+template <int RC, int KW, int SH, int SW, int WP, int OW, int ROWS>
 NETC_INLINE void channelWeightTile(const float *NETC_RESTRICT dyT,
-                                   const float *NETC_RESTRICT xpad, int c, int kh,
+                                   const float *NETC_RESTRICT xpad, int RP, int c, int kh,
                                    float *NETC_RESTRICT accKh) {
   float acc[RC][KW][kChannelLanes];
   for (int r = 0; r < RC; ++r)
@@ -366,13 +375,14 @@ NETC_INLINE void channelWeightTile(const float *NETC_RESTRICT dyT,
 #pragma omp simd
       for (int l = 0; l < kChannelLanes; ++l)
         acc[r][kw][l] = accKh[((c + r) * KW + kw) * kChannelLanes + l];
-  for (int oh = 0; oh < OH; ++oh)
+  const std::ptrdiff_t plane = std::ptrdiff_t(RP) * WP;
+  for (int oh = 0; oh < ROWS; ++oh)
     for (int ow = 0; ow < OW; ++ow) {
       const float *dyv = dyT + (oh * OW + ow) * kChannelLanes;
-      const float *base = xpad + (c * HP + oh * SH + kh) * WP + ow * SW;
+      const float *base = xpad + c * plane + (oh * SH + kh) * WP + ow * SW;
       for (int r = 0; r < RC; ++r)
         for (int kw = 0; kw < KW; ++kw) {
-          const float v = base[r * HP * WP + kw];
+          const float v = base[r * plane + kw];
 #pragma omp simd
           for (int l = 0; l < kChannelLanes; ++l)
             acc[r][kw][l] += v * dyv[l];
@@ -389,36 +399,64 @@ NETC_INLINE void channelWeightTile(const float *NETC_RESTRICT dyT,
 /// kChannelTileMax accumulators hold.
 constexpr int channelWeightTileRows(int kw) { return max(1, kChannelTileMax / kw); }
 
-/// Floats of grad_weight's stack buffers: the accumulators of every weight of
-/// one block of 16 output channels, a padded sample and the block's dy.
-template <int C, int KH, int KW, int SH, int SW, int OH, int OW>
-constexpr std::int64_t channelWeightStackFloats() {
-  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
-  return std::int64_t(KH) * C * KW * kChannelLanes + std::int64_t(C) * P::HP * P::WP +
-         std::int64_t(OH) * OW * kChannelLanes;
-}
+/// How grad_weight cuts its work to fit the stack budget: a task's buffers are
+/// the accumulators of its group of at most `groupChannels` input channels
+/// (KH*KW vectors each), the padded input rows of one band of `bandRows`
+/// output rows for those channels, and the band's dy as position-major
+/// vectors. The whole plane and every channel when they fit (every MNIST
+/// layer); otherwise bands of a quarter of the budget's dy (resnet50's 56x56:
+/// 11 rows) and as many channels as the rest holds.
+template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ChannelWeightPlan {
+  static constexpr int WP = (OW - 1) * SW + KW;
+  static constexpr int padRows(int rows) { return (rows - 1) * SH + KH; }
+  static constexpr std::int64_t perChannel(int rows) {
+    return std::int64_t(KH) * KW * kChannelLanes + std::int64_t(padRows(rows)) * WP;
+  }
+  static constexpr std::int64_t dyFloats(int rows) {
+    return std::int64_t(rows) * OW * kChannelLanes;
+  }
+  static constexpr int bandRows = [] {
+    if (dyFloats(OH) + C * perChannel(OH) <= kChannelStackFloats)
+      return OH;
+    int rows = 1;
+    while (rows < OH && dyFloats(rows + 1) <= kChannelStackFloats / 4)
+      ++rows;
+    return rows;
+  }();
+  static constexpr int groupChannels = [] {
+    const std::int64_t room = kChannelStackFloats - dyFloats(bandRows);
+    return room <= 0 ? 0 : int(room / perChannel(bandRows) < C ? room / perChannel(bandRows) : C);
+  }();
+  /// Groups the budget needs; more when there are fewer blocks than threads.
+  static constexpr int minGroups = groupChannels > 0 ? ceilDiv(C, groupChannels) : 0;
+  static constexpr int RP = padRows(bandRows);
+};
 
 /// dw [F,C,KH,KW] = sum over the batch of dy (x) x, vectorised over 16 output
 /// channels. Tasks are (channel block, input-channel group) pairs, each owning
-/// its weights and summing them over the samples, then the positions, in
-/// order: dw does not depend on the thread count (the groups only split the
-/// work when there are fewer blocks than threads).
+/// its weights and summing them over the samples, the bands and the positions
+/// in order: dw does not depend on the thread count or on the grouping.
+/// Per sample and band a task transposes its block's dy to position-major
+/// vectors and pads its group's input rows, then a register tile of a few
+/// input channels x KW taps accumulates dy vectors times broadcast inputs
+/// over the band's positions, kernel row by kernel row.
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
                               const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
-  using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
-  constexpr int HP = P::HP, WP = P::WP, PLANE = OH * OW;
+  using Plan = ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>;
+  constexpr int WP = Plan::WP, RP = Plan::RP, BR = Plan::bandRows, CG = Plan::groupChannels;
+  constexpr int PLANE = OH * OW;
   constexpr int FB = ceilDiv(F, kChannelLanes);
   constexpr int RC = min(C, channelWeightTileRows(KW));
-  static_assert(channelWeightStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats,
-                "grad_weight's accumulators and buffers exceed the stack budget");
+  static_assert(CG >= 1, "one input channel's grad_weight buffers exceed the stack budget");
 #ifdef _OPENMP
   const int threads = omp_get_max_threads();
 #else
   const int threads = 1;
 #endif
-  const int groups = FB >= threads ? 1 : min(C, (threads + FB - 1) / FB);
+  const int groups =
+      FB >= threads ? Plan::minGroups : max(Plan::minGroups, min(C, ceilDiv(threads, FB)));
   const int tasks = FB * groups;
   const bool parallel =
       tasks > 1 && std::int64_t(n) * F * PLANE * C * KH * KW > kParallelThreshold;
@@ -427,26 +465,35 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
     const int fb = task / groups, group = task % groups;
     const int f0 = fb * kChannelLanes, lanes = min(kChannelLanes, F - f0);
     const int c0 = C * group / groups, c1 = C * (group + 1) / groups, cs = c1 - c0;
-    alignas(64) float acc[KH * C * KW * kChannelLanes];
-    alignas(64) float xpad[C * HP * WP];
-    alignas(64) float dyT[PLANE * kChannelLanes];
+    alignas(64) float acc[KH * CG * KW * kChannelLanes];
+    alignas(64) float xpad[CG * RP * WP];
+    alignas(64) float dyT[BR * OW * kChannelLanes];
     for (int k = 0; k < KH * cs * KW * kChannelLanes; ++k)
       acc[k] = 0.f;
     for (int i = 0; i < n; ++i) {
-      // The block's dy, position-major; lanes past F read zero.
       const float *dyi = dy + (std::size_t(i) * F + f0) * PLANE;
-      for (int p = 0; p < PLANE; ++p)
-        for (int l = 0; l < kChannelLanes; ++l)
-          dyT[p * kChannelLanes + l] = l < lanes ? dyi[l * PLANE + p] : 0.f;
-      padChannels<H, W, HP, WP, PT, PL>(x + std::size_t(i) * C * H * W, c0, cs, xpad);
-      for (int kh = 0; kh < KH; ++kh) {
-        float *accKh = acc + kh * cs * KW * kChannelLanes;
-        int c = 0;
-        for (; c + RC <= cs; c += RC)
-          channelWeightTile<RC, KW, SH, SW, HP, WP, OH, OW>(dyT, xpad, c, kh, accKh);
-        for (; c < cs; ++c)
-          channelWeightTile<1, KW, SH, SW, HP, WP, OH, OW>(dyT, xpad, c, kh, accKh);
-      }
+      // Every band but the last has BR rows: both counts are compile-time.
+      auto band = [&](int oh0, auto rowsConstant) {
+        constexpr int ROWS = decltype(rowsConstant)::value;
+        // The band's dy, position-major; lanes past F read zero.
+        for (int p = 0; p < ROWS * OW; ++p)
+          for (int l = 0; l < kChannelLanes; ++l)
+            dyT[p * kChannelLanes + l] = l < lanes ? dyi[l * PLANE + oh0 * OW + p] : 0.f;
+        padChannelRows<H, W, WP, PT, PL>(x + std::size_t(i) * C * H * W, c0, cs, oh0 * SH,
+                                         Plan::padRows(ROWS), RP, xpad);
+        for (int kh = 0; kh < KH; ++kh) {
+          float *accKh = acc + kh * cs * KW * kChannelLanes;
+          int c = 0;
+          for (; c + RC <= cs; c += RC)
+            channelWeightTile<RC, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c, kh, accKh);
+          for (; c < cs; ++c)
+            channelWeightTile<1, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c, kh, accKh);
+        }
+      };
+      for (int b = 0; b < OH / BR; ++b)
+        band(b * BR, std::integral_constant<int, BR>{});
+      if constexpr (OH % BR > 0)
+        band(OH / BR * BR, std::integral_constant<int, OH % BR>{});
     }
     for (int l = 0; l < lanes; ++l)
       for (int c = 0; c < cs; ++c)
