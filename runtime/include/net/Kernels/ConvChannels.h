@@ -201,11 +201,11 @@ NETC_INLINE void padChannelRows(const float *NETC_RESTRICT xi, int i0, int chann
     for (int r = 0; r < rows; ++r) {
       const int ih = r0 + r - PT;
       float *dst = xpad + (c * RP + r) * WP;
-      for (int q = 0; q < WP; ++q) {
-        const int iw = q - PL;
-        dst[q] = ih >= 0 && ih < HI && iw >= 0 && iw < WI
-                     ? xi[(std::size_t(i0 + c) * HI + ih) * WI + iw]
-                     : 0.f;
+      if (ih >= 0 && ih < HI) {
+        padRow<WP, WI, PL>(dst, xi + (std::size_t(i0 + c) * HI + ih) * WI);
+      } else {
+        for (int q = 0; q < WP; ++q)
+          dst[q] = 0.f;
       }
     }
 }
@@ -395,6 +395,19 @@ NETC_INLINE void channelWeightTile(const float *NETC_RESTRICT dyT,
         accKh[((c + r) * KW + kw) * kChannelLanes + l] = acc[r][kw][l];
 }
 
+/// channelWeightTile for `rest` (< RC) channels, the count made compile-time.
+template <int R, int KW, int SH, int SW, int WP, int OW, int ROWS>
+NETC_INLINE void channelWeightRest(int rest, const float *NETC_RESTRICT dyT,
+                                   const float *NETC_RESTRICT xpad, int RP, int c, int kh,
+                                   float *NETC_RESTRICT accKh) {
+  if constexpr (R > 0) {
+    if (rest == R)
+      channelWeightTile<R, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c, kh, accKh);
+    else
+      channelWeightRest<R - 1, KW, SH, SW, WP, OW, ROWS>(rest, dyT, xpad, RP, c, kh, accKh);
+  }
+}
+
 /// Channels of one grad_weight register tile: as many whole kernel rows as
 /// kChannelTileMax accumulators hold.
 constexpr int channelWeightTileRows(int kw) { return max(1, kChannelTileMax / kw); }
@@ -486,8 +499,10 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
           int c = 0;
           for (; c + RC <= cs; c += RC)
             channelWeightTile<RC, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c, kh, accKh);
-          for (; c < cs; ++c)
-            channelWeightTile<1, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c, kh, accKh);
+          // The rest in one tile of cs - c channels, not one by one: a
+          // single channel's KW accumulators cannot hide the FMA latency.
+          channelWeightRest<RC - 1, KW, SH, SW, WP, OW, ROWS>(cs - c, dyT, xpad, RP, c, kh,
+                                                              accKh);
         }
       };
       for (int b = 0; b < OH / BR; ++b)
