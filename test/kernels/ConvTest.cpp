@@ -333,6 +333,29 @@ TEST(ConvDeterminism, GemmPathsThreadCountIndependent) {
   omp_set_num_threads(threads);
 }
 
+// At batch 1 the GEMM forward splits its chunks of output rows over threads
+// (mnist_cnn conv2: 24 rows in several chunks): the same bits for 1, 2 and 3.
+TEST(ConvDeterminism, GemmForwardSplitsRowsAtBatchOne) {
+  using S = Mnist2;
+  static_assert(netc::kernels::detail::ConvGemmPlan<32, 3, 3, 1, 1, 24, 24>::fwdRows < 24);
+  const auto x = randomVec(S::xs, 43), w = randomVec(S::ws, 44);
+  std::vector<float> yr(S::ys);
+  S::forwardRef(1, x.data(), w.data(), yr.data());
+  const int threads = omp_get_max_threads();
+  std::vector<float> y0;
+  for (int t : {1, 2, 3}) {
+    omp_set_num_threads(t);
+    std::vector<float> y(S::ys, 123.f);
+    S::forwardGemm(1, x.data(), w.data(), y.data());
+    EXPECT_TRUE(allClose(y, yr, 1e-5, S::tol(S::fwdTerms))) << t << " threads";
+    if (t == 1)
+      y0 = y;
+    else
+      EXPECT_TRUE(bitEqual(y0, y)) << t << " threads";
+  }
+  omp_set_num_threads(threads);
+}
+
 // The output-channel paths split (sample, channel block) pairs over threads
 // (grad_input of LeNet3, 120 channels in two chunks: blocks and sample
 // ranges), and grad_weight also splits the input channels when there are

@@ -9,8 +9,8 @@
 // The patch matrices are built a chunk of output rows at a time in a stack
 // buffer of at most kConvGemmStackFloats floats (160 KiB) per thread, its rows
 // padded to a multiple of 16 floats; a shape whose chunk of one output row
-// does not fit takes the direct path. Forward and grad_input are parallel over
-// samples; grad_weight gives each thread a fixed range of CKK columns (whole
+// does not fit takes the direct path. The forward is parallel over (sample,
+// chunk of output rows) pairs, grad_input over samples; grad_weight gives each thread a fixed range of CKK columns (whole
 // vectors of 16) of dw and builds only those columns of cols_i^T, summing over
 // (sample, position) in increasing order, so dw is the same for any thread
 // count.
@@ -170,7 +170,11 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::fwdRows;
   static_assert(R > 0, "one output row of patches exceeds the stack budget");
   constexpr int NP = roundUpLanes(R * OW);
-#pragma omp parallel if (n > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold)
+  // Tasks are (sample, chunk of R output rows) pairs, each writing its own
+  // outputs: batch 1 still uses every thread.
+  constexpr int CHUNKS = ceilDiv(OH, R);
+  const std::int64_t tasks = std::int64_t(n) * CHUNKS;
+#pragma omp parallel if (tasks > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold)
   {
     alignas(64) float cols[CKK * NP];
     // Lanes past the chunk only reach lanes never stored: zero them once so
@@ -179,14 +183,13 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
       for (int j = R * OW; j < NP; ++j)
         cols[k * NP + j] = 0.f;
 #pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
+    for (std::int64_t task = 0; task < tasks; ++task) {
+      const int i = int(task / CHUNKS), oh0 = int(task % CHUNKS) * R;
+      const int rows = min(R, OH - oh0);
       const float *xi = x + std::size_t(i) * C * H * W;
       float *yi = y + std::size_t(i) * F * P;
-      for (int oh0 = 0; oh0 < OH; oh0 += R) {
-        const int rows = min(R, OH - oh0);
-        im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP);
-        gemm<F>(CKK, w, CKK, 1, cols, NP, yi + oh0 * OW, P, false, 0, rows * OW);
-      }
+      im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP);
+      gemm<F>(CKK, w, CKK, 1, cols, NP, yi + oh0 * OW, P, false, 0, rows * OW);
     }
   }
 }

@@ -211,6 +211,11 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
       // y is the buffer: conv into it, then bias + activation in place.
       float *yb = y + std::size_t(i0) * F * P;
       conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, yb);
+      // Parallel over planes when this block runs outside a region (batch 1,
+      // where one thread would otherwise run the whole epilogue).
+      const bool planesInParallel = !(par && blocks > 1) &&
+                                    std::int64_t(cnt) * F * P > detail::kParallelThreshold;
+#pragma omp parallel for schedule(static) if (planesInParallel)
       for (int k = 0; k < cnt * F; ++k) {
         float *a = yb + std::size_t(k) * P;
         if constexpr (ACT != kActNone || BIAS)
