@@ -172,4 +172,86 @@ TEST(BatchNormTraining, LearnsAndUpdatesRunningStatistics) {
   EXPECT_GE(accuracy, 0.90) << "accuracy on the running statistics " << accuracy;
 }
 
+/// Fills every parameter of `net` from `gen`: batch-norm scales and
+/// variances in [0.5, 1.5], everything else in +-0.3.
+void randomParameters(Instance &net, std::mt19937 &gen) {
+  const netc_model_info &info = net.info();
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    const std::string name = info.params[i].name;
+    const bool positive = name.find("gamma") != std::string::npos ||
+                          name.find("variance") != std::string::npos;
+    std::uniform_real_distribution<float> dist(positive ? 0.5f : -0.3f, positive ? 1.5f : 0.3f);
+    float *p = net.param(i);
+    for (int64_t j = 0; j < info.params[i].size; ++j)
+      p[j] = dist(gen);
+  }
+}
+
+void copyParameters(Instance &from, Instance &to) {
+  const netc_model_info &info = from.info();
+  for (int32_t i = 0; i < info.num_params; ++i)
+    std::copy_n(from.param(i), info.params[i].size, to.param(i));
+}
+
+// The CPU path keeps each batch norm folded into its convolution between
+// inference calls (net/Runtime/ModelInstance.h: folds_valid). An instance
+// that has run forward must still answer exactly as a fresh instance with
+// the same parameters after a parameter was written through netc_param_data,
+// and after a training step that moved the weights and running statistics;
+// and a repeated call must answer the same.
+TEST(FoldCache, FollowsEveryParameterChange) {
+  auto cached = open(NETC_SMALL_RESNET_TRAINED_SO);
+  ASSERT_TRUE(cached);
+  const netc_model_info &info = cached->info();
+  std::mt19937 gen(11);
+  randomParameters(*cached, gen);
+  std::vector<float> x(kBatch * 784);
+  std::vector<int32_t> labels(kBatch);
+  std::uniform_real_distribution<float> pixel(0.f, 1.f);
+  for (float &v : x)
+    v = pixel(gen);
+  for (int i = 0; i < kBatch; ++i)
+    labels[i] = i % 10;
+
+  std::vector<float> first(kBatch * 10), again(kBatch * 10), fresh(kBatch * 10);
+  auto freshAnswer = [&] {
+    auto other = open(NETC_SMALL_RESNET_TRAINED_SO);
+    copyParameters(*cached, *other);
+    EXPECT_TRUE(other->forward(x.data(), kBatch, fresh.data()).ok());
+  };
+  ASSERT_TRUE(cached->forward(x.data(), kBatch, first.data()).ok());
+  ASSERT_TRUE(cached->forward(x.data(), kBatch, again.data()).ok());
+  EXPECT_EQ(first, again);
+
+  // Every batch-norm parameter written through the pointer.
+  int written = 0;
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    const std::string name = info.params[i].name;
+    if (name.find("batch_norm") == std::string::npos)
+      continue;
+    float *p = cached->param(i);
+    for (int64_t j = 0; j < info.params[i].size; ++j)
+      p[j] *= 1.25f;
+    ++written;
+  }
+  ASSERT_GT(written, 0) << "no batch-norm parameter found by name";
+  ASSERT_TRUE(cached->forward(x.data(), kBatch, again.data()).ok());
+  freshAnswer();
+  EXPECT_EQ(again, fresh) << "forward after writing the batch norms";
+  EXPECT_NE(again, first);
+
+  // A training step, then forward with no parameter access in between
+  // (freshAnswer read the parameters: a forward first makes the cache
+  // current again).
+  ASSERT_TRUE(cached->forward(x.data(), kBatch, again.data()).ok());
+  float loss = 0;
+  int32_t correct = 0;
+  ASSERT_TRUE(cached->trainStep(x.data(), labels.data(), kBatch, 1, loss, correct).ok());
+  std::vector<float> trained(kBatch * 10);
+  ASSERT_TRUE(cached->forward(x.data(), kBatch, trained.data()).ok());
+  freshAnswer();
+  EXPECT_EQ(trained, fresh) << "forward after a training step";
+  EXPECT_NE(trained, again);
+}
+
 } // namespace

@@ -52,7 +52,7 @@ const int64_t kStateOffsets[] = {0};
 
 struct NetcCompiledModel {
   static constexpr int64_t kArenaPerSample = 8, kArenaFixed = 4;
-  static constexpr int64_t kParamFloats = 20, kStateFloats = 3;
+  static constexpr int64_t kParamFloats = 20, kStateFloats = 3, kFoldedFloats = 5;
   static constexpr int64_t kInputSize = kSampleSize, kInputPlanes = kPlanes;
   static constexpr bool kHasTrain = true, kHasBase = false;
   static constexpr const netc_model_info *kInfo = &kModel;
@@ -85,7 +85,7 @@ struct NetcCompiledModel {
 /// it lacks are never named.
 struct NoStepsModel {
   static constexpr int64_t kArenaPerSample = 8, kArenaFixed = 0;
-  static constexpr int64_t kParamFloats = 1, kStateFloats = 0;
+  static constexpr int64_t kParamFloats = 1, kStateFloats = 0, kFoldedFloats = 0;
   static constexpr int64_t kInputSize = kSampleSize, kInputPlanes = kPlanes;
   static constexpr bool kHasTrain = false, kHasBase = false;
   static constexpr const netc_model_info *kInfo = &kModel;
@@ -130,7 +130,7 @@ TEST(ModelImpl, CreateAllocatesZeroedAlignedBuffers) {
   EXPECT_EQ(netc_model(), &kModel);
   EXPECT_EQ(m.I->batch, 4);
   EXPECT_FLOAT_EQ(m.I->learning_rate, 0.05f);
-  for (float *p : {m.I->params, m.I->state, m.I->arena}) {
+  for (float *p : {m.I->params, m.I->state, m.I->arena, m.I->folded}) {
     ASSERT_NE(p, nullptr);
     EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
   }
@@ -154,6 +154,23 @@ TEST(ModelImpl, ParamAndStateDataFollowTheOffsets) {
   netc_set_learning_rate(m.I, 0.25f);
   EXPECT_EQ(m.I->learning_rate, 0.25f);
   EXPECT_STREQ(netc_last_error(nullptr), "no instance");
+}
+
+// The fold cache is stale from the start, and again whenever the caller
+// may have written a parameter or a slot (the generated training steps clear
+// it themselves: test/codegen).
+TEST(ModelImpl, ParamAndStateDataMakeTheFoldCacheStale) {
+  Instance m(2);
+  ASSERT_NE(m.I, nullptr);
+  EXPECT_EQ(m.I->folds_valid, 0u);
+  m.I->folds_valid = 3;
+  ASSERT_NE(netc_param_data(m.I, 1), nullptr);
+  EXPECT_EQ(m.I->folds_valid, 0u);
+  m.I->folds_valid = 3;
+  EXPECT_EQ(netc_param_data(m.I, 2), nullptr); // out of range: nothing handed out
+  EXPECT_EQ(m.I->folds_valid, 3u);
+  ASSERT_NE(netc_state_data(m.I, 0), nullptr);
+  EXPECT_EQ(m.I->folds_valid, 0u);
 }
 
 TEST(ModelImpl, BatchCallsCheckTheirArguments) {

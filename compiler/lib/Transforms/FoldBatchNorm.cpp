@@ -4,9 +4,9 @@
 // convolution it folds into the convolution's weight and bias, so the
 // activations are read and written once instead of twice. Only @forward, the
 // inference entry point, is rewritten: the training step keeps the batch norm
-// it differentiates. The folded weight is computed at each call from the
-// parameters as they are (net.fold_batch_norm), so new weights need no
-// recompilation.
+// it differentiates. The folded weight is computed from the parameters as
+// they are (net.fold_batch_norm), so new weights need no recompilation; the
+// C++ emitter keeps it between calls until they may have changed.
 //
 //===----------------------------------------------------------------------===//
 

@@ -112,6 +112,32 @@ std::optional<int64_t> StepEmitter::fixedOffset(Value v) {
   return slots[3 * k + 1];
 }
 
+LogicalResult StepEmitter::emitCachedFold(FoldBatchNormOp fold) {
+  auto w = shapeOf(fold.getWeight());
+  const int64_t filters = w[0], perFilter = w[1] * w[2] * w[3];
+  std::string args = ref(fold.getWeight()) + ", " +
+                     (fold.getBias() ? ref(fold.getBias()) : "nullptr") + ", " +
+                     ref(fold.getGamma()) + ", " + ref(fold.getBeta()) + ", " +
+                     ref(fold.getMean()) + ", " + ref(fold.getVariance()) + ", " +
+                     floatLiteral(fold.getEpsilon());
+  auto [place, inserted] = foldPlaces.try_emplace(args, foldedFloats, 0);
+  if (inserted) {
+    foldedFloats += alignUp(filters * perFilter);
+    place->second.second = foldedFloats;
+    foldedFloats += alignUp(filters);
+  }
+  std::string weight = "v" + std::to_string(counter++), bias = "v" + std::to_string(counter++);
+  names[fold.getFoldedWeight()] = weight;
+  names[fold.getFoldedBias()] = bias;
+  os << "  float *const " << weight << " = I->folded + " << place->second.first << ";\n"
+     << "  float *const " << bias << " = I->folded + " << place->second.second << ";\n"
+     << "  if (!(I->folds_valid & " << foldBit << "u))\n"
+     << "    k::fold_batch_norm" << targs({filters, perFilter}) << "(" << args << ", " << weight
+     << ", " << bias << ");\n";
+  functionFolds = true;
+  return success();
+}
+
 // One TypeSwitch case per op, read as the op-to-kernel table: kept whole so that the
 // mapping sits in one place.
 LogicalResult StepEmitter::emitOp(Operation *op) {
@@ -124,6 +150,10 @@ LogicalResult StepEmitter::emitOp(Operation *op) {
     names[op->getResult(0)] = ref(op->getOperand(0));
     return success();
   }
+  if (auto fold = dyn_cast<FoldBatchNormOp>(op);
+      fold && foldBit && cachesFoldedWeights() &&
+      llvm::all_of(op->getOperands(), [](Value v) { return v.getDefiningOp<ParamOp>(); }))
+    return emitCachedFold(fold);
   // Name each result and point it at its slot: (section, offset, size)
   // triples in result order.
   auto slots = op->getAttrOfType<DenseI64ArrayAttr>("net.slot");

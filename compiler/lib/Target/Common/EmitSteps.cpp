@@ -31,12 +31,20 @@ LogicalResult StepEmitter::emitFunction(func::FuncOp func) {
     os << "  float *const S = I->state;\n";
   os << "  (void)A; (void)F; (void)P;\n";
   emitTargetLocals(kind);
+  // The fold cache: each inference function its bit; a training step may
+  // change every parameter it folds.
+  foldBit = name == "forward" ? 1u : name == "base_forward" ? 2u : 0u;
+  functionFolds = false;
+  if (kind == StepKind::Train && cachesFoldedWeights())
+    os << "  I->folds_valid = 0;\n";
   names[func.getArgument(0)] = "in0";
   if (func.getNumArguments() > 1)
     names[func.getArgument(1)] = "labels";
 
   for (Operation &op : func.getBody().front()) {
     if (auto ret = dyn_cast<func::ReturnOp>(op)) {
+      if (functionFolds)
+        os << "  I->folds_valid |= " << foldBit << "u;\n";
       if (kind == StepKind::Forward)
         emitForwardResult(ret.getOperand(0));
       else

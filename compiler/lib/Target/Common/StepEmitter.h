@@ -117,6 +117,14 @@ protected:
   virtual StringRef dropoutSeed() const = 0;
   virtual StringRef learningRate() const = 0;
   virtual StringRef adamStepArgument() const = 0;
+  /// Whether the instance keeps batch norms folded into their convolutions
+  /// between inference calls (I->folded, valid while bit f of
+  /// I->folds_valid is set for step function f), instead of folding them at
+  /// every call.
+  virtual bool cachesFoldedWeights() const { return false; }
+  /// A fold of parameters only, placed in the instance's fold cache and run
+  /// only when the cache is stale (cachesFoldedWeights).
+  LogicalResult emitCachedFold(FoldBatchNormOp fold);
 
   /// Values of one input sample (@forward's first argument).
   int64_t inputSize() {
@@ -148,6 +156,14 @@ protected:
   std::string featureLayer;
   SmallVector<int64_t, 3> featureShape;
   int counter = 0;
+  /// The fold cache: each distinct fold's (weight, bias) offsets in
+  /// I->folded, by its call's arguments, so that @forward and @base_forward
+  /// share a fold of the same parameters; its size; the folds_valid bit of
+  /// the function being emitted, and whether it cached any fold.
+  llvm::StringMap<std::pair<int64_t, int64_t>> foldPlaces;
+  int64_t foldedFloats = 0;
+  unsigned foldBit = 0;
+  bool functionFolds = false;
 };
 
 } // namespace mlir::net::target

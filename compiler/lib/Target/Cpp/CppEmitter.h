@@ -44,6 +44,7 @@ private:
   StringRef dropoutSeed() const override { return "seed"; }
   StringRef learningRate() const override { return "I->learning_rate"; }
   StringRef adamStepArgument() const override { return ", t"; }
+  bool cachesFoldedWeights() const override { return true; }
 
   LayerTable table;
 };

@@ -71,6 +71,8 @@ void CppEmitter::emitModelTraits() {
      << "  static constexpr int64_t kArenaFixed = " << arenaFixed << ";\n"
      << "  static constexpr int64_t kParamFloats = " << paramFloats << ";\n"
      << "  static constexpr int64_t kStateFloats = " << stateFloats << ";\n"
+     << "  // Batch norms folded into their convolutions, kept between calls.\n"
+     << "  static constexpr int64_t kFoldedFloats = " << foldedFloats << ";\n"
      << "  // Values of one input sample, in kInputPlanes planes (the channels).\n"
      << "  static constexpr int64_t kInputSize = " << inputSize() << ";\n"
      << "  static constexpr int64_t kInputPlanes = " << inputPlanes() << ";\n"

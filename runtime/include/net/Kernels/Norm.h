@@ -145,9 +145,10 @@ void batch_norm_train_grad(int n, const float *dy, const float *x, const float *
 // fold_batch_norm: the weight [F][K] (K = C*KH*KW) and bias of a convolution
 // with the inference batch norm after it folded in: s = gamma/sqrt(var+eps),
 // w' = w*s per output channel, b' = (b - mean)*s + beta (b = 0 when null).
-// Run at each inference call: F*K multiplies, next to the conv's n*F*K*OH*OW,
-// but a pass over the weights through memory (resnet50's 94 MB at every
-// batch-1 call): parallel over output channels.
+// F*K multiplies, next to the conv's n*F*K*OH*OW, but a pass over the
+// weights through memory (resnet50's 94 MB): parallel over output channels.
+// The CPU path runs it when the parameters may have changed, the CUDA path
+// at each inference call.
 template <int F, int K>
 void fold_batch_norm(const float *w, const float *b, const float *gamma, const float *beta,
                      const float *mean, const float *var, float eps, float *w_out,

@@ -9,6 +9,7 @@
 //   struct NetcCompiledModel {
 //     static constexpr int64_t kArenaPerSample, kArenaFixed;  // arena floats
 //     static constexpr int64_t kParamFloats, kStateFloats;
+//     static constexpr int64_t kFoldedFloats;                 // CPU fold cache
 //     static constexpr int64_t kInputSize, kInputPlanes;      // one sample
 //     static constexpr bool kHasTrain, kHasBase;
 //     static constexpr const netc_model_info *kInfo;
@@ -154,7 +155,9 @@ template <class M> struct ModelAbi {
     // On the GPU the arena is the device's; params and state are its host mirror.
     const int64_t arenaFloats = M::kArenaPerSample * int64_t(batch) + M::kArenaFixed;
     I->arena = onCpu ? allocateFloats(arenaFloats) : nullptr;
-    if (!I->params || !I->state || (onCpu && !I->arena)) {
+    I->folded = onCpu && M::kFoldedFloats > 0 ? allocateFloats(M::kFoldedFloats) : nullptr;
+    if (!I->params || !I->state || (onCpu && !I->arena) ||
+        (onCpu && M::kFoldedFloats > 0 && !I->folded)) {
       destroy(I);
       return fail("cannot allocate " + std::to_string(arenaFloats * 4 >> 20) +
                   " MiB for the activations of batch " + std::to_string(batch));
@@ -182,6 +185,7 @@ template <class M> struct ModelAbi {
     std::free(I->params);
     std::free(I->state);
     std::free(I->arena);
+    std::free(I->folded);
     std::free(I->gathered);
     std::free(I->gathered_labels);
     delete I;
@@ -194,6 +198,7 @@ template <class M> struct ModelAbi {
     if (I->cuda && !hostMirror(I))
       return nullptr;
 #endif
+    I->folds_valid = 0; // the caller may write through the pointer
     return I->params + M::kParamOffsets[index];
   }
 
@@ -204,6 +209,7 @@ template <class M> struct ModelAbi {
     if (I->cuda && !hostMirror(I))
       return nullptr;
 #endif
+    I->folds_valid = 0;
     return I->state + M::kStateOffsets[index];
   }
 

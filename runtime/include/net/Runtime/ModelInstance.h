@@ -33,6 +33,12 @@ struct netc_instance {
   float *params = nullptr;
   float *state = nullptr;
   float *arena = nullptr;
+  // The CPU path's batch-norm weights folded into their convolutions,
+  // computed by the first inference call after the parameters may have
+  // changed; bit f of folds_valid says step function f's are current
+  // (cleared by netc_param_data, netc_state_data and every training step).
+  float *folded = nullptr;
+  uint32_t folds_valid = 0;
   std::string error;
   // NETC_DEVICE_CUDA: the device's instance; params and state are then its
   // host mirror, synchronised lazily (ModelImpl.h: deviceReady, hostMirror).
