@@ -70,6 +70,15 @@ struct ConvShape {
     if constexpr (hasGradWeightChannels)
       detail::conv2dGradWeightChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   }
+  /// The rows path (few input channels), where it compiles: stride 1 along
+  /// the width and its buffers within the stack budget.
+  static constexpr bool hasGradWeightRows =
+      SW == 1 && detail::RowWeightPlan<C, KH, KW, SH, OH, OW>::stackFloats <=
+                     detail::kConvStackFloats;
+  static void gradWeightRows(int n, const float *dy, const float *x, float *dw) {
+    if constexpr (hasGradWeightRows)
+      detail::conv2dGradWeightRows<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  }
   static void gradInputDirect(int n, const float *dy, const float *w, float *dx) {
     detail::conv2dGradInputDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   }
@@ -151,15 +160,18 @@ void checkEveryPath(int n, const std::vector<float> &x, const std::vector<float>
                                         : "channels")
         << " conv2d_grad_input";
   }
-  for (auto gw : {&S::gradWeightDirect, &S::gradWeightGemm, &S::gradWeightChannels}) {
-    if (gw == &S::gradWeightChannels && !S::hasGradWeightChannels)
+  for (auto gw : {&S::gradWeightDirect, &S::gradWeightGemm, &S::gradWeightChannels,
+                  &S::gradWeightRows}) {
+    if ((gw == &S::gradWeightChannels && !S::hasGradWeightChannels) ||
+        (gw == &S::gradWeightRows && !S::hasGradWeightRows))
       continue;
     std::fill(dw.begin(), dw.end(), 123.f);
     gw(n, dy.data(), x.data(), dw.data());
     EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys / 1)))
-        << (gw == &S::gradWeightGemm     ? "gemm"
-            : gw == &S::gradWeightDirect ? "direct"
-                                         : "channels")
+        << (gw == &S::gradWeightGemm       ? "gemm"
+            : gw == &S::gradWeightDirect   ? "direct"
+            : gw == &S::gradWeightChannels ? "channels"
+                                           : "rows")
         << " conv2d_grad_weight";
   }
 }
@@ -389,6 +401,26 @@ template <class S> void checkChannelPathsThreadCountIndependent() {
 TEST(ConvDeterminism, ChannelPathsThreadCountIndependent) {
   checkChannelPathsThreadCountIndependent<LeNet3>();
   checkChannelPathsThreadCountIndependent<LeNet2>();
+}
+
+// The rows path splits (chunk of filters, input channel) pairs over threads:
+// the same bits for 1, 2 and 3 (mnist_cnn conv1: 32 filters in chunks).
+TEST(ConvDeterminism, RowsPathThreadCountIndependent) {
+  using S = Mnist1;
+  static_assert(S::hasGradWeightRows);
+  const auto x = randomVec(3 * S::xs, 60), dy = randomVec(3 * S::ys, 61);
+  const int threads = omp_get_max_threads();
+  std::vector<float> dw0;
+  for (int t : {1, 2, 3}) {
+    omp_set_num_threads(t);
+    std::vector<float> dw(S::ws, 123.f);
+    S::gradWeightRows(3, dy.data(), x.data(), dw.data());
+    if (t == 1)
+      dw0 = dw;
+    else
+      EXPECT_TRUE(bitEqual(dw0, dw)) << t << " threads";
+  }
+  omp_set_num_threads(threads);
 }
 
 // grad_weight in bands and groups: one block, so the groups follow the thread

@@ -132,6 +132,15 @@ void benchConv(const char *name) {
         [&] { detail::conv2dGradWeightChannels<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10);
     reportChannels(flops, tc, ec);
   }
+  if constexpr (SW == 1 && detail::RowWeightPlan<C, KH, KW, SH, OH, OW>::stackFloats <=
+                               detail::kConvStackFloats) {
+    detail::conv2dGradWeightRows<ARGS>(nr, dy.data(), x.data(), dw.data());
+    const double er = maxRelErr(dw, dwr, ws);
+    const double trows = bestSeconds(
+        [&] { detail::conv2dGradWeightRows<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10);
+    std::printf("           %-12s rows %7.1f GFLOP/s  err %.1e%s\n", "", flops / trows * 1e-9,
+                er, er > 1e-4 ? "  MISMATCH" : "");
+  }
 #undef ARGS
 }
 

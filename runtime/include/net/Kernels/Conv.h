@@ -4,7 +4,9 @@
 // (cross-correlation, as every framework; out-of-range taps read zero).
 //
 // Each kernel has three implementations, chosen at compile time per shape
-// (ConvUseChannels and ConvUseGemm, at the end), in this order:
+// (ConvUseRows, ConvUseChannels and ConvUseGemm, at the end), in this order
+// (grad_weight of the first layers, at most 3 input channels, first takes the
+// rows path of ConvWeightRows.h):
 //   - vectorised over 16 output channels (ConvChannels.h; grad_input's over
 //     16 input channels, at stride 1), where measured faster;
 //   - im2col + GEMM (ConvGemm.h) whenever its patch buffers fit the
@@ -48,6 +50,7 @@
 #include "net/Kernels/Common.h"
 #include "net/Kernels/ConvChannels.h"
 #include "net/Kernels/ConvGemm.h"
+#include "net/Kernels/ConvWeightRows.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -294,6 +297,18 @@ struct ConvUseChannels {
       4 * C >= 3 * kChannelLanes * inputBlocks;
 };
 
+/// Whether grad_weight takes the rows path (ConvWeightRows.h): the first
+/// layers, at most 3 input channels at stride 1 along the width, where its
+/// buffers fit. Measured at batch 128, 2 threads (docs/kernels.md): 4.6x the
+/// im2col + GEMM path on lenet5 conv1, 1.56x the output-channel path on
+/// mnist_cnn conv1, 1.3x on tf_cnn conv1; behind from 6 channels on (lenet5
+/// conv2: 0.85x), where the other paths reuse more per load.
+template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvUseRows {
+  static constexpr bool gradWeight =
+      SW == 1 && C <= 3 && KW <= kRowLanes + 1 &&
+      RowWeightPlan<C, KH, KW, SH, OH, OW>::stackFloats <= kConvStackFloats;
+};
+
 } // namespace detail
 
 /// conv: x [n,C,H,W], w [F,C,KH,KW] -> y [n,F,OH,OW].
@@ -329,7 +344,9 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2d_grad_weight(int n, const float *NETC_RESTRICT dy,
                         const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
-  if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
+  if constexpr (detail::ConvUseRows<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
+    detail::conv2dGradWeightRows<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
+  else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
     detail::conv2dGradWeightChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   else if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
     detail::conv2dGradWeightGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);

@@ -1,0 +1,199 @@
+//===- ConvWeightRows.h - grad_weight of few-input-channel convs -*- C++ -*-===//
+//
+// dw[f,c,kh,kw] = sum over samples and output positions of
+//   dy[i,f,oh,ow] * x[i,c,oh*SH+kh-PT, ow+kw-PL]
+// for the first layers of a network (one to a few input channels, few
+// filters, wide planes: lenet5's 1 -> 6 at 28x28, mnist_cnn's 1 -> 32). There
+// the other paths have too little to reuse: im2col's patch matrix has a row
+// per tap of a single channel and every element feeds only F products, and
+// the output-channel path's 16 lanes are mostly past F. This one vectorises
+// along the output row instead, as the direct kernel does, but keeps a
+// register tile of FC filters x KW taps (one vector of 16 positions each):
+// per 16 positions of a row and kernel row kh, KW input vectors and FC dy
+// vectors feed FC*KW FMAs. Each sample's rows are first copied into
+// zero-padded stack buffers (input rows KW-1 wider than a whole number of
+// vectors, dy rows to a whole number of vectors), so every load is in range
+// and the padding lanes add zero.
+//
+// Tasks are (chunk of filters, input channel) pairs, each owning its weights
+// and summing them over the samples, rows and vectors in order, then over a
+// vector's lanes in order: dw does not depend on the thread count. Stride 1
+// along the width only (the vectors are runs of adjacent positions).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef NETC_KERNELS_CONVWEIGHTROWS_H
+#define NETC_KERNELS_CONVWEIGHTROWS_H
+
+#include "net/Kernels/Common.h"
+
+#include <cstdint>
+#include <type_traits>
+#include <utility>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+namespace netc::kernels {
+namespace detail {
+
+/// Positions per vector of this path.
+constexpr int kRowLanes = 16;
+
+/// Vector accumulators one register tile may hold: with AVX-512's 32
+/// registers, a tile of FC x KW plus the KW input vectors and one dy vector
+/// in flight; with 256-bit vectors each 16-lane accumulator takes two.
+#if defined(__AVX512F__)
+constexpr int kRowTileMax = 24;
+#else
+constexpr int kRowTileMax = 6;
+#endif
+
+template <int C, int KH, int KW, int SH, int OH, int OW> struct RowWeightPlan {
+  /// Output positions of a row, rounded up to whole vectors.
+  static constexpr int OWV = ceilDiv(OW, kRowLanes) * kRowLanes;
+  /// A padded input row: the vectors' inputs for every tap, and a whole
+  /// vector past the last (the shuffles read two).
+  static constexpr int WPV = OWV + kRowLanes;
+  static constexpr int HP = (OH - 1) * SH + KH;
+  /// Filters of one register tile.
+  static constexpr int filterTile = max(1, kRowTileMax / KW);
+  /// Floats of a task's buffers: one padded input plane and the dy planes
+  /// of one tile of filters.
+  static constexpr std::int64_t stackFloats =
+      std::int64_t(HP) * WPV + std::int64_t(filterTile) * OH * OWV;
+};
+
+typedef float RowVec __attribute__((vector_size(kRowLanes * sizeof(float))));
+
+/// The 16 floats from lane S of lo on (S < 16): lo[S..15] then hi[0..S-1].
+/// A register shuffle (valignd), where a load at an offset would split
+/// cache lines and GCC would reload it for every filter.
+template <int S, std::size_t... I>
+NETC_INLINE RowVec shiftedRow(RowVec lo, RowVec hi, std::index_sequence<I...>) {
+  return __builtin_shufflevector(lo, hi, (int(I) + S)...);
+}
+
+/// xv[kw] = the inputs of tap kw for the 16 positions at `row`, for every
+/// kw < KW (at most 17: two aligned vectors hold every tap's window).
+template <int KW, int K = 0>
+NETC_INLINE void rowTaps(const float *NETC_RESTRICT row, RowVec lo, RowVec hi, RowVec *xv) {
+  if constexpr (K < KW) {
+    if constexpr (K == 0)
+      xv[0] = lo;
+    else if constexpr (K < kRowLanes)
+      xv[K] = shiftedRow<K>(lo, hi, std::make_index_sequence<kRowLanes>{});
+    else
+      xv[K] = hi;
+    rowTaps<KW, K + 1>(row, lo, hi, xv);
+  }
+}
+
+/// acc[f][kw] over every row and vector of one sample for kernel row kh,
+/// FC filters: the register tile.
+template <int FC, int KW, int SH, int OH, int OWV, int WPV>
+NETC_INLINE void rowWeightTile(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT dyp,
+                               int kh, float *NETC_RESTRICT accKh) {
+  static_assert(KW <= kRowLanes + 1, "two vectors hold the taps of at most 17 columns");
+  typedef RowVec vec;
+  vec acc[FC][KW];
+  for (int f = 0; f < FC; ++f)
+    for (int kw = 0; kw < KW; ++kw)
+      __builtin_memcpy(&acc[f][kw], accKh + (f * KW + kw) * kRowLanes, sizeof(vec));
+  for (int oh = 0; oh < OH; ++oh) {
+    const float *xrow = xpad + (oh * SH + kh) * WPV;
+    for (int v = 0; v < OWV; v += kRowLanes) {
+      vec lo, hi, xv[KW];
+      __builtin_memcpy(&lo, xrow + v, sizeof(vec));
+      if constexpr (KW > 1)
+        __builtin_memcpy(&hi, xrow + v + kRowLanes, sizeof(vec));
+      else
+        hi = lo;
+      rowTaps<KW>(xrow + v, lo, hi, xv);
+      for (int f = 0; f < FC; ++f) {
+        vec d;
+        __builtin_memcpy(&d, dyp + (f * OH + oh) * OWV + v, sizeof(vec));
+        for (int kw = 0; kw < KW; ++kw)
+          acc[f][kw] += d * xv[kw];
+      }
+    }
+  }
+  for (int f = 0; f < FC; ++f)
+    for (int kw = 0; kw < KW; ++kw)
+      __builtin_memcpy(accKh + (f * KW + kw) * kRowLanes, &acc[f][kw], sizeof(vec));
+}
+
+/// rowWeightTile for a chunk of `count` (<= FC) filters, the count made
+/// compile-time.
+template <int FC, int KW, int SH, int OH, int OWV, int WPV>
+NETC_INLINE void rowWeightChunk(int count, const float *NETC_RESTRICT xpad,
+                                const float *NETC_RESTRICT dyp, int kh,
+                                float *NETC_RESTRICT accKh) {
+  if constexpr (FC > 0) {
+    if (count == FC)
+      rowWeightTile<FC, KW, SH, OH, OWV, WPV>(xpad, dyp, kh, accKh);
+    else
+      rowWeightChunk<FC - 1, KW, SH, OH, OWV, WPV>(count, xpad, dyp, kh, accKh);
+  }
+}
+
+/// dw [F,C,KH,KW] (overwritten) = sum over the batch of dy (x) x.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NETC_RESTRICT x,
+                          float *NETC_RESTRICT dw) {
+  static_assert(SW == 1, "the rows path needs stride 1 along the width");
+  using Plan = RowWeightPlan<C, KH, KW, SH, OH, OW>;
+  constexpr int OWV = Plan::OWV, WPV = Plan::WPV, HP = Plan::HP, FT = Plan::filterTile;
+  // Chunks of at most FT filters, as equal as they can be.
+  constexpr int CHUNKS = ceilDiv(F, FT);
+  constexpr int tasks = CHUNKS * C;
+  static_assert(Plan::stackFloats <= kConvStackFloats,
+                "the rows path's buffers exceed the stack budget");
+  const bool parallel =
+      tasks > 1 && std::int64_t(n) * F * C * KH * KW * OH * OW > kParallelThreshold;
+#pragma omp parallel for schedule(static) if (parallel)
+  for (int task = 0; task < tasks; ++task) {
+    const int chunk = task / C, c = task % C;
+    const int f0 = F * chunk / CHUNKS, fc = F * (chunk + 1) / CHUNKS - f0;
+    alignas(64) float xpad[HP * WPV];
+    alignas(64) float dyp[FT * OH * OWV];
+    alignas(64) float acc[KH * FT * KW * kRowLanes];
+    for (int k = 0; k < KH * FT * KW * kRowLanes; ++k)
+      acc[k] = 0.f;
+    for (int i = 0; i < n; ++i) {
+      const float *xi = x + (std::size_t(i) * C + c) * H * W;
+      for (int r = 0; r < HP; ++r) {
+        const int ih = r - PT;
+        float *dst = xpad + r * WPV;
+        if (ih >= 0 && ih < H)
+          padRow<WPV, W, PL>(dst, xi + std::size_t(ih) * W);
+        else
+          for (int q = 0; q < WPV; ++q)
+            dst[q] = 0.f;
+      }
+      const float *dyi = dy + (std::size_t(i) * F + f0) * OH * OW;
+      for (int f = 0; f < fc; ++f)
+        for (int oh = 0; oh < OH; ++oh)
+          padRow<OWV, OW, 0>(dyp + (f * OH + oh) * OWV, dyi + (std::size_t(f) * OH + oh) * OW);
+      for (int kh = 0; kh < KH; ++kh)
+        rowWeightChunk<FT, KW, SH, OH, OWV, WPV>(fc, xpad, dyp, kh,
+                                                  acc + kh * FT * KW * kRowLanes);
+    }
+    for (int f = 0; f < fc; ++f)
+      for (int kh = 0; kh < KH; ++kh)
+        for (int kw = 0; kw < KW; ++kw) {
+          const float *lanes = acc + ((kh * FT + f) * KW + kw) * kRowLanes;
+          float s = 0.f;
+          for (int l = 0; l < kRowLanes; ++l)
+            s += lanes[l];
+          dw[((std::size_t(f0 + f) * C + c) * KH + kh) * KW + kw] = s;
+        }
+  }
+}
+
+} // namespace detail
+} // namespace netc::kernels
+
+#endif // NETC_KERNELS_CONVWEIGHTROWS_H
