@@ -154,8 +154,11 @@ int netc::driver::buildLibrary(llvm::StringRef source, llvm::StringRef path,
   // a library built here to run on another machine, tools/gpu-bundle.sh).
   const char *marchEnv = std::getenv("NETC_MARCH");
   const std::string march = "-march=" + std::string(marchEnv && *marchEnv ? marchEnv : "native");
+  // -fno-math-errno: std::sqrt in a loop (Adam's update) is a vector square
+  // root instead of a scalar call that might set errno, which nothing reads
+  // (Adam 4.7x); results are the same, IEEE-rounded either way.
   std::vector<std::string> args = {*cxx, "-std=c++17", "-O3", march, "-fopenmp",
-                                   "-fPIC", "-shared", "-fvisibility=hidden",
+                                   "-fno-math-errno", "-fPIC", "-shared", "-fvisibility=hidden",
                                    "-I" + include, std::string(cpp)};
   llvm::SmallString<128> cu(dir), cuObject(dir);
   llvm::sys::path::append(cu, "model.cu");

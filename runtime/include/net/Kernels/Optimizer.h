@@ -7,7 +7,9 @@
 // Adam (PyTorch / Keras 2.11): m = b1*m + (1-b1)*g; v = b2*v + (1-b2)*g^2;
 //   p -= lr * (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps), t the 1-based
 //   step. The bias corrections are computed once per call, in double.
-// Elementwise, so split over the flat index with no reduction.
+// Elementwise, so split over the flat index with no reduction. Adam's square
+// root vectorises only under -fno-math-errno (netc builds models with it):
+// without, each is a scalar call that may set errno, 4.7x slower.
 //
 //===----------------------------------------------------------------------===//
 
