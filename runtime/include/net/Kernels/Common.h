@@ -62,6 +62,24 @@ constexpr int ceilDiv(int a, int b) { return -floorDiv(-a, b); }
 /// and packed weights (ConvChannels.h).
 constexpr int kConvStackFloats = 40960;
 
+/// Keeps a vector value in a register from here on. GCC folds the load of a
+/// vector into every FMA that reads it, loading it again per use: a value
+/// loaded once and read by four FMAs (a tile's input row) becomes four
+/// loads, and the dense gradients ran at half their speed from that alone.
+/// An empty asm that claims to change the value in a register stops that.
+/// Only where the type fits one register of the target (else a no-op).
+template <class V> NETC_INLINE void keepInRegister(V &v) {
+#if defined(__GNUC__) && defined(__AVX512F__)
+  if constexpr (sizeof(V) <= 64)
+    asm("" : "+v"(v));
+#elif defined(__GNUC__) && defined(__AVX__)
+  if constexpr (sizeof(V) <= 32)
+    asm("" : "+x"(v));
+#else
+  (void)v;
+#endif
+}
+
 /// Copies src[0..N) into dst[OFF..OFF+N) of a row of P floats, zeroing the
 /// rest; OFF may be negative (leading elements of src dropped).
 template <int P, int N, int OFF>

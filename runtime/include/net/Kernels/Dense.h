@@ -50,10 +50,14 @@ NETC_INLINE void dotTile(const float *NETC_RESTRICT x, const float *NETC_RESTRIC
       acc[a][b] = vec{};
   for (; k + V <= len; k += V) {
     vec xv[NR], wv[NC];
-    for (int a = 0; a < NR; ++a)
+    for (int a = 0; a < NR; ++a) {
       __builtin_memcpy(&xv[a], x + a * K + k, sizeof(vec));
-    for (int b = 0; b < NC; ++b)
+      keepInRegister(xv[a]);
+    }
+    for (int b = 0; b < NC; ++b) {
       __builtin_memcpy(&wv[b], w + b * K + k, sizeof(vec));
+      keepInRegister(wv[b]);
+    }
     for (int a = 0; a < NR; ++a)
       for (int b = 0; b < NC; ++b)
         acc[a][b] += xv[a] * wv[b];
@@ -95,8 +99,10 @@ NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int l
         acc[a][v] = vec{};
     for (int r = 0; r < R; ++r) {
       vec sv[NV];
-      for (int v = 0; v < NV; ++v)
+      for (int v = 0; v < NV; ++v) {
         __builtin_memcpy(&sv[v], src + std::size_t(r) * lds + v * kLanes, sizeof(vec));
+        keepInRegister(sv[v]);
+      }
       for (int a = 0; a < NR; ++a) {
         const float cv = coef[std::size_t(r) * ldc + std::size_t(a) * lda];
         for (int v = 0; v < NV; ++v)
