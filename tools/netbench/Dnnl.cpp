@@ -27,12 +27,10 @@ public:
     memory::desc wMd({s.f, s.c, s.k, s.k}, f32, wt);
     memory::desc bMd({s.f}, f32, tag::x);
     memory::desc dstMd({n, s.f, s.oh, s.ow}, f32, act);
-    // Right/bottom padding implied by the output extent.
-    const memory::dim padR = (s.oh - 1) * s.stride + s.k - s.h - s.pad;
-    const memory::dim padB = (s.ow - 1) * s.stride + s.k - s.w - s.pad;
     dnnl::convolution_forward::desc cd(dnnl::prop_kind::forward_inference,
                                        algorithm::convolution_direct, srcMd, wMd, bMd, dstMd,
-                                       {s.stride, s.stride}, {s.pad, s.pad}, {padR, padB});
+                                       {s.stride, s.stride}, {s.pad, s.pad},
+                                       {s.padBottom(), s.padRight()});
     dnnl::post_ops po;
     po.append_eltwise(/*scale=*/1.f, algorithm::eltwise_relu, /*alpha=*/0.f, /*beta=*/0.f);
     dnnl::primitive_attr attr;

@@ -31,6 +31,9 @@ struct LayerSpec {
   int pool; // 0 none, 1 max, 2 average
   int poh, pow;
   int stride = 1;
+  /// Bottom and right padding, implied by the output extent.
+  int padBottom() const { return (oh - 1) * stride + k - h - pad; }
+  int padRight() const { return (ow - 1) * stride + k - w - pad; }
 };
 
 enum class DnnlLayout { Nchw, Any };

@@ -27,7 +27,7 @@ public:
     const memory::dims xDims{n, s.c, s.h, s.w}, wDims{s.f, s.c, s.k, s.k},
         zDims{n, s.f, s.oh, s.ow}, yDims{n, s.f, s.poh, s.pow};
     const memory::dims strides{s.stride, s.stride}, padL{s.pad, s.pad},
-        padR{(s.oh - 1) * s.stride + s.k - s.h - s.pad, (s.ow - 1) * s.stride + s.k - s.w - s.pad};
+        padR{s.padBottom(), s.padRight()};
     memory::desc xAny(xDims, f32, act), wAny(wDims, f32, wt), bMd({s.f}, f32, tag::x),
         zAny(zDims, f32, act);
 
