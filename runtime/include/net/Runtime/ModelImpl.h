@@ -159,8 +159,12 @@ template <class M> struct ModelAbi {
     if (!I->params || !I->state || (onCpu && !I->arena) ||
         (onCpu && M::kFoldedFloats > 0 && !I->folded)) {
       destroy(I);
+      const int64_t folded = onCpu ? M::kFoldedFloats : 0;
       return fail("cannot allocate " + std::to_string(arenaFloats * 4 >> 20) +
-                  " MiB for the activations of batch " + std::to_string(batch));
+                  " MiB for the activations of batch " + std::to_string(batch) +
+                  (folded ? " and " + std::to_string(folded * 4 >> 20) +
+                                " MiB for the folded batch-norm weights"
+                          : std::string()));
     }
 #if NETC_WITH_CUDA
     if (!onCpu) {
