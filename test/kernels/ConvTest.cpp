@@ -73,8 +73,7 @@ struct ConvShape {
   /// The rows path (few input channels), where it compiles: stride 1 along
   /// the width and its buffers within the stack budget.
   static constexpr bool hasGradWeightRows =
-      SW == 1 && detail::RowWeightPlan<C, KH, KW, SH, OH, OW>::stackFloats <=
-                     detail::kConvStackFloats;
+      SW == 1 && detail::RowWeightPlan<C, KH, KW, SH, OH, OW>::fits;
   static void gradWeightRows(int n, const float *dy, const float *x, float *dw) {
     if constexpr (hasGradWeightRows)
       detail::conv2dGradWeightRows<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);

@@ -132,8 +132,7 @@ void benchConv(const char *name) {
         [&] { detail::conv2dGradWeightChannels<ARGS>(n, dy.data(), x.data(), dw.data()); }, 10);
     reportChannels(flops, tc, ec);
   }
-  if constexpr (SW == 1 && detail::RowWeightPlan<C, KH, KW, SH, OH, OW>::stackFloats <=
-                               detail::kConvStackFloats) {
+  if constexpr (SW == 1 && detail::RowWeightPlan<C, KH, KW, SH, OH, OW>::fits) {
     detail::conv2dGradWeightRows<ARGS>(nr, dy.data(), x.data(), dw.data());
     const double er = maxRelErr(dw, dwr, ws);
     const double trows = bestSeconds(

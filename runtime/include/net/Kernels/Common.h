@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
 #if defined(__GNUC__) || defined(__clang__)
 #define NETC_RESTRICT __restrict__
@@ -61,6 +62,19 @@ constexpr int ceilDiv(int a, int b) { return -floorDiv(-a, b); }
 /// path's patch matrices (ConvGemm.h), the output-channel path's padded input
 /// and packed weights (ConvChannels.h).
 constexpr int kConvStackFloats = 40960;
+
+/// Calls f(std::integral_constant<int, count>{}) for a run-time count in
+/// [1, MAX] (nothing for 0), so that a register tile sized by a count known
+/// only at run time (the channels or filters a full tile leaves) still has
+/// compile-time extents.
+template <int MAX, class Fn> NETC_INLINE void withCompileTimeCount(int count, Fn &&f) {
+  if constexpr (MAX > 0) {
+    if (count == MAX)
+      f(std::integral_constant<int, MAX>{});
+    else
+      withCompileTimeCount<MAX - 1>(count, f);
+  }
+}
 
 /// Keeps a vector value in a register from here on. GCC folds the load of a
 /// vector into every FMA that reads it, loading it again per use: a value

@@ -305,8 +305,7 @@ struct ConvUseChannels {
 /// conv2: 0.85x), where the other paths reuse more per load.
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvUseRows {
   static constexpr bool gradWeight =
-      SW == 1 && C <= 3 && KW <= kRowLanes + 1 &&
-      RowWeightPlan<C, KH, KW, SH, OH, OW>::stackFloats <= kConvStackFloats;
+      SW == 1 && C <= 3 && RowWeightPlan<C, KH, KW, SH, OH, OW>::fits;
 };
 
 } // namespace detail

@@ -395,19 +395,6 @@ NETC_INLINE void channelWeightTile(const float *NETC_RESTRICT dyT,
         accKh[((c + r) * KW + kw) * kChannelLanes + l] = acc[r][kw][l];
 }
 
-/// channelWeightTile for `rest` (< RC) channels, the count made compile-time.
-template <int R, int KW, int SH, int SW, int WP, int OW, int ROWS>
-NETC_INLINE void channelWeightRest(int rest, const float *NETC_RESTRICT dyT,
-                                   const float *NETC_RESTRICT xpad, int RP, int c, int kh,
-                                   float *NETC_RESTRICT accKh) {
-  if constexpr (R > 0) {
-    if (rest == R)
-      channelWeightTile<R, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c, kh, accKh);
-    else
-      channelWeightRest<R - 1, KW, SH, SW, WP, OW, ROWS>(rest, dyT, xpad, RP, c, kh, accKh);
-  }
-}
-
 /// Channels of one grad_weight register tile: as many whole kernel rows as
 /// kChannelTileMax accumulators hold.
 constexpr int channelWeightTileRows(int kw) { return max(1, kChannelTileMax / kw); }
@@ -437,8 +424,8 @@ template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ChannelW
     return rows;
   }();
   static constexpr int groupChannels = [] {
-    const std::int64_t room = kChannelStackFloats - dyFloats(bandRows);
-    return room <= 0 ? 0 : int(room / perChannel(bandRows) < C ? room / perChannel(bandRows) : C);
+    const std::int64_t fit = (kChannelStackFloats - dyFloats(bandRows)) / perChannel(bandRows);
+    return int(fit < 0 ? 0 : fit < C ? fit : C);
   }();
   /// Groups the budget needs; more when there are fewer blocks than threads.
   static constexpr int minGroups = groupChannels > 0 ? ceilDiv(C, groupChannels) : 0;
@@ -501,8 +488,10 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
             channelWeightTile<RC, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c, kh, accKh);
           // The rest in one tile of cs - c channels, not one by one: a
           // single channel's KW accumulators cannot hide the FMA latency.
-          channelWeightRest<RC - 1, KW, SH, SW, WP, OW, ROWS>(cs - c, dyT, xpad, RP, c, kh,
-                                                              accKh);
+          withCompileTimeCount<RC - 1>(cs - c, [&](auto rest) {
+            channelWeightTile<decltype(rest)::value, KW, SH, SW, WP, OW, ROWS>(dyT, xpad, RP, c,
+                                                                              kh, accKh);
+          });
         }
       };
       for (int b = 0; b < OH / BR; ++b)

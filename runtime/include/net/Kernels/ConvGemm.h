@@ -10,10 +10,10 @@
 // buffer of at most kConvGemmStackFloats floats (160 KiB) per thread, its rows
 // padded to a multiple of 16 floats; a shape whose chunk of one output row
 // does not fit takes the direct path. The forward is parallel over (sample,
-// chunk of output rows) pairs, grad_input over samples; grad_weight gives each thread a fixed range of CKK columns (whole
-// vectors of 16) of dw and builds only those columns of cols_i^T, summing over
-// (sample, position) in increasing order, so dw is the same for any thread
-// count.
+// chunk of output rows) pairs, grad_input over samples; grad_weight gives
+// each thread a fixed range of CKK columns (whole vectors of 16) of dw and
+// builds only those columns of cols_i^T, summing over (sample, position) in
+// increasing order, so dw is the same for any thread count.
 //
 //===----------------------------------------------------------------------===//
 

@@ -10,10 +10,11 @@
 // along the output row instead, as the direct kernel does, but keeps a
 // register tile of FC filters x KW taps (one vector of 16 positions each):
 // per 16 positions of a row and kernel row kh, KW input vectors and FC dy
-// vectors feed FC*KW FMAs. Each sample's rows are first copied into
-// zero-padded stack buffers (input rows KW-1 wider than a whole number of
-// vectors, dy rows to a whole number of vectors), so every load is in range
-// and the padding lanes add zero.
+// vectors feed FC*KW FMAs; each tap's window of 16 inputs comes from two
+// aligned input vectors by a register shuffle. Each sample's rows are first
+// copied into zero-padded stack buffers (dy rows to a whole number of
+// vectors, input rows a vector more), so every load is in range and the
+// padding lanes add zero.
 //
 // Tasks are (chunk of filters, input channel) pairs, each owning its weights
 // and summing them over the samples, rows and vectors in order, then over a
@@ -28,7 +29,6 @@
 #include "net/Kernels/Common.h"
 
 #include <cstdint>
-#include <type_traits>
 #include <utility>
 
 #ifdef _OPENMP
@@ -63,6 +63,8 @@ template <int C, int KH, int KW, int SH, int OH, int OW> struct RowWeightPlan {
   /// of one tile of filters.
   static constexpr std::int64_t stackFloats =
       std::int64_t(HP) * WPV + std::int64_t(filterTile) * OH * OWV;
+  /// Whether the path compiles for the shape (at stride 1 along the width).
+  static constexpr bool fits = stackFloats <= kConvStackFloats && KW <= kRowLanes + 1;
 };
 
 typedef float RowVec __attribute__((vector_size(kRowLanes * sizeof(float))));
@@ -75,10 +77,11 @@ NETC_INLINE RowVec shiftedRow(RowVec lo, RowVec hi, std::index_sequence<I...>) {
   return __builtin_shufflevector(lo, hi, (int(I) + S)...);
 }
 
-/// xv[kw] = the inputs of tap kw for the 16 positions at `row`, for every
-/// kw < KW (at most 17: two aligned vectors hold every tap's window).
+/// xv[kw] = the inputs of tap kw for the 16 positions whose first input is
+/// lo[0], for every kw < KW (at most 17: lo and the vector after it, hi,
+/// hold every tap's window).
 template <int KW, int K = 0>
-NETC_INLINE void rowTaps(const float *NETC_RESTRICT row, RowVec lo, RowVec hi, RowVec *xv) {
+NETC_INLINE void rowTaps(RowVec lo, RowVec hi, RowVec *xv) {
   if constexpr (K < KW) {
     if constexpr (K == 0)
       xv[0] = lo;
@@ -86,7 +89,7 @@ NETC_INLINE void rowTaps(const float *NETC_RESTRICT row, RowVec lo, RowVec hi, R
       xv[K] = shiftedRow<K>(lo, hi, std::make_index_sequence<kRowLanes>{});
     else
       xv[K] = hi;
-    rowTaps<KW, K + 1>(row, lo, hi, xv);
+    rowTaps<KW, K + 1>(lo, hi, xv);
   }
 }
 
@@ -110,7 +113,7 @@ NETC_INLINE void rowWeightTile(const float *NETC_RESTRICT xpad, const float *NET
         __builtin_memcpy(&hi, xrow + v + kRowLanes, sizeof(vec));
       else
         hi = lo;
-      rowTaps<KW>(xrow + v, lo, hi, xv);
+      rowTaps<KW>(lo, hi, xv);
       for (int f = 0; f < FC; ++f) {
         vec d;
         __builtin_memcpy(&d, dyp + (f * OH + oh) * OWV + v, sizeof(vec));
@@ -124,20 +127,6 @@ NETC_INLINE void rowWeightTile(const float *NETC_RESTRICT xpad, const float *NET
       __builtin_memcpy(accKh + (f * KW + kw) * kRowLanes, &acc[f][kw], sizeof(vec));
 }
 
-/// rowWeightTile for a chunk of `count` (<= FC) filters, the count made
-/// compile-time.
-template <int FC, int KW, int SH, int OH, int OWV, int WPV>
-NETC_INLINE void rowWeightChunk(int count, const float *NETC_RESTRICT xpad,
-                                const float *NETC_RESTRICT dyp, int kh,
-                                float *NETC_RESTRICT accKh) {
-  if constexpr (FC > 0) {
-    if (count == FC)
-      rowWeightTile<FC, KW, SH, OH, OWV, WPV>(xpad, dyp, kh, accKh);
-    else
-      rowWeightChunk<FC - 1, KW, SH, OH, OWV, WPV>(count, xpad, dyp, kh, accKh);
-  }
-}
-
 /// dw [F,C,KH,KW] (overwritten) = sum over the batch of dy (x) x.
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
@@ -149,8 +138,7 @@ void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NET
   // Chunks of at most FT filters, as equal as they can be.
   constexpr int CHUNKS = ceilDiv(F, FT);
   constexpr int tasks = CHUNKS * C;
-  static_assert(Plan::stackFloats <= kConvStackFloats,
-                "the rows path's buffers exceed the stack budget");
+  static_assert(Plan::fits, "the rows path's buffers exceed the stack budget");
   const bool parallel =
       tasks > 1 && std::int64_t(n) * F * C * KH * KW * OH * OW > kParallelThreshold;
 #pragma omp parallel for schedule(static) if (parallel)
@@ -178,8 +166,10 @@ void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NET
         for (int oh = 0; oh < OH; ++oh)
           padRow<OWV, OW, 0>(dyp + (f * OH + oh) * OWV, dyi + (std::size_t(f) * OH + oh) * OW);
       for (int kh = 0; kh < KH; ++kh)
-        rowWeightChunk<FT, KW, SH, OH, OWV, WPV>(fc, xpad, dyp, kh,
-                                                  acc + kh * FT * KW * kRowLanes);
+        withCompileTimeCount<FT>(fc, [&](auto filters) {
+          rowWeightTile<decltype(filters)::value, KW, SH, OH, OWV, WPV>(
+              xpad, dyp, kh, acc + kh * FT * KW * kRowLanes);
+        });
     }
     for (int f = 0; f < fc; ++f)
       for (int kh = 0; kh < KH; ++kh)
