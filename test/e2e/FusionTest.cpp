@@ -9,6 +9,7 @@
 
 #include "net/Runtime/IDX.h"
 #include "net/Runtime/Model.h"
+#include "net/Runtime/ModelCheckpoint.h"
 
 #include "OpenModel.h"
 
@@ -187,12 +188,6 @@ void randomParameters(Instance &net, std::mt19937 &gen) {
   }
 }
 
-void copyParameters(Instance &from, Instance &to) {
-  const netc_model_info &info = from.info();
-  for (int32_t i = 0; i < info.num_params; ++i)
-    std::copy_n(from.param(i), info.params[i].size, to.param(i));
-}
-
 // The CPU path keeps each batch norm folded into its convolution between
 // inference calls (net/Runtime/ModelInstance.h: folds_valid). An instance
 // that has run forward must still answer exactly as a fresh instance with
@@ -216,7 +211,9 @@ TEST(FoldCache, FollowsEveryParameterChange) {
   std::vector<float> first(kBatch * 10), again(kBatch * 10), fresh(kBatch * 10);
   auto freshAnswer = [&] {
     auto other = open(NETC_SMALL_RESNET_TRAINED_SO);
-    copyParameters(*cached, *other);
+    ASSERT_TRUE(restoreCheckpoint(captureCheckpoint(*cached), *other, "fold cache test",
+                                  /*withState=*/false)
+                    .ok());
     EXPECT_TRUE(other->forward(x.data(), kBatch, fresh.data()).ok());
   };
   ASSERT_TRUE(cached->forward(x.data(), kBatch, first.data()).ok());
