@@ -51,6 +51,8 @@ def parse_args():
     args.batches = [int(b) for b in args.batches.split(",")]
     if args.threads < 1 or any(b < 1 for b in args.batches) or args.seconds <= 0:
         parser.error("--threads, --batches and --seconds must be positive")
+    if not os.access(args.netc, os.X_OK):
+        parser.error(f"{args.netc} is not an executable netc (build it, or pass --netc PATH)")
     return args
 
 
@@ -59,7 +61,8 @@ def compile_with_netc(netc, model, images, work):
     resnet50_reference.export_onnx(model, images, path)
     library = os.path.join(work, "resnet50.so")
     start = time.monotonic()
-    subprocess.run([netc, path, "-o", library, "--no-cuda"], check=True)
+    if subprocess.run([netc, path, "-o", library, "--no-cuda"]).returncode != 0:
+        sys.exit(f"resnet50_vs_pytorch: netc failed on {path} (its message is above)")
     print(f"netc compiled {path} in {time.monotonic() - start:.1f} s")
     weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(path).graph.initializer}
     return netc_abi.Model(library), weights
