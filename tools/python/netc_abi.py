@@ -56,9 +56,12 @@ class Model:
         """Copies every parameter from the name -> array dict `by_name`."""
         for i in range(self.info.num_params):
             p = self.info.params[i]
-            values = np.ascontiguousarray(by_name[p.name.decode()], dtype=np.float32).ravel()
+            name = p.name.decode()
+            if name not in by_name:
+                raise ValueError(f"no values given for the model's parameter {name}")
+            values = np.ascontiguousarray(by_name[name], dtype=np.float32).ravel()
             if values.size != p.size:
-                raise ValueError(f"{p.name.decode()}: {values.size} values, expected {p.size}")
+                raise ValueError(f"{name}: {values.size} values, expected {p.size}")
             ctypes.memmove(self.lib.netc_param_data(instance, i), values.ctypes.data,
                            values.nbytes)
 
