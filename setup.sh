@@ -12,6 +12,7 @@ PACKAGES=(
   dataset-fashion-mnist libstb-dev libdnnl-dev
   libplplot-dev plplot-driver-cairo
   libonnx-dev python3-onnx
+  openmpi-bin libopenmpi-dev
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 

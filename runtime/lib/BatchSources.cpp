@@ -17,6 +17,16 @@ StepCall::StepCall(int64_t capacity)
     : rates(size_t(capacity)), ratesGiven(size_t(capacity)), seeds(size_t(capacity)),
       losses(size_t(capacity)), corrects(size_t(capacity)) {}
 
+BatchShard BatchSourceContext::shardOf(int64_t step) const {
+  const int64_t first = step * batch;
+  return netc::runtime::shardOf(first, std::min<int64_t>(batch, trainSet.count - first), rank,
+                                ranks);
+}
+
+uint64_t BatchSourceContext::rankSeed(uint64_t seed) const {
+  return ranks > 1 ? deriveSeed(seed, kRankStream, uint64_t(rank)) : seed;
+}
+
 namespace {
 
 /// The model holds the training set (netc_set_train_data) and runs several
@@ -27,7 +37,8 @@ class ModelHeldSource : public BatchSource {
 public:
   explicit ModelHeldSource(const BatchSourceContext &context)
       : context(context),
-        callSteps(context.options.stepsPerCall > 0 ? context.options.stepsPerCall
+        callSteps(context.ranks > 1                          ? 1
+                  : context.options.stepsPerCall > 0         ? context.options.stepsPerCall
                   : context.instance.device() == NETC_DEVICE_CUDA ? 64
                                                                   : 1) {}
 
@@ -43,6 +54,12 @@ public:
   int64_t stepsPerCall() const override { return callSteps; }
 
   Status trainSteps(StepCall &call) override {
+    if (context.ranks > 1) {
+      const BatchShard shard = context.shardOf(call.firstStep);
+      return context.instance.trainSteps(context.order.data() + shard.first, shard.count,
+                                         call.seeds.data(), call.ratesGiven.data(),
+                                         call.losses.data(), call.corrects.data());
+    }
     const int64_t first = call.firstStep * context.instance.batch();
     const int64_t count = std::min<int64_t>(call.steps * context.instance.batch(),
                                             context.trainSet.count - first);
@@ -66,10 +83,9 @@ public:
 
   Status trainSteps(StepCall &call) final {
     assert(call.steps == 1 && "a batch at a time trains one step a call");
-    const int32_t batch = context.instance.batch();
-    const int64_t first = call.firstStep * batch;
-    const int32_t n = int32_t(std::min<int64_t>(batch, context.trainSet.count - first));
-    Batch ready = batchOf(call.firstStep, first, n);
+    const BatchShard shard = context.shardOf(call.firstStep);
+    const int32_t n = shard.count;
+    Batch ready = batchOf(call.firstStep, shard.first, n);
     if (call.rates[0] != rateGiven) {
       rateGiven = call.rates[0];
       context.instance.setLearningRate(float(rateGiven));
@@ -153,12 +169,11 @@ protected:
 
 private:
   void produce(int32_t epoch, int64_t step, float *input, int32_t *labels) const {
-    const int32_t batch = context.instance.batch();
-    const int64_t first = step * batch;
-    const int64_t n = std::min<int64_t>(batch, context.trainSet.count - first);
+    const BatchShard shard = context.shardOf(step);
     const uint64_t globalStep = uint64_t(epoch) * uint64_t(context.stepsPerEpoch) + uint64_t(step);
-    augmentBatch(context.trainSet, context.order, first, n, context.options.config.augment,
-                 deriveSeed(context.options.seed, kAugmentStream, globalStep),
+    augmentBatch(context.trainSet, context.order, shard.first, shard.count,
+                 context.options.config.augment,
+                 context.rankSeed(deriveSeed(context.options.seed, kAugmentStream, globalStep)),
                  context.trainSet.normalization, input, labels);
   }
 

@@ -11,13 +11,15 @@
 // - a batch a step, augmented ahead by worker threads (Prefetch.h).
 //
 // Each gives the same batch for the same step, so the choice changes the
-// speed of a run, never its numbers.
+// speed of a run, never its numbers. In a data-parallel run each gives its
+// rank's shard of the step's batch, a step a call.
 //
 //===----------------------------------------------------------------------===//
 #ifndef NET_RUNTIME_LIB_BATCHSOURCES_H
 #define NET_RUNTIME_LIB_BATCHSOURCES_H
 
 #include "net/Runtime/Data.h"
+#include "net/Runtime/DataParallel.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Status.h"
 #include "net/Runtime/Trainer.h"
@@ -61,7 +63,8 @@ public:
 
 /// What every source needs: the training set, the order of the current
 /// epoch (shuffled by the trainer, read by the source while the epoch runs)
-/// and the run's settings.
+/// and the run's settings; in a data-parallel run, the global batch and the
+/// rank whose shard of each batch the source gives (DataParallel.h).
 struct BatchSourceContext {
   const Instance &instance;
   const Samples &trainSet;
@@ -69,6 +72,13 @@ struct BatchSourceContext {
   const TrainOptions &options;
   int64_t stepsPerEpoch;
   std::function<void(const std::string &)> note;
+  int64_t batch;          // the global batch
+  int32_t rank = 0, ranks = 1;
+
+  /// This rank's part of step `step`'s batch (all of it for one rank).
+  BatchShard shardOf(int64_t step) const;
+  /// A step's dropout or augmentation seed for this rank.
+  uint64_t rankSeed(uint64_t seed) const;
 };
 
 /// The model-held set when it can be used (a CUDA instance whose set does

@@ -192,6 +192,7 @@ Result<std::shared_ptr<Model>> Model::load(const std::string &path) {
       {"netc_head_eval_step", resolve(handle, "netc_head_eval_step", f.headEvalStep)},
       {"netc_set_train_data", resolve(handle, "netc_set_train_data", f.setTrainData)},
       {"netc_train_steps", resolve(handle, "netc_train_steps", f.trainSteps)},
+      {"netc_set_exchange", resolve(handle, "netc_set_exchange", f.setExchange)},
   };
   for (const Entry &e : entries)
     if (!e.ok)
@@ -329,6 +330,10 @@ Status Instance::trainSteps(const int64_t *indices, int64_t count, const uint64_
   return check(
       owner->functions().trainSteps(handle, indices, count, seeds, rates, losses, corrects),
       "netc_train_steps");
+}
+
+Status Instance::setExchange(const netc_exchange *exchange) const {
+  return check(owner->functions().setExchange(handle, exchange), "netc_set_exchange");
 }
 
 std::string netc::runtime::withThousands(int64_t value) {

@@ -16,6 +16,9 @@ constexpr uint64_t kInitStream = 1;    // index: the parameter
 constexpr uint64_t kShuffleStream = 2; // index 0: the shuffler, saved in checkpoints
 constexpr uint64_t kStepStream = 3;    // index: the global step (dropout masks)
 constexpr uint64_t kAugmentStream = 4; // index: the global step (Augment.h)
+// A data-parallel run of several ranks: a step's dropout and augmentation
+// seeds, mixed with the rank (the index), so that each shard draws its own.
+constexpr uint64_t kRankStream = 5;
 
 } // namespace netc::runtime
 

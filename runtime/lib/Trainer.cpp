@@ -12,6 +12,7 @@
 #include "SeedStreams.h"
 #include "TrainObservers.h"
 
+#include "net/Runtime/DataParallel.h"
 #include "net/Runtime/Features.h"
 #include "net/Runtime/Random.h"
 
@@ -55,8 +56,11 @@ int32_t netc::runtime::augmentWorkerCount(int32_t requested) {
   return std::clamp(int32_t(std::thread::hardware_concurrency() / 4), 1, 4);
 }
 
-Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Samples &samples,
-                                          bool withConfusion) {
+namespace {
+
+/// evaluate() over samples [begin, end).
+Result<Evaluation> evaluateSpan(const Instance &instance, const Samples &samples,
+                                bool withConfusion, int64_t begin, int64_t end) {
   using R = Result<Evaluation>;
   const netc_model_info &info = instance.info();
   int32_t batch = instance.batch();
@@ -73,8 +77,8 @@ Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Sampl
   }
   double lossSum = 0;
   int64_t correctSum = 0;
-  for (int64_t first = 0; first < samples.count; first += batch) {
-    int32_t n = int32_t(std::min<int64_t>(batch, samples.count - first));
+  for (int64_t first = begin; first < end; first += batch) {
+    int32_t n = int32_t(std::min<int64_t>(batch, end - first));
     samples.gatherRange(first, n, input.data(), labels.data());
     float loss = 0;
     int32_t correct = 0;
@@ -97,12 +101,19 @@ Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Sampl
       out.probability.push_back(p[predicted]);
     }
   }
-  out.count = samples.count;
-  if (samples.count) {
-    out.loss = lossSum / double(samples.count);
-    out.accuracy = double(correctSum) / double(samples.count);
+  out.count = end - begin;
+  if (out.count) {
+    out.loss = lossSum / double(out.count);
+    out.accuracy = double(correctSum) / double(out.count);
   }
   return R::success(std::move(out));
+}
+
+} // namespace
+
+Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Samples &samples,
+                                          bool withConfusion) {
+  return evaluateSpan(instance, samples, withConfusion, 0, samples.count);
 }
 
 //===----------------------------------------------------------------------===//
@@ -129,7 +140,8 @@ public:
               const TrainCallbacks &callbacks);
 
   /// Resumes from last.ckpt, or initialises the parameters (and loads
-  /// options.initialWeights).
+  /// options.initialWeights); in a data-parallel run, then gives every rank
+  /// rank 0's parameters.
   Status start();
   /// Trains on a frozen base's features, computed once, when nothing random
   /// precedes the base; else on the images.
@@ -151,6 +163,20 @@ private:
       callbacks.onNote(text);
   }
   bool stopRequested() const { return callbacks.stopRequested && callbacks.stopRequested(); }
+  Status startHere();
+  /// In a data-parallel run: the step's loss and correct count over the
+  /// whole batch from each rank's, and whether any rank was asked to stop.
+  Status combineStep(const BatchShard &shard, float &loss, int32_t &correct, bool &stop);
+  /// Whether any rank was asked to stop (this one alone in one process).
+  Result<bool> anyStopRequested();
+  /// The validation figures over the whole set: each rank evaluates its
+  /// part in a data-parallel run.
+  Result<Evaluation> validate();
+  BatchShard shardOf(int64_t step) const {
+    const int64_t first = step * globalBatch;
+    return netc::runtime::shardOf(first, std::min<int64_t>(globalBatch, trainSet->count - first),
+                                  rank, ranks);
+  }
   uint64_t globalStepOf(int32_t epoch, int64_t step) const {
     return uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
   }
@@ -168,6 +194,12 @@ private:
   const netc_model_info &info;
   const TrainOptions &options;
   const TrainCallbacks &callbacks;
+  // A data-parallel run's ranks (one, this process, without a collective);
+  // rank 0 alone writes files and reports through the observers.
+  Collective *const collective;
+  const int32_t rank, ranks;
+  std::optional<GradientExchange> exchange;
+  int64_t globalBatch = 0;
   TrainResult result;
   Random shuffler;
   LrScheduleState scheduleState;
@@ -185,7 +217,8 @@ private:
   std::vector<int64_t> order; // the epoch's, read by the batch source
 
   std::vector<std::unique_ptr<TrainObserver>> observers;
-  CheckpointFiles *checkpoints = nullptr; // the first observer
+  CheckpointFiles *checkpoints = nullptr; // the first observer (rank 0)
+  std::unique_ptr<CheckpointFiles> unobserved; // another rank's: read, never written
   // Declared after what it reads (order, the features): its workers stop first.
   std::unique_ptr<BatchSource> source;
   std::optional<StepCall> call;
@@ -194,16 +227,29 @@ private:
 TrainingRun::TrainingRun(const Instance &instance, const TrainOptions &options,
                          const TrainCallbacks &callbacks)
     : instance(instance), info(instance.info()), options(options), callbacks(callbacks),
+      collective(options.collective), rank(collective ? collective->rank() : 0),
+      ranks(collective ? collective->size() : 1),
       shuffler(deriveSeed(options.seed, kShuffleStream, 0)) {
   auto files = std::make_unique<CheckpointFiles>(instance, options);
   checkpoints = files.get();
-  observers.push_back(std::move(files));
+  if (rank == 0)
+    observers.push_back(std::move(files));
+  else
+    unobserved = std::move(files);
 }
 
 Status TrainingRun::start() {
-  if (Status s = prepareOutputDirectory(options.outDir); !s)
+  if (Status s = startHere(); !s)
     return s;
-  removeStaleTemporaries(options.outDir);
+  return collective ? broadcastModelState(instance, *collective) : Status::success();
+}
+
+Status TrainingRun::startHere() {
+  if (rank == 0) {
+    if (Status s = prepareOutputDirectory(options.outDir); !s)
+      return s;
+    removeStaleTemporaries(options.outDir);
+  }
   if (!options.resume) {
     if (Status s = initializeParameters(instance, options.seed); !s)
       return s;
@@ -300,19 +346,21 @@ bool TrainingRun::resumedRunIsComplete() {
 
 Status TrainingRun::prepare() {
   NoteFn noteFn = [this](const std::string &text) { note(text); };
-  std::string historyPath = options.outDir + "/history.csv";
-  Result<std::unique_ptr<HistoryFile>> history = HistoryFile::start(historyPath, startEpoch);
-  if (!history)
-    return Status::failure(history.error);
-  observers.push_back(std::move(*history));
-  observers.push_back(std::make_unique<TensorBoardLog>(
-      instance, options, *images, /*freshStart=*/startEpoch == 0 && startStep == 0, noteFn));
-  observers.push_back(std::make_unique<TrainingPlots>(historyPath, options.outDir, noteFn));
-  observers.push_back(std::make_unique<ProgressReport>(callbacks));
+  if (rank == 0) {
+    std::string historyPath = options.outDir + "/history.csv";
+    Result<std::unique_ptr<HistoryFile>> history = HistoryFile::start(historyPath, startEpoch);
+    if (!history)
+      return Status::failure(history.error);
+    observers.push_back(std::move(*history));
+    observers.push_back(std::make_unique<TensorBoardLog>(
+        instance, options, *images, /*freshStart=*/startEpoch == 0 && startStep == 0, noteFn));
+    observers.push_back(std::make_unique<TrainingPlots>(historyPath, options.outDir, noteFn));
+    observers.push_back(std::make_unique<ProgressReport>(callbacks));
+  }
 
   baseRate = options.learningRate > 0 ? options.learningRate : info.train.learning_rate;
-  int32_t batch = instance.batch();
-  stepsPerEpoch = (trainSet->count + batch - 1) / batch;
+  globalBatch = options.globalBatch > 0 ? options.globalBatch : instance.batch();
+  stepsPerEpoch = (trainSet->count + globalBatch - 1) / globalBatch;
   if (startStep >= stepsPerEpoch)
     return Status::failure(checkpoints->lastPath + ": was interrupted after step " +
                            std::to_string(startStep) + " of an epoch, but this run has " +
@@ -320,13 +368,59 @@ Status TrainingRun::prepare() {
                            " steps per epoch (resume with the same --batch and --limit)");
   result.stepsPerEpoch = stepsPerEpoch;
   order.resize(size_t(trainSet->count));
-  Result<std::unique_ptr<BatchSource>> made =
-      makeBatchSource({instance, *trainSet, order, options, stepsPerEpoch, noteFn});
+  Result<std::unique_ptr<BatchSource>> made = makeBatchSource(
+      {instance, *trainSet, order, options, stepsPerEpoch, noteFn, globalBatch, rank, ranks});
   if (!made)
     return Status::failure(made.error);
   source = std::move(*made);
   call.emplace(source->stepsPerCall());
+  if (collective) {
+    exchange.emplace(*collective);
+    if (Status s = exchange->attach(instance); !s)
+      return s;
+  }
   return Status::success();
+}
+
+Status TrainingRun::combineStep(const BatchShard &shard, float &loss, int32_t &correct,
+                                bool &stop) {
+  double values[3] = {shard.share * double(loss), shard.empty ? 0.0 : double(correct),
+                      stopRequested() ? 1.0 : 0.0};
+  if (Status s = collective->sum(values, 3); !s)
+    return s;
+  loss = float(values[0]);
+  correct = int32_t(std::llround(values[1]));
+  stop = values[2] > 0;
+  return Status::success();
+}
+
+Result<bool> TrainingRun::anyStopRequested() {
+  if (!collective)
+    return Result<bool>::success(stopRequested());
+  double asked = stopRequested() ? 1.0 : 0.0;
+  if (Status s = collective->sum(&asked, 1); !s)
+    return Result<bool>::failure(s.error());
+  return Result<bool>::success(asked > 0);
+}
+
+Result<Evaluation> TrainingRun::validate() {
+  if (!collective)
+    return evaluate(instance, *validation, /*withConfusion=*/false);
+  const int64_t count = validation->count;
+  Result<Evaluation> part = evaluateSpan(instance, *validation, /*withConfusion=*/false,
+                                         count * rank / ranks, count * (rank + 1) / ranks);
+  if (!part)
+    return part;
+  double sums[2] = {part->loss * double(part->count), part->accuracy * double(part->count)};
+  if (Status s = collective->sum(sums, 2); !s)
+    return Result<Evaluation>::failure(s.error());
+  Evaluation whole;
+  whole.count = count;
+  if (count) {
+    whole.loss = sums[0] / double(count);
+    whole.accuracy = std::round(sums[1]) / double(count);
+  }
+  return Result<Evaluation>::success(std::move(whole));
 }
 
 void TrainingRun::planCall(int32_t epoch, int64_t first) {
@@ -338,7 +432,8 @@ void TrainingRun::planCall(int32_t epoch, int64_t first) {
         scheduledLearningRate(options.config.schedule, baseRate, epoch, options.epochs,
                               int64_t(globalStep), stepsPerEpoch, scheduleState);
     call->ratesGiven[size_t(j)] = float(call->rates[size_t(j)]);
-    call->seeds[size_t(j)] = deriveSeed(options.seed, kStepStream, globalStep);
+    const uint64_t seed = deriveSeed(options.seed, kStepStream, globalStep);
+    call->seeds[size_t(j)] = ranks > 1 ? deriveSeed(seed, kRankStream, uint64_t(rank)) : seed;
   }
 }
 
@@ -384,8 +479,17 @@ Result<EpochOutcome> TrainingRun::trainEpoch(int32_t epoch) {
   source->beginEpoch(epoch, firstStep);
   for (int64_t callStep = firstStep; callStep < stepsPerEpoch; callStep += call->steps) {
     planCall(epoch, callStep);
+    const BatchShard shard = shardOf(callStep); // a step a call when data-parallel
+    if (exchange)
+      exchange->setShare(shard.share);
     if (Status s = source->trainSteps(*call); !s)
-      return R::failure(s.error());
+      return R::failure(exchange && !exchange->error().empty()
+                            ? s.error() + " (" + exchange->error() + ")"
+                            : s.error());
+    bool anyStop = false;
+    if (collective)
+      if (Status s = combineStep(shard, call->losses[0], call->corrects[0], anyStop); !s)
+        return R::failure(s.error());
     learningRate = call->rates[size_t(call->steps - 1)];
     for (int64_t step = callStep; step < callStep + call->steps; ++step) {
       const size_t j = size_t(step - callStep);
@@ -394,8 +498,8 @@ Result<EpochOutcome> TrainingRun::trainEpoch(int32_t epoch) {
       record.epochs = options.epochs;
       record.step = step;
       record.globalStep = globalStepOf(epoch, step);
-      record.batchSize = int32_t(std::min<int64_t>(instance.batch(),
-                                                   trainSet->count - step * instance.batch()));
+      record.batchSize =
+          int32_t(std::min<int64_t>(globalBatch, trainSet->count - step * globalBatch));
       record.loss = call->losses[j];
       record.correct = call->corrects[j];
       record.learningRate = call->ratesGiven[j];
@@ -413,7 +517,7 @@ Result<EpochOutcome> TrainingRun::trainEpoch(int32_t epoch) {
         return R::failure(s.error());
       // A stop after the epoch's last step waits for the epoch's end.
       bool lastOfCall = step + 1 == callStep + call->steps;
-      if (!lastOfCall || step + 1 >= stepsPerEpoch || !stopRequested())
+      if (!lastOfCall || step + 1 >= stepsPerEpoch || !(collective ? anyStop : stopRequested()))
         continue;
       RunPosition position = positionAfter(epoch, beforeShuffle);
       position.epochStep = step + 1;
@@ -439,9 +543,14 @@ Result<EpochOutcome> TrainingRun::endEpoch(int32_t epoch, const EpochSums &sums,
                                            std::chrono::steady_clock::time_point epochStart,
                                            double trainSeconds, double waitedSeconds) {
   using R = Result<EpochOutcome>;
-  Result<Evaluation> val = evaluate(instance, *validation, /*withConfusion=*/false);
+  Result<Evaluation> val = validate();
   if (!val)
     return R::failure(val.error);
+  if (collective)
+    if (Status s = checkReplicasAgree(instance, *collective,
+                                      "after epoch " + std::to_string(epoch + 1));
+        !s)
+      return R::failure(s.error());
   const LrScheduleConfig &schedule = options.config.schedule;
   const EarlyStoppingConfig &early = options.config.earlyStopping;
   EpochStats stats;
@@ -483,7 +592,10 @@ Result<EpochOutcome> TrainingRun::endEpoch(int32_t epoch, const EpochSums &sums,
     result.stoppedEarly = true;
     return R::success(EpochOutcome::StoppedEarly);
   }
-  if (epoch + 1 < options.epochs && stopRequested()) {
+  Result<bool> stop = epoch + 1 < options.epochs ? anyStopRequested() : Result<bool>::success(false);
+  if (!stop)
+    return R::failure(stop.error);
+  if (*stop) {
     result.interrupted = true;
     result.stoppedEpoch = epoch + 1;
     result.stoppedStep = stepsPerEpoch;
@@ -498,8 +610,12 @@ Status TrainingRun::restoreBestWeights() {
   const EarlyStoppingConfig &early = options.config.earlyStopping;
   if (!early.enabled || !early.restoreBestWeights || result.earlyStopping.bestEpoch <= 0)
     return Status::success();
-  if (Status s = checkpoints->restoreBestWeights(); !s)
-    return s;
+  if (rank == 0)
+    if (Status s = checkpoints->restoreBestWeights(); !s)
+      return s;
+  if (collective)
+    if (Status s = broadcastModelState(instance, *collective); !s)
+      return s;
   result.restored = true;
   note("Restoring model weights from the end of the best epoch: " +
        std::to_string(result.earlyStopping.bestEpoch) + " (" + checkpoints->bestPath + "; " +

@@ -54,7 +54,7 @@ struct NetcCompiledModel {
   static constexpr int64_t kArenaPerSample = 8, kArenaFixed = 4;
   static constexpr int64_t kParamFloats = 20, kStateFloats = 3, kFoldedFloats = 5;
   static constexpr int64_t kInputSize = kSampleSize, kInputPlanes = kPlanes;
-  static constexpr bool kHasTrain = true, kHasBase = false;
+  static constexpr bool kHasTrain = true, kHasBase = false, kHasExchanged = false;
   static constexpr const netc_model_info *kInfo = &kModel;
   static constexpr const int64_t *kParamOffsets = ::kParamOffsets;
   static constexpr const int64_t *kStateOffsets = ::kStateOffsets;
@@ -87,7 +87,7 @@ struct NoStepsModel {
   static constexpr int64_t kArenaPerSample = 8, kArenaFixed = 0;
   static constexpr int64_t kParamFloats = 1, kStateFloats = 0, kFoldedFloats = 0;
   static constexpr int64_t kInputSize = kSampleSize, kInputPlanes = kPlanes;
-  static constexpr bool kHasTrain = false, kHasBase = false;
+  static constexpr bool kHasTrain = false, kHasBase = false, kHasExchanged = false;
   static constexpr const netc_model_info *kInfo = &kModel;
   static constexpr const int64_t *kParamOffsets = ::kParamOffsets;
   static constexpr const int64_t *kStateOffsets = ::kStateOffsets;

@@ -170,6 +170,11 @@ std::vector<OptionSpec> buildOptionTable() {
       {"threads", "N", "train eval predict", "CPU threads (default 0: all cores)",
        intIn(0, 4096, [](Options &o, int64_t n) { o.threads = int32_t(n); },
              "a number of threads (0: all cores)")},
+      {"mpi-timeout", "S", "train",
+       "under mpirun: end the run when the other ranks do not answer within S seconds "
+       "(default 300)",
+       realIn(0, 1e6, /*lowOpen=*/true, [](Options &o, double x) { o.mpiTimeout = x; },
+              "a positive number of seconds")},
       {"device", "auto|cpu|cuda", "train eval predict", "where to run (default auto)",
        [](Options &o, const std::string &v) -> std::string {
          if (v != "auto" && v != "cpu" && v != "cuda")

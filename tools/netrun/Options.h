@@ -30,6 +30,7 @@ struct Options {
   double learningRate = 0;     // 0: the model's
   uint64_t seed = 42;
   int32_t threads = 0;         // 0: all cores
+  double mpiTimeout = 300;     // train under mpirun: seconds a rank waits for the others
   std::string out = "run";
   double validationSplit = 0;
   int64_t limit = 0;

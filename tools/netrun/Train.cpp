@@ -1,5 +1,6 @@
 //===- Train.cpp - netrun train ---------------------------------------------===//
 
+#include "Distributed.h"
 #include "Verbs.h"
 
 #include "net/Runtime/Plot.h"
@@ -412,7 +413,10 @@ Result<TrainingData> loadTrainingData(const RunConfig &c, const netc_model_info 
 
 } // namespace
 
-int runTrain(const Options &o, DriverStreams &s) {
+namespace {
+
+/// netrun train in this process; in a data-parallel run, this rank's part.
+int trainHere(const Options &o, DriverStreams &s, Collective *ranks) {
   if (o.positional.size() != 1)
     return fail(s, "train expects one model: netrun train MODEL.so --data mnist");
   Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
@@ -425,8 +429,10 @@ int runTrain(const Options &o, DriverStreams &s) {
   Result<TrainingData> data = loadTrainingData(*config, info, o, s);
   if (!data)
     return fail(s, data.error);
-  if (Status st = prepareOutputDirectory(o.out); !st)
-    return fail(s, st.error());
+  const int32_t rank = ranks ? ranks->rank() : 0, rankCount = ranks ? ranks->size() : 1;
+  if (rank == 0)
+    if (Status st = prepareOutputDirectory(o.out); !st)
+      return fail(s, st.error());
   Samples &trainSet = data->train;
   Samples &validation = data->validation;
   const std::string &validationName = data->validationName;
@@ -434,16 +440,27 @@ int runTrain(const Options &o, DriverStreams &s) {
     return fail(s, "--validation-split " + fixed(config->validationSplit, 4) + " of " +
                        withThousands(trainSet.count + validation.count) +
                        " images leaves no training or no validation images");
-  Result<std::shared_ptr<Instance>> instance =
-      Instance::create(*model, deviceChoice(o), config->batch, config->threads);
+  // A data-parallel run: the batch is the global one, each rank's instance
+  // holds its shard (DataParallel.h), on the CPU path.
+  if (config->batch < rankCount)
+    return fail(s, "a batch of " + std::to_string(config->batch) + " for " +
+                       std::to_string(rankCount) + " ranks: every rank needs a sample of "
+                       "each batch; give --batch " + std::to_string(rankCount) + " or more");
+  const int32_t shardBatch = (config->batch + rankCount - 1) / rankCount;
+  if (ranks && o.device == "cuda")
+    return fail(s, "--device cuda: data-parallel training runs on the CPU path (the CUDA path "
+                   "has no exchanged step yet); use --device cpu");
+  Result<std::shared_ptr<Instance>> instance = Instance::create(
+      *model, ranks ? DeviceChoice::Cpu : deviceChoice(o), shardBatch, config->threads);
   if (!instance)
     return fail(s, instance.error);
   config->device = deviceName((*instance)->device());
   noteFallback(s, o, **instance, "training");
-  if (Status st = writeTextFile(o.out + "/config.txt",
-                                runConfigText(o, *config, info, data->directory));
-      !st)
-    return fail(s, st.error());
+  if (rank == 0)
+    if (Status st = writeTextFile(o.out + "/config.txt",
+                                  runConfigText(o, *config, info, data->directory));
+        !st)
+      return fail(s, st.error());
 
   s.out << "Training " << info.network << " on " << data->directory << ": "
         << withThousands(trainSet.count) << " images, validating on "
@@ -452,6 +469,13 @@ int runTrain(const Options &o, DriverStreams &s) {
         << (info.train.optimizer == NETC_OPTIMIZER_ADAM ? "adam" : "sgd") << " lr "
         << config->learningRate << ", seed " << config->seed << ", device "
         << config->device << (config->augment.enabled() ? ", augmented" : "") << "\n";
+  if (ranks)
+    s.out << "Data-parallel on " << ranks->describe() << ": each trains on "
+          << (config->batch % rankCount ? "about " : "") << config->batch / rankCount
+          << " images of each batch of " << config->batch << " with "
+          << (config->threads ? std::to_string(config->threads) : std::string("all"))
+          << (config->threads == 1 ? " thread" : " threads") << "; rank 0 writes " << o.out
+          << "\n";
 
   TrainOptions options;
   options.epochs = config->epochs;
@@ -467,6 +491,8 @@ int runTrain(const Options &o, DriverStreams &s) {
   options.histograms = o.histograms;
   options.logImages = o.logImages;
   options.classNames = data->classNames;
+  options.collective = ranks;
+  options.globalBatch = config->batch;
   Progress progress(s);
   TrainCallbacks callbacks;
   int64_t steps = 0, raiseAfter = interruptAfterSteps();
@@ -508,6 +534,38 @@ int runTrain(const Options &o, DriverStreams &s) {
     s.out << o.out << "/best.ckpt, " << o.out << "/last.ckpt, " << o.out << "/history.csv, "
           << o.out << "/config.txt\n";
   return 0;
+}
+
+} // namespace
+
+int runTrain(const Options &o, DriverStreams &s) {
+  if (!launchedByMpi())
+    return trainHere(o, s, nullptr);
+  Result<std::unique_ptr<Collective>> ranks = openMpiRanks(o.mpiTimeout);
+  if (!ranks)
+    return fail(s, ranks.error);
+  const int32_t rank = (*ranks)->rank();
+  if (rank == 0) {
+    int code = trainHere(o, s, ranks->get());
+    if (code != 0 && code != 130 && (*ranks)->size() > 1) {
+      s.out << std::flush;
+      s.err << std::flush;
+      (*ranks)->abort(code); // the other ranks would wait for this one
+    }
+    return code;
+  }
+  // The other ranks report nothing but their own failure, named by rank.
+  std::ostringstream quiet, errors;
+  DriverStreams rankStreams{quiet, errors, /*interactive=*/false};
+  int code = trainHere(o, rankStreams, ranks->get());
+  if (code != 0 && code != 130) {
+    std::istringstream lines(errors.str());
+    for (std::string line; std::getline(lines, line);)
+      s.err << "rank " << rank << ": " << line << "\n";
+    s.err << std::flush;
+    (*ranks)->abort(code);
+  }
+  return code;
 }
 
 } // namespace netc::runtime::cli

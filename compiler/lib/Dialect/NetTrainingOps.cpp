@@ -204,6 +204,12 @@ LogicalResult AdamUpdateOp::verify() {
   return checkParam(*this, getParam(), getGrad());
 }
 
+LogicalResult ExchangeStartOp::verify() {
+  if (!getParam().getDefiningOp<ParamOp>())
+    return emitOpError("expects its first operand to be a net.param");
+  return success();
+}
+
 LogicalResult UpdateGroupOp::verify() {
   Block &body = getBody().front();
   if (body.empty())

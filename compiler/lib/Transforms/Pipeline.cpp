@@ -22,6 +22,8 @@ void mlir::net::buildNetPipeline(OpPassManager &pm, const NetPipelineOptions &op
     pm.addPass(createNetFuseConvBiasActPool());
     pm.addPass(createNetFuseDenseBiasAct());
   }
+  // A data-parallel copy of each training step (netrun under mpirun).
+  pm.addPass(createNetExchangeGradients());
   if (options.target == NetPipelineOptions::Target::Cuda)
     pm.addPass(createNetGroupUpdates());
   pm.addPass(createNetPlanMemory());

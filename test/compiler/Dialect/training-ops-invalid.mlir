@@ -139,3 +139,11 @@ func.func @update_group_mixed(%g: tensor<4xf32>) {
   }
   return
 }
+
+// -----
+
+func.func @exchange_of_a_value_not_a_param(%g: tensor<4xf32>) {
+  // expected-error @+1 {{expects its first operand to be a net.param}}
+  net.exchange_start %g, %g : tensor<4xf32>
+  return
+}

@@ -477,4 +477,48 @@ def Net_UpdateGroupOp : Net_Op<"update_group", [SingleBlock, NoTerminator]> {
   let hasVerifier = 1;
 }
 
+//===----------------------------------------------------------------------===//
+// Data parallelism: values combined across replicas (net-exchange-gradients)
+//===----------------------------------------------------------------------===//
+
+def Net_ExchangeStartOp : Net_Op<"exchange_start", [AllTypesMatch<["param", "values"]>]> {
+  let summary = "a replica's values of a parameter, final, handed out to be combined";
+  let description = [{
+    Made by net-exchange-gradients in a step's `_exchanged` copy: `values`,
+    the gradient of `param` or `param` itself (a batch norm's running
+    statistic, updated in place), are final for this step on this replica.
+    The runtime combines them across the replicas of a data-parallel run, in
+    place, now or later (an allreduce that overlaps the rest of the
+    backward), and must have finished by the next `net.exchange_wait`.
+    Nothing after this op writes `values`; only the updates after the wait
+    read them.
+
+    Example:
+
+    ```mlir
+    net.exchange_start %w, %dw : tensor<6x1x5x5xf32>
+    ```
+  }];
+  let arguments = (ins Net_Tensor:$param, Net_Tensor:$values);
+  let assemblyFormat = "$param `,` $values attr-dict `:` type($param)";
+  let hasVerifier = 1;
+}
+
+def Net_ExchangeWaitOp : Net_Op<"exchange_wait"> {
+  let summary = "every exchange started before holds the combined values";
+  let description = [{
+    Made by net-exchange-gradients: after it, the values of every
+    `net.exchange_start` before it in the step hold what the replicas
+    combined, and the step's optimizer updates follow. A failed exchange
+    ends the step here, before any parameter changes.
+
+    Example:
+
+    ```mlir
+    net.exchange_wait
+    ```
+  }];
+  let assemblyFormat = "attr-dict";
+}
+
 #endif // NET_DIALECT_NETTRAININGOPS_TD

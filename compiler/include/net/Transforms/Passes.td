@@ -161,6 +161,36 @@ def NetGroupUpdates : Pass<"net-group-updates", "::mlir::ModuleOp"> {
   }];
 }
 
+def NetExchangeGradients : Pass<"net-exchange-gradients", "::mlir::ModuleOp"> {
+  let summary = "adds a data-parallel copy of each training step";
+  let description = [{
+    Data-parallel training (netrun under mpirun, docs/distributed.md) needs
+    every gradient combined across the replicas before the optimizer
+    applies it. This pass adds, beside each training step (@train_step,
+    @head_train_step), a copy named `<step>_exchanged` in which each
+    gradient is handed out by a net.exchange_start where its update stood,
+    right after the backward produced it, so that its allreduce overlaps
+    the rest of the backward; a batch norm's running statistics are handed
+    out after its net.batch_norm_train. One net.exchange_wait follows the
+    backward, and the updates, in their order, after it. The step itself is
+    left as it is: a single process updates each parameter while its
+    gradient is in cache. Run before net-group-updates and net-plan-memory
+    (which keeps the copy's gradients live until their updates).
+
+    ```mlir
+    net.adam_update %w, %dw ... : tensor<10x84xf32>
+    ...
+    return %loss, %correct
+    // the copy:
+    net.exchange_start %w, %dw : tensor<10x84xf32>
+    ...
+    net.exchange_wait
+    net.adam_update %w, %dw ... : tensor<10x84xf32>
+    return %loss, %correct
+    ```
+  }];
+}
+
 def NetPlanMemory : Pass<"net-plan-memory", "::mlir::ModuleOp"> {
   let summary = "places every intermediate tensor in one arena by liveness";
   let description = [{

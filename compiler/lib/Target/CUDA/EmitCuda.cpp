@@ -59,6 +59,11 @@ private:
        << ref(labels) << ", I->run);\n";
   }
   LogicalResult emitUpdateGroup(UpdateGroupOp group) override;
+  // The CUDA path has no data-parallel steps: netc_set_exchange refuses a
+  // CUDA instance (docs/distributed.md), so the copies are not emitted.
+  bool exchangesValues() const override { return false; }
+  void emitExchangeStart(int64_t, const std::string &, int64_t) override {}
+  void emitExchangeWait() override {}
   // The seed, learning rate and step count are I->run's, on the device.
   StringRef dropoutSeed() const override { return "I->run"; }
   StringRef learningRate() const override { return "I->run"; }

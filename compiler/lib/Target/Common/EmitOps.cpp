@@ -408,6 +408,16 @@ LogicalResult StepEmitter::emitOp(Operation *op) {
       })
       .Case<SgdUpdateOp, AdamUpdateOp>([&](Operation *update) { return emitUpdate(update); })
       .Case([&](UpdateGroupOp group) { return emitUpdateGroup(group); })
+      .Case([&](ExchangeStartOp o) {
+        StringRef name = o.getParam().getDefiningOp<ParamOp>().getName();
+        emitExchangeStart(int64_t(paramIndex.lookup(name)), ref(o.getValues()),
+                          product(shapeOf(o.getValues())));
+        return success();
+      })
+      .Case([&](ExchangeWaitOp) {
+        emitExchangeWait();
+        return success();
+      })
       .Default([&](Operation *other) {
         return other->emitError("the ")
                << targetName() << " emitter cannot translate " << other->getName();

@@ -20,7 +20,7 @@ LogicalResult StepEmitter::emitFunction(func::FuncOp func) {
   names.clear();
   StringRef name = func.getName();
   StepKind kind = name == "forward" || name == "base_forward" ? StepKind::Forward
-                  : name.ends_with("train_step")             ? StepKind::Train
+                  : name.contains("train_step")              ? StepKind::Train
                                                              : StepKind::Eval;
   emitSignature(name, kind);
   os << "  float *const A = I->arena;\n"
@@ -59,9 +59,17 @@ LogicalResult StepEmitter::emitFunction(func::FuncOp func) {
 }
 
 LogicalResult StepEmitter::emitFunctions() {
-  for (StringRef name : {"forward", "eval_step", "train_step", "base_forward", "head_eval_step",
-                         "head_train_step"}) {
+  for (StringRef name : {"forward", "eval_step", "train_step", "train_step_exchanged",
+                         "base_forward", "head_eval_step", "head_train_step",
+                         "head_train_step_exchanged"}) {
     auto func = module.lookupSymbol<func::FuncOp>(name);
+    // A data-parallel copy (net-exchange-gradients) where the pipeline made one.
+    if (name.ends_with("_exchanged")) {
+      if (func && exchangesValues() && (hasBase || !name.starts_with("head_")) &&
+          failed(emitFunction(func)))
+        return failure();
+      continue;
+    }
     if (name.starts_with("base_") || name.starts_with("head_")) {
       if (hasBase && failed(emitFunction(func)))
         return failure();

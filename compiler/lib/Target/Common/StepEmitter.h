@@ -111,6 +111,13 @@ protected:
                              StringRef cType) = 0;
   /// A net.update_group: its updates, together.
   virtual LogicalResult emitUpdateGroup(UpdateGroupOp group) = 0;
+  /// A net.exchange_start of parameter `param`'s `size` values at `values`,
+  /// and a net.exchange_wait: calls into the instance's exchange that end
+  /// the step (before its updates) when it fails.
+  virtual void emitExchangeStart(int64_t param, const std::string &values, int64_t size) = 0;
+  virtual void emitExchangeWait() = 0;
+  /// Whether the target emits the data-parallel copies of the steps.
+  virtual bool exchangesValues() const { return true; }
   /// Expressions for the step's scalars: the dropout seed, the learning rate,
   /// and Adam's step count as a trailing argument (", t"), or "" where the
   /// kernel reads them from the device.
@@ -151,6 +158,9 @@ protected:
   SmallVector<int64_t, 4> inputShape;
   DenseMap<Value, std::string> names;
   bool hasTrain = false;
+  /// @train_step_exchanged (and @head_train_step_exchanged with a base):
+  /// the data-parallel copies net-exchange-gradients made.
+  bool hasExchanged = false;
   /// A frozen base split off (@base_forward, @head_train_step): its features.
   bool hasBase = false;
   std::string featureLayer;

@@ -39,6 +39,8 @@ private:
   void emitReduction(StringRef kernel, Value probs, Value labels, Value result,
                      StringRef cType) override;
   LogicalResult emitUpdateGroup(UpdateGroupOp group) override;
+  void emitExchangeStart(int64_t param, const std::string &values, int64_t size) override;
+  void emitExchangeWait() override;
   // The step's seed and learning rate are arguments and fields of the host
   // instance; Adam's step count is the local `t`.
   StringRef dropoutSeed() const override { return "seed"; }

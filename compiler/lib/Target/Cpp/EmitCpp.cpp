@@ -61,6 +61,13 @@ LogicalResult CppEmitter::emitUpdateGroup(UpdateGroupOp group) {
   return success();
 }
 
+void CppEmitter::emitExchangeStart(int64_t param, const std::string &values, int64_t size) {
+  os << "  if (!netc::exchangeStart(I, " << param << ", " << values << ", " << size
+     << ")) return;\n";
+}
+
+void CppEmitter::emitExchangeWait() { os << "  if (!netc::exchangeWait(I)) return;\n"; }
+
 void CppEmitter::emitModelTraits() {
   auto flag = [](bool b) { return b ? "true" : "false"; };
   os << "/// What net/Runtime/ModelImpl.h implements the C ABI over.\n"
@@ -78,6 +85,8 @@ void CppEmitter::emitModelTraits() {
      << "  static constexpr int64_t kInputPlanes = " << inputPlanes() << ";\n"
      << "  static constexpr bool kHasTrain = " << flag(hasTrain) << ";\n"
      << "  static constexpr bool kHasBase = " << flag(hasBase) << ";\n"
+     << "  // Data-parallel copies of the training steps (net-exchange-gradients).\n"
+     << "  static constexpr bool kHasExchanged = " << flag(hasExchanged) << ";\n"
      << "  static constexpr const netc_model_info *kInfo = &kModel;\n"
      << "  static constexpr const int64_t *kParamOffsets = ::kParamOffsets;\n"
      << "  static constexpr const int64_t *kStateOffsets = ::kStateOffsets;\n"
@@ -91,6 +100,16 @@ void CppEmitter::emitModelTraits() {
           "int n,\n"
        << "                        uint64_t seed, float *loss, int32_t *correct) {\n"
        << "    run_train_step(I, in, labels, n, seed, loss, correct);\n  }\n";
+  if (hasExchanged)
+    os << "  static void trainStepExchanged(netc_instance *I, const float *in,\n"
+       << "                                 const int32_t *labels, int n, uint64_t seed,\n"
+       << "                                 float *loss, int32_t *correct) {\n"
+       << "    run_train_step_exchanged(I, in, labels, n, seed, loss, correct);\n  }\n";
+  if (hasBase && hasExchanged)
+    os << "  static void headTrainStepExchanged(netc_instance *I, const float *in,\n"
+       << "                                     const int32_t *labels, int n, uint64_t seed,\n"
+       << "                                     float *loss, int32_t *correct) {\n"
+       << "    run_head_train_step_exchanged(I, in, labels, n, seed, loss, correct);\n  }\n";
   if (hasBase)
     os << "  static void baseForward(netc_instance *I, const float *in, int n, float *out) {\n"
        << "    run_base_forward(I, in, n, out);\n  }\n"

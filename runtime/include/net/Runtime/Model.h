@@ -39,6 +39,7 @@ struct ModelFunctions {
   decltype(&netc_head_eval_step) headEvalStep = nullptr;
   decltype(&netc_set_train_data) setTrainData = nullptr;
   decltype(&netc_train_steps) trainSteps = nullptr;
+  decltype(&netc_set_exchange) setExchange = nullptr;
 };
 
 class Instance;
@@ -125,6 +126,8 @@ public:
                       const float *table, int32_t tableChannels) const;
   Status trainSteps(const int64_t *indices, int64_t count, const uint64_t *seeds,
                     const float *rates, float *losses, int32_t *corrects) const;
+  /// The data-parallel steps' exchange (netc_set_exchange); null: off.
+  Status setExchange(const netc_exchange *exchange) const;
 
 private:
   Instance() = default;

@@ -22,7 +22,7 @@
 extern "C" {
 #endif
 
-#define NETC_ABI_VERSION 4u
+#define NETC_ABI_VERSION 5u
 #define NETC_MAGIC 0x4354454eu /* "NETC" little-endian */
 #define NETC_MAX_RANK 4
 
@@ -33,6 +33,7 @@ enum netc_status {
   NETC_ERROR_ARGUMENT = 1, /* n out of range, null pointer, unknown name */
   NETC_ERROR_DEVICE = 2,   /* device not available in this build or machine */
   NETC_ERROR_MEMORY = 3,   /* the arena could not be allocated */
+  NETC_ERROR_EXCHANGE = 4, /* the data-parallel exchange (netc_set_exchange) failed */
 };
 
 /* A parameter (weights, biases, batch-norm statistics) or an optimizer slot. */
@@ -192,6 +193,29 @@ int netc_set_train_data(netc_instance *instance, const uint8_t *pixels,
 int netc_train_steps(netc_instance *instance, const int64_t *indices, int64_t count,
                      const uint64_t *seeds, const float *learning_rates, float *losses,
                      int32_t *corrects);
+
+/* Version 5: data-parallel training (docs/distributed.md). With an exchange
+ * set, every training step (netc_train_step, netc_head_train_step,
+ * netc_train_steps) runs its data-parallel form. `start` is called on the
+ * calling thread as each of the step's values becomes final: the gradient
+ * of trainable parameter `param` (its index in netc_model()->params), or
+ * parameter `param` itself when it is a batch norm's running statistic that
+ * the step updated. It may combine the values with the other replicas' in
+ * place, at once or later (a non-blocking allreduce). `wait` is called once
+ * after the backward; when it returns, every value handed to `start` must
+ * hold its combined value, and the optimizer then updates the parameters
+ * from the combined gradients. A non-zero return from either ends the step
+ * with NETC_ERROR_EXCHANGE before any trainable parameter, optimizer slot or
+ * the step count changes. */
+typedef struct netc_exchange {
+  int (*start)(void *user, int32_t param, float *values, int64_t size);
+  int (*wait)(void *user);
+  void *user;
+} netc_exchange;
+
+/* Sets the instance's exchange (copied), or turns it off (NULL).
+ * NETC_ERROR_DEVICE on a CUDA instance, which has no data-parallel step. */
+int netc_set_exchange(netc_instance *instance, const netc_exchange *exchange);
 
 /* The text of the last error on this instance ("" when none). */
 const char *netc_last_error(const netc_instance *instance);

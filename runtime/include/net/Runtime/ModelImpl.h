@@ -258,9 +258,60 @@ template <class M> struct ModelAbi {
                                                               I->learning_rate, ++I->step, loss,
                                                               correct, I->error));
 #endif
-      M::trainStep(I, input, labels, n, seed, loss, correct);
+      return hostTrainStep(I, input, labels, n, seed, loss, correct);
+    }
+  }
+
+  /// A training step on the CPU path, in its data-parallel form
+  /// (run_train_step_exchanged) when an exchange is set. A failed exchange
+  /// ends that form before its updates; the step count is then restored.
+  static int hostTrainStep(netc_instance *I, const float *input, const int32_t *labels, int n,
+                           uint64_t seed, float *loss, int32_t *correct) {
+    if constexpr (M::kHasExchanged) {
+      if (I->exchange.start)
+        return exchanged(I, [&] {
+          M::trainStepExchanged(I, input, labels, n, seed, loss, correct);
+        });
+    }
+    M::trainStep(I, input, labels, n, seed, loss, correct);
+    return NETC_OK;
+  }
+
+  template <typename Step>
+  static int exchanged(netc_instance *I, Step step) {
+    const int64_t count = I->step;
+    I->exchange_failed = false;
+    step();
+    if (!I->exchange_failed)
+      return NETC_OK;
+    I->step = count;
+    I->error = "the data-parallel exchange failed; the step changed no parameter";
+    return NETC_ERROR_EXCHANGE;
+  }
+
+  static int setExchange(netc_instance *I, const netc_exchange *exchange) {
+    if (!I)
+      return NETC_ERROR_ARGUMENT;
+    if (!exchange) {
+      I->exchange = netc_exchange{};
       return NETC_OK;
     }
+    if (!exchange->start || !exchange->wait) {
+      I->error = "an exchange without its start or wait function";
+      return NETC_ERROR_ARGUMENT;
+    }
+    if (I->cuda) {
+      I->error = "data-parallel training runs on the CPU path; the CUDA path has no "
+                 "exchanged step (use --device cpu)";
+      return NETC_ERROR_DEVICE;
+    }
+    if constexpr (!M::kHasExchanged) {
+      I->error = "this model has no data-parallel training step (recompile it with this netc)";
+      return NETC_ERROR_ARGUMENT;
+    }
+    I->error.clear();
+    I->exchange = *exchange;
+    return NETC_OK;
   }
 
   static int baseForward(netc_instance *I, const float *input, int32_t n, float *features) {
@@ -313,6 +364,12 @@ template <class M> struct ModelAbi {
                                                                   ++I->step, loss, correct,
                                                                   I->error));
 #endif
+      if constexpr (M::kHasExchanged) {
+        if (I->exchange.start)
+          return exchanged(I, [&] {
+            M::headTrainStepExchanged(I, features, labels, n, seed, loss, correct);
+          });
+      }
       M::headTrainStep(I, features, labels, n, seed, loss, correct);
       return NETC_OK;
     }
@@ -432,7 +489,10 @@ template <class M> struct ModelAbi {
           I->gathered_labels[i] = I->train_labels[sample];
         }
         I->learning_rate = learning_rates[s];
-        M::trainStep(I, I->gathered, I->gathered_labels, n, seeds[s], &losses[s], &corrects[s]);
+        if (int code = hostTrainStep(I, I->gathered, I->gathered_labels, n, seeds[s],
+                                     &losses[s], &corrects[s]);
+            code != NETC_OK)
+          return code;
       }
       return NETC_OK;
     }
@@ -499,6 +559,10 @@ NETC_EXPORT int netc_train_steps(netc_instance *I, const int64_t *indices, int64
                                  const uint64_t *seeds, const float *learning_rates,
                                  float *losses, int32_t *corrects) {
   return NetcModelAbi::trainSteps(I, indices, count, seeds, learning_rates, losses, corrects);
+}
+
+NETC_EXPORT int netc_set_exchange(netc_instance *I, const netc_exchange *exchange) {
+  return NetcModelAbi::setExchange(I, exchange);
 }
 
 NETC_EXPORT int netc_base_forward(netc_instance *I, const float *input, int32_t n,

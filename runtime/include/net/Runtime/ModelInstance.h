@@ -53,6 +53,30 @@ struct netc_instance {
   int32_t train_table_channels = 0;
   float *gathered = nullptr;
   int32_t *gathered_labels = nullptr;
+  // netc_set_exchange: the data-parallel steps' exchange (start is null
+  // when off), and whether a call of it failed in the current step.
+  netc_exchange exchange{};
+  bool exchange_failed = false;
 };
+
+namespace netc {
+
+// What the data-parallel copies of the training steps (run_*_exchanged)
+// call; false ends the step before its updates.
+inline bool exchangeStart(netc_instance *I, int32_t param, float *values, int64_t size) {
+  if (I->exchange.start(I->exchange.user, param, values, size) == 0)
+    return true;
+  I->exchange_failed = true;
+  return false;
+}
+
+inline bool exchangeWait(netc_instance *I) {
+  if (I->exchange.wait(I->exchange.user) == 0)
+    return true;
+  I->exchange_failed = true;
+  return false;
+}
+
+} // namespace netc
 
 #endif // NET_RUNTIME_MODELINSTANCE_H

@@ -18,6 +18,7 @@
 #define NET_RUNTIME_TRAINER_H
 
 #include "net/Runtime/Checkpoint.h"
+#include "net/Runtime/Collective.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Status.h"
@@ -62,6 +63,13 @@ struct TrainOptions {
   /// TensorBoard: the first `logImages` training images, once, at the start
   /// of a run (not of a resumed one).
   int32_t logImages = 0;
+  /// Data-parallel training over these ranks (DataParallel.h,
+  /// docs/distributed.md); null: this process alone. Each rank calls train()
+  /// with the same options; rank 0 alone writes files and reports.
+  Collective *collective = nullptr;
+  /// The global batch of a data-parallel run, whose shards the ranks'
+  /// instances train on; 0: the instance's batch.
+  int32_t globalBatch = 0;
 };
 
 /// The metrics of one epoch, as a history.csv row.
