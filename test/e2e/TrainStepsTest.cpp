@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "net/Runtime/Collective.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Trainer.h"
@@ -17,6 +18,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 #include <numeric>
 #include <random>
@@ -196,6 +198,88 @@ TEST(TrainSteps, TrainerRunIsTheSameForAnyStepsPerCall) {
     EXPECT_EQ(a[e].valLoss, b[e].valLoss) << "epoch " << e + 1;
   }
   expectSameTensors(*one, *seven);
+}
+
+/// The ranks of a data-parallel run of one: every collective leaves the
+/// values as they are, as MPI does for one rank.
+class OneRank final : public Collective {
+public:
+  int32_t rank() const override { return 0; }
+  int32_t size() const override { return 1; }
+  std::string describe() const override { return "one rank"; }
+  Status startSum(float *, int64_t) override {
+    ++sums;
+    return Status::success();
+  }
+  Status waitAll() override { return Status::success(); }
+  Status sum(double *, int64_t) override { return Status::success(); }
+  Status broadcast(void *, int64_t, int32_t) override { return Status::success(); }
+  Status allGather(const void *mine, void *all, int64_t bytes) override {
+    std::memcpy(all, mine, size_t(bytes));
+    return Status::success();
+  }
+  Status allGatherFloats(const float *mine, float *all, const int64_t *counts) override {
+    std::memcpy(all, mine, sizeof(float) * size_t(counts[0]));
+    return Status::success();
+  }
+  [[noreturn]] void abort(int) override { std::abort(); }
+  int64_t sums = 0;
+};
+
+/// The Trainer's data-parallel path on one rank (the model's exchanged
+/// step, the sharded batches, the reduced figures and validation, the
+/// replica check) against its plain path: the same run, bit for bit. With
+/// trained batch norms, their running statistics go through the exchange
+/// too.
+void expectOneRankEqualsOneProcess(const std::string &library) {
+  if (!haveMnist())
+    GTEST_SKIP() << "data/mnist is not installed (./setup.sh installs it)";
+  auto plain = netc::test::openModel(library, kBatch);
+  auto ranked = netc::test::openModel(library, kBatch);
+  ASSERT_TRUE(plain && ranked);
+  Samples train = mnistFor(plain->info(), 200), validation = train;
+  validation.count = 40;
+  validation.pixels.resize(size_t(40 * train.sampleSize));
+  validation.labels.resize(40);
+  OneRank rank;
+  const std::string base = (std::filesystem::temp_directory_path() /
+                            ("netc-one-rank-" + std::to_string(::getpid())))
+                               .string();
+  auto trainWith = [&](const Instance &net, Collective *collective) {
+    TrainOptions options;
+    options.epochs = 2;
+    options.seed = 3;
+    options.outDir = base + (collective ? "-ranked" : "-plain");
+    options.collective = collective;
+    std::filesystem::remove_all(options.outDir);
+    Result<TrainResult> result = netc::runtime::train(net, train, validation, options, {});
+    std::filesystem::remove_all(options.outDir);
+    EXPECT_TRUE(result) << result.error;
+    return result ? result->history : std::vector<EpochStats>();
+  };
+  std::vector<EpochStats> a = trainWith(*plain, nullptr), b = trainWith(*ranked, &rank);
+  ASSERT_EQ(a.size(), 2u);
+  ASSERT_EQ(b.size(), 2u);
+  for (size_t e = 0; e < a.size(); ++e) {
+    EXPECT_EQ(a[e].loss, b[e].loss) << "epoch " << e + 1;
+    EXPECT_EQ(a[e].accuracy, b[e].accuracy) << "epoch " << e + 1;
+    EXPECT_EQ(a[e].valLoss, b[e].valLoss) << "epoch " << e + 1;
+    EXPECT_EQ(a[e].valAccuracy, b[e].valAccuracy) << "epoch " << e + 1;
+  }
+  expectSameTensors(*plain, *ranked);
+  // Every trainable parameter's gradient went through the exchange, each step.
+  int32_t trainable = 0;
+  for (int32_t i = 0; i < plain->info().num_params; ++i)
+    trainable += plain->info().params[i].trainable;
+  EXPECT_GE(rank.sums, int64_t(trainable) * 2 * 13);
+}
+
+TEST(TrainSteps, Lenet5OnOneRankEqualsOneProcess) {
+  expectOneRankEqualsOneProcess(NETC_LENET5_SO);
+}
+
+TEST(TrainSteps, TrainedBatchNormsOnOneRankEqualOneProcess) {
+  expectOneRankEqualsOneProcess(NETC_SMALL_RESNET_TRAINED_SO);
 }
 
 } // namespace

@@ -23,7 +23,7 @@ namespace {
 
 /// What the model's steps were last given.
 struct Recorded {
-  int forwards = 0, trainSteps = 0;
+  int forwards = 0, trainSteps = 0, exchangedSteps = 0;
   std::vector<std::vector<float>> inputs;
   std::vector<std::vector<int32_t>> labels;
   std::vector<uint64_t> seeds;
@@ -54,7 +54,7 @@ struct NetcCompiledModel {
   static constexpr int64_t kArenaPerSample = 8, kArenaFixed = 4;
   static constexpr int64_t kParamFloats = 20, kStateFloats = 3, kFoldedFloats = 5;
   static constexpr int64_t kInputSize = kSampleSize, kInputPlanes = kPlanes;
-  static constexpr bool kHasTrain = true, kHasBase = false, kHasExchanged = false;
+  static constexpr bool kHasTrain = true, kHasBase = false, kHasExchanged = true;
   static constexpr const netc_model_info *kInfo = &kModel;
   static constexpr const int64_t *kParamOffsets = ::kParamOffsets;
   static constexpr const int64_t *kStateOffsets = ::kStateOffsets;
@@ -76,6 +76,24 @@ struct NetcCompiledModel {
     recorded.seeds.push_back(seed);
     recorded.learningRates.push_back(I->learning_rate);
     ++I->step; // as the generated step: Adam counts from 1
+    *loss = float(n);
+    *correct = n - 1;
+  }
+  /// As run_train_step_exchanged: parameter 1's gradient (4 floats of the
+  /// arena's fixed section) handed out, the wait, then its update.
+  static void trainStepExchanged(netc_instance *I, const float *, const int32_t *, int n,
+                                 uint64_t, float *loss, int32_t *correct) {
+    ++recorded.exchangedSteps;
+    ++I->step;
+    float *gradient = I->arena + kArenaPerSample * I->batch;
+    for (int i = 0; i < 4; ++i)
+      gradient[i] = float(i + 1);
+    if (!netc::exchangeStart(I, 1, gradient, 4))
+      return;
+    if (!netc::exchangeWait(I))
+      return;
+    for (int i = 0; i < 4; ++i)
+      I->params[16 + i] -= gradient[i];
     *loss = float(n);
     *correct = n - 1;
   }
@@ -327,5 +345,121 @@ void expectGatheredSteps(int32_t tableChannels) {
 TEST(ModelImpl, TrainStepsGatherThroughOneTableRowPerPlane) { expectGatheredSteps(2); }
 
 TEST(ModelImpl, TrainStepsGatherThroughOneTableRowForAllPlanes) { expectGatheredSteps(1); }
+
+/// A data-parallel exchange that records its calls and sums each value
+/// with a second replica's (here: the value itself, so doubling it).
+struct RecordingExchange {
+  int starts = 0, waits = 0, failStart = 0, failWait = 0;
+  int32_t param = -1;
+  int64_t size = 0;
+  static int start(void *self, int32_t param, float *values, int64_t size) {
+    auto *e = static_cast<RecordingExchange *>(self);
+    ++e->starts;
+    e->param = param;
+    e->size = size;
+    for (int64_t i = 0; i < size; ++i)
+      values[i] *= 2;
+    return e->failStart;
+  }
+  static int wait(void *self) {
+    auto *e = static_cast<RecordingExchange *>(self);
+    ++e->waits;
+    return e->failWait;
+  }
+  netc_exchange abi() { return {&start, &wait, this}; }
+};
+
+TEST(ModelImpl, AnExchangeRunsTheDataParallelStep) {
+  Instance m(2);
+  recorded = Recorded();
+  RecordingExchange exchange;
+  netc_exchange abi = exchange.abi();
+  ASSERT_EQ(netc_set_exchange(m.I, &abi), NETC_OK);
+  float input[2 * kSampleSize] = {}, loss = 0;
+  int32_t labels[2] = {0, 1}, correct = 0;
+  ASSERT_EQ(netc_train_step(m.I, input, labels, 2, 5, &loss, &correct), NETC_OK);
+  EXPECT_EQ(recorded.exchangedSteps, 1);
+  EXPECT_EQ(recorded.trainSteps, 0);
+  EXPECT_EQ(exchange.starts, 1);
+  EXPECT_EQ(exchange.waits, 1);
+  EXPECT_EQ(exchange.param, 1);
+  EXPECT_EQ(exchange.size, 4);
+  // The update applied the combined gradient.
+  for (int i = 0; i < 4; ++i)
+    EXPECT_EQ(m.I->params[16 + i], -2.f * float(i + 1));
+  EXPECT_EQ(netc_get_step(m.I), 1);
+  // Without an exchange the step is the plain one again.
+  ASSERT_EQ(netc_set_exchange(m.I, nullptr), NETC_OK);
+  ASSERT_EQ(netc_train_step(m.I, input, labels, 2, 5, &loss, &correct), NETC_OK);
+  EXPECT_EQ(recorded.trainSteps, 1);
+  EXPECT_EQ(recorded.exchangedSteps, 1);
+}
+
+TEST(ModelImpl, AFailedExchangeChangesNoParameterAndNotTheStep) {
+  for (bool failStart : {true, false}) {
+    Instance m(2);
+    RecordingExchange exchange;
+    (failStart ? exchange.failStart : exchange.failWait) = 1;
+    netc_exchange abi = exchange.abi();
+    ASSERT_EQ(netc_set_exchange(m.I, &abi), NETC_OK);
+    netc_set_step(m.I, 7);
+    float input[2 * kSampleSize] = {}, loss = -1;
+    int32_t labels[2] = {0, 1}, correct = -1;
+    EXPECT_EQ(netc_train_step(m.I, input, labels, 2, 5, &loss, &correct), NETC_ERROR_EXCHANGE);
+    EXPECT_EQ(netc_get_step(m.I), 7);
+    EXPECT_EQ(loss, -1.f);
+    for (int i = 0; i < 4; ++i)
+      EXPECT_EQ(m.I->params[16 + i], 0.f);
+    EXPECT_NE(std::string(netc_last_error(m.I)).find("exchange failed"), std::string::npos);
+    EXPECT_EQ(exchange.waits, failStart ? 0 : 1);
+    // The next step, with a working exchange, trains.
+    exchange.failStart = exchange.failWait = 0;
+    EXPECT_EQ(netc_train_step(m.I, input, labels, 2, 5, &loss, &correct), NETC_OK);
+    EXPECT_EQ(netc_get_step(m.I), 8);
+  }
+}
+
+TEST(ModelImpl, TrainStepsGoThroughTheExchange) {
+  Instance m(2);
+  RecordingExchange exchange;
+  netc_exchange abi = exchange.abi();
+  ASSERT_EQ(netc_set_exchange(m.I, &abi), NETC_OK);
+  const uint8_t pixels[3 * kSampleSize] = {};
+  const int32_t labels[3] = {0, 1, 2};
+  const float table[256] = {};
+  ASSERT_EQ(netc_set_train_data(m.I, pixels, labels, 3, table, 1), NETC_OK);
+  const int64_t indices[3] = {2, 0, 1};
+  const uint64_t seeds[2] = {1, 2};
+  const float rates[2] = {0.1f, 0.1f};
+  float losses[2];
+  int32_t corrects[2];
+  ASSERT_EQ(netc_train_steps(m.I, indices, 3, seeds, rates, losses, corrects), NETC_OK);
+  EXPECT_EQ(exchange.starts, 2);
+  EXPECT_EQ(exchange.waits, 2);
+  // A failed exchange stops the run of steps at that step.
+  exchange.failWait = 1;
+  EXPECT_EQ(netc_train_steps(m.I, indices, 3, seeds, rates, losses, corrects),
+            NETC_ERROR_EXCHANGE);
+  EXPECT_EQ(exchange.waits, 3);
+}
+
+TEST(ModelImpl, SetExchangeRefusesWhatItCannotUse) {
+  Instance m(2);
+  RecordingExchange exchange;
+  netc_exchange abi = exchange.abi();
+  EXPECT_EQ(netc_set_exchange(nullptr, &abi), NETC_ERROR_ARGUMENT);
+  netc_exchange noWait = {&RecordingExchange::start, nullptr, &exchange};
+  EXPECT_EQ(netc_set_exchange(m.I, &noWait), NETC_ERROR_ARGUMENT);
+  EXPECT_NE(std::string(netc_last_error(m.I)).find("without its start or wait"),
+            std::string::npos);
+  // A model without a data-parallel step (no training step here).
+  netc_instance *bare = netc::modelimpl::ModelAbi<NoStepsModel>::create(NETC_DEVICE_CPU, 2, 0,
+                                                                         nullptr, 0);
+  ASSERT_NE(bare, nullptr);
+  EXPECT_EQ(netc::modelimpl::ModelAbi<NoStepsModel>::setExchange(bare, &abi),
+            NETC_ERROR_ARGUMENT);
+  EXPECT_EQ(bare->error, "this model has no training step");
+  netc::modelimpl::ModelAbi<NoStepsModel>::destroy(bare);
+}
 
 } // namespace

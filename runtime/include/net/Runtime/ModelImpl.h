@@ -306,7 +306,9 @@ template <class M> struct ModelAbi {
       return NETC_ERROR_DEVICE;
     }
     if constexpr (!M::kHasExchanged) {
-      I->error = "this model has no data-parallel training step (recompile it with this netc)";
+      I->error = M::kHasTrain ? "this model has no data-parallel training step (recompile it "
+                                "with this netc)"
+                              : "this model has no training step";
       return NETC_ERROR_ARGUMENT;
     }
     I->error.clear();
