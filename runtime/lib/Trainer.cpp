@@ -312,8 +312,10 @@ void TrainingRun::chooseData(const Samples &trainImages, const Samples &validati
     return;
   }
   auto started = std::chrono::steady_clock::now();
-  Result<Samples> t = computeFeatures(instance, trainImages);
-  Result<Samples> v = t ? computeFeatures(instance, validationImages) : t;
+  // Each rank of a data-parallel run computes its share of the images.
+  Result<Samples> t = computeFeatures(instance, trainImages, kMaxFeatureBytes, collective);
+  Result<Samples> v =
+      t ? computeFeatures(instance, validationImages, kMaxFeatureBytes, collective) : t;
   if (!t || !v) {
     note("frozen base: running it every step (" + (t ? v.error : t.error) + ")");
     return;

@@ -10,6 +10,7 @@
 #ifndef NET_RUNTIME_FEATURES_H
 #define NET_RUNTIME_FEATURES_H
 
+#include "net/Runtime/Collective.h"
 #include "net/Runtime/Data.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Status.h"
@@ -27,8 +28,11 @@ inline bool hasFrozenBase(const netc_model_info &info) { return info.feature_siz
 /// `samples` with the base's features of each sample filled in (labels kept,
 /// pixels dropped), computed in batches of the instance's batch. Fails when
 /// the model has no frozen base or the features would exceed `maxBytes`.
+/// With `ranks` (a data-parallel run), each rank computes its share of the
+/// samples and every rank receives all of them.
 Result<Samples> computeFeatures(const Instance &instance, const Samples &samples,
-                                int64_t maxBytes = kMaxFeatureBytes);
+                                int64_t maxBytes = kMaxFeatureBytes,
+                                Collective *ranks = nullptr);
 
 } // namespace netc::runtime
 
