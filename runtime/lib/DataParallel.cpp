@@ -2,6 +2,7 @@
 
 #include "net/Runtime/DataParallel.h"
 
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -48,6 +49,7 @@ int GradientExchange::start(void *self, int32_t param, float *values, int64_t si
   const float share = exchange->share;
   for (int64_t i = 0; i < size; ++i)
     values[i] *= share;
+  exchange->totals.floats += size;
   Status s = exchange->collective.startSum(values, size);
   if (!s) {
     exchange->failure = s.error();
@@ -58,7 +60,11 @@ int GradientExchange::start(void *self, int32_t param, float *values, int64_t si
 
 int GradientExchange::wait(void *self) {
   auto *exchange = static_cast<GradientExchange *>(self);
+  const auto started = std::chrono::steady_clock::now();
   Status s = exchange->collective.waitAll();
+  exchange->totals.waitSeconds +=
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  ++exchange->totals.steps;
   if (!s) {
     exchange->failure = s.error();
     return 1;

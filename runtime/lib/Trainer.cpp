@@ -167,6 +167,9 @@ private:
   /// In a data-parallel run: the step's loss and correct count over the
   /// whole batch from each rank's, and whether any rank was asked to stop.
   Status combineStep(const BatchShard &shard, float &loss, int32_t &correct, bool &stop);
+  /// Rank 0's volume of gradients exchanged a step, and the time the steps
+  /// waited for their sums.
+  void noteExchange(double trainSeconds);
   /// Whether any rank was asked to stop (this one alone in one process).
   Result<bool> anyStopRequested();
   /// The validation figures over the whole set: each rank evaluates its
@@ -396,6 +399,19 @@ Status TrainingRun::combineStep(const BatchShard &shard, float &loss, int32_t &c
   return Status::success();
 }
 
+void TrainingRun::noteExchange(double trainSeconds) {
+  const GradientExchange::Totals totals = exchange->takeTotals();
+  if (rank != 0 || totals.steps == 0)
+    return;
+  const double megabytes = double(totals.floats) * 4 / double(totals.steps) / 1e6;
+  const double waited = totals.waitSeconds / double(totals.steps) * 1e3;
+  note("exchange: " + formatNumber("%.2f", megabytes) + " MB of gradients a step summed over " +
+       std::to_string(ranks) + (ranks == 1 ? " rank" : " ranks") + "; the steps waited " +
+       formatNumber("%.2f", waited) + " ms each for the sums (" +
+       formatNumber("%.1f", trainSeconds > 0 ? 100 * totals.waitSeconds / trainSeconds : 0) +
+       "% of the epoch's training)");
+}
+
 Result<bool> TrainingRun::anyStopRequested() {
   if (!collective)
     return Result<bool>::success(stopRequested());
@@ -584,6 +600,8 @@ Result<EpochOutcome> TrainingRun::endEpoch(int32_t epoch, const EpochSums &sums,
   if (Status s = tellObservers([&](TrainObserver &o) { return o.epochEnded(record); }); !s)
     return R::failure(s.error());
   result.history.push_back(stats);
+  if (exchange)
+    noteExchange(trainSeconds);
   if (reduced)
     note("reduce-on-plateau: val_loss has not improved for " +
          std::to_string(schedule.patience) + " epochs; learning rate " +

@@ -506,7 +506,10 @@ int trainHere(const Options &o, DriverStreams &s, Collective *ranks) {
     progress.clear();
     s.out << formatEpochLine(e) << std::endl;
   };
-  callbacks.onNote = [&](const std::string &note) { s.out << note << "\n"; };
+  callbacks.onNote = [&](const std::string &note) {
+    progress.clear();
+    s.out << note << "\n";
+  };
   Result<TrainResult> result = [&] {
     InterruptHandlers handlers;
     return train(**instance, trainSet, validation, options, callbacks);

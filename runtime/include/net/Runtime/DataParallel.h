@@ -18,6 +18,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 
 namespace netc::runtime {
 
@@ -53,6 +54,15 @@ public:
   /// Why the last exchange failed ("" when none did).
   const std::string &error() const { return failure; }
 
+  /// What the steps since the last takeTotals() exchanged: the floats
+  /// summed, the steps, and the seconds the steps' waits took (the part of
+  /// the communication the backward did not hide).
+  struct Totals {
+    int64_t floats = 0, steps = 0;
+    double waitSeconds = 0;
+  };
+  Totals takeTotals() { return std::exchange(totals, Totals()); }
+
 private:
   static int start(void *self, int32_t param, float *values, int64_t size);
   static int wait(void *self);
@@ -61,6 +71,7 @@ private:
   const Instance *attached = nullptr;
   float share = 1;
   std::string failure;
+  Totals totals;
 };
 
 /// Rank `root`'s parameters, optimizer slots and step count into every
