@@ -24,6 +24,11 @@ include(GNUInstallDirs)
 set_target_properties(netc net-opt PROPERTIES INSTALL_RPATH_USE_LINK_PATH ON)
 
 install(TARGETS netc netrun net-opt netbench RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+# netrun's Open MPI collectives, opened only under mpirun from the folder
+# lib/netc beside netrun's bin/ (docs/distributed.md).
+if(TARGET netrun-mpi)
+  install(TARGETS netrun-mpi LIBRARY DESTINATION lib/netc)
+endif()
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/runtime/include/net
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/netc)
 install(DIRECTORY ${PROJECT_SOURCE_DIR}/models/ DESTINATION ${CMAKE_INSTALL_DATADIR}/netc/models

@@ -30,7 +30,7 @@ echo "built $(basename "$deb") ($(du -k "$deb" | cut -f1) KiB)"
 depends=$(dpkg-deb -f "$deb" Depends)
 echo "Depends: $depends"
 names=$(tr ',' '\n' <<<"$depends" | awk '{ print $1 }')
-for dep in "g++" libmlir-19 libprotobuf32 libplplot17 libonnx1 libc6; do
+for dep in "g++" libmlir-19 libprotobuf32 libplplot17 libonnx1 libc6 libopenmpi3; do
   grep -qxF "$dep" <<<"$names" || fail "Depends lacks $dep: $depends"
 done
 grep -q nvidia-cuda-toolkit <<<"$(dpkg-deb -f "$deb" Suggests)" || fail "Suggests lacks nvcc's package"
@@ -41,7 +41,8 @@ dpkg-deb -c "$deb" | awk '{ print $NF }' >"$top/files"
 for f in ./usr/bin/netc ./usr/bin/netrun ./usr/bin/net-opt ./usr/bin/netbench \
   ./usr/include/netc/net/Runtime/ModelABI.h ./usr/include/netc/net/Kernels/Kernels.h \
   ./usr/share/netc/models/lenet5.net ./usr/share/doc/netc/README.md \
-  ./usr/share/doc/netc/netrun.md ./usr/share/bash-completion/completions/netrun; do
+  ./usr/share/doc/netc/netrun.md ./usr/share/bash-completion/completions/netrun \
+  ./usr/lib/netc/libnetrun-mpi.so; do
   grep -qxF "$f" "$top/files" || fail "the package lacks $f"
 done
 if grep -v '^\./usr/\|^\./$\|^\./usr$' "$top/files"; then fail "files outside /usr (above)"; fi

@@ -56,6 +56,17 @@ grep -q "on $prefix/share/netc/data/mnist" train.log ||
   fail "netrun did not take MNIST from the installed data: $(cat train.log)"
 [ -s run/last.ckpt ] && [ "$(wc -l <run/history.csv)" -eq 2 ] ||
   fail "training wrote no checkpoint or history: $(ls run)"
+# Under mpirun the installed netrun opens its Open MPI library from
+# PREFIX/lib/netc, where the build has one.
+if [ -f "$build/lib/libnetrun-mpi.so" ] && command -v mpirun >/dev/null; then
+  [ -f "$prefix/lib/netc/libnetrun-mpi.so" ] || fail "lib/netc/libnetrun-mpi.so was not installed"
+  run env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 \
+    mpirun -np 2 --oversubscribe --bind-to none netrun train lenet5.so --data mnist --limit 512 \
+    --epochs 1 --threads 1 --out mpi-run >mpi.log 2>&1 ||
+    fail "the installed netrun failed to train under mpirun: $(cat mpi.log)"
+  grep -q "Data-parallel on Open MPI" mpi.log ||
+    fail "the installed netrun did not train data-parallel: $(cat mpi.log)"
+fi
 run netrun eval lenet5.so --weights run/last.ckpt --data my-digits >eval.log 2>&1 ||
   fail "the installed netrun failed to evaluate: $(cat eval.log)"
 grep -q "my-digits" eval.log || fail "eval did not take my-digits from the user's cache: $(cat eval.log)"

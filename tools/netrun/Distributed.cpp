@@ -32,8 +32,9 @@ std::string executableFolder() {
 Result<std::unique_ptr<Collective>> cli::openMpiRanks(double timeoutSeconds) {
   using R = Result<std::unique_ptr<Collective>>;
   const std::string folder = executableFolder();
-  const std::vector<std::string> candidates = {folder + "/../lib/libnetrun-mpi.so",
-                                               folder + "/libnetrun-mpi.so"};
+  // Installed (PREFIX/lib/netc), then the build tree (build/lib).
+  const std::vector<std::string> candidates = {folder + "/../lib/netc/libnetrun-mpi.so",
+                                               folder + "/../lib/libnetrun-mpi.so"};
   std::string why;
   for (const std::string &path : candidates) {
     if (::access(path.c_str(), F_OK) != 0)
@@ -60,6 +61,6 @@ Result<std::unique_ptr<Collective>> cli::openMpiRanks(double timeoutSeconds) {
   if (!why.empty())
     return R::failure("started by mpirun, but the MPI support did not load: " + why);
   return R::failure("started by mpirun, but this netrun was built without MPI support "
-                    "(libnetrun-mpi.so is not in " + folder + "/../lib; install "
+                    "(libnetrun-mpi.so is not in " + folder + "/../lib/netc; install "
                     "libopenmpi-dev and rebuild: docs/distributed.md)");
 }

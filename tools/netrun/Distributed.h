@@ -21,8 +21,8 @@ namespace netc::runtime::cli {
 /// process: Open MPI's OMPI_COMM_WORLD_SIZE or PMIx's PMIX_RANK is set.
 bool launchedByMpi();
 
-/// The ranks of this run, from libnetrun-mpi.so beside netrun (its lib/
-/// folder), with collectives that wait at most `timeoutSeconds`. Refuses,
+/// The ranks of this run, from libnetrun-mpi.so beside netrun (lib/netc
+/// of its prefix, or lib/ of the build tree), with collectives that wait at most `timeoutSeconds`. Refuses,
 /// saying why, when this netrun was built without MPI or the library does
 /// not load.
 Result<std::unique_ptr<Collective>> openMpiRanks(double timeoutSeconds);
