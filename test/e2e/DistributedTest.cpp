@@ -203,6 +203,18 @@ TEST_F(Distributed, ResumeAfterAnInterruptContinuesExactly) {
   EXPECT_TRUE(sameBits(checkpoint("whole/last.ckpt"), checkpoint("cut/last.ckpt")));
 }
 
+// Dropout and augmentation draw each rank's own stream from the step's
+// seed: a run repeats bit for bit for a given rank count.
+TEST_F(Distributed, AugmentedRunsRepeatForAGivenRankCount) {
+  const std::string flags =
+      "--data mnist --limit 640 --epochs 1 --batch 64 --rotation-range 15 --zoom-range 0.1";
+  Outcome first = run(train(NETC_LENET5_SO, "first", flags, 2));
+  ASSERT_EQ(first.status, 0) << first.output;
+  Outcome second = run(train(NETC_LENET5_SO, "second", flags, 2));
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_TRUE(sameBits(checkpoint("first/last.ckpt"), checkpoint("second/last.ckpt")));
+}
+
 // The rank count may change on --resume: the data order, the global batch
 // and the optimizer's state do not depend on it.
 TEST_F(Distributed, ResumeOnOneProcessAfterTwoRanks) {
