@@ -318,6 +318,123 @@ TEST(Gpu, Lenet5TrainStepsOnTheDevice) { compareRuns("lenet5", 32); }
 TEST(Gpu, MnistCnnTrainStepsOnTheDevice) { compareRuns("mnist_cnn", 32); }
 TEST(Gpu, TfCnnTrainStepsOnTheDevice) { compareRuns("tf_cnn", 16); }
 
+/// A data-parallel exchange standing in for a second rank: each value it is
+/// handed is halved (a rank's share of its batch, summed over one rank), so
+/// the exchanged step differs from the plain one and both paths must apply
+/// the same halved gradients.
+struct HalvingExchange {
+  int64_t starts = 0, waits = 0;
+  bool fail = false;
+  static int start(void *self, int32_t, float *values, int64_t size) {
+    auto *e = static_cast<HalvingExchange *>(self);
+    ++e->starts;
+    for (int64_t i = 0; i < size; ++i)
+      values[i] *= 0.5f;
+    return e->fail ? 1 : 0;
+  }
+  static int wait(void *self) {
+    ++static_cast<HalvingExchange *>(self)->waits;
+    return 0;
+  }
+  netc_exchange abi() { return {&start, &wait, this}; }
+};
+
+/// The exchanged training step (net-exchange-gradients, docs/distributed.md)
+/// on the device, its values staged through host memory: single steps and a
+/// run of steps over a held training set (launched step by step, no graph)
+/// follow the CPU's exchanged steps within the tolerances above, with the
+/// same calls of the exchange; a failed exchange changes nothing.
+TEST(Gpu, Lenet5ExchangedStepsFollowTheCpu) {
+  constexpr int32_t kBatch = 32;
+  std::string why;
+  Pair p = open("lenet5", kBatch, why);
+  if (!why.empty())
+    GTEST_SKIP() << "lenet5: " << why;
+  ASSERT_TRUE(p.cpu && p.gpu);
+  setWeights(p, 5);
+  HalvingExchange onCpu, onGpu;
+  netc_exchange cpuAbi = onCpu.abi(), gpuAbi = onGpu.abi();
+  ASSERT_TRUE(p.cpu->setExchange(&cpuAbi));
+  Status set = p.gpu->setExchange(&gpuAbi);
+  ASSERT_TRUE(set) << set.error();
+  std::mt19937 gen(9);
+  std::uniform_real_distribution<float> pixel(0.f, 1.f);
+  std::vector<float> x(size_t(kBatch) * 784);
+  std::vector<int32_t> y(kBatch);
+  for (int step = 0; step < 3; ++step) {
+    for (float &v : x)
+      v = pixel(gen);
+    for (int32_t &v : y)
+      v = int32_t(gen() % 10);
+    float lc = 0, lg = 0;
+    int32_t cc = 0, cg = 0;
+    ASSERT_TRUE(p.cpu->trainStep(x.data(), y.data(), kBatch, uint64_t(step), lc, cc));
+    Status s = p.gpu->trainStep(x.data(), y.data(), kBatch, uint64_t(step), lg, cg);
+    ASSERT_TRUE(s) << s.error();
+    EXPECT_NEAR(lc, lg, 1e-3 * std::max(1.f, std::fabs(lc))) << "step " << step;
+  }
+  // Every trainable parameter's gradient, each step, on both.
+  EXPECT_EQ(onCpu.starts, 3 * 10);
+  EXPECT_EQ(onGpu.starts, onCpu.starts);
+  EXPECT_EQ(onGpu.waits, 3);
+
+  // A run of steps over a held set.
+  const netc_model_info &info = p.cpu->info();
+  const int64_t samples = 2 * kBatch + 5;
+  std::vector<uint8_t> pixels(static_cast<size_t>(samples) * 784);
+  for (uint8_t &v : pixels)
+    v = uint8_t(gen() & 255u);
+  std::vector<int32_t> labels(static_cast<size_t>(samples));
+  for (int32_t &v : labels)
+    v = int32_t(gen() % 10);
+  Normalization norm = Normalization::of(info);
+  const std::vector<float> table = norm.table();
+  std::vector<int64_t> order(static_cast<size_t>(samples));
+  std::iota(order.begin(), order.end(), int64_t(0));
+  std::vector<uint64_t> seeds = {21, 22, 23};
+  std::vector<float> rates(3, float(info.train.learning_rate));
+  for (const Instance *net : {p.cpu.get(), p.gpu.get()}) {
+    std::vector<float> losses(3);
+    std::vector<int32_t> corrects(3);
+    ASSERT_TRUE(net->setTrainData(pixels.data(), labels.data(), samples, table.data(), 1));
+    Status ran = net->trainSteps(order.data(), samples, seeds.data(), rates.data(),
+                                 losses.data(), corrects.data());
+    ASSERT_TRUE(ran) << ran.error();
+  }
+  EXPECT_EQ(onGpu.starts, onCpu.starts);
+  EXPECT_EQ(onGpu.waits, 6);
+  EXPECT_EQ(p.cpu->step(), 6);
+  EXPECT_EQ(p.gpu->step(), 6);
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    const netc_tensor_info &t = info.params[i];
+    float largest = 1e-6f;
+    for (int64_t j = 0; j < t.size; ++j)
+      largest = std::max(largest, std::fabs(p.cpu->param(i)[j]));
+    for (int64_t j = 0; j < t.size; ++j)
+      ASSERT_NEAR(p.cpu->param(i)[j], p.gpu->param(i)[j], 1e-2f * largest)
+          << t.name << "[" << j << "] after 6 exchanged steps";
+  }
+
+  // A failed exchange: the code says so, and neither the step count nor a
+  // parameter moved.
+  std::vector<float> before(p.gpu->param(0), p.gpu->param(0) + info.params[0].size);
+  onGpu.fail = true;
+  float loss = 0;
+  int32_t correct = 0;
+  Status failed = p.gpu->trainStep(x.data(), y.data(), kBatch, 99, loss, correct);
+  ASSERT_FALSE(failed);
+  EXPECT_NE(failed.error().find("code 4"), std::string::npos) << failed.error();
+  EXPECT_NE(failed.error().find("exchange failed"), std::string::npos) << failed.error();
+  EXPECT_EQ(p.gpu->step(), 6);
+  EXPECT_TRUE(std::equal(before.begin(), before.end(), p.gpu->param(0)));
+  // Without the exchange the plain step runs again.
+  ASSERT_TRUE(p.gpu->setExchange(nullptr));
+  const int64_t starts = onGpu.starts;
+  ASSERT_TRUE(p.gpu->trainStep(x.data(), y.data(), kBatch, 100, loss, correct));
+  EXPECT_EQ(onGpu.starts, starts);
+  EXPECT_EQ(p.gpu->step(), 7);
+}
+
 /// One lenet5 epoch on real MNIST (60,000 images, batch 128) through the
 /// Trainer on each device: the GPU's test accuracy is the CPU's within half
 /// a point (their roundings differ, so the runs drift apart slowly).

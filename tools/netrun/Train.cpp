@@ -441,17 +441,14 @@ int trainHere(const Options &o, DriverStreams &s, Collective *ranks) {
                        withThousands(trainSet.count + validation.count) +
                        " images leaves no training or no validation images");
   // A data-parallel run: the batch is the global one, each rank's instance
-  // holds its shard (DataParallel.h), on the CPU path.
+  // holds its shard (DataParallel.h).
   if (config->batch < rankCount)
     return fail(s, "a batch of " + std::to_string(config->batch) + " for " +
                        std::to_string(rankCount) + " ranks: every rank needs a sample of "
                        "each batch; give --batch " + std::to_string(rankCount) + " or more");
   const int32_t shardBatch = (config->batch + rankCount - 1) / rankCount;
-  if (ranks && o.device == "cuda")
-    return fail(s, "--device cuda: data-parallel training runs on the CPU path (the CUDA path "
-                   "has no exchanged step yet); use --device cpu");
-  Result<std::shared_ptr<Instance>> instance = Instance::create(
-      *model, ranks ? DeviceChoice::Cpu : deviceChoice(o), shardBatch, config->threads);
+  Result<std::shared_ptr<Instance>> instance =
+      Instance::create(*model, deviceChoice(o), shardBatch, config->threads);
   if (!instance)
     return fail(s, instance.error);
   config->device = deviceName((*instance)->device());

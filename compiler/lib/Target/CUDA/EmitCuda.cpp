@@ -2,8 +2,9 @@
 //
 // The device side of a compiled model: the shared op-to-kernel mapping
 // (Target/Common/StepEmitter.h) with this file's hooks for the device
-// instance, where the step's scalars live on the device (k::Step) and each
-// net.update_group is one launch over a table. This file prints the
+// instance, where the step's scalars live on the device (k::Step), each
+// net.update_group is one launch over a table, and the data-parallel steps'
+// exchange goes through host memory. This file prints the
 // prologue and NetcDeviceModel, what the fixed CUDA path
 // (net/Runtime/CudaPathImpl.cuh, included at the end) runs on: the device
 // instance, the copies in and out, error collection, the training set on the
@@ -59,11 +60,15 @@ private:
        << ref(labels) << ", I->run);\n";
   }
   LogicalResult emitUpdateGroup(UpdateGroupOp group) override;
-  // The CUDA path has no data-parallel steps: netc_set_exchange refuses a
-  // CUDA instance (docs/distributed.md), so the copies are not emitted.
-  bool exchangesValues() const override { return false; }
-  void emitExchangeStart(int64_t, const std::string &, int64_t) override {}
-  void emitExchangeWait() override {}
+  // The exchange works on host memory: each value is staged at its
+  // parameter's offset (CudaInstance.cuh).
+  void emitExchangeStart(int64_t param, const std::string &values, int64_t size) override {
+    os << "  if (!netc::cudapath::exchangeStart(I, " << param << ", "
+       << params[size_t(param)].offset << ", " << values << ", " << size << ")) return;\n";
+  }
+  void emitExchangeWait() override {
+    os << "  if (!netc::cudapath::exchangeWait(I)) return;\n";
+  }
   // The seed, learning rate and step count are I->run's, on the device.
   StringRef dropoutSeed() const override { return "I->run"; }
   StringRef learningRate() const override { return "I->run"; }
@@ -156,8 +161,15 @@ void CudaEmitter::emitEntryPoints() {
      << "  static constexpr bool kHasBase = " << flag(hasBase) << ";\n"
      << "  static void forward(Instance *I, int n, float *out) { run_forward(I, n, out); }\n"
      << "  static void evalStep(Instance *I, int n) { run_eval_step(I, n); }\n";
+  os << "  static constexpr bool kHasExchanged = " << flag(hasExchanged) << ";\n";
   if (hasTrain)
     os << "  static void trainStep(Instance *I, int n) { run_train_step(I, n); }\n";
+  if (hasExchanged)
+    os << "  static void trainStepExchanged(Instance *I, int n) {\n"
+       << "    run_train_step_exchanged(I, n);\n  }\n";
+  if (hasExchanged && hasBase)
+    os << "  static void headTrainStepExchanged(Instance *I, int n) {\n"
+       << "    run_head_train_step_exchanged(I, n);\n  }\n";
   if (hasBase)
     os << "  static void baseForward(Instance *I, int n, float *out) {\n"
        << "    run_base_forward(I, n, out);\n  }\n"

@@ -65,8 +65,7 @@ LogicalResult StepEmitter::emitFunctions() {
     auto func = module.lookupSymbol<func::FuncOp>(name);
     // A data-parallel copy (net-exchange-gradients) where the pipeline made one.
     if (name.ends_with("_exchanged")) {
-      if (func && exchangesValues() && (hasBase || !name.starts_with("head_")) &&
-          failed(emitFunction(func)))
+      if (func && (hasBase || !name.starts_with("head_")) && failed(emitFunction(func)))
         return failure();
       continue;
     }

@@ -92,7 +92,7 @@ LogicalResult StepEmitter::collect() {
   }
   if (auto train = module.lookupSymbol<func::FuncOp>("train_step")) {
     hasTrain = true;
-    hasExchanged = exchangesValues() && module.lookupSymbol("train_step_exchanged");
+    hasExchanged = bool(module.lookupSymbol("train_step_exchanged"));
     train.walk([&](Operation *op) {
       if (auto sgd = dyn_cast<SgdUpdateOp>(op))
         addSlot(sgd.getParam(), "velocity");

@@ -116,8 +116,6 @@ protected:
   /// the step (before its updates) when it fails.
   virtual void emitExchangeStart(int64_t param, const std::string &values, int64_t size) = 0;
   virtual void emitExchangeWait() = 0;
-  /// Whether the target emits the data-parallel copies of the steps.
-  virtual bool exchangesValues() const { return true; }
   /// Expressions for the step's scalars: the dropout seed, the learning rate,
   /// and Adam's step count as a trailing argument (", t"), or "" where the
   /// kernel reads them from the device.

@@ -72,6 +72,14 @@ bool trainSteps(Instance *instance, const std::int64_t *indices, std::int64_t co
                 const std::uint64_t *seeds, const float *learningRates, std::int64_t t,
                 float *losses, std::int32_t *corrects, std::string &error);
 
+/// netc_set_exchange on the device: the data-parallel steps' exchange, or
+/// none (null). While one is set, every training step runs its exchanged
+/// copy, staged through host memory, and a run of steps launches each step
+/// (no captured graph: the exchange is host code). exchangeFailed says
+/// whether the last training call failed in the exchange (then nothing was
+/// updated).
+bool setExchange(Instance *instance, const netc_exchange *exchange, std::string &error);
+bool exchangeFailed(const Instance *instance);
 } // namespace netc::cudapath
 
 #endif // NET_RUNTIME_CUDAPATH_H

@@ -231,12 +231,59 @@ template <class M> struct CudaPathImpl {
     if constexpr (!M::kHasTrain) {
       return missing(error, "training step");
     } else {
-      return step(error, [&] {
+      return exchanged(I, error, step(error, [&] {
         if (!beginCall(I, seed, learning_rate, t, input, M::kInputSize, labels, n))
           return;
-        M::trainStep(I, n);
-        endCall(I, loss, correct);
-      });
+        if (runTrainStep(I, n))
+          endCall(I, loss, correct);
+      }));
+    }
+  }
+
+  /// The step, or its exchanged copy while an exchange is set; false when
+  /// the exchange failed.
+  static bool runTrainStep(Instance *I, int n) {
+    if constexpr (M::kHasExchanged) {
+      if (I->exchange.start) {
+        I->exchange_failed = false;
+        M::trainStepExchanged(I, n);
+        return !I->exchange_failed;
+      }
+    }
+    M::trainStep(I, n);
+    return true;
+  }
+
+  static bool runHeadTrainStep(Instance *I, int n) {
+    if constexpr (M::kHasExchanged && M::kHasBase) {
+      if (I->exchange.start) {
+        I->exchange_failed = false;
+        M::headTrainStepExchanged(I, n);
+        return !I->exchange_failed;
+      }
+    }
+    M::headTrainStep(I, n);
+    return true;
+  }
+
+  /// A training call's outcome: `ok`, unless its exchange failed.
+  static bool exchanged(Instance *I, std::string &error, bool ok) {
+    if (!I->exchange_failed)
+      return ok;
+    error = "the data-parallel exchange failed; the step changed no parameter";
+    return false;
+  }
+
+  static bool setExchange(Instance *I, const netc_exchange *exchange, std::string &error) {
+    if constexpr (!M::kHasExchanged) {
+      (void)exchange;
+      return missing(error, "data-parallel training step (recompile it with this netc)");
+    } else {
+      I->exchange = exchange ? *exchange : netc_exchange{};
+      I->exchange_failed = false;
+      if (exchange && I->staging.size() != size_t(M::kParamFloats))
+        I->staging.assign(size_t(M::kParamFloats), 0.f);
+      return true;
     }
   }
 
@@ -272,12 +319,12 @@ template <class M> struct CudaPathImpl {
     if constexpr (!M::kHasBase) {
       return missing(error, "frozen base");
     } else {
-      return step(error, [&] {
+      return exchanged(I, error, step(error, [&] {
         if (!beginCall(I, seed, learning_rate, t, features, M::kFeatureSize, labels, n))
           return;
-        M::headTrainStep(I, n);
-        endCall(I, loss, correct);
-      });
+        if (runHeadTrainStep(I, n))
+          endCall(I, loss, correct);
+      }));
     }
   }
 
@@ -317,12 +364,13 @@ template <class M> struct CudaPathImpl {
   /// One training step of n samples of the training set: the batch gathered
   /// on the device, the step, the cursor moved on. No copy, no
   /// synchronisation: what a graph captures.
-  static void trainBatch(Instance *I, int n) {
+  static bool trainBatch(Instance *I, int n) {
     k::gather_batch<M::kInputSize, M::kInputPlanes>(n, I->train_pixels, I->train_labels,
                                                     I->train_table, I->train_table_stride,
                                                     I->order, I->run, I->input, I->labels);
-    M::trainStep(I, n);
+    const bool trained = runTrainStep(I, n);
     k::advance_step(I->run);
+    return trained;
   }
 
   /// The full-batch step captured as a graph on this thread's default stream
@@ -335,7 +383,7 @@ template <class M> struct CudaPathImpl {
     if (!NETC_CUDA_CHECK(cudaStreamBeginCapture(cudaStreamPerThread,
                                                 cudaStreamCaptureModeThreadLocal)))
       return false;
-    trainBatch(I, I->batch);
+    (void)trainBatch(I, I->batch); // no exchange while a graph is used
     const bool captured = NETC_CUDA_CHECK(cudaStreamEndCapture(cudaStreamPerThread, &graph));
     const bool ok = captured && NETC_CUDA_CHECK(cudaGraphInstantiate(&I->step_graph, graph, 0));
     if (graph)
@@ -361,7 +409,8 @@ template <class M> struct CudaPathImpl {
       // allocates nothing once the first has reserved its size.
       k::StepArgs *args = I->host_args.data();
       const size_t argBytes = sizeof(k::StepArgs) * size_t(steps);
-      return step(error, [&] {
+      I->exchange_failed = false;
+      return exchanged(I, error, step(error, [&] {
         if (!reserveRun(I, count, steps))
           return;
         args = I->host_args.data();
@@ -377,7 +426,7 @@ template <class M> struct CudaPathImpl {
             !NETC_CUDA_CHECK(cudaMemcpy(I->run.args, args, argBytes, cudaMemcpyHostToDevice)) ||
             !NETC_CUDA_CHECK(cudaMemset(I->run.cursor, 0, sizeof(int64_t))))
           return;
-        if (full > 0 && I->use_graph) {
+        if (full > 0 && I->use_graph && !I->exchange.start) {
           if (!captureStep(I))
             return;
           for (int64_t s = 0; s < full; ++s)
@@ -385,17 +434,18 @@ template <class M> struct CudaPathImpl {
               return;
         } else {
           for (int64_t s = 0; s < full; ++s)
-            trainBatch(I, I->batch);
+            if (!trainBatch(I, I->batch))
+              return;
         }
-        if (count % I->batch)
-          trainBatch(I, int(count % I->batch));
+        if (count % I->batch && !trainBatch(I, int(count % I->batch)))
+          return;
         if (!NETC_CUDA_CHECK(cudaMemcpy(args, I->run.args, argBytes, cudaMemcpyDeviceToHost)))
           return;
         for (int64_t s = 0; s < steps; ++s) {
           losses[s] = args[s].loss;
           corrects[s] = args[s].correct;
         }
-      });
+      }));
     }
   }
 };
@@ -455,6 +505,10 @@ bool trainSteps(Instance *I, const int64_t *indices, int64_t count, const uint64
   return NetcDevicePath::trainSteps(I, indices, count, seeds, learning_rates, t, losses,
                                     corrects, error);
 }
+bool setExchange(Instance *I, const netc_exchange *exchange, std::string &error) {
+  return NetcDevicePath::setExchange(I, exchange, error);
+}
+bool exchangeFailed(const Instance *I) { return I->exchange_failed; }
 
 } // namespace netc::cudapath
 

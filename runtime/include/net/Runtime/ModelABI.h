@@ -213,8 +213,10 @@ typedef struct netc_exchange {
   void *user;
 } netc_exchange;
 
-/* Sets the instance's exchange (copied), or turns it off (NULL).
- * NETC_ERROR_DEVICE on a CUDA instance, which has no data-parallel step. */
+/* Sets the instance's exchange (copied), or turns it off (NULL). On a CUDA
+ * instance the values handed out are host copies of the device's, copied
+ * back after `wait`. NETC_ERROR_ARGUMENT for a model without the
+ * data-parallel step. */
 int netc_set_exchange(netc_instance *instance, const netc_exchange *exchange);
 
 /* The text of the last error on this instance ("" when none). */

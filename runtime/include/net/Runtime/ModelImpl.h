@@ -104,8 +104,15 @@ inline bool deviceReady(netc_instance *I) {
 }
 /// deviceResult of a training call: it leaves the device's parameters newer,
 /// even when it failed part way.
-inline int deviceTrained(netc_instance *I, bool ok) {
+/// A failed data-parallel exchange changed no parameter and not the step
+/// count: `stepBefore` is restored and the code says so.
+inline int deviceTrained(netc_instance *I, bool ok, int64_t stepBefore = -1) {
   I->device_newer = true;
+  if (!ok && netc::cudapath::exchangeFailed(I->cuda)) {
+    if (stepBefore >= 0)
+      I->step = stepBefore;
+    return NETC_ERROR_EXCHANGE;
+  }
   return deviceResult(I, ok);
 }
 inline bool hostMirror(netc_instance *I) {
@@ -252,11 +259,15 @@ template <class M> struct ModelAbi {
       return noTrainingStep(I);
     } else {
 #if NETC_WITH_CUDA
-      if (I->cuda)
-        return deviceTrained(I, deviceReady(I) &&
-                                    netc::cudapath::trainStep(I->cuda, input, labels, n, seed,
-                                                              I->learning_rate, ++I->step, loss,
-                                                              correct, I->error));
+      if (I->cuda) {
+        const int64_t before = I->step;
+        return deviceTrained(I,
+                             deviceReady(I) &&
+                                 netc::cudapath::trainStep(I->cuda, input, labels, n, seed,
+                                                           I->learning_rate, ++I->step, loss,
+                                                           correct, I->error),
+                             before);
+      }
 #endif
       return hostTrainStep(I, input, labels, n, seed, loss, correct);
     }
@@ -294,17 +305,25 @@ template <class M> struct ModelAbi {
       return NETC_ERROR_ARGUMENT;
     if (!exchange) {
       I->exchange = netc_exchange{};
+#if NETC_WITH_CUDA
+      if (I->cuda)
+        (void)netc::cudapath::setExchange(I->cuda, nullptr, I->error);
+#endif
       return NETC_OK;
     }
     if (!exchange->start || !exchange->wait) {
       I->error = "an exchange without its start or wait function";
       return NETC_ERROR_ARGUMENT;
     }
+#if NETC_WITH_CUDA
     if (I->cuda) {
-      I->error = "data-parallel training runs on the CPU path; the CUDA path has no "
-                 "exchanged step (use --device cpu)";
-      return NETC_ERROR_DEVICE;
+      if (!netc::cudapath::setExchange(I->cuda, exchange, I->error))
+        return NETC_ERROR_ARGUMENT;
+      I->error.clear();
+      I->exchange = *exchange;
+      return NETC_OK;
     }
+#endif
     if constexpr (!M::kHasExchanged) {
       I->error = M::kHasTrain ? "this model has no data-parallel training step (recompile it "
                                 "with this netc)"
@@ -359,12 +378,15 @@ template <class M> struct ModelAbi {
       return noFrozenBase(I);
     } else {
 #if NETC_WITH_CUDA
-      if (I->cuda)
-        return deviceTrained(I, deviceReady(I) &&
-                                    netc::cudapath::headTrainStep(I->cuda, features, labels, n,
-                                                                  seed, I->learning_rate,
-                                                                  ++I->step, loss, correct,
-                                                                  I->error));
+      if (I->cuda) {
+        const int64_t before = I->step;
+        return deviceTrained(I,
+                             deviceReady(I) &&
+                                 netc::cudapath::headTrainStep(I->cuda, features, labels, n,
+                                                               seed, I->learning_rate, ++I->step,
+                                                               loss, correct, I->error),
+                             before);
+      }
 #endif
       if constexpr (M::kHasExchanged) {
         if (I->exchange.start)
