@@ -204,6 +204,27 @@ bool emulated() {
                                  "/EMULATED");
 }
 
+/// `steps` lenet5 training steps of random batches on both instances: the
+/// losses must agree within 1e-3 (relative above 1).
+void trainSideBySide(const Pair &p, int32_t batch, int steps, uint32_t seed) {
+  std::mt19937 gen(seed);
+  std::uniform_real_distribution<float> pixel(0.f, 1.f);
+  std::vector<float> x(size_t(batch) * 784);
+  std::vector<int32_t> y(static_cast<size_t>(batch));
+  for (int step = 0; step < steps; ++step) {
+    for (float &v : x)
+      v = pixel(gen);
+    for (int32_t &v : y)
+      v = int32_t(gen() % 10);
+    float lc = 0, lg = 0;
+    int32_t cc = 0, cg = 0;
+    ASSERT_TRUE(p.cpu->trainStep(x.data(), y.data(), batch, uint64_t(step), lc, cc));
+    Status s = p.gpu->trainStep(x.data(), y.data(), batch, uint64_t(step), lg, cg);
+    ASSERT_TRUE(s) << s.error();
+    EXPECT_NEAR(lc, lg, 1e-3 * std::max(1.f, std::fabs(lc))) << "step " << step;
+  }
+}
+
 /// Twenty lenet5 steps on the GPU and the CPU follow the same losses (five
 /// under the emulator, where a step takes seconds).
 TEST(Gpu, Lenet5ShortTraining) {
@@ -214,23 +235,7 @@ TEST(Gpu, Lenet5ShortTraining) {
     GTEST_SKIP() << "lenet5: " << why;
   ASSERT_TRUE(p.cpu && p.gpu);
   setWeights(p, 3);
-  std::mt19937 gen(5);
-  std::uniform_real_distribution<float> pixel(0.f, 1.f);
-  std::vector<float> x(size_t(kBatch) * 784);
-  std::vector<int32_t> y(kBatch);
-  const int steps = emulated() ? 5 : 20;
-  for (int step = 0; step < steps; ++step) {
-    for (float &v : x)
-      v = pixel(gen);
-    for (int32_t &v : y)
-      v = int32_t(gen() % 10);
-    float lc = 0, lg = 0;
-    int32_t cc = 0, cg = 0;
-    ASSERT_TRUE(p.cpu->trainStep(x.data(), y.data(), kBatch, uint64_t(step), lc, cc));
-    Status s = p.gpu->trainStep(x.data(), y.data(), kBatch, uint64_t(step), lg, cg);
-    ASSERT_TRUE(s) << s.error();
-    EXPECT_NEAR(lc, lg, 1e-3 * std::max(1.f, std::fabs(lc))) << "step " << step;
-  }
+  trainSideBySide(p, kBatch, emulated() ? 5 : 20, 5);
 }
 
 /// A run of steps over a training set held on the GPU: the batches gathered
@@ -357,22 +362,7 @@ TEST(Gpu, Lenet5ExchangedStepsFollowTheCpu) {
   ASSERT_TRUE(p.cpu->setExchange(&cpuAbi));
   Status set = p.gpu->setExchange(&gpuAbi);
   ASSERT_TRUE(set) << set.error();
-  std::mt19937 gen(9);
-  std::uniform_real_distribution<float> pixel(0.f, 1.f);
-  std::vector<float> x(size_t(kBatch) * 784);
-  std::vector<int32_t> y(kBatch);
-  for (int step = 0; step < 3; ++step) {
-    for (float &v : x)
-      v = pixel(gen);
-    for (int32_t &v : y)
-      v = int32_t(gen() % 10);
-    float lc = 0, lg = 0;
-    int32_t cc = 0, cg = 0;
-    ASSERT_TRUE(p.cpu->trainStep(x.data(), y.data(), kBatch, uint64_t(step), lc, cc));
-    Status s = p.gpu->trainStep(x.data(), y.data(), kBatch, uint64_t(step), lg, cg);
-    ASSERT_TRUE(s) << s.error();
-    EXPECT_NEAR(lc, lg, 1e-3 * std::max(1.f, std::fabs(lc))) << "step " << step;
-  }
+  trainSideBySide(p, kBatch, 3, 9);
   // Every trainable parameter's gradient, each step, on both.
   EXPECT_EQ(onCpu.starts, 3 * 10);
   EXPECT_EQ(onGpu.starts, onCpu.starts);
@@ -380,6 +370,7 @@ TEST(Gpu, Lenet5ExchangedStepsFollowTheCpu) {
 
   // A run of steps over a held set.
   const netc_model_info &info = p.cpu->info();
+  std::mt19937 gen(9);
   const int64_t samples = 2 * kBatch + 5;
   std::vector<uint8_t> pixels(static_cast<size_t>(samples) * 784);
   for (uint8_t &v : pixels)
@@ -418,6 +409,8 @@ TEST(Gpu, Lenet5ExchangedStepsFollowTheCpu) {
   // A failed exchange: the code says so, and neither the step count nor a
   // parameter moved.
   std::vector<float> before(p.gpu->param(0), p.gpu->param(0) + info.params[0].size);
+  std::vector<float> x(size_t(kBatch) * 784, 0.5f);
+  std::vector<int32_t> y(static_cast<size_t>(kBatch), 3);
   onGpu.fail = true;
   float loss = 0;
   int32_t correct = 0;
