@@ -283,6 +283,18 @@ TEST_F(Distributed, MoreRanksThanTheBatchIsRefused) {
   EXPECT_NE(two.output.find("a batch of 1 for 2 ranks"), std::string::npos) << two.output;
 }
 
+// Only train is data-parallel: another verb under mpirun would run whole on
+// every rank, and is refused, saying so.
+TEST_F(Distributed, OtherVerbsAreRefusedUnderMpirun) {
+  Outcome info = run(std::string(NETC_MPIEXEC) + " -np 2 --oversubscribe " + NETRUN_BIN +
+                     " info " + NETC_LENET5_SO);
+  EXPECT_NE(info.status, 0);
+  EXPECT_NE(info.output.find("netrun info under mpirun with 2 ranks: only train is "
+                             "data-parallel"),
+            std::string::npos)
+      << info.output;
+}
+
 /// The process id of rank `rank` of a netrun writing into `out`.
 pid_t rankPid(const fs::path &out, int rank) {
   for (const fs::directory_entry &entry : fs::directory_iterator("/proc")) {

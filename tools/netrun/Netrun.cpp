@@ -121,6 +121,12 @@ int dispatch(const std::vector<std::string> &args, DriverStreams &s) {
     printVerbHelp(*verb, s.out);
     return 0;
   }
+  // Under mpirun every rank would run the verb whole; only train splits work.
+  const char *ranks = std::getenv("OMPI_COMM_WORLD_SIZE");
+  if (std::string(verb->name) != "train" && ranks && std::atoi(ranks) > 1)
+    return fail(s, std::string("netrun ") + verb->name + " under mpirun with " + ranks +
+                       " ranks: only train is data-parallel (docs/distributed.md); run " +
+                       verb->name + " in one process");
   return verb->handler(options, s);
 }
 
