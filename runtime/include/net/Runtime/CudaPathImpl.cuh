@@ -275,13 +275,15 @@ template <class M> struct CudaPathImpl {
   }
 
   static bool setExchange(Instance *I, const netc_exchange *exchange, std::string &error) {
+    I->exchange = netc_exchange{};
+    I->exchange_failed = false;
+    if (!exchange)
+      return true;
     if constexpr (!M::kHasExchanged) {
-      (void)exchange;
       return missing(error, "data-parallel training step (recompile it with this netc)");
     } else {
-      I->exchange = exchange ? *exchange : netc_exchange{};
-      I->exchange_failed = false;
-      if (exchange && I->staging.size() != size_t(M::kParamFloats))
+      I->exchange = *exchange;
+      if (I->staging.size() != size_t(M::kParamFloats))
         I->staging.assign(size_t(M::kParamFloats), 0.f);
       return true;
     }

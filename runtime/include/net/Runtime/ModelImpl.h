@@ -11,7 +11,7 @@
 //     static constexpr int64_t kParamFloats, kStateFloats;
 //     static constexpr int64_t kFoldedFloats;                 // CPU fold cache
 //     static constexpr int64_t kInputSize, kInputPlanes;      // one sample
-//     static constexpr bool kHasTrain, kHasBase;
+//     static constexpr bool kHasTrain, kHasBase, kHasExchanged;
 //     static constexpr const netc_model_info *kInfo;
 //     static constexpr const int64_t *kParamOffsets, *kStateOffsets;
 //     static void forward(netc_instance *, const float *in, int n, float *out);
@@ -22,6 +22,8 @@
 //                           int n, uint64_t seed, float *loss, int32_t *correct);
 //     // with kHasBase: baseForward (as forward), headEvalStep (as evalStep),
 //     // headTrainStep (as trainStep), on features instead of the input.
+//     // with kHasExchanged: trainStepExchanged (and with kHasBase
+//     // headTrainStepExchanged), the data-parallel copies (as trainStep).
 //   };
 //
 // and, with NETC_WITH_CUDA, the functions of net/Runtime/CudaPath.h. The
@@ -37,7 +39,7 @@
 #include "net/Runtime/ModelInstance.h"
 
 #if NETC_WITH_CUDA
-#include "net/Runtime/CudaPath.h"
+#include "net/Runtime/DeviceMirror.h"
 #endif
 
 #include <omp.h>
@@ -81,48 +83,6 @@ inline float *allocateFloats(int64_t count) {
   return static_cast<float *>(p);
 }
 
-#if NETC_WITH_CUDA
-// The CUDA path: params and state are the host mirror of the device's. A
-// step first uploads what the host may have written (host_dirty);
-// netc_param_data and netc_state_data first download what a training step
-// changed (device_newer), and mark the mirror dirty since the caller may
-// write through the pointer.
-inline int deviceResult(netc_instance *I, bool ok) {
-  if (ok)
-    return NETC_OK;
-  if (I->error.empty())
-    I->error = "CUDA step failed";
-  return NETC_ERROR_DEVICE;
-}
-inline bool deviceReady(netc_instance *I) {
-  if (!I->host_dirty)
-    return true;
-  if (!netc::cudapath::upload(I->cuda, I->params, I->state, I->error))
-    return false;
-  I->host_dirty = false;
-  return true;
-}
-/// deviceResult of a training call: it leaves the device's parameters newer,
-/// even when it failed part way.
-/// A failed data-parallel exchange changed no parameter and not the step
-/// count: `stepBefore` is restored and the code says so.
-inline int deviceTrained(netc_instance *I, bool ok, int64_t stepBefore = -1) {
-  I->device_newer = true;
-  if (!ok && netc::cudapath::exchangeFailed(I->cuda)) {
-    if (stepBefore >= 0)
-      I->step = stepBefore;
-    return NETC_ERROR_EXCHANGE;
-  }
-  return deviceResult(I, ok);
-}
-inline bool hostMirror(netc_instance *I) {
-  if (I->device_newer && !netc::cudapath::download(I->cuda, I->params, I->state, I->error))
-    return false;
-  I->device_newer = false;
-  I->host_dirty = true;
-  return true;
-}
-#endif
 
 inline int noTrainingStep(netc_instance *I) {
   I->error = "this model has no training step";
@@ -303,27 +263,23 @@ template <class M> struct ModelAbi {
   static int setExchange(netc_instance *I, const netc_exchange *exchange) {
     if (!I)
       return NETC_ERROR_ARGUMENT;
-    if (!exchange) {
-      I->exchange = netc_exchange{};
-#if NETC_WITH_CUDA
-      if (I->cuda)
-        (void)netc::cudapath::setExchange(I->cuda, nullptr, I->error);
-#endif
-      return NETC_OK;
-    }
-    if (!exchange->start || !exchange->wait) {
+    if (exchange && (!exchange->start || !exchange->wait)) {
       I->error = "an exchange without its start or wait function";
       return NETC_ERROR_ARGUMENT;
     }
 #if NETC_WITH_CUDA
+    // The device instance keeps its own (CudaInstance.cuh).
     if (I->cuda) {
       if (!netc::cudapath::setExchange(I->cuda, exchange, I->error))
         return NETC_ERROR_ARGUMENT;
       I->error.clear();
-      I->exchange = *exchange;
       return NETC_OK;
     }
 #endif
+    if (!exchange) {
+      I->exchange = netc_exchange{};
+      return NETC_OK;
+    }
     if constexpr (!M::kHasExchanged) {
       I->error = M::kHasTrain ? "this model has no data-parallel training step (recompile it "
                                 "with this netc)"
@@ -478,11 +434,12 @@ template <class M> struct ModelAbi {
         const bool ok = netc::cudapath::trainSteps(I->cuda, indices, count, seeds,
                                                    learning_rates, I->step, losses, corrects,
                                                    I->error);
+        const int64_t before = I->step;
         if (ok) {
           I->step += steps;
           I->learning_rate = learning_rates[steps - 1];
         }
-        return deviceTrained(I, ok);
+        return deviceTrained(I, ok, before);
       }
 #endif
       if (!I->gathered) {
