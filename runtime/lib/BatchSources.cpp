@@ -17,17 +17,13 @@ StepCall::StepCall(int64_t capacity)
     : rates(size_t(capacity)), ratesGiven(size_t(capacity)), seeds(size_t(capacity)),
       losses(size_t(capacity)), corrects(size_t(capacity)) {}
 
-BatchShard BatchSourceContext::shardOf(int64_t step) const {
-  const int64_t first = step * batch;
-  return netc::runtime::shardOf(first, std::min<int64_t>(batch, trainSet.count - first), rank,
-                                ranks);
-}
-
-uint64_t BatchSourceContext::rankSeed(uint64_t seed) const {
-  return ranks > 1 ? deriveSeed(seed, kRankStream, uint64_t(rank)) : seed;
-}
-
 namespace {
+
+/// This rank's part of step `step`'s batch (all of it for one rank).
+BatchShard shardOfStep(const BatchSourceContext &context, int64_t step) {
+  return netc::runtime::shardOfStep(step, context.batch, context.trainSet.count, context.rank,
+                                    context.ranks);
+}
 
 /// The model holds the training set (netc_set_train_data) and runs several
 /// steps a call over it: on the GPU a call is one synchronisation, so it
@@ -55,7 +51,7 @@ public:
 
   Status trainSteps(StepCall &call) override {
     if (context.ranks > 1) {
-      const BatchShard shard = context.shardOf(call.firstStep);
+      const BatchShard shard = shardOfStep(context, call.firstStep);
       return context.instance.trainSteps(context.order.data() + shard.first, shard.count,
                                          call.seeds.data(), call.ratesGiven.data(),
                                          call.losses.data(), call.corrects.data());
@@ -83,7 +79,7 @@ public:
 
   Status trainSteps(StepCall &call) final {
     assert(call.steps == 1 && "a batch at a time trains one step a call");
-    const BatchShard shard = context.shardOf(call.firstStep);
+    const BatchShard shard = shardOfStep(context, call.firstStep);
     const int32_t n = shard.count;
     Batch ready = batchOf(call.firstStep, shard.first, n);
     if (call.rates[0] != rateGiven) {
@@ -169,11 +165,12 @@ protected:
 
 private:
   void produce(int32_t epoch, int64_t step, float *input, int32_t *labels) const {
-    const BatchShard shard = context.shardOf(step);
+    const BatchShard shard = shardOfStep(context, step);
     const uint64_t globalStep = uint64_t(epoch) * uint64_t(context.stepsPerEpoch) + uint64_t(step);
     augmentBatch(context.trainSet, context.order, shard.first, shard.count,
                  context.options.config.augment,
-                 context.rankSeed(deriveSeed(context.options.seed, kAugmentStream, globalStep)),
+                 rankSeed(deriveSeed(context.options.seed, kAugmentStream, globalStep),
+                          context.rank, context.ranks),
                  context.trainSet.normalization, input, labels);
   }
 

@@ -74,11 +74,6 @@ struct BatchSourceContext {
   std::function<void(const std::string &)> note;
   int64_t batch;          // the global batch
   int32_t rank = 0, ranks = 1;
-
-  /// This rank's part of step `step`'s batch (all of it for one rank).
-  BatchShard shardOf(int64_t step) const;
-  /// A step's dropout or augmentation seed for this rank.
-  uint64_t rankSeed(uint64_t seed) const;
 };
 
 /// The model-held set when it can be used (a CUDA instance whose set does

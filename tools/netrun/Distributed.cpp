@@ -14,6 +14,11 @@ bool cli::launchedByMpi() {
   return std::getenv("OMPI_COMM_WORLD_SIZE") != nullptr || std::getenv("PMIX_RANK") != nullptr;
 }
 
+int32_t cli::launchedRanks() {
+  const char *size = std::getenv("OMPI_COMM_WORLD_SIZE");
+  return size ? int32_t(std::atoi(size)) : 0;
+}
+
 namespace {
 
 /// The folder of the running netrun, from /proc/self/exe.

@@ -13,6 +13,7 @@
 #include "net/Runtime/Collective.h"
 #include "net/Runtime/Status.h"
 
+#include <cstdint>
 #include <memory>
 
 namespace netc::runtime::cli {
@@ -20,6 +21,10 @@ namespace netc::runtime::cli {
 /// Whether an MPI launcher (mpirun, mpiexec, srun with PMIx) started this
 /// process: Open MPI's OMPI_COMM_WORLD_SIZE or PMIx's PMIX_RANK is set.
 bool launchedByMpi();
+
+/// The rank count Open MPI's mpirun announced (OMPI_COMM_WORLD_SIZE); 0 when
+/// no launcher said.
+int32_t launchedRanks();
 
 /// The ranks of this run, from libnetrun-mpi.so beside netrun (lib/netc
 /// of its prefix, or lib/ of the build tree), with collectives that wait at most `timeoutSeconds`. Refuses,

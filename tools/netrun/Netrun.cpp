@@ -1,5 +1,6 @@
 //===- Netrun.cpp - the verb table, the dispatch, runNetrun -----------------===//
 
+#include "Distributed.h"
 #include "Verbs.h"
 
 #include "net/Runtime/Plot.h"
@@ -122,11 +123,10 @@ int dispatch(const std::vector<std::string> &args, DriverStreams &s) {
     return 0;
   }
   // Under mpirun every rank would run the verb whole; only train splits work.
-  const char *ranks = std::getenv("OMPI_COMM_WORLD_SIZE");
-  if (std::string(verb->name) != "train" && ranks && std::atoi(ranks) > 1)
-    return fail(s, std::string("netrun ") + verb->name + " under mpirun with " + ranks +
-                       " ranks: only train is data-parallel (docs/distributed.md); run " +
-                       verb->name + " in one process");
+  if (const int32_t ranks = cli::launchedRanks(); std::string(verb->name) != "train" && ranks > 1)
+    return fail(s, std::string("netrun ") + verb->name + " under mpirun with " +
+                       std::to_string(ranks) + " ranks: only train is data-parallel "
+                       "(docs/distributed.md); run " + verb->name + " in one process");
   return verb->handler(options, s);
 }
 

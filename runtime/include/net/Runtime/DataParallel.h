@@ -16,6 +16,7 @@
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Status.h"
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -35,6 +36,14 @@ struct BatchShard {
   bool empty = false; // the stand-in sample of a rank without one
 };
 BatchShard shardOf(int64_t batchFirst, int64_t batchCount, int32_t rank, int32_t ranks);
+
+/// The shard of step `step` of an epoch of `samples` samples in batches of
+/// `batch` (the last one smaller).
+inline BatchShard shardOfStep(int64_t step, int64_t batch, int64_t samples, int32_t rank,
+                              int32_t ranks) {
+  const int64_t first = step * batch;
+  return shardOf(first, std::min<int64_t>(batch, samples - first), rank, ranks);
+}
 
 /// The exchange of an instance's data-parallel steps (netc_set_exchange):
 /// each value the step hands out is multiplied by the rank's share and a
