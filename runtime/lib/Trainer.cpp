@@ -9,6 +9,7 @@
 #include "net/Runtime/Trainer.h"
 
 #include "BatchSources.h"
+#include "Format.h"
 #include "SeedStreams.h"
 #include "TrainObservers.h"
 
@@ -32,20 +33,8 @@ using namespace netc::runtime;
 
 namespace {
 
-std::string oneDecimal(double value) {
-  char text[32];
-  std::snprintf(text, sizeof(text), "%.1f", value);
-  return text;
-}
-
 double secondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-std::string formatNumber(const char *format, double value) {
-  char buffer[64];
-  std::snprintf(buffer, sizeof(buffer), format, value);
-  return buffer;
 }
 
 } // namespace
@@ -54,66 +43,6 @@ int32_t netc::runtime::augmentWorkerCount(int32_t requested) {
   if (requested > 0)
     return requested;
   return std::clamp(int32_t(std::thread::hardware_concurrency() / 4), 1, 4);
-}
-
-namespace {
-
-/// evaluate() over samples [begin, end).
-Result<Evaluation> evaluateSpan(const Instance &instance, const Samples &samples,
-                                bool withConfusion, int64_t begin, int64_t end) {
-  using R = Result<Evaluation>;
-  const netc_model_info &info = instance.info();
-  int32_t batch = instance.batch();
-  if (withConfusion && samples.featureSize)
-    return R::failure("a confusion matrix needs the images, not their features");
-  std::vector<float> input(size_t(batch * samples.floatsPerSample()));
-  std::vector<int32_t> labels(static_cast<size_t>(batch));
-  std::vector<float> probabilities(size_t(batch) * size_t(info.classes));
-  Evaluation out;
-  if (withConfusion) {
-    out.confusion.assign(size_t(info.classes), std::vector<int64_t>(size_t(info.classes), 0));
-    out.predicted.reserve(size_t(samples.count));
-    out.probability.reserve(size_t(samples.count));
-  }
-  double lossSum = 0;
-  int64_t correctSum = 0;
-  for (int64_t first = begin; first < end; first += batch) {
-    int32_t n = int32_t(std::min<int64_t>(batch, end - first));
-    samples.gatherRange(first, n, input.data(), labels.data());
-    float loss = 0;
-    int32_t correct = 0;
-    Status s = samples.featureSize
-                   ? instance.headEvalStep(input.data(), labels.data(), n, loss, correct)
-                   : instance.evalStep(input.data(), labels.data(), n, loss, correct);
-    if (!s)
-      return R::failure(s.error());
-    lossSum += double(loss) * n;
-    correctSum += correct;
-    if (!withConfusion)
-      continue;
-    if (Status s = instance.forward(input.data(), n, probabilities.data()); !s)
-      return R::failure(s.error());
-    for (int32_t i = 0; i < n; ++i) {
-      const float *p = probabilities.data() + size_t(i) * size_t(info.classes);
-      int32_t predicted = int32_t(std::max_element(p, p + info.classes) - p);
-      ++out.confusion[size_t(labels[size_t(i)])][size_t(predicted)];
-      out.predicted.push_back(predicted);
-      out.probability.push_back(p[predicted]);
-    }
-  }
-  out.count = end - begin;
-  if (out.count) {
-    out.loss = lossSum / double(out.count);
-    out.accuracy = double(correctSum) / double(out.count);
-  }
-  return R::success(std::move(out));
-}
-
-} // namespace
-
-Result<Evaluation> netc::runtime::evaluate(const Instance &instance, const Samples &samples,
-                                          bool withConfusion) {
-  return evaluateSpan(instance, samples, withConfusion, 0, samples.count);
 }
 
 //===----------------------------------------------------------------------===//
@@ -176,9 +105,7 @@ private:
   /// part in a data-parallel run.
   Result<Evaluation> validate();
   BatchShard shardOf(int64_t step) const {
-    const int64_t first = step * globalBatch;
-    return netc::runtime::shardOf(first, std::min<int64_t>(globalBatch, trainSet->count - first),
-                                  rank, ranks);
+    return shardOfStep(step, globalBatch, trainSet->count, rank, ranks);
   }
   uint64_t globalStepOf(int32_t epoch, int64_t step) const {
     return uint64_t(epoch) * uint64_t(stepsPerEpoch) + uint64_t(step);
@@ -330,7 +257,7 @@ void TrainingRun::chooseData(const Samples &trainImages, const Samples &validati
   note("frozen base: the features of '" + std::string(info.feature_layer) + "' " +
        shapeText(info.feature_shape, info.feature_rank) + " for " +
        withThousands(trainImages.count + validationImages.count) + " images computed once in " +
-       oneDecimal(secondsSince(started)) + " s; training the head on them");
+       formatNumber("%.1f", secondsSince(started)) + " s; training the head on them");
 }
 
 bool TrainingRun::resumedRunIsComplete() {
@@ -425,8 +352,8 @@ Result<Evaluation> TrainingRun::validate() {
   if (!collective)
     return evaluate(instance, *validation, /*withConfusion=*/false);
   const int64_t count = validation->count;
-  Result<Evaluation> part = evaluateSpan(instance, *validation, /*withConfusion=*/false,
-                                         count * rank / ranks, count * (rank + 1) / ranks);
+  Result<Evaluation> part = evaluateRange(instance, *validation, /*withConfusion=*/false,
+                                          count * rank / ranks, count * (rank + 1) / ranks);
   if (!part)
     return part;
   double sums[2] = {part->loss * double(part->count), part->accuracy * double(part->count)};
@@ -450,8 +377,8 @@ void TrainingRun::planCall(int32_t epoch, int64_t first) {
         scheduledLearningRate(options.config.schedule, baseRate, epoch, options.epochs,
                               int64_t(globalStep), stepsPerEpoch, scheduleState);
     call->ratesGiven[size_t(j)] = float(call->rates[size_t(j)]);
-    const uint64_t seed = deriveSeed(options.seed, kStepStream, globalStep);
-    call->seeds[size_t(j)] = ranks > 1 ? deriveSeed(seed, kRankStream, uint64_t(rank)) : seed;
+    call->seeds[size_t(j)] =
+        rankSeed(deriveSeed(options.seed, kStepStream, globalStep), rank, ranks);
   }
 }
 
@@ -670,54 +597,4 @@ Result<TrainResult> netc::runtime::train(const Instance &instance, const Samples
   if (Status s = run.restoreBestWeights(); !s)
     return R::failure(s.error());
   return R::success(run.takeResult());
-}
-
-EarlyStoppingDecision netc::runtime::updateEarlyStopping(const EarlyStoppingConfig &config,
-                                                        EarlyStoppingState &state,
-                                                        int32_t epoch, double value) {
-  EarlyStoppingDecision decision;
-  bool maximize = config.monitor == "val_accuracy";
-  double infinity = std::numeric_limits<double>::infinity();
-  double reference = state.bestEpoch > 0 ? state.best : (maximize ? -infinity : infinity);
-  ++state.wait;
-  // As Keras: monitor_op(value - min_delta, best), min_delta negated for min.
-  bool better = maximize ? value - config.minDelta > reference
-                         : value + config.minDelta < reference;
-  if (better) {
-    state.best = value;
-    state.bestEpoch = epoch;
-    state.wait = 0;
-    decision.improved = true;
-    return decision;
-  }
-  if (state.wait >= config.patience && epoch > 1) {
-    state.stoppedEpoch = epoch;
-    decision.stop = true;
-  }
-  return decision;
-}
-
-std::string netc::runtime::formatEarlyStop(const EarlyStoppingConfig &config,
-                                          const EarlyStoppingState &state) {
-  std::string by = config.minDelta > 0 ? " by " + formatNumber("%g", config.minDelta) : "";
-  std::string best = state.bestEpoch > 0 ? "; best " + formatNumber("%.4f", state.best) +
-                                               " at epoch " + std::to_string(state.bestEpoch)
-                                         : "";
-  return "Epoch " + std::to_string(state.stoppedEpoch) + ": early stopping (" + config.monitor +
-         " did not improve" + by + " for " + std::to_string(state.wait) +
-         (state.wait == 1 ? " epoch" : " epochs") + best + ")";
-}
-
-std::string netc::runtime::formatEpochLine(const EpochStats &s) {
-  std::ostringstream line;
-  line << "Epoch " << s.epoch << "/" << s.epochs << " - " << formatNumber("%.1f", s.seconds)
-       << "s - loss: " << formatNumber("%.4f", s.loss)
-       << " - accuracy: " << formatNumber("%.4f", s.accuracy)
-       << " - val_loss: " << formatNumber("%.4f", s.valLoss)
-       << " - val_accuracy: " << formatNumber("%.4f", s.valAccuracy) << " - ";
-  if (s.scheduled)
-    line << "learning_rate: " << formatNumber("%.4g", s.learningRate) << " - ";
-  line
-       << withThousands(int64_t(std::llround(s.imagesPerSecond))) << " images/s";
-  return line.str();
 }

@@ -83,6 +83,16 @@ protected:
            " --oversubscribe --bind-to none " + launcher + " " + netrun;
   }
 
+  /// The run in one process (into `one`) and on two ranks (into `two`),
+  /// each failing the test unless it succeeds; what the two ranks printed.
+  Outcome trainOneAndTwo(const std::string &model, const std::string &flags) const {
+    Outcome one = run(train(model, "one", flags, 0));
+    EXPECT_EQ(one.status, 0) << one.output;
+    Outcome two = run(train(model, "two", flags, 2));
+    EXPECT_EQ(two.status, 0) << two.output;
+    return two;
+  }
+
   Checkpoint checkpoint(const std::string &path) const {
     Result<Checkpoint> read = readCheckpoint((dir / path).string());
     EXPECT_TRUE(read) << read.error;
@@ -150,10 +160,8 @@ bool sameBits(const Checkpoint &a, const Checkpoint &b) {
 // reduced or a wrong share moves them by 1e-3 or more.
 TEST_F(Distributed, TwoRanksTrainAsOneProcessWithTheWholeBatch) {
   const std::string flags = "--data mnist --limit 640 --epochs 1 --batch 128";
-  Outcome one = run(train(NETC_LENET5_SGD_SO, "one", flags, 0));
-  ASSERT_EQ(one.status, 0) << one.output;
-  Outcome two = run(train(NETC_LENET5_SGD_SO, "two", flags, 2));
-  ASSERT_EQ(two.status, 0) << two.output;
+  Outcome two = trainOneAndTwo(NETC_LENET5_SGD_SO, flags);
+  ASSERT_FALSE(HasFailure());
   EXPECT_NE(two.output.find("Data-parallel on Open MPI"), std::string::npos) << two.output;
   // Rank 0 alone reports: one epoch line.
   size_t first = two.output.find("Epoch 1/1");
@@ -173,10 +181,8 @@ TEST_F(Distributed, TwoRanksTrainAsOneProcessWithTheWholeBatch) {
 // points.
 TEST_F(Distributed, ThreeHundredStepsReachWhatOneProcessReaches) {
   const std::string flags = "--data mnist --limit 38400 --epochs 1 --batch 128";
-  Outcome one = run(train(NETC_LENET5_SO, "one", flags, 0));
-  ASSERT_EQ(one.status, 0) << one.output;
-  Outcome two = run(train(NETC_LENET5_SO, "two", flags, 2));
-  ASSERT_EQ(two.status, 0) << two.output;
+  Outcome two = trainOneAndTwo(NETC_LENET5_SO, flags);
+  ASSERT_FALSE(HasFailure());
   EXPECT_EQ(checkpoint("two/last.ckpt").step, 300);
   auto h1 = history("one"), h2 = history("two");
   ASSERT_EQ(h1.size(), 1u);
@@ -231,10 +237,8 @@ TEST_F(Distributed, ResumeOnOneProcessAfterTwoRanks) {
 // nothing: the run still equals one process up to rounding.
 TEST_F(Distributed, UnevenShardsAndAnEmptyOne) {
   const std::string flags = "--data mnist --limit 506 --epochs 1 --batch 101";
-  Outcome one = run(train(NETC_LENET5_SGD_SO, "one", flags, 0));
-  ASSERT_EQ(one.status, 0) << one.output;
-  Outcome two = run(train(NETC_LENET5_SGD_SO, "two", flags, 2));
-  ASSERT_EQ(two.status, 0) << two.output;
+  Outcome two = trainOneAndTwo(NETC_LENET5_SGD_SO, flags);
+  ASSERT_FALSE(HasFailure());
   Checkpoint a = checkpoint("one/last.ckpt"), b = checkpoint("two/last.ckpt");
   EXPECT_EQ(b.step, 6);
   EXPECT_LT(largestRelativeDifference(a, b), 1e-6);
@@ -262,10 +266,8 @@ TEST_F(Distributed, FrozenBaseHeadOnAnImageFolder) {
   ASSERT_EQ(exported.status, 0) << exported.output;
   const std::string flags = "--data " + (dir / "digits").string() +
                             " --validation-split 0.2 --epochs 2 --batch 32";
-  Outcome one = run(train(NETC_NARROW_RESNET50_SO, "one", flags, 0));
-  ASSERT_EQ(one.status, 0) << one.output;
-  Outcome two = run(train(NETC_NARROW_RESNET50_SO, "two", flags, 2));
-  ASSERT_EQ(two.status, 0) << two.output;
+  Outcome two = trainOneAndTwo(NETC_NARROW_RESNET50_SO, flags);
+  ASSERT_FALSE(HasFailure());
   EXPECT_NE(two.output.find("frozen base: the features"), std::string::npos) << two.output;
   auto h1 = history("one"), h2 = history("two");
   ASSERT_EQ(h1.size(), 2u);

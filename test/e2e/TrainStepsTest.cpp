@@ -43,6 +43,15 @@ Samples mnistFor(const netc_model_info &info, int64_t count) {
   return data ? std::move(data->train) : Samples();
 }
 
+/// The first `count` of `samples` (images), as a validation set.
+Samples firstOf(const Samples &samples, int64_t count) {
+  Samples out = samples;
+  out.count = count;
+  out.pixels.resize(size_t(count * samples.sampleSize));
+  out.labels.resize(size_t(count));
+  return out;
+}
+
 /// The same weights in both instances: the model's initialisers from one seed.
 void sameStart(const Instance &a, const Instance &b) {
   ASSERT_TRUE(initializeParameters(a, 11).ok());
@@ -167,12 +176,9 @@ TEST(TrainSteps, TrainerRunIsTheSameForAnyStepsPerCall) {
   auto one = netc::test::openModel(NETC_LENET5_SO, kBatch);
   auto seven = netc::test::openModel(NETC_LENET5_SO, kBatch);
   ASSERT_TRUE(one && seven);
-  Samples train = mnistFor(one->info(), 300), validation;
+  Samples train = mnistFor(one->info(), 300);
   ASSERT_EQ(train.count, 300);
-  validation = train;
-  validation.count = 50;
-  validation.pixels.resize(size_t(50 * train.sampleSize));
-  validation.labels.resize(50);
+  Samples validation = firstOf(train, 50);
 
   const std::string base = (std::filesystem::temp_directory_path() /
                             ("netc-train-steps-" + std::to_string(::getpid())))
@@ -237,10 +243,7 @@ void expectOneRankEqualsOneProcess(const std::string &library) {
   auto plain = netc::test::openModel(library, kBatch);
   auto ranked = netc::test::openModel(library, kBatch);
   ASSERT_TRUE(plain && ranked);
-  Samples train = mnistFor(plain->info(), 200), validation = train;
-  validation.count = 40;
-  validation.pixels.resize(size_t(40 * train.sampleSize));
-  validation.labels.resize(40);
+  Samples train = mnistFor(plain->info(), 200), validation = firstOf(train, 40);
   OneRank rank;
   const std::string base = (std::filesystem::temp_directory_path() /
                             ("netc-one-rank-" + std::to_string(::getpid())))

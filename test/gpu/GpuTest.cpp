@@ -238,6 +238,21 @@ TEST(Gpu, Lenet5ShortTraining) {
   trainSideBySide(p, kBatch, emulated() ? 5 : 20, 5);
 }
 
+/// Every parameter of the GPU's within 1e-2 of the largest magnitude of the
+/// CPU's (the runs' tolerance), `when` naming the point in the test.
+void expectParamsNear(const netc_model_info &info, const std::vector<const float *> &cpu,
+                      const std::vector<const float *> &gpu, const std::string &when) {
+  for (int32_t i = 0; i < info.num_params; ++i) {
+    const netc_tensor_info &t = info.params[i];
+    float largest = 1e-6f;
+    for (int64_t j = 0; j < t.size; ++j)
+      largest = std::max(largest, std::fabs(cpu[size_t(i)][j]));
+    for (int64_t j = 0; j < t.size; ++j)
+      ASSERT_NEAR(cpu[size_t(i)][j], gpu[size_t(i)][j], 1e-2f * largest)
+          << t.name << "[" << j << "] " << when;
+  }
+}
+
 /// A run of steps over a training set held on the GPU: the batches gathered
 /// there, one captured step replayed per full batch. Against the CPU's run
 /// (same tolerances as single steps), and against the same GPU run launched
@@ -294,14 +309,13 @@ void compareRuns(const std::string &name, int32_t batch) {
                 1e-3 * std::max(1.f, std::fabs(cpu.losses[size_t(s)])))
         << name << " step " << s;
   EXPECT_EQ(p.cpu->step(), p.gpu->step());
-  for (int32_t i = 0; i < info.num_params; ++i) {
-    float largest = 1e-6f;
-    for (float v : cpu.params[size_t(i)])
-      largest = std::max(largest, std::fabs(v));
-    for (size_t j = 0; j < cpu.params[size_t(i)].size(); ++j)
-      ASSERT_NEAR(cpu.params[size_t(i)][j], gpu.params[size_t(i)][j], 1e-2f * largest)
-          << name << " " << info.params[i].name << "[" << j << "] after " << steps << " steps";
+  std::vector<const float *> cpuParams, gpuParams;
+  for (size_t i = 0; i < cpu.params.size(); ++i) {
+    cpuParams.push_back(cpu.params[i].data());
+    gpuParams.push_back(gpu.params[i].data());
   }
+  expectParamsNear(info, cpuParams, gpuParams,
+                   name + ", after " + std::to_string(steps) + " steps");
 
   // The same run again without the graph, on a fresh GPU instance.
   // NETC_CUDA_GRAPHS is read when the instance is created.
@@ -396,15 +410,12 @@ TEST(Gpu, Lenet5ExchangedStepsFollowTheCpu) {
   EXPECT_EQ(onGpu.waits, 6);
   EXPECT_EQ(p.cpu->step(), 6);
   EXPECT_EQ(p.gpu->step(), 6);
+  std::vector<const float *> cpuParams, gpuParams;
   for (int32_t i = 0; i < info.num_params; ++i) {
-    const netc_tensor_info &t = info.params[i];
-    float largest = 1e-6f;
-    for (int64_t j = 0; j < t.size; ++j)
-      largest = std::max(largest, std::fabs(p.cpu->param(i)[j]));
-    for (int64_t j = 0; j < t.size; ++j)
-      ASSERT_NEAR(p.cpu->param(i)[j], p.gpu->param(i)[j], 1e-2f * largest)
-          << t.name << "[" << j << "] after 6 exchanged steps";
+    cpuParams.push_back(p.cpu->param(i));
+    gpuParams.push_back(p.gpu->param(i));
   }
+  expectParamsNear(info, cpuParams, gpuParams, "after 6 exchanged steps");
 
   // A failed exchange: the code says so, and neither the step count nor a
   // parameter moved.

@@ -166,6 +166,10 @@ struct Evaluation {
 };
 Result<Evaluation> evaluate(const Instance &instance, const Samples &samples,
                             bool withConfusion);
+/// evaluate() over samples [begin, end) alone: a rank's part of a
+/// data-parallel validation.
+Result<Evaluation> evaluateRange(const Instance &instance, const Samples &samples,
+                                 bool withConfusion, int64_t begin, int64_t end);
 
 /// The prefetching workers for `requested` (0: auto, a quarter of the cores,
 /// one to four).
