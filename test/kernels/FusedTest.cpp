@@ -51,6 +51,10 @@ template <class Cv, int ACT, int POOL, class Pl, bool BIAS> struct Layer {
   static constexpr int POH = POOL ? Pl::POH : OH, POW = POOL ? Pl::POW : OW;
   static constexpr int Act = ACT, Pooling = POOL;
   static constexpr bool Bias = BIAS;
+  /// Whether, without dx, dz is built inside the rows path and not in scratch.
+  static constexpr bool dzInRows =
+      detail::fusedGradBuildsDzInRows<Cv::C, Cv::F, Cv::KH, Cv::KW, Cv::SH, Cv::SW, Cv::OH,
+                                      Cv::OW, ACT, POOL>();
   static constexpr std::size_t xs = std::size_t(C) * H * W, ws = std::size_t(F) * C * KH * KW,
                                zs = std::size_t(F) * OH * OW,
                                ys = std::size_t(F) * POH * POW,
@@ -154,7 +158,10 @@ template <class L> void checkLayer(int n, std::uint32_t seed, bool withDx = true
          withDx ? dx.data() : nullptr, dw.data(), L::Bias ? db.data() : nullptr);
   L::bwdRef(n, dy.data(), x.data(), w.data(), yr.data(), sr.data(), scratchR.data(),
             withDx ? dxr.data() : nullptr, dwr.data(), dbr.data());
-  if (L::Pooling != 0 || L::Act != 0) {
+  if (L::dzInRows && !withDx) {
+    // dz built in the rows path's buffers: checked through dw and db alone.
+    EXPECT_EQ(scratch[0], 123.f) << "scratch written although dz is built in the rows path";
+  } else if (L::Pooling != 0 || L::Act != 0) {
     EXPECT_TRUE(allClose(scratch, scratchR, 1e-5, 1e-5)) << "dz in scratch";
   }
   const double spatial = double(n) * L::OH * L::OW;
@@ -257,6 +264,33 @@ TEST(FusedConv, OddSizes) {
   checkBatches<Layer<Mixed, 3, 0, NoPool, true>>(360);
   checkLayer<Layer<Strided, 1, 1, PadPool, true>>(5, 370);
 }
+// A first layer (no dx) at stride 1 along the width builds dz inside the
+// rows path's grad_weight: every activation and pooling, overlapping and
+// padded windows, stride 2 down the height, one and several input channels.
+using FirstOverlap = Conv<3, 7, 7, 5, 3, 3, 1, 1, 1, 1, 7, 7>;
+template <int ACT> void firstLayerAllPools(std::uint32_t seed) {
+  checkBatches<Layer<Small, ACT, 0, NoPool, true>>(seed, /*withDx=*/false);
+  checkBatches<Layer<Small, ACT, 1, Pool2, true>>(seed + 10, false);
+  checkBatches<Layer<Small, ACT, 2, Pool2, false>>(seed + 20, false);
+  checkBatches<Layer<Mixed, ACT, 1, MixedPool, true>>(seed + 30, false);
+  checkBatches<Layer<Mixed, ACT, 2, MixedPool, true>>(seed + 40, false);
+  checkBatches<Layer<FirstOverlap, ACT, 1, PadPool, true>>(seed + 50, false);
+  checkBatches<Layer<FirstOverlap, ACT, 2, PadPool, true>>(seed + 60, false);
+}
+
+TEST(FusedConv, FirstLayerDzInRows) {
+  static_assert(Layer<Small, 1, 0, NoPool, true>::dzInRows &&
+                    Layer<Mixed, 1, 1, MixedPool, true>::dzInRows &&
+                    Layer<Mnist1, 1, 0, NoPool, true>::dzInRows &&
+                    Layer<Lenet1, 1, 1, P28, true>::dzInRows,
+                "these layers take the rows path without dx");
+  static_assert(!Layer<Small, 0, 0, NoPool, true>::dzInRows, "no dz to build");
+  firstLayerAllPools<0>(400);
+  firstLayerAllPools<1>(500);
+  firstLayerAllPools<2>(600);
+  firstLayerAllPools<3>(700);
+}
+
 TEST(FusedConv, ChannelBlocks) {
   // The reference grad_input is too slow at this size: dw, db and dz only.
   checkBatches<Layer<BigPlane, 1, 1, BigPool, true>>(380, /*withDx=*/false);
@@ -379,6 +413,31 @@ TEST(FusedConvDeterminism, GradBitIdentical) {
     run(y, dx, dw, db);
     EXPECT_TRUE(bitEqual(y0, y)) << t << " threads: y";
     EXPECT_TRUE(bitEqual(dx0, dx)) << t << " threads: dx";
+    EXPECT_TRUE(bitEqual(dw0, dw)) << t << " threads: dw";
+    EXPECT_TRUE(bitEqual(db0, db)) << t << " threads: db";
+  }
+  omp_set_num_threads(threads);
+}
+
+TEST(FusedConvDeterminism, FirstLayerDzInRowsBitIdentical) {
+  using L = Layer<Mnist1, 1, 0, NoPool, true>;
+  static_assert(L::dzInRows, "mnist_cnn conv1 builds dz in the rows path");
+  const int n = 5;
+  const auto x = randomVec(n * L::xs, 60), w = weights<L>(61), b = randomVec(L::F, 62),
+             dy = randomVec(n * L::ys, 63);
+  std::vector<float> y(n * L::ys), s(n * L::ss), scratch(n * L::zs);
+  L::fwd(n, x.data(), w.data(), b.data(), y.data(), s.data());
+  auto grads = [&](std::vector<float> &dw, std::vector<float> &db) {
+    dw.assign(L::ws, 0.f), db.assign(L::F, 0.f);
+    L::bwd(n, dy.data(), x.data(), w.data(), y.data(), s.data(), scratch.data(), nullptr,
+           dw.data(), db.data());
+  };
+  std::vector<float> dw0, db0, dw, db;
+  grads(dw0, db0);
+  const int threads = omp_get_max_threads();
+  for (int t : {1, 2, 3}) {
+    omp_set_num_threads(t);
+    grads(dw, db);
     EXPECT_TRUE(bitEqual(dw0, dw)) << t << " threads: dw";
     EXPECT_TRUE(bitEqual(db0, db)) << t << " threads: db";
   }

@@ -127,11 +127,17 @@ NETC_INLINE void rowWeightTile(const float *NETC_RESTRICT xpad, const float *NET
       __builtin_memcpy(accKh + (f * KW + kw) * kRowLanes, &acc[f][kw], sizeof(vec));
 }
 
-/// dw [F,C,KH,KW] (overwritten) = sum over the batch of dy (x) x.
+/// dw [F,C,KH,KW] (overwritten) = sum over the batch of dz (x) x, where
+/// dzRows(i, f, rows) writes the gradient plane of sample i and filter f as
+/// OH rows of Plan::OWV floats (zero past OW) into the task's buffer. db, when
+/// not null: db[f] (overwritten) = the sum of those planes, added up by the
+/// tasks of input channel 0 in the same fixed order. The fused backward of a
+/// first layer builds its dz planes here (Fused.h), in cache, where a
+/// separate pass wrote and re-read them from memory.
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
-          int PL, int OH, int OW>
-void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NETC_RESTRICT x,
-                          float *NETC_RESTRICT dw) {
+          int PL, int OH, int OW, class DzRows>
+void conv2dGradWeightRowsOf(int n, DzRows &&dzRows, const float *NETC_RESTRICT x,
+                            float *NETC_RESTRICT dw, float *NETC_RESTRICT db) {
   static_assert(SW == 1, "the rows path needs stride 1 along the width");
   using Plan = RowWeightPlan<C, KH, KW, SH, OH, OW>;
   constexpr int OWV = Plan::OWV, WPV = Plan::WPV, HP = Plan::HP, FT = Plan::filterTile;
@@ -145,9 +151,11 @@ void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NET
   for (int task = 0; task < tasks; ++task) {
     const int chunk = task / C, c = task % C;
     const int f0 = F * chunk / CHUNKS, fc = F * (chunk + 1) / CHUNKS - f0;
+    const bool sumsBias = db && c == 0;
     alignas(64) float xpad[HP * WPV];
     alignas(64) float dyp[FT * OH * OWV];
     alignas(64) float acc[KH * FT * KW * kRowLanes];
+    float biasSum[FT] = {};
     for (int k = 0; k < KH * FT * KW * kRowLanes; ++k)
       acc[k] = 0.f;
     for (int i = 0; i < n; ++i) {
@@ -161,17 +169,31 @@ void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NET
           for (int q = 0; q < WPV; ++q)
             dst[q] = 0.f;
       }
-      const float *dyi = dy + (std::size_t(i) * F + f0) * OH * OW;
-      for (int f = 0; f < fc; ++f)
-        for (int oh = 0; oh < OH; ++oh)
-          padRow<OWV, OW, 0>(dyp + (f * OH + oh) * OWV, dyi + (std::size_t(f) * OH + oh) * OW);
+      for (int f = 0; f < fc; ++f) {
+        float *plane = dyp + f * OH * OWV;
+        dzRows(i, f0 + f, plane);
+        if (sumsBias) {
+          // Vector by vector, then the lanes in order (a scalar sum of the
+          // plane would be a chain of dependent adds).
+          RowVec partial{};
+          for (int k = 0; k < OH * OWV; k += kRowLanes) {
+            RowVec v;
+            __builtin_memcpy(&v, plane + k, sizeof(v));
+            partial += v;
+          }
+          float s = 0.f;
+          for (int l = 0; l < kRowLanes; ++l)
+            s += partial[l];
+          biasSum[f] += s;
+        }
+      }
       for (int kh = 0; kh < KH; ++kh)
         withCompileTimeCount<FT>(fc, [&](auto filters) {
           rowWeightTile<decltype(filters)::value, KW, SH, OH, OWV, WPV>(
               xpad, dyp, kh, acc + kh * FT * KW * kRowLanes);
         });
     }
-    for (int f = 0; f < fc; ++f)
+    for (int f = 0; f < fc; ++f) {
       for (int kh = 0; kh < KH; ++kh)
         for (int kw = 0; kw < KW; ++kw) {
           const float *lanes = acc + ((kh * FT + f) * KW + kw) * kRowLanes;
@@ -180,7 +202,26 @@ void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NET
             s += lanes[l];
           dw[((std::size_t(f0 + f) * C + c) * KH + kh) * KW + kw] = s;
         }
+      if (sumsBias)
+        db[f0 + f] = biasSum[f];
+    }
   }
+}
+
+/// dw [F,C,KH,KW] (overwritten) = sum over the batch of dy (x) x.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGradWeightRows(int n, const float *NETC_RESTRICT dy, const float *NETC_RESTRICT x,
+                          float *NETC_RESTRICT dw) {
+  constexpr int OWV = RowWeightPlan<C, KH, KW, SH, OH, OW>::OWV;
+  conv2dGradWeightRowsOf<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(
+      n,
+      [dy](int i, int f, float *NETC_RESTRICT rows) {
+        const float *plane = dy + (std::size_t(i) * F + f) * OH * OW;
+        for (int oh = 0; oh < OH; ++oh)
+          padRow<OWV, OW, 0>(rows + oh * OWV, plane + oh * OW);
+      },
+      x, dw, nullptr);
 }
 
 } // namespace detail
