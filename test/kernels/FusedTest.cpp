@@ -291,6 +291,31 @@ TEST(FusedConv, FirstLayerDzInRows) {
   firstLayerAllPools<3>(700);
 }
 
+// More than 1 MiB of weights (128 x 256 x 3 x 3): without pooling the forward
+// convolves the whole batch in one call; y and saved as the reference, and
+// each sample the same as alone.
+using BigWeights = Conv<256, 4, 4, 128, 3, 3, 1, 1, 1, 1, 4, 4>;
+TEST(FusedConv, WholeBatchForLargeWeights) {
+  static_assert(std::int64_t(BigWeights::F) * BigWeights::C * 9 * 4 >
+                    detail::kFusedWholeBatchWeightBytes,
+                "the layer must take the whole-batch forward");
+  using L = Layer<BigWeights, 1, 0, NoPool, true>;
+  checkBatches<L>(390);
+  const int n = 3;
+  const auto x = randomVec(n * L::xs, 391), w = weights<L>(392), b = randomVec(L::F, 393);
+  std::vector<float> y(n * L::ys), s(n * L::ss), alone(L::ys), savedAlone(L::ss);
+  L::fwd(n, x.data(), w.data(), b.data(), y.data(), s.data());
+  for (int i = 0; i < n; ++i) {
+    L::fwd(1, x.data() + i * L::xs, w.data(), b.data(), alone.data(), savedAlone.data());
+    EXPECT_TRUE(bitEqual(alone, std::vector<float>(y.begin() + i * L::ys,
+                                                   y.begin() + (i + 1) * L::ys)))
+        << "sample " << i;
+    EXPECT_TRUE(bitEqual(savedAlone, std::vector<float>(s.begin() + i * L::ss,
+                                                        s.begin() + (i + 1) * L::ss)))
+        << "saved, sample " << i;
+  }
+}
+
 TEST(FusedConv, ChannelBlocks) {
   // The reference grad_input is too slow at this size: dw, db and dz only.
   checkBatches<Layer<BigPlane, 1, 1, BigPool, true>>(380, /*withDx=*/false);
