@@ -369,18 +369,24 @@ TEST(ConvDeterminism, GemmForwardSplitsRowsAtBatchOne) {
 
 // The output-channel paths split (sample, channel block) pairs over threads
 // (grad_input of LeNet3, 120 channels in two chunks: blocks and sample
-// ranges), and grad_weight also splits the input channels when there are
-// fewer blocks than threads: the same bits for 1, 2 and 3 threads.
+// ranges), grad_weight also splits the input channels when there are fewer
+// blocks than threads, and the forward splits a pair's bands of output rows
+// when there are fewer pairs than threads (batch 1 with one block: LeNet2's
+// 14 bands, Narrow16's 3 bands of 2 rows and 1 of 1): the same bits for 1,
+// 2, 3 and 5 threads, and the forward as the reference.
 template <class S> void checkChannelPathsThreadCountIndependent() {
   const auto x = randomVec(3 * S::xs, 50), w = randomVec(S::ws, 51),
              dy = randomVec(3 * S::ys, 52);
   const int threads = omp_get_max_threads();
   for (int n : {1, 3}) {
-    std::vector<float> y0, dw0, dx0;
-    for (int t : {1, 2, 3}) {
+    std::vector<float> y0, dw0, dx0, yr(n * S::ys);
+    S::forwardRef(n, x.data(), w.data(), yr.data());
+    for (int t : {1, 2, 3, 5}) {
       omp_set_num_threads(t);
       std::vector<float> y(n * S::ys, 123.f), dw(S::ws, 123.f), dx(n * S::xs, 123.f);
       S::forwardChannels(n, x.data(), w.data(), y.data());
+      EXPECT_TRUE(allClose(y, yr, 1e-5, S::tol(S::fwdTerms)))
+          << "batch " << n << ", " << t << " threads";
       S::gradWeightChannels(n, dy.data(), x.data(), dw.data());
       S::gradInputChannels(n, dy.data(), w.data(), dx.data());
       if (t == 1) {
@@ -400,6 +406,9 @@ template <class S> void checkChannelPathsThreadCountIndependent() {
 TEST(ConvDeterminism, ChannelPathsThreadCountIndependent) {
   checkChannelPathsThreadCountIndependent<LeNet3>();
   checkChannelPathsThreadCountIndependent<LeNet2>();
+  using Narrow16 = ConvShape<16, 7, 7, 16, 5, 5, 1, 1, 2, 2, 7, 7>;
+  static_assert(netc::kernels::detail::channelBands(7, 7) == 4, "bands of 2, 2, 2 and 1 rows");
+  checkChannelPathsThreadCountIndependent<Narrow16>();
 }
 
 // The rows path splits (chunk of filters, input channel) pairs over threads:

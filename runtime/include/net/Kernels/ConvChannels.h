@@ -176,18 +176,27 @@ NETC_INLINE void channelBand(const float *NETC_RESTRICT xpad, const float *NETC_
         xpad, wpack, channels, oh0, FULL * T, lanes, yBlock);
 }
 
-/// Every band of one output block, summed over `channels` input channels.
+/// Bands of RH output rows in one output block (the last one shorter when RH
+/// does not divide OH).
+constexpr int channelBands(int oh, int ow) {
+  return ceilDiv(oh, channelTileRows(oh, ow));
+}
+
+/// Bands band0..band1-1 of one output block, summed over `channels` input
+/// channels. A tile is computed the same way whichever call covers it.
 template <int KH, int KW, int SH, int SW, int HP, int WP, int OH, int OW, bool ACCUMULATE,
           int CHANNELS>
 NETC_INLINE void channelBlock(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT wpack,
-                              int channels, int lanes, float *NETC_RESTRICT yBlock) {
+                              int channels, int lanes, float *NETC_RESTRICT yBlock,
+                              int band0 = 0, int band1 = channelBands(OH, OW)) {
   constexpr int RH = channelTileRows(OH, OW), BANDS = OH / RH, LAST = OH % RH;
-  for (int band = 0; band < BANDS; ++band)
+  for (int band = band0; band < min(band1, BANDS); ++band)
     channelBand<RH, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE, CHANNELS>(xpad, wpack, channels,
                                                                 band * RH, lanes, yBlock);
   if constexpr (LAST > 0)
-    channelBand<LAST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE, CHANNELS>(xpad, wpack, channels,
-                                                                  BANDS * RH, lanes, yBlock);
+    if (band0 <= BANDS && BANDS < band1)
+      channelBand<LAST, KH, KW, SH, SW, HP, WP, OH, OW, ACCUMULATE, CHANNELS>(
+          xpad, wpack, channels, BANDS * RH, lanes, yBlock);
 }
 
 /// Rows r0..r0+rows-1 of the zero-padded copy of input channels
@@ -260,14 +269,27 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
   const bool parallel = std::int64_t(n) * CO * OH * OW * CI * KK > kParallelThreshold;
   if constexpr (CHUNKS == 1) {
     constexpr bool kBlockMajor = KK * kChannelLanes > HP * WP;
-    const std::int64_t tasks = std::int64_t(n) * OB;
+    constexpr int BANDS = channelBands(OH, OW);
+    // Fewer (sample, block) pairs than threads (batch 1, few output
+    // channels): each pair's bands are split among tasks too, so that every
+    // thread computes (lenet5 conv2 at batch 1 is a single block).
+#ifdef _OPENMP
+    const int threads = parallel ? omp_get_max_threads() : 1;
+#else
+    const int threads = 1;
+#endif
+    const std::int64_t pairs = std::int64_t(n) * OB;
+    const int splits = pairs < threads ? int(min(BANDS, int(ceilDiv(threads, int(pairs))))) : 1;
+    const std::int64_t tasks = pairs * splits;
 #pragma omp parallel if (tasks > 1 && parallel)
     {
       alignas(64) float xpad[CI * HP * WP];
       alignas(64) float wpack[CI * KK * kChannelLanes];
       int paddedSample = -1, packedBlock = -1;
 #pragma omp for schedule(static)
-      for (std::int64_t task = 0; task < tasks; ++task) {
+      for (std::int64_t t = 0; t < tasks; ++t) {
+        const std::int64_t task = t / splits;
+        const int part = int(t % splits);
         // A thread's tasks are consecutive: order them so that the larger of
         // the two buffers is rebuilt the fewer times.
         const int i = int(kBlockMajor ? task % n : task / OB);
@@ -282,7 +304,8 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
           packedBlock = ob;
         }
         channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, false, CI>(
-            xpad, wpack, CI, lanes, y + (std::size_t(i) * CO + o0) * OH * OW);
+            xpad, wpack, CI, lanes, y + (std::size_t(i) * CO + o0) * OH * OW,
+            BANDS * part / splits, BANDS * (part + 1) / splits);
       }
     }
   } else {
