@@ -100,6 +100,14 @@ void benchConv(const char *name) {
         bestSeconds([&] { detail::conv2dChannels<ARGS>(n, x.data(), w.data(), y.data()); }, 10);
     reportChannels(flops, tc, ec);
   }
+  if constexpr (SW == 1 && C <= 3 && detail::RowForwardPlan<C, KH, KW, SH, OH, OW>::fits) {
+    detail::conv2dForwardRows<ARGS>(nr, x.data(), w.data(), y.data());
+    const double er = maxRelErr(y, yr, nr * ys);
+    const double trows =
+        bestSeconds([&] { detail::conv2dForwardRows<ARGS>(n, x.data(), w.data(), y.data()); }, 10);
+    std::printf("           %-12s rows %7.1f GFLOP/s  err %.1e%s\n", "", flops / trows * 1e-9,
+                er, er > 1e-4 ? "  MISMATCH" : "");
+  }
 
   conv2d_grad_input<ARGS>(nr, dy.data(), w.data(), dx.data());
   tr = bestSeconds([&] { reference::conv2d_grad_input<ARGS>(nr, dy.data(), w.data(), dxr.data()); }, 1);
@@ -184,6 +192,12 @@ int main(int argc, char **argv) {
     benchConv<16, 7, 7, 120, 5, 5, 1, 1, 2, 2, 7, 7>("lenet.c3");
   if (want("mnist.c1"))
     benchConv<1, 28, 28, 32, 3, 3, 1, 1, 0, 0, 26, 26>("mnist.c1");
+  if (want("tf.c1"))
+    benchConv<1, 28, 28, 32, 5, 5, 1, 1, 2, 2, 28, 28>("tf.c1");
+  if (want("rgb.c1"))
+    benchConv<3, 32, 32, 16, 3, 3, 1, 1, 1, 1, 32, 32>("rgb.c1");
+  if (want("classic.c1"))
+    benchConv<1, 32, 32, 6, 5, 5, 1, 1, 0, 0, 28, 28>("classic.c1");
   if (want("mnist.c2"))
     benchConv<32, 26, 26, 64, 3, 3, 1, 1, 0, 0, 24, 24>("mnist.c2");
   if (want("lenet.d1"))
