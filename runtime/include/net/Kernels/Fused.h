@@ -13,11 +13,14 @@
 // L2-resident buffer into y, so neither z nor the activation a reaches memory.
 // A block is as many samples as fit the buffer (and no more than n/threads);
 // when one sample's F*OH*OW does not fit, a block is one sample and blocks of
-// output channels. POOL 0: y itself is the buffer (z overwritten in place by
-// a, block by block, while still in cache); with more than 1 MiB of weights
-// the block is the whole batch (kFusedWholeBatchWeightBytes). conv2d computes each sample the
-// same way whatever n, so y and saved do not depend on the blocking or the
-// thread count (tested).
+// output channels. POOL 0: y itself is the buffer, and the block is the
+// whole batch: one conv2d call (its own parallel split) into y, then bias and
+// activation in place, parallel over planes. Blocks of a sample each repacked
+// every weight per block (ResNet50 stage 4's 3x3, 9.4 MB of weights: 0.78x
+// the unfused chain at batch 16) and called conv2d inside the blocks' region
+// (mnist_cnn conv1: 0.65x its unfused chain at batch 128, 1.68x as one call).
+// conv2d computes each sample the same way whatever n, so y and saved do not
+// depend on the blocking or the thread count (tested).
 // `saved` (null = inference) receives what the backward needs:
 //   POOL 1: the argmax of each window as the flat index oh*OW+ow in the
 //           channel plane (first maximum of a wins, padding never wins, -1
@@ -67,13 +70,6 @@ namespace detail {
 /// Per-thread stack floats of fused_conv2d's conv-output buffer (160 KiB):
 /// mnist_cnn conv2 (64 x 24 x 24 = 36,864) fits in one block.
 constexpr int kFusedStackFloats = 40960;
-
-/// Weight bytes past which fused_conv2d without pooling convolves the whole
-/// batch in one conv2d call, then runs the epilogue over it: each block's
-/// conv2d call repacks every weight, and past the L2 those repacks come from
-/// memory once a block (ResNet50 stage 4's 3x3, 9.4 MB: 0.78x the unfused
-/// chain at batch 16 with a block a sample).
-constexpr std::int64_t kFusedWholeBatchWeightBytes = std::int64_t(1) << 20;
 
 /// fused_conv2d's buffer of SB samples x FB channels x P floats: when a
 /// sample's output (F planes of P) fits, a block of samples per conv2d call
@@ -299,11 +295,10 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   // give one thread 26 and the other 6).
   const int share = (n + threads - 1) / threads;
   const int perThread = (share + SB - 1) / SB;
-  constexpr bool kWholeBatch =
-      POOL == kPoolNone &&
-      std::int64_t(F) * CKK * std::int64_t(sizeof(float)) > detail::kFusedWholeBatchWeightBytes;
-  const int nb = kWholeBatch ? detail::max(1, n)
-                             : detail::max(1, (share + perThread - 1) / perThread);
+  // Without pooling, one block: the whole batch in one conv2d call, then the
+  // epilogue over it (see the file comment).
+  const int nb = POOL == kPoolNone ? detail::max(1, n)
+                                   : detail::max(1, (share + perThread - 1) / perThread);
   const int blocks = (n + nb - 1) / nb;
   auto block = [&](int blk) {
     const int i0 = blk * nb, cnt = detail::min(nb, n - i0);
