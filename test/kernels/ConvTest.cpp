@@ -252,6 +252,18 @@ TEST(Conv, OneByOne) { checkAll<OneByOne>(10); }
 TEST(Conv, Stem7x7Stride2Pad3) { checkAll<Stem7x7>(11); }
 TEST(Conv, PaddingWiderThanKernel) { checkAll<WidePad>(12); }
 TEST(Conv, FilterChunks) { checkAll<ManyFilters>(13); }
+// The first layers' rows paths at their edges: three channels and rows of
+// exactly two vectors (the last one full), and a 17-wide window (the widest
+// two vectors hold) over rows of three vectors with 8 columns of padding.
+using Rgb32 = ConvShape<3, 32, 32, 16, 3, 3, 1, 1, 1, 1, 32, 32>;
+using Window17 = ConvShape<1, 6, 40, 5, 3, 17, 1, 1, 1, 8, 6, 40>;
+TEST(Conv, RowsPathEdges) {
+  static_assert(Rgb32::hasForwardRows && Window17::hasForwardRows &&
+                    Rgb32::hasGradWeightRows && Window17::hasGradWeightRows,
+                "both rows paths compile for these shapes");
+  checkAll<Rgb32>(26);
+  checkAll<Window17>(27);
+}
 TEST(Conv, LargerBatch) { checkAgainstReference<Mnist2>(8, 14); }
 // Odd sample counts (uneven split over threads) and more output rows than one
 // GEMM chunk holds (Mnist2: the patch matrix is built a few rows at a time).
@@ -384,14 +396,15 @@ TEST(ConvDeterminism, GemmForwardSplitsRowsAtBatchOne) {
 // ranges), grad_weight also splits the input channels when there are fewer
 // blocks than threads, and the forward splits a pair's bands of output rows
 // when there are fewer pairs than threads (batch 1 with one block: LeNet2's
-// 14 bands, Narrow16's 3 bands of 2 rows and 1 of 1 with AVX-512): the same bits for 1,
-// 2, 3 and 5 threads, and the forward as the reference.
+// 14 bands, Narrow16's 3 bands of 2 rows and 1 of 1 with AVX-512), as the
+// forward rows path splits a sample's rows (Rgb32): the same bits for 1, 2,
+// 3 and 5 threads, and the forward as the reference.
 template <class S> void checkChannelPathsThreadCountIndependent() {
   const auto x = randomVec(3 * S::xs, 50), w = randomVec(S::ws, 51),
              dy = randomVec(3 * S::ys, 52);
   const int threads = omp_get_max_threads();
   for (int n : {1, 3}) {
-    std::vector<float> y0, dw0, dx0, yr(n * S::ys);
+    std::vector<float> y0, dw0, dx0, yRows0, yr(n * S::ys);
     S::forwardRef(n, x.data(), w.data(), yr.data());
     for (int t : {1, 2, 3, 5}) {
       omp_set_num_threads(t);
@@ -399,6 +412,17 @@ template <class S> void checkChannelPathsThreadCountIndependent() {
       S::forwardChannels(n, x.data(), w.data(), y.data());
       EXPECT_TRUE(allClose(y, yr, 1e-5, S::tol(S::fwdTerms)))
           << "batch " << n << ", " << t << " threads";
+      if constexpr (S::hasForwardRows) {
+        // The forward rows path splits a sample's rows among threads too.
+        std::vector<float> yRows(n * S::ys, 123.f);
+        S::forwardRows(n, x.data(), w.data(), yRows.data());
+        EXPECT_TRUE(allClose(yRows, yr, 1e-5, S::tol(S::fwdTerms)))
+            << "rows, batch " << n << ", " << t << " threads";
+        if (t == 1)
+          yRows0 = yRows;
+        else
+          EXPECT_TRUE(bitEqual(yRows0, yRows)) << "rows, batch " << n << ", " << t << " threads";
+      }
       S::gradWeightChannels(n, dy.data(), x.data(), dw.data());
       S::gradInputChannels(n, dy.data(), w.data(), dx.data());
       if (t == 1) {
@@ -422,6 +446,8 @@ TEST(ConvDeterminism, ChannelPathsThreadCountIndependent) {
   // With AVX-512 bands of 2, 2, 2 and 1 rows; with AVX2, 7 of one row.
   static_assert(netc::kernels::detail::channelBands(7, 7) >= 4, "several bands to split");
   checkChannelPathsThreadCountIndependent<Narrow16>();
+  // A first layer: the forward rows path at batch 1 and 3.
+  checkChannelPathsThreadCountIndependent<Rgb32>();
 }
 
 // The rows path splits (chunk of filters, input channel) pairs over threads:

@@ -273,13 +273,16 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
     // Fewer (sample, block) pairs than threads (batch 1, few output
     // channels): each pair's bands are split among tasks too, so that every
     // thread computes (lenet5 conv2 at batch 1 is a single block).
+    // (Inside an active region, as fused_conv2d's blocks call it, this one
+    // runs on its thread alone: no split.)
 #ifdef _OPENMP
-    const int threads = parallel ? omp_get_max_threads() : 1;
+    const int threads = parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
 #else
     const int threads = 1;
 #endif
     const std::int64_t pairs = std::int64_t(n) * OB;
-    const int splits = pairs < threads ? int(min(BANDS, int(ceilDiv(threads, int(pairs))))) : 1;
+    const int splits =
+        pairs > 0 && pairs < threads ? int(min(BANDS, int(ceilDiv(threads, int(pairs))))) : 1;
     const std::int64_t tasks = pairs * splits;
 #pragma omp parallel if (tasks > 1 && parallel)
     {

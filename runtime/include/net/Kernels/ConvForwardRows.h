@@ -121,8 +121,10 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
   // Chunks of at most FT filters, as equal as they can be.
   constexpr int CHUNKS = ceilDiv(F, FT);
   const bool parallel = std::int64_t(n) * F * C * KH * KW * OH * OW > kParallelThreshold;
+  // (Inside an active region, as fused_conv2d's blocks call it, this one
+  // runs on its thread alone: no split into bands.)
 #ifdef _OPENMP
-  const int threads = parallel ? omp_get_max_threads() : 1;
+  const int threads = parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
 #else
   const int threads = 1;
 #endif

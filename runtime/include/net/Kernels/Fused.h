@@ -44,8 +44,9 @@
 // Every output is overwritten. No allocation: the forward's stack buffer
 // (160 KiB) plus the conv kernel's own (Conv.h) stay well under a worker
 // stack (libgomp: the pthread default, 8 MiB here; mind a small OMP_STACKSIZE);
-// the backward keeps one OH*OW plane on the stack, only for overlapping max
-// windows with an activation.
+// the backward keeps one OH*OW plane on the stack for overlapping max
+// windows with an activation, and, building dz in the rows path, one more
+// beside that path's own buffers (at most 160 KiB).
 //
 //===----------------------------------------------------------------------===//
 
@@ -307,10 +308,9 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
       // y is the buffer: conv into it, then bias + activation in place.
       float *yb = y + std::size_t(i0) * F * P;
       conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, yb);
-      // Parallel over planes when this block runs outside a region (batch 1,
-      // where one thread would otherwise run the whole epilogue).
-      const bool planesInParallel = !(par && blocks > 1) &&
-                                    std::int64_t(cnt) * F * P > detail::kParallelThreshold;
+      // The block is the whole batch, run outside any region: the epilogue
+      // is parallel over planes when they are enough work.
+      const bool planesInParallel = std::int64_t(cnt) * F * P > detail::kParallelThreshold;
 #pragma omp parallel for schedule(static) if (planesInParallel)
       for (int k = 0; k < cnt * F; ++k) {
         float *a = yb + std::size_t(k) * P;
