@@ -154,12 +154,15 @@ bool sameBits(const Checkpoint &a, const Checkpoint &b) {
 
 // Two ranks of 64 against one process of 128, same seed. The gradients
 // agree up to the order of float additions (each rank sums its 64 samples,
-// then the two sums are added), so after a few steps of SGD the weights
-// agree to rounding (measured: 1e-8 of each tensor's largest weight after 5
-// steps; stated tolerance 1e-6). A shard trained twice, a gradient not
-// reduced or a wrong share moves them by 1e-3 or more.
+// then the two sums are added), so after two steps of SGD the weights agree
+// to rounding (measured: 2e-7 of each tensor's largest weight; stated
+// tolerance 1e-6). A shard trained twice, a gradient not reduced or a wrong
+// share moves them by 1e-3 or more from the first step. Not more steps: once
+// rounding flips a max-pool choice or a ReLU, the runs part by more (5 steps
+// gave 1e-8 with one set of kernels and 1.6e-3 in conv3's bias, a tensor of
+// sums that mostly cancel, with the next, whose single steps agree as well).
 TEST_F(Distributed, TwoRanksTrainAsOneProcessWithTheWholeBatch) {
-  const std::string flags = "--data mnist --limit 640 --epochs 1 --batch 128";
+  const std::string flags = "--data mnist --limit 256 --epochs 1 --batch 128";
   Outcome two = trainOneAndTwo(NETC_LENET5_SGD_SO, flags);
   ASSERT_FALSE(HasFailure());
   EXPECT_NE(two.output.find("Data-parallel on Open MPI"), std::string::npos) << two.output;
@@ -168,8 +171,8 @@ TEST_F(Distributed, TwoRanksTrainAsOneProcessWithTheWholeBatch) {
   ASSERT_NE(first, std::string::npos) << two.output;
   EXPECT_EQ(two.output.find("Epoch 1/1", first + 1), std::string::npos) << two.output;
   Checkpoint a = checkpoint("one/last.ckpt"), b = checkpoint("two/last.ckpt");
-  EXPECT_EQ(a.step, 5);
-  EXPECT_EQ(b.step, 5);
+  EXPECT_EQ(a.step, 2);
+  EXPECT_EQ(b.step, 2);
   EXPECT_LT(largestRelativeDifference(a, b), 1e-6);
 }
 
