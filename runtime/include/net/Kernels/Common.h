@@ -24,6 +24,10 @@
 #include <cstdint>
 #include <type_traits>
 
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 #define NETC_RESTRICT __restrict__
 #define NETC_INLINE inline __attribute__((always_inline))
@@ -106,6 +110,39 @@ NETC_INLINE void padRow(float *NETC_RESTRICT dst, const float *NETC_RESTRICT src
     dst[j] = src[j - OFF];
   for (int j = max(j0, j1); j < P; ++j)
     dst[j] = 0.f;
+}
+
+/// Rows r0..r0+rows-1 of the zero-padded copy of input channels
+/// i0..i0+channels-1 of one sample, each channel's rows RP apart: rows and
+/// columns past the input (padding, or the bottom/right remainder a stride
+/// leaves unread) read zero.
+template <int HI, int WI, int WP, int PT, int PL>
+NETC_INLINE void padChannelRows(const float *NETC_RESTRICT xi, int i0, int channels, int r0,
+                                int rows, int RP, float *NETC_RESTRICT xpad) {
+  for (int c = 0; c < channels; ++c)
+    for (int r = 0; r < rows; ++r) {
+      const int ih = r0 + r - PT;
+      float *dst = xpad + (c * RP + r) * WP;
+      if (ih >= 0 && ih < HI) {
+        padRow<WP, WI, PL>(dst, xi + (std::size_t(i0 + c) * HI + ih) * WI);
+      } else {
+        for (int q = 0; q < WP; ++q)
+          dst[q] = 0.f;
+      }
+    }
+}
+
+/// The threads a kernel's parallel loop may split its work over: none
+/// beyond the caller's when the loop would not run in parallel, or when the
+/// call is already inside an active parallel region (fused_conv2d's blocks
+/// call the conv kernels from their own threads).
+NETC_INLINE int threadsToSplitOver(bool parallel) {
+#ifdef _OPENMP
+  return parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
+#else
+  (void)parallel;
+  return 1;
+#endif
 }
 
 } // namespace detail

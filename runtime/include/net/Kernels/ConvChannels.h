@@ -199,26 +199,6 @@ NETC_INLINE void channelBlock(const float *NETC_RESTRICT xpad, const float *NETC
           xpad, wpack, channels, BANDS * RH, lanes, yBlock);
 }
 
-/// Rows r0..r0+rows-1 of the zero-padded copy of input channels
-/// i0..i0+channels-1 of one sample, each channel's rows RP apart: rows and
-/// columns past the input (padding, or the bottom/right remainder a stride
-/// leaves unread) read zero.
-template <int HI, int WI, int WP, int PT, int PL>
-NETC_INLINE void padChannelRows(const float *NETC_RESTRICT xi, int i0, int channels, int r0,
-                                int rows, int RP, float *NETC_RESTRICT xpad) {
-  for (int c = 0; c < channels; ++c)
-    for (int r = 0; r < rows; ++r) {
-      const int ih = r0 + r - PT;
-      float *dst = xpad + (c * RP + r) * WP;
-      if (ih >= 0 && ih < HI) {
-        padRow<WP, WI, PL>(dst, xi + (std::size_t(i0 + c) * HI + ih) * WI);
-      } else {
-        for (int q = 0; q < WP; ++q)
-          dst[q] = 0.f;
-      }
-    }
-}
-
 /// Whole padded planes (HP rows) of input channels i0..i0+channels-1.
 template <int HI, int WI, int HP, int WP, int PT, int PL>
 NETC_INLINE void padChannels(const float *NETC_RESTRICT xi, int i0, int channels,
@@ -273,13 +253,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
     // Fewer (sample, block) pairs than threads (batch 1, few output
     // channels): each pair's bands are split among tasks too, so that every
     // thread computes (lenet5 conv2 at batch 1 is a single block).
-    // (Inside an active region, as fused_conv2d's blocks call it, this one
-    // runs on its thread alone: no split.)
-#ifdef _OPENMP
-    const int threads = parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
-#else
-    const int threads = 1;
-#endif
+    const int threads = threadsToSplitOver(parallel);
     const std::int64_t pairs = std::int64_t(n) * OB;
     const int splits =
         pairs > 0 && pairs < threads ? int(min(BANDS, int(ceilDiv(threads, int(pairs))))) : 1;

@@ -30,10 +30,6 @@
 
 #include <cstdint>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace netc::kernels {
 namespace detail {
 
@@ -121,13 +117,7 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
   // Chunks of at most FT filters, as equal as they can be.
   constexpr int CHUNKS = ceilDiv(F, FT);
   const bool parallel = std::int64_t(n) * F * C * KH * KW * OH * OW > kParallelThreshold;
-  // (Inside an active region, as fused_conv2d's blocks call it, this one
-  // runs on its thread alone: no split into bands.)
-#ifdef _OPENMP
-  const int threads = parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
-#else
-  const int threads = 1;
-#endif
+  const int threads = threadsToSplitOver(parallel);
   const int bands = n < threads ? min(OH, ceilDiv(threads, max(1, n))) : 1;
   const std::int64_t tasks = std::int64_t(n) * bands;
 #pragma omp parallel for schedule(static) if (parallel && tasks > 1)
@@ -137,16 +127,8 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
     // The input rows the band reads, zero-padded, channel by channel.
     const int rows = (r1 - r0 - 1) * SH + KH;
     alignas(64) float xpad[C * HP * WPV];
-    for (int c = 0; c < C; ++c)
-      for (int r = 0; r < rows; ++r) {
-        const int ih = r0 * SH + r - PT;
-        float *dst = xpad + (c * rows + r) * WPV;
-        if (ih >= 0 && ih < H)
-          padRow<WPV, W, PL>(dst, x + ((std::size_t(i) * C + c) * H + ih) * W);
-        else
-          for (int q = 0; q < WPV; ++q)
-            dst[q] = 0.f;
-      }
+    padChannelRows<H, W, WPV, PT, PL>(x + std::size_t(i) * C * H * W, 0, C, r0 * SH, rows, rows,
+                                      xpad);
     for (int chunk = 0; chunk < CHUNKS; ++chunk) {
       const int f0 = F * chunk / CHUNKS, fc = F * (chunk + 1) / CHUNKS - f0;
       for (int oh = r0; oh < r1; ++oh)

@@ -31,10 +31,6 @@
 #include <cstdint>
 #include <utility>
 
-#ifdef _OPENMP
-#include <omp.h>
-#endif
-
 namespace netc::kernels {
 namespace detail {
 
@@ -159,16 +155,7 @@ void conv2dGradWeightRowsOf(int n, DzRows &&dzRows, const float *NETC_RESTRICT x
     for (int k = 0; k < KH * FT * KW * kRowLanes; ++k)
       acc[k] = 0.f;
     for (int i = 0; i < n; ++i) {
-      const float *xi = x + (std::size_t(i) * C + c) * H * W;
-      for (int r = 0; r < HP; ++r) {
-        const int ih = r - PT;
-        float *dst = xpad + r * WPV;
-        if (ih >= 0 && ih < H)
-          padRow<WPV, W, PL>(dst, xi + std::size_t(ih) * W);
-        else
-          for (int q = 0; q < WPV; ++q)
-            dst[q] = 0.f;
-      }
+      padChannelRows<H, W, WPV, PT, PL>(x + std::size_t(i) * C * H * W, c, 1, 0, HP, HP, xpad);
       for (int f = 0; f < fc; ++f) {
         float *plane = dyp + f * OH * OWV;
         dzRows(i, f0 + f, plane);

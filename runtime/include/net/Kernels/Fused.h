@@ -58,6 +58,7 @@
 #include "net/Kernels/Conv.h"
 #include "net/Kernels/Dense.h"
 #include "net/Kernels/Elementwise.h"
+#include "net/Kernels/Pool.h"
 
 #include <cmath>
 
@@ -227,22 +228,7 @@ NETC_INLINE void fusedDzPlane(const float *NETC_RESTRICT dyp, const float *NETC_
         dzp[k] = fusedActGrad<ACT>(dzp[k], ap[k]);
     }
   } else {
-    for (int k = 0; k < P; ++k)
-      dzp[k] = 0.f;
-    for (int oh = 0; oh < POH; ++oh) {
-      const int h0 = max(0, oh * PSH - PPT), h1 = min(OH, oh * PSH - PPT + PKH);
-      for (int ow = 0; ow < POW; ++ow) {
-        const int w0 = max(0, ow * PSW - PPL),
-                  w1 = min(OW, ow * PSW - PPL + PKW);
-        const int count = (h1 - h0) * (w1 - w0);
-        if (count <= 0)
-          continue;
-        const float g = dyp[oh * POW + ow] / float(count);
-        for (int ih = h0; ih < h1; ++ih)
-          for (int iw = w0; iw < w1; ++iw)
-            dzp[ih * OW + iw] += g;
-      }
-    }
+    avgPoolGradPlane<OH, OW, PKH, PKW, PSH, PSW, PPT, PPL, POH, POW>(dyp, dzp);
     if constexpr (ACT != kActNone) {
       const float *ap = sp;
 #pragma omp simd
@@ -279,51 +265,47 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   constexpr int SP = POOL == kPoolMax ? POH * POW : (ACT != kActNone ? P : 0);
   if (SP == 0)
     saved = nullptr;
-  const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelThreshold;
   static_assert(POOL == kPoolNone || P <= detail::kFusedStackFloats,
                 "one conv output plane exceeds the fused kernel's stack buffer");
-  using Plan = detail::FusedConvPlan<F, P>;
-  constexpr bool WHOLE = Plan::whole;
-  constexpr int FB = Plan::FB, SB = Plan::SB, FT = Plan::FT;
-#ifdef _OPENMP
-  const int threads = par ? omp_get_max_threads() : 1;
-#else
-  const int threads = 1;
-#endif
-  // Samples per block: at most SB, and the same number of blocks for every
-  // thread (each thread's share cut into equal blocks), so no thread idles
-  // while another finishes a long tail (32 samples in blocks of 13 would
-  // give one thread 26 and the other 6).
-  const int share = (n + threads - 1) / threads;
-  const int perThread = (share + SB - 1) / SB;
-  // Without pooling, one block: the whole batch in one conv2d call, then the
-  // epilogue over it (see the file comment).
-  const int nb = POOL == kPoolNone ? detail::max(1, n)
-                                   : detail::max(1, (share + perThread - 1) / perThread);
-  const int blocks = (n + nb - 1) / nb;
-  auto block = [&](int blk) {
-    const int i0 = blk * nb, cnt = detail::min(nb, n - i0);
-    const float *xb = x + std::size_t(i0) * C * H * W;
-    if constexpr (POOL == kPoolNone) {
-      // y is the buffer: conv into it, then bias + activation in place.
-      float *yb = y + std::size_t(i0) * F * P;
-      conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, yb);
-      // The block is the whole batch, run outside any region: the epilogue
-      // is parallel over planes when they are enough work.
-      const bool planesInParallel = std::int64_t(cnt) * F * P > detail::kParallelThreshold;
+  if constexpr (POOL == kPoolNone) {
+    // y is the buffer: the whole batch in one conv2d call (see the file
+    // comment), then bias + activation in place, parallel over planes when
+    // they are enough work.
+    conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+    const bool planesInParallel = std::int64_t(n) * F * P > detail::kParallelThreshold;
 #pragma omp parallel for schedule(static) if (planesInParallel)
-      for (int k = 0; k < cnt * F; ++k) {
-        float *a = yb + std::size_t(k) * P;
-        if constexpr (ACT != kActNone || BIAS)
-          detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[k % F] : 0.f);
-        if (saved) {
-          float *sp = saved + (std::size_t(i0) * F + k) * P;
+    for (int k = 0; k < n * F; ++k) {
+      float *a = y + std::size_t(k) * P;
+      if constexpr (ACT != kActNone || BIAS)
+        detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[k % F] : 0.f);
+      if (saved) {
+        float *sp = saved + std::size_t(k) * P;
 #pragma omp simd
-          for (int j = 0; j < P; ++j)
-            sp[j] = a[j];
-        }
+        for (int j = 0; j < P; ++j)
+          sp[j] = a[j];
       }
-    } else {
+    }
+  } else {
+    const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelThreshold;
+    using Plan = detail::FusedConvPlan<F, P>;
+    constexpr bool WHOLE = Plan::whole;
+    constexpr int FB = Plan::FB, SB = Plan::SB, FT = Plan::FT;
+#ifdef _OPENMP
+    const int threads = par ? omp_get_max_threads() : 1;
+#else
+    const int threads = 1;
+#endif
+    // Samples per block: at most SB, and the same number of blocks for every
+    // thread (each thread's share cut into equal blocks), so no thread idles
+    // while another finishes a long tail (32 samples in blocks of 13 would
+    // give one thread 26 and the other 6).
+    const int share = (n + threads - 1) / threads;
+    const int perThread = (share + SB - 1) / SB;
+    const int nb = detail::max(1, (share + perThread - 1) / perThread);
+    const int blocks = (n + nb - 1) / nb;
+    auto block = [&](int blk) {
+      const int i0 = blk * nb, cnt = detail::min(nb, n - i0);
+      const float *xb = x + std::size_t(i0) * C * H * W;
       // (Spelled from the template parameters: GCC 12 fails on a captured
       // constexpr in an array bound.)
       alignas(64) float buf[detail::FusedConvPlan<F, OH * OW>::bufferFloats];
@@ -353,18 +335,18 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
               }
           }
       }
-    }
-  };
-  // A single block runs outside any region, not in an inactive one: a
-  // region conv2d opens inside an inactive one would be nested, and libgomp
-  // starts new threads for every nested team (at batch 1, once a call).
-  if (par && blocks > 1) {
+    };
+    // A single block runs outside any region, not in an inactive one: a
+    // region conv2d opens inside an inactive one would be nested, and libgomp
+    // starts new threads for every nested team (at batch 1, once a call).
+    if (par && blocks > 1) {
 #pragma omp parallel for schedule(static)
-    for (int blk = 0; blk < blocks; ++blk)
-      block(blk);
-  } else {
-    for (int blk = 0; blk < blocks; ++blk)
-      block(blk);
+      for (int blk = 0; blk < blocks; ++blk)
+        block(blk);
+    } else {
+      for (int blk = 0; blk < blocks; ++blk)
+        block(blk);
+    }
   }
 }
 

@@ -93,29 +93,36 @@ void avg_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
   }
 }
 
+namespace detail {
+/// dx plane [H,W] (overwritten) = the gradient of one average-pooled plane:
+/// each window's dy spread evenly over its in-range pixels.
+template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+NETC_INLINE void avgPoolGradPlane(const float *NETC_RESTRICT dyp, float *NETC_RESTRICT dxp) {
+  for (int k = 0; k < H * W; ++k)
+    dxp[k] = 0.f;
+  for (int oh = 0; oh < OH; ++oh) {
+    const int h0 = max(0, oh * SH - PT), h1 = min(H, oh * SH - PT + KH);
+    for (int ow = 0; ow < OW; ++ow) {
+      const int w0 = max(0, ow * SW - PL), w1 = min(W, ow * SW - PL + KW);
+      const int count = (h1 - h0) * (w1 - w0);
+      if (count <= 0)
+        continue;
+      const float g = dyp[oh * OW + ow] / float(count);
+      for (int ih = h0; ih < h1; ++ih)
+        for (int iw = w0; iw < w1; ++iw)
+          dxp[ih * W + iw] += g;
+    }
+  }
+}
+} // namespace detail
+
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 void avg_pool2d_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT dx) {
   const int planes = n * C;
 #pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
-  for (int p = 0; p < planes; ++p) {
-    const float *dyp = dy + std::size_t(p) * OH * OW;
-    float *dxp = dx + std::size_t(p) * H * W;
-    for (int k = 0; k < H * W; ++k)
-      dxp[k] = 0.f;
-    for (int oh = 0; oh < OH; ++oh) {
-      const int h0 = detail::max(0, oh * SH - PT), h1 = detail::min(H, oh * SH - PT + KH);
-      for (int ow = 0; ow < OW; ++ow) {
-        const int w0 = detail::max(0, ow * SW - PL), w1 = detail::min(W, ow * SW - PL + KW);
-        const int count = (h1 - h0) * (w1 - w0);
-        if (count <= 0)
-          continue;
-        const float g = dyp[oh * OW + ow] / float(count);
-        for (int ih = h0; ih < h1; ++ih)
-          for (int iw = w0; iw < w1; ++iw)
-            dxp[ih * W + iw] += g;
-      }
-    }
-  }
+  for (int p = 0; p < planes; ++p)
+    detail::avgPoolGradPlane<H, W, KH, KW, SH, SW, PT, PL, OH, OW>(
+        dy + std::size_t(p) * OH * OW, dx + std::size_t(p) * H * W);
 }
 
 template <int C, int S> void global_avg_pool(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
