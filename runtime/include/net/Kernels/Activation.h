@@ -22,44 +22,56 @@ namespace netc::kernels {
 
 template <int E> void relu(int n, const float *x, float *y) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < total; ++k)
-    y[k] = x[k] > 0.f ? x[k] : 0.f;
+  detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k)
+      y[k] = x[k] > 0.f ? x[k] : 0.f;
+  });
 }
 
 template <int E> void relu_grad(int n, const float *dy, const float *y, float *dx) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < total; ++k)
-    dx[k] = y[k] > 0.f ? dy[k] : 0.f;
+  detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k)
+      dx[k] = y[k] > 0.f ? dy[k] : 0.f;
+  });
 }
 
 template <int E> void sigmoid(int n, const float *x, float *y) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for schedule(static) if (total > detail::kParallelThreshold)
-  for (std::int64_t k = 0; k < total; ++k)
+  detail::parallelFor(std::int64_t(total), total > detail::kParallelThreshold, [&](std::int64_t k) {
     y[k] = 1.f / (1.f + std::exp(-x[k]));
+  });
 }
 
 template <int E> void sigmoid_grad(int n, const float *dy, const float *y, float *dx) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < total; ++k)
-    dx[k] = dy[k] * y[k] * (1.f - y[k]);
+  detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k)
+      dx[k] = dy[k] * y[k] * (1.f - y[k]);
+  });
 }
 
 template <int E> void tanh(int n, const float *x, float *y) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for schedule(static) if (total > detail::kParallelThreshold)
-  for (std::int64_t k = 0; k < total; ++k)
+  detail::parallelFor(std::int64_t(total), total > detail::kParallelThreshold, [&](std::int64_t k) {
     y[k] = std::tanh(x[k]);
+  });
 }
 
 template <int E> void tanh_grad(int n, const float *dy, const float *y, float *dx) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < total; ++k)
-    dx[k] = dy[k] * (1.f - y[k] * y[k]);
+  detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k)
+      dx[k] = dy[k] * (1.f - y[k] * y[k]);
+  });
 }
 
 } // namespace netc::kernels

@@ -7,9 +7,11 @@
 //   - float32, contiguous, NCHW activations; (N, K) after flatten;
 //   - the first argument `int n` is the number of samples in this call;
 //   - outputs (gradients included) are overwritten, never accumulated into;
-//   - parallel loops are `omp parallel for schedule(static)`; nothing reduces a
-//     float across threads, so results are bit-for-bit reproducible (and, for
-//     every kernel here, independent of the thread count);
+//   - parallel loops are static schedules (parallelFor, parallelRanges and
+//     parallelRegion below, which open no OpenMP region where it would run
+//     on one thread); nothing reduces a float across threads, so results are
+//     bit-for-bit reproducible (and, for every kernel here, independent of
+//     the thread count);
 //   - no kernel allocates: row buffers and the conv patch matrices live on the
 //     stack, bounded by the extents (kMaxStackFloats here; the conv im2col
 //     buffers by kConvGemmStackFloats in Conv.h, 160 KiB per thread);
@@ -143,6 +145,71 @@ NETC_INLINE int threadsToSplitOver(bool parallel) {
   (void)parallel;
   return 1;
 #endif
+}
+
+/// Whether a kernel opens a parallel region: the work is worth it
+/// (`parallel`) and there are threads to split it over. Kernels test this
+/// instead of giving OpenMP an `if` clause: libgomp ends every region with a
+/// futex wake, a system call (about 1 us), even an `if (false)` region of a
+/// single thread, and a batch-1 forward would pay it in each small kernel.
+NETC_INLINE bool opensRegion(bool parallel) { return threadsToSplitOver(parallel) > 1; }
+
+/// body(thread, threads) on every thread of a new team when
+/// opensRegion(parallel), else body(0, 1) on the calling thread. Bodies
+/// share work by staticRange, not by OpenMP worksharing: called serially
+/// inside an active region, an `omp for` would bind to the caller's team.
+template <class Body> NETC_INLINE void parallelRegion(bool parallel, Body &&body) {
+#ifdef _OPENMP
+  if (opensRegion(parallel)) {
+#pragma omp parallel
+    body(omp_get_thread_num(), omp_get_num_threads());
+    return;
+  }
+#else
+  (void)parallel;
+#endif
+  body(0, 1);
+}
+
+/// The part [begin, end) of [0, count) that thread `thread` of `threads`
+/// takes: contiguous, the same for the same arguments in every call.
+struct StaticRange {
+  std::int64_t begin, end;
+};
+NETC_INLINE StaticRange staticRange(std::int64_t count, int thread, int threads) {
+  return {count * thread / threads, count * (thread + 1) / threads};
+}
+
+/// body(i) for i in [0, count), as `omp parallel for schedule(static)` when
+/// opensRegion(parallel), else in order on the calling thread.
+template <class Index, class Body>
+NETC_INLINE void parallelFor(Index count, bool parallel, Body &&body) {
+  if (count > 1 && opensRegion(parallel)) {
+#pragma omp parallel for schedule(static)
+    for (Index i = 0; i < count; ++i)
+      body(i);
+  } else {
+    for (Index i = 0; i < count; ++i)
+      body(i);
+  }
+}
+
+/// body(begin, end) over [0, count): one contiguous range per thread when
+/// opensRegion(parallel), else the whole range once (element-wise kernels,
+/// whose loop body vectorises inside the range).
+template <class Index, class Body>
+NETC_INLINE void parallelRanges(Index count, bool parallel, Body &&body) {
+#ifdef _OPENMP
+  if (count > 1 && opensRegion(parallel)) {
+#pragma omp parallel
+    {
+      const Index t = omp_get_thread_num(), threads = omp_get_num_threads();
+      body(Index(count * t / threads), Index(count * (t + 1) / threads));
+    }
+    return;
+  }
+#endif
+  body(Index(0), count);
 }
 
 } // namespace detail

@@ -104,31 +104,30 @@ void conv2dDirect(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   constexpr int PW = (OW - 1) * SW + KW; // padded input row
   constexpr int FB = detail::max(1, detail::min(F, detail::kMaxStackFloats / OW));
   constexpr int CKK = C * KH * KW;
-#pragma omp parallel for collapse(2) schedule(static) if (n * OH > 1)
-  for (int i = 0; i < n; ++i)
-    for (int oh = 0; oh < OH; ++oh) {
-      float acc[FB * OW];
-      float prow[PW];
-      for (int f0 = 0; f0 < F; f0 += FB) {
-        const int nf = detail::min(FB, F - f0);
-        for (int k = 0; k < nf * OW; ++k)
-          acc[k] = 0.f;
-        for (int c = 0; c < C; ++c)
-          for (int kh = 0; kh < KH; ++kh) {
-            const int ih = oh * SH + kh - PT;
-            if (ih < 0 || ih >= H)
-              continue;
-            detail::padRow<PW, W, PL>(prow, x + ((std::size_t(i) * C + c) * H + ih) * W);
-            detail::rowTiles<OW, SW, KW, CKK, false>(
-                nf, acc, prow, w + (std::size_t(f0) * C + c) * KH * KW + kh * KW);
-          }
-        float *yo = y + ((std::size_t(i) * F + f0) * OH + oh) * OW;
-        for (int f = 0; f < nf; ++f)
+  detail::parallelFor(int(n * OH), n * OH > 1, [&](int t) {
+    const int i = t / OH, oh = t % OH;
+    float acc[FB * OW];
+    float prow[PW];
+    for (int f0 = 0; f0 < F; f0 += FB) {
+      const int nf = detail::min(FB, F - f0);
+      for (int k = 0; k < nf * OW; ++k)
+        acc[k] = 0.f;
+      for (int c = 0; c < C; ++c)
+        for (int kh = 0; kh < KH; ++kh) {
+          const int ih = oh * SH + kh - PT;
+          if (ih < 0 || ih >= H)
+            continue;
+          detail::padRow<PW, W, PL>(prow, x + ((std::size_t(i) * C + c) * H + ih) * W);
+          detail::rowTiles<OW, SW, KW, CKK, false>(
+              nf, acc, prow, w + (std::size_t(f0) * C + c) * KH * KW + kh * KW);
+        }
+      float *yo = y + ((std::size_t(i) * F + f0) * OH + oh) * OW;
+      for (int f = 0; f < nf; ++f)
 #pragma omp simd
-          for (int ow = 0; ow < OW; ++ow)
-            yo[std::size_t(f) * OH * OW + ow] = acc[f * OW + ow];
-      }
+        for (int ow = 0; ow < OW; ++ow)
+          yo[std::size_t(f) * OH * OW + ow] = acc[f * OW + ow];
     }
+  });
 }
 
 /// Direct grad_input: gather at stride 1, scatter otherwise.
@@ -141,36 +140,34 @@ void conv2dGradInputDirect(int n, const float *NETC_RESTRICT dy,
     constexpr int PW = W + KW - 1; // padded dy row, indexed iw + (KW-1-kw)
     constexpr int OFF = KW - 1 - PL;
     constexpr int CB = detail::max(1, detail::min(C, detail::kMaxStackFloats / W));
-#pragma omp parallel for collapse(2) schedule(static) if (n * H > 1)
-    for (int i = 0; i < n; ++i)
-      for (int ih = 0; ih < H; ++ih) {
-        float acc[CB * W];
-        float prow[PW];
-        for (int c0 = 0; c0 < C; c0 += CB) {
-          const int nc = detail::min(CB, C - c0);
-          for (int k = 0; k < nc * W; ++k)
-            acc[k] = 0.f;
-          for (int f = 0; f < F; ++f)
-            for (int kh = 0; kh < KH; ++kh) {
-              const int oh = ih + PT - kh;
-              if (oh < 0 || oh >= OH)
-                continue;
-              detail::padRow<PW, OW, OFF>(prow, dy + ((std::size_t(i) * F + f) * OH + oh) * OW);
-              detail::rowTiles<W, 1, KW, KH * KW, true>(
-                  nc, acc, prow, w + (std::size_t(f) * C + c0) * KH * KW + kh * KW);
-            }
-          float *xo = dx + ((std::size_t(i) * C + c0) * H + ih) * W;
-          for (int c = 0; c < nc; ++c)
+    detail::parallelFor(int(n * H), n * H > 1, [&](int t) {
+      const int i = t / H, ih = t % H;
+      float acc[CB * W];
+      float prow[PW];
+      for (int c0 = 0; c0 < C; c0 += CB) {
+        const int nc = detail::min(CB, C - c0);
+        for (int k = 0; k < nc * W; ++k)
+          acc[k] = 0.f;
+        for (int f = 0; f < F; ++f)
+          for (int kh = 0; kh < KH; ++kh) {
+            const int oh = ih + PT - kh;
+            if (oh < 0 || oh >= OH)
+              continue;
+            detail::padRow<PW, OW, OFF>(prow, dy + ((std::size_t(i) * F + f) * OH + oh) * OW);
+            detail::rowTiles<W, 1, KW, KH * KW, true>(
+                nc, acc, prow, w + (std::size_t(f) * C + c0) * KH * KW + kh * KW);
+          }
+        float *xo = dx + ((std::size_t(i) * C + c0) * H + ih) * W;
+        for (int c = 0; c < nc; ++c)
 #pragma omp simd
-            for (int iw = 0; iw < W; ++iw)
-              xo[std::size_t(c) * H * W + iw] = acc[c * W + iw];
-        }
+          for (int iw = 0; iw < W; ++iw)
+            xo[std::size_t(c) * H * W + iw] = acc[c * W + iw];
       }
+    });
   } else {
     // Strided: scatter each sample's dy into its own dx (rare: the strided
     // convolutions of the models sit in frozen bases).
-#pragma omp parallel for schedule(static) if (n > 1)
-    for (int i = 0; i < n; ++i) {
+    detail::parallelFor(int(n), n > 1, [&](int i) {
       float *dxi = dx + std::size_t(i) * C * H * W;
       for (int k = 0; k < C * H * W; ++k)
         dxi[k] = 0.f;
@@ -191,7 +188,7 @@ void conv2dGradInputDirect(int n, const float *NETC_RESTRICT dy,
                   dxr[ow * SW + kw - PL] += wv * dyr[ow];
               }
             }
-    }
+    });
   }
 }
 
@@ -202,13 +199,8 @@ void conv2dGradWeightDirect(int n, const float *NETC_RESTRICT dy,
                         const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
   constexpr int PW = (OW - 1) * SW + KW;
   constexpr int P = F * C;
-#pragma omp parallel if (std::int64_t(n) * F * C * KH * KW * OH * OW > detail::kParallelThreshold)
-  {
-#ifdef _OPENMP
-    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-    const int nt = 1, tid = 0;
-#endif
+  const bool parallel = std::int64_t(n) * F * C * KH * KW * OH * OW > detail::kParallelThreshold;
+  detail::parallelRegion(parallel, [&](int tid, int nt) {
     // A fixed, contiguous range of (f, c) pairs per thread: dw + p*KH*KW.
     const int p0 = int(std::int64_t(P) * tid / nt);
     const int p1 = int(std::int64_t(P) * (tid + 1) / nt);
@@ -246,7 +238,7 @@ void conv2dGradWeightDirect(int n, const float *NETC_RESTRICT dy,
           }
         }
       }
-  }
+  });
 }
 
 /// Whether the im2col + GEMM path is used for a shape: whenever its buffers

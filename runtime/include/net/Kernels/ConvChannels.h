@@ -240,9 +240,10 @@ template <int CI, int HI, int WI, int CO, int KH, int KW, int SH, int SW, int PT
 void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
                  float *NETC_RESTRICT y) {
   using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
-  constexpr int HP = P::HP, WP = P::WP, KK = KH * KW;
+  // (static: GCC 12 fails on a captured constexpr in a lambda's array bound.)
+  static constexpr int HP = P::HP, WP = P::WP, KK = KH * KW;
   constexpr int OB = ceilDiv(CO, kChannelLanes);
-  constexpr int CHUNK =
+  static constexpr int CHUNK =
       int(min(CI, int(kChannelStackFloats / channelFloatsPerInput<KH, KW, SH, SW, OH, OW>())));
   static_assert(CHUNK >= 1, "one input channel's buffers exceed the stack budget");
   constexpr int CHUNKS = (CI + CHUNK - 1) / CHUNK;
@@ -258,13 +259,12 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
     const int splits =
         pairs > 0 && pairs < threads ? int(min(BANDS, int(ceilDiv(threads, int(pairs))))) : 1;
     const std::int64_t tasks = pairs * splits;
-#pragma omp parallel if (tasks > 1 && parallel)
-    {
+    parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
       alignas(64) float xpad[CI * HP * WP];
       alignas(64) float wpack[CI * KK * kChannelLanes];
       int paddedSample = -1, packedBlock = -1;
-#pragma omp for schedule(static)
-      for (std::int64_t t = 0; t < tasks; ++t) {
+      const StaticRange range = staticRange(tasks, thread, team);
+      for (std::int64_t t = range.begin; t < range.end; ++t) {
         const std::int64_t task = t / splits;
         const int part = int(t % splits);
         // A thread's tasks are consecutive: order them so that the larger of
@@ -284,7 +284,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
             xpad, wpack, CI, lanes, y + (std::size_t(i) * CO + o0) * OH * OW,
             BANDS * part / splits, BANDS * (part + 1) / splits);
       }
-    }
+    });
   } else {
 #ifdef _OPENMP
     const int threads = omp_get_max_threads();
@@ -298,8 +298,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
     constexpr bool kSampleOuter = CHUNK * KK * kChannelLanes < 8 * kChannelLanes * OH * OW;
     const int groups = max(1, min(n, (threads + OB - 1) / OB));
     const int tasks = OB * groups;
-#pragma omp parallel for schedule(static) if (tasks > 1 && parallel)
-    for (int task = 0; task < tasks; ++task) {
+    detail::parallelFor(int(tasks), tasks > 1 && parallel, [&](int task) {
       const int ob = task / groups, group = task % groups;
       const int o0 = ob * kChannelLanes, lanes = min(kChannelLanes, CO - o0);
       const int s0 = int(std::int64_t(n) * group / groups);
@@ -336,7 +335,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
             run(i, chunk);
         }
       }
-    }
+    });
   }
 }
 
@@ -445,7 +444,9 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
 void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
                               const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
   using Plan = ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>;
-  constexpr int WP = Plan::WP, RP = Plan::RP, BR = Plan::bandRows, CG = Plan::groupChannels;
+  // (static: GCC 12 fails on a captured constexpr in a lambda's array bound.)
+  static constexpr int WP = Plan::WP, RP = Plan::RP, BR = Plan::bandRows,
+                       CG = Plan::groupChannels;
   constexpr int PLANE = OH * OW;
   constexpr int FB = ceilDiv(F, kChannelLanes);
   constexpr int RC = min(C, channelWeightTileRows(KW));
@@ -460,8 +461,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
   const int tasks = FB * groups;
   const bool parallel =
       tasks > 1 && std::int64_t(n) * F * PLANE * C * KH * KW > kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int task = 0; task < tasks; ++task) {
+  detail::parallelFor(int(tasks), parallel, [&](int task) {
     const int fb = task / groups, group = task % groups;
     const int f0 = fb * kChannelLanes, lanes = min(kChannelLanes, F - f0);
     const int c0 = C * group / groups, c1 = C * (group + 1) / groups, cs = c1 - c0;
@@ -505,7 +505,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
           for (int kw = 0; kw < KW; ++kw)
             dw[((std::size_t(f0 + l) * C + c0 + c) * KH + kh) * KW + kw] =
                 acc[((kh * cs + c) * KW + kw) * kChannelLanes + l];
-  }
+  });
 }
 
 } // namespace detail

@@ -112,7 +112,8 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
                        float *NETC_RESTRICT y) {
   static_assert(SW == 1, "the rows path needs stride 1 along the width");
   using Plan = RowForwardPlan<C, KH, KW, SH, OH, OW>;
-  constexpr int NV = Plan::NV, WPV = Plan::WPV, HP = Plan::HP, FT = Plan::filterTile;
+  // (static: GCC 12 fails on a captured constexpr in a lambda's array bound.)
+  static constexpr int NV = Plan::NV, WPV = Plan::WPV, HP = Plan::HP, FT = Plan::filterTile;
   static_assert(Plan::fits, "the rows path's buffers exceed the stack budget");
   // Chunks of at most FT filters, as equal as they can be.
   constexpr int CHUNKS = ceilDiv(F, FT);
@@ -120,8 +121,7 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
   const int threads = threadsToSplitOver(parallel);
   const int bands = n < threads ? min(OH, ceilDiv(threads, max(1, n))) : 1;
   const std::int64_t tasks = std::int64_t(n) * bands;
-#pragma omp parallel for schedule(static) if (parallel && tasks > 1)
-  for (std::int64_t task = 0; task < tasks; ++task) {
+  detail::parallelFor(std::int64_t(tasks), parallel && tasks > 1, [&](std::int64_t task) {
     const int i = int(task / bands), band = int(task % bands);
     const int r0 = OH * band / bands, r1 = OH * (band + 1) / bands;
     // The input rows the band reads, zero-padded, channel by channel.
@@ -138,7 +138,7 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
               y + ((std::size_t(i) * F + f0) * OH + oh) * OW, std::size_t(OH) * OW);
         });
     }
-  }
+  });
 }
 
 } // namespace detail

@@ -174,16 +174,16 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
   // outputs: batch 1 still uses every thread.
   constexpr int CHUNKS = ceilDiv(OH, R);
   const std::int64_t tasks = std::int64_t(n) * CHUNKS;
-#pragma omp parallel if (tasks > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold)
-  {
+  parallelRegion(tasks > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold,
+                 [&](int thread, int team) {
     alignas(64) float cols[CKK * NP];
     // Lanes past the chunk only reach lanes never stored: zero them once so
     // they hold no stack garbage (a later short chunk leaves finite values).
     for (int k = 0; k < CKK; ++k)
       for (int j = R * OW; j < NP; ++j)
         cols[k * NP + j] = 0.f;
-#pragma omp for schedule(static)
-    for (std::int64_t task = 0; task < tasks; ++task) {
+    const StaticRange range = staticRange(tasks, thread, team);
+    for (std::int64_t task = range.begin; task < range.end; ++task) {
       const int i = int(task / CHUNKS), oh0 = int(task % CHUNKS) * R;
       const int rows = min(R, OH - oh0);
       const float *xi = x + std::size_t(i) * C * H * W;
@@ -191,7 +191,7 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
       im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP);
       gemm<F>(CKK, w, CKK, 1, cols, NP, yi + oh0 * OW, P, false, 0, rows * OW);
     }
-  }
+  });
 }
 
 /// GEMM (w^T * dy) + col2im grad_input.
@@ -203,15 +203,15 @@ void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::template dxRows<F>;
   static_assert(R > 0, "one output row of patches exceeds the stack budget");
   constexpr int NP = roundUpLanes(R * OW);
-#pragma omp parallel if (n > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold)
-  {
+  parallelRegion(n > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold,
+                 [&](int thread, int team) {
     alignas(64) float dcols[CKK * NP];
     alignas(64) float dyp[F * NP];
     for (int f = 0; f < F; ++f)
       for (int j = R * OW; j < NP; ++j)
         dyp[f * NP + j] = 0.f;
-#pragma omp for schedule(static)
-    for (int i = 0; i < n; ++i) {
+    const StaticRange range = staticRange(n, thread, team);
+    for (int i = int(range.begin); i < int(range.end); ++i) {
       const float *dyi = dy + std::size_t(i) * F * P;
       float *dxi = dx + std::size_t(i) * C * H * W;
       for (int k = 0; k < C * H * W; ++k)
@@ -226,7 +226,7 @@ void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
         col2imRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(dcols, NP, oh0, rows, dxi);
       }
     }
-  }
+  });
 }
 
 /// GEMM (dy * cols^T) grad_weight, threads owning CKK column ranges of dw.
@@ -242,13 +242,7 @@ void conv2dGradWeightGemm(int n, const float *NETC_RESTRICT dy,
       dw[k] = 0.f;
     return;
   }
-#pragma omp parallel if (std::int64_t(n) * F * P * CKK > kParallelThreshold)
-  {
-#ifdef _OPENMP
-    const int nt = omp_get_num_threads(), tid = omp_get_thread_num();
-#else
-    const int nt = 1, tid = 0;
-#endif
+  parallelRegion(std::int64_t(n) * F * P * CKK > kParallelThreshold, [&](int tid, int nt) {
     constexpr int VN = LD / kGemmLanes;
     const int j0 = VN * tid / nt * kGemmLanes;
     const int j1 = min(CKK, VN * (tid + 1) / nt * kGemmLanes);
@@ -272,7 +266,7 @@ void conv2dGradWeightGemm(int n, const float *NETC_RESTRICT dy,
         }
       }
     }
-  }
+  });
 }
 
 } // namespace detail

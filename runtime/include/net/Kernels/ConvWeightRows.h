@@ -143,8 +143,7 @@ void conv2dGradWeightRowsOf(int n, DzRows &&dzRows, const float *NETC_RESTRICT x
   static_assert(Plan::fits, "the rows path's buffers exceed the stack budget");
   const bool parallel =
       tasks > 1 && std::int64_t(n) * F * C * KH * KW * OH * OW > kParallelThreshold;
-#pragma omp parallel for schedule(static) if (parallel)
-  for (int task = 0; task < tasks; ++task) {
+  detail::parallelFor(int(tasks), parallel, [&](int task) {
     const int chunk = task / C, c = task % C;
     const int f0 = F * chunk / CHUNKS, fc = F * (chunk + 1) / CHUNKS - f0;
     const bool sumsBias = db && c == 0;
@@ -192,7 +191,7 @@ void conv2dGradWeightRowsOf(int n, DzRows &&dzRows, const float *NETC_RESTRICT x
       if (sumsBias)
         db[f0 + f] = biasSum[f];
     }
-  }
+  });
 }
 
 /// dw [F,C,KH,KW] (overwritten) = sum over the batch of dy (x) x.

@@ -234,16 +234,16 @@ template <int K, int M> void dense(int n, const float *x, const float *w, float 
   const int rowBlocks = (n + RB - 1) / RB;
   constexpr int colBlocks = (M + CB - 1) / CB;
   const bool par = std::int64_t(n) * M * K > detail::kParallelThreshold * 4;
-#pragma omp parallel if (par)
-  for (int k0 = 0; k0 < K; k0 += KC) {
-    const int len = detail::min(KC, K - k0);
+  detail::parallelRegion(par, [&](int thread, int team) {
     // Output-block major: the w rows of a block are reused by every sample.
-    // No barrier between chunks: the same static schedule over the same
-    // iterations gives each thread the same outputs in every chunk, so a
-    // thread only ever adds to its own (5 barriers a call on lenet5's dense).
-#pragma omp for collapse(2) schedule(static) nowait
-    for (int cb = 0; cb < colBlocks; ++cb)
-      for (int rb = 0; rb < rowBlocks; ++rb) {
+    // No barrier between K chunks: a thread computes the same outputs in
+    // every chunk, so it only ever adds to its own.
+    const detail::StaticRange range =
+        detail::staticRange(std::int64_t(colBlocks) * rowBlocks, thread, team);
+    for (int k0 = 0; k0 < K; k0 += KC) {
+      const int len = detail::min(KC, K - k0);
+      for (std::int64_t t = range.begin; t < range.end; ++t) {
+        const int cb = int(t / rowBlocks), rb = int(t % rowBlocks);
         const int i = rb * RB, m = cb * CB;
         const float *xi = x + std::size_t(i) * K + k0;
         const float *wm = w + std::size_t(m) * K + k0;
@@ -266,7 +266,8 @@ template <int K, int M> void dense(int n, const float *x, const float *w, float 
             detail::dotTile<1, 1, K>(xi + std::size_t(a) * K, wm + std::size_t(b) * K,
                                      len, yo + std::size_t(a) * M + b, M, k0 > 0);
       }
-  }
+    }
+  });
 }
 
 /// dx [n,K] = dy [n,M] * w [M,K].
@@ -275,15 +276,15 @@ void dense_grad_input(int n, const float *dy, const float *w, float *dx) {
   constexpr int KT = 64, RB = 4;
   constexpr int chunks = (K + KT - 1) / KT;
   const int rowBlocks = (n + RB - 1) / RB;
-#pragma omp parallel for collapse(2) schedule(static) if (std::int64_t(n) * M * K > detail::kParallelThreshold * 4)
-  for (int rb = 0; rb < rowBlocks; ++rb)
-    for (int ch = 0; ch < chunks; ++ch) {
-      const int i = rb * RB;
-      // coef[r*ldc + a] = dy[(i+a)*M + r]: ldc = 1, step between rows M.
-      detail::axpyColumns<K, KT>(detail::min(RB, n - i), ch * KT, M,
-                                 dy + std::size_t(i) * M, /*ldc=*/1, /*coefStep=*/M,
-                                 w, /*lds=*/K, dx + std::size_t(i) * K, /*ldo=*/K);
-    }
+  detail::parallelFor(rowBlocks * chunks, std::int64_t(n) * M * K > detail::kParallelThreshold * 4,
+                      [&](int t) {
+    const int rb = t / chunks, ch = t % chunks;
+    const int i = rb * RB;
+    // coef[r*ldc + a] = dy[(i+a)*M + r]: ldc = 1, step between rows M.
+    detail::axpyColumns<K, KT>(detail::min(RB, n - i), ch * KT, M,
+                               dy + std::size_t(i) * M, /*ldc=*/1, /*coefStep=*/M,
+                               w, /*lds=*/K, dx + std::size_t(i) * K, /*ldo=*/K);
+  });
 }
 
 /// dw [M,K] = dy [n,M]^T * x [n,K].
@@ -292,15 +293,15 @@ void dense_grad_weight(int n, const float *dy, const float *x, float *dw) {
   constexpr int KT = 64, RB = 4;
   constexpr int chunks = (K + KT - 1) / KT;
   constexpr int rowBlocks = (M + RB - 1) / RB;
-#pragma omp parallel for collapse(2) schedule(static) if (std::int64_t(n) * M * K > detail::kParallelThreshold * 4)
-  for (int ch = 0; ch < chunks; ++ch)
-    for (int rb = 0; rb < rowBlocks; ++rb) {
-      const int m = rb * RB;
-      // coef[r*ldc + a] = dy[r*M + m + a]: ldc = M, step between rows 1.
-      detail::axpyColumns<K, KT>(detail::min(RB, M - m), ch * KT, n, dy + m,
-                                 /*ldc=*/M, /*coefStep=*/1, x, /*lds=*/K,
-                                 dw + std::size_t(m) * K, /*ldo=*/K);
-    }
+  detail::parallelFor(chunks * rowBlocks, std::int64_t(n) * M * K > detail::kParallelThreshold * 4,
+                      [&](int t) {
+    const int ch = t / rowBlocks, rb = t % rowBlocks;
+    const int m = rb * RB;
+    // coef[r*ldc + a] = dy[r*M + m + a]: ldc = M, step between rows 1.
+    detail::axpyColumns<K, KT>(detail::min(RB, M - m), ch * KT, n, dy + m,
+                               /*ldc=*/M, /*coefStep=*/1, x, /*lds=*/K,
+                               dw + std::size_t(m) * K, /*ldo=*/K);
+  });
 }
 
 } // namespace netc::kernels

@@ -19,8 +19,7 @@ namespace netc::kernels {
 
 template <int C, int S>
 void bias_add(int n, const float *x, const float *b, float *y) {
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * C * S > detail::kParallelThreshold)
-  for (int i = 0; i < n; ++i)
+  detail::parallelFor(int(n), std::int64_t(n) * C * S > detail::kParallelThreshold, [&](int i) {
     for (int c = 0; c < C; ++c) {
       const std::size_t o = (std::size_t(i) * C + c) * S;
       const float bc = b[c];
@@ -28,11 +27,11 @@ void bias_add(int n, const float *x, const float *b, float *y) {
       for (int s = 0; s < S; ++s)
         y[o + s] = x[o + s] + bc;
     }
+  });
 }
 
 template <int C, int S> void bias_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT db) {
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * C * S > detail::kParallelThreshold)
-  for (int c = 0; c < C; ++c) {
+  detail::parallelFor(int(C), std::int64_t(n) * C * S > detail::kParallelThreshold, [&](int c) {
     float total = 0.f;
     for (int i = 0; i < n; ++i) {
       const float *p = dy + (std::size_t(i) * C + c) * S;
@@ -43,28 +42,37 @@ template <int C, int S> void bias_grad(int n, const float *NETC_RESTRICT dy, flo
       total += s;
     }
     db[c] = total;
-  }
+  });
 }
 
 template <int E> void add(int n, const float *a, const float *b, float *y) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < total; ++k)
-    y[k] = a[k] + b[k];
+  detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k)
+      y[k] = a[k] + b[k];
+  });
 }
 
 template <int E> void mul(int n, const float *a, const float *b, float *y) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < total; ++k)
-    y[k] = a[k] * b[k];
+  detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k)
+      y[k] = a[k] * b[k];
+  });
 }
 
 template <int E> void copy(int n, const float *x, float *y) {
   const std::int64_t total = std::int64_t(n) * E;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < total; ++k)
-    y[k] = x[k];
+  detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k)
+      y[k] = x[k];
+  });
 }
 
 } // namespace netc::kernels

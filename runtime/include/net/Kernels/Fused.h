@@ -273,8 +273,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     // they are enough work.
     conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
     const bool planesInParallel = std::int64_t(n) * F * P > detail::kParallelThreshold;
-#pragma omp parallel for schedule(static) if (planesInParallel)
-    for (int k = 0; k < n * F; ++k) {
+    detail::parallelFor(int(n * F), planesInParallel, [&](int k) {
       float *a = y + std::size_t(k) * P;
       if constexpr (ACT != kActNone || BIAS)
         detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[k % F] : 0.f);
@@ -284,7 +283,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
         for (int j = 0; j < P; ++j)
           sp[j] = a[j];
       }
-    }
+    });
   } else {
     const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelThreshold;
     using Plan = detail::FusedConvPlan<F, P>;
@@ -339,14 +338,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     // A single block runs outside any region, not in an inactive one: a
     // region conv2d opens inside an inactive one would be nested, and libgomp
     // starts new threads for every nested team (at batch 1, once a call).
-    if (par && blocks > 1) {
-#pragma omp parallel for schedule(static)
-      for (int blk = 0; blk < blocks; ++blk)
-        block(blk);
-    } else {
-      for (int blk = 0; blk < blocks; ++blk)
-        block(blk);
-    }
+    detail::parallelFor(blocks, par, block);
   }
 }
 
@@ -390,9 +382,10 @@ void fused_conv2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_R
   const float *dz = dy;
   if constexpr (POOL != kPoolNone || ACT != kActNone) {
     const int planes = n * F;
-#pragma omp parallel for schedule(static) if (std::int64_t(planes) * P > detail::kParallelThreshold)
-    for (int p = 0; p < planes; ++p)
+    const bool parallel = std::int64_t(planes) * P > detail::kParallelThreshold;
+    detail::parallelFor(int(planes), parallel, [&](int p) {
       dzPlane(p, scratch + std::size_t(p) * P);
+    });
     dz = scratch;
   }
   conv2d_grad_weight<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dz, x, dw);
@@ -408,8 +401,7 @@ void fused_dense(int n, const float *x, const float *w, const float *b, float *y
   static_assert(ACT >= 0 && ACT <= 3, "ACT: 0 none, 1 relu, 2 sigmoid, 3 tanh");
   dense<K, M>(n, x, w, y);
   if constexpr (ACT != kActNone || BIAS) {
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * M > detail::kParallelThreshold)
-    for (int i = 0; i < n; ++i) {
+    detail::parallelFor(int(n), std::int64_t(n) * M > detail::kParallelThreshold, [&](int i) {
       float *yi = y + std::size_t(i) * M;
       if constexpr (ACT == kActNone || ACT == kActRelu) {
 #pragma omp simd
@@ -419,7 +411,7 @@ void fused_dense(int n, const float *x, const float *w, const float *b, float *y
         for (int m = 0; m < M; ++m)
           yi[m] = detail::fusedAct<ACT>(BIAS ? yi[m] + b[m] : yi[m]);
       }
-    }
+    });
   }
 }
 
@@ -432,9 +424,12 @@ void fused_dense_grad(int n, const float *dy, const float *x, const float *w, co
   const float *dz = dy;
   if constexpr (ACT != kActNone) {
     const std::int64_t total = std::int64_t(n) * M;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold * 4)
-    for (std::int64_t k = 0; k < total; ++k)
-      scratch[k] = detail::fusedActGrad<ACT>(dy[k], y[k]);
+    detail::parallelRanges(total, total > detail::kParallelThreshold * 4,
+                            [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+      for (std::int64_t k = k0; k < k1; ++k)
+        scratch[k] = detail::fusedActGrad<ACT>(dy[k], y[k]);
+    });
     dz = scratch;
   }
   dense_grad_weight<K, M>(n, dz, x, dw);

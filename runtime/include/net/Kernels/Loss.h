@@ -22,8 +22,7 @@
 namespace netc::kernels {
 
 template <int K> void softmax(int n, const float *x, float *y) {
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * K > detail::kParallelThreshold)
-  for (int i = 0; i < n; ++i) {
+  detail::parallelFor(int(n), std::int64_t(n) * K > detail::kParallelThreshold, [&](int i) {
     const float *xr = x + std::size_t(i) * K;
     float *yr = y + std::size_t(i) * K;
     float mx = xr[0];
@@ -37,14 +36,13 @@ template <int K> void softmax(int n, const float *x, float *y) {
     const float inv = 1.f / sum;
     for (int k = 0; k < K; ++k)
       yr[k] *= inv;
-  }
+  });
 }
 
 // softmax_grad: dx = y * (dy - sum_k dy_k y_k) per row, through the output y:
 //   the backward of a softmax that is not followed by the loss.
 template <int K> void softmax_grad(int n, const float *dy, const float *y, float *dx) {
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * K > detail::kParallelThreshold)
-  for (int i = 0; i < n; ++i) {
+  detail::parallelFor(int(n), std::int64_t(n) * K > detail::kParallelThreshold, [&](int i) {
     const float *dyr = dy + std::size_t(i) * K;
     const float *yr = y + std::size_t(i) * K;
     float *dxr = dx + std::size_t(i) * K;
@@ -53,7 +51,7 @@ template <int K> void softmax_grad(int n, const float *dy, const float *y, float
       dot += dyr[k] * yr[k];
     for (int k = 0; k < K; ++k)
       dxr[k] = yr[k] * (dyr[k] - dot);
-  }
+  });
 }
 
 template <int K> float cross_entropy(int n, const float *probs, const std::int32_t *labels) {
@@ -82,12 +80,12 @@ template <int K>
 void softmax_cross_entropy_grad(int n, const float *probs, const std::int32_t *labels,
                                 float *dlogits) {
   const float scale = 1.f / float(n);
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * K > detail::kParallelThreshold)
-  for (int i = 0; i < n; ++i)
+  detail::parallelFor(int(n), std::int64_t(n) * K > detail::kParallelThreshold, [&](int i) {
     for (int k = 0; k < K; ++k) {
       const std::size_t o = std::size_t(i) * K + k;
       dlogits[o] = (probs[o] - (k == labels[i] ? 1.f : 0.f)) * scale;
     }
+  });
 }
 
 } // namespace netc::kernels

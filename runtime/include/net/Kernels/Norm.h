@@ -22,8 +22,7 @@ namespace netc::kernels {
 template <int C, int S>
 void batch_norm_inference(int n, const float *x, const float *gamma, const float *beta,
                           const float *mean, const float *var, float eps, float *y) {
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * C * S > detail::kParallelThreshold)
-  for (int i = 0; i < n; ++i)
+  detail::parallelFor(int(n), std::int64_t(n) * C * S > detail::kParallelThreshold, [&](int i) {
     for (int c = 0; c < C; ++c) {
       const float scale = gamma[c] / std::sqrt(var[c] + eps);
       const float shift = beta[c] - mean[c] * scale;
@@ -32,13 +31,13 @@ void batch_norm_inference(int n, const float *x, const float *gamma, const float
       for (int s = 0; s < S; ++s)
         y[o + s] = x[o + s] * scale + shift;
     }
+  });
 }
 
 template <int C, int S>
 void batch_norm_inference_grad(int n, const float *dy, const float *gamma, const float *var,
                                float eps, float *dx) {
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * C * S > detail::kParallelThreshold)
-  for (int i = 0; i < n; ++i)
+  detail::parallelFor(int(n), std::int64_t(n) * C * S > detail::kParallelThreshold, [&](int i) {
     for (int c = 0; c < C; ++c) {
       const float scale = gamma[c] / std::sqrt(var[c] + eps);
       const std::size_t o = (std::size_t(i) * C + c) * S;
@@ -46,6 +45,7 @@ void batch_norm_inference_grad(int n, const float *dy, const float *gamma, const
       for (int s = 0; s < S; ++s)
         dx[o + s] = dy[o + s] * scale;
     }
+  });
 }
 
 namespace detail {
@@ -73,8 +73,7 @@ void batch_norm_train(int n, const float *x, const float *gamma, const float *be
                       float *running_mean, float *running_var, float eps, float momentum,
                       float *y, float *batch_mean, float *batch_inv_std) {
   const double count = double(n) * S;
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * C * S > detail::kParallelThreshold)
-  for (int c = 0; c < C; ++c) {
+  detail::parallelFor(int(C), std::int64_t(n) * C * S > detail::kParallelThreshold, [&](int c) {
     const double mean = detail::channel_sum<C, S>(n, x, c) / count;
     double squares = 0; // two passes: no cancellation for large means
     for (int i = 0; i < n; ++i) {
@@ -100,7 +99,7 @@ void batch_norm_train(int n, const float *x, const float *gamma, const float *be
       for (int s = 0; s < S; ++s)
         y[o + s] = x[o + s] * scale + shift;
     }
-  }
+  });
 }
 
 // dbeta = sum dy, dgamma = sum dy * xhat,
@@ -111,8 +110,7 @@ void batch_norm_train_grad(int n, const float *dy, const float *x, const float *
                            const float *batch_mean, const float *batch_inv_std, float *dx,
                            float *dgamma, float *dbeta) {
   const double count = double(n) * S;
-#pragma omp parallel for schedule(static) if (std::int64_t(n) * C * S > detail::kParallelThreshold)
-  for (int c = 0; c < C; ++c) {
+  detail::parallelFor(int(C), std::int64_t(n) * C * S > detail::kParallelThreshold, [&](int c) {
     const float mean = batch_mean[c], inv_std = batch_inv_std[c];
     double sum_dy = 0, sum_dy_xhat = 0;
     for (int i = 0; i < n; ++i) {
@@ -128,7 +126,7 @@ void batch_norm_train_grad(int n, const float *dy, const float *x, const float *
     dbeta[c] = float(sum_dy);
     dgamma[c] = float(sum_dy_xhat);
     if (!dx)
-      continue; // the layer's input needs no gradient (a first layer)
+      return; // the layer's input needs no gradient (a first layer)
     const float k = gamma[c] * inv_std;
     const float mean_dy = float(sum_dy / count), mean_dy_xhat = float(sum_dy_xhat / count);
     for (int i = 0; i < n; ++i) {
@@ -139,7 +137,7 @@ void batch_norm_train_grad(int n, const float *dy, const float *x, const float *
         dx[o + s] = k * (dy[o + s] - mean_dy - xhat * mean_dy_xhat);
       }
     }
-  }
+  });
 }
 
 // fold_batch_norm: the weight [F][K] (K = C*KH*KW) and bias of a convolution
@@ -153,15 +151,14 @@ template <int F, int K>
 void fold_batch_norm(const float *w, const float *b, const float *gamma, const float *beta,
                      const float *mean, const float *var, float eps, float *w_out,
                      float *b_out) {
-#pragma omp parallel for schedule(static) if (std::int64_t(F) * K > 4 * detail::kParallelThreshold)
-  for (int f = 0; f < F; ++f) {
+  detail::parallelFor(int(F), std::int64_t(F) * K > 4 * detail::kParallelThreshold, [&](int f) {
     const float s = gamma[f] / std::sqrt(var[f] + eps);
     const float *wr = w + std::size_t(f) * K;
     float *wo = w_out + std::size_t(f) * K;
     for (int k = 0; k < K; ++k)
       wo[k] = wr[k] * s;
     b_out[f] = ((b ? b[f] : 0.f) - mean[f]) * s + beta[f];
-  }
+  });
 }
 
 } // namespace netc::kernels

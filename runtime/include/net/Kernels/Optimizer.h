@@ -25,17 +25,23 @@ namespace netc::kernels {
 inline void sgd_update(std::int64_t size, float *NETC_RESTRICT p, const float *NETC_RESTRICT g,
                        float *NETC_RESTRICT velocity, float lr, float momentum, bool nesterov) {
   if (momentum == 0.f) {
-#pragma omp parallel for simd schedule(static) if (size > detail::kParallelThreshold * 4)
-    for (std::int64_t k = 0; k < size; ++k)
-      p[k] -= lr * g[k];
+    detail::parallelRanges(size, size > detail::kParallelThreshold * 4,
+                            [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+      for (std::int64_t k = k0; k < k1; ++k)
+        p[k] -= lr * g[k];
+    });
     return;
   }
-#pragma omp parallel for simd schedule(static) if (size > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < size; ++k) {
-    const float v = momentum * velocity[k] - lr * g[k];
-    velocity[k] = v;
-    p[k] += nesterov ? momentum * v - lr * g[k] : v;
-  }
+  detail::parallelRanges(size, size > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k) {
+      const float v = momentum * velocity[k] - lr * g[k];
+      velocity[k] = v;
+      p[k] += nesterov ? momentum * v - lr * g[k] : v;
+    }
+  });
 }
 
 inline void adam_update(std::int64_t size, float *NETC_RESTRICT p, const float *NETC_RESTRICT g,
@@ -43,14 +49,17 @@ inline void adam_update(std::int64_t size, float *NETC_RESTRICT p, const float *
                         float beta2, float eps, std::int64_t t) {
   const float c1 = float(1.0 / (1.0 - std::pow(double(beta1), double(t))));
   const float c2 = float(1.0 / (1.0 - std::pow(double(beta2), double(t))));
-#pragma omp parallel for simd schedule(static) if (size > detail::kParallelThreshold * 4)
-  for (std::int64_t k = 0; k < size; ++k) {
-    const float mk = beta1 * m[k] + (1.f - beta1) * g[k];
-    const float vk = beta2 * v[k] + (1.f - beta2) * g[k] * g[k];
-    m[k] = mk;
-    v[k] = vk;
-    p[k] -= lr * (mk * c1) / (std::sqrt(vk * c2) + eps);
-  }
+  detail::parallelRanges(size, size > detail::kParallelThreshold * 4,
+                          [=](std::int64_t k0, std::int64_t k1) {
+#pragma omp simd
+    for (std::int64_t k = k0; k < k1; ++k) {
+      const float mk = beta1 * m[k] + (1.f - beta1) * g[k];
+      const float vk = beta2 * v[k] + (1.f - beta2) * g[k] * g[k];
+      m[k] = mk;
+      v[k] = vk;
+      p[k] -= lr * (mk * c1) / (std::sqrt(vk * c2) + eps);
+    }
+  });
 }
 
 } // namespace netc::kernels

@@ -26,8 +26,8 @@ namespace netc::kernels {
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 void max_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
   const int planes = n * C;
-#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
-  for (int p = 0; p < planes; ++p) {
+  const bool parallel = std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold;
+  detail::parallelFor(int(planes), parallel, [&](int p) {
     const float *xp = x + std::size_t(p) * H * W;
     float *yp = y + std::size_t(p) * OH * OW;
     for (int oh = 0; oh < OH; ++oh) {
@@ -41,15 +41,15 @@ void max_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
         yp[oh * OW + ow] = (h0 < h1 && w0 < w1) ? m : 0.f;
       }
     }
-  }
+  });
 }
 
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 void max_pool2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_RESTRICT x,
                      float *NETC_RESTRICT dx) {
   const int planes = n * C;
-#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
-  for (int p = 0; p < planes; ++p) {
+  const bool parallel = std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold;
+  detail::parallelFor(int(planes), parallel, [&](int p) {
     const float *xp = x + std::size_t(p) * H * W;
     const float *dyp = dy + std::size_t(p) * OH * OW;
     float *dxp = dx + std::size_t(p) * H * W;
@@ -68,14 +68,14 @@ void max_pool2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_RES
           dxp[best] += dyp[oh * OW + ow];
       }
     }
-  }
+  });
 }
 
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 void avg_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
   const int planes = n * C;
-#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
-  for (int p = 0; p < planes; ++p) {
+  const bool parallel = std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold;
+  detail::parallelFor(int(planes), parallel, [&](int p) {
     const float *xp = x + std::size_t(p) * H * W;
     float *yp = y + std::size_t(p) * OH * OW;
     for (int oh = 0; oh < OH; ++oh) {
@@ -90,7 +90,7 @@ void avg_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
         yp[oh * OW + ow] = count > 0 ? s / float(count) : 0.f;
       }
     }
-  }
+  });
 }
 
 namespace detail {
@@ -119,35 +119,36 @@ NETC_INLINE void avgPoolGradPlane(const float *NETC_RESTRICT dyp, float *NETC_RE
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 void avg_pool2d_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT dx) {
   const int planes = n * C;
-#pragma omp parallel for schedule(static) if (std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold)
-  for (int p = 0; p < planes; ++p)
+  const bool parallel = std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold;
+  detail::parallelFor(int(planes), parallel, [&](int p) {
     detail::avgPoolGradPlane<H, W, KH, KW, SH, SW, PT, PL, OH, OW>(
         dy + std::size_t(p) * OH * OW, dx + std::size_t(p) * H * W);
+  });
 }
 
 template <int C, int S> void global_avg_pool(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
   const int planes = n * C;
-#pragma omp parallel for schedule(static) if (std::int64_t(planes) * S > detail::kParallelThreshold)
-  for (int p = 0; p < planes; ++p) {
+  const bool parallel = std::int64_t(planes) * S > detail::kParallelThreshold;
+  detail::parallelFor(int(planes), parallel, [&](int p) {
     const float *xp = x + std::size_t(p) * S;
     float s = 0.f;
 #pragma omp simd reduction(+ : s)
     for (int k = 0; k < S; ++k)
       s += xp[k];
     y[p] = s / float(S);
-  }
+  });
 }
 
 template <int C, int S> void global_avg_pool_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT dx) {
   const int planes = n * C;
-#pragma omp parallel for schedule(static) if (std::int64_t(planes) * S > detail::kParallelThreshold)
-  for (int p = 0; p < planes; ++p) {
+  const bool parallel = std::int64_t(planes) * S > detail::kParallelThreshold;
+  detail::parallelFor(int(planes), parallel, [&](int p) {
     const float g = dy[p] / float(S);
     float *dxp = dx + std::size_t(p) * S;
 #pragma omp simd
     for (int k = 0; k < S; ++k)
       dxp[k] = g;
-  }
+  });
 }
 
 } // namespace netc::kernels

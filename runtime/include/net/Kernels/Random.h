@@ -45,9 +45,12 @@ void dropout_mask(int n, float rate, std::uint64_t seed, std::uint64_t stream, f
   const std::int64_t total = std::int64_t(n) * E;
   const std::uint64_t key = detail::streamKey(seed, stream);
   const float keep = rate < 1.f ? 1.f / (1.f - rate) : 0.f;
-#pragma omp parallel for simd schedule(static) if (total > detail::kParallelThreshold)
-  for (std::int64_t j = 0; j < total; ++j)
-    mask[j] = detail::uniform01(key, std::uint64_t(j)) >= rate ? keep : 0.f;
+  detail::parallelRanges(total, total > detail::kParallelThreshold,
+                          [=](std::int64_t j0, std::int64_t j1) {
+#pragma omp simd
+    for (std::int64_t j = j0; j < j1; ++j)
+      mask[j] = detail::uniform01(key, std::uint64_t(j)) >= rate ? keep : 0.f;
+  });
 }
 
 } // namespace netc::kernels
