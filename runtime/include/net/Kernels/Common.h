@@ -199,17 +199,10 @@ NETC_INLINE void parallelFor(Index count, bool parallel, Body &&body) {
 /// whose loop body vectorises inside the range).
 template <class Index, class Body>
 NETC_INLINE void parallelRanges(Index count, bool parallel, Body &&body) {
-#ifdef _OPENMP
-  if (count > 1 && opensRegion(parallel)) {
-#pragma omp parallel
-    {
-      const Index t = omp_get_thread_num(), threads = omp_get_num_threads();
-      body(Index(count * t / threads), Index(count * (t + 1) / threads));
-    }
-    return;
-  }
-#endif
-  body(Index(0), count);
+  parallelRegion(count > 1 && parallel, [&](int thread, int team) {
+    const StaticRange range = staticRange(count, thread, team);
+    body(Index(range.begin), Index(range.end));
+  });
 }
 
 } // namespace detail
