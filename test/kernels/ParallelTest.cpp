@@ -1,11 +1,13 @@
 //===- ParallelTest.cpp - the kernels' parallel-loop helpers ---------------===//
 //
 // parallelFor, parallelRanges and parallelRegion (Common.h) must cover every
-// index once for any thread count, inside and outside an active region, and
-// must open no OpenMP region where the work runs on one thread: libgomp ends
-// each region, even an `if (false)` one, with a system call, which batch-1
-// inference would pay in every small kernel. omp_get_level() counts every
-// enclosing region, active or not, so it tells whether one was opened.
+// index once for any thread count, inside and outside an active region (the
+// kernels' team's or OpenMP's), from several application threads at once and
+// in a child after fork, and must enter no region where the work runs on one
+// thread: libgomp ends each region, even an `if (false)` one, with a system
+// call, which batch-1 inference would pay in every small kernel.
+// omp_get_level() counts every enclosing OpenMP region, active or not, and
+// ThreadTeam::inside() says whether the team runs the caller.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,7 +16,11 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <thread>
 #include <vector>
 
 using namespace netc::kernels::detail;
@@ -73,7 +79,7 @@ TEST(ParallelHelpers, SerialWorkOpensNoRegion) {
     std::atomic<int> calls{0}, deeper{0};
     auto note = [&] {
       calls++;
-      if (omp_get_level() != level)
+      if (omp_get_level() != level || ThreadTeam::inside())
         deeper++;
     };
     parallelFor(100, /*parallel=*/false, [&](int) { note(); });
@@ -85,7 +91,7 @@ TEST(ParallelHelpers, SerialWorkOpensNoRegion) {
       note();
     });
     EXPECT_EQ(calls, 102);
-    EXPECT_EQ(deeper, 0) << threads << " threads: a serial loop entered an OpenMP region";
+    EXPECT_EQ(deeper, 0) << threads << " threads: a serial loop entered a region";
     if (threads == 1) {
       // Asked for parallel work with one thread: still no region.
       calls = 0;
@@ -95,7 +101,7 @@ TEST(ParallelHelpers, SerialWorkOpensNoRegion) {
         note();
       });
       EXPECT_EQ(calls, 101);
-      EXPECT_EQ(deeper, 0) << "one thread: a parallel loop entered an OpenMP region";
+      EXPECT_EQ(deeper, 0) << "one thread: a parallel loop entered a region";
     }
   }
 }
@@ -137,4 +143,117 @@ TEST(ParallelHelpers, StaticRangesTileTheCount) {
       }
       EXPECT_EQ(next, count);
     }
+}
+
+TEST(ParallelHelpers, ParallelWorkRunsOnTheTeamWithoutAnOpenMPRegion) {
+  ThreadCount scope(2);
+  const int level = omp_get_level();
+  std::atomic<int> onTeam{0}, inOpenMP{0}, threadsSeen{0};
+  parallelRegion(/*parallel=*/true, [&](int thread, int team) {
+    if (ThreadTeam::inside())
+      onTeam++;
+    if (omp_get_level() != level)
+      inOpenMP++;
+    threadsSeen |= 1 << thread;
+    EXPECT_EQ(team, 2);
+  });
+  EXPECT_EQ(onTeam, 2);
+  EXPECT_EQ(inOpenMP, 0);
+  EXPECT_EQ(threadsSeen, 3);
+  EXPECT_FALSE(ThreadTeam::inside()) << "the caller still counts as inside the team";
+}
+
+TEST(ParallelHelpers, InsideTheTeamEachCallerRunsItsOwnWork) {
+  for (int threads : {2, 3}) {
+    ThreadCount scope(threads);
+    std::vector<std::atomic<int>> visits(static_cast<std::size_t>(threads * 40));
+    std::atomic<int> bad{0};
+    parallelRegion(/*parallel=*/true, [&](int me, int) {
+      parallelFor(40, /*parallel=*/true, [&](int i) {
+        if (!ThreadTeam::inside())
+          bad++;
+        visits[static_cast<std::size_t>(me * 40 + i)]++;
+      });
+      parallelRegion(/*parallel=*/true, [&](int thread, int team) {
+        if (thread != 0 || team != 1)
+          bad++;
+      });
+    });
+    EXPECT_EQ(bad, 0) << threads << " threads";
+    EXPECT_EQ(std::vector<int>(visits.begin(), visits.end()),
+              std::vector<int>(static_cast<std::size_t>(threads * 40), 1));
+  }
+}
+
+// Two application threads calling kernels at once: one gets the team, the
+// other an OpenMP region (or the team after the first is done); each covers
+// its own range once, many times over.
+TEST(ParallelHelpers, ConcurrentCallersEachCoverTheirRange) {
+  constexpr int kRounds = 2000, kCount = 64;
+  std::atomic<int> wrong{0};
+  auto caller = [&] {
+    omp_set_num_threads(2);
+    for (int round = 0; round < kRounds; ++round) {
+      std::vector<std::atomic<int>> visits(kCount);
+      parallelFor(kCount, /*parallel=*/true, [&](int i) { visits[static_cast<std::size_t>(i)]++; });
+      for (auto &v : visits)
+        if (v != 1)
+          wrong++;
+    }
+  };
+  std::thread first(caller), second(caller);
+  first.join();
+  second.join();
+  EXPECT_EQ(wrong, 0);
+}
+
+// The team's size follows the caller's thread count from call to call,
+// smaller than the team has grown to included.
+TEST(ParallelHelpers, TheTeamFollowsTheThreadCount) {
+  for (int threads : {5, 2, 3, 1, 4, 2}) {
+    ThreadCount scope(threads);
+    std::atomic<int> calls{0}, wrongTeam{0};
+    parallelRegion(/*parallel=*/true, [&](int, int team) {
+      calls++;
+      if (team != threads)
+        wrongTeam++;
+    });
+    EXPECT_EQ(calls, threads);
+    EXPECT_EQ(wrongTeam, 0) << threads << " threads";
+  }
+}
+
+// A child after fork has none of its parent's threads: its kernels must not
+// wait for the parent's workers, and get a team of their own. (An OpenMP
+// region there can hang once the parent has used libgomp, as the tests
+// above have.)
+TEST(ParallelHelpers, AChildAfterForkRunsOnATeamOfItsOwn) {
+  ThreadCount scope(2);
+  parallelFor(100, /*parallel=*/true, [](int) {}); // the parent's team exists
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(20); // a hang fails the test rather than the suite
+    for (int round = 0; round < 3; ++round) {
+      std::vector<std::atomic<int>> visits(100);
+      std::atomic<int> onTeam{0};
+      parallelRegion(/*parallel=*/true, [&](int thread, int team) {
+        if (ThreadTeam::inside() && team == 2)
+          onTeam++;
+        const StaticRange range = staticRange(100, thread, team);
+        for (std::int64_t i = range.begin; i < range.end; ++i)
+          visits[static_cast<std::size_t>(i)]++;
+      });
+      for (auto &v : visits)
+        if (v != 1)
+          _exit(2);
+      if (onTeam != 2)
+        _exit(3);
+    }
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child was killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "2: an index not visited once; 3: not run on a team of 2";
 }

@@ -8,8 +8,8 @@
 //   - the first argument `int n` is the number of samples in this call;
 //   - outputs (gradients included) are overwritten, never accumulated into;
 //   - parallel loops are static schedules (parallelFor, parallelRanges and
-//     parallelRegion below, which open no OpenMP region where it would run
-//     on one thread); nothing reduces a float across threads, so results are
+//     parallelRegion below, run by the kernels' own team of threads and not
+//     at all where the work runs on one thread); nothing reduces a float across threads, so results are
 //     bit-for-bit reproducible (and, for every kernel here, independent of
 //     the thread count);
 //   - no kernel allocates: row buffers and the conv patch matrices live on the
@@ -28,6 +28,15 @@
 
 #ifdef _OPENMP
 #include <omp.h>
+#endif
+
+// The kernels' regions run on their own team of threads (ThreadTeam.h) where
+// OpenMP gives the thread count; the CUDA side has no parallel loops.
+#if defined(_OPENMP) && !defined(__CUDACC__)
+#define NETC_THREAD_TEAM 1
+#include "net/Kernels/ThreadTeam.h"
+#else
+#define NETC_THREAD_TEAM 0
 #endif
 
 #if defined(__GNUC__) || defined(__clang__)
@@ -136,10 +145,13 @@ NETC_INLINE void padChannelRows(const float *NETC_RESTRICT xi, int i0, int chann
 
 /// The threads a kernel's parallel loop may split its work over: none
 /// beyond the caller's when the loop would not run in parallel, or when the
-/// call is already inside an active parallel region (fused_conv2d's blocks
-/// call the conv kernels from their own threads).
+/// call is already inside a parallel region, the kernels' team's or an
+/// OpenMP one (fused_conv2d's blocks call the conv kernels from their own
+/// threads).
 NETC_INLINE int threadsToSplitOver(bool parallel) {
-#ifdef _OPENMP
+#if NETC_THREAD_TEAM
+  return parallel && !ThreadTeam::inside() && !omp_in_parallel() ? omp_get_max_threads() : 1;
+#elif defined(_OPENMP)
   return parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
 #else
   (void)parallel;
@@ -147,21 +159,27 @@ NETC_INLINE int threadsToSplitOver(bool parallel) {
 #endif
 }
 
-/// Whether a kernel opens a parallel region: the work is worth it
-/// (`parallel`) and there are threads to split it over. Kernels test this
-/// instead of giving OpenMP an `if` clause: libgomp ends every region with a
-/// futex wake, a system call (about 1 us), even an `if (false)` region of a
-/// single thread, and a batch-1 forward would pay it in each small kernel.
+/// Whether a kernel's work is split over threads: it is worth it
+/// (`parallel`) and there are threads to split it over. Serial work enters
+/// no region at all: even an OpenMP `if (false)` region ends with a futex
+/// wake, a system call of about 1 us, which a batch-1 forward would pay in
+/// each small kernel.
 NETC_INLINE bool opensRegion(bool parallel) { return threadsToSplitOver(parallel) > 1; }
 
-/// body(thread, threads) on every thread of a new team when
-/// opensRegion(parallel), else body(0, 1) on the calling thread. Bodies
-/// share work by staticRange, not by OpenMP worksharing: called serially
-/// inside an active region, an `omp for` would bind to the caller's team.
+/// body(thread, threads) on every thread of a team when
+/// opensRegion(parallel), else body(0, 1) on the calling thread. The team is
+/// the kernels' own (ThreadTeam.h), or an OpenMP region where that one is
+/// busy with another application thread. Bodies share work by staticRange,
+/// not by OpenMP worksharing, which binds to the innermost OpenMP region.
 template <class Body> NETC_INLINE void parallelRegion(bool parallel, Body &&body) {
 #ifdef _OPENMP
-  if (opensRegion(parallel)) {
-#pragma omp parallel
+  const int threads = threadsToSplitOver(parallel);
+  if (threads > 1) {
+#if NETC_THREAD_TEAM
+    if (ThreadTeam::instance().run(threads, body))
+      return;
+#endif
+#pragma omp parallel num_threads(threads)
     body(omp_get_thread_num(), omp_get_num_threads());
     return;
   }
@@ -180,14 +198,16 @@ NETC_INLINE StaticRange staticRange(std::int64_t count, int thread, int threads)
   return {count * thread / threads, count * (thread + 1) / threads};
 }
 
-/// body(i) for i in [0, count), as `omp parallel for schedule(static)` when
+/// body(i) for i in [0, count): one contiguous range of i per thread when
 /// opensRegion(parallel), else in order on the calling thread.
 template <class Index, class Body>
 NETC_INLINE void parallelFor(Index count, bool parallel, Body &&body) {
   if (count > 1 && opensRegion(parallel)) {
-#pragma omp parallel for schedule(static)
-    for (Index i = 0; i < count; ++i)
-      body(i);
+    parallelRegion(true, [&](int thread, int team) {
+      const StaticRange range = staticRange(count, thread, team);
+      for (Index i = Index(range.begin); i < Index(range.end); ++i)
+        body(i);
+    });
   } else {
     for (Index i = 0; i < count; ++i)
       body(i);

@@ -336,11 +336,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
       }
     });
   } else {
-#ifdef _OPENMP
-    const int threads = omp_get_max_threads();
-#else
-    const int threads = 1;
-#endif
+    const int threads = threadsToSplitOver(parallel);
     // Chunk by chunk over the samples re-reads each sample's output block
     // per chunk, from memory when the range's blocks outgrow the cache;
     // sample by sample repacks the weights per chunk. The cheaper order,
@@ -501,11 +497,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
   constexpr int FB = ceilDiv(F, kChannelLanes);
   constexpr int RC = min(C, channelWeightTileRows(KW));
   static_assert(CG >= 1, "one input channel's grad_weight buffers exceed the stack budget");
-#ifdef _OPENMP
-  const int threads = omp_get_max_threads();
-#else
-  const int threads = 1;
-#endif
+  const int threads = threadsToSplitOver(true);
   const int groups =
       FB >= threads ? Plan::minGroups : max(Plan::minGroups, min(C, ceilDiv(threads, FB)));
   const int tasks = FB * groups;

@@ -289,11 +289,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     using Plan = detail::FusedConvPlan<F, P>;
     constexpr bool WHOLE = Plan::whole;
     constexpr int FB = Plan::FB, SB = Plan::SB, FT = Plan::FT;
-#ifdef _OPENMP
-    const int threads = par ? omp_get_max_threads() : 1;
-#else
-    const int threads = 1;
-#endif
+    const int threads = detail::threadsToSplitOver(par);
     // Samples per block: at most SB, and the same number of blocks for every
     // thread (each thread's share cut into equal blocks), so no thread idles
     // while another finishes a long tail (32 samples in blocks of 13 would
