@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
@@ -205,6 +206,18 @@ TEST(ParallelHelpers, ConcurrentCallersEachCoverTheirRange) {
   first.join();
   second.join();
   EXPECT_EQ(wrong, 0);
+}
+
+// An idle worker spins for a while, then sleeps; a job after a longer gap
+// must wake it (a lost wake would hang here).
+TEST(ParallelHelpers, WorkersAsleepAreWoken) {
+  ThreadCount scope(2);
+  for (int round = 0; round < 40; ++round) {
+    std::this_thread::sleep_for(std::chrono::microseconds(round % 2 ? 1500 : 50 * round));
+    std::atomic<int> calls{0};
+    parallelRegion(/*parallel=*/true, [&](int, int) { calls++; });
+    ASSERT_EQ(calls, 2) << "round " << round;
+  }
 }
 
 // The team's size follows the caller's thread count from call to call,

@@ -128,7 +128,7 @@ int runSteps(const char *const *libraries, int count, int threads) {
       return 1;
   }
   std::printf("\ntraining step (load %.2f): batch %d, %d threads, steps of the libraries "
-              "interleaved, median step over >= 2 s each\n",
+              "interleaved in blocks of >= 0.1 s, median step over >= 2 s each\n",
               loadAverage(), kBatch, threads);
   for (auto &m : models)
     for (int i = 0; i < 3; ++i)
@@ -136,18 +136,27 @@ int runSteps(const char *const *libraries, int count, int threads) {
   // Interleaved, so a change in the machine's load falls on every library;
   // rounds of >= 2 s each, repeated (up to 5) until one ran while other
   // processes took < 10% of a core. The last round's steps are reported.
+  // Each library runs a block of >= 0.1 s at a time, its first step not
+  // counted: the threads of the library before it may still be spinning on
+  // the cores for a while (the kernels' team 0.2 ms, libgomp's about 5 ms).
   for (int round = 0; round < 5; ++round) {
     for (auto &m : models)
       m->steps.clear();
     const CpuSnapshot c0 = cpuSnapshot();
     const auto w0 = Clock::now();
     for (double total = 0; total < 2.0 || models[0]->steps.size() < 5;) {
-      for (auto &m : models) {
-        auto t0 = Clock::now();
-        m->step();
-        m->steps.push_back(seconds(t0, Clock::now()));
+      for (std::size_t k = 0; k < models.size(); ++k) {
+        Model &m = *models[k];
+        m.step();
+        for (double block = 0; block < 0.1 || block == 0;) {
+          auto t0 = Clock::now();
+          m.step();
+          m.steps.push_back(seconds(t0, Clock::now()));
+          block += m.steps.back();
+          if (k == 0)
+            total += m.steps.back();
+        }
       }
-      total += models[0]->steps.back();
     }
     const double others = othersCores(c0, cpuSnapshot(), seconds(w0, Clock::now()));
     std::printf("round %d: other processes used %.2f cores; median ms/step:", round + 1, others);

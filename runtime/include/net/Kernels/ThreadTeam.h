@@ -24,11 +24,13 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <strings.h>
 
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
 #include <mutex>
 #include <new>
 #include <thread>
@@ -104,10 +106,22 @@ private:
 
   /// How long an idle worker spins before it sleeps: the gap between two
   /// kernels of a step is far shorter, the gap between two steps of a
-  /// training run may not be.
+  /// training run may not be. OMP_WAIT_POLICY, as for libgomp's threads:
+  /// `active` spins until the next job, `passive` sleeps at once.
   static constexpr std::chrono::microseconds kSpin{200};
 
-  ThreadTeam() { pthread_atfork(nullptr, nullptr, &restartInChild); }
+  ThreadTeam() : spin_(spinFromEnvironment()) {
+    pthread_atfork(nullptr, nullptr, &restartInChild);
+  }
+
+  static std::chrono::microseconds spinFromEnvironment() {
+    const char *policy = std::getenv("OMP_WAIT_POLICY");
+    if (policy && strcasecmp(policy, "active") == 0)
+      return std::chrono::hours(24 * 365);
+    if (policy && strcasecmp(policy, "passive") == 0)
+      return std::chrono::microseconds(0);
+    return kSpin;
+  }
 
   template <class Body> static void call(void *body, int thread, int threads) {
     (*static_cast<Body *>(body))(thread, threads);
@@ -193,8 +207,8 @@ private:
 
   /// Spins while the generation is `seen`, then sleeps until it changes.
   std::uint32_t nextGeneration(std::uint32_t seen) {
-    const auto until = std::chrono::steady_clock::now() + kSpin;
-    const bool spin = !oversubscribed_.load(std::memory_order_relaxed);
+    const auto until = std::chrono::steady_clock::now() + spin_;
+    const bool spin = spin_.count() > 0 && !oversubscribed_.load(std::memory_order_relaxed);
     for (int spins = 0; spin; ++spins) {
       const std::uint32_t now = generation_.load(std::memory_order_acquire);
       if (now != seen)
@@ -229,6 +243,7 @@ private:
   std::atomic<bool> busy_{false};
   std::atomic<bool> stopping_{false};
   std::atomic<bool> oversubscribed_{false};
+  const std::chrono::microseconds spin_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<pthread_t> workers_;
