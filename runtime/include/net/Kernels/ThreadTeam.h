@@ -5,17 +5,19 @@
 // region with a barrier whose last thread makes a futex wake, a system call,
 // whether or not a thread sleeps on it: about 2.9 us a region on two threads
 // in a virtual machine, where this team's start and end cost 0.6-0.7 us (its
-// threads spin on one counter, and the system calls happen only where a
-// thread has gone to sleep). A batch-1 forward opens a region per kernel, so
-// that was a sixth of lenet5's latency.
+// threads spin on one word, and the system calls happen only where a thread
+// has gone to sleep). A batch-1 forward opens a region per kernel, so that
+// was a sixth of lenet5's latency.
 //
 // The team keeps OpenMP's contract for the kernels: its size is the calling
-// thread's omp_get_max_threads() (what netc_set_threads and OMP_NUM_THREADS
-// set), thread 0 is the caller, and the caller returns when every thread's
-// body has. It is one per loaded library (the generated code is compiled
-// with hidden visibility) and one caller at a time: a second application
-// thread that calls a kernel while the team runs gets false from run() and
-// opens an OpenMP region as before.
+// thread's omp_get_max_threads() (what netc_create's threads and
+// OMP_NUM_THREADS set), thread 0 is the caller, and the caller returns when
+// every thread's body has; a body that throws terminates, as in an OpenMP
+// region. It is one per loaded library (the generated code is compiled with
+// hidden visibility) and one caller at a time: a second application thread
+// that calls a kernel while the team runs gets false from run() and opens an
+// OpenMP region as before, and so does a call after the team was destroyed
+// (a kernel in a static destructor).
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +26,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <strings.h>
 
 #include <atomic>
@@ -58,27 +61,37 @@ public:
 
   /// body(thread, threads) on `threads` threads, the caller being thread 0;
   /// returns once every body has. False, and nothing run, when the team is
-  /// busy with another caller or cannot grow.
+  /// busy with another caller, stopped, or cannot grow.
   template <class Body> bool run(int threads, Body &body) {
-    if (threads < 2 || threads > kMaxThreads || busy_.exchange(true, std::memory_order_acquire))
+    if (threads < 2 || threads > kMaxThreads || stopping_.load(std::memory_order_acquire) ||
+        busy_.exchange(true, std::memory_order_acquire))
       return false;
     if (!grow(threads - 1)) {
       busy_.store(false, std::memory_order_release);
       return false;
     }
-    job_ = {&call<Body>, const_cast<void *>(static_cast<const void *>(&body)), threads};
-    // Every worker acknowledges the job, those past `threads` too: none may
-    // still be reading job_ when the next run writes it.
-    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
-    generation_.fetch_add(1, std::memory_order_seq_cst);
-    if (sleepers_.load(std::memory_order_seq_cst) > 0) {
-      // Taking the lock orders this wake after a sleeper's check of the
-      // generation, so no wake is lost.
-      { std::lock_guard<std::mutex> lock(mutex_); }
-      wake_.notify_all();
-    }
+    job_ = {&call<Body>, const_cast<void *>(static_cast<const void *>(&body))};
+    oversubscribed_.store(threads > cores_, std::memory_order_relaxed);
+    pending_.store(threads - 1, std::memory_order_relaxed);
+    // Workers past `threads` see the count in the word and leave job_ alone;
+    // the others have all returned before the next run writes it.
+    const std::uint64_t word = word_.load(std::memory_order_relaxed);
+    word_.store(((word >> kCountBits) + 1) << kCountBits | std::uint64_t(threads),
+                std::memory_order_seq_cst);
+    // Wake the workers of this run that sleep (only those: one left out
+    // would wake for nothing). Taking the lock orders the wake after the
+    // sleeper's check of the word, so no wake is lost.
+    bool locked = false;
+    for (int index = 1; index < threads; ++index)
+      if (sleepers_[index].asleep.load(std::memory_order_seq_cst)) {
+        if (!locked) {
+          std::lock_guard<std::mutex> lock(mutex_);
+          locked = true;
+        }
+        sleepers_[index].wake.notify_one();
+      }
     inside() = true;
-    body(0, threads);
+    call<Body>(job_.body, 0, threads);
     inside() = false;
     waitForWorkers();
     busy_.store(false, std::memory_order_release);
@@ -89,20 +102,30 @@ public:
   ThreadTeam &operator=(const ThreadTeam &) = delete;
 
   ~ThreadTeam() {
-    stopping_.store(true);
-    generation_.fetch_add(1, std::memory_order_seq_cst);
+    // Wait out a run of another thread, then refuse every later one.
+    stopping_.store(true, std::memory_order_seq_cst);
+    while (busy_.exchange(true, std::memory_order_acquire))
+      std::this_thread::yield();
+    live_.store(nullptr);
+    exit_.store(true, std::memory_order_relaxed);
+    word_.fetch_add(std::uint64_t(1) << kCountBits, std::memory_order_seq_cst);
     { std::lock_guard<std::mutex> lock(mutex_); }
-    wake_.notify_all();
+    for (Sleeper &sleeper : sleepers_)
+      sleeper.wake.notify_one();
     for (pthread_t worker : workers_)
       pthread_join(worker, nullptr);
   }
 
 private:
   struct Job {
-    void (*fn)(void *, int, int);
+    void (*fn)(void *, int, int) noexcept;
     void *body;
-    int threads;
   };
+
+  /// The word workers wait on: a generation above, the run's thread count in
+  /// the low bits.
+  static constexpr int kCountBits = 16;
+  static constexpr std::uint64_t kCountMask = (std::uint64_t(1) << kCountBits) - 1;
 
   /// How long an idle worker spins before it sleeps: the gap between two
   /// kernels of a step is far shorter, the gap between two steps of a
@@ -110,8 +133,15 @@ private:
   /// `active` spins until the next job, `passive` sleeps at once.
   static constexpr std::chrono::microseconds kSpin{200};
 
-  ThreadTeam() : spin_(spinFromEnvironment()) {
+  /// A worker's stack: at least this, or the system's default if larger
+  /// (the conv kernels keep up to 160 KiB of buffers on it; musl's default
+  /// is 128 KiB).
+  static constexpr std::size_t kMinStack = std::size_t(8) << 20;
+
+  ThreadTeam() : spin_(spinFromEnvironment()), cores_(usableCores()) {
+    workers_.reserve(kMaxThreads);
     pthread_atfork(nullptr, nullptr, &restartInChild);
+    live_.store(this);
   }
 
   static std::chrono::microseconds spinFromEnvironment() {
@@ -123,7 +153,15 @@ private:
     return kSpin;
   }
 
-  template <class Body> static void call(void *body, int thread, int threads) {
+  static int usableCores() {
+    cpu_set_t cores;
+    if (sched_getaffinity(0, sizeof cores, &cores) == 0)
+      return CPU_COUNT(&cores);
+    const unsigned hardware = std::thread::hardware_concurrency();
+    return hardware ? static_cast<int>(hardware) : 1;
+  }
+
+  template <class Body> static void call(void *body, int thread, int threads) noexcept {
     (*static_cast<Body *>(body))(thread, threads);
   }
 
@@ -131,16 +169,20 @@ private:
   /// afresh there, with new workers on its next run. (libgomp's pool is not
   /// restarted: an OpenMP region in such a child can hang.) The lock and the
   /// condition may have been held by threads that the child does not have,
-  /// so they are made anew.
+  /// so they are made anew. A team still being built when the fork came is
+  /// not live yet and has no workers.
   static void restartInChild() {
-    ThreadTeam &team = instance();
-    team.workers_.clear();
-    new (&team.mutex_) std::mutex;
-    new (&team.wake_) std::condition_variable;
-    team.pending_.store(0);
-    team.sleepers_.store(0);
-    team.busy_.store(false);
-    team.oversubscribed_.store(false);
+    ThreadTeam *team = live_.load();
+    if (!team)
+      return;
+    team->workers_.clear();
+    new (&team->mutex_) std::mutex;
+    for (Sleeper &sleeper : team->sleepers_) {
+      new (&sleeper.wake) std::condition_variable;
+      sleeper.asleep.store(false);
+    }
+    team->pending_.store(0);
+    team->busy_.store(false);
   }
 
   static void pause() {
@@ -151,31 +193,42 @@ private:
 #endif
   }
 
-  /// At least `count` workers; false if a thread cannot be started.
-  bool grow(int count) {
-    if (static_cast<int>(workers_.size()) >= count)
-      return true;
-    // More threads than cores: a spinning thread would take a core from one
-    // with work (libgomp shortens its spin likewise).
-    oversubscribed_.store(count + 1 > usableCores(), std::memory_order_relaxed);
-    while (static_cast<int>(workers_.size()) < count) {
-      auto *start = new WorkerStart{this, static_cast<int>(workers_.size()) + 1,
-                                    generation_.load(std::memory_order_relaxed)};
-      pthread_t worker;
-      if (pthread_create(&worker, nullptr, &workerMain, start) != 0) {
-        delete start;
-        return false;
-      }
-      workers_.push_back(worker);
-    }
-    return true;
-  }
-
   struct WorkerStart {
     ThreadTeam *team;
     int index;
-    std::uint32_t seen;
+    std::uint64_t seen;
   };
+
+  /// At least `count` workers; false if a thread cannot be started. Workers
+  /// block every signal (the application's threads handle them) and get a
+  /// stack of at least kMinStack.
+  bool grow(int count) {
+    if (static_cast<int>(workers_.size()) >= count)
+      return true;
+    pthread_attr_t attributes;
+    if (pthread_attr_init(&attributes) != 0)
+      return false;
+    std::size_t stack = 0;
+    if (pthread_attr_getstacksize(&attributes, &stack) == 0 && stack < kMinStack)
+      pthread_attr_setstacksize(&attributes, kMinStack);
+    sigset_t all, saved;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &saved);
+    bool ok = true;
+    while (ok && static_cast<int>(workers_.size()) < count) {
+      auto *start = new (std::nothrow) WorkerStart{this, static_cast<int>(workers_.size()) + 1,
+                                                   word_.load(std::memory_order_relaxed)};
+      pthread_t worker;
+      ok = start && pthread_create(&worker, &attributes, &workerMain, start) == 0;
+      if (ok)
+        workers_.push_back(worker); // reserved: cannot throw
+      else
+        delete start;
+    }
+    pthread_sigmask(SIG_SETMASK, &saved, nullptr);
+    pthread_attr_destroy(&attributes);
+    return ok;
+  }
 
   static void *workerMain(void *arg) {
     const WorkerStart start = *static_cast<WorkerStart *>(arg);
@@ -184,68 +237,80 @@ private:
     return nullptr;
   }
 
-  void work(int index, std::uint32_t seen) {
+  /// A worker left out of a run (the thread count shrank) sleeps at once
+  /// rather than spin beside the threads at work.
+  void work(int index, std::uint64_t seen) {
     inside() = true;
+    bool needed = true;
     for (;;) {
-      seen = nextGeneration(seen);
-      if (stopping_.load())
+      seen = nextWord(index, seen, needed);
+      if (exit_.load(std::memory_order_relaxed))
         return;
-      const Job job = job_;
-      if (index < job.threads)
-        job.fn(job.body, index, job.threads);
-      pending_.fetch_sub(1, std::memory_order_release);
+      const int threads = int(seen & kCountMask);
+      needed = index < threads;
+      if (needed) {
+        job_.fn(job_.body, index, threads);
+        pending_.fetch_sub(1, std::memory_order_release);
+      }
     }
   }
 
-  static int usableCores() {
-    cpu_set_t cores;
-    if (sched_getaffinity(0, sizeof cores, &cores) == 0)
-      return CPU_COUNT(&cores);
-    const unsigned hardware = std::thread::hardware_concurrency();
-    return hardware ? static_cast<int>(hardware) : 1;
-  }
-
-  /// Spins while the generation is `seen`, then sleeps until it changes.
-  std::uint32_t nextGeneration(std::uint32_t seen) {
+  /// Spins while the word is `seen` (if `spin`), then sleeps until it
+  /// changes.
+  std::uint64_t nextWord(int index, std::uint64_t seen, bool spin) {
     const auto until = std::chrono::steady_clock::now() + spin_;
-    const bool spin = spin_.count() > 0 && !oversubscribed_.load(std::memory_order_relaxed);
-    for (int spins = 0; spin; ++spins) {
-      const std::uint32_t now = generation_.load(std::memory_order_acquire);
+    spin = spin && spin_.count() > 0 && !oversubscribed_.load(std::memory_order_relaxed);
+    for (unsigned spins = 0; spin; ++spins) {
+      const std::uint64_t now = word_.load(std::memory_order_acquire);
       if (now != seen)
         return now;
       pause();
-      if ((spins & 255) == 255 && std::chrono::steady_clock::now() > until)
+      if ((spins & 255u) == 255u && std::chrono::steady_clock::now() > until)
         break;
     }
+    Sleeper &sleeper = sleepers_[index];
     std::unique_lock<std::mutex> lock(mutex_);
-    sleepers_.fetch_add(1, std::memory_order_seq_cst);
-    wake_.wait(lock, [&] { return generation_.load(std::memory_order_seq_cst) != seen; });
-    sleepers_.fetch_sub(1, std::memory_order_relaxed);
-    return generation_.load(std::memory_order_acquire);
+    sleeper.asleep.store(true, std::memory_order_seq_cst);
+    sleeper.wake.wait(lock, [&] { return word_.load(std::memory_order_seq_cst) != seen; });
+    sleeper.asleep.store(false, std::memory_order_relaxed);
+    return word_.load(std::memory_order_acquire);
   }
 
-  /// Spins until every worker's body has returned; yields the core after a
-  /// while, in case a worker was descheduled.
+  /// Spins until every worker's body has returned; after about 50 us (or at
+  /// once with more threads than cores) yields the core instead, in case a
+  /// worker waits for it.
   void waitForWorkers() {
-    for (int spins = 0; pending_.load(std::memory_order_acquire) != 0; ++spins) {
-      if (spins < 100000 && !oversubscribed_.load(std::memory_order_relaxed))
+    const bool spin = !oversubscribed_.load(std::memory_order_relaxed);
+    for (unsigned spins = 0; pending_.load(std::memory_order_acquire) != 0;) {
+      if (spin && spins < 2048) {
         pause();
-      else
+        ++spins;
+      } else {
         std::this_thread::yield();
+      }
     }
   }
 
-  // The caller's fields and the workers' counter on separate cache lines.
-  alignas(64) std::atomic<std::uint32_t> generation_{0};
+  static inline std::atomic<ThreadTeam *> live_{nullptr};
+
+  // What the workers read, what the caller writes per run and what the
+  // workers write, each on its own cache lines.
+  alignas(64) std::atomic<std::uint64_t> word_{0};
   Job job_{};
-  alignas(64) std::atomic<int> pending_{0};
-  alignas(64) std::atomic<int> sleepers_{0};
-  std::atomic<bool> busy_{false};
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> exit_{false};           // the workers' signal to return
   std::atomic<bool> oversubscribed_{false};
+  alignas(64) std::atomic<int> pending_{0};
+  alignas(64) std::atomic<bool> busy_{false};
+  std::atomic<bool> stopping_{false}; // run() refuses from the destructor on
   const std::chrono::microseconds spin_;
+  const int cores_;
   std::mutex mutex_;
-  std::condition_variable wake_;
+  /// Per worker (by index): whether it sleeps, and its wake.
+  struct alignas(64) Sleeper {
+    std::atomic<bool> asleep{false};
+    std::condition_variable wake;
+  };
+  Sleeper sleepers_[kMaxThreads];
   std::vector<pthread_t> workers_;
 };
 
