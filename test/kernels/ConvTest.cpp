@@ -291,6 +291,48 @@ static_assert(takesChunkedChannels<512, 24, 3, 3, 1, 1, 5, 5>() &&
               takesChunkedChannels<320, 16, 3, 3, 2, 2, 5, 5>());
 TEST(Conv, DeepInputInChunks) { checkAgainstReference<DeepInput>(3, 22); }
 TEST(Conv, DeepStridedInChunks) { checkAgainstReference<DeepStrided>(3, 23); }
+// Deep patches on small planes (resnet50's 2048 -> 512 1x1 at 7x7): a chunk
+// of whole patches holds two output rows, so the GEMM forward takes the
+// patch rows in chunks, adding each into y, at stride 1 and 2, 1x1 and 3x3,
+// and at batch 1 halves the filters between threads.
+using DeepPointwise = ConvShape<2048, 7, 7, 20, 1, 1, 1, 1, 0, 0, 7, 7>;
+using Deep3x3 = ConvShape<256, 7, 7, 9, 3, 3, 1, 1, 1, 1, 7, 7>;
+using Deep3x3Strided = ConvShape<256, 13, 13, 13, 3, 3, 2, 2, 1, 1, 7, 7>;
+template <int C, int KH, int KW, int SH, int SW, int OH, int OW>
+constexpr bool takesDepthChunks() {
+  using namespace netc::kernels::detail;
+  using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
+  return gemmForwardInDepthChunks<Plan::CKK, OH, OW, Plan::fwdRows> &&
+         GemmDeepPlan<Plan::CKK, OH, OW>::kChunk < Plan::CKK;
+}
+static_assert(takesDepthChunks<2048, 1, 1, 1, 1, 7, 7>() &&
+              takesDepthChunks<256, 3, 3, 1, 1, 7, 7>() && takesDepthChunks<256, 3, 3, 2, 2, 7, 7>());
+TEST(Conv, DeepPatchesInDepthChunks) {
+  checkAll<DeepPointwise>(28);
+  checkAll<Deep3x3>(29);
+  checkAll<Deep3x3Strided>(30);
+}
+// The depth chunks give each output the sum of the one-chunk GEMM, the same
+// bits for 1, 2 and 3 threads, with the filters halved (batch 1, more
+// threads than samples) or not.
+TEST(ConvDeterminism, DepthChunksThreadCountIndependent) {
+  using S = Deep3x3;
+  const auto x = randomVec(2 * S::xs, 60), w = randomVec(S::ws, 61);
+  const int threads = omp_get_max_threads();
+  for (int n : {1, 2}) {
+    std::vector<float> y0;
+    for (int t : {1, 2, 3}) {
+      omp_set_num_threads(t);
+      std::vector<float> y(n * S::ys, 123.f);
+      S::forwardGemm(n, x.data(), w.data(), y.data());
+      if (t == 1)
+        y0 = y;
+      else
+        EXPECT_TRUE(bitEqual(y0, y)) << "batch " << n << ", " << t << " threads";
+    }
+  }
+  omp_set_num_threads(threads);
+}
 // Where neither im2col + GEMM's patches nor one plane's grad_weight buffers
 // fit the stack (resnet50's 3x3 layers): grad_weight takes the plane in bands
 // of output rows and the input channels in groups, at stride 1 and 2, with a

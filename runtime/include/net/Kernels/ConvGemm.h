@@ -45,14 +45,19 @@ constexpr int gemmChunkRows() {
   return best;
 }
 
-/// Columns [0, rows*OW) of cols (row stride ld) for output rows oh0.. of sample xi.
+/// Columns [0, rows*OW) of cols (row stride ld) for output rows oh0.. of
+/// sample xi: its patch rows k0..k1-1 (all by default), row k at k - k0.
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OW>
 NETC_INLINE void im2colRows(const float *NETC_RESTRICT xi, int oh0, int rows,
-                            float *NETC_RESTRICT cols, int ld) {
-  for (int c = 0; c < C; ++c)
+                            float *NETC_RESTRICT cols, int ld, int k0 = 0,
+                            int k1 = C * KH * KW) {
+  for (int c = k0 / (KH * KW); c < C && c * KH * KW < k1; ++c)
     for (int kh = 0; kh < KH; ++kh)
       for (int kw = 0; kw < KW; ++kw) {
-        float *row = cols + std::size_t((c * KH + kh) * KW + kw) * ld;
+        const int k = (c * KH + kh) * KW + kw;
+        if (k < k0 || k >= k1)
+          continue;
+        float *row = cols + std::size_t(k - k0) * ld;
         const int lo = min(OW, max(0, ceilDiv(PL - kw, SW)));
         const int hi = max(lo, min(OW, floorDiv(W - 1 + PL - kw, SW) + 1));
         for (int r = 0; r < rows; ++r) {
@@ -161,6 +166,99 @@ template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemm
   }();
 };
 
+/// 16-lane vector slots that the GEMM's tiles spend on `columns` columns:
+/// four per full 64-column tile, and at least two for the last one (a tile
+/// of one vector has too few accumulators to hide the FMA latency).
+constexpr int gemmColumnSlots(int columns) {
+  const int tail = ceilDiv(columns % (kGemmNV * kGemmLanes), kGemmLanes);
+  return columns / (kGemmNV * kGemmLanes) * kGemmNV + (tail == 0 ? 0 : max(tail, 2));
+}
+
+/// The forward of deep patches (C*KH*KW of 1024 channels or 256 3x3 ones)
+/// on small planes, where a chunk of whole patches holds too few output rows
+/// to fill one 64-column tile (1024 channels at 14x14: two rows, 28
+/// columns; 2048 at 7x7: 14): the patch rows are taken in chunks of KC
+/// instead, the GEMM adding each chunk's products to y, and the output rows
+/// in chunks of R chosen to fill the tiles best. A lane still sums its
+/// products in increasing k (y holds the partial sum between chunks, as the
+/// accumulator did), so the results are those of the one-chunk GEMM.
+template <int CKK, int OH, int OW> struct GemmDeepPlan {
+  static constexpr int kMinChunk = 128;
+  static constexpr int chunkFor(int rows) {
+    return min(CKK, int(kConvGemmStackFloats / roundUpLanes(rows * OW)));
+  }
+  /// Slots the tiles spend on the whole plane in chunks of `rows` rows.
+  static constexpr int slotsFor(int rows) {
+    return OH / rows * gemmColumnSlots(rows * OW) + gemmColumnSlots(OH % rows * OW);
+  }
+  static constexpr int rows = [] {
+    int best = 0;
+    for (int r = 1; r <= OH; ++r)
+      if (chunkFor(r) >= min(CKK, kMinChunk) && (best == 0 || slotsFor(r) <= slotsFor(best)))
+        best = r;
+    return best;
+  }();
+  static constexpr int kChunk = rows > 0 ? chunkFor(rows) : 0;
+};
+
+/// Whether the forward takes its patches in chunks (GemmDeepPlan): the
+/// one-chunk plan fills less than one tile, and the deep plan's tiles spend
+/// at least a fifth fewer slots. (At equal slots the chunks of patch rows
+/// cost more: 1024 -> 256 at 14x14 ran at 180 GFLOP/s in them, at 312 in
+/// two-row chunks of 28 columns; 2048 -> 512 at 7x7 went from 222 to 315.)
+template <int CKK, int OH, int OW, int FWD_ROWS>
+constexpr bool gemmForwardInDepthChunks = [] {
+  using Deep = GemmDeepPlan<CKK, OH, OW>;
+  return FWD_ROWS < OH && FWD_ROWS * OW < kGemmNV * kGemmLanes && Deep::rows > 0 &&
+         5 * Deep::slotsFor(Deep::rows) <= 4 * Deep::slotsFor(FWD_ROWS);
+}();
+
+/// The forward of GemmDeepPlan. Tasks are (sample, chunk of rows, half of
+/// the filters): the filters are halved only where there are fewer (sample,
+/// chunk) pairs than threads (batch 1), each half building the patches.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                             float *NETC_RESTRICT y) {
+  using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
+  using Deep = GemmDeepPlan<Plan::CKK, OH, OW>;
+  constexpr int CKK = Plan::CKK, P = Plan::P, R = Deep::rows, KC = Deep::kChunk;
+  constexpr int NP = roundUpLanes(R * OW), CHUNKS = ceilDiv(OH, R);
+  constexpr int FH = ceilDiv(ceilDiv(F, 2), kGemmMR) * kGemmMR; // the first half's filters
+  static_assert(R > 0 && KC > 0, "GemmDeepPlan found no chunking that fits");
+  const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
+  const std::int64_t pairs = std::int64_t(n) * CHUNKS;
+  const int halves = F > FH && pairs < threadsToSplitOver(parallel) ? 2 : 1;
+  const std::int64_t tasks = pairs * halves;
+  parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
+    alignas(64) float cols[KC * NP];
+    for (int k = 0; k < KC; ++k)
+      for (int j = R * OW; j < NP; ++j)
+        cols[k * NP + j] = 0.f;
+    const StaticRange range = staticRange(tasks, thread, team);
+    for (std::int64_t task = range.begin; task < range.end; ++task) {
+      const std::int64_t pair = task / halves;
+      const int half = int(task % halves);
+      const int i = int(pair / CHUNKS), oh0 = int(pair % CHUNKS) * R;
+      const int rows = min(R, OH - oh0);
+      const float *xi = x + std::size_t(i) * C * H * W;
+      float *yi = y + std::size_t(i) * F * P + oh0 * OW;
+      for (int k0 = 0; k0 < CKK; k0 += KC) {
+        const int kn = min(KC, CKK - k0);
+        im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP, k0, k0 + kn);
+        const bool add = k0 > 0;
+        if (halves == 1)
+          gemm<F>(kn, w + k0, CKK, 1, cols, NP, yi, P, add, 0, rows * OW);
+        else if (half == 0)
+          gemm<FH>(kn, w + k0, CKK, 1, cols, NP, yi, P, add, 0, rows * OW);
+        else if constexpr (F > FH)
+          gemm<F - FH>(kn, w + std::size_t(FH) * CKK + k0, CKK, 1, cols, NP,
+                       yi + std::size_t(FH) * P, P, add, 0, rows * OW);
+      }
+    }
+  });
+}
+
 /// im2col + GEMM forward.
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
@@ -169,6 +267,10 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
   using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::fwdRows;
   static_assert(R > 0, "one output row of patches exceeds the stack budget");
+  if constexpr (gemmForwardInDepthChunks<CKK, OH, OW, R>) {
+    conv2dGemmInDepthChunks<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+    return;
+  }
   constexpr int NP = roundUpLanes(R * OW);
   // Tasks are (sample, chunk of R output rows) pairs, each writing its own
   // outputs: batch 1 still uses every thread.
