@@ -21,6 +21,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <vector>
 
@@ -50,6 +51,30 @@ std::vector<int> visitsOfRanges(std::int64_t count, bool parallel) {
   });
   return std::vector<int>(visits.begin(), visits.end());
 }
+
+/// Armed in a child process: at exit, after the team's destructor has run
+/// (this object was built before the team, so it is destroyed after it),
+/// a parallel loop must still cover its range, on the calling thread, not
+/// wait for the stopped team. Ends the child with 0, or 5 for a wrong cover
+/// or a loop that entered a region.
+struct ParallelLoopAtExit {
+  bool armed = false;
+  ~ParallelLoopAtExit() {
+    if (!armed)
+      return;
+    std::vector<std::atomic<int>> visits(64);
+    std::atomic<int> inRegion{0};
+    parallelFor(64, /*parallel=*/true, [&](int i) {
+      visits[static_cast<std::size_t>(i)]++;
+      if (omp_get_level() != 0 || ThreadTeam::inside())
+        inRegion++;
+    });
+    for (auto &v : visits)
+      if (v != 1)
+        _exit(5);
+    _exit(inRegion == 0 ? 0 : 5);
+  }
+} parallelLoopAtExit;
 
 } // namespace
 
@@ -269,4 +294,24 @@ TEST(ParallelHelpers, AChildAfterForkRunsOnATeamOfItsOwn) {
   ASSERT_EQ(waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status)) << "the child was killed by signal " << WTERMSIG(status);
   EXPECT_EQ(WEXITSTATUS(status), 0) << "2: an index not visited once; 3: not run on a team of 2";
+}
+
+// A kernel called from a static destructor, after the team's own: it runs
+// on its caller's thread (a hang here ends the child by its alarm).
+TEST(ParallelHelpers, AfterTheTeamIsDestroyedLoopsStillRun) {
+  ThreadCount scope(2);
+  parallelFor(100, /*parallel=*/true, [](int) {}); // the team exists
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(20);
+    omp_set_num_threads(2);
+    parallelFor(100, /*parallel=*/true, [](int) {}); // the child's own workers
+    parallelLoopAtExit.armed = true;
+    std::exit(3); // the armed destructor ends the child with 0 or 5
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child was killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "3: the destructor did not run; 5: a wrong cover";
 }

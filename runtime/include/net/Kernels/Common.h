@@ -147,10 +147,12 @@ NETC_INLINE void padChannelRows(const float *NETC_RESTRICT xi, int i0, int chann
 /// beyond the caller's when the loop would not run in parallel, or when the
 /// call is already inside a parallel region, the kernels' team's or an
 /// OpenMP one (fused_conv2d's blocks call the conv kernels from their own
-/// threads).
+/// threads), or comes after the team's destructor (at exit).
 NETC_INLINE int threadsToSplitOver(bool parallel) {
 #if NETC_THREAD_TEAM
-  return parallel && !ThreadTeam::inside() && !omp_in_parallel() ? omp_get_max_threads() : 1;
+  return parallel && !ThreadTeam::inside() && !ThreadTeam::destroyed() && !omp_in_parallel()
+             ? omp_get_max_threads()
+             : 1;
 #elif defined(_OPENMP)
   return parallel && !omp_in_parallel() ? omp_get_max_threads() : 1;
 #else
@@ -171,6 +173,16 @@ NETC_INLINE bool opensRegion(bool parallel) { return threadsToSplitOver(parallel
 /// the kernels' own (ThreadTeam.h), or an OpenMP region where that one is
 /// busy with another application thread. Bodies share work by staticRange,
 /// not by OpenMP worksharing, which binds to the innermost OpenMP region.
+#ifdef _OPENMP
+/// body(thread, threads) in an OpenMP region of `threads` threads. Not forced
+/// inline: GCC gives the region's outlined function the attribute too, and
+/// then fails when it cannot inline that.
+template <class Body> inline void openMPRegion(int threads, Body &body) {
+#pragma omp parallel num_threads(threads)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+#endif
+
 template <class Body> NETC_INLINE void parallelRegion(bool parallel, Body &&body) {
 #ifdef _OPENMP
   const int threads = threadsToSplitOver(parallel);
@@ -179,8 +191,7 @@ template <class Body> NETC_INLINE void parallelRegion(bool parallel, Body &&body
     if (ThreadTeam::instance().run(threads, body))
       return;
 #endif
-#pragma omp parallel num_threads(threads)
-    body(omp_get_thread_num(), omp_get_num_threads());
+    openMPRegion(threads, body);
     return;
   }
 #else

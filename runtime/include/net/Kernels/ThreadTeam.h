@@ -3,8 +3,8 @@
 // The kernels' parallel helpers (Common.h) run their regions on this team
 // rather than on an OpenMP parallel region. libgomp starts and ends every
 // region with a barrier whose last thread makes a futex wake, a system call,
-// whether or not a thread sleeps on it: about 2.9 us a region on two threads
-// in a virtual machine, where this team's start and end cost 0.6-0.7 us (its
+// whether or not a thread sleeps on it: 2.9-3.4 us a region on two threads
+// in a virtual machine, where this team's start and end cost 0.2-0.8 us (its
 // threads spin on one word, and the system calls happen only where a thread
 // has gone to sleep). A batch-1 forward opens a region per kernel, so that
 // was a sixth of lenet5's latency.
@@ -16,8 +16,8 @@
 // region. It is one per loaded library (the generated code is compiled with
 // hidden visibility) and one caller at a time: a second application thread
 // that calls a kernel while the team runs gets false from run() and opens an
-// OpenMP region as before, and so does a call after the team was destroyed
-// (a kernel in a static destructor).
+// OpenMP region as before. A kernel called after the team was destroyed (from
+// a static destructor) runs on its caller's thread alone (Common.h).
 //
 //===----------------------------------------------------------------------===//
 
@@ -51,6 +51,10 @@ public:
     static ThreadTeam team;
     return team;
   }
+
+  /// Whether the team was destroyed (at exit or when the library is
+  /// unloaded): kernels called after that run on their caller's thread.
+  static bool destroyed() { return destroyed_.load(std::memory_order_acquire); }
 
   /// Whether the calling thread runs a body of the team (its caller
   /// included): a kernel called from there runs its work alone.
@@ -107,6 +111,7 @@ public:
     while (busy_.exchange(true, std::memory_order_acquire))
       std::this_thread::yield();
     live_.store(nullptr);
+    destroyed_.store(true, std::memory_order_release);
     exit_.store(true, std::memory_order_relaxed);
     word_.fetch_add(std::uint64_t(1) << kCountBits, std::memory_order_seq_cst);
     { std::lock_guard<std::mutex> lock(mutex_); }
@@ -292,6 +297,7 @@ private:
   }
 
   static inline std::atomic<ThreadTeam *> live_{nullptr};
+  static inline std::atomic<bool> destroyed_{false};
 
   // What the workers read, what the caller writes per run and what the
   // workers write, each on its own cache lines.
