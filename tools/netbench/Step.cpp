@@ -148,7 +148,7 @@ int runSteps(const char *const *libraries, int count, int threads) {
       for (std::size_t k = 0; k < models.size(); ++k) {
         Model &m = *models[k];
         m.step();
-        for (double block = 0; block < 0.1 || block == 0;) {
+        for (double block = 0; block < 0.1;) {
           auto t0 = Clock::now();
           m.step();
           m.steps.push_back(seconds(t0, Clock::now()));

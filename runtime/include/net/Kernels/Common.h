@@ -8,9 +8,9 @@
 //   - the first argument `int n` is the number of samples in this call;
 //   - outputs (gradients included) are overwritten, never accumulated into;
 //   - parallel loops are static schedules (parallelFor, parallelRanges and
-//     parallelRegion below, run by the kernels' own team of threads and not
-//     at all where the work runs on one thread); nothing reduces a float across threads, so results are
-//     bit-for-bit reproducible (and, for every kernel here, independent of
+//     parallelRegion below, run by the kernels' own team of threads, and by
+//     none where the work runs on one thread); nothing reduces a float
+//     across threads, so results are bit-for-bit reproducible (and, for every kernel here, independent of
 //     the thread count);
 //   - no kernel allocates: row buffers and the conv patch matrices live on the
 //     stack, bounded by the extents (kMaxStackFloats here; the conv im2col
@@ -168,11 +168,6 @@ NETC_INLINE int threadsToSplitOver(bool parallel) {
 /// each small kernel.
 NETC_INLINE bool opensRegion(bool parallel) { return threadsToSplitOver(parallel) > 1; }
 
-/// body(thread, threads) on every thread of a team when
-/// opensRegion(parallel), else body(0, 1) on the calling thread. The team is
-/// the kernels' own (ThreadTeam.h), or an OpenMP region where that one is
-/// busy with another application thread. Bodies share work by staticRange,
-/// not by OpenMP worksharing, which binds to the innermost OpenMP region.
 #ifdef _OPENMP
 /// body(thread, threads) in an OpenMP region of `threads` threads. Not forced
 /// inline: GCC gives the region's outlined function the attribute too, and
@@ -183,6 +178,11 @@ template <class Body> inline void openMPRegion(int threads, Body &body) {
 }
 #endif
 
+/// body(thread, threads) on every thread of a team when
+/// opensRegion(parallel), else body(0, 1) on the calling thread. The team is
+/// the kernels' own (ThreadTeam.h), or an OpenMP region where that one is
+/// busy with another application thread. Bodies share work by staticRange,
+/// not by OpenMP worksharing, which binds to the innermost OpenMP region.
 template <class Body> NETC_INLINE void parallelRegion(bool parallel, Body &&body) {
 #ifdef _OPENMP
   const int threads = threadsToSplitOver(parallel);

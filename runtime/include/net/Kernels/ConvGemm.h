@@ -166,6 +166,15 @@ template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemm
   }();
 };
 
+/// Zeroes lanes [from, NP) of each of `count` rows of a patch buffer: lanes
+/// past a chunk only reach outputs never stored, but zeroed once they hold
+/// no stack garbage (a later short chunk leaves finite values).
+template <int NP> NETC_INLINE void zeroColumnTails(float *cols, int count, int from) {
+  for (int k = 0; k < count; ++k)
+    for (int j = from; j < NP; ++j)
+      cols[k * NP + j] = 0.f;
+}
+
 /// 16-lane vector slots that the GEMM's tiles spend on `columns` columns:
 /// four per full 64-column tile, and at least two for the last one (a tile
 /// of one vector has too few accumulators to hide the FMA latency).
@@ -232,9 +241,7 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
   const std::int64_t tasks = pairs * halves;
   parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[KC * NP];
-    for (int k = 0; k < KC; ++k)
-      for (int j = R * OW; j < NP; ++j)
-        cols[k * NP + j] = 0.f;
+    zeroColumnTails<NP>(cols, KC, R * OW);
     const StaticRange range = staticRange(tasks, thread, team);
     for (std::int64_t task = range.begin; task < range.end; ++task) {
       const std::int64_t pair = task / halves;
@@ -279,11 +286,7 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
   parallelRegion(tasks > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold,
                  [&](int thread, int team) {
     alignas(64) float cols[CKK * NP];
-    // Lanes past the chunk only reach lanes never stored: zero them once so
-    // they hold no stack garbage (a later short chunk leaves finite values).
-    for (int k = 0; k < CKK; ++k)
-      for (int j = R * OW; j < NP; ++j)
-        cols[k * NP + j] = 0.f;
+    zeroColumnTails<NP>(cols, CKK, R * OW);
     const StaticRange range = staticRange(tasks, thread, team);
     for (std::int64_t task = range.begin; task < range.end; ++task) {
       const int i = int(task / CHUNKS), oh0 = int(task % CHUNKS) * R;
@@ -309,9 +312,7 @@ void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
                  [&](int thread, int team) {
     alignas(64) float dcols[CKK * NP];
     alignas(64) float dyp[F * NP];
-    for (int f = 0; f < F; ++f)
-      for (int j = R * OW; j < NP; ++j)
-        dyp[f * NP + j] = 0.f;
+    zeroColumnTails<NP>(dyp, F, R * OW);
     const StaticRange range = staticRange(n, thread, team);
     for (int i = int(range.begin); i < int(range.end); ++i) {
       const float *dyi = dy + std::size_t(i) * F * P;

@@ -67,7 +67,7 @@ public:
   /// returns once every body has. False, and nothing run, when the team is
   /// busy with another caller, stopped, or cannot grow.
   template <class Body> bool run(int threads, Body &body) {
-    if (threads < 2 || threads > kMaxThreads || stopping_.load(std::memory_order_acquire) ||
+    if (threads < 2 || threads > kMaxThreads || destroyed() ||
         busy_.exchange(true, std::memory_order_acquire))
       return false;
     if (!grow(threads - 1)) {
@@ -106,12 +106,11 @@ public:
   ThreadTeam &operator=(const ThreadTeam &) = delete;
 
   ~ThreadTeam() {
-    // Wait out a run of another thread, then refuse every later one.
-    stopping_.store(true, std::memory_order_seq_cst);
+    // Refuse every later run, then wait out one of another thread.
+    destroyed_.store(true, std::memory_order_seq_cst);
     while (busy_.exchange(true, std::memory_order_acquire))
       std::this_thread::yield();
     live_.store(nullptr);
-    destroyed_.store(true, std::memory_order_release);
     exit_.store(true, std::memory_order_relaxed);
     word_.fetch_add(std::uint64_t(1) << kCountBits, std::memory_order_seq_cst);
     { std::lock_guard<std::mutex> lock(mutex_); }
@@ -307,7 +306,6 @@ private:
   std::atomic<bool> oversubscribed_{false};
   alignas(64) std::atomic<int> pending_{0};
   alignas(64) std::atomic<bool> busy_{false};
-  std::atomic<bool> stopping_{false}; // run() refuses from the destructor on
   const std::chrono::microseconds spin_;
   const int cores_;
   std::mutex mutex_;
