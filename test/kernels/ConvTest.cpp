@@ -433,6 +433,56 @@ TEST(ConvDeterminism, GemmForwardSplitsRowsAtBatchOne) {
   omp_set_num_threads(threads);
 }
 
+// Where the chunks of output rows split unevenly over threads (a 1x1 conv
+// at 14x14 in chunks of 11 and 3 rows, resnet50's stage 3 3x3 in depth
+// chunks of 12 and 2 rows) or number fewer than the threads, the GEMM forward splits the filters instead, the
+// last part holding the 6-row tile's tail: still the same bits for 1, 2 and
+// 3 threads, at batch 1 and 2.
+using UnevenChunks = ConvShape<256, 14, 14, 20, 1, 1, 1, 1, 0, 0, 14, 14>;
+using UnevenDepthChunks = ConvShape<256, 14, 14, 9, 3, 3, 1, 1, 1, 1, 14, 14>;
+TEST(ConvDeterminism, GemmForwardSplitsFiltersWhereChunksAreUneven) {
+  using namespace netc::kernels::detail;
+  constexpr int R = ConvGemmPlan<256, 1, 1, 1, 1, 14, 14>::fwdRows;
+  static_assert(14 % R != 0 && 14 / R == 1, "the shape should give uneven chunks");
+  EXPECT_EQ((gemmFilterParts<14, R>(1, 2)), 2);
+  EXPECT_EQ((gemmFilterParts<14, R>(1, 1)), 1);
+  EXPECT_EQ((gemmFilterParts<14, R>(16, 2)), 1); // whole samples per thread
+  EXPECT_EQ((gemmFilterParts<14, R>(3, 2)), 2);  // 1.5 samples per thread
+  constexpr int DR = GemmDeepPlan<256 * 9, 14, 14>::rows;
+  static_assert(takesDepthChunks<256, 3, 3, 1, 1, 14, 14>() && 14 % DR != 0);
+  EXPECT_EQ((gemmFilterParts<14, DR>(1, 2)), 2);
+  EXPECT_EQ((gemmFilterParts<7, 7>(1, 2)), 2); // fewer pairs than threads
+  EXPECT_EQ((gemmFilterParts<7, 7>(2, 2)), 1);
+  // Part starts: multiples of the tile's rows, F at the end, never past F.
+  EXPECT_EQ(gemmFilterPartStart<20>(1, 2), 12);
+  EXPECT_EQ(gemmFilterPartStart<20>(2, 2), 20);
+  EXPECT_EQ(gemmFilterPartStart<5>(2, 3), 5);
+  const int threads = omp_get_max_threads();
+  auto check = [&](auto shape, int seed) {
+    using S = decltype(shape);
+    for (int n : {1, 2}) {
+      const auto x = randomVec(n * S::xs, seed), w = randomVec(S::ws, seed + 1);
+      std::vector<float> yr(n * S::ys), y0;
+      S::forwardRef(n, x.data(), w.data(), yr.data());
+      for (int t : {1, 2, 3}) {
+        omp_set_num_threads(t);
+        std::vector<float> y(n * S::ys, 123.f);
+        S::forwardGemm(n, x.data(), w.data(), y.data());
+        EXPECT_TRUE(allClose(y, yr, 1e-5, S::tol(S::fwdTerms)))
+            << "batch " << n << ", " << t << " threads";
+        if (t == 1)
+          y0 = y;
+        else
+          EXPECT_TRUE(bitEqual(y0, y)) << "batch " << n << ", " << t << " threads";
+      }
+    }
+  };
+  check(UnevenChunks{}, 45);
+  check(UnevenDepthChunks{}, 47);
+  check(Deep3x3{}, 49);
+  omp_set_num_threads(threads);
+}
+
 // The output-channel paths split (sample, channel block) pairs over threads
 // (grad_input of LeNet3, 120 channels in two chunks: blocks and sample
 // ranges), grad_weight also splits the input channels when there are fewer

@@ -175,6 +175,41 @@ template <int NP> NETC_INLINE void zeroColumnTails(float *cols, int count, int f
       cols[k * NP + j] = 0.f;
 }
 
+/// How many parts a GEMM forward splits its filters into: 1, or one per
+/// thread where its (sample, chunk of R output rows) pairs split unevenly
+/// over the threads (fewer pairs than threads, or batch 1's chunks of 12 and
+/// 2 rows: 168 and 28 columns). With parts, thread t takes filter part t
+/// over every pair, building the patches itself: the copies are repeated,
+/// the products are not.
+template <int OH, int R> int gemmFilterParts(std::int64_t n, int threads) {
+  if (threads <= 1)
+    return 1;
+  constexpr int CHUNKS = ceilDiv(OH, R);
+  const std::int64_t pairs = n * CHUNKS;
+  if (pairs < threads)
+    return threads;
+  // Output rows per thread under the static split of the pairs; parts when
+  // the busiest thread has a tenth more than its share.
+  std::int64_t busiest = 0;
+  for (int t = 0; t < threads; ++t) {
+    const StaticRange range = staticRange(pairs, t, threads);
+    std::int64_t rows = 0;
+    for (std::int64_t p = range.begin; p < range.end; ++p)
+      rows += min(R, OH - int(p % CHUNKS) * R);
+    busiest = max(busiest, rows);
+  }
+  return 10 * busiest * threads > 11 * n * OH ? threads : 1;
+}
+
+/// The first filter of part `part` of `parts`: a multiple of the GEMM tile's
+/// rows (gemmRows), F for part == parts.
+template <int F> NETC_INLINE int gemmFilterPartStart(int part, int parts) {
+  if (part >= parts)
+    return F;
+  const int f = int((std::int64_t(F) * part / parts + kGemmMR / 2) / kGemmMR * kGemmMR);
+  return min(F, f);
+}
+
 /// 16-lane vector slots that the GEMM's tiles spend on `columns` columns:
 /// four per full 64-column tile, and at least two for the last one (a tile
 /// of one vector has too few accumulators to hide the FMA latency).
@@ -222,9 +257,9 @@ constexpr bool gemmForwardInDepthChunks = [] {
          5 * Deep::slotsFor(Deep::rows) <= 4 * Deep::slotsFor(FWD_ROWS);
 }();
 
-/// The forward of GemmDeepPlan. Tasks are (sample, chunk of rows, half of
-/// the filters): the filters are halved only where there are fewer (sample,
-/// chunk) pairs than threads (batch 1), each half building the patches.
+/// The forward of GemmDeepPlan. Tasks are (filter part, sample, chunk of
+/// rows), the filters in parts only where the pairs split unevenly
+/// (gemmFilterParts).
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
@@ -233,19 +268,20 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
   using Deep = GemmDeepPlan<Plan::CKK, OH, OW>;
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Deep::rows, KC = Deep::kChunk;
   constexpr int NP = roundUpLanes(R * OW), CHUNKS = ceilDiv(OH, R);
-  constexpr int FH = ceilDiv(ceilDiv(F, 2), kGemmMR) * kGemmMR; // the first half's filters
   static_assert(R > 0 && KC > 0, "GemmDeepPlan found no chunking that fits");
   const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
   const std::int64_t pairs = std::int64_t(n) * CHUNKS;
-  const int halves = F > FH && pairs < threadsToSplitOver(parallel) ? 2 : 1;
-  const std::int64_t tasks = pairs * halves;
+  const int parts = gemmFilterParts<OH, R>(n, threadsToSplitOver(parallel));
+  const std::int64_t tasks = pairs * parts;
   parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[KC * NP];
     zeroColumnTails<NP>(cols, KC, R * OW);
     const StaticRange range = staticRange(tasks, thread, team);
     for (std::int64_t task = range.begin; task < range.end; ++task) {
-      const std::int64_t pair = task / halves;
-      const int half = int(task % halves);
+      const int part = int(task / pairs);
+      const std::int64_t pair = task % pairs;
+      const int f0 = gemmFilterPartStart<F>(part, parts);
+      const int f1 = gemmFilterPartStart<F>(part + 1, parts);
       const int i = int(pair / CHUNKS), oh0 = int(pair % CHUNKS) * R;
       const int rows = min(R, OH - oh0);
       const float *xi = x + std::size_t(i) * C * H * W;
@@ -253,14 +289,7 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
       for (int k0 = 0; k0 < CKK; k0 += KC) {
         const int kn = min(KC, CKK - k0);
         im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP, k0, k0 + kn);
-        const bool add = k0 > 0;
-        if (halves == 1)
-          gemm<F>(kn, w + k0, CKK, 1, cols, NP, yi, P, add, 0, rows * OW);
-        else if (half == 0)
-          gemm<FH>(kn, w + k0, CKK, 1, cols, NP, yi, P, add, 0, rows * OW);
-        else if constexpr (F > FH)
-          gemm<F - FH>(kn, w + std::size_t(FH) * CKK + k0, CKK, 1, cols, NP,
-                       yi + std::size_t(FH) * P, P, add, 0, rows * OW);
+        gemmRows<F>(f0, f1, kn, w + k0, CKK, 1, cols, NP, yi, P, k0 > 0, 0, rows * OW);
       }
     }
   });
@@ -279,22 +308,27 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
     return;
   }
   constexpr int NP = roundUpLanes(R * OW);
-  // Tasks are (sample, chunk of R output rows) pairs, each writing its own
-  // outputs: batch 1 still uses every thread.
+  // Tasks are (filter part, sample, chunk of R output rows), each writing its
+  // own outputs: batch 1 still uses every thread, evenly (gemmFilterParts).
   constexpr int CHUNKS = ceilDiv(OH, R);
-  const std::int64_t tasks = std::int64_t(n) * CHUNKS;
-  parallelRegion(tasks > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold,
-                 [&](int thread, int team) {
+  const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
+  const std::int64_t pairs = std::int64_t(n) * CHUNKS;
+  const int parts = gemmFilterParts<OH, R>(n, threadsToSplitOver(parallel));
+  const std::int64_t tasks = pairs * parts;
+  parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[CKK * NP];
     zeroColumnTails<NP>(cols, CKK, R * OW);
     const StaticRange range = staticRange(tasks, thread, team);
     for (std::int64_t task = range.begin; task < range.end; ++task) {
-      const int i = int(task / CHUNKS), oh0 = int(task % CHUNKS) * R;
+      const int part = int(task / pairs);
+      const std::int64_t pair = task % pairs;
+      const int i = int(pair / CHUNKS), oh0 = int(pair % CHUNKS) * R;
       const int rows = min(R, OH - oh0);
       const float *xi = x + std::size_t(i) * C * H * W;
       float *yi = y + std::size_t(i) * F * P;
       im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP);
-      gemm<F>(CKK, w, CKK, 1, cols, NP, yi + oh0 * OW, P, false, 0, rows * OW);
+      gemmRows<F>(gemmFilterPartStart<F>(part, parts), gemmFilterPartStart<F>(part + 1, parts),
+                  CKK, w, CKK, 1, cols, NP, yi + oh0 * OW, P, false, 0, rows * OW);
     }
   });
 }

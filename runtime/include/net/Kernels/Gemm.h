@@ -112,22 +112,34 @@ NETC_INLINE void gemmColumnTile(int K, const float *a, std::ptrdiff_t am, std::p
   }
 }
 
+/// Rows [m0, m1) of gemm<M> below (a and c still point at row 0): m0 a
+/// multiple of the tile's MR rows, m1 one too or M. Threads that split the
+/// rows so get the same bits as one thread taking them all: a lane's sum
+/// does not depend on which tile holds its row.
+template <int M>
+inline void gemmRows(int m0, int m1, int K, const float *a, std::ptrdiff_t am,
+                     std::ptrdiff_t ak, const float *b, std::ptrdiff_t bk, float *c,
+                     std::ptrdiff_t cm, bool add, int j0, int j1) {
+  constexpr int MR = kGemmMR, MT = M % MR;
+  constexpr int NT = kGemmNV * kGemmLanes;
+  for (int j = j0; j < j1; j += NT) {
+    const int width = min(NT, j1 - j);
+    int m = m0;
+    for (; m + MR <= m1; m += MR)
+      gemmColumnTile<MR>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
+    if constexpr (MT > 0)
+      if (m < m1)
+        gemmColumnTile<MT>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
+  }
+}
+
 /// c[m*cm + j] (=|+=) sum_k a[m*am + k*ak] b[k*bk + j], m < M, j in [j0, j1).
 /// b and c point at column 0; j0 is a multiple of 16.
 template <int M>
 inline void gemm(int K, const float *a, std::ptrdiff_t am, std::ptrdiff_t ak,
                  const float *b, std::ptrdiff_t bk, float *c, std::ptrdiff_t cm, bool add,
                  int j0, int j1) {
-  constexpr int MR = kGemmMR, MT = M % MR;
-  constexpr int NT = kGemmNV * kGemmLanes;
-  for (int j = j0; j < j1; j += NT) {
-    const int width = min(NT, j1 - j);
-    int m = 0;
-    for (; m + MR <= M; m += MR)
-      gemmColumnTile<MR>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
-    if constexpr (MT > 0)
-      gemmColumnTile<MT>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
-  }
+  gemmRows<M>(0, M, K, a, am, ak, b, bk, c, cm, add, j0, j1);
 }
 
 } // namespace detail
