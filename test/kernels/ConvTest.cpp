@@ -444,15 +444,17 @@ TEST(ConvDeterminism, GemmForwardSplitsFiltersWhereChunksAreUneven) {
   using namespace netc::kernels::detail;
   constexpr int R = ConvGemmPlan<256, 1, 1, 1, 1, 14, 14>::fwdRows;
   static_assert(14 % R != 0 && 14 / R == 1, "the shape should give uneven chunks");
-  EXPECT_EQ((gemmFilterParts<14, R>(1, 2)), 2);
-  EXPECT_EQ((gemmFilterParts<14, R>(1, 1)), 1);
-  EXPECT_EQ((gemmFilterParts<14, R>(16, 2)), 1); // whole samples per thread
-  EXPECT_EQ((gemmFilterParts<14, R>(3, 2)), 2);  // 1.5 samples per thread
+  EXPECT_EQ((gemmFilterParts<20, 14, R>(1, 2)), 2);  // 11 and 3 rows; 12 and 8 filters
+  EXPECT_EQ((gemmFilterParts<20, 14, R>(1, 1)), 1);
+  EXPECT_EQ((gemmFilterParts<20, 14, R>(16, 2)), 1); // whole samples per thread
+  EXPECT_EQ((gemmFilterParts<256, 14, R>(3, 2)), 2); // 1.5 samples per thread
+  EXPECT_EQ((gemmFilterParts<20, 14, R>(3, 2)), 1);  // ... but 12 and 8 filters are no better
   constexpr int DR = GemmDeepPlan<256 * 9, 14, 14>::rows;
   static_assert(takesDepthChunks<256, 3, 3, 1, 1, 14, 14>() && 14 % DR != 0);
-  EXPECT_EQ((gemmFilterParts<14, DR>(1, 2)), 2);
-  EXPECT_EQ((gemmFilterParts<7, 7>(1, 2)), 2); // fewer pairs than threads
-  EXPECT_EQ((gemmFilterParts<7, 7>(2, 2)), 1);
+  EXPECT_EQ((gemmFilterParts<9, 14, DR>(1, 2)), 2);
+  EXPECT_EQ((gemmFilterParts<9, 7, 7>(1, 2)), 2); // fewer pairs than threads
+  EXPECT_EQ((gemmFilterParts<9, 7, 7>(2, 2)), 1);
+  EXPECT_EQ((gemmFilterParts<6, 7, 7>(1, 2)), 1); // one tile of filters cannot split
   // Part starts: multiples of the tile's rows, F at the end, never past F.
   EXPECT_EQ(gemmFilterPartStart<20>(1, 2), 12);
   EXPECT_EQ(gemmFilterPartStart<20>(2, 2), 20);

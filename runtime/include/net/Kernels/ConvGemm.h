@@ -175,32 +175,6 @@ template <int NP> NETC_INLINE void zeroColumnTails(float *cols, int count, int f
       cols[k * NP + j] = 0.f;
 }
 
-/// How many parts a GEMM forward splits its filters into: 1, or one per
-/// thread where its (sample, chunk of R output rows) pairs split unevenly
-/// over the threads (fewer pairs than threads, or batch 1's chunks of 12 and
-/// 2 rows: 168 and 28 columns). With parts, thread t takes filter part t
-/// over every pair, building the patches itself: the copies are repeated,
-/// the products are not.
-template <int OH, int R> int gemmFilterParts(std::int64_t n, int threads) {
-  if (threads <= 1)
-    return 1;
-  constexpr int CHUNKS = ceilDiv(OH, R);
-  const std::int64_t pairs = n * CHUNKS;
-  if (pairs < threads)
-    return threads;
-  // Output rows per thread under the static split of the pairs; parts when
-  // the busiest thread has a tenth more than its share.
-  std::int64_t busiest = 0;
-  for (int t = 0; t < threads; ++t) {
-    const StaticRange range = staticRange(pairs, t, threads);
-    std::int64_t rows = 0;
-    for (std::int64_t p = range.begin; p < range.end; ++p)
-      rows += min(R, OH - int(p % CHUNKS) * R);
-    busiest = max(busiest, rows);
-  }
-  return 10 * busiest * threads > 11 * n * OH ? threads : 1;
-}
-
 /// The first filter of part `part` of `parts`: a multiple of the GEMM tile's
 /// rows (gemmRows), F for part == parts.
 template <int F> NETC_INLINE int gemmFilterPartStart(int part, int parts) {
@@ -208,6 +182,37 @@ template <int F> NETC_INLINE int gemmFilterPartStart(int part, int parts) {
     return F;
   const int f = int((std::int64_t(F) * part / parts + kGemmMR / 2) / kGemmMR * kGemmMR);
   return min(F, f);
+}
+
+/// How many parts a GEMM forward splits its F filters into: 1, or one per
+/// thread where its (sample, chunk of R output rows) pairs split unevenly
+/// over the threads (fewer pairs than threads, or batch 1's chunks of 11 and
+/// 3 rows) and the filters split more evenly. With parts, thread t takes
+/// filter part t over every pair, building the patches itself: the copies
+/// are repeated, the products are not.
+template <int F, int OH, int R> int gemmFilterParts(std::int64_t n, int threads) {
+  if (threads <= 1)
+    return 1;
+  constexpr int CHUNKS = ceilDiv(OH, R);
+  const std::int64_t pairs = n * CHUNKS;
+  // The busiest thread's load against an even share (1 = even): output rows
+  // under the static split of the pairs; 6-row tiles of filters by parts.
+  std::int64_t busiestRows = 0;
+  for (int t = 0; t < threads; ++t) {
+    const StaticRange range = staticRange(pairs, t, threads);
+    std::int64_t rows = 0;
+    for (std::int64_t p = range.begin; p < range.end; ++p)
+      rows += min(R, OH - int(p % CHUNKS) * R);
+    busiestRows = max(busiestRows, rows);
+  }
+  const double byRows = double(busiestRows) * threads / (double(n) * OH);
+  int busiestTiles = 0;
+  for (int t = 0; t < threads; ++t)
+    busiestTiles = max(busiestTiles, ceilDiv(gemmFilterPartStart<F>(t + 1, threads) -
+                                                 gemmFilterPartStart<F>(t, threads),
+                                             kGemmMR));
+  const double byFilters = double(busiestTiles) * kGemmMR * threads / F;
+  return byRows > 1.1 && byFilters < byRows ? threads : 1;
 }
 
 /// 16-lane vector slots that the GEMM's tiles spend on `columns` columns:
@@ -271,7 +276,7 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
   static_assert(R > 0 && KC > 0, "GemmDeepPlan found no chunking that fits");
   const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
   const std::int64_t pairs = std::int64_t(n) * CHUNKS;
-  const int parts = gemmFilterParts<OH, R>(n, threadsToSplitOver(parallel));
+  const int parts = gemmFilterParts<F, OH, R>(n, threadsToSplitOver(parallel));
   const std::int64_t tasks = pairs * parts;
   parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[KC * NP];
@@ -313,7 +318,7 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
   constexpr int CHUNKS = ceilDiv(OH, R);
   const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
   const std::int64_t pairs = std::int64_t(n) * CHUNKS;
-  const int parts = gemmFilterParts<OH, R>(n, threadsToSplitOver(parallel));
+  const int parts = gemmFilterParts<F, OH, R>(n, threadsToSplitOver(parallel));
   const std::int64_t tasks = pairs * parts;
   parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[CKK * NP];
