@@ -307,6 +307,11 @@ constexpr bool takesDepthChunks() {
 }
 static_assert(takesDepthChunks<2048, 1, 1, 1, 1, 7, 7>() &&
               takesDepthChunks<256, 3, 3, 1, 1, 7, 7>() && takesDepthChunks<256, 3, 3, 2, 2, 7, 7>());
+// A pointwise conv whose patches fit takes the GEMM forward, not the
+// output-channel path (which a 3x3 on the same plane still takes).
+static_assert(!netc::kernels::detail::ConvUseChannels<512, 2048, 1, 1, 1, 1, 7, 7>::forward &&
+              netc::kernels::detail::ConvUseGemm<512, 2048, 1, 1, 1, 1, 7, 7>::forward &&
+              netc::kernels::detail::ConvUseChannels<64, 64, 3, 3, 1, 1, 7, 7>::forward);
 TEST(Conv, DeepPatchesInDepthChunks) {
   checkAll<DeepPointwise>(28);
   checkAll<Deep3x3>(29);

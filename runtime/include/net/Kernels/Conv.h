@@ -257,7 +257,12 @@ struct ConvUseGemm {
 /// Whether the paths vectorised over output channels (ConvChannels.h) are used
 /// for a shape: when their buffers fit and at most a quarter of their lanes
 /// are past F; the forward also needs a tile to sum at least 64 taps (with
-/// fewer, its transposed stores dominate: C = 1 first layers). kernel-bench (2
+/// fewer, its transposed stores dominate: C = 1 first layers), and a window
+/// wider than 1x1 where the GEMM's patches fit: a pointwise conv is a GEMM,
+/// and the GEMM tile's 10 loads per 24 FMAs beat one broadcast per FMA on
+/// every 1x1 shape measured (64 -> 256 at 7x7 to 512 -> 2048, 96 -> 96 at
+/// 12x12, 64 -> 64 at 14x14: 1.04x-1.58x at batch 1 and 16, 1 and 2
+/// threads; docs/kernels.md). kernel-bench (2
 /// threads, batch 128; docs/kernels.md) measured them against im2col + GEMM:
 /// forward 3.4x on lenet5 conv2, 1.36x on conv3, 1.0x on mnist_cnn conv2,
 /// behind on mnist_cnn conv1 (C*KH*KW = 9); grad_weight 1.6x on lenet5 conv2,
@@ -266,9 +271,11 @@ template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
 struct ConvUseChannels {
   static constexpr int blocks = ceilDiv(F, kChannelLanes);
   static constexpr bool fullLanes = 4 * F >= 3 * kChannelLanes * blocks;
+  static constexpr bool pointwiseOnGemm =
+      KH == 1 && KW == 1 && ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::forward;
   static constexpr bool forward =
       channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
-      C * KH * KW >= 64 && fullLanes;
+      C * KH * KW >= 64 && fullLanes && !pointwiseOnGemm;
   /// Where im2col + GEMM's patches outgrow the stack too (resnet50's 3x3
   /// layers on 256+ channels), the input channels taken in chunks beat the
   /// direct kernels by 10x-20x (docs/benchmarks.md, ResNet50's layers).
