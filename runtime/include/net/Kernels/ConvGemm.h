@@ -191,7 +191,8 @@ template <int F> NETC_INLINE int gemmFilterPartStart(int part, int parts) {
 /// filter part t over every pair, building the patches itself: the copies
 /// are repeated, the products are not.
 template <int F, int OH, int R> int gemmFilterParts(std::int64_t n, int threads) {
-  if (threads <= 1)
+  // Whole samples a thread (training batches): the rows split evenly.
+  if (threads <= 1 || n % threads == 0)
     return 1;
   constexpr int CHUNKS = ceilDiv(OH, R);
   const std::int64_t pairs = n * CHUNKS;
