@@ -440,9 +440,9 @@ TEST(ConvDeterminism, GemmForwardSplitsRowsAtBatchOne) {
 
 // Where the chunks of output rows split unevenly over threads (a 1x1 conv
 // at 14x14 in chunks of 11 and 3 rows, resnet50's stage 3 3x3 in depth
-// chunks of 12 and 2 rows) or number fewer than the threads, the GEMM forward splits the filters instead, the
-// last part holding the 6-row tile's tail: still the same bits for 1, 2 and
-// 3 threads, at batch 1 and 2.
+// chunks of 12 and 2 rows) or number fewer than the threads, the GEMM
+// forward splits the filters instead, the last part holding the 6-row tile's
+// tail: still the same bits for 1, 2 and 3 threads, at batch 1 and 2.
 using UnevenChunks = ConvShape<256, 14, 14, 20, 1, 1, 1, 1, 0, 0, 14, 14>;
 using UnevenDepthChunks = ConvShape<256, 14, 14, 9, 3, 3, 1, 1, 1, 1, 14, 14>;
 TEST(ConvDeterminism, GemmForwardSplitsFiltersWhereChunksAreUneven) {
@@ -464,6 +464,21 @@ TEST(ConvDeterminism, GemmForwardSplitsFiltersWhereChunksAreUneven) {
   EXPECT_EQ(gemmFilterPartStart<20>(1, 2), 12);
   EXPECT_EQ(gemmFilterPartStart<20>(2, 2), 20);
   EXPECT_EQ(gemmFilterPartStart<5>(2, 3), 5);
+  // The tasks cover each (filter, sample, output row) once, part-major.
+  for (const std::int64_t n : {1, 2, 3})
+    for (const int team : {1, 2, 3}) {
+      const GemmForwardTasks<20, 14, R> tasks(n, team);
+      std::vector<int> seen(20 * n * 14, 0);
+      for (std::int64_t index = 0; index < tasks.count(); ++index) {
+        const GemmForwardTask task = tasks[index];
+        EXPECT_EQ(task.f0, gemmFilterPartStart<20>(int(index / tasks.pairs), tasks.parts));
+        for (int f = task.f0; f < task.f1; ++f)
+          for (int oh = task.oh0; oh < task.oh0 + task.rows; ++oh)
+            ++seen[(f * n + task.sample) * 14 + oh];
+      }
+      EXPECT_EQ(std::count(seen.begin(), seen.end(), 1), std::int64_t(seen.size()))
+          << n << " samples, " << team << " threads";
+    }
   const int threads = omp_get_max_threads();
   auto check = [&](auto shape, int seed) {
     using S = decltype(shape);

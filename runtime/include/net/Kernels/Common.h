@@ -10,8 +10,8 @@
 //   - parallel loops are static schedules (parallelFor, parallelRanges and
 //     parallelRegion below, run by the kernels' own team of threads, and by
 //     none where the work runs on one thread); nothing reduces a float
-//     across threads, so results are bit-for-bit reproducible (and, for every kernel here, independent of
-//     the thread count);
+//     across threads, so results are bit-for-bit reproducible (and, for
+//     every kernel here, independent of the thread count);
 //   - no kernel allocates: row buffers and the conv patch matrices live on the
 //     stack, bounded by the extents (kMaxStackFloats here; the conv im2col
 //     buffers by kConvGemmStackFloats in Conv.h, 160 KiB per thread);

@@ -216,6 +216,31 @@ template <int F, int OH, int R> int gemmFilterParts(std::int64_t n, int threads)
   return byRows > 1.1 && byFilters < byRows ? threads : 1;
 }
 
+/// One task of a GEMM forward: filters [f0, f1) over output rows
+/// [oh0, oh0 + rows) of one sample.
+struct GemmForwardTask {
+  int f0, f1, sample, oh0, rows;
+};
+
+/// The tasks of a GEMM forward over n samples, in chunks of R of the OH output
+/// rows, the F filters in gemmFilterParts' parts; part-major, so a thread's
+/// static range runs one part over consecutive (sample, chunk) pairs.
+template <int F, int OH, int R> struct GemmForwardTasks {
+  static constexpr int kChunks = ceilDiv(OH, R);
+  std::int64_t pairs;
+  int parts;
+  GemmForwardTasks(std::int64_t n, int threads)
+      : pairs(n * kChunks), parts(gemmFilterParts<F, OH, R>(n, threads)) {}
+  std::int64_t count() const { return pairs * parts; }
+  GemmForwardTask operator[](std::int64_t task) const {
+    const int part = int(task / pairs);
+    const std::int64_t pair = task % pairs;
+    const int oh0 = int(pair % kChunks) * R;
+    return {gemmFilterPartStart<F>(part, parts), gemmFilterPartStart<F>(part + 1, parts),
+            int(pair / kChunks), oh0, min(R, OH - oh0)};
+  }
+};
+
 /// 16-lane vector slots that the GEMM's tiles spend on `columns` columns:
 /// four per full 64-column tile, and at least two for the last one (a tile
 /// of one vector has too few accumulators to hide the FMA latency).
@@ -273,29 +298,24 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
   using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
   using Deep = GemmDeepPlan<Plan::CKK, OH, OW>;
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Deep::rows, KC = Deep::kChunk;
-  constexpr int NP = roundUpLanes(R * OW), CHUNKS = ceilDiv(OH, R);
+  constexpr int NP = roundUpLanes(R * OW);
   static_assert(R > 0 && KC > 0, "GemmDeepPlan found no chunking that fits");
   const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
-  const std::int64_t pairs = std::int64_t(n) * CHUNKS;
-  const int parts = gemmFilterParts<F, OH, R>(n, threadsToSplitOver(parallel));
-  const std::int64_t tasks = pairs * parts;
-  parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
+  const GemmForwardTasks<F, OH, R> tasks(n, threadsToSplitOver(parallel));
+  parallelRegion(tasks.count() > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[KC * NP];
     zeroColumnTails<NP>(cols, KC, R * OW);
-    const StaticRange range = staticRange(tasks, thread, team);
-    for (std::int64_t task = range.begin; task < range.end; ++task) {
-      const int part = int(task / pairs);
-      const std::int64_t pair = task % pairs;
-      const int f0 = gemmFilterPartStart<F>(part, parts);
-      const int f1 = gemmFilterPartStart<F>(part + 1, parts);
-      const int i = int(pair / CHUNKS), oh0 = int(pair % CHUNKS) * R;
-      const int rows = min(R, OH - oh0);
-      const float *xi = x + std::size_t(i) * C * H * W;
-      float *yi = y + std::size_t(i) * F * P + oh0 * OW;
+    const StaticRange range = staticRange(tasks.count(), thread, team);
+    for (std::int64_t index = range.begin; index < range.end; ++index) {
+      const GemmForwardTask task = tasks[index];
+      const float *xi = x + std::size_t(task.sample) * C * H * W;
+      float *yi = y + std::size_t(task.sample) * F * P + task.oh0 * OW;
       for (int k0 = 0; k0 < CKK; k0 += KC) {
         const int kn = min(KC, CKK - k0);
-        im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP, k0, k0 + kn);
-        gemmRows<F>(f0, f1, kn, w + k0, CKK, 1, cols, NP, yi, P, k0 > 0, 0, rows * OW);
+        im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, task.oh0, task.rows, cols, NP, k0,
+                                                        k0 + kn);
+        gemmRows<F>(task.f0, task.f1, kn, w + k0, CKK, 1, cols, NP, yi, P, k0 > 0, 0,
+                    task.rows * OW);
       }
     }
   });
@@ -316,25 +336,18 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
   constexpr int NP = roundUpLanes(R * OW);
   // Tasks are (filter part, sample, chunk of R output rows), each writing its
   // own outputs: batch 1 still uses every thread, evenly (gemmFilterParts).
-  constexpr int CHUNKS = ceilDiv(OH, R);
   const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
-  const std::int64_t pairs = std::int64_t(n) * CHUNKS;
-  const int parts = gemmFilterParts<F, OH, R>(n, threadsToSplitOver(parallel));
-  const std::int64_t tasks = pairs * parts;
-  parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
+  const GemmForwardTasks<F, OH, R> tasks(n, threadsToSplitOver(parallel));
+  parallelRegion(tasks.count() > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[CKK * NP];
     zeroColumnTails<NP>(cols, CKK, R * OW);
-    const StaticRange range = staticRange(tasks, thread, team);
-    for (std::int64_t task = range.begin; task < range.end; ++task) {
-      const int part = int(task / pairs);
-      const std::int64_t pair = task % pairs;
-      const int i = int(pair / CHUNKS), oh0 = int(pair % CHUNKS) * R;
-      const int rows = min(R, OH - oh0);
-      const float *xi = x + std::size_t(i) * C * H * W;
-      float *yi = y + std::size_t(i) * F * P;
-      im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, oh0, rows, cols, NP);
-      gemmRows<F>(gemmFilterPartStart<F>(part, parts), gemmFilterPartStart<F>(part + 1, parts),
-                  CKK, w, CKK, 1, cols, NP, yi + oh0 * OW, P, false, 0, rows * OW);
+    const StaticRange range = staticRange(tasks.count(), thread, team);
+    for (std::int64_t index = range.begin; index < range.end; ++index) {
+      const GemmForwardTask task = tasks[index];
+      const float *xi = x + std::size_t(task.sample) * C * H * W;
+      float *yi = y + std::size_t(task.sample) * F * P + task.oh0 * OW;
+      im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, task.oh0, task.rows, cols, NP);
+      gemmRows<F>(task.f0, task.f1, CKK, w, CKK, 1, cols, NP, yi, P, false, 0, task.rows * OW);
     }
   });
 }

@@ -30,7 +30,9 @@ void bias_add(int n, const float *x, const float *b, float *y) {
   });
 }
 
-template <int C, int S> void bias_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT db) {
+template <int C, int S>
+void bias_grad(int n, const float *NETC_RESTRICT dy,
+               float *NETC_RESTRICT db) {
   detail::parallelFor(int(C), std::int64_t(n) * C * S > detail::kParallelThreshold, [&](int c) {
     float total = 0.f;
     for (int i = 0; i < n; ++i) {

@@ -126,7 +126,9 @@ void avg_pool2d_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT 
   });
 }
 
-template <int C, int S> void global_avg_pool(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
+template <int C, int S>
+void global_avg_pool(int n, const float *NETC_RESTRICT x,
+                     float *NETC_RESTRICT y) {
   const int planes = n * C;
   const bool parallel = std::int64_t(planes) * S > detail::kParallelThreshold;
   detail::parallelFor(int(planes), parallel, [&](int p) {
@@ -139,7 +141,9 @@ template <int C, int S> void global_avg_pool(int n, const float *NETC_RESTRICT x
   });
 }
 
-template <int C, int S> void global_avg_pool_grad(int n, const float *NETC_RESTRICT dy, float *NETC_RESTRICT dx) {
+template <int C, int S>
+void global_avg_pool_grad(int n, const float *NETC_RESTRICT dy,
+                          float *NETC_RESTRICT dx) {
   const int planes = n * C;
   const bool parallel = std::int64_t(planes) * S > detail::kParallelThreshold;
   detail::parallelFor(int(planes), parallel, [&](int p) {
