@@ -338,6 +338,45 @@ TEST(ConvDeterminism, DepthChunksThreadCountIndependent) {
   }
   omp_set_num_threads(threads);
 }
+// The GEMM grad_weight takes each thread's columns of dw in blocks
+// (dwBlockColumns: F x columns stays in L2 over the batch): many filters give
+// several blocks a thread, 1x1 with a short last block, 3x3 with blocks that
+// start inside a channel's 9 columns, strided with padding. Checked against the
+// reference and bit-identical for 1, 2 and 3 threads.
+using ManyFilters1x1 = ConvShape<300, 4, 4, 1100, 1, 1, 1, 1, 0, 0, 4, 4>;
+using ManyFilters3x3 = ConvShape<40, 5, 5, 600, 3, 3, 1, 1, 1, 1, 5, 5>;
+using ManyFiltersStrided = ConvShape<24, 9, 9, 700, 3, 3, 2, 2, 1, 1, 5, 5>;
+TEST(ConvDeterminism, GemmGradWeightInColumnBlocks) {
+  using namespace netc::kernels::detail;
+  static_assert(ConvGemmPlan<300, 1, 1, 1, 1, 4, 4>::dwBlockColumns<1100> == 64 &&
+                ConvGemmPlan<40, 3, 3, 1, 1, 5, 5>::dwBlockColumns<600> == 64 &&
+                ConvGemmPlan<24, 3, 3, 2, 2, 5, 5>::dwBlockColumns<700> == 64);
+  // Few filters: one block of every column (lenet5 conv3).
+  static_assert(ConvGemmPlan<16, 5, 5, 1, 1, 7, 7>::dwBlockColumns<120> ==
+                ConvGemmPlan<16, 5, 5, 1, 1, 7, 7>::LD);
+  const int threads = omp_get_max_threads();
+  auto check = [&](auto shape, int seed) {
+    using S = decltype(shape);
+    const int n = 3;
+    const auto x = randomVec(n * S::xs, seed), dy = randomVec(n * S::ys, seed + 1);
+    std::vector<float> dwr(S::ws), dw0;
+    S::gradWeightRef(n, dy.data(), x.data(), dwr.data());
+    for (int t : {1, 2, 3}) {
+      omp_set_num_threads(t);
+      std::vector<float> dw(S::ws, 123.f);
+      S::gradWeightGemm(n, dy.data(), x.data(), dw.data());
+      EXPECT_TRUE(allClose(dw, dwr, 1e-5, S::tol(double(n) * S::ys))) << t << " threads";
+      if (t == 1)
+        dw0 = dw;
+      else
+        EXPECT_TRUE(bitEqual(dw0, dw)) << t << " threads";
+    }
+  };
+  check(ManyFilters1x1{}, 70);
+  check(ManyFilters3x3{}, 72);
+  check(ManyFiltersStrided{}, 74);
+  omp_set_num_threads(threads);
+}
 // Where neither im2col + GEMM's patches nor one plane's grad_weight buffers
 // fit the stack (resnet50's 3x3 layers): grad_weight takes the plane in bands
 // of output rows and the input channels in groups, at stride 1 and 2, with a

@@ -33,6 +33,10 @@ namespace detail {
 /// Stack floats of the GEMM path's patch buffers, per thread.
 constexpr int kConvGemmStackFloats = kConvStackFloats;
 
+/// Floats of dw that grad_weight's GEMM keeps in one block (256 KiB: a
+/// quarter of the L2 of one core of the machines measured).
+constexpr int kGemmWeightBlockFloats = 65536;
+
 /// The most output rows (<= OH) whose chunk fits `rowFloats(rows)` into the
 /// budget; 0 when not even one row does.
 template <int OH, int OW, int PER_COLUMN_ROWS, int EXTRA_ROWS>
@@ -105,19 +109,21 @@ NETC_INLINE void col2imRows(const float *NETC_RESTRICT dcols, int ld, int oh0, i
 }
 
 /// colsT[p*ld + (j - j0)] = cols[j][oh0*OW + p] for j in [j0, j1), p < rows*OW,
-/// via a zero-padded copy `xpad` ([C][RP][WP]) of the input rows the chunk
-/// reads: row p of colsT is then C*KH
-/// runs of KW contiguous floats, xpad[c][r*SH + kh][ow*SW .. ow*SW + KW).
+/// via a zero-padded copy `xpad` ([channels][RP][WP]) of the input rows the
+/// chunk reads in the channels those columns take (from j0 / (KH*KW)): row p
+/// of colsT is then runs of KW contiguous floats,
+/// xpad[c][r*SH + kh][ow*SW .. ow*SW + KW).
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OW,
           int RP, int WP>
 NETC_INLINE void im2colTransposedPadded(const float *NETC_RESTRICT xi, int oh0, int rows,
                                         int j0, int j1, float *NETC_RESTRICT xpad,
                                         float *NETC_RESTRICT colsT, int ld) {
   const int nrr = (rows - 1) * SH + KH;
-  for (int c = 0; c < C; ++c)
+  const int c0 = j0 / (KH * KW), c1 = (j1 - 1) / (KH * KW) + 1;
+  for (int c = c0; c < c1; ++c)
     for (int rr = 0; rr < nrr; ++rr) {
       const int ih = oh0 * SH - PT + rr;
-      float *dst = xpad + (std::size_t(c) * RP + rr) * WP;
+      float *dst = xpad + (std::size_t(c - c0) * RP + rr) * WP;
       if (ih < 0 || ih >= H) {
         for (int k = 0; k < WP; ++k)
           dst[k] = 0.f;
@@ -130,7 +136,7 @@ NETC_INLINE void im2colTransposedPadded(const float *NETC_RESTRICT xi, int oh0, 
     for (int ow = 0; ow < OW; ++ow) {
       float *row = colsT + std::size_t(r * OW + ow) * ld - j0;
       const float *base = xpad + r * SH * WP + ow * SW;
-      int c = q0 / KH, kh = q0 % KH;
+      int c = q0 / KH - c0, kh = q0 % KH;
       for (int q = q0; q < q1; ++q) {
         const float *src = base + (c * RP + kh) * WP;
         const int jb = q * KW;
@@ -156,11 +162,35 @@ template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemm
   /// grad_weight: a padded copy of the input rows of a chunk ...
   static constexpr int WP = (OW - 1) * SW + KW;
   static constexpr int padRows(int r) { return (r - 1) * SH + KH; }
-  /// ... and its positions x LD columns of cols^T.
+  /// ... and its positions x LD columns of cols^T: whether the path fits
+  /// (the most rows whose buffers fit with every column; 0 if none).
   static constexpr int dwRows = [] {
     int best = 0;
     for (int r = 1; r <= OH; ++r)
       if (std::int64_t(r) * OW * LD + std::int64_t(C) * padRows(r) * WP <= kConvGemmStackFloats)
+        best = r;
+    return best;
+  }();
+  /// grad_weight's columns of dw in blocks of dwBlockColumns<F>: a block of
+  /// dw (F x columns, at most kGemmWeightBlockFloats) stays in L2 over the
+  /// whole batch, and each GEMM sums dwBlockRows<F> output rows' positions.
+  /// (With every column at once, 2048 -> 512 at 7x7 took one row, 7
+  /// positions, per pass over its 4 MiB dw.)
+  template <int F>
+  static constexpr int dwBlockColumns =
+      min(LD, max(kGemmNV * kGemmLanes, kGemmWeightBlockFloats / F / (kGemmNV * kGemmLanes) *
+                                            (kGemmNV * kGemmLanes)));
+  /// Input channels a block of `columns` patch columns reads at most.
+  static constexpr int blockChannels(int columns) {
+    return min(C, (columns - 1) / (KH * KW) + 2);
+  }
+  template <int F>
+  static constexpr int dwBlockRows = [] {
+    constexpr int columns = dwBlockColumns<F>;
+    int best = 0;
+    for (int r = 1; r <= OH; ++r)
+      if (std::int64_t(r) * OW * columns + std::int64_t(blockChannels(columns)) * padRows(r) * WP <=
+          kConvGemmStackFloats)
         best = r;
     return best;
   }();
@@ -391,22 +421,28 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
 void conv2dGradWeightGemm(int n, const float *NETC_RESTRICT dy,
                           const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
   using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
-  constexpr int CKK = Plan::CKK, P = Plan::P, LD = Plan::LD, R = Plan::dwRows;
-  static_assert(R > 0, "one output row of patches exceeds the stack budget");
+  constexpr int CKK = Plan::CKK, P = Plan::P, LD = Plan::LD;
+  static_assert(Plan::dwRows > 0, "one output row of patches exceeds the stack budget");
   if (n <= 0) {
     for (int k = 0; k < F * CKK; ++k)
       dw[k] = 0.f;
     return;
   }
+  // Each thread owns a range of dw's columns, in blocks of BC: per block,
+  // every sample's positions, R output rows a GEMM (samples inner, so the
+  // block of dw stays in L2). A weight sums its samples and positions in one
+  // order whatever the blocks and threads: the same bits for any count.
+  constexpr int BC = Plan::template dwBlockColumns<F>, R = Plan::template dwBlockRows<F>;
+  static_assert(R > 0, "a block of grad_weight's patches exceeds the stack budget");
   parallelRegion(std::int64_t(n) * F * P * CKK > kParallelThreshold, [&](int tid, int nt) {
     constexpr int VN = LD / kGemmLanes;
     const int j0 = VN * tid / nt * kGemmLanes;
     const int j1 = min(CKK, VN * (tid + 1) / nt * kGemmLanes);
-    if (j0 < j1) {
-      const int width = j1 - j0, ld = roundUpLanes(width);
-      constexpr int WP = Plan::WP, RP = Plan::padRows(R);
-      alignas(64) float colsT[R * OW * LD];
-      alignas(64) float xpad[C * RP * WP];
+    constexpr int WP = Plan::WP, RP = Plan::padRows(R);
+    alignas(64) float colsT[R * OW * BC];
+    alignas(64) float xpad[Plan::blockChannels(BC) * RP * WP];
+    for (int b0 = j0; b0 < j1; b0 += BC) {
+      const int b1 = min(j1, b0 + BC), width = b1 - b0, ld = roundUpLanes(width);
       for (int p = 0; p < R * OW; ++p)
         for (int j = width; j < ld; ++j)
           colsT[p * ld + j] = 0.f;
@@ -416,9 +452,9 @@ void conv2dGradWeightGemm(int n, const float *NETC_RESTRICT dy,
         for (int oh0 = 0; oh0 < OH; oh0 += R) {
           const int rows = min(R, OH - oh0);
           im2colTransposedPadded<C, H, W, KH, KW, SH, SW, PT, PL, OW, RP, WP>(
-              xi, oh0, rows, j0, j1, xpad, colsT, ld);
-          gemm<F>(rows * OW, dyi + oh0 * OW, P, 1, colsT, ld, dw + j0, CKK,
-                  i > 0 || oh0 > 0, 0, width);
+              xi, oh0, rows, b0, b1, xpad, colsT, ld);
+          gemm<F>(rows * OW, dyi + oh0 * OW, P, 1, colsT, ld, dw + b0, CKK, i > 0 || oh0 > 0,
+                  0, width);
         }
       }
     }
