@@ -341,13 +341,22 @@ TEST(ConvDeterminism, DepthChunksThreadCountIndependent) {
 // The GEMM grad_weight takes each thread's columns of dw in blocks
 // (dwBlockColumns: F x columns stays in L2 over the batch): many filters give
 // several blocks a thread, 1x1 with a short last block, 3x3 with blocks that
-// start inside a channel's 9 columns, strided with padding. Checked against the
-// reference and bit-identical for 1, 2 and 3 threads.
+// start inside a channel's 9 columns, strided with padding, and a wide plane
+// in chunks of rows. Checked against the reference and bit-identical for 1,
+// 2 and 3 threads.
 using ManyFilters1x1 = ConvShape<300, 4, 4, 1100, 1, 1, 1, 1, 0, 0, 4, 4>;
 using ManyFilters3x3 = ConvShape<40, 5, 5, 600, 3, 3, 1, 1, 1, 1, 5, 5>;
 using ManyFiltersStrided = ConvShape<24, 9, 9, 700, 3, 3, 2, 2, 1, 1, 5, 5>;
+using WidePointwise = ConvShape<256, 30, 30, 64, 1, 1, 1, 1, 0, 0, 30, 30>;
 TEST(ConvDeterminism, GemmGradWeightInColumnBlocks) {
   using namespace netc::kernels::detail;
+  // Narrower blocks where they give a GEMM more positions: 64 columns and 10
+  // of 30 rows (300 positions) rather than 256 columns and 2 rows.
+  static_assert(ConvGemmPlan<256, 1, 1, 1, 1, 30, 30>::dwBlockColumns<64> == 64 &&
+                ConvGemmPlan<256, 1, 1, 1, 1, 30, 30>::dwBlockRows<64> == 10);
+  // resnet50's 2048 -> 512 at 7x7: 128 columns (256 KiB of dw), the whole plane.
+  static_assert(ConvGemmPlan<2048, 1, 1, 1, 1, 7, 7>::dwBlockColumns<512> == 128 &&
+                ConvGemmPlan<2048, 1, 1, 1, 1, 7, 7>::dwBlockRows<512> == 7);
   static_assert(ConvGemmPlan<300, 1, 1, 1, 1, 4, 4>::dwBlockColumns<1100> == 64 &&
                 ConvGemmPlan<40, 3, 3, 1, 1, 5, 5>::dwBlockColumns<600> == 64 &&
                 ConvGemmPlan<24, 3, 3, 2, 2, 5, 5>::dwBlockColumns<700> == 64);
@@ -375,6 +384,7 @@ TEST(ConvDeterminism, GemmGradWeightInColumnBlocks) {
   check(ManyFilters1x1{}, 70);
   check(ManyFilters3x3{}, 72);
   check(ManyFiltersStrided{}, 74);
+  check(WidePointwise{}, 76);
   omp_set_num_threads(threads);
 }
 // Where neither im2col + GEMM's patches nor one plane's grad_weight buffers

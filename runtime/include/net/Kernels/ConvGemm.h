@@ -11,7 +11,8 @@
 // padded to a multiple of 16 floats; a shape whose chunk of one output row
 // does not fit takes the direct path. The forward is parallel over (sample,
 // chunk of output rows) pairs, grad_input over samples; grad_weight gives
-// each thread a fixed range of CKK columns (whole vectors of 16) of dw and
+// each thread a fixed range of CKK columns (whole vectors of 16) of dw, taken
+// in blocks whose part of dw stays in L2 over the batch (dwBlockColumns), and
 // builds only those columns of cols_i^T, summing over (sample, position) in
 // increasing order, so dw is the same for any thread count.
 //
@@ -36,6 +37,9 @@ constexpr int kConvGemmStackFloats = kConvStackFloats;
 /// Floats of dw that grad_weight's GEMM keeps in one block (256 KiB: a
 /// quarter of the L2 of one core of the machines measured).
 constexpr int kGemmWeightBlockFloats = 65536;
+
+/// Positions grad_weight's GEMM aims to sum per pass over a block of dw.
+constexpr int kGemmWeightDepth = 256;
 
 /// The most output rows (<= OH) whose chunk fits `rowFloats(rows)` into the
 /// budget; 0 when not even one row does.
@@ -171,29 +175,37 @@ template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemm
         best = r;
     return best;
   }();
-  /// grad_weight's columns of dw in blocks of dwBlockColumns<F>: a block of
-  /// dw (F x columns, at most kGemmWeightBlockFloats) stays in L2 over the
-  /// whole batch, and each GEMM sums dwBlockRows<F> output rows' positions.
-  /// (With every column at once, 2048 -> 512 at 7x7 took one row, 7
-  /// positions, per pass over its 4 MiB dw.)
-  template <int F>
-  static constexpr int dwBlockColumns =
-      min(LD, max(kGemmNV * kGemmLanes, kGemmWeightBlockFloats / F / (kGemmNV * kGemmLanes) *
-                                            (kGemmNV * kGemmLanes)));
-  /// Input channels a block of `columns` patch columns reads at most.
+  /// grad_weight's columns of dw in blocks of dwBlockColumns<F>, each GEMM
+  /// summing dwBlockRows<F> output rows' positions: the widest block (a
+  /// multiple of the GEMM's 64-column tile, up to kGemmWeightBlockFloats of dw,
+  /// which then stays in L2 over the whole batch) whose patches give a GEMM
+  /// kGemmWeightDepth positions, or the whole plane. (With every column at
+  /// once, 2048 -> 512 at 7x7 summed 7 positions per pass over its 4 MiB dw,
+  /// at 75-83 GFLOP/s on 2 threads; in blocks of 128 columns, 49 positions:
+  /// 270-320. 256 -> 64 at 56x56: 56 positions, 103-114; blocks of 64, 280
+  /// positions: 180-233.)
   static constexpr int blockChannels(int columns) {
     return min(C, (columns - 1) / (KH * KW) + 2);
   }
-  template <int F>
-  static constexpr int dwBlockRows = [] {
-    constexpr int columns = dwBlockColumns<F>;
+  static constexpr int blockRows(int columns) {
     int best = 0;
     for (int r = 1; r <= OH; ++r)
       if (std::int64_t(r) * OW * columns + std::int64_t(blockChannels(columns)) * padRows(r) * WP <=
           kConvGemmStackFloats)
         best = r;
     return best;
+  }
+  template <int F>
+  static constexpr int dwBlockColumns = [] {
+    constexpr int NT = kGemmNV * kGemmLanes;
+    const int widest = min(LD, max(NT, kGemmWeightBlockFloats / F / NT * NT));
+    const int depth = min(P, kGemmWeightDepth);
+    for (int columns = widest; columns > NT; columns = (columns - 1) / NT * NT)
+      if (blockRows(columns) * OW >= depth)
+        return columns;
+    return min(widest, NT);
   }();
+  template <int F> static constexpr int dwBlockRows = blockRows(dwBlockColumns<F>);
 };
 
 /// Zeroes lanes [from, NP) of each of `count` rows of a patch buffer: lanes
