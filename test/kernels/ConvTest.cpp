@@ -92,6 +92,13 @@ struct ConvShape {
   static void gradInputGemm(int n, const float *dy, const float *w, float *dx) {
     detail::conv2dGradInputGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   }
+  /// The pointwise GEMM grad_input (1x1, stride 1, no padding).
+  static constexpr bool hasGradInputPointwise =
+      detail::gradInputOnPointwiseGemm<H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>;
+  static void gradInputPointwise(int n, const float *dy, const float *w, float *dx) {
+    if constexpr (hasGradInputPointwise)
+      detail::conv2dGradInputPointwise<C, F, OH, OW>(n, dy, w, dx);
+  }
   static void gradWeightDirect(int n, const float *dy, const float *x, float *dw) {
     detail::conv2dGradWeightDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   }
@@ -160,16 +167,19 @@ void checkEveryPath(int n, const std::vector<float> &x, const std::vector<float>
                                        : "channels")
         << " conv2d";
   }
-  for (auto gi : {&S::gradInputDirect, &S::gradInputGemm, &S::gradInputChannels}) {
-    if (gi == &S::gradInputChannels && !S::hasGradInputChannels)
+  for (auto gi : {&S::gradInputDirect, &S::gradInputGemm, &S::gradInputChannels,
+                  &S::gradInputPointwise}) {
+    if ((gi == &S::gradInputChannels && !S::hasGradInputChannels) ||
+        (gi == &S::gradInputPointwise && !S::hasGradInputPointwise))
       continue;
     std::fill(dx.begin(), dx.end(), 123.f);
     gi(n, dy.data(), w.data(), dx.data());
     EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms)))
-        << (gi == &S::gradInputGemm     ? "gemm"
-            : gi == &S::gradInputDirect ? "direct"
-                                        : "channels")
-        << " conv2d_grad_input";
+        << (gi == &S::gradInputGemm        ? "gemm"
+            : gi == &S::gradInputDirect    ? "direct"
+            : gi == &S::gradInputPointwise ? "pointwise"
+                                           : "channels")
+        <<" conv2d_grad_input";
   }
   for (auto gw : {&S::gradWeightDirect, &S::gradWeightGemm, &S::gradWeightChannels,
                   &S::gradWeightRows}) {
@@ -385,6 +395,47 @@ TEST(ConvDeterminism, GemmGradWeightInColumnBlocks) {
   check(ManyFilters3x3{}, 72);
   check(ManyFiltersStrided{}, 74);
   check(WidePointwise{}, 76);
+  omp_set_num_threads(threads);
+}
+// A pointwise conv's grad_input is w^T dy straight into dx
+// (conv2dGradInputPointwise): the filters in chunks where the copy of dy
+// outgrows the stack (2100 filters at 7x7: chunks of 640, the last of 180),
+// chunks of rows on a wide plane, dx's rows in parts at batch 1 and 3; the
+// dispatch takes it, never with padding or stride. Against the reference and
+// bit-identical for 1, 2 and 3 threads.
+using PointwiseManyFilters = ConvShape<40, 7, 7, 2100, 1, 1, 1, 1, 0, 0, 7, 7>;
+using PointwiseWidePlane = ConvShape<24, 40, 40, 64, 1, 1, 1, 1, 0, 0, 40, 40>;
+TEST(ConvDeterminism, PointwiseGradInput) {
+  using namespace netc::kernels::detail;
+  static_assert(GemmPointwisePlan<2100, 7, 7>::rows == 7 &&
+                GemmPointwisePlan<2100, 7, 7>::kChunk == 640);
+  static_assert(GemmPointwisePlan<64, 40, 40>::rows == 16);
+  static_assert(gradInputOnPointwiseGemm<7, 7, 9, 1, 1, 1, 1, 0, 0, 7, 7> &&
+                !gradInputOnPointwiseGemm<7, 7, 9, 1, 1, 1, 1, 1, 1, 9, 9> &&
+                !gradInputOnPointwiseGemm<7, 7, 9, 1, 1, 2, 2, 0, 0, 4, 4> &&
+                !gradInputOnPointwiseGemm<7, 7, 9, 3, 3, 1, 1, 1, 1, 7, 7>);
+  const int threads = omp_get_max_threads();
+  auto check = [&](auto shape, int seed) {
+    using S = decltype(shape);
+    static_assert(S::hasGradInputPointwise);
+    for (int n : {1, 3}) {
+      const auto w = randomVec(S::ws, seed), dy = randomVec(n * S::ys, seed + 1);
+      std::vector<float> dxr(n * S::xs), dx0;
+      S::gradInputRef(n, dy.data(), w.data(), dxr.data());
+      for (int t : {1, 2, 3}) {
+        omp_set_num_threads(t);
+        std::vector<float> dx(n * S::xs, 123.f);
+        S::gradInput(n, dy.data(), w.data(), dx.data());
+        EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms))) << n << " samples, " << t;
+        if (t == 1)
+          dx0 = dx;
+        else
+          EXPECT_TRUE(bitEqual(dx0, dx)) << n << " samples, " << t << " threads";
+      }
+    }
+  };
+  check(PointwiseManyFilters{}, 80);
+  check(PointwiseWidePlane{}, 82);
   omp_set_num_threads(threads);
 }
 // Where neither im2col + GEMM's patches nor one plane's grad_weight buffers

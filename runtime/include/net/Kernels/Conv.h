@@ -290,7 +290,10 @@ struct ConvUseChannels {
       WeightPlan::groupChannels >= 1 && KW <= kChannelTileMax && fullLanes;
   /// grad_input runs the forward engine on dy: its lanes are C's, and it is
   /// only ahead of im2col + GEMM on small planes (lenet5 conv3, 7x7: 1.15x;
-  /// mnist_cnn conv2, 26x26: 0.6x, where the GEMM's columns are long).
+  /// mnist_cnn conv2, 26x26: 0.6x, where the GEMM's columns are long). A
+  /// pointwise conv whose patches are its input takes the GEMM before it
+  /// (gradInputOnPointwiseGemm: resnet50's 1x1 layers 1.2x-3.9x at batch 1,
+  /// 16 and 64; docs/kernels.md).
   static constexpr int inputBlocks = ceilDiv(C, kChannelLanes);
   static constexpr bool gradInput =
       SH == 1 && SW == 1 && OH * OW <= 256 && F * KH * KW >= 64 &&
@@ -344,7 +347,9 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2d_grad_input(int n, const float *NETC_RESTRICT dy,
                        const float *NETC_RESTRICT w, float *NETC_RESTRICT dx) {
-  if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradInput)
+  if constexpr (detail::gradInputOnPointwiseGemm<H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>)
+    detail::conv2dGradInputPointwise<C, F, OH, OW>(n, dy, w, dx);
+  else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradInput)
     detail::conv2dGradInputChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);
   else if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradInput)
     detail::conv2dGradInputGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, w, dx);

@@ -158,6 +158,12 @@ NETC_INLINE void im2colTransposedPadded(const float *NETC_RESTRICT xi, int oh0, 
     }
 }
 
+/// Whether a conv's patch matrix is its input (1x1, stride 1, no padding):
+/// cols[c][p] = x[c][p], and col2im adds nothing up.
+template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+constexpr bool patchesAreInput =
+    KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 && OH == H && OW == W;
+
 template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemmPlan {
   static constexpr int CKK = C * KH * KW, P = OH * OW;
   static constexpr int fwdRows = gemmChunkRows<OH, OW, CKK, 0>();
@@ -390,6 +396,66 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
       float *yi = y + std::size_t(task.sample) * F * P + task.oh0 * OW;
       im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, task.oh0, task.rows, cols, NP);
       gemmRows<F>(task.f0, task.f1, CKK, w, CKK, 1, cols, NP, yi, P, false, 0, task.rows * OW);
+    }
+  });
+}
+
+/// grad_input of a pointwise conv (patchesAreInput): dx_i [C, P] = w^T *
+/// dy_i, the GEMM storing straight into dx (through dcols and col2im,
+/// resnet50's 2048 -> 512 at 7x7 took its positions 14 at a time, in
+/// one-vector tiles). Only dy is copied, into a buffer of kChunk of its F rows
+/// x `rows` output rows (at least a 64-column tile of positions, or the
+/// plane) that the GEMM may read past each row's end; with F in chunks, each
+/// chunk's products are added to dx, a lane still summing in increasing f.
+template <int F, int OH, int OW> struct GemmPointwisePlan {
+  static constexpr int rows = [] {
+    const int most = gemmChunkRows<OH, OW, F, 0>();
+    const int full = min(OH, ceilDiv(kGemmNV * kGemmLanes, OW));
+    return most * OW >= kGemmNV * kGemmLanes || most == OH ? most : full;
+  }();
+  static constexpr int kChunk =
+      min(F, int(kConvGemmStackFloats / roundUpLanes(rows * OW)));
+};
+
+/// Whether grad_input takes the pointwise GEMM (conv2dGradInputPointwise).
+template <int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+constexpr bool gradInputOnPointwiseGemm =
+    patchesAreInput<H, W, KH, KW, SH, SW, PT, PL, OH, OW> && GemmPointwisePlan<F, OH, OW>::kChunk > 0;
+
+/// The pointwise grad_input. Tasks are (part of dx's C rows, sample), in
+/// parts where the samples split unevenly over the threads (batch 1).
+template <int C, int F, int OH, int OW>
+void conv2dGradInputPointwise(int n, const float *NETC_RESTRICT dy, const float *NETC_RESTRICT w,
+                              float *NETC_RESTRICT dx) {
+  using Plan = GemmPointwisePlan<F, OH, OW>;
+  constexpr int P = OH * OW, R = Plan::rows, KC = Plan::kChunk, NP = roundUpLanes(R * OW);
+  static_assert(KC > 0, "one tile of positions exceeds the stack budget");
+  const bool parallel = std::int64_t(n) * F * P * C > kParallelThreshold;
+  const int threads = threadsToSplitOver(parallel);
+  const int parts = n % threads == 0 || C < 2 * kGemmMR ? 1 : threads;
+  const std::int64_t tasks = std::int64_t(n) * parts;
+  parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
+    alignas(64) float dyp[KC * NP];
+    zeroColumnTails<NP>(dyp, KC, R * OW);
+    const StaticRange range = staticRange(tasks, thread, team);
+    for (std::int64_t task = range.begin; task < range.end; ++task) {
+      const int part = int(task / n), i = int(task % n);
+      const int m0 = gemmFilterPartStart<C>(part, parts);
+      const int m1 = gemmFilterPartStart<C>(part + 1, parts);
+      const float *dyi = dy + std::size_t(i) * F * P;
+      float *dxi = dx + std::size_t(i) * C * P;
+      for (int oh0 = 0; oh0 < OH; oh0 += R) {
+        const int count = min(R, OH - oh0) * OW;
+        for (int f0 = 0; f0 < F; f0 += KC) {
+          const int kn = min(KC, F - f0);
+          for (int f = 0; f < kn; ++f)
+#pragma omp simd
+            for (int p = 0; p < count; ++p)
+              dyp[f * NP + p] = dyi[(f0 + f) * P + oh0 * OW + p];
+          gemmRows<C>(m0, m1, kn, w + std::size_t(f0) * C, 1, C, dyp, NP, dxi + oh0 * OW, P,
+                      f0 > 0, 0, count);
+        }
+      }
     }
   });
 }
