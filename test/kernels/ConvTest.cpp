@@ -322,6 +322,11 @@ static_assert(takesDepthChunks<2048, 1, 1, 1, 1, 7, 7>() &&
 static_assert(!netc::kernels::detail::ConvUseChannels<512, 2048, 1, 1, 1, 1, 7, 7>::forward &&
               netc::kernels::detail::ConvUseGemm<512, 2048, 1, 1, 1, 1, 7, 7>::forward &&
               netc::kernels::detail::ConvUseChannels<64, 64, 3, 3, 1, 1, 7, 7>::forward);
+// Its grad_weight too, from 64 x 64 weights (the small ones stay on the
+// output-channel path).
+static_assert(!netc::kernels::detail::ConvUseChannels<512, 2048, 1, 1, 1, 1, 7, 7>::gradWeight &&
+              netc::kernels::detail::ConvUseChannels<16, 32, 1, 1, 1, 1, 7, 7>::gradWeight &&
+              netc::kernels::detail::ConvUseChannels<64, 64, 3, 3, 1, 1, 7, 7>::gradWeight);
 TEST(Conv, DeepPatchesInDepthChunks) {
   checkAll<DeepPointwise>(28);
   checkAll<Deep3x3>(29);

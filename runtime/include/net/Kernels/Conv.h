@@ -281,9 +281,16 @@ struct ConvUseChannels {
   /// direct kernels by 10x-20x (docs/benchmarks.md, ResNet50's layers).
   static constexpr bool forwardInChunks = C * KH * KW >= 64 && fullLanes;
   using WeightPlan = ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>;
+  /// A pointwise conv of 64 x 64 weights or more takes the GEMM grad_weight
+  /// (its tiles reuse a broadcast across 64 columns): 1.1x-5x this path on
+  /// 64 -> 256 at 7x7 to 512 -> 2048 at 7x7, batch 1 and 16; the small ones
+  /// stay here (16 -> 32 at 7x7 0.78x, 32 -> 32 at 28x28 0.90x at batch 16).
+  static constexpr bool pointwiseGradWeightOnGemm =
+      KH == 1 && KW == 1 && C * F >= 64 * 64 && ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight;
   static constexpr bool gradWeight = WeightPlan::bandRows == OH &&
                                      WeightPlan::groupChannels == C &&
-                                     KW <= kChannelTileMax && fullLanes;
+                                     KW <= kChannelTileMax && fullLanes &&
+                                     !pointwiseGradWeightOnGemm;
   /// Where neither the whole plane nor GEMM's patches fit (resnet50's 3x3
   /// layers), the plane in bands and the input channels in groups.
   static constexpr bool gradWeightInChunks =
