@@ -19,7 +19,8 @@ using namespace netc::kernels::test;
 
 namespace {
 
-template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
+          int OW>
 struct ConvShape {
   static constexpr std::size_t xs = std::size_t(C) * H * W, ys = std::size_t(F) * OH * OW,
                                ws = std::size_t(F) * C * KH * KW;
@@ -316,7 +317,8 @@ constexpr bool takesDepthChunks() {
          GemmDeepPlan<Plan::CKK, OH, OW>::kChunk < Plan::CKK;
 }
 static_assert(takesDepthChunks<2048, 1, 1, 1, 1, 7, 7>() &&
-              takesDepthChunks<256, 3, 3, 1, 1, 7, 7>() && takesDepthChunks<256, 3, 3, 2, 2, 7, 7>());
+              takesDepthChunks<256, 3, 3, 1, 1, 7, 7>() &&
+              takesDepthChunks<256, 3, 3, 2, 2, 7, 7>());
 // A pointwise conv whose patches fit takes the GEMM forward, not the
 // output-channel path (which a 3x3 on the same plane still takes).
 static_assert(!netc::kernels::detail::ConvUseChannels<512, 2048, 1, 1, 1, 1, 7, 7>::forward &&

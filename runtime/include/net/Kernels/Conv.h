@@ -286,7 +286,8 @@ struct ConvUseChannels {
   /// 64 -> 256 at 7x7 to 512 -> 2048 at 7x7, batch 1 and 16; the small ones
   /// stay here (16 -> 32 at 7x7 0.78x, 32 -> 32 at 28x28 0.90x at batch 16).
   static constexpr bool pointwiseGradWeightOnGemm =
-      KH == 1 && KW == 1 && C * F >= 64 * 64 && ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight;
+      KH == 1 && KW == 1 && C * F >= 64 * 64 &&
+      ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::gradWeight;
   static constexpr bool gradWeight = WeightPlan::bandRows == OH &&
                                      WeightPlan::groupChannels == C &&
                                      KW <= kChannelTileMax && fullLanes &&

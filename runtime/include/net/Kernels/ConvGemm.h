@@ -420,7 +420,8 @@ template <int F, int OH, int OW> struct GemmPointwisePlan {
 /// Whether grad_input takes the pointwise GEMM (conv2dGradInputPointwise).
 template <int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 constexpr bool gradInputOnPointwiseGemm =
-    patchesAreInput<H, W, KH, KW, SH, SW, PT, PL, OH, OW> && GemmPointwisePlan<F, OH, OW>::kChunk > 0;
+    patchesAreInput<H, W, KH, KW, SH, SW, PT, PL, OH, OW> &&
+    GemmPointwisePlan<F, OH, OW>::kChunk > 0;
 
 /// The pointwise grad_input. Tasks are (part of dx's C rows, sample), in
 /// parts where the samples split unevenly over the threads (batch 1).
