@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <random>
+#include <string>
 #include <vector>
 
 using namespace netc::kernels;
@@ -49,49 +50,88 @@ double checksum(const std::vector<float> &v) {
   return s;
 }
 
-// A 1x1 conv C -> F on an HW x HW plane at stride S (output OHW x OHW).
-template <int C, int HW, int F, int S, int OHW> void shape(const char *name, int n) {
+// Which ops to time (all unless the command line names some).
+bool timeForward = true, timeGradWeight = true, timeGradInput = true;
+
+// A KxK conv C -> F on an HW x HW plane at stride S, padding PAD (output OHW x OHW).
+template <int C, int HW, int F, int K, int S, int PAD, int OHW>
+void shape(const char *name, int n) {
   const auto x = randomVec(std::size_t(n) * C * HW * HW, 1);
-  const auto w = randomVec(std::size_t(C) * F, 2);
+  const auto w = randomVec(std::size_t(C) * F * K * K, 2);
   const auto dy = randomVec(std::size_t(n) * F * OHW * OHW, 3);
-  std::vector<float> dw(C * std::size_t(F)), dx(x.size()), y(dy.size());
-  const double flops = 2.0 * n * F * C * OHW * OHW;
+  std::vector<float> dw(w.size()), dx(x.size()), y(dy.size());
+  const double flops = 2.0 * n * F * C * K * K * OHW * OHW;
   const int reps = flops > 2e9 ? 5 : 11;
-  const double tw = medianMicros(
-      [&] {
-        conv2d_grad_weight<C, HW, HW, F, 1, 1, S, S, 0, 0, OHW, OHW>(n, dy.data(), x.data(),
-                                                                     dw.data());
-      },
-      reps);
-  const double ti = medianMicros(
-      [&] {
-        conv2d_grad_input<C, HW, HW, F, 1, 1, S, S, 0, 0, OHW, OHW>(n, dy.data(), w.data(),
-                                                                    dx.data());
-      },
-      reps);
-  const double tf = medianMicros(
-      [&] { conv2d<C, HW, HW, F, 1, 1, S, S, 0, 0, OHW, OHW>(n, x.data(), w.data(), y.data()); },
-      reps);
-  std::printf("%s|grad_weight|%d|%.1f|%.1f|%.6e\n", name, n, tw, flops / tw * 1e-3, checksum(dw));
-  std::printf("%s|grad_input|%d|%.1f|%.1f|%.6e\n", name, n, ti, flops / ti * 1e-3, checksum(dx));
-  std::printf("%s|forward|%d|%.1f|%.1f|%.6e\n", name, n, tf, flops / tf * 1e-3, checksum(y));
+  if (timeGradWeight) {
+    const double t = medianMicros(
+        [&] {
+          conv2d_grad_weight<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), x.data(),
+                                                                           dw.data());
+        },
+        reps);
+    std::printf("%s|grad_weight|%d|%.1f|%.1f|%.6e\n", name, n, t, flops / t * 1e-3, checksum(dw));
+  }
+  if (timeGradInput) {
+    const double t = medianMicros(
+        [&] {
+          conv2d_grad_input<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), w.data(),
+                                                                          dx.data());
+        },
+        reps);
+    std::printf("%s|grad_input|%d|%.1f|%.1f|%.6e\n", name, n, t, flops / t * 1e-3, checksum(dx));
+  }
+  if (timeForward) {
+    const double t = medianMicros(
+        [&] {
+          conv2d<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, x.data(), w.data(), y.data());
+        },
+        reps);
+    std::printf("%s|forward|%d|%.1f|%.1f|%.6e\n", name, n, t, flops / t * 1e-3, checksum(y));
+  }
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
   std::vector<int> batches;
-  for (int a = 1; a < argc; ++a)
-    batches.push_back(std::atoi(argv[a]));
+  bool pointwise = true, spatial = true;
+  for (int a = 1; a < argc; ++a) {
+    const std::string arg = argv[a];
+    if (arg == "forward" || arg == "grad_weight" || arg == "grad_input") {
+      if (timeForward && timeGradWeight && timeGradInput)
+        timeForward = timeGradWeight = timeGradInput = false;
+      (arg == "forward" ? timeForward : arg == "grad_weight" ? timeGradWeight : timeGradInput) =
+          true;
+    } else if (arg == "1x1" || arg == "3x3") {
+      pointwise = arg == "1x1";
+      spatial = arg == "3x3";
+    } else if (const int n = std::atoi(argv[a]); n > 0) {
+      batches.push_back(n);
+    } else {
+      std::fprintf(stderr, "conv_ab: '%s' is not a batch, an op (forward, grad_weight, "
+                           "grad_input) or a family (1x1, 3x3)\n", argv[a]);
+      return 2;
+    }
+  }
   if (batches.empty())
     batches = {1, 16, 64};
   for (int n : batches) {
-    shape<256, 56, 64, 1, 56>("s1 1x1 reduce 256->64 @56", n);
-    shape<64, 56, 256, 1, 56>("s1 1x1 expand 64->256 @56", n);
-    shape<256, 56, 512, 2, 28>("s2 shortcut 1x1/2 256->512 @56", n);
-    shape<1024, 14, 256, 1, 14>("s3 1x1 reduce 1024->256 @14", n);
-    shape<256, 14, 1024, 1, 14>("s3 1x1 expand 256->1024 @14", n);
-    shape<2048, 7, 512, 1, 7>("s4 1x1 reduce 2048->512 @7", n);
-    shape<512, 7, 2048, 1, 7>("s4 1x1 expand 512->2048 @7", n);
+    if (pointwise) {
+      shape<256, 56, 64, 1, 1, 0, 56>("s1 1x1 reduce 256->64 @56", n);
+      shape<64, 56, 256, 1, 1, 0, 56>("s1 1x1 expand 64->256 @56", n);
+      shape<256, 56, 512, 1, 2, 0, 28>("s2 shortcut 1x1/2 256->512 @56", n);
+      shape<1024, 14, 256, 1, 1, 0, 14>("s3 1x1 reduce 1024->256 @14", n);
+      shape<256, 14, 1024, 1, 1, 0, 14>("s3 1x1 expand 256->1024 @14", n);
+      shape<2048, 7, 512, 1, 1, 0, 7>("s4 1x1 reduce 2048->512 @7", n);
+      shape<512, 7, 2048, 1, 1, 0, 7>("s4 1x1 expand 512->2048 @7", n);
+    }
+    if (spatial) {
+      shape<64, 56, 64, 3, 1, 1, 56>("s1 3x3 64->64 @56", n);
+      shape<128, 56, 128, 3, 2, 1, 28>("s2 3x3/2 128->128 @56", n);
+      shape<128, 28, 128, 3, 1, 1, 28>("s2 3x3 128->128 @28", n);
+      shape<256, 28, 256, 3, 2, 1, 14>("s3 3x3/2 256->256 @28", n);
+      shape<256, 14, 256, 3, 1, 1, 14>("s3 3x3 256->256 @14", n);
+      shape<512, 7, 512, 3, 1, 1, 7>("s4 3x3 512->512 @7", n);
+    }
   }
 }

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# A/B of the CPU conv kernels on ResNet50's 1x1 layers: bench/conv_ab.cpp
-# built against BASE's runtime/include and against the working tree's, run
-# in turns ROUNDS times; per (shape, op, batch) the median over the rounds of
-# each build, and new / base. The checksums of the two builds must agree.
-#   bench/conv_ab.sh BASE [ROUNDS] [BATCH...]     e.g. bench/conv_ab.sh 01b639c 3 16 64
+# A/B of the CPU conv kernels on ResNet50's 1x1 and 3x3 layers:
+# bench/conv_ab.cpp built against BASE's runtime/include and against the
+# working tree's, run in turns ROUNDS times; per (shape, op, batch) the median
+# over the rounds of each build, and new / base. The checksums of the two
+# builds must agree. Each ARG is a batch (default 1 16 64), an op (forward,
+# grad_weight, grad_input; default all) or a family (1x1 or 3x3; default both).
+#   bench/conv_ab.sh BASE [ROUNDS] [ARG...]   e.g. bench/conv_ab.sh 01b639c 3 16 64 3x3 forward
 # Needs g++ with OpenMP; threads from OMP_NUM_THREADS (default 2).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-base=${1:?usage: bench/conv_ab.sh BASE [ROUNDS] [BATCH...]}
+base=${1:?usage: bench/conv_ab.sh BASE [ROUNDS] [ARG...]}
 rounds=${2:-3}
 shift $(( $# >= 2 ? 2 : 1 ))
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}

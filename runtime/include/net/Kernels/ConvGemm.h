@@ -66,6 +66,12 @@ NETC_INLINE void im2colRows(const float *NETC_RESTRICT xi, int oh0, int rows,
         if (k < k0 || k >= k1)
           continue;
         float *row = cols + std::size_t(k - k0) * ld;
+        if constexpr (KH == 1 && KW == 1 && SH == 1 && SW == 1 && PT == 0 && PL == 0 &&
+                      OW == W) {
+          // A pointwise conv's patch row is a run of the input plane.
+          copyFloats(row, xi + (std::size_t(c) * H + oh0) * W, rows * OW);
+          continue;
+        }
         const int lo = min(OW, max(0, ceilDiv(PL - kw, SW)));
         const int hi = max(lo, min(OW, floorDiv(W - 1 + PL - kw, SW) + 1));
         for (int r = 0; r < rows; ++r) {
@@ -79,9 +85,13 @@ NETC_INLINE void im2colRows(const float *NETC_RESTRICT xi, int oh0, int rows,
           const float *src = xi + (std::size_t(c) * H + ih) * W;
           for (int ow = 0; ow < lo; ++ow)
             dst[ow] = 0.f;
+          if constexpr (SW == 1) {
+            copyFloats(dst + lo, src + lo + kw - PL, hi - lo);
+          } else {
 #pragma omp simd
-          for (int ow = lo; ow < hi; ++ow)
-            dst[ow] = src[ow * SW + kw - PL];
+            for (int ow = lo; ow < hi; ++ow)
+              dst[ow] = src[ow * SW + kw - PL];
+          }
           for (int ow = hi; ow < OW; ++ow)
             dst[ow] = 0.f;
         }

@@ -42,8 +42,6 @@ NETC_INLINE void gemmTile(int K, const float *NETC_RESTRICT a, std::ptrdiff_t am
   // Unaligned, aliasing view for loads and stores.
   typedef float uvec __attribute__((vector_size(V * sizeof(float)), aligned(4), may_alias));
   vec acc[MR][NV];
-  if (lastValid < 1 || lastValid > V)
-    __builtin_unreachable(); // bounds the partial copies below for GCC
   for (int m = 0; m < MR; ++m)
     for (int v = 0; v < NV; ++v)
       acc[m][v] = vec{};
@@ -51,11 +49,15 @@ NETC_INLINE void gemmTile(int K, const float *NETC_RESTRICT a, std::ptrdiff_t am
     for (int m = 0; m < MR; ++m) {
       for (int v = 0; v + 1 < NV; ++v)
         acc[m][v] = *reinterpret_cast<const uvec *>(c + m * cm + v * V);
-      if (lastValid == V)
+      if (lastValid == V) {
         acc[m][NV - 1] = *reinterpret_cast<const uvec *>(c + m * cm + (NV - 1) * V);
-      else
-        for (int l = 0; l < lastValid; ++l)
-          acc[m][NV - 1][l] = c[m * cm + (NV - 1) * V + l];
+      } else {
+        // Lane by lane over all 16 lanes: a loop of run-time length became
+        // a memcpy call per row (a tenth of a 3x3 forward at 14x14).
+        const float *from = c + m * cm + (NV - 1) * V;
+        for (int l = 0; l < V; ++l)
+          acc[m][NV - 1][l] = l < lastValid ? from[l] : 0.f;
+      }
     }
   for (int k = 0; k < K; ++k) {
     vec bv[NV];
@@ -70,11 +72,14 @@ NETC_INLINE void gemmTile(int K, const float *NETC_RESTRICT a, std::ptrdiff_t am
   for (int m = 0; m < MR; ++m) {
     for (int v = 0; v + 1 < NV; ++v)
       *reinterpret_cast<uvec *>(c + m * cm + v * V) = acc[m][v];
-    if (lastValid == V)
+    if (lastValid == V) {
       *reinterpret_cast<uvec *>(c + m * cm + (NV - 1) * V) = acc[m][NV - 1];
-    else
-      for (int l = 0; l < lastValid; ++l)
-        c[m * cm + (NV - 1) * V + l] = acc[m][NV - 1][l];
+    } else {
+      float *to = c + m * cm + (NV - 1) * V;
+      for (int l = 0; l < V; ++l)
+        if (l < lastValid)
+          to[l] = acc[m][NV - 1][l];
+    }
   }
 #else
   const int width = (NV - 1) * V + lastValid;
@@ -117,7 +122,7 @@ NETC_INLINE void gemmColumnTile(int K, const float *a, std::ptrdiff_t am, std::p
 /// rows so get the same bits as one thread taking them all: a lane's sum
 /// does not depend on which tile holds its row.
 template <int M>
-inline void gemmRows(int m0, int m1, int K, const float *a, std::ptrdiff_t am,
+NETC_INLINE void gemmRows(int m0, int m1, int K, const float *a, std::ptrdiff_t am,
                      std::ptrdiff_t ak, const float *b, std::ptrdiff_t bk, float *c,
                      std::ptrdiff_t cm, bool add, int j0, int j1) {
   constexpr int MR = kGemmMR, MT = M % MR;
