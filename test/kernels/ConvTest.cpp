@@ -287,21 +287,31 @@ TEST(Conv, OddBatch) {
 // (16 x 16 + 9 x 16) floats): the forward takes them in two chunks.
 using WideInput = ConvShape<128, 14, 14, 20, 3, 3, 1, 1, 1, 1, 14, 14>;
 TEST(Conv, ChannelChunks) { checkAll<WideInput>(19); }
-// Deep inputs where im2col + GEMM's patches outgrow the stack as well
-// (resnet50's 3x3 layers on 256+ channels): the forward takes the
-// output-channel path in chunks, at stride 1 and 2.
+// Deep inputs where one output row of im2col + GEMM's whole patches
+// outgrows the stack (resnet50's 3x3 layers on 512 channels): the forward
+// takes the GEMM in depth chunks, at stride 1 and 2 (below); only where a
+// row of the plane is too wide for those too (more than 320 outputs) does it
+// take the output-channel path in chunks.
 using DeepInput = ConvShape<512, 5, 5, 24, 3, 3, 1, 1, 1, 1, 5, 5>;
 using DeepStrided = ConvShape<320, 9, 9, 16, 3, 3, 2, 2, 1, 1, 5, 5>;
+using WideRowInput = ConvShape<64, 1, 336, 16, 3, 3, 1, 1, 1, 1, 1, 336>;
+using WideRowStrided = ConvShape<64, 3, 671, 16, 3, 3, 2, 2, 1, 1, 2, 336>;
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
 constexpr bool takesChunkedChannels() {
   using Channels = netc::kernels::detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>;
   using Gemm = netc::kernels::detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>;
   return !Channels::forward && !Gemm::forward && Channels::forwardInChunks;
 }
-static_assert(takesChunkedChannels<512, 24, 3, 3, 1, 1, 5, 5>() &&
-              takesChunkedChannels<320, 16, 3, 3, 2, 2, 5, 5>());
+static_assert(takesChunkedChannels<64, 16, 3, 3, 1, 1, 1, 336>() &&
+              takesChunkedChannels<64, 16, 3, 3, 2, 2, 2, 336>() &&
+              !takesChunkedChannels<512, 24, 3, 3, 1, 1, 5, 5>() &&
+              !takesChunkedChannels<320, 16, 3, 3, 2, 2, 5, 5>());
 TEST(Conv, DeepInputInChunks) { checkAgainstReference<DeepInput>(3, 22); }
 TEST(Conv, DeepStridedInChunks) { checkAgainstReference<DeepStrided>(3, 23); }
+TEST(Conv, WideRowsInChannelChunks) {
+  checkAgainstReference<WideRowInput>(2, 24);
+  checkAgainstReference<WideRowStrided>(2, 25);
+}
 // Deep patches on small planes (resnet50's 2048 -> 512 1x1 at 7x7): a chunk
 // of whole patches holds two output rows, so the GEMM forward takes the
 // patch rows in chunks, adding each into y, at stride 1 and 2, 1x1 and 3x3,
@@ -318,7 +328,10 @@ constexpr bool takesDepthChunks() {
 }
 static_assert(takesDepthChunks<2048, 1, 1, 1, 1, 7, 7>() &&
               takesDepthChunks<256, 3, 3, 1, 1, 7, 7>() &&
-              takesDepthChunks<256, 3, 3, 2, 2, 7, 7>());
+              takesDepthChunks<256, 3, 3, 2, 2, 7, 7>() &&
+              takesDepthChunks<512, 3, 3, 1, 1, 5, 5>() &&
+              takesDepthChunks<320, 3, 3, 2, 2, 5, 5>() &&
+              takesDepthChunks<512, 3, 3, 1, 1, 7, 7>());
 // A pointwise conv whose patches fit takes the GEMM forward, not the
 // output-channel path (which a 3x3 on the same plane still takes).
 static_assert(!netc::kernels::detail::ConvUseChannels<512, 2048, 1, 1, 1, 1, 7, 7>::forward &&

@@ -242,14 +242,16 @@ void conv2dGradWeightDirect(int n, const float *NETC_RESTRICT dy,
 }
 
 /// Whether the im2col + GEMM path is used for a shape: whenever its buffers
-/// fit. kernel-bench (1 and 2 threads) found it faster than the direct kernels
-/// for every lenet5 and mnist_cnn convolution and every kernel, C=1 included;
-/// the direct kernels remain for layers with very wide patches
+/// fit, whole patches or (the forward) patches in depth chunks. kernel-bench
+/// (1 and 2 threads) found it faster than the direct kernels for every lenet5
+/// and mnist_cnn convolution and every kernel, C=1 included; the direct
+/// kernels remain for layers with very wide patches
 /// (C*KH*KW * 16 > kConvGemmStackFloats).
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
 struct ConvUseGemm {
   using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
-  static constexpr bool forward = Plan::fwdRows > 0;
+  static constexpr bool forward =
+      Plan::fwdRows > 0 || gemmForwardInDepthChunks<Plan::CKK, OH, OW, Plan::fwdRows>;
   static constexpr bool gradInput = Plan::template dxRows<F> > 0;
   static constexpr bool gradWeight = Plan::dwRows > 0;
 };
@@ -276,9 +278,12 @@ struct ConvUseChannels {
   static constexpr bool forward =
       channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
       C * KH * KW >= 64 && fullLanes && !pointwiseOnGemm;
-  /// Where im2col + GEMM's patches outgrow the stack too (resnet50's 3x3
-  /// layers on 256+ channels), the input channels taken in chunks beat the
-  /// direct kernels by 10x-20x (docs/benchmarks.md, ResNet50's layers).
+  /// Where no GEMM plan fits either (rows of more than 320 outputs on deep
+  /// patches), the input channels taken in chunks beat the direct kernels by
+  /// 10x-20x (docs/benchmarks.md, ResNet50's layers). The GEMM in depth
+  /// chunks beat this path on 3x3 layers of 288-512 channels at 7x7 to 28x28
+  /// by 1.08x-1.48x (batch 1 and 16, 2 threads), a 5x5 128 -> 128 at 14x14
+  /// by 0.91x-1.01x (docs/kernels.md).
   static constexpr bool forwardInChunks = C * KH * KW >= 64 && fullLanes;
   using WeightPlan = ChannelWeightPlan<C, KH, KW, SH, SW, OH, OW>;
   /// A pointwise conv of 64 x 64 weights or more takes the GEMM grad_weight

@@ -334,14 +334,17 @@ template <int CKK, int OH, int OW> struct GemmDeepPlan {
   static constexpr int kChunk = rows > 0 ? chunkFor(rows) : 0;
 };
 
-/// Whether the forward takes its patches in chunks (GemmDeepPlan): the
-/// one-chunk plan fills less than one tile, and the deep plan's tiles spend
-/// at least a fifth fewer slots. (At equal slots the chunks of patch rows
+/// Whether the forward takes its patches in chunks (GemmDeepPlan): one
+/// output row of whole patches does not fit the stack (FWD_ROWS == 0), or
+/// the one-chunk plan fills less than one tile, and the deep plan's tiles
+/// spend at least a fifth fewer slots. (At equal slots the chunks of patch rows
 /// cost more: 1024 -> 256 at 14x14 ran at 180 GFLOP/s in them, at 312 in
 /// two-row chunks of 28 columns; 2048 -> 512 at 7x7 went from 222 to 315.)
 template <int CKK, int OH, int OW, int FWD_ROWS>
 constexpr bool gemmForwardInDepthChunks = [] {
   using Deep = GemmDeepPlan<CKK, OH, OW>;
+  if (FWD_ROWS == 0)
+    return Deep::rows > 0;
   return FWD_ROWS < OH && FWD_ROWS * OW < kGemmNV * kGemmLanes && Deep::rows > 0 &&
          5 * Deep::slotsFor(Deep::rows) <= 4 * Deep::slotsFor(FWD_ROWS);
 }();
@@ -379,18 +382,15 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
   });
 }
 
-/// im2col + GEMM forward.
+/// im2col + GEMM forward on whole patches: a chunk of R output rows' patches
+/// at once.
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
-void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
-                float *NETC_RESTRICT y) {
+void conv2dGemmWholePatches(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                            float *NETC_RESTRICT y) {
   using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::fwdRows;
   static_assert(R > 0, "one output row of patches exceeds the stack budget");
-  if constexpr (gemmForwardInDepthChunks<CKK, OH, OW, R>) {
-    conv2dGemmInDepthChunks<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-    return;
-  }
   constexpr int NP = roundUpLanes(R * OW);
   // Tasks are (filter part, sample, chunk of R output rows), each writing its
   // own outputs: batch 1 still uses every thread, evenly (gemmFilterParts).
@@ -408,6 +408,19 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
       gemmRows<F>(task.f0, task.f1, CKK, w, CKK, 1, cols, NP, yi, P, false, 0, task.rows * OW);
     }
   });
+}
+
+/// im2col + GEMM forward: whole patches, or patches in depth chunks where
+/// those fill the GEMM's tiles better or whole ones do not fit.
+template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
+          int PL, int OH, int OW>
+void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
+                float *NETC_RESTRICT y) {
+  using Plan = ConvGemmPlan<C, KH, KW, SH, SW, OH, OW>;
+  if constexpr (gemmForwardInDepthChunks<Plan::CKK, OH, OW, Plan::fwdRows>)
+    conv2dGemmInDepthChunks<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+  else
+    conv2dGemmWholePatches<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
 }
 
 /// grad_input of a pointwise conv (patchesAreInput): dx_i [C, P] = w^T *
