@@ -458,6 +458,45 @@ TEST(ConvDeterminism, PointwiseGradInput) {
   check(PointwiseWidePlane{}, 82);
   omp_set_num_threads(threads);
 }
+// The GEMM grad_input splits the input channels between threads where the
+// samples split unevenly (batch 1, 3 samples on 2 threads): group starts fill
+// whole 6-row tiles (2 channels of 3x3, 6 of 1x1, 6 of 5x5), the groups'
+// dx channels are disjoint, and dx is the same bits for 1-3 threads.
+using GemmGradInput3x3Strided = ConvShape<22, 15, 15, 12, 3, 3, 2, 2, 1, 1, 8, 8>;
+using GemmGradInput1x1Strided = ConvShape<40, 13, 13, 16, 1, 1, 2, 2, 0, 0, 7, 7>;
+using GemmGradInput5x5 = ConvShape<13, 9, 9, 8, 5, 5, 1, 1, 2, 2, 9, 9>;
+TEST(ConvDeterminism, GemmGradInputSplitsChannels) {
+  using namespace netc::kernels::detail;
+  static_assert(gemmChannelGroupStart<22, 9>(1, 2) == 10 &&
+                gemmChannelGroupStart<22, 9>(2, 2) == 22 &&
+                gemmChannelGroupStart<40, 1>(1, 3) == 12 &&
+                gemmChannelGroupStart<40, 1>(2, 3) == 24 &&
+                gemmChannelGroupStart<13, 25>(1, 2) == 6 &&
+                gemmChannelGroupStart<3, 49>(1, 2) == 0);
+  const int threads = omp_get_max_threads();
+  auto check = [&](auto shape, int seed) {
+    using S = decltype(shape);
+    for (int n : {1, 3}) {
+      const auto w = randomVec(S::ws, seed), dy = randomVec(n * S::ys, seed + 1);
+      std::vector<float> dxr(n * S::xs), dx0;
+      S::gradInputRef(n, dy.data(), w.data(), dxr.data());
+      for (int t : {1, 2, 3}) {
+        omp_set_num_threads(t);
+        std::vector<float> dx(n * S::xs, 123.f);
+        S::gradInputGemm(n, dy.data(), w.data(), dx.data());
+        EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms))) << n << " samples, " << t;
+        if (t == 1)
+          dx0 = dx;
+        else
+          EXPECT_TRUE(bitEqual(dx0, dx)) << n << " samples, " << t << " threads";
+      }
+    }
+  };
+  check(GemmGradInput3x3Strided{}, 84);
+  check(GemmGradInput1x1Strided{}, 86);
+  check(GemmGradInput5x5{}, 88);
+  omp_set_num_threads(threads);
+}
 // Where neither im2col + GEMM's patches nor one plane's grad_weight buffers
 // fit the stack (resnet50's 3x3 layers): grad_weight takes the plane in bands
 // of output rows and the input channels in groups, at stride 1 and 2, with a

@@ -99,11 +99,11 @@ NETC_INLINE void im2colRows(const float *NETC_RESTRICT xi, int oh0, int rows,
 }
 
 /// dxi += col2im of columns [0, rows*OW) of dcols for output rows oh0.., in a
-/// fixed order.
+/// fixed order; input channels [c0, c1) (all by default).
 template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OW>
 NETC_INLINE void col2imRows(const float *NETC_RESTRICT dcols, int ld, int oh0, int rows,
-                            float *NETC_RESTRICT dxi) {
-  for (int c = 0; c < C; ++c)
+                            float *NETC_RESTRICT dxi, int c0 = 0, int c1 = C) {
+  for (int c = c0; c < c1; ++c)
     for (int kh = 0; kh < KH; ++kh)
       for (int kw = 0; kw < KW; ++kw) {
         const float *row = dcols + std::size_t((c * KH + kh) * KW + kw) * ld;
@@ -484,7 +484,27 @@ void conv2dGradInputPointwise(int n, const float *NETC_RESTRICT dy, const float 
   });
 }
 
-/// GEMM (w^T * dy) + col2im grad_input.
+/// The first input channel of group `group` of `groups` of grad_input's
+/// GEMM: a multiple of the channels whose patch rows fill whole tiles of the
+/// GEMM's MR rows (gemmRows splits rows only there), C for group == groups.
+template <int C, int KK> constexpr int gemmChannelGroupStart(int group, int groups) {
+  constexpr int step = [] {
+    int channels = 1;
+    while (channels * KK % kGemmMR != 0)
+      ++channels;
+    return channels;
+  }();
+  if (group >= groups)
+    return C;
+  return min(C, int(std::int64_t(C) * group / groups / step * step));
+}
+
+/// GEMM (w^T * dy) + col2im grad_input. Tasks are (sample, group of input
+/// channels): a group's rows of dcols and its channels of dx are its own, so
+/// where the samples split unevenly over the threads (batch 1) the threads
+/// split the channels instead. Each dx element is summed by one task in one
+/// order (each dcols lane over f, then col2im over the taps), whatever the
+/// groups: the same bits for any thread count.
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
@@ -493,16 +513,24 @@ void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::template dxRows<F>;
   static_assert(R > 0, "one output row of patches exceeds the stack budget");
   constexpr int NP = roundUpLanes(R * OW);
-  parallelRegion(n > 1 && std::int64_t(n) * F * P * CKK > kParallelThreshold,
-                 [&](int thread, int team) {
+  const bool parallel = std::int64_t(n) * F * P * CKK > kParallelThreshold;
+  const int threads = threadsToSplitOver(parallel);
+  const int groups = n % threads == 0 ? 1 : threads;
+  const std::int64_t tasks = std::int64_t(n) * groups;
+  parallelRegion(tasks > 1 && parallel, [&](int thread, int team) {
     alignas(64) float dcols[CKK * NP];
     alignas(64) float dyp[F * NP];
     zeroColumnTails<NP>(dyp, F, R * OW);
-    const StaticRange range = staticRange(n, thread, team);
-    for (int i = int(range.begin); i < int(range.end); ++i) {
+    const StaticRange range = staticRange(tasks, thread, team);
+    for (std::int64_t task = range.begin; task < range.end; ++task) {
+      const int i = int(task / groups), group = int(task % groups);
+      const int c0 = gemmChannelGroupStart<C, KH * KW>(group, groups),
+                c1 = gemmChannelGroupStart<C, KH * KW>(group + 1, groups);
+      if (c0 == c1)
+        continue;
       const float *dyi = dy + std::size_t(i) * F * P;
       float *dxi = dx + std::size_t(i) * C * H * W;
-      for (int k = 0; k < C * H * W; ++k)
+      for (std::size_t k = std::size_t(c0) * H * W; k < std::size_t(c1) * H * W; ++k)
         dxi[k] = 0.f;
       for (int oh0 = 0; oh0 < OH; oh0 += R) {
         const int rows = min(R, OH - oh0);
@@ -510,8 +538,9 @@ void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
 #pragma omp simd
           for (int p = 0; p < rows * OW; ++p)
             dyp[f * NP + p] = dyi[f * P + oh0 * OW + p];
-        gemm<CKK>(F, w, 1, CKK, dyp, NP, dcols, NP, false, 0, rows * OW);
-        col2imRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(dcols, NP, oh0, rows, dxi);
+        gemmRows<CKK>(c0 * KH * KW, c1 * KH * KW, F, w, 1, CKK, dyp, NP, dcols, NP, false, 0,
+                      rows * OW);
+        col2imRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(dcols, NP, oh0, rows, dxi, c0, c1);
       }
     }
   });
