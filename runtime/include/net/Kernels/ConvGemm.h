@@ -375,8 +375,8 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
         const int kn = min(KC, CKK - k0);
         im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, task.oh0, task.rows, cols, NP, k0,
                                                         k0 + kn);
-        gemmRows<F>(task.f0, task.f1, kn, w + k0, CKK, 1, cols, NP, yi, P, k0 > 0, 0,
-                    task.rows * OW);
+        gemmRowsInlined<F>(task.f0, task.f1, kn, w + k0, CKK, 1, cols, NP, yi, P, k0 > 0, 0,
+                           task.rows * OW);
       }
     }
   });
@@ -405,7 +405,8 @@ void conv2dGemmWholePatches(int n, const float *NETC_RESTRICT x, const float *NE
       const float *xi = x + std::size_t(task.sample) * C * H * W;
       float *yi = y + std::size_t(task.sample) * F * P + task.oh0 * OW;
       im2colRows<C, H, W, KH, KW, SH, SW, PT, PL, OW>(xi, task.oh0, task.rows, cols, NP);
-      gemmRows<F>(task.f0, task.f1, CKK, w, CKK, 1, cols, NP, yi, P, false, 0, task.rows * OW);
+      gemmRowsInlined<F>(task.f0, task.f1, CKK, w, CKK, 1, cols, NP, yi, P, false, 0,
+                         task.rows * OW);
     }
   });
 }
