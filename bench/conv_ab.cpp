@@ -62,32 +62,25 @@ void shape(const char *name, int n) {
   std::vector<float> dw(w.size()), dx(x.size()), y(dy.size());
   const double flops = 2.0 * n * F * C * K * K * OHW * OHW;
   const int reps = flops > 2e9 ? 5 : 11;
-  if (timeGradWeight) {
-    const double t = medianMicros(
-        [&] {
-          conv2d_grad_weight<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), x.data(),
-                                                                           dw.data());
-        },
-        reps);
-    std::printf("%s|grad_weight|%d|%.1f|%.1f|%.6e\n", name, n, t, flops / t * 1e-3, checksum(dw));
-  }
-  if (timeGradInput) {
-    const double t = medianMicros(
-        [&] {
-          conv2d_grad_input<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), w.data(),
-                                                                          dx.data());
-        },
-        reps);
-    std::printf("%s|grad_input|%d|%.1f|%.1f|%.6e\n", name, n, t, flops / t * 1e-3, checksum(dx));
-  }
-  if (timeForward) {
-    const double t = medianMicros(
-        [&] {
-          conv2d<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, x.data(), w.data(), y.data());
-        },
-        reps);
-    std::printf("%s|forward|%d|%.1f|%.1f|%.6e\n", name, n, t, flops / t * 1e-3, checksum(y));
-  }
+  const auto time = [&](bool enabled, const char *op, const std::vector<float> &result,
+                        auto &&call) {
+    if (!enabled)
+      return;
+    const double t = medianMicros(call, reps);
+    std::printf("%s|%s|%d|%.1f|%.1f|%.6e\n", name, op, n, t, flops / t * 1e-3,
+                checksum(result));
+  };
+  time(timeGradWeight, "grad_weight", dw, [&] {
+    conv2d_grad_weight<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), x.data(),
+                                                                     dw.data());
+  });
+  time(timeGradInput, "grad_input", dx, [&] {
+    conv2d_grad_input<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), w.data(),
+                                                                    dx.data());
+  });
+  time(timeForward, "forward", y, [&] {
+    conv2d<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, x.data(), w.data(), y.data());
+  });
 }
 
 } // namespace

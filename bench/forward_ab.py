@@ -57,8 +57,15 @@ def parse_args():
 
 def main():
     args = parse_args()
-    weights = {t.name: numpy_helper.to_array(t) for t in onnx.load(args.onnx).graph.initializer}
-    libraries = {"base": netc_abi.Model(args.base), "new": netc_abi.Model(args.new)}
+    try:
+        weights = {t.name: numpy_helper.to_array(t)
+                   for t in onnx.load(args.onnx).graph.initializer}
+    except Exception as error:  # onnx raises several types for a bad file
+        sys.exit(f"forward_ab: {args.onnx}: not a readable ONNX model ({error})")
+    try:
+        libraries = {"base": netc_abi.Model(args.base), "new": netc_abi.Model(args.new)}
+    except (OSError, AttributeError) as error:
+        sys.exit(f"forward_ab: not a netc model library: {error}")
     rng = np.random.default_rng(1)
     print(f"base {args.base}, new {args.new}; {args.threads} threads, "
           f"load average {os.getloadavg()[0]:.2f}")
@@ -67,8 +74,11 @@ def main():
     for batch in args.batches:
         instances, outputs, images = {}, {}, None
         for name, library in libraries.items():
-            instances[name] = library.create(batch, args.threads)
-            library.set_params(instances[name], weights)
+            try:
+                instances[name] = library.create(batch, args.threads)
+                library.set_params(instances[name], weights)
+            except (RuntimeError, ValueError) as error:
+                sys.exit(f"forward_ab: {getattr(args, name)}: {error}")
             if images is None:
                 info = library.info
                 shape = [batch] + [int(info.input_shape[d]) for d in range(info.input_rank)]

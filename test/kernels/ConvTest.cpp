@@ -425,6 +425,29 @@ TEST(ConvDeterminism, GemmGradWeightInColumnBlocks) {
 // bit-identical for 1, 2 and 3 threads.
 using PointwiseManyFilters = ConvShape<40, 7, 7, 2100, 1, 1, 1, 1, 0, 0, 7, 7>;
 using PointwiseWidePlane = ConvShape<24, 40, 40, 64, 1, 1, 1, 1, 0, 0, 40, 40>;
+// A grad_input path against the reference at batch 1 and 3, and the same
+// bits for 1, 2 and 3 threads.
+template <class S>
+void checkGradInputThreadIndependent(void (*gradInput)(int, const float *, const float *, float *),
+                                     int seed) {
+  const int threads = omp_get_max_threads();
+  for (int n : {1, 3}) {
+    const auto w = randomVec(S::ws, seed), dy = randomVec(n * S::ys, seed + 1);
+    std::vector<float> dxr(n * S::xs), dx0;
+    S::gradInputRef(n, dy.data(), w.data(), dxr.data());
+    for (int t : {1, 2, 3}) {
+      omp_set_num_threads(t);
+      std::vector<float> dx(n * S::xs, 123.f);
+      gradInput(n, dy.data(), w.data(), dx.data());
+      EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms))) << n << " samples, " << t;
+      if (t == 1)
+        dx0 = dx;
+      else
+        EXPECT_TRUE(bitEqual(dx0, dx)) << n << " samples, " << t << " threads";
+    }
+  }
+  omp_set_num_threads(threads);
+}
 TEST(ConvDeterminism, PointwiseGradInput) {
   using namespace netc::kernels::detail;
   static_assert(GemmPointwisePlan<2100, 7, 7>::rows == 7 &&
@@ -434,29 +457,10 @@ TEST(ConvDeterminism, PointwiseGradInput) {
                 !gradInputOnPointwiseGemm<7, 7, 9, 1, 1, 1, 1, 1, 1, 9, 9> &&
                 !gradInputOnPointwiseGemm<7, 7, 9, 1, 1, 2, 2, 0, 0, 4, 4> &&
                 !gradInputOnPointwiseGemm<7, 7, 9, 3, 3, 1, 1, 1, 1, 7, 7>);
-  const int threads = omp_get_max_threads();
-  auto check = [&](auto shape, int seed) {
-    using S = decltype(shape);
-    static_assert(S::hasGradInputPointwise);
-    for (int n : {1, 3}) {
-      const auto w = randomVec(S::ws, seed), dy = randomVec(n * S::ys, seed + 1);
-      std::vector<float> dxr(n * S::xs), dx0;
-      S::gradInputRef(n, dy.data(), w.data(), dxr.data());
-      for (int t : {1, 2, 3}) {
-        omp_set_num_threads(t);
-        std::vector<float> dx(n * S::xs, 123.f);
-        S::gradInput(n, dy.data(), w.data(), dx.data());
-        EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms))) << n << " samples, " << t;
-        if (t == 1)
-          dx0 = dx;
-        else
-          EXPECT_TRUE(bitEqual(dx0, dx)) << n << " samples, " << t << " threads";
-      }
-    }
-  };
-  check(PointwiseManyFilters{}, 80);
-  check(PointwiseWidePlane{}, 82);
-  omp_set_num_threads(threads);
+  static_assert(PointwiseManyFilters::hasGradInputPointwise &&
+                PointwiseWidePlane::hasGradInputPointwise);
+  checkGradInputThreadIndependent<PointwiseManyFilters>(&PointwiseManyFilters::gradInput, 80);
+  checkGradInputThreadIndependent<PointwiseWidePlane>(&PointwiseWidePlane::gradInput, 82);
 }
 // The GEMM grad_input splits the input channels between threads where the
 // samples split unevenly (batch 1, 3 samples on 2 threads): group starts fill
@@ -473,29 +477,11 @@ TEST(ConvDeterminism, GemmGradInputSplitsChannels) {
                 gemmChannelGroupStart<40, 1>(2, 3) == 24 &&
                 gemmChannelGroupStart<13, 25>(1, 2) == 6 &&
                 gemmChannelGroupStart<3, 49>(1, 2) == 0);
-  const int threads = omp_get_max_threads();
-  auto check = [&](auto shape, int seed) {
-    using S = decltype(shape);
-    for (int n : {1, 3}) {
-      const auto w = randomVec(S::ws, seed), dy = randomVec(n * S::ys, seed + 1);
-      std::vector<float> dxr(n * S::xs), dx0;
-      S::gradInputRef(n, dy.data(), w.data(), dxr.data());
-      for (int t : {1, 2, 3}) {
-        omp_set_num_threads(t);
-        std::vector<float> dx(n * S::xs, 123.f);
-        S::gradInputGemm(n, dy.data(), w.data(), dx.data());
-        EXPECT_TRUE(allClose(dx, dxr, 1e-5, S::tol(S::dxTerms))) << n << " samples, " << t;
-        if (t == 1)
-          dx0 = dx;
-        else
-          EXPECT_TRUE(bitEqual(dx0, dx)) << n << " samples, " << t << " threads";
-      }
-    }
-  };
-  check(GemmGradInput3x3Strided{}, 84);
-  check(GemmGradInput1x1Strided{}, 86);
-  check(GemmGradInput5x5{}, 88);
-  omp_set_num_threads(threads);
+  checkGradInputThreadIndependent<GemmGradInput3x3Strided>(
+      &GemmGradInput3x3Strided::gradInputGemm, 84);
+  checkGradInputThreadIndependent<GemmGradInput1x1Strided>(
+      &GemmGradInput1x1Strided::gradInputGemm, 86);
+  checkGradInputThreadIndependent<GemmGradInput5x5>(&GemmGradInput5x5::gradInputGemm, 88);
 }
 // Where neither im2col + GEMM's patches nor one plane's grad_weight buffers
 // fit the stack (resnet50's 3x3 layers): grad_weight takes the plane in bands

@@ -24,6 +24,8 @@
 #include "net/Kernels/Common.h"
 #include "net/Kernels/Gemm.h"
 
+#include <numeric>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -489,12 +491,7 @@ void conv2dGradInputPointwise(int n, const float *NETC_RESTRICT dy, const float 
 /// GEMM: a multiple of the channels whose patch rows fill whole tiles of the
 /// GEMM's MR rows (gemmRows splits rows only there), C for group == groups.
 template <int C, int KK> constexpr int gemmChannelGroupStart(int group, int groups) {
-  constexpr int step = [] {
-    int channels = 1;
-    while (channels * KK % kGemmMR != 0)
-      ++channels;
-    return channels;
-  }();
+  constexpr int step = kGemmMR / std::gcd(KK, kGemmMR);
   if (group >= groups)
     return C;
   return min(C, int(std::int64_t(C) * group / groups / step * step));
