@@ -87,7 +87,7 @@ void shape(const char *name, int n) {
 
 int main(int argc, char **argv) {
   std::vector<int> batches;
-  bool pointwise = true, spatial = true;
+  bool pointwise = true, spatial = true, mnist = false;
   for (int a = 1; a < argc; ++a) {
     const std::string arg = argv[a];
     if (arg == "forward" || arg == "grad_weight" || arg == "grad_input") {
@@ -95,14 +95,15 @@ int main(int argc, char **argv) {
         timeForward = timeGradWeight = timeGradInput = false;
       (arg == "forward" ? timeForward : arg == "grad_weight" ? timeGradWeight : timeGradInput) =
           true;
-    } else if (arg == "1x1" || arg == "3x3") {
+    } else if (arg == "1x1" || arg == "3x3" || arg == "mnist") {
       pointwise = arg == "1x1";
       spatial = arg == "3x3";
+      mnist = arg == "mnist";
     } else if (const int n = std::atoi(argv[a]); n > 0) {
       batches.push_back(n);
     } else {
       std::fprintf(stderr, "conv_ab: '%s' is not a batch, an op (forward, grad_weight, "
-                           "grad_input) or a family (1x1, 3x3)\n", argv[a]);
+                           "grad_input) or a family (1x1, 3x3, mnist)\n", argv[a]);
       return 2;
     }
   }
@@ -125,6 +126,11 @@ int main(int argc, char **argv) {
       shape<256, 28, 256, 3, 2, 1, 14>("s3 3x3/2 256->256 @28", n);
       shape<256, 14, 256, 3, 1, 1, 14>("s3 3x3 256->256 @14", n);
       shape<512, 7, 512, 3, 1, 1, 7>("s4 3x3 512->512 @7", n);
+    }
+    if (mnist) {
+      shape<6, 14, 16, 5, 1, 2, 14>("lenet5 conv2 5x5 6->16 @14", n);
+      shape<16, 7, 120, 5, 1, 2, 7>("lenet5 conv3 5x5 16->120 @7", n);
+      shape<32, 26, 64, 3, 1, 0, 24>("mnist_cnn conv2 3x3 32->64 @26", n);
     }
   }
 }

@@ -4,7 +4,7 @@
 # working tree's, run in turns ROUNDS times; per (shape, op, batch) the median
 # over the rounds of each build, and new / base. The checksums of the two
 # builds must agree. Each ARG is a batch (default 1 16 64), an op (forward,
-# grad_weight, grad_input; default all) or a family (1x1 or 3x3; default both).
+# grad_weight, grad_input; default all) or a family (1x1, 3x3: ResNet50's, default both; mnist: the MNIST models' 5x5 and 3x3).
 #   bench/conv_ab.sh BASE [ROUNDS] [ARG...]   e.g. bench/conv_ab.sh 01b639c 3 16 64 3x3 forward
 # Needs g++ with OpenMP; threads from OMP_NUM_THREADS (default 2).
 set -euo pipefail

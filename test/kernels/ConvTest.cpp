@@ -263,6 +263,32 @@ TEST(Conv, OneByOne) { checkAll<OneByOne>(10); }
 TEST(Conv, Stem7x7Stride2Pad3) { checkAll<Stem7x7>(11); }
 TEST(Conv, PaddingWiderThanKernel) { checkAll<WidePad>(12); }
 TEST(Conv, FilterChunks) { checkAll<ManyFilters>(13); }
+// The output-channel paths skip the taps that read the zero border: at the
+// tiles of a row's ends (their columns compile-time constants) and the rows
+// a kernel row reads outside the input. Only the end tiles reading the
+// border skip anything; the interior tiles share one loop.
+using BorderTiles = ConvShape<16, 5, 121, 16, 3, 3, 2, 2, 1, 1, 3, 61>;
+TEST(Conv, ChannelTilesSkipBorderTaps) {
+  using netc::kernels::detail::ChannelInputExtent;
+  using netc::kernels::detail::ChannelRowTiles;
+  using Padded = ChannelRowTiles<600, 3, 1, ChannelInputExtent<3, 600, 0, 1>>;
+  static_assert(Padded::LEAD == 1 && Padded::TRAIL == Padded::FULL - 1,
+                "one border tile at each end of a row padded by one");
+  using Unpadded = ChannelRowTiles<24, 3, 1, ChannelInputExtent<26, 26, 0, 0>>;
+  static_assert(Unpadded::LEAD == 0 && Unpadded::TRAIL == Unpadded::FULL,
+                "no border tile without padding");
+  using WiderPadding = ChannelRowTiles<10, 3, 1, ChannelInputExtent<4, 5, 3, 4>>;
+  static_assert(WiderPadding::LEAD == WiderPadding::FULL &&
+                    WiderPadding::TRAIL == WiderPadding::FULL,
+                "every tile reads the border where the padding exceeds the window");
+  using Strided = ChannelRowTiles<61, 3, 2, ChannelInputExtent<5, 121, 1, 1>>;
+  static_assert(Strided::LEAD == 1 && Strided::TRAIL == Strided::FULL,
+                "the last full tile of a strided row stays inside; the rest tile does not");
+  static_assert(BorderTiles::hasChannels && BorderTiles::hasGradWeightChannels,
+                "the shape runs the output-channel paths");
+  checkAll<BorderTiles>(31);
+  checkAll<WidePad>(32);
+}
 // The first layers' rows paths at their edges: three channels and rows of
 // exactly two vectors (the last one full), and a 17-wide window (the widest
 // two vectors hold) over rows of three vectors with 8 columns of padding.
