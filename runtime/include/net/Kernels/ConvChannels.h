@@ -88,6 +88,8 @@ template <int KH, int KW, int SH, int SW, int OH, int OW> struct ChannelPadding 
 template <int HI, int WI, int PT, int PL> struct ChannelInputExtent {
   static constexpr bool row(int ih) { return ih >= PT && ih < PT + HI; }
   static constexpr bool column(int iw) { return iw >= PL && iw < PL + WI; }
+  /// Whether every row of a padded copy of `rows` rows is an input row.
+  static constexpr bool rowsInside(int rows) { return PT <= 0 && rows <= PT + HI; }
 };
 
 /// Stack floats this path may take per thread (Conv.h's GEMM buffers' budget).
@@ -166,7 +168,7 @@ NETC_INLINE void channelTileStore(const float *NETC_RESTRICT xpad,
       // loops, GCC kept the accumulators in memory: 2.4x slower).
 #pragma GCC unroll 16
       for (int r = 0; r < RH; ++r) {
-        if (!live[kh][r])
+        if (!Extent::rowsInside(HP) && !live[kh][r])
           continue;
 #pragma GCC unroll 16
         for (int kw = 0; kw < KW; ++kw)
