@@ -1,10 +1,12 @@
-//===- conv_ab.cpp - one build of the conv kernels, timed on ResNet50's shapes -===//
+//===- conv_ab.cpp - one build of the conv kernels, timed on chosen shapes -===//
 //
-// Built twice by bench/conv_ab.sh, against a base revision's runtime/include
-// and the working tree's, and run in turns: prints one line per (shape, op,
-// batch) with the median microseconds of conv2d_grad_weight, conv2d_grad_input
-// or conv2d (the paths Conv.h chooses), and a checksum of the result so that
-// the script can tell the two builds agree.
+// Built twice by bench/conv_ab.sh as shared libraries, against a base
+// revision's runtime/include and the working tree's; conv_ab_driver.cpp
+// loads both into one process and runs every case in turns (the machine's
+// slow phases then hit both builds alike). Each case is one (shape, op,
+// batch): conv2d_grad_weight, conv2d_grad_input or conv2d (the paths Conv.h
+// chooses), timed as the median microseconds of a few calls, with a
+// checksum of the result so that the script can tell the two builds agree.
 //
 //===----------------------------------------------------------------------===//
 
@@ -14,6 +16,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -53,42 +56,52 @@ double checksum(const std::vector<float> &v) {
 // Which ops to time (all unless the command line names some).
 bool timeForward = true, timeGradWeight = true, timeGradInput = true;
 
+// One timed (shape, op, batch): writes its line "name|op|n|us|GFLOP/s|checksum".
+using Case = std::function<void(char *line, int size)>;
+std::vector<Case> cases;
+
 // A KxK conv C -> F on an HW x HW plane at stride S, padding PAD (output OHW x OHW).
 template <int C, int HW, int F, int K, int S, int PAD, int OHW>
 void shape(const char *name, int n) {
-  const auto x = randomVec(std::size_t(n) * C * HW * HW, 1);
-  const auto w = randomVec(std::size_t(C) * F * K * K, 2);
-  const auto dy = randomVec(std::size_t(n) * F * OHW * OHW, 3);
-  std::vector<float> dw(w.size()), dx(x.size()), y(dy.size());
   const double flops = 2.0 * n * F * C * K * K * OHW * OHW;
   const int reps = flops > 2e9 ? 5 : 11;
-  const auto time = [&](bool enabled, const char *op, const std::vector<float> &result,
-                        auto &&call) {
+  auto add = [&](bool enabled, const char *op, auto call) {
     if (!enabled)
       return;
-    const double t = medianMicros(call, reps);
-    std::printf("%s|%s|%d|%.1f|%.1f|%.6e\n", name, op, n, t, flops / t * 1e-3,
-                checksum(result));
+    cases.push_back([=](char *line, int size) {
+      const auto x = randomVec(std::size_t(n) * C * HW * HW, 1);
+      const auto w = randomVec(std::size_t(C) * F * K * K, 2);
+      const auto dy = randomVec(std::size_t(n) * F * OHW * OHW, 3);
+      std::vector<float> result(std::string(op) == "grad_weight" ? w.size()
+                                : std::string(op) == "grad_input" ? x.size()
+                                                                  : dy.size());
+      const double t = medianMicros([&] { call(n, x, w, dy, result); }, reps);
+      std::snprintf(line, std::size_t(size), "%s|%s|%d|%.1f|%.1f|%.6e", name, op, n, t,
+                    flops / t * 1e-3, checksum(result));
+    });
   };
-  time(timeGradWeight, "grad_weight", dw, [&] {
+  using V = std::vector<float>;
+  add(timeGradWeight, "grad_weight", [](int n, const V &x, const V &, const V &dy, V &dw) {
     conv2d_grad_weight<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), x.data(),
                                                                      dw.data());
   });
-  time(timeGradInput, "grad_input", dx, [&] {
+  add(timeGradInput, "grad_input", [](int n, const V &, const V &w, const V &dy, V &dx) {
     conv2d_grad_input<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, dy.data(), w.data(),
                                                                     dx.data());
   });
-  time(timeForward, "forward", y, [&] {
+  add(timeForward, "forward", [](int n, const V &x, const V &w, const V &, V &y) {
     conv2d<C, HW, HW, F, K, K, S, S, PAD, PAD, OHW, OHW>(n, x.data(), w.data(), y.data());
   });
 }
 
 } // namespace
 
-int main(int argc, char **argv) {
+/// Builds the cases the arguments name; their count, or -1 (with a message)
+/// for an argument that is not a batch, an op or a family.
+extern "C" __attribute__((visibility("default"))) int conv_ab_prepare(int argc, char **argv) {
   std::vector<int> batches;
   bool pointwise = true, spatial = true, mnist = false;
-  for (int a = 1; a < argc; ++a) {
+  for (int a = 0; a < argc; ++a) {
     const std::string arg = argv[a];
     if (arg == "forward" || arg == "grad_weight" || arg == "grad_input") {
       if (timeForward && timeGradWeight && timeGradInput)
@@ -104,7 +117,7 @@ int main(int argc, char **argv) {
     } else {
       std::fprintf(stderr, "conv_ab: '%s' is not a batch, an op (forward, grad_weight, "
                            "grad_input) or a family (1x1, 3x3, mnist)\n", argv[a]);
-      return 2;
+      return -1;
     }
   }
   if (batches.empty())
@@ -130,7 +143,15 @@ int main(int argc, char **argv) {
     if (mnist) {
       shape<6, 14, 16, 5, 1, 2, 14>("lenet5 conv2 5x5 6->16 @14", n);
       shape<16, 7, 120, 5, 1, 2, 7>("lenet5 conv3 5x5 16->120 @7", n);
+      shape<6, 14, 16, 5, 1, 0, 10>("lenet5_classic conv2 5x5 6->16 @14", n);
       shape<32, 26, 64, 3, 1, 0, 24>("mnist_cnn conv2 3x3 32->64 @26", n);
     }
   }
+  return int(cases.size());
+}
+
+/// Times case `index` and writes its line.
+extern "C" __attribute__((visibility("default"))) void conv_ab_run(int index, char *line,
+                                                                    int size) {
+  cases[std::size_t(index)](line, size);
 }
