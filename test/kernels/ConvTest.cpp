@@ -765,7 +765,7 @@ TEST(ConvDeterminism, BandedGradWeightThreadCountIndependent) {
 // the block's filters) against its definition, for full and partial blocks,
 // chunks of input channels, and tap counts with and without a remainder past
 // whole tiles of 16 (the transposing AVX-512 packing and its scalar tail).
-template <int CI, int CO, int KH, int KW> void checkChannelPacking() {
+template <class Weights, int CI, int CO, int KH, int KW> void checkChannelPacking() {
   constexpr int KK = KH * KW;
   const std::vector<float> w = randomVec(std::size_t(CO) * CI * KK, CI * 100 + CO);
   std::vector<float> packed(static_cast<std::size_t>(CI * KK * detail::kChannelLanes));
@@ -773,11 +773,14 @@ template <int CI, int CO, int KH, int KW> void checkChannelPacking() {
     for (int i0 : {0, CI / 3, CI - 1}) {
       const int lanes = std::min(detail::kChannelLanes, CO - o0), channels = CI - i0;
       std::fill(packed.begin(), packed.end(), -7.f);
-      detail::packChannelWeights<detail::ChannelWeightsOIHW, CI, CO, KH, KW>(
-          w.data(), o0, lanes, i0, channels, packed.data());
+      detail::packChannelWeights<Weights, CI, CO, KH, KW>(w.data(), o0, lanes, i0, channels,
+                                                          packed.data());
       for (int k = 0; k < channels * KK; ++k)
         for (int l = 0; l < detail::kChannelLanes; ++l) {
-          const float want = l < lanes ? w[(std::size_t(o0 + l) * CI + i0) * KK + k] : 0.f;
+          const int c = k / KK, kh = k % KK / KW, kw = k % KW;
+          const float want =
+              l < lanes ? Weights::template at<CI, CO, KH, KW>(w.data(), o0 + l, i0 + c, kh, kw)
+                        : 0.f;
           ASSERT_EQ(packed[std::size_t(k) * detail::kChannelLanes + l], want)
               << "CI " << CI << " CO " << CO << " " << KH << "x" << KW << ": block " << o0
               << ", channels from " << i0 << ", tap " << k << ", lane " << l;
@@ -785,10 +788,18 @@ template <int CI, int CO, int KH, int KW> void checkChannelPacking() {
     }
 }
 
+template <int CI, int CO, int KH, int KW> void checkBothChannelPackings() {
+  checkChannelPacking<detail::ChannelWeightsOIHW, CI, CO, KH, KW>();
+  checkChannelPacking<detail::ChannelWeightsFlipped, CI, CO, KH, KW>();
+}
+
+// The forward's packing (OIHW) and grad_input's (the forward's weights read
+// transposed and flipped), each against Weights::at.
 TEST(ConvPacking, ChannelWeightsMatchTheirDefinition) {
-  checkChannelPacking<16, 120, 5, 5>(); // lenet5 conv3: 25 whole tiles, a half block
-  checkChannelPacking<6, 16, 5, 5>();   // 150 taps: 9 tiles and 6 more
-  checkChannelPacking<32, 64, 3, 3>();  // mnist_cnn conv2
-  checkChannelPacking<7, 9, 1, 1>();    // fewer taps than a tile
-  checkChannelPacking<3, 40, 7, 7>();
+  checkBothChannelPackings<16, 120, 5, 5>(); // lenet5 conv3: 25 whole tiles, a half block
+  checkBothChannelPackings<6, 16, 5, 5>();   // 150 taps: 9 tiles and 6 more
+  checkBothChannelPackings<32, 64, 3, 3>();  // mnist_cnn conv2
+  checkBothChannelPackings<7, 9, 1, 1>();    // fewer taps than a tile
+  checkBothChannelPackings<3, 40, 7, 7>();
+  checkBothChannelPackings<120, 16, 5, 5>(); // lenet5 conv3's grad_input
 }
