@@ -47,8 +47,13 @@ int main(int argc, char **argv) {
   if (!load(argv[1], base) || !load(argv[2], fresh))
     return 1;
   const int cases = base.prepare(argc - 4, argv + 4);
-  if (cases < 0 || fresh.prepare(argc - 4, argv + 4) != cases)
+  if (cases < 0)
     return 2;
+  if (const int other = fresh.prepare(argc - 4, argv + 4); other != cases) {
+    std::fprintf(stderr, "conv_ab_driver: %s has %d cases for these arguments, %s has %d\n",
+                 argv[1], cases, argv[2], other);
+    return 1;
+  }
   char line[512];
   for (int round = 0, rounds = std::atoi(argv[3]); round < rounds; ++round)
     for (int index = 0; index < cases; ++index) {

@@ -48,6 +48,7 @@
 #define NETC_KERNELS_CONV_H
 
 #include "net/Kernels/Common.h"
+#include "net/Kernels/ConvChannelWeights.h"
 #include "net/Kernels/ConvChannels.h"
 #include "net/Kernels/ConvForwardRows.h"
 #include "net/Kernels/ConvGemm.h"
@@ -256,7 +257,7 @@ struct ConvUseGemm {
   static constexpr bool gradWeight = Plan::dwRows > 0;
 };
 
-/// Whether the paths vectorised over output channels (ConvChannels.h) are used
+/// Whether the paths vectorised over output channels (ConvChannels.h, ConvChannelWeights.h) are used
 /// for a shape: when their buffers fit and at most a quarter of their lanes
 /// are past F; the forward also needs a tile to sum at least 64 taps (with
 /// fewer, its transposed stores dominate: C = 1 first layers), and a window
