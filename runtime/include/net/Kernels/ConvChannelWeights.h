@@ -180,10 +180,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
       // Every band but the last has BR rows: both counts are compile-time.
       auto band = [&](int oh0, auto rowsConstant) {
         constexpr int ROWS = decltype(rowsConstant)::value;
-        // The band's dy, position-major; lanes past F read zero.
-        for (int p = 0; p < ROWS * OW; ++p)
-          for (int l = 0; l < kChannelLanes; ++l)
-            dyT[p * kChannelLanes + l] = l < lanes ? dyi[l * PLANE + oh0 * OW + p] : 0.f;
+        transposeChannelPlanes<ROWS * OW, PLANE>(dyi + oh0 * OW, lanes, dyT);
         padChannelRows<H, W, WP, PT, PL>(x + std::size_t(i) * C * H * W, c0, cs, oh0 * SH,
                                          Plan::padRows(ROWS), RP, xpad);
         for (int kh = 0; kh < KH; ++kh) {
