@@ -278,7 +278,10 @@ void dense_grad_input(int n, const float *dy, const float *w, float *dx) {
   const int rowBlocks = (n + RB - 1) / RB;
   detail::parallelFor(rowBlocks * chunks, std::int64_t(n) * M * K > detail::kParallelThreshold * 4,
                       [&](int t) {
-    const int rb = t / chunks, ch = t % chunks;
+    // Chunk-major: a thread's consecutive tasks reuse one KT-column chunk of
+    // w (M x KT floats, in L1) over the row blocks. Row-block-major, every
+    // task read a new chunk of a w too large for L2 (lenet5's 5880 -> 84).
+    const int ch = t / rowBlocks, rb = t % rowBlocks;
     const int i = rb * RB;
     // coef[r*ldc + a] = dy[(i+a)*M + r]: ldc = 1, step between rows M.
     detail::axpyColumns<K, KT>(detail::min(RB, n - i), ch * KT, M,
