@@ -180,7 +180,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
       // Every band but the last has BR rows: both counts are compile-time.
       auto band = [&](int oh0, auto rowsConstant) {
         constexpr int ROWS = decltype(rowsConstant)::value;
-        transposeChannelPlanes<ROWS * OW, PLANE>(dyi + oh0 * OW, lanes, dyT);
+        transposeChannelPlanes<PLANE>(dyi + oh0 * OW, ROWS * OW, lanes, dyT);
         padChannelRows<H, W, WP, PT, PL>(x + std::size_t(i) * C * H * W, c0, cs, oh0 * SH,
                                          Plan::padRows(ROWS), RP, xpad);
         for (int kh = 0; kh < KH; ++kh) {

@@ -157,37 +157,37 @@ NETC_INLINE void transpose16(PackVec *rows) {
 }
 #endif
 
-/// out[p*16 + l] = src[l*STRIDE + p] for p < COUNT and l < lanes, zero for
-/// the lanes past them: runs of COUNT floats of 16 planes STRIDE apart made
-/// position-major (grad_weight's dy).
-template <int COUNT, int STRIDE>
+/// out[p*16 + l] = src[l*STRIDE + p] for p < count and l < lanes, zero for
+/// the lanes past them: runs of `count` floats of 16 planes STRIDE apart made
+/// position-major (the forward's OIHW weights packed, grad_weight's dy).
+/// Out of line: see storeChannelTileTransposed.
+template <std::size_t STRIDE>
 #if defined(__GNUC__) || defined(__clang__)
 __attribute__((noinline))
 #endif
-void transposeChannelPlanes(const float *NETC_RESTRICT src, int lanes,
-                                        float *NETC_RESTRICT out) {
+void transposeChannelPlanes(const float *NETC_RESTRICT src, int count, int lanes,
+                            float *NETC_RESTRICT out) {
+  int p = 0;
 #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
-  constexpr int FULL = COUNT / kChannelLanes * kChannelLanes;
   // 16 positions at a time, transposed in registers: 16 contiguous loads
-  // where the element loop below takes 256 scalar ones (a tenth of lenet5
-  // conv3's grad_weight).
-  for (int p = 0; p < FULL; p += kChannelLanes) {
+  // where the element loop below takes 16 gathers or 256 scalar loads (a
+  // tenth of mnist_cnn conv2's forward in its weight packing, of lenet5
+  // conv3's grad_weight in its dy).
+  for (; p + kChannelLanes <= count; p += kChannelLanes) {
     PackVec rows[kChannelLanes];
     for (int l = 0; l < kChannelLanes; ++l)
       if (l < lanes)
-        __builtin_memcpy(&rows[l], src + std::size_t(l) * STRIDE + p, sizeof(PackVec));
+        __builtin_memcpy(&rows[l], src + l * STRIDE + p, sizeof(PackVec));
       else
         rows[l] = PackVec{};
     transpose16(rows);
     for (int j = 0; j < kChannelLanes; ++j)
       __builtin_memcpy(out + (p + j) * kChannelLanes, &rows[j], sizeof(PackVec));
   }
-#else
-  constexpr int FULL = 0;
 #endif
-  for (int p = FULL; p < COUNT; ++p)
+  for (; p < count; ++p)
     for (int l = 0; l < kChannelLanes; ++l)
-      out[p * kChannelLanes + l] = l < lanes ? src[std::size_t(l) * STRIDE + p] : 0.f;
+      out[p * kChannelLanes + l] = l < lanes ? src[l * STRIDE + p] : 0.f;
 }
 
 #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
@@ -430,29 +430,8 @@ NETC_INLINE void packChannelWeights(const float *NETC_RESTRICT w, int o0, int la
                                     int channels, float *NETC_RESTRICT wpack) {
   if constexpr (std::is_same_v<Weights, ChannelWeightsOIHW>) {
     constexpr int KK = KH * KW;
-    const float *wb = w + (std::size_t(o0) * CI + i0) * KK;
-    int k = 0;
-#if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
-    // The block's filter rows (zero past `lanes`), 16 taps at a time,
-    // transposed in registers: 16 contiguous loads and stores a tile where
-    // the flat loop below takes 16 gathers.
-    for (; k + kChannelLanes <= channels * KK; k += kChannelLanes) {
-      PackVec rows[kChannelLanes];
-      for (int l = 0; l < kChannelLanes; ++l)
-        if (l < lanes)
-          __builtin_memcpy(&rows[l], wb + std::size_t(l) * CI * KK + k, sizeof(PackVec));
-        else
-          rows[l] = PackVec{};
-      transpose16(rows);
-      for (int j = 0; j < kChannelLanes; ++j)
-        __builtin_memcpy(wpack + (k + j) * kChannelLanes, &rows[j], sizeof(PackVec));
-    }
-#endif
-    // One flat loop, which GCC turns into 16-lane gathers (a tenth of the
-    // forward's time on mnist_cnn conv2 when packed element by element).
-    for (; k < channels * KK; ++k)
-      for (int l = 0; l < kChannelLanes; ++l)
-        wpack[k * kChannelLanes + l] = l < lanes ? wb[std::size_t(l) * CI * KK + k] : 0.f;
+    transposeChannelPlanes<std::size_t(CI) * KK>(w + (std::size_t(o0) * CI + i0) * KK,
+                                                 channels * KK, lanes, wpack);
     return;
   }
   if constexpr (std::is_same_v<Weights, ChannelWeightsFlipped>) {
