@@ -185,9 +185,10 @@ void transposeChannelPlanes(const float *NETC_RESTRICT src, int count, int lanes
       __builtin_memcpy(out + (p + j) * kChannelLanes, &rows[j], sizeof(PackVec));
   }
 #endif
+  // (Indices in size_t: in int, GCC warned that a large count overflows.)
   for (; p < count; ++p)
     for (int l = 0; l < kChannelLanes; ++l)
-      out[p * kChannelLanes + l] = l < lanes ? src[l * STRIDE + p] : 0.f;
+      out[std::size_t(p) * kChannelLanes + l] = l < lanes ? src[l * STRIDE + p] : 0.f;
 }
 
 #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
@@ -483,7 +484,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
       int(min(CI, int(kChannelStackFloats / channelFloatsPerInput<KH, KW, SH, SW, OH, OW>())));
   static_assert(CHUNK >= 1, "one input channel's buffers exceed the stack budget");
   constexpr int CHUNKS = (CI + CHUNK - 1) / CHUNK;
-  const bool parallel = std::int64_t(n) * CO * OH * OW * CI * KK > kParallelThreshold;
+  const bool parallel = std::int64_t(n) * CO * OH * OW * CI * KK > kParallelMacs;
   if constexpr (CHUNKS == 1) {
     constexpr bool kBlockMajor = KK * kChannelLanes > HP * WP;
     constexpr int BANDS = channelBands(OH, OW);

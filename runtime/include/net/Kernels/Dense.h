@@ -240,31 +240,41 @@ template <int K, int M> void dense(int n, const float *x, const float *w, float 
     // every chunk, so it only ever adds to its own.
     const detail::StaticRange range =
         detail::staticRange(std::int64_t(colBlocks) * rowBlocks, thread, team);
-    for (int k0 = 0; k0 < K; k0 += KC) {
-      const int len = detail::min(KC, K - k0);
-      for (std::int64_t t = range.begin; t < range.end; ++t) {
-        const int cb = int(t / rowBlocks), rb = int(t % rowBlocks);
-        const int i = rb * RB, m = cb * CB;
-        const float *xi = x + std::size_t(i) * K + k0;
-        const float *wm = w + std::size_t(m) * K + k0;
-        float *yo = y + std::size_t(i) * M + m;
-        const int nr = detail::min(RB, n - i), nc = detail::min(CB, M - m);
-        if (nr == RB && nc == CB) {
-          detail::dotTile<RB, CB, K>(xi, wm, len, yo, M, k0 > 0);
-          continue;
-        }
-        if (nc == CB) {
-          // Fewer samples than a tile (batch 1): a row at a time, still CB
-          // independent sums (one would wait on its FMA's latency).
+    // Tasks are taken `group` at a time through every chunk: all of them
+    // (each w chunk serves every sample of the thread's tiles while in L2),
+    // or one where a single row block leaves no sample to reuse a chunk
+    // (batch <= RB: each w row is then read as one stream rather than in
+    // pieces a page long; lenet5's 5880 -> 84 at batch 1 1.1x). Each output
+    // adds its chunks in the same order either way.
+    const std::int64_t group =
+        rowBlocks == 1 || range.end <= range.begin ? 1 : range.end - range.begin;
+    for (std::int64_t t0 = range.begin; t0 < range.end; t0 += group) {
+      for (int k0 = 0; k0 < K; k0 += KC) {
+        const int len = detail::min(KC, K - k0);
+        for (std::int64_t t = t0; t < t0 + group; ++t) {
+          const int cb = int(t / rowBlocks), rb = int(t % rowBlocks);
+          const int i = rb * RB, m = cb * CB;
+          const float *xi = x + std::size_t(i) * K + k0;
+          const float *wm = w + std::size_t(m) * K + k0;
+          float *yo = y + std::size_t(i) * M + m;
+          const int nr = detail::min(RB, n - i), nc = detail::min(CB, M - m);
+          if (nr == RB && nc == CB) {
+            detail::dotTile<RB, CB, K>(xi, wm, len, yo, M, k0 > 0);
+            continue;
+          }
+          if (nc == CB) {
+            // Fewer samples than a tile (batch 1): a row at a time, still CB
+            // independent sums (one would wait on its FMA's latency).
+            for (int a = 0; a < nr; ++a)
+              detail::dotTile<1, CB, K>(xi + std::size_t(a) * K, wm, len, yo + std::size_t(a) * M,
+                                        M, k0 > 0);
+            continue;
+          }
           for (int a = 0; a < nr; ++a)
-            detail::dotTile<1, CB, K>(xi + std::size_t(a) * K, wm, len, yo + std::size_t(a) * M,
-                                      M, k0 > 0);
-          continue;
+            for (int b = 0; b < nc; ++b)
+              detail::dotTile<1, 1, K>(xi + std::size_t(a) * K, wm + std::size_t(b) * K,
+                                       len, yo + std::size_t(a) * M + b, M, k0 > 0);
         }
-        for (int a = 0; a < nr; ++a)
-          for (int b = 0; b < nc; ++b)
-            detail::dotTile<1, 1, K>(xi + std::size_t(a) * K, wm + std::size_t(b) * K,
-                                     len, yo + std::size_t(a) * M + b, M, k0 > 0);
       }
     }
   });

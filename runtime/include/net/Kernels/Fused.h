@@ -285,7 +285,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
       }
     });
   } else {
-    const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelThreshold;
+    const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelMacs;
     using Plan = detail::FusedConvPlan<F, P>;
     constexpr bool WHOLE = Plan::whole;
     constexpr int FB = Plan::FB, SB = Plan::SB, FT = Plan::FT;
