@@ -4,11 +4,12 @@
 // calls it per model):
 //
 //   generated-model-check train A.so B.so CKPT
-//     A (the default pipeline) and B (-O0: nothing fused, nothing folded)
-//     start from the same seeded parameters and take the same steps on the
-//     same seeded batch: every loss must be finite, the losses and the final
-//     probabilities must agree within kTolerance, and A's parameters are
-//     written to CKPT for the ONNX round trip.
+//     A (the default pipeline) and B (-O0: nothing fused, nothing folded;
+//     or the default pipeline for another -march) start from the same
+//     seeded parameters and take the same steps on the same seeded batch:
+//     every loss must be finite, the losses and the final probabilities must
+//     agree within kTolerance, and A's parameters are written to CKPT for
+//     the ONNX round trip.
 //   generated-model-check forward A.so A.ckpt B.so B.ckpt
 //     the same inputs through A with A.ckpt and B with B.ckpt (the model and
 //     its ONNX export imported again) must give the same probabilities.
@@ -139,7 +140,8 @@ int train(const std::string &pathA, const std::string &pathB, const std::string 
   auto b = a ? open(pathB, error) : nullptr;
   if (!a || !b)
     return fail(error);
-  if (int rc = trainAlike(*a, *b, "default", "-O0"))
+  // Named by their files: B is the -O0 build or the portable one.
+  if (int rc = trainAlike(*a, *b, pathA.c_str(), pathB.c_str()))
     return rc;
   Status s = writeCheckpoint(checkpoint, captureCheckpoint(*a));
   if (!s)
