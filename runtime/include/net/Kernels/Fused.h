@@ -272,7 +272,10 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     // comment), then bias + activation in place, parallel over planes when
     // they are enough work.
     conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-    const bool planesInParallel = std::int64_t(n) * F * P > detail::kParallelThreshold;
+    // Serial where the convolution was (kParallelMacs): its output stays in
+    // the caller's cache, where the other threads would fetch it.
+    const bool planesInParallel = std::int64_t(n) * F * P > detail::kParallelThreshold &&
+                                  std::int64_t(n) * F * P * CKK > detail::kParallelMacs;
     detail::parallelFor(int(n * F), planesInParallel, [&](int k) {
       float *a = y + std::size_t(k) * P;
       if constexpr (ACT != kActNone || BIAS)
