@@ -516,14 +516,10 @@ int trainHere(const Options &o, DriverStreams &s, Collective *ranks) {
     return fail(s, result.error);
   if (result->interrupted) {
     s.out << std::flush;
-    // One write: stderr is unbuffered, and under mpirun each piece could be
-    // forwarded apart, with the ranks' other output between them.
-    std::ostringstream message;
-    message << "netrun: interrupted at epoch " << result->stoppedEpoch << ", step "
-            << result->stoppedStep << " of " << result->stepsPerEpoch << "; saved " << o.out
-            << "/last.ckpt; resume with: netrun train " << o.positional[0] << " --data "
-            << config->data << " --out " << o.out << " --resume\n";
-    s.err << message.str() << std::flush;
+    s.err << "netrun: interrupted at epoch " << result->stoppedEpoch << ", step "
+          << result->stoppedStep << " of " << result->stepsPerEpoch << "; saved " << o.out
+          << "/last.ckpt; resume with: netrun train " << o.positional[0] << " --data "
+          << config->data << " --out " << o.out << " --resume" << std::endl;
     return 130;
   }
   const EarlyStoppingConfig &early = config->earlyStopping;

@@ -7,10 +7,16 @@
 
 #include "Netrun.h"
 
+#include <cstdio>
 #include <iostream>
 #include <unistd.h>
 
 int main(int argc, char **argv) {
+  // Every message on stderr leaves in one write per line: unbuffered, each
+  // `<<` piece was its own write, and under mpirun a rank's stdout (its
+  // progress bar) could be forwarded between the pieces of one line.
+  std::setvbuf(stderr, nullptr, _IOLBF, BUFSIZ);
+  std::cerr.unsetf(std::ios::unitbuf);
   std::vector<std::string> args(argv + 1, argv + argc);
   netc::runtime::DriverStreams streams{std::cout, std::cerr,
                                       /*interactive=*/::isatty(1) != 0};
