@@ -74,6 +74,15 @@ constexpr std::int64_t kParallelThreshold = 16384;
 /// faster.
 constexpr std::int64_t kParallelMacs = std::int64_t(1) << 18;
 
+/// Whether a convolution pass (forward, grad-input or grad-weight: each does
+/// n * F * P * CKK multiply-adds for F output planes of P positions over CKK
+/// input taps) splits over the team. Every conv kernel and the fused pass
+/// that follows one decide by this, so a serial convolution's output is
+/// finished by the thread in whose cache it is.
+constexpr bool convInParallel(std::int64_t n, std::int64_t F, std::int64_t P, std::int64_t CKK) {
+  return n * F * P * CKK > kParallelMacs;
+}
+
 constexpr int min(int a, int b) { return a < b ? a : b; }
 constexpr int max(int a, int b) { return a > b ? a : b; }
 

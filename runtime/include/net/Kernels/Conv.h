@@ -200,7 +200,7 @@ void conv2dGradWeightDirect(int n, const float *NETC_RESTRICT dy,
                         const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
   constexpr int PW = (OW - 1) * SW + KW;
   constexpr int P = F * C;
-  const bool parallel = std::int64_t(n) * F * C * KH * KW * OH * OW > detail::kParallelMacs;
+  const bool parallel = detail::convInParallel(n, F, OH * OW, C * KH * KW);
   detail::parallelRegion(parallel, [&](int tid, int nt) {
     // A fixed, contiguous range of (f, c) pairs per thread: dw + p*KH*KW.
     const int p0 = int(std::int64_t(P) * tid / nt);

@@ -165,7 +165,7 @@ void conv2dGradWeightChannels(int n, const float *NETC_RESTRICT dy,
       FB >= threads ? Plan::minGroups : max(Plan::minGroups, min(C, ceilDiv(threads, FB)));
   const int tasks = FB * groups;
   const bool parallel =
-      tasks > 1 && std::int64_t(n) * F * PLANE * C * KH * KW > kParallelMacs;
+      tasks > 1 && convInParallel(n, F, PLANE, C * KH * KW);
   detail::parallelFor(int(tasks), parallel, [&](int task) {
     const int fb = task / groups, group = task % groups;
     const int f0 = fb * kChannelLanes, lanes = min(kChannelLanes, F - f0);

@@ -484,7 +484,7 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
       int(min(CI, int(kChannelStackFloats / channelFloatsPerInput<KH, KW, SH, SW, OH, OW>())));
   static_assert(CHUNK >= 1, "one input channel's buffers exceed the stack budget");
   constexpr int CHUNKS = (CI + CHUNK - 1) / CHUNK;
-  const bool parallel = std::int64_t(n) * CO * OH * OW * CI * KK > kParallelMacs;
+  const bool parallel = convInParallel(n, CO, OH * OW, CI * KK);
   if constexpr (CHUNKS == 1) {
     constexpr bool kBlockMajor = KK * kChannelLanes > HP * WP;
     constexpr int BANDS = channelBands(OH, OW);

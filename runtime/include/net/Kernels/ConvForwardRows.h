@@ -117,7 +117,7 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
   static_assert(Plan::fits, "the rows path's buffers exceed the stack budget");
   // Chunks of at most FT filters, as equal as they can be.
   constexpr int CHUNKS = ceilDiv(F, FT);
-  const bool parallel = std::int64_t(n) * F * C * KH * KW * OH * OW > kParallelMacs;
+  const bool parallel = convInParallel(n, F, OH * OW, C * KH * KW);
   const int threads = threadsToSplitOver(parallel);
   const int bands = n < threads ? min(OH, ceilDiv(threads, max(1, n))) : 1;
   const std::int64_t tasks = std::int64_t(n) * bands;

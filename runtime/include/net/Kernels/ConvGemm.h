@@ -363,7 +363,7 @@ void conv2dGemmInDepthChunks(int n, const float *NETC_RESTRICT x, const float *N
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Deep::rows, KC = Deep::kChunk;
   constexpr int NP = roundUpLanes(R * OW);
   static_assert(R > 0 && KC > 0, "GemmDeepPlan found no chunking that fits");
-  const bool parallel = std::int64_t(n) * F * P * CKK > kParallelMacs;
+  const bool parallel = convInParallel(n, F, P, CKK);
   const GemmForwardTasks<F, OH, R> tasks(n, threadsToSplitOver(parallel));
   parallelRegion(tasks.count() > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[KC * NP];
@@ -396,7 +396,7 @@ void conv2dGemmWholePatches(int n, const float *NETC_RESTRICT x, const float *NE
   constexpr int NP = roundUpLanes(R * OW);
   // Tasks are (filter part, sample, chunk of R output rows), each writing its
   // own outputs: batch 1 still uses every thread, evenly (gemmFilterParts).
-  const bool parallel = std::int64_t(n) * F * P * CKK > kParallelMacs;
+  const bool parallel = convInParallel(n, F, P, CKK);
   const GemmForwardTasks<F, OH, R> tasks(n, threadsToSplitOver(parallel));
   parallelRegion(tasks.count() > 1 && parallel, [&](int thread, int team) {
     alignas(64) float cols[CKK * NP];
@@ -457,7 +457,7 @@ void conv2dGradInputPointwise(int n, const float *NETC_RESTRICT dy, const float 
   using Plan = GemmPointwisePlan<F, OH, OW>;
   constexpr int P = OH * OW, R = Plan::rows, KC = Plan::kChunk, NP = roundUpLanes(R * OW);
   static_assert(KC > 0, "one tile of positions exceeds the stack budget");
-  const bool parallel = std::int64_t(n) * F * P * C > kParallelMacs;
+  const bool parallel = convInParallel(n, F, P, C);
   const int threads = threadsToSplitOver(parallel);
   const int parts = n % threads == 0 || C < 2 * kGemmMR ? 1 : threads;
   const std::int64_t tasks = std::int64_t(n) * parts;
@@ -511,7 +511,7 @@ void conv2dGradInputGemm(int n, const float *NETC_RESTRICT dy,
   constexpr int CKK = Plan::CKK, P = Plan::P, R = Plan::template dxRows<F>;
   static_assert(R > 0, "one output row of patches exceeds the stack budget");
   constexpr int NP = roundUpLanes(R * OW);
-  const bool parallel = std::int64_t(n) * F * P * CKK > kParallelMacs;
+  const bool parallel = convInParallel(n, F, P, CKK);
   const int threads = threadsToSplitOver(parallel);
   const int groups = n % threads == 0 ? 1 : threads;
   const std::int64_t tasks = std::int64_t(n) * groups;
@@ -563,7 +563,7 @@ void conv2dGradWeightGemm(int n, const float *NETC_RESTRICT dy,
   // order whatever the blocks and threads: the same bits for any count.
   constexpr int BC = Plan::template dwBlockColumns<F>, R = Plan::template dwBlockRows<F>;
   static_assert(R > 0, "a block of grad_weight's patches exceeds the stack budget");
-  parallelRegion(std::int64_t(n) * F * P * CKK > kParallelMacs, [&](int tid, int nt) {
+  parallelRegion(convInParallel(n, F, P, CKK), [&](int tid, int nt) {
     constexpr int VN = LD / kGemmLanes;
     const int j0 = VN * tid / nt * kGemmLanes;
     const int j1 = min(CKK, VN * (tid + 1) / nt * kGemmLanes);

@@ -142,7 +142,7 @@ void conv2dGradWeightRowsOf(int n, DzRows &&dzRows, const float *NETC_RESTRICT x
   constexpr int tasks = CHUNKS * C;
   static_assert(Plan::fits, "the rows path's buffers exceed the stack budget");
   const bool parallel =
-      tasks > 1 && std::int64_t(n) * F * C * KH * KW * OH * OW > kParallelMacs;
+      tasks > 1 && convInParallel(n, F, OH * OW, C * KH * KW);
   detail::parallelFor(int(tasks), parallel, [&](int task) {
     const int chunk = task / C, c = task % C;
     const int f0 = F * chunk / CHUNKS, fc = F * (chunk + 1) / CHUNKS - f0;

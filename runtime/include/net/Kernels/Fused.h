@@ -272,10 +272,10 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     // comment), then bias + activation in place, parallel over planes when
     // they are enough work.
     conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-    // Serial where the convolution was (kParallelMacs): its output stays in
-    // the caller's cache, where the other threads would fetch it.
+    // Serial where the convolution was: its output stays in the caller's
+    // cache, where the other threads would fetch it.
     const bool planesInParallel = std::int64_t(n) * F * P > detail::kParallelThreshold &&
-                                  std::int64_t(n) * F * P * CKK > detail::kParallelMacs;
+                                  detail::convInParallel(n, F, P, CKK);
     detail::parallelFor(int(n * F), planesInParallel, [&](int k) {
       float *a = y + std::size_t(k) * P;
       if constexpr (ACT != kActNone || BIAS)
@@ -288,7 +288,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
       }
     });
   } else {
-    const bool par = n > 1 && std::int64_t(n) * F * P * CKK > detail::kParallelMacs;
+    const bool par = n > 1 && detail::convInParallel(n, F, P, CKK);
     using Plan = detail::FusedConvPlan<F, P>;
     constexpr bool WHOLE = Plan::whole;
     constexpr int FB = Plan::FB, SB = Plan::SB, FT = Plan::FT;
