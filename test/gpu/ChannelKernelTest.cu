@@ -195,10 +195,16 @@ template <int E> void checkElementwise(const char *name, const char *params) {
     netc::cuda::relu_grad<E>(n, gdy, gRelu, gReluGrad);
     netc::cuda::sigmoid_grad<E>(n, gdy, gSigmoid, gSigmoidGrad);
     netc::cuda::tanh_grad<E>(n, gdy, gTanh, gTanhGrad);
+    // zeros: E floats (one sample's extent, as a parameter's gradient), not n*E.
+    DeviceBuffer<float> gZeros(a);
+    netc::cuda::zeros<E>(gZeros);
+    std::vector<float> zeros = a;
+    std::fill(zeros.begin(), zeros.begin() + E, 0.f);
     expectCleanLaunches("element-wise kernels" + shape);
     EXPECT_TRUE(matches("add" + shape, "y", dims, gAdd.download(), add, kExact));
     EXPECT_TRUE(matches("mul" + shape, "y", dims, gMul.download(), mul, kExact));
     EXPECT_TRUE(matches("copy" + shape, "y", dims, gCopy.download(), copy, kExact));
+    EXPECT_TRUE(matches("zeros" + shape, "y", dims, gZeros.download(), zeros, kExact));
     EXPECT_TRUE(matches("relu" + shape, "y", dims, gReluOut.download(), relu, kExact));
     EXPECT_TRUE(
         matches("sigmoid" + shape, "y", dims, gSigmoidOut.download(), sigmoid, kElementwise));

@@ -123,6 +123,19 @@ TEST(Elementwise, AddMulCopy) {
   }
 }
 
+TEST(Elementwise, ZerosWritesItsExtentOnly) {
+  // A parameter's zero gradient: E floats, whatever the buffer held, and
+  // nothing past them.
+  constexpr int E = 37;
+  std::vector<float> y(E + 5, 7.f);
+  y[3] = std::nanf("");
+  zeros<E>(y.data());
+  for (int k = 0; k < E; ++k)
+    EXPECT_EQ(y[k], 0.f) << "element " << k;
+  for (int k = E; k < E + 5; ++k)
+    EXPECT_EQ(y[k], 7.f) << "element " << k << " lies past the extent";
+}
+
 TEST(Elementwise, MulGradient) {
   // Dropout's forward and backward: y = x * mask, dx = dy * mask.
   constexpr int E = 50, n = 3;

@@ -175,6 +175,13 @@ LogicalResult DropoutMaskOp::verify() {
   return success();
 }
 
+LogicalResult ZerosOp::verify() {
+  auto type = cast<RankedTensorType>(getType());
+  if (!type.hasStaticShape())
+    return emitOpError("expects a static shape (a parameter's), got ") << type;
+  return success();
+}
+
 LogicalResult CountCorrectOp::verify() {
   auto r = shapes::crossEntropy(shapeOf(getProbs()), shapeOf(getLabels()));
   return r.ok() ? success() : emitOpError(r.error);

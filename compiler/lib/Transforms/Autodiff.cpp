@@ -18,6 +18,8 @@
 #include "llvm/ADT/DenseSet.h"
 #include "llvm/ADT/TypeSwitch.h"
 
+#include <functional>
+
 namespace mlir::net {
 #define GEN_PASS_DEF_NETAUTODIFF
 #include "net/Transforms/Passes.h.inc"
@@ -96,9 +98,13 @@ private:
   LogicalResult differentiate(Operation *op, Value dy);
   template <typename FusedOp> void differentiateFusedConv(FusedOp fused, Value dy);
   /// Accumulates the gradients a fused backward op produced into the
-  /// operands of its forward op that need them.
-  void accumulateFused(Value input, Value weight, Value bias, Value inputGrad,
+  /// operands of its forward op `op` that need them.
+  void accumulateFused(Operation *op, Value input, Value weight, Value bias, Value inputGrad,
                        Value weightGrad, Value biasGrad, Location loc);
+  void findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops);
+  /// Whether the bias `op` adds has an exactly zero gradient; if so, marks
+  /// the bias as one whose update gets a zero gradient.
+  bool biasGradIsZero(Operation *op, Value bias);
 
   ModuleOp module;
   func::FuncOp forward;
@@ -109,6 +115,11 @@ private:
   /// The `saved` result of each fused training op, by its output.
   DenseMap<Value, Value> saved;
   DenseSet<Value> needsGrad;
+  /// Ops whose bias (a norm's beta) shifts channels by constants that only
+  /// batch norms on the batch's statistics read (and remove).
+  DenseSet<Operation *> biasBeforeTrainedNorm;
+  /// Biases whose gradient from one of those ops is exactly zero.
+  DenseSet<Value> zeroGradBiases;
 };
 
 func::FuncOp StepBuilder::cloneForward(StringRef name, bool training,
@@ -246,6 +257,7 @@ LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
         needsGrad.insert(r);
   }
 
+  findBiasesBeforeTrainedNorms(ops);
   finish(loc, probs, labels);
   if (needsGrad.contains(softmax.getInput()))
     grads[softmax.getInput()] =
@@ -254,6 +266,8 @@ LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
   for (Operation *op : llvm::reverse(ops)) {
     if (auto param = dyn_cast<ParamOp>(op)) {
       Value grad = grads.lookup(param.getResult());
+      if (!grad && zeroGradBiases.contains(param.getResult()))
+        grad = builder.create<ZerosOp>(param.getLoc(), param.getType());
       if (!grad)
         continue; // frozen, or nothing trainable flows through it
       if (optimizer.name == "sgd")
@@ -279,6 +293,74 @@ LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
   return success();
 }
 
+/// A batch norm on the batch's statistics subtracts each channel's mean, so
+/// a bias that only shifts channels by constants on every path into such
+/// norms leaves the loss unchanged: its gradient is exactly zero. Computed,
+/// it is a sum of rounding noise whose sign depends on the summation order,
+/// which Adam scales up to steps of the learning rate's size; such biases
+/// get a zero gradient instead. The shift passes unchanged in kind (a
+/// constant per channel, or per feature over the batch) through the linear
+/// maps that treat every position alike: an unpadded convolution, a dense
+/// layer, a bias, an add, pooling (padding never counts, in a maximum or an
+/// average), flattening and a frozen norm; an activation, dropout or a
+/// padded convolution's border stop it.
+void StepBuilder::findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops) {
+  DenseMap<Value, bool> memo;
+  std::function<bool(Value)> absorbed = [&](Value v) -> bool {
+    if (auto it = memo.find(v); it != memo.end())
+      return it->second;
+    auto unpadded = [](ArrayRef<int64_t> pads) {
+      return llvm::all_of(pads, [](int64_t p) { return p == 0; });
+    };
+    auto passesOn = [&](Operation *user) -> bool {
+      return llvm::TypeSwitch<Operation *, bool>(user)
+          .Case([&](BatchNormTrainOp norm) { return norm.getInput() == v; })
+          .Case([&](Conv2dOp conv) {
+            return conv.getInput() == v && unpadded(conv.getPads()) &&
+                   absorbed(conv.getResult());
+          })
+          .Case<FusedConv2dOp, FusedConv2dTrainOp>([&](auto conv) {
+            return conv.getInput() == v && unpadded(conv.getPads()) &&
+                   conv.getActivation() == Activation::None && absorbed(conv->getResult(0));
+          })
+          .Case([&](DenseOp dense) {
+            return dense.getInput() == v && absorbed(dense.getResult());
+          })
+          .Case([&](FusedDenseOp dense) {
+            return dense.getInput() == v && dense.getActivation() == Activation::None &&
+                   absorbed(dense.getResult());
+          })
+          .Case([&](BatchNormOp norm) {
+            return norm.getInput() == v && absorbed(norm.getResult());
+          })
+          .Case<BiasAddOp, AddOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp, FlattenOp>(
+              [&](Operation *op) { return absorbed(op->getResult(0)); })
+          .Default([](Operation *) { return false; });
+    };
+    bool result = !v.use_empty() && llvm::all_of(v.getUsers(), passesOn);
+    memo[v] = result;
+    return result;
+  };
+  auto shiftsByBias = [](Operation *op) {
+    return llvm::TypeSwitch<Operation *, bool>(op)
+        .Case<BiasAddOp, BatchNormTrainOp>([](Operation *) { return true; })
+        .Case<FusedConv2dOp, FusedConv2dTrainOp, FusedDenseOp>([](auto fused) {
+          return fused.getBias() && fused.getActivation() == Activation::None;
+        })
+        .Default([](Operation *) { return false; });
+  };
+  for (Operation *op : ops)
+    if (shiftsByBias(op) && absorbed(op->getResult(0)))
+      biasBeforeTrainedNorm.insert(op);
+}
+
+bool StepBuilder::biasGradIsZero(Operation *op, Value bias) {
+  if (!biasBeforeTrainedNorm.contains(op))
+    return false;
+  zeroGradBiases.insert(bias);
+  return true;
+}
+
 /// Emits the backward of `op` given the gradient `dy` of its result, and
 /// accumulates into its operands that need one.
 /// One fused backward op for a fused convolution, whatever it fused.
@@ -300,17 +382,18 @@ void StepBuilder::differentiateFusedConv(FusedOp fused, Value dy) {
       fused.getStridesAttr(), fused.getPadsAttr(), fused.getActivationAttr(),
       fused.getPoolAttr(), fused.getPoolKernelAttr(), fused.getPoolStridesAttr(),
       fused.getPoolPadsAttr());
-  accumulateFused(fused.getInput(), fused.getWeight(), fused.getBias(), grad.getInputGrad(),
-                  grad.getWeightGrad(), grad.getBiasGrad(), loc);
+  accumulateFused(fused, fused.getInput(), fused.getWeight(), fused.getBias(),
+                  grad.getInputGrad(), grad.getWeightGrad(), grad.getBiasGrad(), loc);
 }
 
-void StepBuilder::accumulateFused(Value input, Value weight, Value bias, Value inputGrad,
-                                  Value weightGrad, Value biasGrad, Location loc) {
+void StepBuilder::accumulateFused(Operation *op, Value input, Value weight, Value bias,
+                                  Value inputGrad, Value weightGrad, Value biasGrad,
+                                  Location loc) {
   if (needsGrad.contains(input))
     accumulate(input, inputGrad, loc);
   if (needsGrad.contains(weight))
     accumulate(weight, weightGrad, loc);
-  if (bias && needsGrad.contains(bias))
+  if (bias && needsGrad.contains(bias) && !biasGradIsZero(op, bias))
     accumulate(bias, biasGrad, loc);
 }
 
@@ -361,14 +444,14 @@ LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
             TypeRange{typeOf(fused.getInput()), weight, biasType, typeOf(fused.getResult())},
             dy, fused.getInput(), fused.getWeight(), fused.getResult(),
             fused.getActivationAttr());
-        accumulateFused(fused.getInput(), fused.getWeight(), fused.getBias(),
+        accumulateFused(fused, fused.getInput(), fused.getWeight(), fused.getBias(),
                         grad.getInputGrad(), grad.getWeightGrad(), grad.getBiasGrad(), loc);
         return success();
       })
       .Case([&](BiasAddOp bias) {
         if (needs(bias.getInput()))
           accumulate(bias.getInput(), dy, loc);
-        if (needs(bias.getBias()))
+        if (needs(bias.getBias()) && !biasGradIsZero(bias, bias.getBias()))
           accumulate(bias.getBias(),
                      builder.create<BiasGradOp>(loc, typeOf(bias.getBias()), dy), loc);
         return success();
@@ -441,7 +524,7 @@ LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
         auto grad = builder.create<BatchNormTrainGradOp>(
             loc, TypeRange{typeOf(bn.getInput()), typeOf(bn.getGamma()), typeOf(bn.getBeta())},
             dy, bn.getInput(), bn.getGamma(), bn.getBatchMean(), bn.getBatchInvStd());
-        accumulateFused(bn.getInput(), bn.getGamma(), bn.getBeta(), grad.getInputGrad(),
+        accumulateFused(bn, bn.getInput(), bn.getGamma(), bn.getBeta(), grad.getInputGrad(),
                         grad.getGammaGrad(), grad.getBetaGrad(), loc);
         return success();
       })

@@ -356,6 +356,30 @@ def Net_MulOp : Net_Op<"mul", [Pure, Commutative, SameOperandsAndResultType]> {
   let assemblyFormat = "$lhs `,` $rhs attr-dict `:` type($result)";
 }
 
+def Net_ZerosOp : Net_Op<"zeros", [Pure]> {
+  let summary = "a tensor of zeros: a parameter's exact gradient where no use has one";
+  let description = [{
+    net-autodiff gives it to a trained parameter whose every use leaves the
+    loss unchanged: a bias (or a norm's beta) that only shifts channels by
+    constants on its way into batch norms on the batch's statistics, which
+    subtract the channel's mean and the shift with it (docs/language.md).
+    The sum that would compute that gradient is zero only up to rounding,
+    and Adam scales such noise up to steps of the learning rate's size, so
+    the bias would drift by the order of each build's sums. The parameter
+    keeps its update (and so its optimizer slots and the checkpoint layout);
+    the update of a zero gradient leaves it as it was.
+
+    Example:
+
+    ```mlir
+    %db = net.zeros : tensor<64xf32>
+    ```
+  }];
+  let results = (outs Net_Tensor:$result);
+  let assemblyFormat = "attr-dict `:` type($result)";
+  let hasVerifier = 1;
+}
+
 //===----------------------------------------------------------------------===//
 // Loss
 //===----------------------------------------------------------------------===//

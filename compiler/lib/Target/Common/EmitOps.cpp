@@ -364,6 +364,10 @@ LogicalResult StepEmitter::emitOp(Operation *op) {
         return success();
       })
       .Case([&](MulOp o) { return elementwise("mul", {o.getLhs(), o.getRhs()}); })
+      .Case([&](ZerosOp o) {
+        call("zeros", targs({product(shapeOf(o))}), {result});
+        return success();
+      })
       .Case([&](AddOp o) { return elementwise("add", {o.getLhs(), o.getRhs()}); })
       .Case([&](BatchNormOp o) {
         // The running statistics: @forward and frozen layers in training.

@@ -4,6 +4,7 @@
 // bias_grad: db[c]    = sum_{i,s} dy[i,c,s]
 // add, mul, copy: elementwise over n*E floats (mul with a dropout mask is the
 // dropout forward and backward).
+// zeros:     y[k] = 0 for E floats (a parameter's exact zero gradient).
 // Memory-bound one-pass loops, vectorised along the contiguous axis and split
 // over samples (bias_grad over channels: each sum is owned by one thread and
 // added in a fixed order, so db is the same for any thread count).
@@ -65,6 +66,12 @@ template <int E> void mul(int n, const float *a, const float *b, float *y) {
     for (std::int64_t k = k0; k < k1; ++k)
       y[k] = a[k] * b[k];
   });
+}
+
+template <int E> void zeros(float *y) {
+#pragma omp simd
+  for (int k = 0; k < E; ++k)
+    y[k] = 0.f;
 }
 
 template <int E> void copy(int n, const float *x, float *y) {

@@ -1,6 +1,6 @@
 //===- Elementwise.cuh - element-wise kernels, dropout, optimizers -*- CUDA -*-===//
 //
-// Memory-bound one-pass kernels: bias_add / bias_grad, add, mul, copy, the
+// Memory-bound one-pass kernels: bias_add / bias_grad, add, mul, copy, zeros, the
 // activations and their gradients (which take the forward output y, as the
 // CPU's), dropout_mask, sgd_update and adam_update. The element-wise ones are
 // one grid-stride kernel, `map`, specialised by an op code, each thread one
@@ -54,6 +54,12 @@ __global__ void map(std::int64_t total, const float *__restrict__ a, const float
     else
       y[k] = x * (1.f - b[k] * b[k]);
   }
+}
+
+static __global__ void fillZero(std::int64_t total, float *__restrict__ y) {
+  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < total;
+       k += std::int64_t(gridDim.x) * blockDim.x)
+    y[k] = 0.f;
 }
 
 template <int OP> void launchMap(std::int64_t total, const float *a, const float *b, float *y) {
@@ -169,6 +175,11 @@ template <int E> void mul(int n, const float *a, const float *b, float *y) {
 template <int E> void copy(int n, const float *x, float *y) {
   if (x != y)
     detail::launchMap<detail::kCopy>(std::int64_t(n) * E, x, nullptr, y);
+}
+template <int E> void zeros(float *y) {
+  static_assert(E > 0, "zeros: an empty tensor");
+  detail::fillZero<<<detail::blocksFor(E), detail::kThreads>>>(E, y);
+  NETC_CUDA_CHECK_LAUNCH("zeros");
 }
 template <int E> void relu(int n, const float *x, float *y) {
   detail::launchMap<detail::kRelu>(std::int64_t(n) * E, x, nullptr, y);
