@@ -23,20 +23,17 @@ using namespace netc::runtime;
 
 namespace {
 
-int32_t paramIndex(const Instance &net, const std::string &name) {
-  for (int32_t i = 0; i < net.info().num_params; ++i)
-    if (name == net.info().params[i].name)
+/// The index of `name` among `count` tensors (parameters or optimizer slots).
+int32_t indexOf(const netc_tensor_info *tensors, int32_t count, const std::string &name) {
+  for (int32_t i = 0; i < count; ++i)
+    if (name == tensors[i].name)
       return i;
-  ADD_FAILURE() << "no parameter " << name;
+  ADD_FAILURE() << "no tensor " << name;
   return -1;
 }
 
-int32_t stateIndex(const Instance &net, const std::string &name) {
-  for (int32_t i = 0; i < net.info().num_state; ++i)
-    if (name == net.info().state[i].name)
-      return i;
-  ADD_FAILURE() << "no optimizer slot " << name;
-  return -1;
+int32_t paramIndex(const Instance &net, const std::string &name) {
+  return indexOf(net.info().params, net.info().num_params, name);
 }
 
 std::vector<float> copyOf(const float *data, int64_t size) {
@@ -79,7 +76,7 @@ TEST(ZeroGradient, BiasBeforeATrainedNormStaysPutUnderAdam) {
 
   EXPECT_EQ(copyOf(net->param(bias), channels), biasBefore);
   for (const char *slot : {"conv2d_1.bias/adam_m", "conv2d_1.bias/adam_v"}) {
-    const int32_t s = stateIndex(*net, slot);
+    const int32_t s = indexOf(net->info().state, net->info().num_state, slot);
     ASSERT_GE(s, 0);
     EXPECT_EQ(copyOf(net->state(s), channels), std::vector<float>(size_t(channels), 0.f))
         << slot;
