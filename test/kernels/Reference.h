@@ -317,6 +317,10 @@ template <int E> void copy(int n, const float *x, float *y) {
   for (std::int64_t k = 0; k < std::int64_t(n) * E; ++k)
     y[k] = x[k];
 }
+template <int E> void zeros(float *y) {
+  for (int k = 0; k < E; ++k)
+    y[k] = 0.f;
+}
 
 template <int E>
 void dropout_mask(int n, float rate, std::uint64_t seed, std::uint64_t stream, float *mask) {

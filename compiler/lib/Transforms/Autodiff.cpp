@@ -312,32 +312,30 @@ void StepBuilder::findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops) {
     auto unpadded = [](ArrayRef<int64_t> pads) {
       return llvm::all_of(pads, [](int64_t p) { return p == 0; });
     };
-    auto passesOn = [&](Operation *user) -> bool {
+    // The shift reaches an op through its data input (operand 0; either
+    // side of an add), never through a weight.
+    auto passesOn = [&](OpOperand &use) -> bool {
+      Operation *user = use.getOwner();
+      if (use.getOperandNumber() != 0 && !isa<AddOp>(user))
+        return false;
       return llvm::TypeSwitch<Operation *, bool>(user)
-          .Case([&](BatchNormTrainOp norm) { return norm.getInput() == v; })
+          .Case([&](BatchNormTrainOp) { return true; })
           .Case([&](Conv2dOp conv) {
-            return conv.getInput() == v && unpadded(conv.getPads()) &&
-                   absorbed(conv.getResult());
+            return unpadded(conv.getPads()) && absorbed(conv.getResult());
           })
           .Case<FusedConv2dOp, FusedConv2dTrainOp>([&](auto conv) {
-            return conv.getInput() == v && unpadded(conv.getPads()) &&
-                   conv.getActivation() == Activation::None && absorbed(conv->getResult(0));
-          })
-          .Case([&](DenseOp dense) {
-            return dense.getInput() == v && absorbed(dense.getResult());
+            return unpadded(conv.getPads()) && conv.getActivation() == Activation::None &&
+                   absorbed(conv->getResult(0));
           })
           .Case([&](FusedDenseOp dense) {
-            return dense.getInput() == v && dense.getActivation() == Activation::None &&
-                   absorbed(dense.getResult());
+            return dense.getActivation() == Activation::None && absorbed(dense.getResult());
           })
-          .Case([&](BatchNormOp norm) {
-            return norm.getInput() == v && absorbed(norm.getResult());
-          })
-          .Case<BiasAddOp, AddOp, MaxPool2dOp, AvgPool2dOp, GlobalAvgPoolOp, FlattenOp>(
+          .Case<DenseOp, BatchNormOp, BiasAddOp, AddOp, MaxPool2dOp, AvgPool2dOp,
+                GlobalAvgPoolOp, FlattenOp>(
               [&](Operation *op) { return absorbed(op->getResult(0)); })
           .Default([](Operation *) { return false; });
     };
-    bool result = !v.use_empty() && llvm::all_of(v.getUsers(), passesOn);
+    bool result = !v.use_empty() && llvm::all_of(v.getUses(), passesOn);
     memo[v] = result;
     return result;
   };

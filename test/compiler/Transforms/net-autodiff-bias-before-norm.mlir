@@ -205,3 +205,28 @@ module attributes {net.train = {optimizer = {name = "adam", beta1 = 0.9 : f64, b
 // CHECK-NOT:     net.bias_grad
 // CHECK:         %[[Z2:[0-9]+]] = net.zeros : tensor<2xf32>
 // CHECK-NEXT:    net.adam_update %[[B]], %[[Z2]]
+
+// -----
+
+// The shift reaches an op through its data input only: a sum that a dense
+// layer also reads as its weight gives the bias a real gradient.
+
+module attributes {net.train = {optimizer = {name = "sgd", momentum = 0.0 : f64, nesterov = 0.0 : f64, lr = 1.0e-02 : f64}}} {
+  func.func @forward(%x: tensor<3x3xf32>) -> tensor<3x3xf32> {
+    %b = net.param "d.bias" init("zeros") : tensor<3xf32>
+    %y = net.bias_add %x, %b : (tensor<3x3xf32>, tensor<3xf32>) -> tensor<3x3xf32>
+    %z = net.dense %y, %y : (tensor<3x3xf32>, tensor<3x3xf32>) -> tensor<3x3xf32>
+    %g = net.param "bn.gamma" init("ones") : tensor<3xf32>
+    %be = net.param "bn.beta" init("zeros") : tensor<3xf32>
+    %m = net.param "bn.moving_mean" init("zeros") frozen : tensor<3xf32>
+    %v = net.param "bn.moving_variance" init("ones") frozen : tensor<3xf32>
+    %n = net.batch_norm %z, %g, %be, %m, %v epsilon 1.000000e-03 momentum 9.900000e-01 : (tensor<3x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<3x3xf32>
+    %p = net.softmax %n : tensor<3x3xf32>
+    return %p : tensor<3x3xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @train_step
+// CHECK-NOT:     net.zeros
+// CHECK:         %[[DB:[0-9]+]] = net.bias_grad
+// CHECK-NEXT:    net.sgd_update %{{[0-9]+}}, %[[DB]]
