@@ -102,9 +102,6 @@ private:
   void accumulateFused(Operation *op, Value input, Value weight, Value bias, Value inputGrad,
                        Value weightGrad, Value biasGrad, Location loc);
   void findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops);
-  /// Whether the bias `op` adds has an exactly zero gradient; if so, marks
-  /// the bias as one whose update gets a zero gradient.
-  bool biasGradIsZero(Operation *op, Value bias);
 
   ModuleOp module;
   func::FuncOp forward;
@@ -118,7 +115,7 @@ private:
   /// Ops whose bias (a norm's beta) shifts channels by constants that only
   /// batch norms on the batch's statistics read (and remove).
   DenseSet<Operation *> biasBeforeTrainedNorm;
-  /// Biases whose gradient from one of those ops is exactly zero.
+  /// Their trained biases: an update with no other gradient gets `net.zeros`.
   DenseSet<Value> zeroGradBiases;
 };
 
@@ -339,24 +336,23 @@ void StepBuilder::findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops) {
     memo[v] = result;
     return result;
   };
-  auto shiftsByBias = [](Operation *op) {
-    return llvm::TypeSwitch<Operation *, bool>(op)
-        .Case<BiasAddOp, BatchNormTrainOp>([](Operation *) { return true; })
+  // The per-channel shift an op adds, if that is all it adds after its
+  // linear part (pooling aside).
+  auto shiftOf = [](Operation *op) -> Value {
+    return llvm::TypeSwitch<Operation *, Value>(op)
+        .Case([](BiasAddOp bias) { return bias.getBias(); })
+        .Case([](BatchNormTrainOp bn) { return bn.getBeta(); })
         .Case<FusedConv2dOp, FusedConv2dTrainOp, FusedDenseOp>([](auto fused) {
-          return fused.getBias() && fused.getActivation() == Activation::None;
+          return fused.getActivation() == Activation::None ? fused.getBias() : Value();
         })
-        .Default([](Operation *) { return false; });
+        .Default([](Operation *) { return Value(); });
   };
   for (Operation *op : ops)
-    if (shiftsByBias(op) && absorbed(op->getResult(0)))
+    if (Value bias = shiftOf(op); bias && absorbed(op->getResult(0))) {
       biasBeforeTrainedNorm.insert(op);
-}
-
-bool StepBuilder::biasGradIsZero(Operation *op, Value bias) {
-  if (!biasBeforeTrainedNorm.contains(op))
-    return false;
-  zeroGradBiases.insert(bias);
-  return true;
+      if (needsGrad.contains(bias))
+        zeroGradBiases.insert(bias);
+    }
 }
 
 /// Emits the backward of `op` given the gradient `dy` of its result, and
@@ -391,7 +387,7 @@ void StepBuilder::accumulateFused(Operation *op, Value input, Value weight, Valu
     accumulate(input, inputGrad, loc);
   if (needsGrad.contains(weight))
     accumulate(weight, weightGrad, loc);
-  if (bias && needsGrad.contains(bias) && !biasGradIsZero(op, bias))
+  if (bias && needsGrad.contains(bias) && !biasBeforeTrainedNorm.contains(op))
     accumulate(bias, biasGrad, loc);
 }
 
@@ -449,7 +445,7 @@ LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
       .Case([&](BiasAddOp bias) {
         if (needs(bias.getInput()))
           accumulate(bias.getInput(), dy, loc);
-        if (needs(bias.getBias()) && !biasGradIsZero(bias, bias.getBias()))
+        if (needs(bias.getBias()) && !biasBeforeTrainedNorm.contains(bias))
           accumulate(bias.getBias(),
                      builder.create<BiasGradOp>(loc, typeOf(bias.getBias()), dy), loc);
         return success();
