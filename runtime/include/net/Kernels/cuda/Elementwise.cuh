@@ -26,14 +26,19 @@
 namespace netc::cuda {
 namespace detail {
 
-enum MapOp { kCopy, kAdd, kMul, kRelu, kSigmoid, kTanh, kReluGrad, kSigmoidGrad, kTanhGrad };
+enum MapOp { kZero, kCopy, kAdd, kMul, kRelu, kSigmoid, kTanh, kReluGrad, kSigmoidGrad, kTanhGrad };
 
-/// y[k] = op(a[k], b[k]) for k < total (b unused by the unary ops).
+/// y[k] = op(a[k], b[k]) for k < total (b unused by the unary ops, a and b
+/// by kZero).
 template <int OP>
 __global__ void map(std::int64_t total, const float *__restrict__ a, const float *__restrict__ b,
                     float *__restrict__ y) {
   for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < total;
        k += std::int64_t(gridDim.x) * blockDim.x) {
+    if constexpr (OP == kZero) {
+      y[k] = 0.f;
+      continue;
+    }
     const float x = a[k];
     if constexpr (OP == kCopy)
       y[k] = x;
@@ -54,12 +59,6 @@ __global__ void map(std::int64_t total, const float *__restrict__ a, const float
     else
       y[k] = x * (1.f - b[k] * b[k]);
   }
-}
-
-static __global__ void fillZero(std::int64_t total, float *__restrict__ y) {
-  for (std::int64_t k = blockIdx.x * std::int64_t(blockDim.x) + threadIdx.x; k < total;
-       k += std::int64_t(gridDim.x) * blockDim.x)
-    y[k] = 0.f;
 }
 
 template <int OP> void launchMap(std::int64_t total, const float *a, const float *b, float *y) {
@@ -178,8 +177,7 @@ template <int E> void copy(int n, const float *x, float *y) {
 }
 template <int E> void zeros(float *y) {
   static_assert(E > 0, "zeros: an empty tensor");
-  detail::fillZero<<<detail::blocksFor(E), detail::kThreads>>>(E, y);
-  NETC_CUDA_CHECK_LAUNCH("zeros");
+  detail::launchMap<detail::kZero>(E, nullptr, nullptr, y);
 }
 template <int E> void relu(int n, const float *x, float *y) {
   detail::launchMap<detail::kRelu>(std::int64_t(n) * E, x, nullptr, y);
