@@ -4,7 +4,8 @@
 // Each training step gets a copy, <step>_exchanged, that hands each gradient
 // out (net.exchange_start) as soon as the backward has produced it and
 // applies the updates after one net.exchange_wait at the end of the
-// backward. The step itself keeps its fused order, where each update runs
+// backward; a gradient the compiler knows is zero (net.zeros) is not handed
+// out. The step itself keeps its fused order, where each update runs
 // while its gradient is still in cache.
 //
 //===----------------------------------------------------------------------===//
@@ -42,8 +43,11 @@ void exchangeGradients(func::FuncOp exchanged) {
   for (Operation &op : llvm::make_early_inc_range(block)) {
     if (isa<SgdUpdateOp, AdamUpdateOp>(op)) {
       auto [param, grad] = updateOperands(&op);
-      builder.setInsertionPoint(&op);
-      builder.create<ExchangeStartOp>(op.getLoc(), param, grad);
+      // A net.zeros gradient is zero on every replica: their mean already.
+      if (!grad.getDefiningOp<ZerosOp>()) {
+        builder.setInsertionPoint(&op);
+        builder.create<ExchangeStartOp>(op.getLoc(), param, grad);
+      }
       updates.push_back(&op);
       continue;
     }
