@@ -58,6 +58,15 @@
 namespace netc::kernels {
 namespace detail {
 
+/// Floats in one vector of the kernels' register tiles: one AVX-512
+/// register (two AVX2 ones where the target has no AVX-512).
+constexpr int kVectorFloats = 16;
+
+#if defined(__GNUC__) || defined(__clang__)
+/// kVectorFloats floats as one vector-extension value.
+typedef float FloatVec __attribute__((vector_size(kVectorFloats * sizeof(float))));
+#endif
+
 /// Stack budget (floats) of one accumulator tile inside a conv kernel. 8192
 /// floats = 32 KiB: it stays in L1 and far below OpenMP's worker stack size.
 constexpr int kMaxStackFloats = 8192;

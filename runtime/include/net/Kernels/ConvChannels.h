@@ -49,7 +49,7 @@ namespace netc::kernels {
 namespace detail {
 
 /// Output channels per vector of this path.
-constexpr int kChannelLanes = 16;
+constexpr int kChannelLanes = kVectorFloats;
 
 /// The most output positions of one register tile. A tile holds one 16-lane
 /// accumulator per position: one vector each with AVX-512's 32 registers (the
@@ -126,30 +126,28 @@ struct ChannelWeightsFlipped {
 };
 
 #if defined(__AVX512F__) && (defined(__GNUC__) || defined(__clang__))
-typedef float PackVec __attribute__((vector_size(kChannelLanes * sizeof(float))));
-
 /// Row r of the result takes, at columns with bit B set, row r|B's column
 /// with that bit cleared (Low), or keeps them (High): one step of swapping
 /// bit B of the row and column indices.
 template <int B, std::size_t... I>
-NETC_INLINE PackVec transposeStepLow(PackVec a, PackVec b, std::index_sequence<I...>) {
+NETC_INLINE FloatVec transposeStepLow(FloatVec a, FloatVec b, std::index_sequence<I...>) {
   return __builtin_shufflevector(a, b, ((I & B) ? 16 + (I ^ B) : I)...);
 }
 template <int B, std::size_t... I>
-NETC_INLINE PackVec transposeStepHigh(PackVec a, PackVec b, std::index_sequence<I...>) {
+NETC_INLINE FloatVec transposeStepHigh(FloatVec a, FloatVec b, std::index_sequence<I...>) {
   return __builtin_shufflevector(a, b, ((I & B) ? 16 + I : (I ^ B))...);
 }
-template <int B> NETC_INLINE void transposeStep(PackVec *rows) {
+template <int B> NETC_INLINE void transposeStep(FloatVec *rows) {
   for (int r = 0; r < kChannelLanes; ++r)
     if (!(r & B)) {
-      const PackVec a = rows[r], b = rows[r | B];
+      const FloatVec a = rows[r], b = rows[r | B];
       rows[r] = transposeStepLow<B>(a, b, std::make_index_sequence<kChannelLanes>());
       rows[r | B] = transposeStepHigh<B>(a, b, std::make_index_sequence<kChannelLanes>());
     }
 }
 
 /// rows[j][l] = rows[l][j] (a 16 x 16 tile, in four steps of one index bit).
-NETC_INLINE void transpose16(PackVec *rows) {
+NETC_INLINE void transpose16(FloatVec *rows) {
   transposeStep<1>(rows);
   transposeStep<2>(rows);
   transposeStep<4>(rows);
@@ -174,15 +172,15 @@ void transposeChannelPlanes(const float *NETC_RESTRICT src, int count, int lanes
   // tenth of mnist_cnn conv2's forward in its weight packing, of lenet5
   // conv3's grad_weight in its dy).
   for (; p + kChannelLanes <= count; p += kChannelLanes) {
-    PackVec rows[kChannelLanes];
+    FloatVec rows[kChannelLanes];
     for (int l = 0; l < kChannelLanes; ++l)
       if (l < lanes)
-        __builtin_memcpy(&rows[l], src + l * STRIDE + p, sizeof(PackVec));
+        __builtin_memcpy(&rows[l], src + l * STRIDE + p, sizeof(FloatVec));
       else
-        rows[l] = PackVec{};
+        rows[l] = FloatVec{};
     transpose16(rows);
     for (int j = 0; j < kChannelLanes; ++j)
-      __builtin_memcpy(out + (p + j) * kChannelLanes, &rows[j], sizeof(PackVec));
+      __builtin_memcpy(out + (p + j) * kChannelLanes, &rows[j], sizeof(FloatVec));
   }
 #endif
   // (Indices in size_t: in int, GCC warned that a large count overflows.)
@@ -208,14 +206,14 @@ __attribute__((noinline)) void storeChannelTileTransposed(
   constexpr int P = RH * T, G = ceilDiv(P, kChannelLanes);
 #pragma GCC unroll 4
   for (int g = 0; g < G; ++g) {
-    PackVec rows[kChannelLanes];
+    FloatVec rows[kChannelLanes];
 #pragma GCC unroll 16
     for (int q = 0; q < kChannelLanes; ++q) {
       const int p = g * kChannelLanes + q;
       if (p < P)
-        __builtin_memcpy(&rows[q], acc[p / T][p % T], sizeof(PackVec));
+        __builtin_memcpy(&rows[q], acc[p / T][p % T], sizeof(FloatVec));
       else
-        rows[q] = PackVec{};
+        rows[q] = FloatVec{};
     }
     transpose16(rows);
     // Rows of the tile that group g's positions reach.

@@ -70,7 +70,7 @@ template <int FC, int C, int KH, int KW, int SH, int OW, int NV, int WPV>
 NETC_INLINE void rowForwardTile(const float *NETC_RESTRICT xpad, int RP, int localRow,
                                 const float *NETC_RESTRICT w, int f0, float *NETC_RESTRICT yRow,
                                 std::size_t planeStride) {
-  typedef RowVec vec;
+  typedef FloatVec vec;
   vec acc[FC][NV];
   for (int f = 0; f < FC; ++f)
     for (int v = 0; v < NV; ++v)

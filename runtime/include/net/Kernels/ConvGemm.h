@@ -215,7 +215,7 @@ template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemm
   }
   template <int F>
   static constexpr int dwBlockColumns = [] {
-    constexpr int NT = kGemmNV * kGemmLanes;
+    constexpr int NT = kGemmNV * kVectorFloats;
     const int widest = min(LD, max(NT, kGemmWeightBlockFloats / F / NT * NT));
     const int depth = min(P, kGemmWeightDepth);
     for (int columns = widest; columns > NT; columns = (columns - 1) / NT * NT)
@@ -305,8 +305,8 @@ template <int F, int OH, int R> struct GemmForwardTasks {
 /// four per full 64-column tile, and at least two for the last one (a tile
 /// of one vector has too few accumulators to hide the FMA latency).
 constexpr int gemmColumnSlots(int columns) {
-  const int tail = ceilDiv(columns % (kGemmNV * kGemmLanes), kGemmLanes);
-  return columns / (kGemmNV * kGemmLanes) * kGemmNV + (tail == 0 ? 0 : max(tail, 2));
+  const int tail = ceilDiv(columns % (kGemmNV * kVectorFloats), kVectorFloats);
+  return columns / (kGemmNV * kVectorFloats) * kGemmNV + (tail == 0 ? 0 : max(tail, 2));
 }
 
 /// The forward of deep patches (C*KH*KW of 1024 channels or 256 3x3 ones)
@@ -347,7 +347,7 @@ constexpr bool gemmForwardInDepthChunks = [] {
   using Deep = GemmDeepPlan<CKK, OH, OW>;
   if (FWD_ROWS == 0)
     return Deep::rows > 0;
-  return FWD_ROWS < OH && FWD_ROWS * OW < kGemmNV * kGemmLanes && Deep::rows > 0 &&
+  return FWD_ROWS < OH && FWD_ROWS * OW < kGemmNV * kVectorFloats && Deep::rows > 0 &&
          5 * Deep::slotsFor(Deep::rows) <= 4 * Deep::slotsFor(FWD_ROWS);
 }();
 
@@ -436,8 +436,8 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
 template <int F, int OH, int OW> struct GemmPointwisePlan {
   static constexpr int rows = [] {
     const int most = gemmChunkRows<OH, OW, F, 0>();
-    const int full = min(OH, ceilDiv(kGemmNV * kGemmLanes, OW));
-    return most * OW >= kGemmNV * kGemmLanes || most == OH ? most : full;
+    const int full = min(OH, ceilDiv(kGemmNV * kVectorFloats, OW));
+    return most * OW >= kGemmNV * kVectorFloats || most == OH ? most : full;
   }();
   static constexpr int kChunk =
       min(F, int(kConvGemmStackFloats / roundUpLanes(rows * OW)));
@@ -564,9 +564,9 @@ void conv2dGradWeightGemm(int n, const float *NETC_RESTRICT dy,
   constexpr int BC = Plan::template dwBlockColumns<F>, R = Plan::template dwBlockRows<F>;
   static_assert(R > 0, "a block of grad_weight's patches exceeds the stack budget");
   parallelRegion(convInParallel(n, F, P, CKK), [&](int tid, int nt) {
-    constexpr int VN = LD / kGemmLanes;
-    const int j0 = VN * tid / nt * kGemmLanes;
-    const int j1 = min(CKK, VN * (tid + 1) / nt * kGemmLanes);
+    constexpr int VN = LD / kVectorFloats;
+    const int j0 = VN * tid / nt * kVectorFloats;
+    const int j1 = min(CKK, VN * (tid + 1) / nt * kVectorFloats);
     constexpr int WP = Plan::WP, RP = Plan::padRows(R);
     alignas(64) float colsT[R * OW * BC];
     alignas(64) float xpad[Plan::blockChannels(BC) * RP * WP];

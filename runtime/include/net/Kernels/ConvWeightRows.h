@@ -35,7 +35,7 @@ namespace netc::kernels {
 namespace detail {
 
 /// Positions per vector of this path.
-constexpr int kRowLanes = 16;
+constexpr int kRowLanes = kVectorFloats;
 
 /// Vector accumulators one register tile may hold: with AVX-512's 32
 /// registers, a tile of FC x KW plus the KW input vectors and one dy vector
@@ -63,13 +63,11 @@ template <int C, int KH, int KW, int SH, int OH, int OW> struct RowWeightPlan {
   static constexpr bool fits = stackFloats <= kConvStackFloats && KW <= kRowLanes + 1;
 };
 
-typedef float RowVec __attribute__((vector_size(kRowLanes * sizeof(float))));
-
 /// The 16 floats from lane S of lo on (S < 16): lo[S..15] then hi[0..S-1].
 /// A register shuffle (valignd), where a load at an offset would split
 /// cache lines and GCC would reload it for every filter.
 template <int S, std::size_t... I>
-NETC_INLINE RowVec shiftedRow(RowVec lo, RowVec hi, std::index_sequence<I...>) {
+NETC_INLINE FloatVec shiftedRow(FloatVec lo, FloatVec hi, std::index_sequence<I...>) {
   return __builtin_shufflevector(lo, hi, (int(I) + S)...);
 }
 
@@ -77,7 +75,7 @@ NETC_INLINE RowVec shiftedRow(RowVec lo, RowVec hi, std::index_sequence<I...>) {
 /// lo[0], for every kw < KW (at most 17: lo and the vector after it, hi,
 /// hold every tap's window).
 template <int KW, int K = 0>
-NETC_INLINE void rowTaps(RowVec lo, RowVec hi, RowVec *xv) {
+NETC_INLINE void rowTaps(FloatVec lo, FloatVec hi, FloatVec *xv) {
   if constexpr (K < KW) {
     if constexpr (K == 0)
       xv[0] = lo;
@@ -95,7 +93,7 @@ template <int FC, int KW, int SH, int OH, int OWV, int WPV>
 NETC_INLINE void rowWeightTile(const float *NETC_RESTRICT xpad, const float *NETC_RESTRICT dyp,
                                int kh, float *NETC_RESTRICT accKh) {
   static_assert(KW <= kRowLanes + 1, "two vectors hold the taps of at most 17 columns");
-  typedef RowVec vec;
+  typedef FloatVec vec;
   vec acc[FC][KW];
   for (int f = 0; f < FC; ++f)
     for (int kw = 0; kw < KW; ++kw)
@@ -161,9 +159,9 @@ void conv2dGradWeightRowsOf(int n, DzRows &&dzRows, const float *NETC_RESTRICT x
         if (sumsBias) {
           // Vector by vector, then the lanes in order (a scalar sum of the
           // plane would be a chain of dependent adds).
-          RowVec partial{};
+          FloatVec partial{};
           for (int k = 0; k < OH * OWV; k += kRowLanes) {
-            RowVec v;
+            FloatVec v;
             __builtin_memcpy(&v, plane + k, sizeof(v));
             partial += v;
           }

@@ -35,10 +35,7 @@
 namespace netc::kernels {
 namespace detail {
 
-constexpr int kLanes = 16;
-
 #if defined(__GNUC__) || defined(__clang__)
-typedef float LaneVec __attribute__((vector_size(kLanes * sizeof(float))));
 
 /// Halves of two vectors, added: lanes [i*G, i*G+G) of the result are the
 /// sum of the two halves of group i of a (even i) or b (odd i), G = 16/2^L
@@ -46,7 +43,7 @@ typedef float LaneVec __attribute__((vector_size(kLanes * sizeof(float))));
 /// (Vectors by reference: passed by value, a 64-byte vector changes the
 /// calling convention with the ISA, and GCC warns of it.)
 template <int G, std::size_t... I>
-NETC_INLINE void addGroupHalves(const LaneVec &a, const LaneVec &b, LaneVec &out,
+NETC_INLINE void addGroupHalves(const FloatVec &a, const FloatVec &b, FloatVec &out,
                                 std::index_sequence<I...>) {
   // Result lane j: group j/G of the interleaved groups of a and b (a's group
   // g/2 for even g, b's for odd), first half (lo) or second half (hi).
@@ -61,9 +58,9 @@ NETC_INLINE void addGroupHalves(const LaneVec &a, const LaneVec &b, LaneVec &out
 
 /// sums[j] = the sum of acc[j]'s 16 lanes, j < 16; the additions run in a
 /// fixed order (a tree), whatever the call site.
-NETC_INLINE void sumLanes16(const LaneVec *acc, float *sums) {
-  using Seq = std::make_index_sequence<kLanes>;
-  LaneVec s8[8], s4[4], s2[2], r;
+NETC_INLINE void sumLanes16(const FloatVec *acc, float *sums) {
+  using Seq = std::make_index_sequence<kVectorFloats>;
+  FloatVec s8[8], s4[4], s2[2], r;
   for (int p = 0; p < 8; ++p)
     addGroupHalves<8>(acc[2 * p], acc[2 * p + 1], s8[p], Seq{});
   for (int p = 0; p < 4; ++p)
@@ -73,7 +70,7 @@ NETC_INLINE void sumLanes16(const LaneVec *acc, float *sums) {
   addGroupHalves<1>(s2[0], s2[1], r, Seq{});
   // Each level interleaves its two inputs' groups, so the sums come out in
   // bit-reversed order: lane j holds acc[bitrev4(j)]. Put them back.
-  const LaneVec ordered =
+  const FloatVec ordered =
       __builtin_shufflevector(r, r, 0, 8, 4, 12, 2, 10, 6, 14, 1, 9, 5, 13, 3, 11, 7, 15);
   __builtin_memcpy(sums, &ordered, sizeof(ordered));
 }
@@ -82,10 +79,10 @@ NETC_INLINE void sumLanes16(const LaneVec *acc, float *sums) {
 /// then j+4, j+2, j+1), so that an output's value does not depend on the
 /// shape of the tile that computed it (a sample gives the same outputs in
 /// any batch).
-NETC_INLINE float sumLanesHalving(const LaneVec &v) {
-  float t[kLanes];
+NETC_INLINE float sumLanesHalving(const FloatVec &v) {
+  float t[kVectorFloats];
   __builtin_memcpy(t, &v, sizeof(v));
-  for (int width = kLanes / 2; width >= 1; width /= 2)
+  for (int width = kVectorFloats / 2; width >= 1; width /= 2)
     for (int j = 0; j < width; ++j)
       t[j] += t[j + width];
   return t[0];
@@ -98,7 +95,7 @@ NETC_INLINE float sumLanesHalving(const LaneVec &v) {
 template <int NR, int NC, int K>
 NETC_INLINE void dotTile(const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
                          int len, float *NETC_RESTRICT out, int ldo, bool add) {
-  constexpr int V = kLanes;
+  constexpr int V = kVectorFloats;
 #if defined(__GNUC__) || defined(__clang__)
   if (len > K)
     __builtin_unreachable(); // a chunk of K: lets the tail loop's bound be known
@@ -106,7 +103,7 @@ NETC_INLINE void dotTile(const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   float s[NR][NC];
   int k = 0;
 #if defined(__GNUC__) || defined(__clang__)
-  typedef LaneVec vec;
+  typedef FloatVec vec;
   vec acc[NR][NC];
   for (int a = 0; a < NR; ++a)
     for (int b = 0; b < NC; ++b)
@@ -153,9 +150,9 @@ NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int l
                           const float *NETC_RESTRICT src, int lds,
                           float *NETC_RESTRICT out, int ldo) {
 #if defined(__GNUC__) || defined(__clang__)
-  if constexpr (L % kLanes == 0) {
-    typedef float vec __attribute__((vector_size(kLanes * sizeof(float))));
-    constexpr int NV = L / kLanes;
+  if constexpr (L % kVectorFloats == 0) {
+    typedef FloatVec vec;
+    constexpr int NV = L / kVectorFloats;
     vec acc[NR][NV];
     for (int a = 0; a < NR; ++a)
       for (int v = 0; v < NV; ++v)
@@ -163,7 +160,7 @@ NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int l
     for (int r = 0; r < R; ++r) {
       vec sv[NV];
       for (int v = 0; v < NV; ++v) {
-        __builtin_memcpy(&sv[v], src + std::size_t(r) * lds + v * kLanes, sizeof(vec));
+        __builtin_memcpy(&sv[v], src + std::size_t(r) * lds + v * kVectorFloats, sizeof(vec));
         keepInRegister(sv[v]);
       }
       for (int a = 0; a < NR; ++a) {
@@ -174,7 +171,7 @@ NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int l
     }
     for (int a = 0; a < NR; ++a)
       for (int v = 0; v < NV; ++v)
-        __builtin_memcpy(out + std::size_t(a) * ldo + v * kLanes, &acc[a][v], sizeof(vec));
+        __builtin_memcpy(out + std::size_t(a) * ldo + v * kVectorFloats, &acc[a][v], sizeof(vec));
     return;
   }
 #endif

@@ -22,12 +22,11 @@
 namespace netc::kernels {
 namespace detail {
 
-constexpr int kGemmLanes = 16;
 constexpr int kGemmMR = 6;
 constexpr int kGemmNV = 4;
 
 /// Rounds up to a multiple of the vector width.
-constexpr int roundUpLanes(int x) { return (x + kGemmLanes - 1) / kGemmLanes * kGemmLanes; }
+constexpr int roundUpLanes(int x) { return (x + kVectorFloats - 1) / kVectorFloats * kVectorFloats; }
 
 /// One MR x (NV*16) tile; only `lastValid` (1..16) lanes of the last vector
 /// are loaded (add) and stored.
@@ -36,9 +35,9 @@ NETC_INLINE void gemmTile(int K, const float *NETC_RESTRICT a, std::ptrdiff_t am
                           std::ptrdiff_t ak, const float *NETC_RESTRICT b,
                           std::ptrdiff_t bk, float *NETC_RESTRICT c, std::ptrdiff_t cm,
                           bool add, int lastValid) {
-  constexpr int V = kGemmLanes;
+  constexpr int V = kVectorFloats;
 #if defined(__GNUC__) || defined(__clang__)
-  typedef float vec __attribute__((vector_size(V * sizeof(float))));
+  typedef FloatVec vec;
   // Unaligned, aliasing view for loads and stores.
   typedef float uvec __attribute__((vector_size(V * sizeof(float)), aligned(4), may_alias));
   vec acc[MR][NV];
@@ -98,8 +97,8 @@ template <int MR>
 NETC_INLINE void gemmColumnTile(int K, const float *a, std::ptrdiff_t am, std::ptrdiff_t ak,
                                 const float *b, std::ptrdiff_t bk, float *c,
                                 std::ptrdiff_t cm, bool add, int width) {
-  const int nv = (width + kGemmLanes - 1) / kGemmLanes;
-  const int last = width - (nv - 1) * kGemmLanes;
+  const int nv = (width + kVectorFloats - 1) / kVectorFloats;
+  const int last = width - (nv - 1) * kVectorFloats;
   static_assert(kGemmNV == 4, "dispatch below covers NV = 1..4");
   switch (nv) {
   case 4:
@@ -129,7 +128,7 @@ NETC_INLINE void gemmRowsInlined(int m0, int m1, int K, const float *a, std::ptr
                                  std::ptrdiff_t ak, const float *b, std::ptrdiff_t bk,
                                  float *c, std::ptrdiff_t cm, bool add, int j0, int j1) {
   constexpr int MR = kGemmMR, MT = M % MR;
-  constexpr int NT = kGemmNV * kGemmLanes;
+  constexpr int NT = kGemmNV * kVectorFloats;
   for (int j = j0; j < j1; j += NT) {
     const int width = min(NT, j1 - j);
     int m = m0;
