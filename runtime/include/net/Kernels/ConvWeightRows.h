@@ -63,24 +63,27 @@ template <int C, int KH, int KW, int SH, int OH, int OW> struct RowWeightPlan {
   static constexpr bool fits = stackFloats <= kConvStackFloats && KW <= kRowLanes + 1;
 };
 
-/// The 16 floats from lane S of lo on (S < 16): lo[S..15] then hi[0..S-1].
-/// A register shuffle (valignd), where a load at an offset would split
-/// cache lines and GCC would reload it for every filter.
+/// out = the 16 floats from lane S of lo on (S < 16): lo[S..15] then
+/// hi[0..S-1]. A register shuffle (valignd), where a load at an offset would
+/// split cache lines and GCC would reload it for every filter. Vectors pass
+/// by reference: by value, a build without AVX-512 warns that the 64-byte
+/// vectors' calling convention differs (-Wpsabi), though this is inlined.
 template <int S, std::size_t... I>
-NETC_INLINE FloatVec shiftedRow(FloatVec lo, FloatVec hi, std::index_sequence<I...>) {
-  return __builtin_shufflevector(lo, hi, (int(I) + S)...);
+NETC_INLINE void shiftRow(const FloatVec &lo, const FloatVec &hi, FloatVec &out,
+                          std::index_sequence<I...>) {
+  out = __builtin_shufflevector(lo, hi, (int(I) + S)...);
 }
 
 /// xv[kw] = the inputs of tap kw for the 16 positions whose first input is
 /// lo[0], for every kw < KW (at most 17: lo and the vector after it, hi,
 /// hold every tap's window).
 template <int KW, int K = 0>
-NETC_INLINE void rowTaps(FloatVec lo, FloatVec hi, FloatVec *xv) {
+NETC_INLINE void rowTaps(const FloatVec &lo, const FloatVec &hi, FloatVec *xv) {
   if constexpr (K < KW) {
     if constexpr (K == 0)
       xv[0] = lo;
     else if constexpr (K < kRowLanes)
-      xv[K] = shiftedRow<K>(lo, hi, std::make_index_sequence<kRowLanes>{});
+      shiftRow<K>(lo, hi, xv[K], std::make_index_sequence<kRowLanes>{});
     else
       xv[K] = hi;
     rowTaps<KW, K + 1>(lo, hi, xv);
