@@ -102,6 +102,11 @@ private:
   void accumulateFused(Operation *op, Value input, Value weight, Value bias, Value inputGrad,
                        Value weightGrad, Value biasGrad, Location loc);
   void findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops);
+  /// Accumulates the gradient `makeGrad` builds into the trained bias `op`
+  /// adds, unless the op's shift only reaches trained norms: then the bias
+  /// is recorded as one this use gives an exactly zero gradient.
+  void accumulateBias(Operation *op, Value bias, Location loc,
+                      function_ref<Value()> makeGrad);
 
   ModuleOp module;
   func::FuncOp forward;
@@ -115,7 +120,8 @@ private:
   /// Ops whose bias (a norm's beta) shifts channels by constants that only
   /// batch norms on the batch's statistics read (and remove).
   DenseSet<Operation *> biasBeforeTrainedNorm;
-  /// Their trained biases: an update with no other gradient gets `net.zeros`.
+  /// Trained biases that one of those ops' backward gave no gradient: an
+  /// update with no other gradient gets `net.zeros`.
   DenseSet<Value> zeroGradBiases;
 };
 
@@ -348,11 +354,8 @@ void StepBuilder::findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops) {
         .Default([](Operation *) { return Value(); });
   };
   for (Operation *op : ops)
-    if (Value bias = shiftOf(op); bias && absorbed(op->getResult(0))) {
+    if (shiftOf(op) && absorbed(op->getResult(0)))
       biasBeforeTrainedNorm.insert(op);
-      if (needsGrad.contains(bias))
-        zeroGradBiases.insert(bias);
-    }
 }
 
 /// Emits the backward of `op` given the gradient `dy` of its result, and
@@ -380,6 +383,14 @@ void StepBuilder::differentiateFusedConv(FusedOp fused, Value dy) {
                   grad.getInputGrad(), grad.getWeightGrad(), grad.getBiasGrad(), loc);
 }
 
+void StepBuilder::accumulateBias(Operation *op, Value bias, Location loc,
+                                 function_ref<Value()> makeGrad) {
+  if (biasBeforeTrainedNorm.contains(op))
+    zeroGradBiases.insert(bias);
+  else
+    accumulate(bias, makeGrad(), loc);
+}
+
 void StepBuilder::accumulateFused(Operation *op, Value input, Value weight, Value bias,
                                   Value inputGrad, Value weightGrad, Value biasGrad,
                                   Location loc) {
@@ -387,8 +398,8 @@ void StepBuilder::accumulateFused(Operation *op, Value input, Value weight, Valu
     accumulate(input, inputGrad, loc);
   if (needsGrad.contains(weight))
     accumulate(weight, weightGrad, loc);
-  if (bias && needsGrad.contains(bias) && !biasBeforeTrainedNorm.contains(op))
-    accumulate(bias, biasGrad, loc);
+  if (bias && needsGrad.contains(bias))
+    accumulateBias(op, bias, loc, [&] { return biasGrad; });
 }
 
 // One TypeSwitch case per op, read as a table of each op's backward: kept whole so that
@@ -445,9 +456,10 @@ LogicalResult StepBuilder::differentiate(Operation *op, Value dy) {
       .Case([&](BiasAddOp bias) {
         if (needs(bias.getInput()))
           accumulate(bias.getInput(), dy, loc);
-        if (needs(bias.getBias()) && !biasBeforeTrainedNorm.contains(bias))
-          accumulate(bias.getBias(),
-                     builder.create<BiasGradOp>(loc, typeOf(bias.getBias()), dy), loc);
+        if (needs(bias.getBias()))
+          accumulateBias(bias, bias.getBias(), loc, [&]() -> Value {
+            return builder.create<BiasGradOp>(loc, typeOf(bias.getBias()), dy);
+          });
         return success();
       })
       .Case([&](ReluOp relu) {

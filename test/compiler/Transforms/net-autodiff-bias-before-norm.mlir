@@ -230,3 +230,34 @@ module attributes {net.train = {optimizer = {name = "sgd", momentum = 0.0 : f64,
 // CHECK-NOT:     net.zeros
 // CHECK:         %[[DB:[0-9]+]] = net.bias_grad
 // CHECK-NEXT:    net.sgd_update %{{[0-9]+}}, %[[DB]]
+
+// -----
+
+// A branch that never reaches the loss (kept where fusion does not clean it
+// up) gets no update at all, its bias before a trained norm included: only
+// a bias whose op the backward reaches is given net.zeros, so the optimizer
+// slots, and a checkpoint's layout, do not depend on dead layers.
+
+module attributes {net.train = {optimizer = {name = "adam", beta1 = 0.9 : f64, beta2 = 0.999 : f64, epsilon = 1.0e-07 : f64, lr = 1.0e-03 : f64}}} {
+  func.func @forward(%x: tensor<?x8xf32>) -> tensor<?x2xf32> {
+    %w = net.param "dense.kernel" init("glorot_uniform") : tensor<2x8xf32>
+    %z = net.dense %x, %w : (tensor<?x8xf32>, tensor<2x8xf32>) -> tensor<?x2xf32>
+    %p = net.softmax %z : tensor<?x2xf32>
+    %dw = net.param "dead.kernel" init("glorot_uniform") : tensor<3x8xf32>
+    %d = net.dense %x, %dw : (tensor<?x8xf32>, tensor<3x8xf32>) -> tensor<?x3xf32>
+    %db = net.param "dead.bias" init("zeros") : tensor<3xf32>
+    %y = net.bias_add %d, %db : (tensor<?x3xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+    %g = net.param "bn.gamma" init("ones") : tensor<3xf32>
+    %be = net.param "bn.beta" init("zeros") : tensor<3xf32>
+    %m = net.param "bn.moving_mean" init("zeros") frozen : tensor<3xf32>
+    %v = net.param "bn.moving_variance" init("ones") frozen : tensor<3xf32>
+    %n = net.batch_norm %y, %g, %be, %m, %v epsilon 1.000000e-03 momentum 9.900000e-01 : (tensor<?x3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>, tensor<3xf32>) -> tensor<?x3xf32>
+    return %p : tensor<?x2xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @train_step
+// CHECK-NOT:     net.zeros
+// CHECK:         net.adam_update %{{[0-9]+}}, %{{[0-9]+}} {{.*}}tensor<2x8xf32>
+// CHECK-NOT:     net.adam_update
+// CHECK:         return

@@ -170,7 +170,8 @@ def NetExchangeGradients : Pass<"net-exchange-gradients", "::mlir::ModuleOp"> {
     @head_train_step), a copy named `<step>_exchanged` in which each
     gradient is handed out by a net.exchange_start where its update stood,
     right after the backward produced it, so that its allreduce overlaps
-    the rest of the backward; a batch norm's running statistics are handed
+    the rest of the backward (a net.zeros gradient, zero on every replica,
+    is not handed out); a batch norm's running statistics are handed
     out after its net.batch_norm_train. One net.exchange_wait follows the
     backward, and the updates, in their order, after it. The step itself is
     left as it is: a single process updates each parameter while its
