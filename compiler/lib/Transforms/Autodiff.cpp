@@ -237,7 +237,8 @@ void StepBuilder::accumulate(Value value, Value grad, Location loc) {
 LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
   IRMapping mapping;
   Value labels, probs;
-  func::FuncOp func = cloneForward(prefix + "train_step", /*training=*/true, mapping, labels, probs);
+  func::FuncOp func =
+      cloneForward(prefix + "train_step", /*training=*/true, mapping, labels, probs);
   Location loc = forward.getBody().front().getTerminator()->getLoc();
 
   auto softmax = probs.getDefiningOp<SoftmaxOp>();
@@ -342,19 +343,18 @@ void StepBuilder::findBiasesBeforeTrainedNorms(ArrayRef<Operation *> ops) {
     memo[v] = result;
     return result;
   };
-  // The per-channel shift an op adds, if that is all it adds after its
-  // linear part (pooling aside).
-  auto shiftOf = [](Operation *op) -> Value {
-    return llvm::TypeSwitch<Operation *, Value>(op)
-        .Case([](BiasAddOp bias) { return bias.getBias(); })
-        .Case([](BatchNormTrainOp bn) { return bn.getBeta(); })
-        .Case<FusedConv2dOp, FusedConv2dTrainOp, FusedDenseOp>([](auto fused) {
-          return fused.getActivation() == Activation::None ? fused.getBias() : Value();
-        })
-        .Default([](Operation *) { return Value(); });
+  // Whether all an op adds after its linear part (pooling aside) is a
+  // per-channel shift: a bias_add's bias, a trained norm's beta, or a fused
+  // conv or dense bias with no activation after it.
+  auto addsOnlyAShift = [](Operation *op) {
+    return llvm::TypeSwitch<Operation *, bool>(op)
+        .Case<BiasAddOp, BatchNormTrainOp>([](Operation *) { return true; })
+        .Case<FusedConv2dOp, FusedConv2dTrainOp, FusedDenseOp>(
+            [](auto fused) { return fused.getActivation() == Activation::None; })
+        .Default([](Operation *) { return false; });
   };
   for (Operation *op : ops)
-    if (shiftOf(op) && absorbed(op->getResult(0)))
+    if (addsOnlyAShift(op) && absorbed(op->getResult(0)))
       biasBeforeTrainedNorm.insert(op);
 }
 

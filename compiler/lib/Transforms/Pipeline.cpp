@@ -31,6 +31,7 @@ void mlir::net::buildNetPipeline(OpPassManager &pm, const NetPipelineOptions &op
 
 void mlir::net::registerNetPipeline() {
   PassPipelineRegistration<NetPipelineOptions>(
-      "net-pipeline", "netc's passes in netc's order: fusion, autodiff, memory planning for a target",
+      "net-pipeline",
+      "netc's passes in netc's order: fusion, autodiff, memory planning for a target",
       buildNetPipeline);
 }

@@ -257,19 +257,19 @@ struct ConvUseGemm {
   static constexpr bool gradWeight = Plan::dwRows > 0;
 };
 
-/// Whether the paths vectorised over output channels (ConvChannels.h, ConvChannelWeights.h) are used
-/// for a shape: when their buffers fit and at most a quarter of their lanes
-/// are past F; the forward also needs a tile to sum at least 64 taps (with
-/// fewer, its transposed stores dominate: C = 1 first layers), and a window
-/// wider than 1x1 where the GEMM's patches fit: a pointwise conv is a GEMM,
-/// and the GEMM tile's 10 loads per 24 FMAs beat one broadcast per FMA on
-/// every 1x1 shape measured (64 -> 256 at 7x7 to 512 -> 2048, 96 -> 96 at
-/// 12x12, 64 -> 64 at 14x14: 1.04x-1.58x at batch 1 and 16, 1 and 2
-/// threads; docs/kernels.md). kernel-bench (2
-/// threads, batch 128; docs/kernels.md) measured them against im2col + GEMM:
-/// forward 3.4x on lenet5 conv2, 1.36x on conv3, 1.0x on mnist_cnn conv2,
-/// behind on mnist_cnn conv1 (C*KH*KW = 9); grad_weight 1.6x on lenet5 conv2,
-/// 1.16x on conv3, 1.7x on mnist_cnn conv1, 1.55x on conv2.
+/// Whether the paths vectorised over output channels (ConvChannels.h,
+/// ConvChannelWeights.h) are used for a shape: when their buffers fit and at
+/// most a quarter of their lanes are past F; the forward also needs a tile to
+/// sum at least 64 taps (with fewer, its transposed stores dominate: C = 1
+/// first layers), and a window wider than 1x1 where the GEMM's patches fit: a
+/// pointwise conv is a GEMM, and the GEMM tile's 10 loads per 24 FMAs beat one
+/// broadcast per FMA on every 1x1 shape measured (64 -> 256 at 7x7 to 512 ->
+/// 2048, 96 -> 96 at 12x12, 64 -> 64 at 14x14: 1.04x-1.58x at batch 1 and 16, 1
+/// and 2 threads; docs/kernels.md). kernel-bench (2 threads, batch 128;
+/// docs/kernels.md) measured them against im2col + GEMM: forward 3.4x on lenet5
+/// conv2, 1.36x on conv3, 1.0x on mnist_cnn conv2, behind on mnist_cnn conv1
+/// (C*KH*KW = 9); grad_weight 1.6x on lenet5 conv2, 1.16x on conv3, 1.7x on
+/// mnist_cnn conv1, 1.55x on conv2.
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW>
 struct ConvUseChannels {
   static constexpr int blocks = ceilDiv(F, kChannelLanes);

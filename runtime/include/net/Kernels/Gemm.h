@@ -26,7 +26,9 @@ constexpr int kGemmMR = 6;
 constexpr int kGemmNV = 4;
 
 /// Rounds up to a multiple of the vector width.
-constexpr int roundUpLanes(int x) { return (x + kVectorFloats - 1) / kVectorFloats * kVectorFloats; }
+constexpr int roundUpLanes(int x) {
+  return (x + kVectorFloats - 1) / kVectorFloats * kVectorFloats;
+}
 
 /// One MR x (NV*16) tile; only `lastValid` (1..16) lanes of the last vector
 /// are loaded (add) and stored.
