@@ -5,7 +5,7 @@
 // out (net.exchange_start) as soon as the backward has produced it and
 // applies the updates after one net.exchange_wait at the end of the
 // backward; a gradient the compiler knows is zero (net.zeros) is not handed
-// out. The step itself keeps its fused order, where each update runs
+// out, and is made next to its update. The step itself keeps its fused order, where each update runs
 // while its gradient is still in cache.
 //
 //===----------------------------------------------------------------------===//
@@ -61,8 +61,17 @@ void exchangeGradients(func::FuncOp exchanged) {
   Operation *terminator = block.getTerminator();
   builder.setInsertionPoint(terminator);
   builder.create<ExchangeWaitOp>(exchanged.getLoc());
-  for (Operation *update : updates)
+  for (Operation *update : updates) {
+    // A zero gradient read only by updates follows its first one, so that
+    // it is not live (and takes no arena slot) across the exchange.
+    if (auto zeros = updateOperands(update).second.getDefiningOp<ZerosOp>())
+      if (zeros->getBlock() == &block && zeros->isBeforeInBlock(update) &&
+          llvm::all_of(zeros->getUsers(), [](Operation *user) {
+            return isa<SgdUpdateOp, AdamUpdateOp>(user);
+          }))
+        zeros->moveBefore(terminator);
     update->moveBefore(terminator);
+  }
 }
 
 struct ExchangeGradientsPass

@@ -55,21 +55,27 @@ func.func @head_train_step(%x: tensor<?x4x8x8xf32>, %dg: tensor<4xf32>) {
 
 // A gradient that is exactly zero (net.zeros: a bias before a trained batch
 // norm) is zero on every replica, so it is not handed out; its update still
-// follows the wait with the others.
+// follows the wait with the others, and the zeros move with their first
+// update, so that they are not live across the exchange. Zeros shared by two
+// updates move once.
 
 // CHECK-LABEL: func.func @train_step_exchanged(
-// CHECK:       %[[Z:.*]] = net.zeros : tensor<4xf32>
-// CHECK-NEXT:  %[[DW:.*]] = net.dense_grad_weight
+// CHECK-NOT:   net.zeros
+// CHECK:       %[[DW:.*]] = net.dense_grad_weight
 // CHECK-NEXT:  net.exchange_start %[[W:[0-9]+]], %[[DW]] : tensor<4x8xf32>
 // CHECK-NEXT:  net.exchange_wait
+// CHECK-NEXT:  %[[Z:.*]] = net.zeros : tensor<4xf32>
 // CHECK-NEXT:  net.adam_update %[[B:[0-9]+]], %[[Z]]
+// CHECK-NEXT:  net.adam_update %[[C:[0-9]+]], %[[Z]]
 // CHECK-NEXT:  net.adam_update %[[W]], %[[DW]]
 // CHECK-NEXT:  return
 func.func @train_step(%x: tensor<?x8xf32>, %dy: tensor<?x4xf32>) {
   %w = net.param "dense_1.kernel" init("glorot_uniform") : tensor<4x8xf32>
   %b = net.param "dense_1.bias" init("zeros") : tensor<4xf32>
+  %c = net.param "dense_2.bias" init("zeros") : tensor<4xf32>
   %zero = net.zeros : tensor<4xf32>
   net.adam_update %b, %zero beta1 9.000000e-01 beta2 9.990000e-01 epsilon 1.000000e-07 : tensor<4xf32>
+  net.adam_update %c, %zero beta1 9.000000e-01 beta2 9.990000e-01 epsilon 1.000000e-07 : tensor<4xf32>
   %dw = net.dense_grad_weight %dy, %x : (tensor<?x4xf32>, tensor<?x8xf32>) -> tensor<4x8xf32>
   net.adam_update %w, %dw beta1 9.000000e-01 beta2 9.990000e-01 epsilon 1.000000e-07 : tensor<4x8xf32>
   return

@@ -173,7 +173,9 @@ def NetExchangeGradients : Pass<"net-exchange-gradients", "::mlir::ModuleOp"> {
     the rest of the backward (a net.zeros gradient, zero on every replica,
     is not handed out); a batch norm's running statistics are handed
     out after its net.batch_norm_train. One net.exchange_wait follows the
-    backward, and the updates, in their order, after it. The step itself is
+    backward, and the updates, in their order, after it (with a net.zeros
+    gradient that only updates read, made right before the first of them,
+    so that it is not live across the exchange). The step itself is
     left as it is: a single process updates each parameter while its
     gradient is in cache. Run before net-group-updates and net-plan-memory
     (which keeps the copy's gradients live until their updates).
