@@ -97,6 +97,15 @@ TEST_F(DriverTest, OptionsAreCheckedInOnePlace) {
                      "option '--validation-split' expects a fraction between 0 and 1");
   expectOneErrorLine(netrun({"eval", FIXTURE_ADAM, "--resume"}),
                      "option '--resume' does not apply to 'eval'");
+  // One dash, as netc's '-o': named, with the verb's option it stands for.
+  expectOneErrorLine(netrun({"export", FIXTURE_ADAM, "--weights", "w.ckpt", "-o", "m.onnx"}),
+                     "unknown option '-o' for 'export': options start with '--'; did you mean "
+                     "'--onnx'?");
+  expectOneErrorLine(netrun({"train", FIXTURE_ADAM, "-data", "mnist"}),
+                     "unknown option '-data' for 'train': options start with '--'; did you "
+                     "mean '--data'?");
+  // After '--' an argument is a path, whatever its first character.
+  expectOneErrorLine(netrun({"info", "--", "-model.so"}), "-model.so");
   Outcome help = netrun({"train", "--help"});
   EXPECT_EQ(help.status, 0);
   EXPECT_NE(help.out.find("--validation-split F"), std::string::npos) << help.out;

@@ -499,6 +499,26 @@ void overModelSetup(const Options &o, const netc_train_setup &t, RunConfig &c) {
 #include "net/Runtime/TrainSettings.def"
 }
 
+/// The error for '-x' or '-name': options take two dashes (a path that
+/// starts with '-' goes after '--'). Suggests the option of that name, or the
+/// one option of the verb that starts with that letter (netc's '-o' is
+/// netrun's '--out' or '--onnx').
+static std::string singleDashError(const std::string &arg, const std::string &verb,
+                            const std::vector<OptionSpec> &table) {
+  const std::string name = arg.substr(1);
+  std::vector<std::string> names, initial;
+  for (const OptionSpec &s : table)
+    if (appliesTo(s, verb)) {
+      names.push_back(s.name);
+      if (name.size() == 1 && s.name[0] == name[0])
+        initial.push_back(s.name);
+    }
+  std::string near = name.size() == 1 ? (initial.size() == 1 ? initial[0] : "")
+                                      : closestMatch(name, names);
+  return "unknown option '" + arg + "' for '" + verb + "': options start with '--'" +
+         (near.empty() ? "" : "; did you mean '--" + near + "'?");
+}
+
 /// Parses the arguments after the verb; returns an error line or "".
 std::string parseOptions(const std::string &verb, const std::vector<std::string> &args,
                          Options &options) {
@@ -509,7 +529,13 @@ std::string parseOptions(const std::string &verb, const std::vector<std::string>
       options.help = true;
       continue;
     }
-    if (arg.size() < 2 || arg.compare(0, 2, "--") != 0 || arg == "--") {
+    if (arg == "--") { // the rest are paths, even those that start with '-'
+      options.positional.insert(options.positional.end(), args.begin() + i + 1, args.end());
+      break;
+    }
+    if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-')
+      return singleDashError(arg, verb, table);
+    if (arg.size() < 2 || arg.compare(0, 2, "--") != 0) {
       options.positional.push_back(arg);
       continue;
     }
