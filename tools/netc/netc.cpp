@@ -223,6 +223,19 @@ void parseCommandLine(int argc, char **argv) {
                               "  runtime headers, default PREFIX/include/netc)\n");
 }
 
+/// Refuses an -o that cannot be written (a folder, or in a folder that does
+/// not exist) before any work: a library's build takes seconds to minutes.
+int checkOutputPath() {
+  if (outputFile == "-")
+    return 0;
+  if (llvm::sys::fs::is_directory(outputFile))
+    return fail("cannot write '" + outputFile + "': it is a folder; give a file name");
+  llvm::StringRef folder = llvm::sys::path::parent_path(outputFile);
+  if (!folder.empty() && !llvm::sys::fs::is_directory(folder))
+    return fail("cannot write '" + outputFile + "': there is no folder '" + folder + "'");
+  return 0;
+}
+
 /// The -D overrides and what to emit, from the parsed options.
 int readRequest(Compilation &c) {
   for (const std::string &d : defines) {
@@ -237,7 +250,10 @@ int readRequest(Compilation &c) {
     c.what = Emit::Library;
   if (c.what == Emit::Library && outputFile == "-")
     return fail("-emit=so writes a file: give it with -o model.so");
-  return 0;
+  if (optLevel > 3)
+    return fail("-O" + llvm::Twine(optLevel.getValue()) +
+                ": the levels are -O0 (no fusion) to -O3 (-O1 and above fuse layers)");
+  return checkOutputPath();
 }
 
 /// The ONNX front end: the imported module and its weights.
