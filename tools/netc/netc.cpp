@@ -204,7 +204,56 @@ struct Compilation {
   std::optional<std::vector<netc::onnx::Weight>> weights;
 };
 
-void parseCommandLine(int argc, char **argv) {
+/// The option an unknown one likely meant: netc's own (shown by --help)
+/// within a few edits, the one of them it begins, or -o for netrun's --out.
+std::string likelyOption(llvm::StringRef name) {
+  std::vector<llvm::StringRef> shown, begun;
+  for (auto &entry : cl::getRegisteredOptions())
+    if (entry.second->getOptionHiddenFlag() == cl::NotHidden) {
+      shown.push_back(entry.first());
+      if (name.size() >= 2 && entry.first().starts_with(name))
+        begun.push_back(entry.first());
+    }
+  // One or two letters are a few edits from every short option.
+  std::string near = name.size() > 2 ? netc::dsl::closestMatch(name, shown) : "";
+  if (near.empty() && begun.size() == 1)
+    near = begun.front().str();
+  if (near.empty() && (name == "out" || name == "output"))
+    near = "o";
+  return near.empty() ? "" : (near.size() == 1 ? "-" : "--") + near;
+}
+
+/// Refuses an argument that names no option before LLVM's parser does: its
+/// suggestion ranges over LLVM's and MLIR's hidden options too ('--weights':
+/// "did you mean '--cfg-weights'?"), this one over netc's own.
+int refuseUnknownOptions(int argc, char **argv) {
+  llvm::StringMap<cl::Option *> &options = cl::getRegisteredOptions();
+  for (int i = 1; i < argc; ++i) {
+    llvm::StringRef arg = argv[i];
+    if (arg == "--")
+      return 0;
+    if (arg.size() < 2 || arg[0] != '-')
+      continue;
+    llvm::StringRef name = arg.drop_front(arg.starts_with("--") ? 2 : 1).split('=').first;
+    if (options.count(name))
+      continue;
+    // -O1, -Dclasses=10: an option whose value follows its name.
+    bool prefixed = llvm::any_of(options, [&](const auto &entry) {
+      cl::FormattingFlags format = entry.second->getFormattingFlag();
+      return (format == cl::Prefix || format == cl::AlwaysPrefix) && !entry.first().empty() &&
+             name.starts_with(entry.first());
+    });
+    if (prefixed)
+      continue;
+    std::string near = likelyOption(name);
+    return fail("unknown option '" + arg + "'" +
+                (near.empty() ? "" : "; did you mean '" + near + "'?") +
+                " (netc --help lists the options)");
+  }
+  return 0;
+}
+
+int parseCommandLine(int argc, char **argv) {
   mlir::registerAsmPrinterCLOptions();
   mlir::registerMLIRContextCLOptions();
   mlir::registerPassManagerCLOptions();
@@ -212,6 +261,8 @@ void parseCommandLine(int argc, char **argv) {
     os << "netc " << NETC_VERSION << " (MLIR " << LLVM_VERSION_STRING << ")\n";
   });
   netc::tools::hideForeignOptions({&netcCategory});
+  if (int rc = refuseUnknownOptions(argc, argv))
+    return rc;
   cl::ParseCommandLineOptions(argc, argv,
                               "netc: compiles .net network descriptions\n\n"
                               "  netc lenet5.net -o lenet5.so\n"
@@ -221,6 +272,7 @@ void parseCommandLine(int argc, char **argv) {
                               "  (-march, default native), NETC_NVCC (nvcc; a path that does not\n"
                               "  exist builds the CPU path only), NETC_RUNTIME_INCLUDE (the\n"
                               "  runtime headers, default PREFIX/include/netc)\n");
+  return 0;
 }
 
 /// Refuses an -o that cannot be written (a folder, or in a folder that does
@@ -418,7 +470,8 @@ int planAndEmitCpp(Compilation &c) {
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   netc::driver::setProgramPath(argv[0]);
-  parseCommandLine(argc, argv);
+  if (int rc = parseCommandLine(argc, argv))
+    return rc;
   Compilation c;
   if (int rc = readRequest(c))
     return rc;
