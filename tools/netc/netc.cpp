@@ -85,7 +85,7 @@ cl::list<std::string> defines("D", cl::desc("set a network parameter (e.g. -D cl
                               cl::cat(netcCategory));
 
 cl::opt<unsigned> optLevel("O", cl::Prefix, cl::init(1), cl::value_desc("level"),
-                           cl::desc("optimisation: -O1 (default) fuses layers, -O0 does not"),
+                           cl::desc("optimisation: -O1 (default) to -O3 fuse layers, -O0 does not"),
                            cl::cat(netcCategory));
 cl::opt<bool> noFuse("no-fuse", cl::desc("do not fuse layers (the same as -O0)"),
                      cl::cat(netcCategory));
@@ -260,6 +260,10 @@ int parseCommandLine(int argc, char **argv) {
   cl::SetVersionPrinter([](llvm::raw_ostream &os) {
     os << "netc " << NETC_VERSION << " (MLIR " << LLVM_VERSION_STRING << ")\n";
   });
+  // -h, as netrun takes it.
+  static cl::alias shortHelp("h", cl::desc("the same as --help"),
+                             cl::aliasopt(*cl::getRegisteredOptions()["help"]),
+                             cl::cat(netcCategory));
   netc::tools::hideForeignOptions({&netcCategory});
   if (int rc = refuseUnknownOptions(argc, argv))
     return rc;
