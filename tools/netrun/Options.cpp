@@ -504,7 +504,7 @@ void overModelSetup(const Options &o, const netc_train_setup &t, RunConfig &c) {
 /// one option of the verb that starts with that letter (netc's '-o' is
 /// netrun's '--out' or '--onnx').
 static std::string singleDashError(const std::string &arg, const std::string &verb,
-                            const std::vector<OptionSpec> &table) {
+                                   const std::vector<OptionSpec> &table) {
   const std::string name = arg.substr(1);
   std::vector<std::string> names, initial;
   for (const OptionSpec &s : table)

@@ -5,8 +5,8 @@
 // out (net.exchange_start) as soon as the backward has produced it and
 // applies the updates after one net.exchange_wait at the end of the
 // backward; a gradient the compiler knows is zero (net.zeros) is not handed
-// out, and is made next to its update. The step itself keeps its fused order, where each update runs
-// while its gradient is still in cache.
+// out, and is made next to its update. The step itself keeps its fused
+// order, where each update runs while its gradient is still in cache.
 //
 //===----------------------------------------------------------------------===//
 
