@@ -258,6 +258,22 @@ TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
                      "'dense_1.kernel/adam_m'");
 }
 
+/// A batch larger than the training set takes the whole set each step; the
+/// instance is made for the set, so a batch far beyond memory still trains.
+TEST_F(DriverTest, ABatchLargerThanTheDataTakesItAllEachStep) {
+  SKIP_WITHOUT_MNIST();
+  std::string out = path("whole");
+  Outcome t = binary({"train", FIXTURE_ADAM, "--data", netc::test::mnistDir(), "--limit", "300",
+                      "--epochs", "2", "--batch", "1000000", "--out", out});
+  ASSERT_EQ(t.status, 0) << t.err;
+  EXPECT_EQ(t.err, "netrun: note: batch 1000000 is more than the 300 training images: each "
+                   "step takes them all\n");
+  Result<Checkpoint> last = readCheckpoint(out + "/last.ckpt");
+  ASSERT_TRUE(last) << last.error;
+  EXPECT_EQ(last->step, 2); // one step an epoch
+  EXPECT_EQ(last->run.batch, 1000000);
+}
+
 TEST_F(DriverTest, ResumeThroughTheCommandLineMatchesAStraightRun) {
   SKIP_WITHOUT_MNIST();
   std::string data = netc::test::mnistDir();

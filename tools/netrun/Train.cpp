@@ -446,7 +446,13 @@ int trainHere(const Options &o, DriverStreams &s, Collective *ranks) {
     return fail(s, "a batch of " + std::to_string(config->batch) + " for " +
                        std::to_string(rankCount) + " ranks: every rank needs a sample of "
                        "each batch; give --batch " + std::to_string(rankCount) + " or more");
-  const int32_t shardBatch = (config->batch + rankCount - 1) / rankCount;
+  // A batch larger than the training set takes the whole set each step (as
+  // Keras does): the instance needs room for the set, not for the batch.
+  const int32_t stepSamples = int32_t(std::min<int64_t>(config->batch, trainSet.count));
+  if (stepSamples < config->batch && rank == 0)
+    s.err << "netrun: note: batch " << config->batch << " is more than the "
+          << withThousands(trainSet.count) << " training images: each step takes them all\n";
+  const int32_t shardBatch = (std::max(stepSamples, rankCount) + rankCount - 1) / rankCount;
   Result<std::shared_ptr<Instance>> instance =
       Instance::create(*model, deviceChoice(o), shardBatch, config->threads);
   if (!instance)
