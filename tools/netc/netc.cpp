@@ -234,9 +234,13 @@ int refuseUnknownOptions(int argc, char **argv) {
       return 0;
     if (arg.size() < 2 || arg[0] != '-')
       continue;
-    llvm::StringRef name = arg.drop_front(arg.starts_with("--") ? 2 : 1).split('=').first;
-    if (options.count(name))
+    auto [name, value] = arg.drop_front(arg.starts_with("--") ? 2 : 1).split('=');
+    if (auto known = options.find(name); known != options.end()) {
+      // '-o -x.so': the next argument is this option's value, not an option.
+      if (value.empty() && known->second->getValueExpectedFlag() == cl::ValueRequired)
+        ++i;
       continue;
+    }
     // -O1, -Dclasses=10: an option whose value follows its name.
     bool prefixed = llvm::any_of(options, [&](const auto &entry) {
       cl::FormattingFlags format = entry.second->getFormattingFlag();
