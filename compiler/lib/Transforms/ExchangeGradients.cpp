@@ -15,6 +15,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
+#include "llvm/ADT/SmallPtrSet.h"
 
 #include <vector>
 
@@ -61,15 +62,18 @@ void exchangeGradients(func::FuncOp exchanged) {
   Operation *terminator = block.getTerminator();
   builder.setInsertionPoint(terminator);
   builder.create<ExchangeWaitOp>(exchanged.getLoc());
+  llvm::SmallPtrSet<Operation *, 8> movedZeros;
   for (Operation *update : updates) {
     // A zero gradient read only by updates follows its first one, so that
     // it is not live (and takes no arena slot) across the exchange.
     if (auto zeros = updateOperands(update).second.getDefiningOp<ZerosOp>())
-      if (zeros->getBlock() == &block && zeros->isBeforeInBlock(update) &&
+      if (zeros->getBlock() == &block && !movedZeros.contains(zeros) &&
           llvm::all_of(zeros->getUsers(), [](Operation *user) {
             return isa<SgdUpdateOp, AdamUpdateOp>(user);
-          }))
+          })) {
         zeros->moveBefore(terminator);
+        movedZeros.insert(zeros);
+      }
     update->moveBefore(terminator);
   }
 }
