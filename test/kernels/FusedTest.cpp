@@ -187,6 +187,8 @@ template <class L> void checkBatches(std::uint32_t seed, bool withDx = true) {
 //                 C  H  W  F KH KW SH SW PT PL OH OW
 using Small = Conv<2, 9, 8, 3, 3, 3, 1, 1, 1, 1, 9, 8>;
 using Pool2 = Pool<2, 2, 2, 2, 0, 0, 4, 4>; // 9x8 -> 4x4: the last row dropped
+// Windows apart: 2x3 at stride 3x3 on 9x8 -> 3x2, the pixels between unread.
+using GapPool = Pool<2, 3, 3, 3, 0, 0, 3, 2>;
 
 template <int ACT, int POOL> void smallCombo(std::uint32_t seed) {
   checkBatches<Layer<Small, ACT, POOL, Pool2, true>>(seed);
@@ -197,6 +199,7 @@ template <int ACT> void smallAllPools(std::uint32_t seed) {
   smallCombo<ACT, 0>(seed);
   smallCombo<ACT, 1>(seed + 100);
   smallCombo<ACT, 2>(seed + 200);
+  checkBatches<Layer<Small, ACT, 2, GapPool, true>>(seed + 300);
 }
 
 // ---- model layers ------------------------------------------------------------
@@ -272,6 +275,7 @@ template <int ACT> void firstLayerAllPools(std::uint32_t seed) {
   checkBatches<Layer<Small, ACT, 0, NoPool, true>>(seed, /*withDx=*/false);
   checkBatches<Layer<Small, ACT, 1, Pool2, true>>(seed + 10, false);
   checkBatches<Layer<Small, ACT, 2, Pool2, false>>(seed + 20, false);
+  checkBatches<Layer<Small, ACT, 2, GapPool, true>>(seed + 25, false);
   checkBatches<Layer<Mixed, ACT, 1, MixedPool, true>>(seed + 30, false);
   checkBatches<Layer<Mixed, ACT, 2, MixedPool, true>>(seed + 40, false);
   checkBatches<Layer<FirstOverlap, ACT, 1, PadPool, true>>(seed + 50, false);

@@ -84,6 +84,10 @@ TEST(Pool, OddShapesAndGradients) {
     checkPool<5, 7, 7, 2, 2, 2, 2, 0, 0, 3, 3>(n, 12, true);
     // Overlapping windows, padding on every side.
     checkPool<1, 6, 4, 3, 3, 1, 1, 1, 1, 6, 4>(n, 13, true);
+    // Windows apart (stride past the window): pixels between them get no
+    // gradient; 3x3/3 divides by 9, where 2x2's quarter is exact.
+    checkPool<2, 8, 10, 2, 3, 3, 4, 0, 0, 3, 2>(n, 14, true);
+    checkPool<3, 11, 9, 3, 3, 3, 3, 0, 0, 3, 3>(n, 15, true);
   }
 }
 

@@ -71,17 +71,37 @@ void max_pool2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_RES
   });
 }
 
-template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
-void avg_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
-  const int planes = n * C;
-  const bool parallel = std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold;
-  detail::parallelFor(int(planes), parallel, [&](int p) {
-    const float *xp = x + std::size_t(p) * H * W;
-    float *yp = y + std::size_t(p) * OH * OW;
+namespace detail {
+/// Whether every window lies inside the plane (no padding) and no two
+/// windows share a pixel: each window then averages KH*KW pixels and each
+/// pixel belongs to at most one window.
+template <int KH, int KW, int SH, int SW, int PT, int PL>
+constexpr bool avgPoolWindowsApart() {
+  return PT == 0 && PL == 0 && SH >= KH && SW >= KW;
+}
+
+/// yp [OH,OW] = the average pooling of one plane xp [H,W].
+template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+NETC_INLINE void avgPoolPlane(const float *NETC_RESTRICT xp, float *NETC_RESTRICT yp) {
+  if constexpr (avgPoolWindowsApart<KH, KW, SH, SW, PT, PL>()) {
+    // Vectorised across a row of windows; each window still sums its pixels
+    // in row-major order from 0, as the general loop below does.
     for (int oh = 0; oh < OH; ++oh) {
-      const int h0 = detail::max(0, oh * SH - PT), h1 = detail::min(H, oh * SH - PT + KH);
+      const float *rows = xp + oh * SH * W;
+#pragma omp simd
       for (int ow = 0; ow < OW; ++ow) {
-        const int w0 = detail::max(0, ow * SW - PL), w1 = detail::min(W, ow * SW - PL + KW);
+        float s = 0.f;
+        for (int kh = 0; kh < KH; ++kh)
+          for (int kw = 0; kw < KW; ++kw)
+            s += rows[kh * W + ow * SW + kw];
+        yp[oh * OW + ow] = s / float(KH * KW);
+      }
+    }
+  } else {
+    for (int oh = 0; oh < OH; ++oh) {
+      const int h0 = max(0, oh * SH - PT), h1 = min(H, oh * SH - PT + KH);
+      for (int ow = 0; ow < OW; ++ow) {
+        const int w0 = max(0, ow * SW - PL), w1 = min(W, ow * SW - PL + KW);
         float s = 0.f;
         for (int ih = h0; ih < h1; ++ih)
           for (int iw = w0; iw < w1; ++iw)
@@ -90,14 +110,57 @@ void avg_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
         yp[oh * OW + ow] = count > 0 ? s / float(count) : 0.f;
       }
     }
+  }
+}
+} // namespace detail
+
+template <int C, int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
+void avg_pool2d(int n, const float *NETC_RESTRICT x, float *NETC_RESTRICT y) {
+  const int planes = n * C;
+  const bool parallel = std::int64_t(planes) * OH * OW * KH * KW > detail::kParallelThreshold;
+  detail::parallelFor(int(planes), parallel, [&](int p) {
+    detail::avgPoolPlane<H, W, KH, KW, SH, SW, PT, PL, OH, OW>(
+        x + std::size_t(p) * H * W, y + std::size_t(p) * OH * OW);
   });
 }
 
 namespace detail {
-/// dx plane [H,W] (overwritten) = the gradient of one average-pooled plane:
-/// each window's dy spread evenly over its in-range pixels.
-template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
-NETC_INLINE void avgPoolGradPlane(const float *NETC_RESTRICT dyp, float *NETC_RESTRICT dxp) {
+/// The identity: avgPoolGradPlane's default for what it does to each pixel.
+struct KeepPixel {
+  NETC_INLINE float operator()(float g, int) const { return g; }
+};
+
+/// dx plane [H,W] (overwritten) = pixel(the gradient of one average-pooled
+/// plane at k, k): each window's dy spread evenly over its in-range pixels.
+/// `pixel` lets a fused backward apply act' in the same pass.
+template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW,
+          class Pixel = KeepPixel>
+NETC_INLINE void avgPoolGradPlane(const float *NETC_RESTRICT dyp, float *NETC_RESTRICT dxp,
+                                  Pixel pixel = {}) {
+  if constexpr (avgPoolWindowsApart<KH, KW, SH, SW, PT, PL>()) {
+    // Each pixel reads its one window's share, or 0 outside every window: a
+    // vector loop of stores, where the scatter below adds one pixel at a time
+    // (and its scalar stores stall the vector loads that read the plane next).
+    for (int ih = 0; ih < H; ++ih) {
+      const int oh = ih / SH;
+      float *row = dxp + ih * W;
+      if (oh >= OH || ih - oh * SH >= KH) {
+#pragma omp simd
+        for (int iw = 0; iw < W; ++iw)
+          row[iw] = pixel(0.f, ih * W + iw);
+        continue;
+      }
+      const float *windows = dyp + oh * OW;
+#pragma omp simd
+      for (int iw = 0; iw < W; ++iw) {
+        const int ow = iw / SW;
+        const bool inside = ow < OW && iw - ow * SW < KW;
+        const float share = windows[inside ? ow : 0] / float(KH * KW);
+        row[iw] = pixel(inside ? share : 0.f, ih * W + iw);
+      }
+    }
+    return;
+  }
   for (int k = 0; k < H * W; ++k)
     dxp[k] = 0.f;
   for (int oh = 0; oh < OH; ++oh) {
@@ -113,6 +176,9 @@ NETC_INLINE void avgPoolGradPlane(const float *NETC_RESTRICT dyp, float *NETC_RE
           dxp[ih * W + iw] += g;
     }
   }
+#pragma omp simd
+  for (int k = 0; k < H * W; ++k)
+    dxp[k] = pixel(dxp[k], k);
 }
 } // namespace detail
 
