@@ -62,9 +62,21 @@ namespace detail {
 /// register (two AVX2 ones where the target has no AVX-512).
 constexpr int kVectorFloats = 16;
 
+/// Floats in one vector register of the target. Where a 16-lane vector takes
+/// several registers, a tile that must stay in registers is built of these.
+#if defined(__AVX512F__)
+constexpr int kRegisterFloats = 16;
+#elif defined(__AVX__)
+constexpr int kRegisterFloats = 8;
+#else
+constexpr int kRegisterFloats = 4;
+#endif
+
 #if defined(__GNUC__) || defined(__clang__)
 /// kVectorFloats floats as one vector-extension value.
 typedef float FloatVec __attribute__((vector_size(kVectorFloats * sizeof(float))));
+/// kRegisterFloats floats: one register of the target.
+typedef float RegisterVec __attribute__((vector_size(kRegisterFloats * sizeof(float))));
 #endif
 
 /// Stack budget (floats) of one accumulator tile inside a conv kernel. 8192

@@ -314,15 +314,21 @@ struct ConvUseChannels {
       4 * C >= 3 * kChannelLanes * inputBlocks;
 };
 
-/// Whether grad_weight takes the rows path (ConvWeightRows.h): the first
-/// layers, at most 3 input channels at stride 1 along the width, where its
-/// buffers fit. Measured at batch 128, 2 threads (docs/kernels.md): 4.6x the
-/// im2col + GEMM path on lenet5 conv1, 1.56x the output-channel path on
-/// mnist_cnn conv1, 1.3x on tf_cnn conv1; behind from 6 channels on (lenet5
-/// conv2: 0.85x), where the other paths reuse more per load.
+/// Whether grad_weight takes the rows path (ConvWeightRows.h) with AVX-512:
+/// the first layers, at most 3 input channels at stride 1 along the width,
+/// where its buffers fit. Measured at batch 128, 2 threads (docs/kernels.md):
+/// 4.6x the im2col + GEMM path on lenet5 conv1, 1.56x the output-channel
+/// path on mnist_cnn conv1, 1.3x on tf_cnn conv1; behind from 6 channels on
+/// (lenet5 conv2: 0.85x), where the other paths reuse more per load. With
+/// AVX2 its tile of 16-lane vectors spills: 0.23x-0.46x the GEMM path on
+/// lenet5 and mnist_cnn conv1 (kernel-bench built for x86-64-v3).
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvUseRows {
+#if defined(__AVX512F__)
   static constexpr bool gradWeight =
       SW == 1 && C <= 3 && RowWeightPlan<C, KH, KW, SH, OH, OW>::fits;
+#else
+  static constexpr bool gradWeight = false;
+#endif
   /// The forward (ConvForwardRows.h) with AVX-512, where its buffers fit,
   /// for few filters or narrow windows: against im2col + GEMM, 2.9-3.2x on
   /// lenet5 conv1 (6 filters), 1.3x on lenet5_classic conv1, 1.2-1.4x on

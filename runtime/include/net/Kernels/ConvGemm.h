@@ -215,7 +215,7 @@ template <int C, int KH, int KW, int SH, int SW, int OH, int OW> struct ConvGemm
   }
   template <int F>
   static constexpr int dwBlockColumns = [] {
-    constexpr int NT = kGemmNV * kVectorFloats;
+    constexpr int NT = kGemmPlanColumns;
     const int widest = min(LD, max(NT, kGemmWeightBlockFloats / F / NT * NT));
     const int depth = min(P, kGemmWeightDepth);
     for (int columns = widest; columns > NT; columns = (columns - 1) / NT * NT)
@@ -305,8 +305,9 @@ template <int F, int OH, int R> struct GemmForwardTasks {
 /// four per full 64-column tile, and at least two for the last one (a tile
 /// of one vector has too few accumulators to hide the FMA latency).
 constexpr int gemmColumnSlots(int columns) {
-  const int tail = ceilDiv(columns % (kGemmNV * kVectorFloats), kVectorFloats);
-  return columns / (kGemmNV * kVectorFloats) * kGemmNV + (tail == 0 ? 0 : max(tail, 2));
+  const int tail = ceilDiv(columns % kGemmPlanColumns, kVectorFloats);
+  return columns / kGemmPlanColumns * (kGemmPlanColumns / kVectorFloats) +
+         (tail == 0 ? 0 : max(tail, 2));
 }
 
 /// The forward of deep patches (C*KH*KW of 1024 channels or 256 3x3 ones)
@@ -347,7 +348,7 @@ constexpr bool gemmForwardInDepthChunks = [] {
   using Deep = GemmDeepPlan<CKK, OH, OW>;
   if (FWD_ROWS == 0)
     return Deep::rows > 0;
-  return FWD_ROWS < OH && FWD_ROWS * OW < kGemmNV * kVectorFloats && Deep::rows > 0 &&
+  return FWD_ROWS < OH && FWD_ROWS * OW < kGemmPlanColumns && Deep::rows > 0 &&
          5 * Deep::slotsFor(Deep::rows) <= 4 * Deep::slotsFor(FWD_ROWS);
 }();
 
@@ -436,8 +437,8 @@ void conv2dGemm(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT 
 template <int F, int OH, int OW> struct GemmPointwisePlan {
   static constexpr int rows = [] {
     const int most = gemmChunkRows<OH, OW, F, 0>();
-    const int full = min(OH, ceilDiv(kGemmNV * kVectorFloats, OW));
-    return most * OW >= kGemmNV * kVectorFloats || most == OH ? most : full;
+    const int full = min(OH, ceilDiv(kGemmPlanColumns, OW));
+    return most * OW >= kGemmPlanColumns || most == OH ? most : full;
   }();
   static constexpr int kChunk =
       min(F, int(kConvGemmStackFloats / roundUpLanes(rows * OW)));

@@ -17,8 +17,9 @@
 // bytes) stays in L2 while all samples pass over it; the first chunk writes
 // y, later ones add.
 // The two backward kernels are axpy-shaped along K instead: a tile of 4 rows
-// x KT=64 columns of the result stays in registers while the reduction runs
-// over M (grad_input) or over the batch (grad_weight), then is stored once.
+// x KT columns of the result (64 with AVX-512, 24 with AVX2: kAxpyColumns)
+// stays in registers while the reduction runs over M (grad_input) or over
+// the batch (grad_weight), then is stored once.
 // Each output element is computed by one thread in a fixed order, so results
 // do not depend on the thread count. No scratch, no allocation.
 //
@@ -75,23 +76,50 @@ NETC_INLINE void sumLanes16(const FloatVec *acc, float *sums) {
   __builtin_memcpy(sums, &ordered, sizeof(ordered));
 }
 
-/// The sum of v's 16 lanes in sumLanes16's order (lane j plus lane j+8,
-/// then j+4, j+2, j+1), so that an output's value does not depend on the
-/// shape of the tile that computed it (a sample gives the same outputs in
-/// any batch).
-NETC_INLINE float sumLanesHalving(const FloatVec &v) {
-  float t[kVectorFloats];
-  __builtin_memcpy(t, &v, sizeof(v));
-  for (int width = kVectorFloats / 2; width >= 1; width /= 2)
-    for (int j = 0; j < width; ++j)
-      t[j] += t[j + width];
+/// out lane j = v's lane j + W (mod the register's width).
+template <int W, std::size_t... I>
+NETC_INLINE void lanesFrom(const RegisterVec &v, RegisterVec &out, std::index_sequence<I...>) {
+  out = __builtin_shufflevector(v, v, int((I + W) % kRegisterFloats)...);
+}
+
+/// The sum of the 16 lanes held in regs[0..16/kRegisterFloats) in
+/// sumLanes16's order (lane j plus lane j+8, then j+4, j+2, j+1), so that an
+/// output's value does not depend on the shape of the tile that computed it
+/// (a sample gives the same outputs in any batch). In registers: summed
+/// through a stack array, the scalar adds each waited on the last one's
+/// store (AVX2's dense forward spent most of its time here).
+NETC_INLINE float sumLanesHalving(const RegisterVec *regs) {
+  constexpr int S = kVectorFloats / kRegisterFloats;
+  using Seq = std::make_index_sequence<kRegisterFloats>;
+  RegisterVec v[S];
+  for (int r = 0; r < S; ++r)
+    v[r] = regs[r];
+  // Halves across registers: lane j plus lane j + n*R/2.
+  for (int n = S; n > 1; n /= 2)
+    for (int j = 0; j < n / 2; ++j)
+      v[j] += v[j + n / 2];
+  RegisterVec t = v[0], shifted;
+  if constexpr (kRegisterFloats >= 16) {
+    lanesFrom<8>(t, shifted, Seq{});
+    t += shifted;
+  }
+  if constexpr (kRegisterFloats >= 8) {
+    lanesFrom<4>(t, shifted, Seq{});
+    t += shifted;
+  }
+  lanesFrom<2>(t, shifted, Seq{});
+  t += shifted;
+  lanesFrom<1>(t, shifted, Seq{});
+  t += shifted;
   return t[0];
 }
 #endif
 
 /// out[a*ldo + b] (=|+=) sum_{k<len} x[a*K + k] * w[b*K + k], a < NR, b < NC.
 /// GCC does not keep a [NR][NC][16] float array in registers, so the
-/// accumulators are vector-extension values (plain arrays elsewhere).
+/// accumulators are vector-extension values (plain arrays elsewhere): each
+/// a 16-lane vector as S registers of the target, every loop over them
+/// unrolled (16-lane values kept AVX2's accumulators on the stack).
 template <int NR, int NC, int K>
 NETC_INLINE void dotTile(const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
                          int len, float *NETC_RESTRICT out, int ldo, bool add) {
@@ -103,31 +131,43 @@ NETC_INLINE void dotTile(const float *NETC_RESTRICT x, const float *NETC_RESTRIC
   float s[NR][NC];
   int k = 0;
 #if defined(__GNUC__) || defined(__clang__)
-  typedef FloatVec vec;
-  vec acc[NR][NC];
+  constexpr int R = kRegisterFloats, S = V / R;
+  typedef RegisterVec reg;
+  reg acc[NR][NC][S];
+#pragma GCC unroll 16
   for (int a = 0; a < NR; ++a)
+#pragma GCC unroll 16
     for (int b = 0; b < NC; ++b)
-      acc[a][b] = vec{};
+#pragma GCC unroll 4
+      for (int r = 0; r < S; ++r)
+        acc[a][b][r] = reg{};
   for (; k + V <= len; k += V) {
-    vec xv[NR], wv[NC];
-    for (int a = 0; a < NR; ++a) {
-      __builtin_memcpy(&xv[a], x + a * K + k, sizeof(vec));
-      keepInRegister(xv[a]);
-    }
-    for (int b = 0; b < NC; ++b) {
-      __builtin_memcpy(&wv[b], w + b * K + k, sizeof(vec));
-      keepInRegister(wv[b]);
-    }
+    reg xv[NR][S];
+#pragma GCC unroll 16
     for (int a = 0; a < NR; ++a)
-      for (int b = 0; b < NC; ++b)
-        acc[a][b] += xv[a] * wv[b];
+#pragma GCC unroll 4
+      for (int r = 0; r < S; ++r) {
+        __builtin_memcpy(&xv[a][r], x + a * K + k + r * R, sizeof(reg));
+        keepInRegister(xv[a][r]);
+      }
+#pragma GCC unroll 16
+    for (int b = 0; b < NC; ++b)
+#pragma GCC unroll 4
+      for (int r = 0; r < S; ++r) {
+        reg wv;
+        __builtin_memcpy(&wv, w + b * K + k + r * R, sizeof(reg));
+        keepInRegister(wv);
+#pragma GCC unroll 16
+        for (int a = 0; a < NR; ++a)
+          acc[a][b][r] += xv[a][r] * wv;
+      }
   }
-  if constexpr (NR * NC == V) {
-    sumLanes16(&acc[0][0], &s[0][0]);
+  if constexpr (S == 1 && NR * NC == V) {
+    sumLanes16(reinterpret_cast<const FloatVec *>(&acc[0][0][0]), &s[0][0]);
   } else {
     for (int a = 0; a < NR; ++a)
       for (int b = 0; b < NC; ++b)
-        s[a][b] = sumLanesHalving(acc[a][b]);
+        s[a][b] = sumLanesHalving(&acc[a][b][0]);
   }
 #else
   for (int a = 0; a < NR; ++a)
@@ -150,28 +190,39 @@ NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int l
                           const float *NETC_RESTRICT src, int lds,
                           float *NETC_RESTRICT out, int ldo) {
 #if defined(__GNUC__) || defined(__clang__)
-  if constexpr (L % kVectorFloats == 0) {
-    typedef FloatVec vec;
-    constexpr int NV = L / kVectorFloats;
+  if constexpr (L % kRegisterFloats == 0) {
+    // In registers of the target's width, every loop over them unrolled:
+    // with AVX2, 16-lane values (two registers each) or a loop GCC left
+    // rolled kept the accumulators on the stack (7 GFLOP/s, 110 unrolled).
+    typedef RegisterVec vec;
+    constexpr int NV = L / kRegisterFloats;
     vec acc[NR][NV];
+#pragma GCC unroll 8
     for (int a = 0; a < NR; ++a)
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
         acc[a][v] = vec{};
     for (int r = 0; r < R; ++r) {
       vec sv[NV];
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) {
-        __builtin_memcpy(&sv[v], src + std::size_t(r) * lds + v * kVectorFloats, sizeof(vec));
+        __builtin_memcpy(&sv[v], src + std::size_t(r) * lds + v * kRegisterFloats, sizeof(vec));
         keepInRegister(sv[v]);
       }
+#pragma GCC unroll 8
       for (int a = 0; a < NR; ++a) {
         const float cv = coef[std::size_t(r) * ldc + std::size_t(a) * lda];
+#pragma GCC unroll 8
         for (int v = 0; v < NV; ++v)
           acc[a][v] += cv * sv[v];
       }
     }
+#pragma GCC unroll 8
     for (int a = 0; a < NR; ++a)
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v)
-        __builtin_memcpy(out + std::size_t(a) * ldo + v * kVectorFloats, &acc[a][v], sizeof(vec));
+        __builtin_memcpy(out + std::size_t(a) * ldo + v * kRegisterFloats, &acc[a][v],
+                         sizeof(vec));
     return;
   }
 #endif
@@ -194,6 +245,15 @@ NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int l
     for (int j = 0; j < L; ++j)
       out[std::size_t(a) * ldo + j] = acc[a][j];
 }
+
+/// Columns of one axpyTile<4, L> in the gradients below: four rows of them
+/// and one row of the source fit the target's registers (32 of AVX-512's,
+/// 16 elsewhere).
+#if defined(__AVX512F__)
+constexpr int kAxpyColumns = 4 * kRegisterFloats;
+#else
+constexpr int kAxpyColumns = 3 * kRegisterFloats;
+#endif
 
 /// Runs axpyTile over `rows` result rows (tiles of 4) and one column chunk of
 /// width KT, or of the compile-time tail width K % KT for the last chunk.
@@ -225,7 +285,9 @@ template <int K, int M> void dense(int n, const float *x, const float *w, float 
 #if defined(__AVX512F__)
   constexpr int RB = 4, CB = 4;
 #else
-  constexpr int RB = 2, CB = 4;
+  // 2 x 2 accumulators of two registers each (AVX2), and the two samples'
+  // vectors: 12 of its 16 registers.
+  constexpr int RB = 2, CB = 2;
 #endif
   constexpr int KC = K < 1024 ? K : 1024;
   const int rowBlocks = (n + RB - 1) / RB;
@@ -280,7 +342,7 @@ template <int K, int M> void dense(int n, const float *x, const float *w, float 
 /// dx [n,K] = dy [n,M] * w [M,K].
 template <int K, int M>
 void dense_grad_input(int n, const float *dy, const float *w, float *dx) {
-  constexpr int KT = 64, RB = 4;
+  constexpr int KT = detail::kAxpyColumns, RB = 4;
   constexpr int chunks = (K + KT - 1) / KT;
   const int rowBlocks = (n + RB - 1) / RB;
   detail::parallelFor(rowBlocks * chunks, std::int64_t(n) * M * K > detail::kParallelThreshold * 4,
@@ -300,7 +362,7 @@ void dense_grad_input(int n, const float *dy, const float *w, float *dx) {
 /// dw [M,K] = dy [n,M]^T * x [n,K].
 template <int K, int M>
 void dense_grad_weight(int n, const float *dy, const float *x, float *dw) {
-  constexpr int KT = 64, RB = 4;
+  constexpr int KT = detail::kAxpyColumns, RB = 4;
   constexpr int chunks = (K + KT - 1) / KT;
   constexpr int rowBlocks = (M + RB - 1) / RB;
   detail::parallelFor(chunks * rowBlocks, std::int64_t(n) * M * K > detail::kParallelThreshold * 4,

@@ -3,8 +3,9 @@
 // c[m*cm + j] (= or +=) sum_{k<K} a[m*am + k*ak] * b[k*bk + j]
 // for m < M and j in [j0, j1): the engine of the im2col convolutions (Conv.h).
 //
-// A tile of MR=6 rows x NV<=4 vectors of 16 lanes (24 vector-extension
-// accumulators: GCC keeps those in registers, not a plain float array) runs
+// A tile of MR=6 rows x NV vectors of 16 lanes (NV 4 with AVX-512, 1 with
+// narrower vectors: vector-extension accumulators that GCC keeps in
+// registers, not a plain float array, as long as they fit them) runs
 // over the whole reduction K: per k, NV vector loads of b and MR broadcasts
 // of a feed MR*NV FMAs. Every lane of a tile sums its K products in
 // increasing k, so a result does not depend on how the columns are split into
@@ -22,8 +23,22 @@
 namespace netc::kernels {
 namespace detail {
 
+/// The tile: MR rows x NV vectors of accumulators. AVX-512's 32 registers
+/// hold 6 x 4 and the 4 b vectors; AVX2's 16 (a 16-lane vector takes two
+/// 256-bit registers) hold 6 x 1, its b vector and a broadcast. 6 x 4 there
+/// spilled the accumulators to the stack in every FMA: the GEMM layers ran
+/// 8-10x slower than with AVX-512 where 2x is the width's share.
+#if defined(__AVX512F__)
 constexpr int kGemmMR = 6;
 constexpr int kGemmNV = 4;
+#else
+constexpr int kGemmMR = 6;
+constexpr int kGemmNV = 1;
+#endif
+
+/// Columns the convolutions' plans (ConvGemm.h) size their chunks and
+/// blocks in: one AVX-512 tile, four tiles of the narrower targets.
+constexpr int kGemmPlanColumns = 64;
 
 /// Rounds up to a multiple of the vector width.
 constexpr int roundUpLanes(int x) {
@@ -31,7 +46,10 @@ constexpr int roundUpLanes(int x) {
 }
 
 /// One MR x (NV*16) tile; only `lastValid` (1..16) lanes of the last vector
-/// are loaded (add) and stored.
+/// are loaded (add) and stored. The accumulators are registers of the
+/// target's width (kRegisterFloats), NV*16/kRegisterFloats per row: GCC
+/// kept 16-lane vector-extension values that take two AVX2 registers on the
+/// stack, and the tile ran at 15 GFLOP/s per core.
 template <int MR, int NV>
 NETC_INLINE void gemmTile(int K, const float *NETC_RESTRICT a, std::ptrdiff_t am,
                           std::ptrdiff_t ak, const float *NETC_RESTRICT b,
@@ -39,49 +57,55 @@ NETC_INLINE void gemmTile(int K, const float *NETC_RESTRICT a, std::ptrdiff_t am
                           bool add, int lastValid) {
   constexpr int V = kVectorFloats;
 #if defined(__GNUC__) || defined(__clang__)
-  typedef FloatVec vec;
+  constexpr int R = kRegisterFloats, NR = NV * V / R, FULL = (NV - 1) * V / R;
+  typedef RegisterVec reg;
   // Unaligned, aliasing view for loads and stores.
-  typedef float uvec __attribute__((vector_size(V * sizeof(float)), aligned(4), may_alias));
-  vec acc[MR][NV];
+  typedef float ureg __attribute__((vector_size(R * sizeof(float)), aligned(4), may_alias));
+  // Lanes of register r of a row that are loaded and stored: all of them
+  // but in the last vector's registers past lastValid.
+  auto lanesOf = [lastValid](int r) {
+    return r < FULL ? R : min(R, max(0, lastValid - (r - FULL) * R));
+  };
+  reg acc[MR][NR];
   for (int m = 0; m < MR; ++m)
-    for (int v = 0; v < NV; ++v)
-      acc[m][v] = vec{};
+    for (int r = 0; r < NR; ++r)
+      acc[m][r] = reg{};
   if (add)
-    for (int m = 0; m < MR; ++m) {
-      for (int v = 0; v + 1 < NV; ++v)
-        acc[m][v] = *reinterpret_cast<const uvec *>(c + m * cm + v * V);
-      if (lastValid == V) {
-        acc[m][NV - 1] = *reinterpret_cast<const uvec *>(c + m * cm + (NV - 1) * V);
-      } else {
-        // Lane by lane over all 16 lanes: a loop of run-time length became
-        // a memcpy call per row.
-        const float *from = c + m * cm + (NV - 1) * V;
-        for (int l = 0; l < V; ++l)
-          acc[m][NV - 1][l] = l < lastValid ? from[l] : 0.f;
+    for (int m = 0; m < MR; ++m)
+      for (int r = 0; r < NR; ++r) {
+        const float *from = c + m * cm + r * R;
+        const int lanes = lanesOf(r);
+        if (lanes == R) {
+          acc[m][r] = *reinterpret_cast<const ureg *>(from);
+        } else {
+          // Lane by lane over all R lanes: a loop of run-time length became
+          // a memcpy call per row.
+          for (int l = 0; l < R; ++l)
+            acc[m][r][l] = l < lanes ? from[l] : 0.f;
+        }
       }
-    }
   for (int k = 0; k < K; ++k) {
-    vec bv[NV];
-    for (int v = 0; v < NV; ++v)
-      bv[v] = *reinterpret_cast<const uvec *>(b + k * bk + v * V);
+    reg bv[NR];
+    for (int r = 0; r < NR; ++r)
+      bv[r] = *reinterpret_cast<const ureg *>(b + k * bk + r * R);
     for (int m = 0; m < MR; ++m) {
       const float av = a[m * am + k * ak];
-      for (int v = 0; v < NV; ++v)
-        acc[m][v] += av * bv[v];
+      for (int r = 0; r < NR; ++r)
+        acc[m][r] += av * bv[r];
     }
   }
-  for (int m = 0; m < MR; ++m) {
-    for (int v = 0; v + 1 < NV; ++v)
-      *reinterpret_cast<uvec *>(c + m * cm + v * V) = acc[m][v];
-    if (lastValid == V) {
-      *reinterpret_cast<uvec *>(c + m * cm + (NV - 1) * V) = acc[m][NV - 1];
-    } else {
-      float *to = c + m * cm + (NV - 1) * V;
-      for (int l = 0; l < V; ++l)
-        if (l < lastValid)
-          to[l] = acc[m][NV - 1][l];
+  for (int m = 0; m < MR; ++m)
+    for (int r = 0; r < NR; ++r) {
+      float *to = c + m * cm + r * R;
+      const int lanes = lanesOf(r);
+      if (lanes == R) {
+        *reinterpret_cast<ureg *>(to) = acc[m][r];
+      } else {
+        for (int l = 0; l < R; ++l)
+          if (l < lanes)
+            to[l] = acc[m][r][l];
+      }
     }
-  }
 #else
   const int width = (NV - 1) * V + lastValid;
   for (int m = 0; m < MR; ++m)
@@ -94,28 +118,18 @@ NETC_INLINE void gemmTile(int K, const float *NETC_RESTRICT a, std::ptrdiff_t am
 #endif
 }
 
-/// Runs the MR-row tiles of columns [j, j + width), width <= NV*16.
-template <int MR>
+/// Runs the MR-row tiles of columns [j, j + width), width <= NV*16: the
+/// tile of the fewest vectors that covers the width.
+template <int MR, int NV = kGemmNV>
 NETC_INLINE void gemmColumnTile(int K, const float *a, std::ptrdiff_t am, std::ptrdiff_t ak,
                                 const float *b, std::ptrdiff_t bk, float *c,
                                 std::ptrdiff_t cm, bool add, int width) {
-  const int nv = (width + kVectorFloats - 1) / kVectorFloats;
-  const int last = width - (nv - 1) * kVectorFloats;
-  static_assert(kGemmNV == 4, "dispatch below covers NV = 1..4");
-  switch (nv) {
-  case 4:
-    gemmTile<MR, 4>(K, a, am, ak, b, bk, c, cm, add, last);
-    break;
-  case 3:
-    gemmTile<MR, 3>(K, a, am, ak, b, bk, c, cm, add, last);
-    break;
-  case 2:
-    gemmTile<MR, 2>(K, a, am, ak, b, bk, c, cm, add, last);
-    break;
-  default:
-    gemmTile<MR, 1>(K, a, am, ak, b, bk, c, cm, add, last);
-    break;
-  }
+  if constexpr (NV > 1)
+    if (width <= (NV - 1) * kVectorFloats) {
+      gemmColumnTile<MR, NV - 1>(K, a, am, ak, b, bk, c, cm, add, width);
+      return;
+    }
+  gemmTile<MR, NV>(K, a, am, ak, b, bk, c, cm, add, width - (NV - 1) * kVectorFloats);
 }
 
 /// Rows [m0, m1) of gemm<M> below (a and c still point at row 0): m0 a
