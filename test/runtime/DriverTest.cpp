@@ -260,6 +260,7 @@ TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
 
 /// A batch larger than the training set takes the whole set each step; the
 /// instance is made for the set, so a batch far beyond memory still trains.
+/// eval and predict make theirs for the images they are given.
 TEST_F(DriverTest, ABatchLargerThanTheDataTakesItAllEachStep) {
   SKIP_WITHOUT_MNIST();
   std::string out = path("whole");
@@ -272,6 +273,23 @@ TEST_F(DriverTest, ABatchLargerThanTheDataTakesItAllEachStep) {
   ASSERT_TRUE(last) << last.error;
   EXPECT_EQ(last->step, 2); // one step an epoch
   EXPECT_EQ(last->run.batch, 1000000);
+
+  Outcome e = binary({"eval", FIXTURE_ADAM, "--weights", out + "/last.ckpt", "--data",
+                      netc::test::mnistDir(), "--batch", "1000000"});
+  ASSERT_EQ(e.status, 0) << e.err;
+  EXPECT_EQ(e.err, "netrun: note: batch 1000000 is more than the 10,000 images: they run as "
+                   "one batch\n");
+  EXPECT_NE(e.out.find("10,000 images: loss "), std::string::npos) << e.out;
+  Result<IdxDataset> mnist = readIdxDataset(netc::test::mnistDir());
+  ASSERT_TRUE(mnist) << mnist.error;
+  std::string png = path("digit.png");
+  ASSERT_TRUE(stbi_write_png(png.c_str(), 28, 28, 1, mnist->test.pixels.data(), 28));
+  Outcome p = binary({"predict", FIXTURE_ADAM, "--weights", out + "/last.ckpt", "--batch",
+                      "1000000", png});
+  ASSERT_EQ(p.status, 0) << p.err;
+  EXPECT_EQ(p.err, "netrun: note: batch 1000000 is more than the 1 image: they run as one "
+                   "batch\n");
+  EXPECT_EQ(p.out.rfind(png + ": class ", 0), 0u) << p.out;
 }
 
 TEST_F(DriverTest, ResumeThroughTheCommandLineMatchesAStraightRun) {

@@ -53,6 +53,11 @@ void noteFallback(DriverStreams &s, const Options &o, const Instance &instance,
           << instance.fallbackReason() << "); " << what << " on the CPU\n";
 }
 
+void noteBatchAboveImages(DriverStreams &s, int32_t batch, int64_t images) {
+  s.err << "netrun: note: batch " << batch << " is more than the " << withThousands(images)
+        << (images == 1 ? " image" : " images") << ": they run as one batch\n";
+}
+
 DeviceChoice deviceChoice(const Options &o) {
   if (o.device == "cpu")
     return DeviceChoice::Cpu;

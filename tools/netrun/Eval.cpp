@@ -123,26 +123,19 @@ int runEval(const Options &o, DriverStreams &s) {
   if (!model)
     return fail(s, model.error);
   const netc_model_info &info = (*model)->info();
-  int32_t batch = o.batch ? o.batch : std::max(info.train.batch, 1);
-  std::vector<std::string> names;
-  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
-  if (!instance)
-    return fail(s, instance.error);
-  noteFallback(s, o, **instance, "evaluating");
   // An image folder is evaluated whole; an IDX dataset on its test split.
   Samples samples;
   std::vector<std::string> files; // an image folder's, in the samples' order
+  std::vector<std::string> folderClasses;
   std::string what;
-  if (isImageFolder(o.data)) {
-    Result<ImageFolder> folder = readFolder(o.data, info, o, s);
-    if (!folder)
-      return fail(s, folder.error);
-    if (!names.empty() && folder->classNames != names)
-      return fail(s, o.data + ": classes (" + joined(folder->classNames) + ") differ from those " +
-                         o.weights + " was trained on (" + joined(names) + ")");
-    names = folder->classNames;
-    samples = std::move(folder->samples);
-    files = std::move(folder->files);
+  const bool folder = isImageFolder(o.data);
+  if (folder) {
+    Result<ImageFolder> read = readFolder(o.data, info, o, s);
+    if (!read)
+      return fail(s, read.error);
+    folderClasses = std::move(read->classNames);
+    samples = std::move(read->samples);
+    files = std::move(read->files);
     what = o.data + " (image folder)";
   } else {
     Result<TrainTestData> data = loadIdxForModel(o.data, info, /*limit=*/0);
@@ -150,6 +143,23 @@ int runEval(const Options &o, DriverStreams &s) {
       return fail(s, data.error);
     samples = std::move(data->test);
     what = data->directory + " test split";
+  }
+  // --batch only sets how many images run at once: the instance is made for
+  // no more than the data has (as train's is for its set).
+  const int32_t batch = int32_t(std::min<int64_t>(o.batch ? o.batch : std::max(info.train.batch, 1),
+                                                  std::max<int64_t>(samples.count, 1)));
+  std::vector<std::string> names;
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
+  if (!instance)
+    return fail(s, instance.error);
+  if (o.batch > batch)
+    noteBatchAboveImages(s, o.batch, samples.count);
+  noteFallback(s, o, **instance, "evaluating");
+  if (folder) {
+    if (!names.empty() && folderClasses != names)
+      return fail(s, o.data + ": classes (" + joined(folderClasses) + ") differ from those " +
+                         o.weights + " was trained on (" + joined(names) + ")");
+    names = std::move(folderClasses);
   }
   Result<Evaluation> e = evaluate(**instance, samples, /*withConfusion=*/true);
   if (!e)

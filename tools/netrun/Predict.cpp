@@ -138,11 +138,15 @@ int runPredict(const Options &o, DriverStreams &s) {
       predictInputs({o.positional.begin() + 1, o.positional.end()});
   if (!images)
     return fail(s, images.error);
-  int32_t batch = o.batch ? o.batch : int32_t(std::min<size_t>(images->size(), 64));
+  // At most one batch of the images there are, however large --batch is.
+  const int32_t batch = int32_t(
+      std::min<size_t>(o.batch ? size_t(o.batch) : 64, std::max<size_t>(images->size(), 1)));
   std::vector<std::string> names;
   Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
   if (!instance)
     return fail(s, instance.error);
+  if (o.batch > batch)
+    noteBatchAboveImages(s, o.batch, int64_t(images->size()));
   noteFallback(s, o, **instance, "predicting");
   const size_t classes = size_t(info.classes), sample = size_t(channels) * height * width;
   std::vector<float> input(size_t(batch) * sample), probabilities(size_t(batch) * classes);

@@ -35,6 +35,9 @@ int fail(DriverStreams &s, const std::string &message);
 /// Says so when --device auto wanted the model's GPU path and got the CPU.
 void noteFallback(DriverStreams &s, const Options &o, const Instance &instance,
                   const char *what);
+/// eval and predict: a --batch larger than the images given runs them as one
+/// batch, with a note (train says the same of its training set).
+void noteBatchAboveImages(DriverStreams &s, int32_t batch, int64_t images);
 DeviceChoice deviceChoice(const Options &o);
 const char *deviceName(int32_t device);
 /// `value` with `digits` decimals.
