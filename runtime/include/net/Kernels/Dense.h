@@ -9,10 +9,10 @@
 // accumulators of V=16 lanes (8 loads per 16 FMAs), summed at the end of a
 // chunk by a tree of shuffles and vector adds into one vector holding the 16
 // sums (15 vector adds where summing each accumulator's lanes one by one
-// took 240 scalar ones: 1.25x-1.4x on the MNIST models' layers); elsewhere 2 x 4
-// (fewer registers, each 16-lane accumulator taking two), each accumulator
-// reduced alone in the tree's
-// order, so an output is bitwise the same whichever tile computed it. K is
+// took 240 scalar ones: 1.25x-1.4x on the MNIST models' layers); elsewhere
+// 2 x 2 (fewer registers, each 16-lane accumulator taking two AVX2 ones),
+// each accumulator reduced alone in the tree's order, so an output is
+// bitwise the same whichever tile computed it. K is
 // cut into chunks of KC floats so that the w chunk of every output (M*KC*4
 // bytes) stays in L2 while all samples pass over it; the first chunk writes
 // y, later ones add.

@@ -27,12 +27,11 @@ namespace detail {
 /// hold 6 x 4 and the 4 b vectors; AVX2's 16 (a 16-lane vector takes two
 /// 256-bit registers) hold 6 x 1, its b vector and a broadcast. 6 x 4 there
 /// spilled the accumulators to the stack in every FMA: the GEMM layers ran
-/// 8-10x slower than with AVX-512 where 2x is the width's share.
-#if defined(__AVX512F__)
+/// at 3-8 GFLOP/s on two cores, 16x-45x below 6 x 1 (docs/benchmarks.md).
 constexpr int kGemmMR = 6;
+#if defined(__AVX512F__)
 constexpr int kGemmNV = 4;
 #else
-constexpr int kGemmMR = 6;
 constexpr int kGemmNV = 1;
 #endif
 
