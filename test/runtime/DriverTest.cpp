@@ -234,6 +234,14 @@ TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
   expectOneErrorLine(binary({"eval", FIXTURE_ADAM, "--data", data}), "--weights FILE is required");
   expectOneErrorLine(binary({"eval", FIXTURE_ADAM, "--data", data, "--weights", path("x.ckpt")}),
                      path("x.ckpt") + ": cannot open checkpoint");
+  // The checkpoint is read before the data: a wrong one is refused first,
+  // without seconds spent reading images.
+  expectOneErrorLine(binary({"eval", FIXTURE_ADAM, "--data", path("no-data"), "--weights",
+                             path("x.ckpt")}),
+                     path("x.ckpt") + ": cannot open checkpoint");
+  expectOneErrorLine(binary({"predict", FIXTURE_ADAM, "--weights", path("x.ckpt"),
+                             path("no-image.png")}),
+                     path("x.ckpt") + ": cannot open checkpoint");
   // A checkpoint of the SGD build loads for eval (same parameters), and a
   // corrupted one is refused.
   Outcome t = binary({"train", FIXTURE_SGD, "--data", data, "--limit", "500", "--epochs", "1",

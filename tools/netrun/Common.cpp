@@ -99,24 +99,28 @@ std::string fixed(double value, int digits) {
 
 /// Loads --weights into a new instance after checking it against the model.
 /// `classNames` gets the checkpoint's class names (empty for IDX datasets).
-Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Model> &model,
-                                                      const Options &o, int32_t batch,
-                                                      std::vector<std::string> &classNames) {
-  using R = Result<std::shared_ptr<Instance>>;
+Result<Checkpoint> readWeights(const Model &model, const Options &o) {
+  using R = Result<Checkpoint>;
   if (o.weights.empty())
     return R::failure("--weights FILE is required (a checkpoint written by 'netrun train', "
                       "e.g. run/best.ckpt)");
   Result<Checkpoint> checkpoint = readCheckpoint(o.weights);
   if (!checkpoint)
-    return R::failure(checkpoint.error);
-  if (Status s = checkCompatible(*checkpoint, model->info(), o.weights, /*withState=*/false); !s)
+    return checkpoint;
+  if (Status s = checkCompatible(*checkpoint, model.info(), o.weights, /*withState=*/false); !s)
     return R::failure(s.error());
-  classNames = checkpoint->classNames;
+  return checkpoint;
+}
+
+Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Model> &model,
+                                                      const Options &o, int32_t batch,
+                                                      const Checkpoint &weights) {
+  using R = Result<std::shared_ptr<Instance>>;
   Result<std::shared_ptr<Instance>> instance =
       Instance::create(model, deviceChoice(o), batch, o.threads);
   if (!instance)
     return instance;
-  if (Status s = restoreCheckpoint(*checkpoint, **instance, o.weights, /*withState=*/false); !s)
+  if (Status s = restoreCheckpoint(weights, **instance, o.weights, /*withState=*/false); !s)
     return R::failure(s.error());
   return instance;
 }

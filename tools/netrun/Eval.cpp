@@ -123,6 +123,9 @@ int runEval(const Options &o, DriverStreams &s) {
   if (!model)
     return fail(s, model.error);
   const netc_model_info &info = (*model)->info();
+  Result<Checkpoint> weights = readWeights(**model, o);
+  if (!weights)
+    return fail(s, weights.error);
   // An image folder is evaluated whole; an IDX dataset on its test split.
   Samples samples;
   std::vector<std::string> files; // an image folder's, in the samples' order
@@ -148,8 +151,8 @@ int runEval(const Options &o, DriverStreams &s) {
   // no more than the data has (as train's is for its set).
   const int32_t batch = int32_t(std::min<int64_t>(o.batch ? o.batch : std::max(info.train.batch, 1),
                                                   std::max<int64_t>(samples.count, 1)));
-  std::vector<std::string> names;
-  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
+  std::vector<std::string> names = weights->classNames; // empty for IDX datasets
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, *weights);
   if (!instance)
     return fail(s, instance.error);
   if (o.batch > batch)

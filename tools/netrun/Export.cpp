@@ -74,9 +74,11 @@ int runExport(const Options &o, DriverStreams &s) {
   Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
   if (!model)
     return fail(s, model.error);
-  std::vector<std::string> classNames; // not carried into the ONNX file
+  Result<Checkpoint> weights = readWeights(**model, o);
+  if (!weights)
+    return fail(s, weights.error);
   Result<std::shared_ptr<Instance>> instance =
-      instanceWithWeights(*model, o, /*batch=*/1, classNames);
+      instanceWithWeights(*model, o, /*batch=*/1, *weights);
   if (!instance)
     return fail(s, instance.error);
   if (Status st = netc::onnx::exportModel(**instance, o.onnx); !st)

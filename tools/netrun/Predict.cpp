@@ -134,6 +134,9 @@ int runPredict(const Options &o, DriverStreams &s) {
                          " is not an image; predict needs (C, H, W) or a square (H*W)");
     height = width = side;
   }
+  Result<Checkpoint> weights = readWeights(**model, o);
+  if (!weights)
+    return fail(s, weights.error);
   Result<std::vector<PredictInput>> images =
       predictInputs({o.positional.begin() + 1, o.positional.end()});
   if (!images)
@@ -141,8 +144,8 @@ int runPredict(const Options &o, DriverStreams &s) {
   // At most one batch of the images there are, however large --batch is.
   const int32_t batch = int32_t(
       std::min<size_t>(o.batch ? size_t(o.batch) : 64, std::max<size_t>(images->size(), 1)));
-  std::vector<std::string> names;
-  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, names);
+  std::vector<std::string> names = weights->classNames; // empty for IDX datasets
+  Result<std::shared_ptr<Instance>> instance = instanceWithWeights(*model, o, batch, *weights);
   if (!instance)
     return fail(s, instance.error);
   if (o.batch > batch)

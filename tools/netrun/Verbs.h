@@ -11,6 +11,7 @@
 #include "Netrun.h"
 #include "Options.h"
 
+#include "net/Runtime/Checkpoint.h"
 #include "net/Runtime/ImageFolder.h"
 #include "net/Runtime/Model.h"
 #include "net/Runtime/Status.h"
@@ -50,11 +51,14 @@ std::vector<int64_t> chooseIndices(int64_t total, int64_t count, uint64_t seed,
 /// a line break.
 std::string csvField(const std::string &text);
 std::string fixed(double value, int digits);
-/// Loads --weights into a new instance after checking it against the model.
-/// `classNames` gets the checkpoint's class names (empty for IDX datasets).
+/// Reads --weights and checks it against the model: the verbs that also
+/// read data do this first, so that a missing or wrong checkpoint is refused
+/// before seconds go into reading images.
+Result<Checkpoint> readWeights(const Model &model, const Options &o);
+/// A new instance for `batch` samples holding the checkpoint's weights.
 Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Model> &model,
                                                       const Options &o, int32_t batch,
-                                                      std::vector<std::string> &classNames);
+                                                      const Checkpoint &weights);
 /// "a, b, c".
 std::string joined(const std::vector<std::string> &names);
 /// Reads an image folder for the model, warnings on stderr, saying what it

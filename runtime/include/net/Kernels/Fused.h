@@ -133,40 +133,40 @@ NETC_INLINE void fusedPoolPlane(const float *NETC_RESTRICT a, float *NETC_RESTRI
                                 float *NETC_RESTRICT ip) {
   if constexpr (POOL == kPoolAvg) {
     avgPoolPlane<OH, OW, PKH, PKW, PSH, PSW, PPT, PPL, POH, POW>(a, yp);
-    return;
-  }
-  for (int oh = 0; oh < POH; ++oh) {
-    const int h0 = max(0, oh * PSH - PPT), h1 = min(OH, oh * PSH - PPT + PKH);
-    for (int ow = 0; ow < POW; ++ow) {
-      const int w0 = max(0, ow * PSW - PPL), w1 = min(OW, ow * PSW - PPL + PKW);
-      int best = -1;
-      float m = 0.f; // 0 for a window of padding only, as Pool.h
-      if (h1 - h0 == PKH && w1 - w0 == PKW) {
-        // A whole window: compile-time taps.
-        const float *base = a + h0 * OW + w0;
-        m = base[0];
-        best = h0 * OW + w0;
-        for (int kh = 0; kh < PKH; ++kh)
-          for (int kw = 0; kw < PKW; ++kw) {
-            const float v = base[kh * OW + kw];
-            const bool gt = v > m; // first maximum wins
-            m = gt ? v : m;
-            best = gt ? (h0 + kh) * OW + w0 + kw : best;
-          }
-      } else if (h0 < h1 && w0 < w1) {
-        m = a[h0 * OW + w0];
-        best = h0 * OW + w0;
-        for (int ih = h0; ih < h1; ++ih)
-          for (int iw = w0; iw < w1; ++iw) {
-            const float v = a[ih * OW + iw];
-            const bool gt = v > m;
-            m = gt ? v : m;
-            best = gt ? ih * OW + iw : best;
-          }
+  } else {
+    for (int oh = 0; oh < POH; ++oh) {
+      const int h0 = max(0, oh * PSH - PPT), h1 = min(OH, oh * PSH - PPT + PKH);
+      for (int ow = 0; ow < POW; ++ow) {
+        const int w0 = max(0, ow * PSW - PPL), w1 = min(OW, ow * PSW - PPL + PKW);
+        int best = -1;
+        float m = 0.f; // 0 for a window of padding only, as Pool.h
+        if (h1 - h0 == PKH && w1 - w0 == PKW) {
+          // A whole window: compile-time taps.
+          const float *base = a + h0 * OW + w0;
+          m = base[0];
+          best = h0 * OW + w0;
+          for (int kh = 0; kh < PKH; ++kh)
+            for (int kw = 0; kw < PKW; ++kw) {
+              const float v = base[kh * OW + kw];
+              const bool gt = v > m; // first maximum wins
+              m = gt ? v : m;
+              best = gt ? (h0 + kh) * OW + w0 + kw : best;
+            }
+        } else if (h0 < h1 && w0 < w1) {
+          m = a[h0 * OW + w0];
+          best = h0 * OW + w0;
+          for (int ih = h0; ih < h1; ++ih)
+            for (int iw = w0; iw < w1; ++iw) {
+              const float v = a[ih * OW + iw];
+              const bool gt = v > m;
+              m = gt ? v : m;
+              best = gt ? ih * OW + iw : best;
+            }
+        }
+        yp[oh * POW + ow] = m;
+        if (ip)
+          ip[oh * POW + ow] = float(best);
       }
-      yp[oh * POW + ow] = m;
-      if (ip)
-        ip[oh * POW + ow] = float(best);
     }
   }
 }

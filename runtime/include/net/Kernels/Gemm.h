@@ -29,11 +29,7 @@ namespace detail {
 /// spilled the accumulators to the stack in every FMA: the GEMM layers ran
 /// at 3-8 GFLOP/s on two cores, 16x-45x below 6 x 1 (docs/benchmarks.md).
 constexpr int kGemmMR = 6;
-#if defined(__AVX512F__)
-constexpr int kGemmNV = 4;
-#else
-constexpr int kGemmNV = 1;
-#endif
+constexpr int kGemmNV = kRegisterFloats == 16 ? 4 : 1;
 
 /// Columns the convolutions' plans (ConvGemm.h) size their chunks and
 /// blocks in: one AVX-512 tile, four tiles of the narrower targets.
