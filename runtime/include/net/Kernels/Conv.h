@@ -276,9 +276,22 @@ struct ConvUseChannels {
   static constexpr bool fullLanes = 4 * F >= 3 * kChannelLanes * blocks;
   static constexpr bool pointwiseOnGemm =
       KH == 1 && KW == 1 && ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::forward;
+#if defined(__AVX512F__)
+  static constexpr bool planeFits = true;
+#else
+  /// Without AVX-512 a tile holds at most 6 positions (kChannelTileMax), each
+  /// 16-lane accumulator taking two AVX2 registers, and the GEMM's wider tile
+  /// is ahead from planes of about 24x24 (kernel-bench built for x86-64-v3:
+  /// mnist_cnn conv2 forward 177 vs 131 GFLOP/s, grad_weight 148 vs 97; a
+  /// 5x5 28x28 first layer's grad_weight 106 vs 83, a 3-channel 32x32 one's
+  /// 64 vs 36); on lenet5's 10x10 and 3x3 planes this path leads (169 vs
+  /// 142, 138 vs 100). The chunked variants below, for shapes no GEMM plan
+  /// fits, are unchanged.
+  static constexpr bool planeFits = OH * OW <= 256;
+#endif
   static constexpr bool forward =
       channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
-      C * KH * KW >= 64 && fullLanes && !pointwiseOnGemm;
+      C * KH * KW >= 64 && fullLanes && !pointwiseOnGemm && planeFits;
   /// Where no GEMM plan fits either (rows of more than 320 outputs on deep
   /// patches), the input channels taken in chunks beat the direct kernels by
   /// 10x-20x (docs/benchmarks.md, ResNet50's layers). The GEMM in depth
@@ -297,7 +310,7 @@ struct ConvUseChannels {
   static constexpr bool gradWeight = WeightPlan::bandRows == OH &&
                                      WeightPlan::groupChannels == C &&
                                      KW <= kChannelTileMax && fullLanes &&
-                                     !pointwiseGradWeightOnGemm;
+                                     !pointwiseGradWeightOnGemm && planeFits;
   /// Where neither the whole plane nor GEMM's patches fit (resnet50's 3x3
   /// layers), the plane in bands and the input channels in groups.
   static constexpr bool gradWeightInChunks =
