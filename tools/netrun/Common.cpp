@@ -97,8 +97,6 @@ std::string fixed(double value, int digits) {
   return s.str();
 }
 
-/// Loads --weights into a new instance after checking it against the model.
-/// `classNames` gets the checkpoint's class names (empty for IDX datasets).
 Result<Checkpoint> readWeights(const Model &model, const Options &o) {
   using R = Result<Checkpoint>;
   if (o.weights.empty())
