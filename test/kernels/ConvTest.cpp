@@ -368,6 +368,19 @@ static_assert(!netc::kernels::detail::ConvUseChannels<512, 2048, 1, 1, 1, 1, 7, 
 static_assert(!netc::kernels::detail::ConvUseChannels<512, 2048, 1, 1, 1, 1, 7, 7>::gradWeight &&
               netc::kernels::detail::ConvUseChannels<16, 32, 1, 1, 1, 1, 7, 7>::gradWeight &&
               netc::kernels::detail::ConvUseChannels<64, 64, 3, 3, 1, 1, 7, 7>::gradWeight);
+// mnist_cnn conv2 (24x24 outputs) takes the output-channel forward and
+// grad_weight with AVX-512 only; elsewhere the GEMM, whose tile leads there.
+// lenet5 conv2 (10x10) takes them on every ISA.
+using MnistConv2Paths = netc::kernels::detail::ConvUseChannels<32, 64, 3, 3, 1, 1, 24, 24>;
+using Lenet5Conv2Paths = netc::kernels::detail::ConvUseChannels<6, 16, 5, 5, 1, 1, 10, 10>;
+#if defined(__AVX512F__)
+static_assert(MnistConv2Paths::forward && MnistConv2Paths::gradWeight);
+#else
+static_assert(!MnistConv2Paths::forward && !MnistConv2Paths::gradWeight &&
+              netc::kernels::detail::ConvUseGemm<32, 64, 3, 3, 1, 1, 24, 24>::forward &&
+              netc::kernels::detail::ConvUseGemm<32, 64, 3, 3, 1, 1, 24, 24>::gradWeight);
+#endif
+static_assert(Lenet5Conv2Paths::forward && Lenet5Conv2Paths::gradWeight);
 TEST(Conv, DeepPatchesInDepthChunks) {
   checkAll<DeepPointwise>(28);
   checkAll<Deep3x3>(29);
