@@ -317,6 +317,11 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
   auto [mismatch, o3, e3] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
                                     "--validation-data", path("other"), "--out", out});
   EXPECT_EQ(mismatch, 1);
+  // A folder of fewer classes than the model's outputs is read with a note.
+  EXPECT_NE(e3.find("netrun: note: " + std::string(FIXTURE_ADAM) + " has 10 outputs and " +
+                    path("other") + " 2 classes (a, b): outputs 2-9 get no images\n"),
+            std::string::npos)
+      << e3;
   EXPECT_NE(e3.find(path("other") + ": classes (a, b) differ from those of " + path("digits") +
                     " (0, 1, 2, 3, 4, 5, 6, 7, 8, 9)"),
             std::string::npos)
@@ -337,6 +342,7 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
   ASSERT_EQ(trained, 0) << e6;
   EXPECT_NE(o6.find("Found 300 images of 10 classes in " + path("digits")), std::string::npos)
       << o6;
+  EXPECT_EQ(e6.find("get no images"), std::string::npos) << e6;
   EXPECT_NE(o6.find("validating on 60 (the first 20.0% of each class)"), std::string::npos) << o6;
   Result<Checkpoint> last = readCheckpoint(out + "/last.ckpt");
   ASSERT_TRUE(last) << last.error;

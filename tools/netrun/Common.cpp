@@ -160,6 +160,17 @@ Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &in
   if (folder->skipped)
     s.out << ", " << withThousands(folder->skipped) << " skipped";
   s.out << ")\n";
+  // Fewer classes than outputs is allowed (a subset of the classes), but is
+  // more often a model written for another dataset: say which outputs no
+  // image will ever teach.
+  const size_t classes = folder->classNames.size(), outputs = size_t(info.classes);
+  if (classes < outputs)
+    s.err << "netrun: note: " << o.positional[0] << " has " << outputs << " outputs and " << dir
+          << " " << classes << " classes (" << joined(folder->classNames) << "): "
+          << (outputs - classes == 1 ? "output " + std::to_string(classes) + " gets"
+                                     : "outputs " + std::to_string(classes) + "-" +
+                                           std::to_string(outputs - 1) + " get")
+          << " no images\n";
   return folder;
 }
 
