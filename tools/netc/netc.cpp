@@ -481,6 +481,9 @@ int main(int argc, char **argv) {
   if (int rc = parseCommandLine(argc, argv))
     return rc;
   Compilation c;
+  // An error a pass reports on an operation is the user's to read at the
+  // model's line: without this MLIR follows it with the whole function's IR.
+  c.context.printOpOnDiagnostic(false);
   if (int rc = readRequest(c))
     return rc;
 

@@ -242,10 +242,13 @@ LogicalResult StepBuilder::buildTrain(const Optimizer &optimizer) {
   Location loc = forward.getBody().front().getTerminator()->getLoc();
 
   auto softmax = probs.getDefiningOp<SoftmaxOp>();
-  if (!softmax || probs.getDefiningOp() == nullptr)
-    return forward.emitError("training with cross_entropy needs the network to "
-                             "end in a softmax (e.g. activation = softmax on the "
-                             "last layer)");
+  if (!softmax) {
+    // At the last layer's line where there is one: that is what to change.
+    Operation *last = forward.getBody().front().getTerminator()->getOperand(0).getDefiningOp();
+    return (last ? last->emitError() : forward.emitError())
+           << "training with cross_entropy needs the network to end in a softmax "
+              "(e.g. activation = softmax on the last layer)";
+  }
 
   // Which values depend on a trainable parameter.
   SmallVector<Operation *> ops;

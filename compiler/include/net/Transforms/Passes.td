@@ -132,7 +132,9 @@ def NetAutodiff : Pass<"net-autodiff", "::mlir::ModuleOp"> {
     return %loss, %correct
     ```
   }];
-  let dependentDialects = ["mlir::func::FuncDialect"];
+  // net: the loss and the updates are built even where @forward holds no
+  // net op (its input returned as it is).
+  let dependentDialects = ["mlir::func::FuncDialect", "mlir::net::NetDialect"];
 }
 
 def NetGroupUpdates : Pass<"net-group-updates", "::mlir::ModuleOp"> {
