@@ -285,7 +285,13 @@ int parseCommandLine(int argc, char **argv) {
 
 /// Refuses an -o that cannot be written (a folder, or in a folder that does
 /// not exist) before any work: a library's build takes seconds to minutes.
-int checkOutputPath() {
+/// Whether a and b name one existing file (through links or other spellings).
+bool sameFile(llvm::StringRef a, llvm::StringRef b) {
+  bool same = false;
+  return !llvm::sys::fs::equivalent(a, b, same) && same;
+}
+
+int checkOutputPath(Emit what) {
   if (outputFile == "-")
     return 0;
   if (llvm::sys::fs::is_directory(outputFile))
@@ -293,6 +299,22 @@ int checkOutputPath() {
   llvm::StringRef folder = llvm::sys::path::parent_path(outputFile);
   if (!folder.empty() && !llvm::sys::fs::is_directory(folder))
     return fail("cannot write '" + outputFile + "': there is no folder '" + folder + "'");
+  // `netc model.net -o model.net` would replace the description with its IR
+  // (compilers refuse an output that is their input).
+  const bool writesCheckpoint =
+      what == Emit::Library &&
+      (!weightsFrom.empty() || llvm::sys::path::extension(inputFile) == ".onnx");
+  for (llvm::StringRef input : {llvm::StringRef(inputFile), llvm::StringRef(weightsFrom)}) {
+    if (input.empty() || input == "-")
+      continue;
+    if (sameFile(input, outputFile))
+      return fail("-o " + outputFile + " is the input '" + input +
+                  "': writing would overwrite it; give another file (e.g. -o model.so)");
+    if (writesCheckpoint && sameFile(input, checkpointPathFor(outputFile)))
+      return fail("-o " + outputFile + " writes its parameters to " +
+                  checkpointPathFor(outputFile) + ", which is the input '" + input +
+                  "'; give another file");
+  }
   return 0;
 }
 
@@ -313,7 +335,7 @@ int readRequest(Compilation &c) {
   if (optLevel > 3)
     return fail("-O" + llvm::Twine(optLevel.getValue()) +
                 ": the levels are -O0 (no fusion) to -O3 (-O1 and above fuse layers)");
-  return checkOutputPath();
+  return checkOutputPath(c.what);
 }
 
 /// The ONNX front end: the imported module and its weights.
