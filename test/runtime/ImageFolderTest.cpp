@@ -334,6 +334,25 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
   auto [badZoom, o5, e5] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
                                    "--zoom-range", "[1.2,0.8]"});
   EXPECT_NE(e5.find("option '--zoom-range' expects"), std::string::npos) << e5;
+  // A run's folder inside the image folder would become a class of it (its
+  // plots images of that class): refused before anything is written, for
+  // train (as the data or the validation data) and for eval --out.
+  auto inside = [&](const std::string &out, const std::string &folder) {
+    return "netrun: error: --out " + out + " is inside the image folder " + folder +
+           ": the run's files would be read as its images or classes next time; give a "
+           "folder outside it\n";
+  };
+  auto [runInside, o11, e11] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
+                                       "--validation-split", "0.2", "--out", path("digits/run")});
+  EXPECT_EQ(runInside, 1);
+  EXPECT_EQ(e11, inside(path("digits/run"), path("digits")));
+  auto [runInOther, o12, e12] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
+                                        "--validation-data", path("other"), "--out",
+                                        path("other/../other/a/run")});
+  EXPECT_EQ(runInOther, 1);
+  EXPECT_EQ(e12, inside(path("other/../other/a/run"), path("other")));
+  EXPECT_FALSE(fs::exists(path("digits/run")));
+  EXPECT_FALSE(fs::exists(path("other/a/run")));
 
   auto [trained, o6, e6] = netrun(
       {"train", FIXTURE_ADAM, "--data", path("digits"), "--validation-split", "0.2", "--epochs",
@@ -367,6 +386,10 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
   ASSERT_EQ(evaluated, 0) << e8;
   EXPECT_NE(o8.find("(image folder), 300 images: loss"), std::string::npos) << o8;
   EXPECT_NE(o8.find("classes: 0 0, 1 1, 2 2"), std::string::npos) << o8;
+  auto [evalInside, o13, e13] = netrun({"eval", FIXTURE_ADAM, "--weights", out + "/last.ckpt",
+                                        "--data", path("digits"), "--out", path("digits/7/x")});
+  EXPECT_EQ(evalInside, 1);
+  EXPECT_EQ(e13, inside(path("digits/7/x"), path("digits")));
   auto [wrongEval, o9, e9] = netrun({"eval", FIXTURE_ADAM, "--weights", out + "/last.ckpt",
                                      "--data", path("other")});
   EXPECT_EQ(wrongEval, 1);

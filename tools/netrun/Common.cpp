@@ -24,6 +24,7 @@
 #include <cstring>
 #include <ctime>
 #include <exception>
+#include <filesystem>
 #include <functional>
 #include <iomanip>
 #include <set>
@@ -130,6 +131,24 @@ std::string joined(const std::vector<std::string> &names) {
   for (const std::string &n : names)
     list += (list.empty() ? "" : ", ") + n;
   return list;
+}
+
+Status outOutsideImageFolder(const std::string &out, const std::string &folder) {
+  namespace fs = std::filesystem;
+  auto resolved = [](const std::string &path) {
+    std::error_code ec;
+    fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec).lexically_normal();
+    return p.has_filename() || !p.has_parent_path() ? p : p.parent_path(); // "dir/" -> "dir"
+  };
+  const fs::path o = resolved(out), f = resolved(folder);
+  auto rest = std::mismatch(f.begin(), f.end(), o.begin(), o.end());
+  if (rest.first != f.end())
+    return Status::success();
+  return Status::failure("--out " + out + " is " +
+                         (rest.second == o.end() ? "the image folder " + folder
+                                                 : "inside the image folder " + folder) +
+                         ": the run's files would be read as its images or classes next "
+                         "time; give a folder outside it");
 }
 
 /// Reads an image folder for the model, warnings on stderr, saying what it

@@ -133,6 +133,9 @@ int runEval(const Options &o, DriverStreams &s) {
   std::string what;
   const bool folder = isImageFolder(o.data);
   if (folder) {
+    if (o.given.count("out"))
+      if (Status st = outOutsideImageFolder(o.out, o.data); !st)
+        return fail(s, st.error());
     Result<ImageFolder> read = readFolder(o.data, info, o, s);
     if (!read)
       return fail(s, read.error);

@@ -388,6 +388,10 @@ Result<TrainingData> loadTrainingData(const RunConfig &c, const netc_model_info 
   if (c.validationSplit <= 0 && c.validationData.empty())
     return R::failure(c.data + ": an image folder has no test split; give --validation-split F "
                                "or --validation-data DIR");
+  for (const std::string &dir : {c.data, c.validationData})
+    if (!dir.empty())
+      if (Status st = outOutsideImageFolder(o.out, dir); !st)
+        return R::failure(st.error());
   Result<ImageFolder> folder = readFolder(c.data, info, o, s);
   if (!folder)
     return R::failure(folder.error);

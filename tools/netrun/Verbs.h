@@ -61,6 +61,10 @@ Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Mode
                                                       const Checkpoint &weights);
 /// "a, b, c".
 std::string joined(const std::vector<std::string> &names);
+/// Refuses an --out that is an image folder or lies inside one (links and
+/// ".." resolved): its plots and checkpoints would become images, and its
+/// folder a class, when the folder is read again.
+Status outOutsideImageFolder(const std::string &out, const std::string &folder);
 /// Reads an image folder for the model, warnings on stderr, saying what it
 /// read and how long it took.
 Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &info,
