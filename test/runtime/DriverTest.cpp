@@ -266,6 +266,25 @@ TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
                      "'dense_1.kernel/adam_m'");
 }
 
+/// A model with nothing to train trains (as in Keras) with a note saying so;
+/// one with trainable parameters gets none.
+TEST_F(DriverTest, AModelWithNothingTrainableTrainsWithANote) {
+  SKIP_WITHOUT_MNIST();
+  std::string data = netc::test::mnistDir();
+  Outcome frozen = binary({"train", FIXTURE_FROZEN, "--data", data, "--limit", "200", "--epochs",
+                           "1", "--out", path("frozen")});
+  ASSERT_EQ(frozen.status, 0) << frozen.err;
+  EXPECT_NE(frozen.err.find("netrun: note: " + std::string(FIXTURE_FROZEN) +
+                            " has no trainable parameters (all of them are frozen): training "
+                            "measures it but leaves it as it is\n"),
+            std::string::npos)
+      << frozen.err;
+  Outcome trained = binary({"train", FIXTURE_ADAM, "--data", data, "--limit", "200", "--epochs",
+                            "1", "--out", path("trained")});
+  ASSERT_EQ(trained.status, 0) << trained.err;
+  EXPECT_EQ(trained.err.find("no trainable parameters"), std::string::npos) << trained.err;
+}
+
 /// A batch larger than the training set takes the whole set each step; the
 /// instance is made for the set, so a batch far beyond memory still trains.
 /// eval and predict make theirs for the images they are given.

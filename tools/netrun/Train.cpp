@@ -469,6 +469,13 @@ int trainHere(const Options &o, DriverStreams &s, Collective *ranks) {
         !st)
       return fail(s, st.error());
 
+  // Keras warns of the same: a model with every parameter frozen (or none)
+  // "trains" without changing, which is rarely what was meant.
+  if (rank == 0 && std::none_of(info.params, info.params + info.num_params,
+                                [](const netc_tensor_info &p) { return p.trainable != 0; }))
+    s.err << "netrun: note: " << o.positional[0] << " has no trainable parameters ("
+          << (info.num_params ? "all of them are frozen" : "it has none")
+          << "): training measures it but leaves it as it is\n";
   s.out << "Training " << info.network << " on " << data->directory << ": "
         << withThousands(trainSet.count) << " images, validating on "
         << withThousands(validation.count) << " (" << validationName << "); batch "
