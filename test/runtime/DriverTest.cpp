@@ -247,6 +247,17 @@ TEST_F(DriverTest, BadWeightsAreRefusedWithOneLine) {
   Outcome t = binary({"train", FIXTURE_SGD, "--data", data, "--limit", "500", "--epochs", "1",
                       "--out", path("run")});
   ASSERT_EQ(t.status, 0) << t.err;
+  // export --onnx over the checkpoint it reads (or over the model) is
+  // refused, and the file kept.
+  const std::string before = readFile(path("run/last.ckpt"));
+  expectOneErrorLine(binary({"export", FIXTURE_ADAM, "--weights", path("run/last.ckpt"),
+                             "--onnx", path("run/../run/last.ckpt")}),
+                     "--onnx " + path("run/../run/last.ckpt") + " is the input '" +
+                         path("run/last.ckpt") + "': writing would overwrite it");
+  EXPECT_EQ(readFile(path("run/last.ckpt")), before);
+  expectOneErrorLine(binary({"export", FIXTURE_ADAM, "--weights", path("run/last.ckpt"),
+                             "--onnx", FIXTURE_ADAM}),
+                     "--onnx " + std::string(FIXTURE_ADAM) + " is the input");
   EXPECT_EQ(binary({"eval", FIXTURE_ADAM, "--data", data, "--weights", path("run/last.ckpt")})
                 .status,
             0);

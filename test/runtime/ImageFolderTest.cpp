@@ -339,8 +339,8 @@ TEST_F(ImageFolderTest, NetrunTrainsEvaluatesAndPredictsFromAFolder) {
   // train (as the data or the validation data) and for eval --out.
   auto inside = [&](const std::string &out, const std::string &folder) {
     return "netrun: error: --out " + out + " is inside the image folder " + folder +
-           ": the run's files would be read as its images or classes next time; give a "
-           "folder outside it\n";
+           ": what is written there would be read as its images or classes next time; "
+           "give a place outside it\n";
   };
   auto [runInside, o11, e11] = netrun({"train", FIXTURE_ADAM, "--data", path("digits"),
                                        "--validation-split", "0.2", "--out", path("digits/run")});

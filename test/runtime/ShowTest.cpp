@@ -104,6 +104,14 @@ TEST_F(ShowTest, BadRequestsAreRefused) {
   Outcome missing = netrun({"show", "--data", "no-such-set", "--out", path("x.png")});
   EXPECT_EQ(missing.status, 1);
   EXPECT_NE(missing.err.find("not found"), std::string::npos) << missing.err;
+  // The picture inside the folder it shows would be one of its red images.
+  Outcome inside = netrun({"show", "--data", colourFolder(), "--out", path("colours/red/x.png")});
+  EXPECT_EQ(inside.status, 1);
+  EXPECT_NE(inside.err.find("--out " + path("colours/red/x.png") +
+                            " is inside the image folder " + path("colours")),
+            std::string::npos)
+      << inside.err;
+  EXPECT_FALSE(fs::exists(path("colours/red/x.png")));
 }
 
 } // namespace

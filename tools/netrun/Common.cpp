@@ -147,8 +147,19 @@ Status outOutsideImageFolder(const std::string &out, const std::string &folder) 
   return Status::failure("--out " + out + " is " +
                          (rest.second == o.end() ? "the image folder " + folder
                                                  : "inside the image folder " + folder) +
-                         ": the run's files would be read as its images or classes next "
-                         "time; give a folder outside it");
+                         ": what is written there would be read as its images or classes "
+                         "next time; give a place outside it");
+}
+
+Status outputIsNoInput(const std::string &output, const std::string &flag,
+                       const std::vector<std::string> &inputs) {
+  for (const std::string &input : inputs) {
+    std::error_code ec;
+    if (!input.empty() && std::filesystem::equivalent(output, input, ec) && !ec)
+      return Status::failure(flag + " " + output + " is the input '" + input +
+                             "': writing would overwrite it; give another file");
+  }
+  return Status::success();
 }
 
 /// Reads an image folder for the model, warnings on stderr, saying what it

@@ -71,6 +71,8 @@ int runExport(const Options &o, DriverStreams &s) {
                    "--onnx OUT.onnx");
   if (o.onnx.empty())
     return fail(s, "--onnx FILE is required (the ONNX file to write)");
+  if (Status st = outputIsNoInput(o.onnx, "--onnx", {o.positional[0], o.weights}); !st)
+    return fail(s, st.error());
   Result<std::shared_ptr<Model>> model = Model::load(o.positional[0]);
   if (!model)
     return fail(s, model.error);

@@ -108,6 +108,9 @@ int runShow(const Options &o, DriverStreams &s) {
   Result<std::string> dir = findDataset(o.data);
   if (!dir)
     return fail(s, dir.error);
+  if (isImageFolder(*dir))
+    if (Status st = outOutsideImageFolder(o.out, *dir); !st)
+      return fail(s, st.error());
   const bool augmenting = o.augment.enabled();
   int64_t count = o.count ? o.count : augmenting ? 8 : 100;
   if (augmenting && count * (kAugmentedVersions + 1) > 400)

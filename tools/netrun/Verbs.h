@@ -62,9 +62,14 @@ Result<std::shared_ptr<Instance>> instanceWithWeights(const std::shared_ptr<Mode
 /// "a, b, c".
 std::string joined(const std::vector<std::string> &names);
 /// Refuses an --out that is an image folder or lies inside one (links and
-/// ".." resolved): its plots and checkpoints would become images, and its
-/// folder a class, when the folder is read again.
+/// ".." resolved): a run's plots and checkpoints, or show's picture, would
+/// become images, and a run's folder a class, when the folder is read again.
 Status outOutsideImageFolder(const std::string &out, const std::string &folder);
+/// Refuses an output file that is one of the inputs (by any name, links
+/// included), which writing it would destroy: `export --onnx` over the
+/// checkpoint it reads.
+Status outputIsNoInput(const std::string &output, const std::string &flag,
+                       const std::vector<std::string> &inputs);
 /// Reads an image folder for the model, warnings on stderr, saying what it
 /// read and how long it took.
 Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &info,
