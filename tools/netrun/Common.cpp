@@ -135,12 +135,19 @@ std::string joined(const std::vector<std::string> &names) {
 
 Status outOutsideImageFolder(const std::string &out, const std::string &folder) {
   namespace fs = std::filesystem;
-  auto resolved = [](const std::string &path) {
-    std::error_code ec;
-    fs::path p = fs::weakly_canonical(fs::absolute(path, ec), ec).lexically_normal();
+  std::error_code ec;
+  auto resolved = [&](const std::string &path) {
+    fs::path p = fs::absolute(path, ec);
+    if (!ec)
+      p = fs::weakly_canonical(p, ec).lexically_normal();
     return p.has_filename() || !p.has_parent_path() ? p : p.parent_path(); // "dir/" -> "dir"
   };
-  const fs::path o = resolved(out), f = resolved(folder);
+  const fs::path f = resolved(folder);
+  const fs::path o = ec ? fs::path() : resolved(out);
+  // A path that cannot be resolved is left to the write that follows to
+  // report; an empty one must not read as inside everything.
+  if (ec || f.empty())
+    return Status::success();
   auto rest = std::mismatch(f.begin(), f.end(), o.begin(), o.end());
   if (rest.first != f.end())
     return Status::success();
@@ -190,18 +197,19 @@ Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &in
   if (folder->skipped)
     s.out << ", " << withThousands(folder->skipped) << " skipped";
   s.out << ")\n";
-  // Fewer classes than outputs is allowed (a subset of the classes), but is
-  // more often a model written for another dataset: say which outputs no
-  // image will ever teach.
-  const size_t classes = folder->classNames.size(), outputs = size_t(info.classes);
+  return folder;
+}
+
+void noteUntaughtOutputs(DriverStreams &s, const Options &o, const netc_model_info &info,
+                         const std::string &dir, const std::vector<std::string> &classNames) {
+  const size_t classes = classNames.size(), outputs = size_t(info.classes);
   if (classes < outputs)
     s.err << "netrun: note: " << o.positional[0] << " has " << outputs << " outputs and " << dir
-          << " " << classes << " classes (" << joined(folder->classNames) << "): "
+          << " " << classes << " classes (" << joined(classNames) << "): "
           << (outputs - classes == 1 ? "output " + std::to_string(classes) + " gets"
                                      : "outputs " + std::to_string(classes) + "-" +
                                            std::to_string(outputs - 1) + " get")
           << " no images\n";
-  return folder;
 }
 
 } // namespace netc::runtime::cli

@@ -395,6 +395,7 @@ Result<TrainingData> loadTrainingData(const RunConfig &c, const netc_model_info 
   Result<ImageFolder> folder = readFolder(c.data, info, o, s);
   if (!folder)
     return R::failure(folder.error);
+  noteUntaughtOutputs(s, o, info, c.data, folder->classNames);
   out.directory = c.data;
   out.classNames = folder->classNames;
   if (c.validationSplit > 0) {

@@ -46,7 +46,6 @@ const char *deviceName(int32_t device);
 /// `stream` (all of them when count >= total), in increasing order.
 std::vector<int64_t> chooseIndices(int64_t total, int64_t count, uint64_t seed,
                                    uint64_t stream);
-
 /// A CSV field, quoted as RFC 4180 says where it holds a comma, a quote or
 /// a line break.
 std::string csvField(const std::string &text);
@@ -74,6 +73,11 @@ Status outputIsNoInput(const std::string &output, const std::string &flag,
 /// read and how long it took.
 Result<ImageFolder> readFolder(const std::string &dir, const netc_model_info &info,
                                const Options &o, DriverStreams &s);
+/// Fewer classes than outputs is allowed (a subset of the classes) but is
+/// more often a model written for another dataset: a note names the outputs
+/// no image of the training folder will teach.
+void noteUntaughtOutputs(DriverStreams &s, const Options &o, const netc_model_info &info,
+                         const std::string &dir, const std::vector<std::string> &classNames);
 
 } // namespace netc::runtime::cli
 
