@@ -283,14 +283,15 @@ int parseCommandLine(int argc, char **argv) {
   return 0;
 }
 
-/// Refuses an -o that cannot be written (a folder, or in a folder that does
-/// not exist) before any work: a library's build takes seconds to minutes.
 /// Whether a and b name one existing file (through links or other spellings).
 bool sameFile(llvm::StringRef a, llvm::StringRef b) {
   bool same = false;
   return !llvm::sys::fs::equivalent(a, b, same) && same;
 }
 
+/// Refuses an -o that cannot be written (a folder, or in a folder that does
+/// not exist) or that is an input, before any work: a library's build takes
+/// seconds to minutes.
 int checkOutputPath(Emit what) {
   if (outputFile == "-")
     return 0;

@@ -276,9 +276,6 @@ struct ConvUseChannels {
   static constexpr bool fullLanes = 4 * F >= 3 * kChannelLanes * blocks;
   static constexpr bool pointwiseOnGemm =
       KH == 1 && KW == 1 && ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::forward;
-#if defined(__AVX512F__)
-  static constexpr bool planeFits = true;
-#else
   /// Without AVX-512 a tile holds at most 6 positions (kChannelTileMax), each
   /// 16-lane accumulator taking two AVX2 registers, and the GEMM's wider tile
   /// is ahead from planes of about 24x24 (kernel-bench built for x86-64-v3:
@@ -287,8 +284,7 @@ struct ConvUseChannels {
   /// 64 vs 36); on lenet5's 10x10 and 3x3 planes this path leads (169 vs
   /// 142, 138 vs 100). The chunked variants below, for shapes no GEMM plan
   /// fits, are unchanged.
-  static constexpr bool planeFits = OH * OW <= 256;
-#endif
+  static constexpr bool planeFits = kRegisterFloats == kChannelLanes || OH * OW <= 256;
   static constexpr bool forward =
       channelStackFloats<C, KH, KW, SH, SW, OH, OW>() <= kChannelStackFloats &&
       C * KH * KW >= 64 && fullLanes && !pointwiseOnGemm && planeFits;
