@@ -41,7 +41,6 @@ void noteFallback(DriverStreams &s, const Options &o, const Instance &instance,
 void noteBatchAboveImages(DriverStreams &s, int32_t batch, int64_t images);
 DeviceChoice deviceChoice(const Options &o);
 const char *deviceName(int32_t device);
-/// `value` with `digits` decimals.
 /// `count` of the indices [0, total) chosen at random from `seed` and
 /// `stream` (all of them when count >= total), in increasing order.
 std::vector<int64_t> chooseIndices(int64_t total, int64_t count, uint64_t seed,
@@ -49,6 +48,7 @@ std::vector<int64_t> chooseIndices(int64_t total, int64_t count, uint64_t seed,
 /// A CSV field, quoted as RFC 4180 says where it holds a comma, a quote or
 /// a line break.
 std::string csvField(const std::string &text);
+/// `value` with `digits` decimals.
 std::string fixed(double value, int digits);
 /// Reads --weights and checks it against the model: the verbs that also
 /// read data do this first, so that a missing or wrong checkpoint is refused

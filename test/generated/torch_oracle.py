@@ -1,0 +1,334 @@
+#!/usr/bin/python3
+"""By-hand check (docs/testing.md): generated models against PyTorch.
+
+    /usr/bin/python3 test/generated/torch_oracle.py --netc NETC --work DIR
+                     [--seed S] [--first I] [--count N] [--batch B]
+
+The generated-model test compares netc's builds with one another; this one
+compares them with an implementation that shares nothing with netc. For each
+model of generate_models.py (the same seeds), the .net file is set to plain
+SGD at learning rate 1 with dropout at rate 0, and built; its forward graph
+(the library's `graph` text, docs/abi.md) is rebuilt op by op in PyTorch, in
+float64. Both get the same random parameters (batch-norm statistics and
+biases away from their initial values) and the same random batch; then
+
+  1. `netc_forward` against PyTorch in inference mode (every batch norm on
+     its running statistics): the probabilities;
+  2. one `netc_train_step` against PyTorch in training mode (a batch norm
+     with a trained gamma or beta on the batch's statistics, the others on
+     their running ones): the loss, every trainable parameter after the
+     update (old - gradient) and every trained batch norm's running
+     statistics after it.
+
+Tolerances (float32 against float64): probabilities, the loss and running
+statistics within 2e-6 absolute; a parameter's change within 2e-5 of the
+largest change of that tensor plus 1e-6 (about 20 times the largest
+difference seen over 200 models). Needs python3-torch and python3-numpy (not installed
+by setup.sh).
+"""
+import argparse
+import ctypes
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "python"))
+import netc_abi  # noqa: E402
+
+
+class TrainSetup(ctypes.Structure):
+    _fields_ = [("optimizer", ctypes.c_int32), ("learning_rate", ctypes.c_double),
+                ("momentum", ctypes.c_double), ("nesterov", ctypes.c_int32),
+                ("beta1", ctypes.c_double), ("beta2", ctypes.c_double),
+                ("epsilon", ctypes.c_double), ("batch", ctypes.c_int32),
+                ("epochs", ctypes.c_int32), ("lr_schedule", ctypes.c_char_p),
+                ("lr_step_size", ctypes.c_int32), ("lr_gamma", ctypes.c_double),
+                ("lr_decay", ctypes.c_double), ("lr_min", ctypes.c_double),
+                ("lr_patience", ctypes.c_int32), ("lr_factor", ctypes.c_double),
+                ("early_stopping", ctypes.c_int32), ("monitor", ctypes.c_char_p),
+                ("patience", ctypes.c_int32), ("min_delta", ctypes.c_double),
+                ("restore_best_weights", ctypes.c_int32)]
+
+
+class FullModelInfo(ctypes.Structure):  # netc_model_info up to `graph`
+    _fields_ = netc_abi.ModelInfo._fields_ + [
+        ("num_state", ctypes.c_int32), ("state", ctypes.c_void_p),
+        ("num_layers", ctypes.c_int32), ("layers", ctypes.c_void_p),
+        ("flops_per_image", ctypes.c_int64), ("train", TrainSetup),
+        ("devices", ctypes.c_uint32), ("feature_layer", ctypes.c_char_p),
+        ("feature_rank", ctypes.c_int32), ("feature_shape", ctypes.c_int64 * 3),
+        ("feature_size", ctypes.c_int64), ("graph", ctypes.c_char_p)]
+
+
+class Mismatch(Exception):
+    pass
+
+
+def plain_sgd(text):
+    """The .net text with SGD at rate 1 and no dropout, so that one step's
+    change of a parameter is minus its gradient and the step is deterministic."""
+    text, count = re.subn(r"optimizer = [a-z]+(\([^)]*\))?", "optimizer = sgd(lr = 1)", text)
+    if count != 1:
+        raise Mismatch("cannot find the model's optimizer to replace")
+    return re.sub(r"dropout\([^)]*\)", "dropout(0)", text)
+
+
+def unescape(name):
+    return re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), name)
+
+
+def parse_graph(text):
+    """[(result, kind, layer, operands, attributes)], and the returned value."""
+    ops, returned = [], None
+    for line in text.strip().splitlines():
+        fields = line.split(" ")
+        if fields[0] == "return":
+            returned = fields[1]
+            continue
+        result, kind, layer = fields[0], fields[1], unescape(fields[2])
+        operands, attributes = [], {}
+        for field in fields[3:]:
+            if "=" in field:
+                key, value = field.split("=", 1)
+                attributes[key] = [float(v) for v in value.split(",")]
+            else:
+                operands.append(unescape(field))
+        ops.append((result, kind, layer, operands, attributes))
+    return ops, returned
+
+
+def pool(x, kind, attributes):
+    kh, kw = (int(v) for v in attributes["kernel"])
+    sh, sw = (int(v) for v in attributes["strides"])
+    top, left, bottom, right = (int(v) for v in attributes["pads"])
+    pad = (left, right, top, bottom)
+    if kind == "max_pool2d":
+        return F.max_pool2d(F.pad(x, pad, value=-float("inf")), (kh, kw), (sh, sw))
+    # Padding is left out of the mean (as Keras).
+    total = F.avg_pool2d(F.pad(x, pad), (kh, kw), (sh, sw), divisor_override=1)
+    ones = torch.ones_like(x[:1, :1])
+    count = F.avg_pool2d(F.pad(ones, pad), (kh, kw), (sh, sw), divisor_override=1)
+    return total / count
+
+
+def run_graph(ops, returned, x, params, trained_norms, training, running_out):
+    """The graph's output for input x; `params` maps names to float64
+    tensors. In training, trained batch norms use the batch's statistics and
+    their updated running statistics are put into `running_out`."""
+    values = {"v0": x}
+    for result, kind, layer, operands, attributes in ops:
+        if kind == "input":
+            continue
+        args = [params[o[1:]] if o.startswith("@") else values[o] for o in operands]
+        if kind == "conv2d":
+            top, left, bottom, right = (int(v) for v in attributes["pads"])
+            y = F.conv2d(F.pad(args[0], (left, right, top, bottom)), args[1],
+                         stride=tuple(int(v) for v in attributes["strides"]))
+        elif kind == "dense":
+            y = args[0] @ args[1].t()
+        elif kind == "bias_add":
+            b = args[1]
+            y = args[0] + (b.view(1, -1, 1, 1) if args[0].dim() == 4 else b.view(1, -1))
+        elif kind in ("max_pool2d", "avg_pool2d"):
+            y = pool(args[0], kind, attributes)
+        elif kind == "global_avg_pool":
+            y = args[0].mean(dim=(2, 3))
+        elif kind == "flatten":
+            y = args[0].reshape(args[0].shape[0], -1)
+        elif kind == "dropout":
+            y = args[0]
+        elif kind == "relu":
+            y = torch.relu(args[0])
+        elif kind == "sigmoid":
+            y = torch.sigmoid(args[0])
+        elif kind == "tanh":
+            y = torch.tanh(args[0])
+        elif kind == "softmax":
+            y = torch.softmax(args[0], dim=1)
+        elif kind == "add":
+            y = args[0] + args[1]
+        elif kind == "batch_norm":
+            x_, gamma, beta, mean, var = args
+            eps, momentum = attributes["epsilon"][0], attributes["momentum"][0]
+            shape = (1, -1, 1, 1) if x_.dim() == 4 else (1, -1)
+            dims = (0, 2, 3) if x_.dim() == 4 else (0,)
+            if training and layer in trained_norms:
+                batch_mean = x_.mean(dim=dims)
+                batch_var = ((x_ - batch_mean.view(shape)) ** 2).mean(dim=dims)
+                running_out[operands[3][1:]] = (momentum * mean + (1 - momentum)
+                                                * batch_mean).detach()
+                running_out[operands[4][1:]] = (momentum * var + (1 - momentum)
+                                                * batch_var).detach()
+                mean, var = batch_mean, batch_var
+            y = ((x_ - mean.view(shape)) / torch.sqrt(var.view(shape) + eps)
+                 * gamma.view(shape) + beta.view(shape))
+        else:
+            raise Mismatch(f"the oracle does not know op kind '{kind}' (layer {layer})")
+        values[result] = y
+    return values[returned]
+
+
+def random_params(info, rng):
+    """Parameters away from their initial values: weights by their fans,
+    biases and betas small, gammas around 1, running statistics plausible."""
+    params = {}
+    for i in range(info.num_params):
+        p = info.params[i]
+        name, shape = p.name.decode(), tuple(p.shape[:p.rank])
+        if name.endswith(".moving_variance"):
+            values = rng.uniform(0.5, 2.0, shape)
+        elif name.endswith(".gamma"):
+            values = rng.uniform(0.5, 1.5, shape)
+        elif p.init.decode() == "zeros":
+            values = rng.uniform(-0.3, 0.3, shape)
+        else:
+            limit = np.sqrt(6.0 / max(1, p.fan_in + p.fan_out))
+            values = rng.uniform(-limit, limit, shape)
+        params[name] = values.astype(np.float32)
+    return params
+
+
+def read_params(model, instance):
+    info = model.info
+    return {info.params[i].name.decode():
+            np.ctypeslib.as_array(model.lib.netc_param_data(instance, i),
+                                  (info.params[i].size,)).copy()
+            for i in range(info.num_params)}
+
+
+def close(name, ours, theirs, scale_tolerance, absolute_tolerance):
+    ours, theirs = np.asarray(ours, np.float64).ravel(), np.asarray(theirs, np.float64).ravel()
+    limit = scale_tolerance * np.abs(theirs).max(initial=0) + absolute_tolerance
+    worst = np.abs(ours - theirs).max(initial=0)
+    if not worst <= limit:
+        at = int(np.abs(ours - theirs).argmax())
+        raise Mismatch(f"{name}: max |netc - PyTorch| = {worst:.3g} (allowed {limit:.3g}) at "
+                       f"element {at}: netc {ours[at]:.9g}, PyTorch {theirs[at]:.9g}")
+    return worst / limit if limit > 0 else 0.0
+
+
+def check_model(netc, source, work, batch, seed):
+    with open(source) as f:
+        text = plain_sgd(f.read())
+    net = os.path.join(work, "sgd.net")
+    with open(net, "w") as f:
+        f.write(text)
+    library = os.path.join(work, "sgd.so")
+    done = subprocess.run([netc, net, "-o", library, "--no-cuda"], capture_output=True, text=True)
+    if done.returncode != 0:
+        raise Mismatch(f"netc failed:\n{done.stdout}{done.stderr}")
+    model = netc_abi.Model(library)
+    model.lib.netc_model.restype = ctypes.POINTER(FullModelInfo)
+    full = model.lib.netc_model().contents
+    if not full.graph:
+        raise Mismatch("the library has no graph text")
+    ops, returned = parse_graph(full.graph.decode())
+    info = model.info
+    rng = np.random.default_rng(seed)
+    start = random_params(info, rng)
+    shape = tuple(info.input_shape[:info.input_rank])
+    x = rng.standard_normal((batch,) + shape).astype(np.float32)
+    labels = rng.integers(0, info.classes, batch).astype(np.int32)
+    trainable = {info.params[i].name.decode() for i in range(info.num_params)
+                 if info.params[i].trainable}
+    trained_norms = {layer for _, kind, layer, operands, _ in ops if kind == "batch_norm"
+                     and any(o[1:] in trainable for o in operands[1:3])}
+
+    instance = model.create(batch, 1)
+    try:
+        model.set_params(instance, start)
+        probs = model.forward(instance, x)
+        params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in trainable)
+                  for k, v in start.items()}
+        xt = torch.tensor(x, dtype=torch.float64)
+        with torch.no_grad():
+            want = run_graph(ops, returned, xt, params, trained_norms, False, {})
+        forward_used = close("probabilities", probs, want.numpy(), 0, 2e-6)
+
+        model.lib.netc_set_learning_rate.argtypes = [ctypes.c_void_p, ctypes.c_float]
+        model.lib.netc_set_learning_rate(instance, 1.0)
+        model.lib.netc_train_step.argtypes = [
+            ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int32),
+            ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(ctypes.c_float),
+            ctypes.POINTER(ctypes.c_int32)]
+        loss, correct = ctypes.c_float(), ctypes.c_int32()
+        rc = model.lib.netc_train_step(
+            instance, x.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+            labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), batch, 7,
+            ctypes.byref(loss), ctypes.byref(correct))
+        if rc != 0:
+            raise Mismatch(f"netc_train_step returned {rc}")
+        after = read_params(model, instance)
+    finally:
+        model.destroy(instance)
+
+    running = {}
+    out = run_graph(ops, returned, xt, params, trained_norms, True, running)
+    picked = out[torch.arange(batch), torch.tensor(labels, dtype=torch.long)]
+    torch_loss = -torch.log(picked).mean()
+    torch_loss.backward()
+    used = max(forward_used, close("loss", [loss.value], [torch_loss.item()], 0, 2e-6))
+    # The correct count may differ by the images whose two most probable
+    # classes are closer than the rounding of float32.
+    probabilities = out.detach().numpy()
+    top2 = np.sort(probabilities, axis=1)[:, -2:]
+    near_ties = int((top2[:, 1] - top2[:, 0] < 1e-5).sum())
+    torch_correct = int((probabilities.argmax(1) == labels).sum())
+    if abs(correct.value - torch_correct) > near_ties:
+        raise Mismatch(f"correct: netc {correct.value}, PyTorch {torch_correct}")
+    for name, value in start.items():
+        change = after[name] - value.ravel()
+        if name in trainable:
+            grad = params[name].grad
+            want_change = -(grad.numpy() if grad is not None else np.zeros(value.shape))
+            used = max(used, close(f"{name} after the step", change, want_change, 2e-5, 1e-6))
+        elif name in running:
+            used = max(used, close(f"{name} after the step", after[name],
+                                   running[name].numpy(), 0, 2e-6))
+        else:
+            close(f"{name} (not trained) after the step", change, np.zeros(change.shape), 0, 0)
+    return (f"{len(ops) - 1} ops, {len(trainable)} trained parameters, "
+            f"{len(trained_norms)} trained batch norms; the largest difference "
+            f"{100 * used:.1f} % of its tolerance")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--netc", required=True)
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--first", type=int, default=0)
+    parser.add_argument("--count", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=5)
+    args = parser.parse_args()
+    netc = os.path.abspath(args.netc)
+    os.makedirs(args.work, exist_ok=True)
+    subprocess.run([sys.executable, os.path.join(HERE, "generate_models.py"), "--seed",
+                    str(args.seed), "--first", str(args.first), "--count", str(args.count),
+                    "--out", args.work], check=True, capture_output=True)
+    torch.set_num_threads(1)
+    failed = 0
+    for i in range(args.first, args.first + args.count):
+        name = f"gen_{args.seed}_{i}"
+        work = os.path.join(args.work, name)
+        os.makedirs(work, exist_ok=True)
+        try:
+            summary = check_model(netc, os.path.join(args.work, name + ".net"), work,
+                                  args.batch, args.seed * 1000 + i)
+            print(f"{name}: ok ({summary})", flush=True)
+        except Mismatch as e:
+            failed += 1
+            print(f"{name}: FAILED: {e}\n  reproduce: generate_models.py --seed {args.seed} "
+                  f"--first {i} --count 1", flush=True)
+    print(f"{args.count - failed}/{args.count} models agree with PyTorch")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
