@@ -213,13 +213,12 @@ def close(name, ours, theirs, scale_tolerance, absolute_tolerance):
     return worst / limit if limit > 0 else 0.0
 
 
-def check_model(netc, source, work, batch, seed):
-    with open(source) as f:
-        text = plain_sgd(f.read())
-    net = os.path.join(work, "sgd.net")
+def build(netc, text, work, name):
+    """The library of .net `text`, its ops and its returned value."""
+    net = os.path.join(work, name + ".net")
     with open(net, "w") as f:
         f.write(text)
-    library = os.path.join(work, "sgd.so")
+    library = os.path.join(work, name + ".so")
     done = subprocess.run([netc, net, "-o", library, "--no-cuda"], capture_output=True, text=True)
     if done.returncode != 0:
         raise Mismatch(f"netc failed:\n{done.stdout}{done.stderr}")
@@ -228,60 +227,93 @@ def check_model(netc, source, work, batch, seed):
     full = model.lib.netc_model().contents
     if not full.graph:
         raise Mismatch("the library has no graph text")
+    model.lib.netc_set_learning_rate.argtypes = [ctypes.c_void_p, ctypes.c_float]
+    model.lib.netc_train_step.argtypes = [
+        ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int32),
+        ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(ctypes.c_float),
+        ctypes.POINTER(ctypes.c_int32)]
     ops, returned = parse_graph(full.graph.decode())
-    info = model.info
-    rng = np.random.default_rng(seed)
-    start = random_params(info, rng)
-    shape = tuple(info.input_shape[:info.input_rank])
-    x = rng.standard_normal((batch,) + shape).astype(np.float32)
-    labels = rng.integers(0, info.classes, batch).astype(np.int32)
+    return model, full, ops, returned
+
+
+def netc_step(model, instance, x, labels):
+    """One netc_train_step: the loss and the correct count."""
+    loss, correct = ctypes.c_float(), ctypes.c_int32()
+    rc = model.lib.netc_train_step(
+        instance, x.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
+        labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), x.shape[0], 7,
+        ctypes.byref(loss), ctypes.byref(correct))
+    if rc != 0:
+        raise Mismatch(f"netc_train_step returned {rc}")
+    return loss.value, correct.value
+
+
+def torch_step(ops, returned, x, labels, params, trained_norms):
+    """PyTorch's training forward and backward: the loss, the correct count
+    (and how many images are near ties), the trained batch norms' updated
+    running statistics; the gradients are left in params[...].grad."""
+    running = {}
+    out = run_graph(ops, returned, torch.tensor(x, dtype=torch.float64), params,
+                    trained_norms, True, running)
+    picked = out[torch.arange(x.shape[0]), torch.tensor(labels, dtype=torch.long)]
+    loss = -torch.log(picked).mean()
+    loss.backward()
+    probabilities = out.detach().numpy()
+    top2 = np.sort(probabilities, axis=1)[:, -2:]
+    near_ties = int((top2[:, 1] - top2[:, 0] < 1e-5).sum())
+    return loss.item(), int((probabilities.argmax(1) == labels).sum()), near_ties, running
+
+
+def check_correct(ours, theirs, near_ties):
+    # The counts may differ by the images whose two most probable classes
+    # are closer than the rounding of float32.
+    if abs(ours - theirs) > near_ties:
+        raise Mismatch(f"correct: netc {ours}, PyTorch {theirs}")
+
+
+def model_setup(info, ops, rng, batch, steps):
     trainable = {info.params[i].name.decode() for i in range(info.num_params)
                  if info.params[i].trainable}
     trained_norms = {layer for _, kind, layer, operands, _ in ops if kind == "batch_norm"
                      and any(o[1:] in trainable for o in operands[1:3])}
+    start = random_params(info, rng)
+    shape = tuple(info.input_shape[:info.input_rank])
+    batches = [(rng.standard_normal((batch,) + shape).astype(np.float32),
+                rng.integers(0, info.classes, batch).astype(np.int32)) for _ in range(steps)]
+    return trainable, trained_norms, start, batches
 
+
+def torch_params(start, trainable):
+    return {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in trainable)
+            for k, v in start.items()}
+
+
+def check_gradients(netc, text, work, batch, seed):
+    """The forward, and one step of SGD at rate 1: minus the gradients."""
+    model, full, ops, returned = build(netc, plain_sgd(text), work, "sgd")
+    info = model.info
+    trainable, trained_norms, start, batches = model_setup(info, ops,
+                                                           np.random.default_rng(seed), batch, 1)
+    x, labels = batches[0]
     instance = model.create(batch, 1)
     try:
         model.set_params(instance, start)
         probs = model.forward(instance, x)
-        params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=k in trainable)
-                  for k, v in start.items()}
-        xt = torch.tensor(x, dtype=torch.float64)
+        params = torch_params(start, trainable)
         with torch.no_grad():
-            want = run_graph(ops, returned, xt, params, trained_norms, False, {})
-        forward_used = close("probabilities", probs, want.numpy(), 0, 2e-6)
-
-        model.lib.netc_set_learning_rate.argtypes = [ctypes.c_void_p, ctypes.c_float]
+            want = run_graph(ops, returned, torch.tensor(x, dtype=torch.float64), params,
+                             trained_norms, False, {})
+        used = close("probabilities", probs, want.numpy(), 0, 2e-6)
         model.lib.netc_set_learning_rate(instance, 1.0)
-        model.lib.netc_train_step.argtypes = [
-            ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.POINTER(ctypes.c_int32),
-            ctypes.c_int32, ctypes.c_uint64, ctypes.POINTER(ctypes.c_float),
-            ctypes.POINTER(ctypes.c_int32)]
-        loss, correct = ctypes.c_float(), ctypes.c_int32()
-        rc = model.lib.netc_train_step(
-            instance, x.ctypes.data_as(ctypes.POINTER(ctypes.c_float)),
-            labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), batch, 7,
-            ctypes.byref(loss), ctypes.byref(correct))
-        if rc != 0:
-            raise Mismatch(f"netc_train_step returned {rc}")
+        loss, correct = netc_step(model, instance, x, labels)
         after = read_params(model, instance)
     finally:
         model.destroy(instance)
 
-    running = {}
-    out = run_graph(ops, returned, xt, params, trained_norms, True, running)
-    picked = out[torch.arange(batch), torch.tensor(labels, dtype=torch.long)]
-    torch_loss = -torch.log(picked).mean()
-    torch_loss.backward()
-    used = max(forward_used, close("loss", [loss.value], [torch_loss.item()], 0, 2e-6))
-    # The correct count may differ by the images whose two most probable
-    # classes are closer than the rounding of float32.
-    probabilities = out.detach().numpy()
-    top2 = np.sort(probabilities, axis=1)[:, -2:]
-    near_ties = int((top2[:, 1] - top2[:, 0] < 1e-5).sum())
-    torch_correct = int((probabilities.argmax(1) == labels).sum())
-    if abs(correct.value - torch_correct) > near_ties:
-        raise Mismatch(f"correct: netc {correct.value}, PyTorch {torch_correct}")
+    torch_loss, torch_correct, near_ties, running = torch_step(ops, returned, x, labels, params,
+                                                               trained_norms)
+    used = max(used, close("loss", [loss], [torch_loss], 0, 2e-6))
+    check_correct(correct, torch_correct, near_ties)
     for name, value in start.items():
         change = after[name] - value.ravel()
         if name in trainable:
@@ -294,8 +326,82 @@ def check_model(netc, source, work, batch, seed):
         else:
             close(f"{name} (not trained) after the step", change, np.zeros(change.shape), 0, 0)
     return (f"{len(ops) - 1} ops, {len(trainable)} trained parameters, "
-            f"{len(trained_norms)} trained batch norms; the largest difference "
+            f"{len(trained_norms)} trained batch norms; gradients: the largest difference "
             f"{100 * used:.1f} % of its tolerance")
+
+
+def check_optimizer(netc, text, work, batch, seed, steps):
+    """`steps` steps with the model's own optimizer (dropout at rate 0),
+    against the update written in docs/kernels.md (Keras' SGD with momentum
+    and Nesterov, Adam as PyTorch and Keras 2.11 write it)."""
+    text = re.sub(r"dropout\([^)]*\)", "dropout(0)", text)
+    model, full, ops, returned = build(netc, text, work, "own")
+    info, setup = model.info, full.train
+    trainable, trained_norms, start, batches = model_setup(
+        info, ops, np.random.default_rng(seed + 1), batch, steps)
+    instance = model.create(batch, 1)
+    try:
+        model.set_params(instance, start)
+        netc_results = [netc_step(model, instance, x, labels) for x, labels in batches]
+        after = read_params(model, instance)
+    finally:
+        model.destroy(instance)
+
+    lr = setup.learning_rate
+    adam = setup.optimizer == 1
+    params = torch_params(start, trainable)
+    slots = {k: (torch.zeros_like(v), torch.zeros_like(v)) for k, v in params.items()}
+    # Adam's elements whose gradients are too small against the tensor's
+    # float32 rounding take steps of any size up to the rate: left out below.
+    adam_clear = {k: torch.ones_like(v, dtype=torch.bool) for k, v in params.items()}
+    used = 0.0
+    for t, ((x, labels), (loss, correct)) in enumerate(zip(batches, netc_results), 1):
+        torch_loss, torch_correct, near_ties, running = torch_step(ops, returned, x, labels,
+                                                                   params, trained_norms)
+        used = max(used, close(f"loss of step {t}", [loss], [torch_loss], 1e-4, 2e-6))
+        check_correct(correct, torch_correct, near_ties)
+        with torch.no_grad():
+            for name, p in params.items():
+                if name in running:
+                    p.copy_(running[name])
+                if name not in trainable:
+                    continue
+                g = p.grad if p.grad is not None else torch.zeros_like(p)
+                first, second = slots[name]
+                if adam:
+                    first.mul_(setup.beta1).add_((1 - setup.beta1) * g)
+                    second.mul_(setup.beta2).add_((1 - setup.beta2) * g * g)
+                    root = torch.sqrt(second / (1 - setup.beta2 ** t))
+                    adam_clear[name] &= g.abs() >= 1e-3 * g.abs().max()
+                    p.sub_(lr * (first / (1 - setup.beta1 ** t)) / (root + setup.epsilon))
+                elif setup.momentum == 0:
+                    p.sub_(lr * g)
+                else:
+                    first.mul_(setup.momentum).sub_(lr * g)
+                    p.add_(setup.momentum * first - lr * g if setup.nesterov else first)
+                p.grad = None
+    for name, value in start.items():
+        want = params[name].detach().numpy().ravel()
+        ours = after[name]
+        moved = np.abs(want - value.ravel()).max(initial=0)
+        if adam and name in trainable:
+            clear = adam_clear[name].numpy().ravel()
+            ours, want = ours[clear], want[clear]
+            far = np.abs(after[name] - value.ravel()).max(initial=0)
+            if not far <= lr * steps * 1.001 + 1e-6:
+                raise Mismatch(f"{name}: moved {far:.3g} in {steps} Adam steps of rate {lr}")
+        used = max(used, close(f"{name} after {steps} steps", ours, want, 0,
+                               1e-4 * moved + 2e-6))
+    kind = "Adam" if adam else ("SGD with Nesterov momentum" if setup.nesterov else
+                                "SGD with momentum" if setup.momentum else "SGD")
+    return f"{steps} steps of {kind}: the largest difference {100 * used:.1f} % of its tolerance"
+
+
+def check_model(netc, source, work, batch, seed, steps):
+    with open(source) as f:
+        text = f.read()
+    return (check_gradients(netc, text, work, batch, seed) + "; "
+            + check_optimizer(netc, text, work, batch, seed, steps))
 
 
 def main():
@@ -306,6 +412,7 @@ def main():
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--count", type=int, default=10)
     parser.add_argument("--batch", type=int, default=5)
+    parser.add_argument("--steps", type=int, default=3)
     args = parser.parse_args()
     netc = os.path.abspath(args.netc)
     os.makedirs(args.work, exist_ok=True)
@@ -320,7 +427,7 @@ def main():
         os.makedirs(work, exist_ok=True)
         try:
             summary = check_model(netc, os.path.join(args.work, name + ".net"), work,
-                                  args.batch, args.seed * 1000 + i)
+                                  args.batch, args.seed * 1000 + i, args.steps)
             print(f"{name}: ok ({summary})", flush=True)
         except Mismatch as e:
             failed += 1

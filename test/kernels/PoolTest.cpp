@@ -88,6 +88,12 @@ TEST(Pool, OddShapesAndGradients) {
     // gradient; 3x3/3 divides by 9, where 2x2's quarter is exact.
     checkPool<2, 8, 10, 2, 3, 3, 4, 0, 0, 3, 2>(n, 14, true);
     checkPool<3, 11, 9, 3, 3, 3, 3, 0, 0, 3, 3>(n, 15, true);
+    // 'same' on odd sizes: windows apart, no top or left padding, but the
+    // last window runs past the bottom and right edge (the padding OH and
+    // OW imply), and so averages fewer pixels.
+    checkPool<3, 7, 7, 2, 2, 2, 2, 0, 0, 4, 4>(n, 16, true);
+    checkPool<2, 5, 9, 2, 3, 2, 3, 0, 0, 3, 3>(n, 17, true);
+    checkPool<1, 4, 5, 2, 2, 2, 2, 0, 0, 2, 3>(n, 18, true);
   }
 }
 

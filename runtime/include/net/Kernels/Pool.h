@@ -72,18 +72,20 @@ void max_pool2d_grad(int n, const float *NETC_RESTRICT dy, const float *NETC_RES
 }
 
 namespace detail {
-/// Whether every window lies inside the plane (no padding) and no two
-/// windows share a pixel: each window then averages KH*KW pixels and each
-/// pixel belongs to at most one window.
-template <int KH, int KW, int SH, int SW, int PT, int PL>
+/// Whether every window lies inside the plane (no padding on any side: the
+/// bottom and right ones are implied by OH and OW) and no two windows share
+/// a pixel: each window then averages KH*KW pixels and each pixel belongs to
+/// at most one window.
+template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 constexpr bool avgPoolWindowsApart() {
-  return PT == 0 && PL == 0 && SH >= KH && SW >= KW;
+  return PT == 0 && PL == 0 && (OH - 1) * SH + KH <= H && (OW - 1) * SW + KW <= W &&
+         SH >= KH && SW >= KW;
 }
 
 /// yp [OH,OW] = the average pooling of one plane xp [H,W].
 template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, int OW>
 NETC_INLINE void avgPoolPlane(const float *NETC_RESTRICT xp, float *NETC_RESTRICT yp) {
-  if constexpr (avgPoolWindowsApart<KH, KW, SH, SW, PT, PL>()) {
+  if constexpr (avgPoolWindowsApart<H, W, KH, KW, SH, SW, PT, PL, OH, OW>()) {
     // Vectorised across a row of windows; each window still sums its pixels
     // in row-major order from 0, as the general loop below does.
     for (int oh = 0; oh < OH; ++oh) {
@@ -137,7 +139,7 @@ template <int H, int W, int KH, int KW, int SH, int SW, int PT, int PL, int OH, 
           class Pixel = KeepPixel>
 NETC_INLINE void avgPoolGradPlane(const float *NETC_RESTRICT dyp, float *NETC_RESTRICT dxp,
                                   Pixel pixel = {}) {
-  if constexpr (avgPoolWindowsApart<KH, KW, SH, SW, PT, PL>()) {
+  if constexpr (avgPoolWindowsApart<H, W, KH, KW, SH, SW, PT, PL, OH, OW>()) {
     // Each pixel reads its one window's share, or 0 outside every window: a
     // vector loop of stores, where the scatter below adds one pixel at a time
     // (and its scalar stores stall the vector loads that read the plane next).
