@@ -171,7 +171,7 @@ def run_graph(ops, returned, x, params, trained_norms, training, running_out):
         else:
             raise Mismatch(f"the oracle does not know op kind '{kind}' (layer {layer})")
         values[result] = y
-    return values[returned]
+    return values[returned], values
 
 
 def random_params(info, rng):
@@ -253,11 +253,18 @@ def torch_step(ops, returned, x, labels, params, trained_norms):
     (and how many images are near ties), the trained batch norms' updated
     running statistics; the gradients are left in params[...].grad."""
     running = {}
-    out = run_graph(ops, returned, torch.tensor(x, dtype=torch.float64), params,
-                    trained_norms, True, running)
-    picked = out[torch.arange(x.shape[0]), torch.tensor(labels, dtype=torch.long)]
-    loss = -torch.log(picked).mean()
-    loss.backward()
+    out, values = run_graph(ops, returned, torch.tensor(x, dtype=torch.float64), params,
+                            trained_norms, True, running)
+    target = torch.tensor(labels, dtype=torch.long)
+    picked = out[torch.arange(x.shape[0]), target]
+    # The loss clips probabilities at 1e-7 as Keras does; its gradient is
+    # the softmax's own, (p - onehot) / n, with no clip (docs/kernels.md),
+    # taken from the logits so that a probability of 0 gives no infinity.
+    last = next(op for op in ops if op[0] == returned)
+    if last[1] != "softmax":
+        raise Mismatch(f"the graph ends in {last[1]}, not softmax")
+    F.cross_entropy(values[last[3][0]], target).backward()
+    loss = -torch.log(picked.detach().clamp(min=1e-7)).mean()
     probabilities = out.detach().numpy()
     top2 = np.sort(probabilities, axis=1)[:, -2:]
     near_ties = int((top2[:, 1] - top2[:, 0] < 1e-5).sum())
@@ -301,8 +308,8 @@ def check_gradients(netc, text, work, batch, seed):
         probs = model.forward(instance, x)
         params = torch_params(start, trainable)
         with torch.no_grad():
-            want = run_graph(ops, returned, torch.tensor(x, dtype=torch.float64), params,
-                             trained_norms, False, {})
+            want, _ = run_graph(ops, returned, torch.tensor(x, dtype=torch.float64), params,
+                                trained_norms, False, {})
         used = close("probabilities", probs, want.numpy(), 0, 2e-6)
         model.lib.netc_set_learning_rate(instance, 1.0)
         loss, correct = netc_step(model, instance, x, labels)
@@ -387,8 +394,10 @@ def check_optimizer(netc, text, work, batch, seed, steps):
         if adam and name in trainable:
             clear = adam_clear[name].numpy().ravel()
             ours, want = ours[clear], want[clear]
+            # Adam's step is at most lr * (1 - beta1) / sqrt(1 - beta2) an element.
             far = np.abs(after[name] - value.ravel()).max(initial=0)
-            if not far <= lr * steps * 1.001 + 1e-6:
+            bound = lr * max(1.0, (1 - setup.beta1) / np.sqrt(1 - setup.beta2))
+            if not far <= steps * bound * 1.001 + 1e-6:
                 raise Mismatch(f"{name}: moved {far:.3g} in {steps} Adam steps of rate {lr}")
         used = max(used, close(f"{name} after {steps} steps", ours, want, 0,
                                1e-4 * moved + 2e-6))
