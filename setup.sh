@@ -11,7 +11,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler libgtest-dev
   dataset-fashion-mnist libstb-dev libdnnl-dev
   libplplot-dev plplot-driver-cairo
-  libonnx-dev python3-onnx
+  libonnx-dev python3-onnx python3-torch python3-numpy
   openmpi-bin libopenmpi-dev
 )
 command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
