@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Random valid .net models over the whole space the language allows.
 
-    generate_models.py --seed S [--first F] --count N --out DIR
+    generate_models.py --seed S [--first F] --count N --out DIR [--max-filters M]
 
 writes DIR/gen_S_I.net for I from F (--first, default 0) to F + N - 1: model I
 depends on (S, I) alone, so a failing case reproduces with
@@ -37,9 +37,10 @@ def same_pads(size, kernel, stride):
 
 
 class Model:
-    def __init__(self, rng, index):
+    def __init__(self, rng, index, max_filters=8):
         self.rng = rng
         self.index = index
+        self.max_filters = max_filters
         self.lines = []      # the network body
         self.blocks = []     # block definitions
         self.frozen_open = False
@@ -121,7 +122,7 @@ class Model:
         if fit is None:
             return None
         kh, kw, stride, text, oh, ow = fit
-        filters = r.randint(1, 8)
+        filters = r.randint(1, self.max_filters)
         args = [str(filters), str(kh) if kh == kw else f"[{kh}, {kw}]"]
         args += self.window_args(stride, 1, text, stride_odds=0.2)
         if r.random() < 0.3:
@@ -321,14 +322,19 @@ def main():
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--count", type=int, default=20)
     parser.add_argument("--out", required=True)
+    parser.add_argument("--max-filters", type=int, default=8,
+                        help="the most filters a conv2d draws (8; more reaches the kernels "
+                             "that vectorise over 16 output channels)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.first, args.first + args.count):
         rng = random.Random(f"{args.seed}:{i}")
-        text = Model(rng, i).build()
+        text = Model(rng, i, args.max_filters).build()
         path = os.path.join(args.out, f"gen_{args.seed}_{i}.net")
         with open(path + ".tmp", "w") as f:
-            f.write(f"# generate_models.py --seed {args.seed} --first {i} --count 1\n" + text)
+            wide = f" --max-filters {args.max_filters}" if args.max_filters != 8 else ""
+            f.write(f"# generate_models.py --seed {args.seed} --first {i} --count 1{wide}\n"
+                    + text)
         os.replace(path + ".tmp", path)
         print(path)
 
