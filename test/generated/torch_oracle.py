@@ -28,18 +28,19 @@ statistics and biases away from their initial values) and random batches
      PyTorch and Keras 2.11, with netc's step count): the loss, the
      parameters, the slots and the running statistics after each step.
 
-Tolerances (float32 against float64): probabilities, losses and running
-statistics within 2e-6 absolute; a parameter's change and a slot within
-2e-5 of the tensor's largest plus 1e-6 plus 1e-5 of the model's largest
-gradient (times the rate; Adam's slots: 1e-5 of the largest gradient, or of
-its square): a batch norm over equal values, as behind a convolution that
-reads only padding, multiplies rounding by 1/sqrt(epsilon); Adam's change of a parameter
-within 1e-3 of the tensor's largest plus 1e-6, for the elements whose
-gradients are not rounding noise (at least 1e-3 of their tensor's largest,
-in a tensor whose largest is at least 1e-5 of the model's); the others,
-whose step float32 rounding decides, are held to Adam's bound on a step,
-lr (1 - beta1) / sqrt(1 - beta2). The largest difference seen, as a share
-of its tolerance, is printed for each model.
+Tolerances (float32 against float64): probabilities and losses within 2e-6
+absolute, running statistics within 1e-5 of their largest plus 2e-6; a
+parameter's change and a slot within 2e-5 of the tensor's largest plus 1e-6
+plus 1e-5 of the model's largest gradient (times the rate; Adam's slots:
+1e-5 of the largest gradient, or of its square), since a batch norm over
+equal values, as behind a convolution that reads only padding, multiplies
+rounding by 1/sqrt(epsilon); Adam's change of a parameter within 1e-3 of the
+tensor's largest plus 1e-6, for the elements whose gradients are not
+rounding noise (at least 1e-3 of their tensor's largest, in a tensor whose
+largest is at least 1e-5 of the model's); the others, whose step float32
+rounding decides, are held to the most an Adam step can move an element
+(adam_bound). The largest difference seen, as a share of its tolerance, is
+printed for each model.
 
 Needs python3-torch and python3-numpy (setup.sh installs them); without
 them it says so and exits 77, which ctest counts as skipped.
@@ -321,6 +322,16 @@ def model_setup(info, ops, rng, batch, steps):
     return trainable, trained_norms, start, batches
 
 
+def adam_bound(lr, beta1, beta2, t):
+    """The most Adam's step t can move an element, whatever the gradients:
+    by Cauchy-Schwarz over the two averages, |m| / sqrt(v) <= (1 - beta1) /
+    sqrt(1 - beta2) * sqrt(sum over k < t of (beta1^2 / beta2)^k), with the
+    bias corrections on top."""
+    ratio = beta1 * beta1 / beta2
+    total = sum(ratio ** k for k in range(t))
+    return lr * (1 - beta1) / (1 - beta1 ** t) * np.sqrt((1 - beta2 ** t) / (1 - beta2) * total)
+
+
 def max_gradient(params):
     return max([p.grad.abs().max().item() for p in params.values()
                 if p.grad is not None and p.grad.numel()], default=0.0)
@@ -369,7 +380,7 @@ def check_gradients(netc, text, work, batch, seed, threads):
             used = max(used, close(f"{name} after the step", change, want_change, 2e-5, floor))
         elif name in running:
             used = max(used, close(f"{name} after the step", after[name],
-                                   running[name].numpy(), 0, 2e-6))
+                                   running[name].numpy(), 1e-5, 2e-6))
         else:
             close(f"{name} (not trained) after the step", change, np.zeros(change.shape), 0, 0)
     return (f"{len(ops) - 1} ops, {len(trainable)} trained parameters, "
@@ -425,7 +436,7 @@ def check_optimizer(netc, text, work, batch, seed, steps, threads):
                 value = before[name]
                 if name in running:
                     used = max(used, close(f"{name} after step {t}", after[name],
-                                           running[name].numpy(), 0, 2e-6))
+                                           running[name].numpy(), 1e-5, 2e-6))
                 if name not in trainable:
                     continue
                 g = (p.grad if p.grad is not None else torch.zeros_like(p)).numpy().ravel()
@@ -448,7 +459,7 @@ def check_optimizer(netc, text, work, batch, seed, steps, threads):
                     # steps at random: it is held to Adam's bound on a step.
                     top = np.abs(g).max(initial=0)
                     clear = (np.abs(g) >= 1e-3 * top) & (top >= 1e-5 * largest)
-                    bound = lr * max(1.0, (1 - setup.beta1) / np.sqrt(1 - setup.beta2))
+                    bound = adam_bound(lr, setup.beta1, setup.beta2, count)
                     far = np.abs(after[name] - value).max(initial=0)
                     if not far <= bound * 1.001 + 1e-6:
                         raise Mismatch(f"{name}: moved {far:.3g} in Adam step {t}, "
