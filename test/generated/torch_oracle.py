@@ -28,19 +28,21 @@ statistics and biases away from their initial values) and random batches
      PyTorch and Keras 2.11, with netc's step count): the loss, the
      parameters, the slots and the running statistics after each step.
 
-Tolerances (float32 against float64): probabilities and losses within 2e-6
-absolute, running statistics within 1e-5 of their largest plus 2e-6; a
-parameter's change and a slot within 2e-5 of the tensor's largest plus 1e-6
-plus 1e-5 of the model's largest gradient (times the rate; Adam's slots:
-1e-5 of the largest gradient, or of its square), since a batch norm over
-equal values, as behind a convolution that reads only padding, multiplies
-rounding by 1/sqrt(epsilon); Adam's change of a parameter within 1e-3 of the
-tensor's largest plus 1e-6, for the elements whose gradients are not
-rounding noise (at least 1e-3 of their tensor's largest, in a tensor whose
-largest is at least 1e-5 of the model's); the others, whose step float32
-rounding decides, are held to the most an Adam step can move an element
-(adam_bound). The largest difference seen, as a share of its tolerance, is
-printed for each model.
+Tolerances (float32 against float64): probabilities within 2e-6 absolute,
+losses within 2e-6 relative plus 2e-6, running statistics within 1e-5 of
+their largest plus 2e-6; a parameter's change and a slot within 2e-5 of the
+tensor's largest plus a floor of 1e-6 plus 1e-5 of the model's largest
+gradient (times the rate; Adam's slots: 1e-5 of the largest gradient, or of
+its square), the floor's second term times 1/sqrt(epsilon) where a trained
+batch norm sees a channel of equal values (behind a convolution that reads
+only padding, or dead ReLUs: the norm multiplies rounding by that); Adam's
+change of a parameter within 1e-3 of the tensor's largest plus 1e-6, for the
+elements whose gradients are not rounding noise (at least 1e-3 of their
+tensor's largest, in a tensor whose largest is at least 1e-5 of the model's,
+amplified as the floor); the others, whose step float32 rounding decides,
+are held to the most an Adam step can move an element (adam_bound). The
+largest difference seen, as a share of its tolerance, is printed for each
+model.
 
 Needs python3-torch and python3-numpy (setup.sh installs them); without
 them it says so and exits 77, which ctest counts as skipped.
@@ -149,6 +151,9 @@ def pool(x, kind, attributes):
     return total / count
 
 
+AMPLIFICATION = "#amplification"
+
+
 def run_graph(ops, returned, x, params, trained_norms, training, running_out):
     """The graph's output for input x; `params` maps names to float64
     tensors. In training, trained batch norms use the batch's statistics and
@@ -193,6 +198,11 @@ def run_graph(ops, returned, x, params, trained_norms, training, running_out):
             if training and layer in trained_norms:
                 batch_mean = x_.mean(dim=dims)
                 batch_var = ((x_ - batch_mean.view(shape)) ** 2).mean(dim=dims)
+                if bool((batch_var <= 1e-9 * (1 + batch_mean ** 2)).any()):
+                    # A channel of equal values: float32 rounding comes out
+                    # of this norm multiplied by 1/sqrt(epsilon).
+                    running_out[AMPLIFICATION] = max(running_out.get(AMPLIFICATION, 1.0),
+                                                     1 / np.sqrt(eps))
                 running_out[operands[3][1:]] = (momentum * mean + (1 - momentum)
                                                 * batch_mean).detach()
                 running_out[operands[4][1:]] = (momentum * var + (1 - momentum)
@@ -300,7 +310,9 @@ def torch_step(ops, returned, x, labels, params, trained_norms):
     probabilities = out.detach().numpy()
     top2 = np.sort(probabilities, axis=1)[:, -2:]
     near_ties = int((top2[:, 1] - top2[:, 0] < 1e-5).sum())
-    return loss.item(), int((probabilities.argmax(1) == labels).sum()), near_ties, running
+    amplification = running.pop(AMPLIFICATION, 1.0)
+    return (loss.item(), int((probabilities.argmax(1) == labels).sum()), near_ties, running,
+            amplification)
 
 
 def check_correct(ours, theirs, near_ties):
@@ -364,14 +376,14 @@ def check_gradients(netc, text, work, batch, seed, threads):
     finally:
         model.destroy(instance)
 
-    torch_loss, torch_correct, near_ties, running = torch_step(ops, returned, x, labels, params,
-                                                               trained_norms)
-    used = max(used, close("loss", [loss], [torch_loss], 0, 2e-6))
+    torch_loss, torch_correct, near_ties, running, amplification = torch_step(
+        ops, returned, x, labels, params, trained_norms)
+    used = max(used, close("loss", [loss], [torch_loss], 2e-6, 2e-6))
     check_correct(correct, torch_correct, near_ties)
-    # A batch norm over a batch of equal values (a conv that reads only
-    # padding, say) multiplies float32 rounding by 1/sqrt(epsilon): the
-    # floor grows with the model's largest gradient.
-    floor = 1e-6 + 1e-5 * max_gradient(params)
+    # The floor grows with the model's largest gradient, and with
+    # 1/sqrt(epsilon) where a trained batch norm sees a channel of equal
+    # values (behind a conv that reads only padding, or dead ReLUs).
+    floor = 1e-6 + 1e-5 * max_gradient(params) * amplification
     for name, value in start.items():
         change = after[name] - value.ravel()
         if name in trainable:
@@ -426,12 +438,12 @@ def check_optimizer(netc, text, work, batch, seed, steps, threads):
             shapes = {k: v.shape for k, v in start.items()}
             params = torch_params({k: v.reshape(shapes[k]) for k, v in before.items()},
                                   trainable)
-            torch_loss, torch_correct, near_ties, running = torch_step(
+            torch_loss, torch_correct, near_ties, running, amplification = torch_step(
                 ops, returned, x, labels, params, trained_norms)
-            used = max(used, close(f"loss of step {t}", [loss], [torch_loss], 0, 2e-6))
+            used = max(used, close(f"loss of step {t}", [loss], [torch_loss], 2e-6, 2e-6))
             check_correct(correct, torch_correct, near_ties)
             largest = max_gradient(params)
-            floor = 1e-6 + 1e-5 * lr * largest
+            floor = 1e-6 + 1e-5 * lr * largest * amplification
             for name, p in params.items():
                 value = before[name]
                 if name in running:
@@ -447,8 +459,9 @@ def check_optimizer(netc, text, work, batch, seed, steps, threads):
                         np.sqrt(v / (1 - setup.beta2 ** count)) + setup.epsilon)
                     # Slots of noise gradients are noise: an absolute floor
                     # from the model's largest gradient.
-                    for slot, slot_want, slot_floor in (("/adam_m", m, 1e-5 * largest),
-                                                        ("/adam_v", v, 1e-5 * largest ** 2)):
+                    for slot, slot_want, slot_floor in (
+                            ("/adam_m", m, 1e-5 * largest * amplification),
+                            ("/adam_v", v, 1e-5 * (largest * amplification) ** 2)):
                         used = max(used, close(f"{name}{slot} after step {t}",
                                                slots_after[name + slot], slot_want, 2e-5,
                                                slot_floor))
@@ -458,7 +471,7 @@ def check_optimizer(netc, text, work, batch, seed, steps, threads):
                     # 1e-5 of the model's: an exact zero computed in float32)
                     # steps at random: it is held to Adam's bound on a step.
                     top = np.abs(g).max(initial=0)
-                    clear = (np.abs(g) >= 1e-3 * top) & (top >= 1e-5 * largest)
+                    clear = (np.abs(g) >= 1e-3 * top) & (top >= 1e-5 * largest * amplification)
                     bound = adam_bound(lr, setup.beta1, setup.beta2, count)
                     far = np.abs(after[name] - value).max(initial=0)
                     if not far <= bound * 1.001 + 1e-6:
