@@ -20,7 +20,9 @@ statistics and biases away from their initial values) and random batches
      beta on the batch's statistics, the others on their running ones): the
      loss, every trainable parameter after the update (old - gradient, so
      the gradients), every trained batch norm's running statistics, and
-     every other parameter unchanged;
+     every other parameter unchanged; for a model with a frozen base, the
+     same for netrun's feature cache (netc_base_forward, then
+     netc_head_train_step on the features);
   2. the model with its own optimizer (dropout at rate 0): T steps, each
      from netc's parameters and optimizer slots before it (so that one
      step's rounding stays out of the next), against the updates
@@ -371,33 +373,69 @@ def check_gradients(netc, text, work, batch, seed, threads):
                                 trained_norms, False, {})
         used = close("probabilities", probs, want.numpy(), 0, 2e-6)
         model.lib.netc_set_learning_rate(instance, 1.0)
-        loss, correct = netc_step(model, instance, x, labels)
-        after = read_params(model, instance)
+        steps = [("the step", netc_step(model, instance, x, labels),
+                  read_params(model, instance))]
     finally:
         model.destroy(instance)
+    if full.feature_size > 0:
+        steps.append(("the head's step on cached features",
+                      *head_step(model, full, start, x, labels, threads)))
 
     torch_loss, torch_correct, near_ties, running, amplification = torch_step(
         ops, returned, x, labels, params, trained_norms)
-    used = max(used, close("loss", [loss], [torch_loss], 2e-5, 2e-6))
-    check_correct(correct, torch_correct, near_ties)
     # The floor grows with the model's largest gradient, and with
     # 1/sqrt(epsilon) where a trained batch norm sees a channel of equal
     # values (behind a conv that reads only padding, or dead ReLUs).
     floor = 1e-6 + 1e-5 * max_gradient(params) * amplification
-    for name, value in start.items():
-        change = after[name] - value.ravel()
-        if name in trainable:
-            grad = params[name].grad
-            want_change = -(grad.numpy() if grad is not None else np.zeros(value.shape))
-            used = max(used, close(f"{name} after the step", change, want_change, 2e-5, floor))
-        elif name in running:
-            used = max(used, close(f"{name} after the step", after[name],
-                                   running[name].numpy(), 1e-5, 2e-6))
-        else:
-            close(f"{name} (not trained) after the step", change, np.zeros(change.shape), 0, 0)
+    for step, (loss, correct), after in steps:
+        used = max(used, close(f"loss of {step}", [loss], [torch_loss], 2e-5, 2e-6))
+        check_correct(correct, torch_correct, near_ties)
+        for name, value in start.items():
+            change = after[name] - value.ravel()
+            if name in trainable:
+                grad = params[name].grad
+                want_change = -(grad.numpy() if grad is not None else np.zeros(value.shape))
+                used = max(used, close(f"{name} after {step}", change, want_change, 2e-5, floor))
+            elif name in running:
+                used = max(used, close(f"{name} after {step}", after[name],
+                                       running[name].numpy(), 1e-5, 2e-6))
+            else:
+                close(f"{name} (not trained) after {step}", change, np.zeros(change.shape), 0, 0)
+    head = " (and its head on cached features)" if len(steps) > 1 else ""
     return (f"{len(ops) - 1} ops, {len(trainable)} trained parameters, "
-            f"{len(trained_norms)} trained batch norms; gradients: the largest difference "
+            f"{len(trained_norms)} trained batch norms; gradients{head}: the largest difference "
             f"{100 * used:.1f} % of its tolerance")
+
+
+def head_step(model, full, start, x, labels, threads):
+    """netrun's feature cache: the frozen base's features by
+    netc_base_forward, then netc_head_train_step on them (the same step
+    as netc_train_step, up to the rounding of the base's folded batch norms)."""
+    floats = ctypes.POINTER(ctypes.c_float)
+    model.lib.netc_base_forward.argtypes = [ctypes.c_void_p, floats, ctypes.c_int32, floats]
+    model.lib.netc_head_train_step.argtypes = [
+        ctypes.c_void_p, floats, ctypes.POINTER(ctypes.c_int32), ctypes.c_int32,
+        ctypes.c_uint64, floats, ctypes.POINTER(ctypes.c_int32)]
+    n = x.shape[0]
+    features = np.zeros((n, full.feature_size), dtype=np.float32)
+    instance = model.create(n, threads)
+    try:
+        model.set_params(instance, start)
+        rc = model.lib.netc_base_forward(instance, x.ctypes.data_as(floats), n,
+                                         features.ctypes.data_as(floats))
+        if rc != 0:
+            raise Mismatch(f"netc_base_forward returned {rc}")
+        model.lib.netc_set_learning_rate(instance, 1.0)
+        loss, correct = ctypes.c_float(), ctypes.c_int32()
+        rc = model.lib.netc_head_train_step(
+            instance, features.ctypes.data_as(floats),
+            labels.ctypes.data_as(ctypes.POINTER(ctypes.c_int32)), n, 7,
+            ctypes.byref(loss), ctypes.byref(correct))
+        if rc != 0:
+            raise Mismatch(f"netc_head_train_step returned {rc}")
+        return (loss.value, correct.value), read_params(model, instance)
+    finally:
+        model.destroy(instance)
 
 
 def read_state(model, full, instance):
