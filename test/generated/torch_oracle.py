@@ -78,30 +78,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "..", "tools", "python"))
 import netc_abi  # noqa: E402
 
 
-class TrainSetup(ctypes.Structure):
-    _fields_ = [("optimizer", ctypes.c_int32), ("learning_rate", ctypes.c_double),
-                ("momentum", ctypes.c_double), ("nesterov", ctypes.c_int32),
-                ("beta1", ctypes.c_double), ("beta2", ctypes.c_double),
-                ("epsilon", ctypes.c_double), ("batch", ctypes.c_int32),
-                ("epochs", ctypes.c_int32), ("lr_schedule", ctypes.c_char_p),
-                ("lr_step_size", ctypes.c_int32), ("lr_gamma", ctypes.c_double),
-                ("lr_decay", ctypes.c_double), ("lr_min", ctypes.c_double),
-                ("lr_patience", ctypes.c_int32), ("lr_factor", ctypes.c_double),
-                ("early_stopping", ctypes.c_int32), ("monitor", ctypes.c_char_p),
-                ("patience", ctypes.c_int32), ("min_delta", ctypes.c_double),
-                ("restore_best_weights", ctypes.c_int32)]
-
-
-class FullModelInfo(ctypes.Structure):  # netc_model_info up to `graph`
-    _fields_ = netc_abi.ModelInfo._fields_ + [
-        ("num_state", ctypes.c_int32), ("state", ctypes.c_void_p),
-        ("num_layers", ctypes.c_int32), ("layers", ctypes.c_void_p),
-        ("flops_per_image", ctypes.c_int64), ("train", TrainSetup),
-        ("devices", ctypes.c_uint32), ("feature_layer", ctypes.c_char_p),
-        ("feature_rank", ctypes.c_int32), ("feature_shape", ctypes.c_int64 * 3),
-        ("feature_size", ctypes.c_int64), ("graph", ctypes.c_char_p)]
-
-
 class Mismatch(Exception):
     pass
 
@@ -267,7 +243,7 @@ def build(netc, text, work, name):
     if done.returncode != 0:
         raise Mismatch(f"netc failed:\n{done.stdout}{done.stderr}")
     model = netc_abi.Model(library)
-    model.lib.netc_model.restype = ctypes.POINTER(FullModelInfo)
+    model.lib.netc_model.restype = ctypes.POINTER(netc_abi.FullModelInfo)
     full = model.lib.netc_model().contents
     if not full.graph:
         raise Mismatch("the library has no graph text")

@@ -1,7 +1,8 @@
 """ctypes binding of a netc model library's C ABI (runtime/include/net/Runtime/
-ModelABI.h): the leading fields of netc_model_info and the calls that create an
-instance, fill its parameters and run the forward. Used by the by-hand ONNX
-checks (test/onnx) and the ResNet50 benchmark (bench)."""
+ModelABI.h): netc_model_info (its leading fields, and the whole of it up to
+`graph`) and the calls that create an instance, fill its parameters and run
+the forward. Used by the by-hand ONNX checks (test/onnx), the ResNet50
+benchmark (bench) and the PyTorch oracle (test/generated/torch_oracle.py)."""
 import ctypes
 
 import numpy as np
@@ -21,6 +22,30 @@ class ModelInfo(ctypes.Structure):  # the leading fields of netc_model_info
                 ("input_mean", ctypes.POINTER(ctypes.c_float)),
                 ("input_std", ctypes.POINTER(ctypes.c_float)), ("classes", ctypes.c_int32),
                 ("num_params", ctypes.c_int32), ("params", ctypes.POINTER(TensorInfo))]
+
+
+class TrainSetup(ctypes.Structure):
+    _fields_ = [("optimizer", ctypes.c_int32), ("learning_rate", ctypes.c_double),
+                ("momentum", ctypes.c_double), ("nesterov", ctypes.c_int32),
+                ("beta1", ctypes.c_double), ("beta2", ctypes.c_double),
+                ("epsilon", ctypes.c_double), ("batch", ctypes.c_int32),
+                ("epochs", ctypes.c_int32), ("lr_schedule", ctypes.c_char_p),
+                ("lr_step_size", ctypes.c_int32), ("lr_gamma", ctypes.c_double),
+                ("lr_decay", ctypes.c_double), ("lr_min", ctypes.c_double),
+                ("lr_patience", ctypes.c_int32), ("lr_factor", ctypes.c_double),
+                ("early_stopping", ctypes.c_int32), ("monitor", ctypes.c_char_p),
+                ("patience", ctypes.c_int32), ("min_delta", ctypes.c_double),
+                ("restore_best_weights", ctypes.c_int32)]
+
+
+class FullModelInfo(ctypes.Structure):  # netc_model_info up to `graph`
+    _fields_ = ModelInfo._fields_ + [
+        ("num_state", ctypes.c_int32), ("state", ctypes.c_void_p),
+        ("num_layers", ctypes.c_int32), ("layers", ctypes.c_void_p),
+        ("flops_per_image", ctypes.c_int64), ("train", TrainSetup),
+        ("devices", ctypes.c_uint32), ("feature_layer", ctypes.c_char_p),
+        ("feature_rank", ctypes.c_int32), ("feature_shape", ctypes.c_int64 * 3),
+        ("feature_size", ctypes.c_int64), ("graph", ctypes.c_char_p)]
 
 
 _FLOATS = ctypes.POINTER(ctypes.c_float)
