@@ -131,6 +131,9 @@ mlir::Value Importer::param(const Node &node, StringRef name, llvm::ArrayRef<int
   // constants) becomes one parameter per use, each with the values: the same
   // function, and parameters that train apart, as they did before export.
   // A copy's name is neither a parameter's yet nor any tensor's of the file.
+  auto source = constants.find(name);
+  if (source != constants.end() && !source->second.origin.empty())
+    name = source->second.origin;
   std::string unique = name.str();
   int use = 1;
   while (paramNames.count(unique) || (use > 1 && fileNames.count(unique)))

@@ -54,6 +54,20 @@ void Importer::importNode(const Node &node) {
     return pad(node);
   if (row == &kIdentity)
     return identity(node);
+  if (row == &kShape)
+    return shapeOf(node);
+  if (row == &kGather)
+    return gatherConstant(node);
+  if (row == &kUnsqueeze || row == &kSqueeze)
+    return reshapeConstant(node, /*unsqueeze=*/row == &kUnsqueeze);
+  if (row == &kConcat)
+    return concatConstants(node);
+  if (row == &kMul)
+    return mulConstants(node);
+  if (row == &kCast)
+    return castConstant(node);
+  if (row == &kTranspose)
+    return transposeConstant(node);
   if (row == &kRelu || row == &kSigmoid || row == &kTanh)
     return activation(node, *row);
   if (row == &kSoftmax)
@@ -195,7 +209,9 @@ void Importer::flattenLike(const Node &node) {
       return;
     int64_t features = product(llvm::ArrayRef<int64_t>(x->shape).drop_front());
     const auto &t = target->ints;
-    bool toFeatures = t.size() == 2 && (t[0] == -1 || t[0] == 0 || t[0] > 0) &&
+    // Dim 0 keeps the batch: -1, 0 (copy), the batch a Shape gave, or a
+    // number (the batch the file was exported with).
+    bool toFeatures = t.size() == 2 && (t[0] == -1 || t[0] == 0 || t[0] == kBatchDim || t[0] > 0) &&
                       (t[1] == features || (t[1] == -1 && t[0] != -1));
     if (!toFeatures) {
       failNode(node, "reshapes " + shapes::format(x->shape) + " to " + formatDims(t) +

@@ -43,7 +43,14 @@ struct Constant {
   std::vector<float> floats;   // FLOAT tensors
   std::vector<int64_t> ints;   // INT64 / INT32 tensors
   bool isFloat = false;
+  /// The initializer a computed constant was made from (a Transpose of a
+  /// weight): the parameter made from it takes that name.
+  std::string origin;
 };
+
+/// The batch in a shape computed at import (Shape of a tensor): it stays
+/// open until the model is instantiated, as net's dim 0 does.
+inline constexpr int64_t kBatchDim = mlir::ShapedType::kDynamic;
 
 /// A tensor flowing through the graph.
 struct Tensor {
@@ -65,7 +72,7 @@ inline int64_t product(llvm::ArrayRef<int64_t> dims) {
 inline std::string formatDims(llvm::ArrayRef<int64_t> dims) {
   std::string out = "[";
   for (size_t i = 0; i < dims.size(); ++i)
-    out += (i ? ", " : "") + std::to_string(dims[i]);
+    out += (i ? ", " : "") + (dims[i] == kBatchDim ? std::string("N") : std::to_string(dims[i]));
   return out + "]";
 }
 
@@ -133,6 +140,18 @@ private:
   void flattenLike(const Node &node);
   void dropout(const Node &node);
   void pad(const Node &node);
+
+  // Ops evaluated on constants: shape arithmetic, Transpose of a weight
+  // (ImportConstantOps.cpp).
+  const Constant *intConstantInput(const Node &node, int index, llvm::StringRef role);
+  bool onlyConstantInputs(const Node &node);
+  void shapeOf(const Node &node);
+  void gatherConstant(const Node &node);
+  void reshapeConstant(const Node &node, bool unsqueeze);
+  void concatConstants(const Node &node);
+  void mulConstants(const Node &node);
+  void castConstant(const Node &node);
+  void transposeConstant(const Node &node);
 
   // Layers with weights or windows (ImportLayers.cpp).
   void conv(const Node &node);

@@ -102,6 +102,15 @@ inline constexpr OpMapping kConstant{"", "Constant", false, 0};
 inline constexpr OpMapping kIdentity{"", "Identity", false, 0};
 /// Only with all pads zero.
 inline constexpr OpMapping kPad{"", "Pad", false, 0};
+// Evaluated at import on constants (shape arithmetic, a weight's Transpose).
+inline constexpr OpMapping kShape{"", "Shape", false, 0};
+inline constexpr OpMapping kGather{"", "Gather", false, 0};
+inline constexpr OpMapping kUnsqueeze{"", "Unsqueeze", false, 0};
+inline constexpr OpMapping kSqueeze{"", "Squeeze", false, 0};
+inline constexpr OpMapping kConcat{"", "Concat", false, 0};
+inline constexpr OpMapping kMul{"", "Mul", false, 0};
+inline constexpr OpMapping kCast{"", "Cast", false, 0};
+inline constexpr OpMapping kTranspose{"", "Transpose", false, 0};
 
 /// Every row: the ONNX ops netc imports and the net ops netrun exports.
 inline constexpr const OpMapping *kOpMappings[] = {
@@ -109,7 +118,8 @@ inline constexpr const OpMapping *kOpMappings[] = {
     &kGemm,    &kMatMul,   &kAdd,               &kBiasAdd,
     &kRelu,    &kSigmoid,  &kTanh,              &kSoftmax,
     &kFlatten, &kReshape,  &kGlobalAveragePool, &kDropout,
-    &kConstant, &kIdentity, &kPad};
+    &kConstant, &kIdentity,  &kPad,     &kShape,   &kGather,  &kUnsqueeze,
+    &kSqueeze,  &kConcat,    &kMul,     &kCast,    &kTranspose};
 
 /// The first row that reads ONNX op `onnxOp` (for Add, add's: the converter
 /// makes a bias_add when one operand is an initializer), or null when netc
