@@ -116,6 +116,11 @@ const Tensor *Importer::input(const Node &node, int index, size_t rank, bool all
     return nullptr;
   }
   const Tensor &t = it->second;
+  if (t.logSoftmax) {
+    failNode(node, "takes the output of LogSoftmax '" + logSoftmaxNode +
+                       "', which is supported only as the graph's output");
+    return nullptr;
+  }
   if (t.pooled1x1 && !allowPooled) {
     failNode(node, "takes the (N, C, 1, 1) output of a GlobalAveragePool, which is "
                    "supported only through Flatten or Reshape to (N, C)");
@@ -260,9 +265,13 @@ llvm::Expected<ImportedModel> Importer::run() {
   ImportedModel result;
   mlir::Value out = graphResult->value;
   // The runtime trains with cross-entropy on probabilities and returns
-  // probabilities: a graph that ends in logits gets its softmax here.
-  if (!out.getDefiningOp<mlir::net::SoftmaxOp>()) {
-    auto loc = mlir::NameLoc::get(builder.getStringAttr("softmax"),
+  // probabilities: a graph that ends in logits gets its softmax here, and
+  // one that ends in LogSoftmax the softmax of its logits (exp of it).
+  result.endsInLogSoftmax = graphResult->logSoftmax;
+  if (result.endsInLogSoftmax || !out.getDefiningOp<mlir::net::SoftmaxOp>()) {
+    auto loc = mlir::NameLoc::get(builder.getStringAttr(result.endsInLogSoftmax
+                                                            ? logSoftmaxNode
+                                                            : std::string("softmax")),
                                   mlir::FileLineColLoc::get(builder.getStringAttr(path), 0, 0));
     out = builder.create<mlir::net::SoftmaxOp>(loc, out.getType(), out);
     result.appendedSoftmax = true;

@@ -72,6 +72,10 @@ void Importer::importNode(const Node &node) {
     return activation(node, *row);
   if (row == &kSoftmax)
     return softmax(node);
+  if (row == &kLogSoftmax)
+    return logSoftmax(node);
+  if (row == &kReduceMean)
+    return reduceMean(node);
   assert(row == &kGlobalAveragePool && "an OpMapping row without a converter");
   globalAvgPool(node);
 }
@@ -137,6 +141,27 @@ void Importer::softmax(const Node &node) {
   setOutput(node, Tensor{out, x->shape});
 }
 
+/// LogSoftmax over the classes of (N, classes), as the graph's output
+/// (PyTorch's `F.log_softmax` before `nll_loss`): the model returns
+/// probabilities, exp of it, which is the softmax of its input; the run
+/// appends that softmax. Held as its input until then.
+void Importer::logSoftmax(const Node &node) {
+  StringRef axisName = kLogSoftmax.fixed.onnx;
+  const Tensor *x = input(node, 0, 2);
+  auto axis = intAttr(node, axisName, opset >= 13 ? -1 : 1);
+  if (!onlyAttributes(node, {axisName}) || !x || !axis)
+    return;
+  if (*axis != kLogSoftmax.fixed.value && *axis != -1) {
+    failNode(node, axisName + " = " + Twine(*axis).str() +
+                       " is not supported (only the classes, 1)");
+    return;
+  }
+  logSoftmaxNode = nodeName(node);
+  Tensor out = *x;
+  out.logSoftmax = true;
+  setOutput(node, out);
+}
+
 /// GlobalAveragePool -> net.global_avg_pool, whose [N, C] stands for ONNX's
 /// (N, C, 1, 1) until a Flatten or Reshape takes it.
 void Importer::globalAvgPool(const Node &node) {
@@ -147,6 +172,36 @@ void Importer::globalAvgPool(const Node &node) {
   mlir::Value out = builder.create<mlir::net::GlobalAvgPoolOp>(location(node),
                                                                type(result.shape), x->value);
   setOutput(node, Tensor{out, result.shape, /*pooled1x1=*/true});
+}
+
+/// ReduceMean over the spatial axes of (N, C, H, W) -> net.global_avg_pool:
+/// (N, C) with keepdims 0, held as GlobalAveragePool's (N, C, 1, 1) with 1.
+void Importer::reduceMean(const Node &node) {
+  const Tensor *x = input(node, 0, 4);
+  auto keep = intAttr(node, "keepdims", 1);
+  auto axes = intsAttr(node, "axes", {});
+  if (!onlyAttributes(node, {"axes", "keepdims", "noop_with_empty_axes"}) || !x || !keep ||
+      !axes || !expectInt(node, "noop_with_empty_axes", 0, 0, "only the spatial axes [2, 3]"))
+    return;
+  if (node.input_size() > 1 && !node.input(1).empty()) { // opset 18: an input
+    const Constant *a = intConstantInput(node, 1, "axes");
+    if (!a)
+      return;
+    axes = a->ints;
+  }
+  std::vector<int64_t> spatial;
+  for (int64_t a : *axes)
+    spatial.push_back(a < 0 ? a + 4 : a);
+  llvm::sort(spatial);
+  if (spatial != std::vector<int64_t>{2, 3} || (*keep != 0 && *keep != 1)) {
+    failNode(node, "axes = " + formatDims(*axes) + " is not supported (only the spatial "
+                                                   "axes [2, 3], a global average pool)");
+    return;
+  }
+  auto result = shapes::globalAvgPool(x->shape);
+  mlir::Value out = builder.create<mlir::net::GlobalAvgPoolOp>(location(node),
+                                                               type(result.shape), x->value);
+  setOutput(node, Tensor{out, result.shape, /*pooled1x1=*/*keep == 1});
 }
 
 /// Add of two computed tensors of one shape (a residual join) -> net.add;

@@ -59,6 +59,9 @@ struct Tensor {
   /// GlobalAveragePool's (N, C, 1, 1), held as the net op's [N, C]; only a
   /// Flatten, Reshape or Squeeze to [N, C] may take it.
   bool pooled1x1 = false;
+  /// LogSoftmax's output, held as its input (the logits): only the graph's
+  /// output may be it, and the softmax appended there gives exp of it.
+  bool logSoftmax = false;
 };
 
 inline int64_t product(llvm::ArrayRef<int64_t> dims) {
@@ -135,7 +138,9 @@ private:
   void identity(const Node &node);
   void activation(const Node &node, const OpMapping &row);
   void softmax(const Node &node);
+  void logSoftmax(const Node &node);
   void globalAvgPool(const Node &node);
+  void reduceMean(const Node &node);
   void add(const Node &node);
   void flattenLike(const Node &node);
   void dropout(const Node &node);
@@ -176,6 +181,7 @@ private:
   llvm::StringSet<> paramNames;
   llvm::StringSet<> fileNames; // every initializer and node output of the file
   size_t nodeIndex = 0;
+  std::string logSoftmaxNode; // the LogSoftmax node that made a logSoftmax tensor
 };
 
 } // namespace netc::onnx

@@ -348,7 +348,11 @@ int importOnnx(Compilation &c) {
   auto imported = netc::onnx::importModel(c.context, inputFile, networkNameFor(inputFile));
   if (!imported)
     return failLines(imported.takeError());
-  if (imported->appendedSoftmax && c.what == Emit::Library)
+  if (imported->endsInLogSoftmax && c.what == Emit::Library)
+    llvm::WithColor::note(llvm::errs(), "netc")
+        << inputFile << ": the graph ends in LogSoftmax; the model returns its exponent, "
+        << "the probabilities, and trains with cross-entropy (docs/onnx.md)\n";
+  else if (imported->appendedSoftmax && c.what == Emit::Library)
     llvm::WithColor::note(llvm::errs(), "netc")
         << inputFile << ": the graph ends in logits; a softmax is appended, so the model "
         << "returns probabilities and trains with cross-entropy (docs/onnx.md)\n";

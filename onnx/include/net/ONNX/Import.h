@@ -39,6 +39,8 @@ struct ImportedModel {
   std::vector<Weight> weights;
   /// Whether a softmax was appended because the graph ends in logits.
   bool appendedSoftmax = false;
+  /// Whether the graph ends in LogSoftmax, whose exponent the model returns.
+  bool endsInLogSoftmax = false;
 };
 
 /// Reads the ONNX model at `path` and builds its `net` module. The network

@@ -90,6 +90,10 @@ inline constexpr OpMapping kRelu{"relu", "Relu", true, 1};
 inline constexpr OpMapping kSigmoid{"sigmoid", "Sigmoid", true, 1};
 inline constexpr OpMapping kTanh{"tanh", "Tanh", true, 1};
 inline constexpr OpMapping kSoftmax{"softmax", "Softmax", true, 1, {}, {"axis", 1}};
+/// Only over the spatial axes, 2 and 3 (PyTorch's `x.mean((2, 3))`).
+inline constexpr OpMapping kReduceMean{"global_avg_pool", "ReduceMean", false, 1};
+/// Only as the graph's output: the model returns its exponent, the softmax.
+inline constexpr OpMapping kLogSoftmax{"softmax", "LogSoftmax", false, 1, {}, {"axis", 1}};
 /// ONNX keeps the (N, C, 1, 1) that net's (N, C) drops: a Flatten follows it.
 inline constexpr OpMapping kGlobalAveragePool{"global_avg_pool", "GlobalAveragePool", true, 1};
 inline constexpr OpMapping kFlatten{"flatten", "Flatten", true, 1, {}, {"axis", 1}};
@@ -116,8 +120,8 @@ inline constexpr OpMapping kTranspose{"", "Transpose", false, 0};
 inline constexpr const OpMapping *kOpMappings[] = {
     &kConv,    &kMaxPool,  &kAveragePool,       &kBatchNormalization,
     &kGemm,    &kMatMul,   &kAdd,               &kBiasAdd,
-    &kRelu,    &kSigmoid,  &kTanh,              &kSoftmax,
-    &kFlatten, &kReshape,  &kGlobalAveragePool, &kDropout,
+    &kRelu,    &kSigmoid,  &kTanh,              &kSoftmax,          &kLogSoftmax,
+    &kFlatten, &kReshape,  &kGlobalAveragePool, &kReduceMean,        &kDropout,
     &kConstant, &kIdentity,  &kPad,     &kShape,   &kGather,  &kUnsqueeze,
     &kSqueeze,  &kConcat,    &kMul,     &kCast,    &kTranspose};
 
