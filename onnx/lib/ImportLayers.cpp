@@ -89,6 +89,24 @@ void Importer::conv(const Node &node) {
   setOutput(node, Tensor{out, result.shape});
 }
 
+/// ceil_mode 1 rounds the output size up: the windows that then overhang
+/// the bottom and right take only the elements they cover, which is net's
+/// pooling over that much more padding (padding is left out of a max and of
+/// a mean). As PyTorch (whose exporter writes it), a last window that would
+/// start in the padding after the input is dropped.
+static void addCeilModePads(llvm::ArrayRef<int64_t> in, llvm::ArrayRef<int64_t> kernel,
+                            llvm::ArrayRef<int64_t> strides, std::array<int64_t, 4> &pads) {
+  for (int d = 0; d < 2; ++d) {
+    int64_t size = in[2 + d] + pads[d] + pads[2 + d];
+    if (size < kernel[d])
+      continue; // no window fits; pool2d's shape check says so
+    int64_t out = (size - kernel[d] + strides[d] - 1) / strides[d] + 1;
+    if ((out - 1) * strides[d] >= in[2 + d] + pads[d])
+      --out;
+    pads[2 + d] += std::max<int64_t>(0, (out - 1) * strides[d] + kernel[d] - size);
+  }
+}
+
 void Importer::pool(const Node &node, bool isMax) {
   const Tensor *x = input(node, 0, 4);
   StringRef countIncludePad = kAveragePool.fixed.onnx;
@@ -96,7 +114,12 @@ void Importer::pool(const Node &node, bool isMax) {
                                           kPads.onnx, "storage_order", kStrides.onnx})
                   : onlyAttributes(node, {"auto_pad", "ceil_mode", countIncludePad,
                                           kPoolKernel.onnx, kPads.onnx, kStrides.onnx});
-  ok &= expectInt(node, "ceil_mode", 0, 0, "the output size is rounded down");
+  auto ceilMode = intAttr(node, "ceil_mode", 0);
+  if (ceilMode && *ceilMode != 0 && *ceilMode != 1) {
+    failNode(node, "ceil_mode = " + Twine(*ceilMode).str() + " must be 0 or 1");
+    ok = false;
+  }
+  ok &= bool(ceilMode);
   if (isMax) {
     ok &= expectOnes(node, "dilations");
     ok &= expectInt(node, "storage_order", 0, 0, "row-major only");
@@ -126,6 +149,8 @@ void Importer::pool(const Node &node, bool isMax) {
       return;
     }
   }
+  if (*ceilMode)
+    addCeilModePads(x->shape, *kernel, *strides, *pads);
   StringRef opName = isMax ? kMaxPool.net : kAveragePool.net;
   auto result = shapes::pool2d(x->shape, *kernel, *strides, *pads, opName);
   if (!result.ok()) {

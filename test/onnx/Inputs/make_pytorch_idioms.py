@@ -1,12 +1,12 @@
 #!/usr/bin/python3
-"""Writes the ONNX models of test/onnx/log-softmax.test: a small network in
-the shape of PyTorch's MNIST example (conv, relu, max pool, dropout, then
-`x.mean((2, 3), keepdim=True)`, flatten, linear) that ends in
-`F.log_softmax`, exported by PyTorch (log_softmax.onnx); and a LogSoftmax
-inside a graph (log_softmax_inside.onnx), which is refused. Needs
-python3-torch and python3-onnx; the files are committed.
+"""Writes the ONNX models of test/onnx/pytorch-idioms.test: a small network
+in the shape of PyTorch's MNIST example (conv, relu, a max pool with
+ceil_mode, dropout, then `x.mean((2, 3), keepdim=True)`, flatten, linear)
+that ends in `F.log_softmax`, exported by PyTorch (idioms.onnx); and a
+LogSoftmax inside a graph (log_softmax_inside.onnx), which is refused.
+Needs python3-torch and python3-onnx; the files are committed.
 
-    /usr/bin/python3 make_log_softmax.py [OUT_DIR]
+    /usr/bin/python3 make_pytorch_idioms.py [OUT_DIR]
 """
 import os
 import sys
@@ -27,7 +27,7 @@ class Small(nn.Module):
         self.fc = nn.Linear(4, 10)
 
     def forward(self, x):
-        x = self.dropout(F.max_pool2d(F.relu(self.conv1(x)), 2))
+        x = self.dropout(F.max_pool2d(F.relu(self.conv1(x)), 2, ceil_mode=True))
         x = torch.flatten(x.mean((2, 3), keepdim=True), 1)
         return F.log_softmax(self.fc(x), dim=1)
 
@@ -36,7 +36,7 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     torch.manual_seed(20261207)
     model = Small().eval()
-    torch.onnx.export(model, torch.randn(1, 1, 8, 8), os.path.join(out, "log_softmax.onnx"),
+    torch.onnx.export(model, torch.randn(1, 1, 9, 9), os.path.join(out, "idioms.onnx"),
                       opset_version=13, input_names=["image"], output_names=["log_probs"],
                       dynamic_axes={"image": {0: "N"}, "log_probs": {0: "N"}})
 
