@@ -121,9 +121,12 @@ const Tensor *Importer::input(const Node &node, int index, size_t rank, bool all
                        "', which is supported only as the graph's output");
     return nullptr;
   }
-  if (t.pooled1x1 && !allowPooled) {
-    failNode(node, "takes the (N, C, 1, 1) output of a GlobalAveragePool, which is "
-                   "supported only through Flatten or Reshape to (N, C)");
+  if (t.unitDims && !allowPooled) {
+    std::string dims = "(N, C";
+    for (int i = 0; i < t.unitDims; ++i)
+      dims += ", 1";
+    failNode(node, "takes the " + dims + ") output of a global pool, which is supported "
+                   "only through Flatten, Reshape or Squeeze to (N, C)");
     return nullptr;
   }
   if (rank && t.shape.size() != rank) {

@@ -75,8 +75,7 @@ void Importer::shapeOf(const Node &node) {
   if (!x || !onlyAttributes(node, {"start", "end"}))
     return;
   std::vector<int64_t> dims(x->shape.begin(), x->shape.end());
-  if (x->pooled1x1) // ONNX's (N, C, 1, 1)
-    dims.insert(dims.end(), {1, 1});
+  dims.insert(dims.end(), size_t(x->unitDims), 1); // ONNX's (N, C, 1, 1)
   dims[0] = kBatchDim;
   int64_t rank = int64_t(dims.size());
   auto start = intAttr(node, "start", 0), end = intAttr(node, "end", rank);

@@ -58,6 +58,8 @@ void Importer::importNode(const Node &node) {
     return shapeOf(node);
   if (row == &kGather)
     return gatherConstant(node);
+  if (row == &kSqueeze && node.input_size() > 0 && tensors.count(node.input(0)))
+    return squeezeSpatial(node);
   if (row == &kUnsqueeze || row == &kSqueeze)
     return reshapeConstant(node, /*unsqueeze=*/row == &kUnsqueeze);
   if (row == &kConcat)
@@ -171,7 +173,7 @@ void Importer::globalAvgPool(const Node &node) {
   auto result = shapes::globalAvgPool(x->shape);
   mlir::Value out = builder.create<mlir::net::GlobalAvgPoolOp>(location(node),
                                                                type(result.shape), x->value);
-  setOutput(node, Tensor{out, result.shape, /*pooled1x1=*/true});
+  setOutput(node, Tensor{out, result.shape, /*unitDims=*/2});
 }
 
 /// ReduceMean over the spatial axes of (N, C, H, W) -> net.global_avg_pool:
@@ -201,7 +203,7 @@ void Importer::reduceMean(const Node &node) {
   auto result = shapes::globalAvgPool(x->shape);
   mlir::Value out = builder.create<mlir::net::GlobalAvgPoolOp>(location(node),
                                                                type(result.shape), x->value);
-  setOutput(node, Tensor{out, result.shape, /*pooled1x1=*/*keep == 1});
+  setOutput(node, Tensor{out, result.shape, /*unitDims=*/*keep ? 2 : 0});
 }
 
 /// Add of two computed tensors of one shape (a residual join) -> net.add;
@@ -293,6 +295,57 @@ void Importer::flattenLike(const Node &node) {
   mlir::Value out =
       builder.create<mlir::net::FlattenOp>(location(node), type(result.shape), x->value);
   setOutput(node, Tensor{out, result.shape});
+}
+
+/// Squeeze of trailing dims of size 1 from (N, C, 1, 1), (N, C, 1) (PyTorch's
+/// `x.squeeze(3).squeeze(2)` or `torch.squeeze(x, (2, 3))` after a global
+/// pool): net holds such a value as [N, C] (a net.flatten of a 4-d value;
+/// nothing after a global pool) with the ONNX dims still to drop counted.
+/// Without axes, Squeeze would also drop a batch of 1, so it is refused.
+void Importer::squeezeSpatial(const Node &node) {
+  const Tensor *x = input(node, 0, 0, /*allowPooled=*/true);
+  if (!x || !onlyAttributes(node, {"axes"}))
+    return;
+  std::optional<std::vector<int64_t>> axes;
+  if (node.input_size() > 1 && !node.input(1).empty()) { // opset 13: an input
+    const Constant *a = intConstantInput(node, 1, "axes");
+    if (!a)
+      return;
+    axes = a->ints;
+  } else if (attr(node, "axes")) {
+    axes = intsAttr(node, "axes", {});
+    if (!axes)
+      return;
+  }
+  Shape onnxShape = x->shape;
+  onnxShape.insert(onnxShape.end(), size_t(x->unitDims), 1);
+  int64_t rank = int64_t(onnxShape.size());
+  std::vector<int64_t> dropped;
+  for (int64_t a : axes.value_or(std::vector<int64_t>{}))
+    dropped.push_back(a < 0 ? a + rank : a);
+  llvm::sort(dropped);
+  // The dropped axes must be trailing dims of size 1 after (N, C).
+  bool ok = axes && !dropped.empty() && rank >= 3 && rank <= 4 &&
+            std::adjacent_find(dropped.begin(), dropped.end()) == dropped.end() &&
+            dropped.front() >= 2 && dropped.back() < rank;
+  for (int64_t d = 2; ok && d < rank; ++d)
+    ok = onnxShape[size_t(d)] == 1;
+  if (!ok) {
+    failNode(node, (axes ? "axes = " + formatDims(*axes) : std::string("no axes")) + " of " +
+                       formatDims(onnxShape) +
+                       " is not supported (only the trailing 1s of (N, C, 1, 1), a flatten; "
+                       "without axes a batch of 1 would be squeezed too)");
+    return;
+  }
+  int unitDims = int(rank - 2) - int(dropped.size());
+  if (x->shape.size() == 2) {
+    setOutput(node, Tensor{x->value, x->shape, unitDims});
+    return;
+  }
+  auto result = shapes::flatten(x->shape);
+  mlir::Value out =
+      builder.create<mlir::net::FlattenOp>(location(node), type(result.shape), x->value);
+  setOutput(node, Tensor{out, result.shape, unitDims});
 }
 
 /// Dropout -> net.dropout with its ratio (attribute before opset 12, input

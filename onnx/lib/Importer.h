@@ -56,9 +56,10 @@ inline constexpr int64_t kBatchDim = mlir::ShapedType::kDynamic;
 struct Tensor {
   mlir::Value value;
   mlir::net::shapes::Shape shape; // the net value's shape
-  /// GlobalAveragePool's (N, C, 1, 1), held as the net op's [N, C]; only a
-  /// Flatten, Reshape or Squeeze to [N, C] may take it.
-  bool pooled1x1 = false;
+  /// Trailing dims of size 1 that ONNX has beyond the net value's [N, C]:
+  /// 2 for GlobalAveragePool's (N, C, 1, 1), 1 after a Squeeze of one of
+  /// them. Only a Flatten, a Reshape to [N, C] or a Squeeze may take it.
+  int unitDims = 0;
   /// LogSoftmax's output, held as its input (the logits): only the graph's
   /// output may be it, and the softmax appended there gives exp of it.
   bool logSoftmax = false;
@@ -143,6 +144,7 @@ private:
   void reduceMean(const Node &node);
   void add(const Node &node);
   void flattenLike(const Node &node);
+  void squeezeSpatial(const Node &node);
   void dropout(const Node &node);
   void pad(const Node &node);
 

@@ -37,10 +37,11 @@ def same_pads(size, kernel, stride):
 
 
 class Model:
-    def __init__(self, rng, index, max_filters=8):
+    def __init__(self, rng, index, max_filters=8, max_size=33):
         self.rng = rng
         self.index = index
         self.max_filters = max_filters
+        self.max_size = max_size
         self.lines = []      # the network body
         self.blocks = []     # block definitions
         self.frozen_open = False
@@ -277,8 +278,8 @@ class Model:
             flat = features
         else:
             c = r.choice([1, 3])
-            h = r.randint(1, 33)
-            w = h if r.random() < 0.7 else r.randint(1, 33)
+            h = r.randint(1, self.max_size)
+            w = h if r.random() < 0.7 else r.randint(1, self.max_size)
             header = f"  input image[{c}, {h}, {w}]"
             if r.random() < 0.3:
                 std = "[0.5, 0.25, 0.2]" if c == 3 else "0.3"
@@ -325,14 +326,18 @@ def main():
     parser.add_argument("--max-filters", type=int, default=8,
                         help="the most filters a conv2d draws (8; more reaches the kernels "
                              "that vectorise over 16 output channels)")
+    parser.add_argument("--max-size", type=int, default=33,
+                        help="the largest input height and width (33; more reaches the "
+                             "kernels for large planes, as a 224x224 first layer's)")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     for i in range(args.first, args.first + args.count):
         rng = random.Random(f"{args.seed}:{i}")
-        text = Model(rng, i, args.max_filters).build()
+        text = Model(rng, i, args.max_filters, args.max_size).build()
         path = os.path.join(args.out, f"gen_{args.seed}_{i}.net")
         with open(path + ".tmp", "w") as f:
             wide = f" --max-filters {args.max_filters}" if args.max_filters != 8 else ""
+            wide += f" --max-size {args.max_size}" if args.max_size != 33 else ""
             f.write(f"# generate_models.py --seed {args.seed} --first {i} --count 1{wide}\n"
                     + text)
         os.replace(path + ".tmp", path)

@@ -14,7 +14,8 @@ AvgPool2d with padding (count_include_pad off) and without, ceil_mode on
 and off; Dropout; residual joins, plain and with a strided projection
 shortcut, either side first; a per-channel constant added;
 AdaptiveAvgPool2d(1) and x.mean((2, 3)) with and without keepdim; flatten
-in six spellings, the traced `x.view(x.size(0), -1)` among them; Linear
+in six spellings, the traced `x.view(x.size(0), -1)` among them, and of
+(N, C, 1, 1) by two Squeezes; Linear
 with and without bias; the end in logits, Softmax or LogSoftmax; on image
 or flat inputs. It is exported with a drawn opset (9 to 17), in eval form
 (batch norms folded into the convolutions) or preserved-training form
@@ -131,6 +132,10 @@ def apply(step, x):
             return x.view(-1, e["features"])
         if how == "reshape":
             return x.reshape(x.shape[0], e["features"])
+        if how == "squeeze":
+            return x.squeeze(3).squeeze(2) if x.dim() == 4 else x
+        if how == "squeeze_both":
+            return torch.squeeze(x, 3).squeeze(-1) if x.dim() == 4 else x
         if how == "view_size":
             return x.view(x.size(0), -1)
         if how == "reshape_product":
@@ -311,8 +316,11 @@ class Generator:
                              else Step("mean", keep=r.random() < 0.5))
                 h = w = 1
             features = c * h * w
-            how = r.choice(["torch.flatten", "nn.Flatten", "view", "reshape", "view_size",
-                            "reshape_product"])
+            spellings = ["torch.flatten", "nn.Flatten", "view", "reshape", "view_size",
+                         "reshape_product"]
+            if h == w == 1:
+                spellings += ["squeeze", "squeeze_both"]
+            how = r.choice(spellings)
             steps.append(Step("flatten", how=how, features=features))
         for _ in range(r.randint(0, 2)):
             units = r.randint(1, 32)

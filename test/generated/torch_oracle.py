@@ -3,7 +3,7 @@
 
     test/generated/torch_oracle.py --netc NETC --work DIR
                      [--seed S] [--first I] [--count N] [--batch B] [--steps T]
-                     [--max-filters M]
+                     [--max-filters M] [--max-size S]
 
 The generated-model test compares netc's builds with one another; this one
 compares them with an implementation that shares nothing with netc. For each
@@ -535,12 +535,15 @@ def main():
     parser.add_argument("--max-filters", type=int, default=8,
                         help="generate_models.py's: above 15 the models reach the kernels "
                              "that vectorise over output channels")
+    parser.add_argument("--max-size", type=int, default=33,
+                        help="generate_models.py's: the largest input height and width")
     args = parser.parse_args()
     netc = os.path.abspath(args.netc)
     os.makedirs(args.work, exist_ok=True)
     subprocess.run([sys.executable, os.path.join(HERE, "generate_models.py"), "--seed",
                     str(args.seed), "--first", str(args.first), "--count", str(args.count),
-                    "--max-filters", str(args.max_filters), "--out", args.work],
+                    "--max-filters", str(args.max_filters), "--max-size", str(args.max_size),
+                    "--out", args.work],
                    check=True, capture_output=True)
     torch.set_num_threads(1)
     failed = 0
@@ -556,7 +559,8 @@ def main():
         except Mismatch as e:
             failed += 1
             print(f"{name}: FAILED: {e}\n  reproduce: generate_models.py --seed {args.seed} "
-                  f"--first {i} --count 1 --max-filters {args.max_filters}", flush=True)
+                  f"--first {i} --count 1 --max-filters {args.max_filters} "
+                  f"--max-size {args.max_size}", flush=True)
     print(f"{args.count - failed}/{args.count} models agree with PyTorch")
     return 1 if failed else 0
 

@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Writes the ONNX models of test/onnx/pytorch-idioms.test: a small network
 in the shape of PyTorch's MNIST example (conv, relu, a max pool with
-ceil_mode, dropout, then `x.mean((2, 3), keepdim=True)`, flatten, linear)
-that ends in `F.log_softmax`, exported by PyTorch (idioms.onnx); and a
-LogSoftmax inside a graph (log_softmax_inside.onnx), which is refused.
+ceil_mode, dropout, then `x.mean((2, 3), keepdim=True)`, two squeezes,
+linear) that ends in `F.log_softmax`, exported by PyTorch (idioms.onnx);
+a LogSoftmax inside a graph (log_softmax_inside.onnx) and a Squeeze
+without axes (squeeze_no_axes.onnx), which are refused.
 Needs python3-torch and python3-onnx; the files are committed.
 
     /usr/bin/python3 make_pytorch_idioms.py [OUT_DIR]
@@ -28,7 +29,7 @@ class Small(nn.Module):
 
     def forward(self, x):
         x = self.dropout(F.max_pool2d(F.relu(self.conv1(x)), 2, ceil_mode=True))
-        x = torch.flatten(x.mean((2, 3), keepdim=True), 1)
+        x = x.mean((2, 3), keepdim=True).squeeze(3).squeeze(2)
         return F.log_softmax(self.fc(x), dim=1)
 
 
@@ -51,6 +52,14 @@ def main():
     graph = helper.make_graph(nodes, "log_softmax_inside", [x], [y], [w])
     onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
               os.path.join(out, "log_softmax_inside.onnx"))
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 2, 3, 3])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["N", 2])
+    nodes = [helper.make_node("GlobalAveragePool", ["x"], ["pooled"], name="pool"),
+             helper.make_node("Squeeze", ["pooled"], ["y"], name="squeeze_all")]
+    graph = helper.make_graph(nodes, "squeeze_no_axes", [x], [y], [])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]),
+              os.path.join(out, "squeeze_no_axes.onnx"))
 
 
 if __name__ == "__main__":
