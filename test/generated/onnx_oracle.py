@@ -36,7 +36,12 @@ or flat inputs. It is exported with a drawn opset (9 to 17), in eval form
      imported batch norms are frozen and must not move. A model with a
      dropout rate above 0 skips this (netc's dropout trains; the module
      runs in eval);
-  4. for 1- and 3-channel images, `netrun predict model.so --weights
+  4. for an export in preserved-training form, the module written as a
+     .net network (net_equivalent; not for a per-channel constant, which
+     .net has no layer for) must take every parameter from the export by
+     `netc same.net --weights-from model.onnx -o same.so`, and its forward
+     with the checkpoint written is compared as in 2;
+  5. for 1- and 3-channel images, `netrun predict model.so --weights
      model.ckpt` on PGM/PPM files of the model's size: its CSV against the
      module on pixels / 255, within the CSV's 6 decimals.
 
@@ -357,6 +362,102 @@ class _Fn(nn.Module):
         return apply(self.step, x)
 
 
+# --- the same network in .net ------------------------------------------------
+
+class Inexpressible(Exception):
+    pass
+
+
+def _pair(v):
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+def net_layer(module, c, h, w):
+    """The .net layer of one module on (c, h, w): (text, (c, h, w))."""
+    if isinstance(module, nn.Conv2d):
+        kh, kw = module.kernel_size
+        sh, sw = module.stride
+        ph, pw = module.padding
+        if sh != sw:
+            raise Inexpressible("a stride that differs by axis")
+        text = (f"conv2d({module.out_channels}, [{kh}, {kw}], stride = {sh}, "
+                f"padding = [{ph}, {pw}], bias = {'true' if module.bias is not None else 'false'})")
+        return text, (module.out_channels, conv_out(h, kh, sh, ph), conv_out(w, kw, sw, pw))
+    if isinstance(module, (nn.MaxPool2d, nn.AvgPool2d)):
+        k, s, p = module.kernel_size, module.stride, module.padding
+        ceil = module.ceil_mode
+        oh, ow = pool_out(h, k, s, p, ceil), pool_out(w, k, s, p, ceil)
+        # ceil_mode's windows past the input are more padding at the bottom
+        # and right (docs/onnx.md).
+        bottom = max(0, (oh - 1) * s + k - h - 2 * p) + p
+        right = max(0, (ow - 1) * s + k - w - 2 * p) + p
+        kind = "max_pool" if isinstance(module, nn.MaxPool2d) else "avg_pool"
+        return (f"{kind}({k}, stride = {s}, padding = [{p}, {p}, {bottom}, {right}])",
+                (c, oh, ow))
+    if isinstance(module, (nn.BatchNorm2d, nn.BatchNorm1d)):
+        return f"batch_norm(epsilon = {module.eps!r})", (c, h, w)
+    if isinstance(module, nn.ReLU):
+        return "relu", (c, h, w)
+    if isinstance(module, nn.Sigmoid):
+        return "sigmoid", (c, h, w)
+    if isinstance(module, nn.Tanh):
+        return "tanh", (c, h, w)
+    if isinstance(module, nn.Dropout):
+        return f"dropout({module.p})", (c, h, w)
+    if isinstance(module, nn.AdaptiveAvgPool2d):
+        return "global_avg_pool", (c, None, None)
+    if isinstance(module, nn.Linear):
+        bias = "true" if module.bias is not None else "false"
+        return f"dense({module.out_features}, bias = {bias})", (module.out_features, None, None)
+    if isinstance(module, _Fn):
+        return module.step.kind[:-len("_fn")], (c, h, w)
+    raise Inexpressible(f"no .net layer for {type(module).__name__}")
+
+
+def net_equivalent(model, shape):
+    """The module as a .net network whose ops meet the export's place by
+    place (docs/onnx.md, --weights-from), or Inexpressible."""
+    lines = []
+    c, h, w = shape if len(shape) == 3 else (shape[0], None, None)
+    for step in model.steps:
+        e = step.extra
+        if step.kind == "module":
+            text, (c, h, w) = net_layer(step.module, c, h, w)
+            lines.append(f"  x = x -> {text}")
+        elif step.kind.endswith("_fn"):
+            lines.append(f"  x = x -> {step.kind[:-len('_fn')]}")
+        elif step.kind == "mean":
+            lines.append("  x = x -> global_avg_pool")
+            h = w = None
+        elif step.kind == "flatten":
+            if h is not None:
+                lines.append("  x = x -> flatten")
+                c, h, w = c * h * w, None, None
+        elif step.kind == "residual":
+            main, dims = [], (c, h, w)
+            for module in e["main"]:
+                text, dims = net_layer(module, *dims)
+                main.append(text)
+            lines.append("  y = x -> " + " -> ".join(main))
+            side = "x"
+            if "shortcut" in e:
+                shortcut, cut = [], (c, h, w)
+                for module in e["shortcut"]:
+                    text, cut = net_layer(module, *cut)
+                    shortcut.append(text)
+                lines.append("  z = x -> " + " -> ".join(shortcut))
+                side = "z"
+            lines.append(f"  x = {f'y + {side}' if e['main_first'] else f'{side} + y'}"
+                         f"{' -> relu' if e['relu_after'] else ''}")
+            c, h, w = dims
+        else:
+            raise Inexpressible(f"no .net layer for a {step.kind.replace('_', ' ')}")
+    header = f"[{', '.join(map(str, shape))}]"
+    return ("network same {\n"
+            f"  input image{header}\n  x = image\n" + "\n".join(lines) +
+            "\n  x = x -> softmax\n  output x\n}\n")
+
+
 # --- export ------------------------------------------------------------------
 
 def export(model, shape, path, rng):
@@ -375,7 +476,7 @@ def export(model, shape, path, rng):
                       training=getattr(torch.onnx.TrainingMode, mode),
                       do_constant_folding=folding, dynamic_axes=dynamic, **names)
     return (f"opset {opset}, {mode.lower()} form, constant folding "
-            f"{'on' if folding else 'off'}, batch {'open' if open_batch else batch}")
+            f"{'on' if folding else 'off'}, batch {'open' if open_batch else batch}"), mode
 
 
 # --- netc's checkpoint ---------------------------------------------------------
@@ -541,6 +642,28 @@ def check_training(model, library, params, x, labels, threads):
     return used, f"{compared}/{trainable} trained parameters' gradients"
 
 
+def check_weights_from(args, model, shape, path, work, x):
+    """The module written in .net (net_equivalent) takes the export's weights
+    by `netc X.net --weights-from model.onnx`: every parameter filled, and
+    its forward with the checkpoint written against the module's."""
+    try:
+        text = net_equivalent(model, shape)
+    except Inexpressible as e:
+        return 0.0, f"--weights-from not compared ({e})"
+    net = os.path.join(work, "same.net")
+    with open(net, "w") as f:
+        f.write(text)
+    library = os.path.join(work, "same.so")
+    done = subprocess.run([args.netc, net, "--weights-from", path, "-o", library, "--no-cuda"],
+                          capture_output=True, text=True)
+    if done.returncode != 0 or "left to its initializer" in done.stderr:
+        raise Mismatch(f"netc --weights-from refused the export for\n{text}"
+                       f"{done.stdout}{done.stderr}")
+    used = check_forward(model, library, read_checkpoint(os.path.splitext(library)[0] + ".ckpt"),
+                         x, args.threads)
+    return used, "--weights-from into the .net form"
+
+
 def write_image(path, pixels):
     """A binary PGM (one channel) or PPM (three), pixels (C, H, W) uint8."""
     c, h, w = pixels.shape
@@ -577,7 +700,7 @@ def check_one(args, seed, index, work):
     generator = Generator(rng, args.max_filters)
     model, shape = generator.build()
     path = os.path.join(work, "model.onnx")
-    form = export(model, shape, path, rng)
+    form, mode = export(model, shape, path, rng)
     library = os.path.join(work, "model.so")
     checkpoint = import_model(args.netc, path, library)
     params = read_checkpoint(checkpoint)
@@ -593,6 +716,12 @@ def check_one(args, seed, index, work):
     else:
         trained, what = check_training(model, library, params, x, labels, args.threads)
         used = max(used, trained)
+        summary += "; " + what
+    if mode == "PRESERVE":
+        # An eval-form export folds batch norms into the convolutions, which
+        # a .net network written from the module would not meet.
+        taken, what = check_weights_from(args, model, shape, path, work, x)
+        used = max(used, taken)
         summary += "; " + what
     if len(shape) == 3 and shape[0] in (1, 3):
         used = max(used, check_predict(model, args.netrun, library, checkpoint, shape, work,
