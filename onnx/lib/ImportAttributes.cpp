@@ -78,6 +78,21 @@ bool Importer::expectInt(const Node &node, StringRef name, int64_t fallback, int
   return false;
 }
 
+/// Integers that newer opsets give as input `index` (an integer constant)
+/// and older ones as attribute `name` (Unsqueeze's axes before 13, Pad's
+/// pads before 11, ...); empty when neither is given; nullopt on an error
+/// (reported).
+std::optional<std::vector<int64_t>> Importer::intsInputOrAttr(const Node &node, int index,
+                                                              StringRef name) {
+  if (node.input_size() > index && !node.input(index).empty()) {
+    const Constant *c = intConstantInput(node, index, name);
+    if (!c)
+      return std::nullopt;
+    return c->ints;
+  }
+  return intsAttr(node, name, {});
+}
+
 bool Importer::expectOnes(const Node &node, StringRef name) {
   auto v = intsAttr(node, name, {});
   if (!v)

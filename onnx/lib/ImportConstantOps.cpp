@@ -129,17 +129,10 @@ void Importer::reshapeConstant(const Node &node, bool unsqueeze) {
   const Constant *data = intConstantInput(node, 0, "data");
   if (!data)
     return;
-  std::vector<int64_t> axes;
-  if (node.input_size() > 1 && !node.input(1).empty()) {
-    const Constant *a = intConstantInput(node, 1, "axes");
-    if (!a)
-      return;
-    axes = a->ints;
-  } else if (auto a = intsAttr(node, "axes", {})) {
-    axes = *a;
-  } else {
+  auto axesGiven = intsInputOrAttr(node, 1, "axes");
+  if (!axesGiven)
     return;
-  }
+  const std::vector<int64_t> &axes = *axesGiven;
   std::vector<int64_t> shape = data->shape;
   if (unsqueeze) {
     int64_t rank = int64_t(shape.size() + axes.size());

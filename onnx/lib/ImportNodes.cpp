@@ -126,18 +126,27 @@ void Importer::activation(const Node &node, const OpMapping &row) {
   setOutput(node, Tensor{out, x->shape});
 }
 
-/// Softmax over the classes of (N, classes) -> net.softmax.
-void Importer::softmax(const Node &node) {
-  StringRef axisName = kSoftmax.fixed.onnx;
+/// The (N, classes) input of Softmax or LogSoftmax (`row`), over axis 1 or
+/// -1 (the default before opset 13: 1; from 13: -1), or null (reported).
+const Tensor *Importer::classesInput(const Node &node, const OpMapping &row) {
+  StringRef axisName = row.fixed.onnx;
   const Tensor *x = input(node, 0, 2);
   auto axis = intAttr(node, axisName, opset >= 13 ? -1 : 1);
   if (!onlyAttributes(node, {axisName}) || !x || !axis)
-    return;
-  if (*axis != kSoftmax.fixed.value && *axis != -1) {
+    return nullptr;
+  if (*axis != row.fixed.value && *axis != -1) {
     failNode(node, axisName + " = " + Twine(*axis).str() +
                        " is not supported (only the classes, 1)");
-    return;
+    return nullptr;
   }
+  return x;
+}
+
+/// Softmax over the classes of (N, classes) -> net.softmax.
+void Importer::softmax(const Node &node) {
+  const Tensor *x = classesInput(node, kSoftmax);
+  if (!x)
+    return;
   mlir::Value out =
       builder.create<mlir::net::SoftmaxOp>(location(node), x->value.getType(), x->value);
   setOutput(node, Tensor{out, x->shape});
@@ -148,16 +157,9 @@ void Importer::softmax(const Node &node) {
 /// probabilities, exp of it, which is the softmax of its input; the run
 /// appends that softmax. Held as its input until then.
 void Importer::logSoftmax(const Node &node) {
-  StringRef axisName = kLogSoftmax.fixed.onnx;
-  const Tensor *x = input(node, 0, 2);
-  auto axis = intAttr(node, axisName, opset >= 13 ? -1 : 1);
-  if (!onlyAttributes(node, {axisName}) || !x || !axis)
+  const Tensor *x = classesInput(node, kLogSoftmax);
+  if (!x)
     return;
-  if (*axis != kLogSoftmax.fixed.value && *axis != -1) {
-    failNode(node, axisName + " = " + Twine(*axis).str() +
-                       " is not supported (only the classes, 1)");
-    return;
-  }
   logSoftmaxNode = nodeName(node);
   Tensor out = *x;
   out.logSoftmax = true;
@@ -181,16 +183,10 @@ void Importer::globalAvgPool(const Node &node) {
 void Importer::reduceMean(const Node &node) {
   const Tensor *x = input(node, 0, 4);
   auto keep = intAttr(node, "keepdims", 1);
-  auto axes = intsAttr(node, "axes", {});
+  auto axes = intsInputOrAttr(node, 1, "axes"); // an input from opset 18
   if (!onlyAttributes(node, {"axes", "keepdims", "noop_with_empty_axes"}) || !x || !keep ||
       !axes || !expectInt(node, "noop_with_empty_axes", 0, 0, "only the spatial axes [2, 3]"))
     return;
-  if (node.input_size() > 1 && !node.input(1).empty()) { // opset 18: an input
-    const Constant *a = intConstantInput(node, 1, "axes");
-    if (!a)
-      return;
-    axes = a->ints;
-  }
   std::vector<int64_t> spatial;
   for (int64_t a : *axes)
     spatial.push_back(a < 0 ? a + 4 : a);
@@ -306,32 +302,26 @@ void Importer::squeezeSpatial(const Node &node) {
   const Tensor *x = input(node, 0, 0, /*allowPooled=*/true);
   if (!x || !onlyAttributes(node, {"axes"}))
     return;
-  std::optional<std::vector<int64_t>> axes;
-  if (node.input_size() > 1 && !node.input(1).empty()) { // opset 13: an input
-    const Constant *a = intConstantInput(node, 1, "axes");
-    if (!a)
-      return;
-    axes = a->ints;
-  } else if (attr(node, "axes")) {
-    axes = intsAttr(node, "axes", {});
-    if (!axes)
-      return;
-  }
+  auto axes = intsInputOrAttr(node, 1, "axes"); // an input from opset 13
+  if (!axes)
+    return;
   Shape onnxShape = x->shape;
   onnxShape.insert(onnxShape.end(), size_t(x->unitDims), 1);
   int64_t rank = int64_t(onnxShape.size());
   std::vector<int64_t> dropped;
-  for (int64_t a : axes.value_or(std::vector<int64_t>{}))
+  for (int64_t a : *axes)
     dropped.push_back(a < 0 ? a + rank : a);
   llvm::sort(dropped);
-  // The dropped axes must be trailing dims of size 1 after (N, C).
-  bool ok = axes && !dropped.empty() && rank >= 3 && rank <= 4 &&
+  // The dropped axes must be trailing dims of size 1 after (N, C); none
+  // given means every dim of size 1.
+  bool ok = !dropped.empty() && rank >= 3 && rank <= 4 &&
             std::adjacent_find(dropped.begin(), dropped.end()) == dropped.end() &&
             dropped.front() >= 2 && dropped.back() < rank;
   for (int64_t d = 2; ok && d < rank; ++d)
     ok = onnxShape[size_t(d)] == 1;
   if (!ok) {
-    failNode(node, (axes ? "axes = " + formatDims(*axes) : std::string("no axes")) + " of " +
+    failNode(node, (axes->empty() ? std::string("no axes") : "axes = " + formatDims(*axes)) +
+                       " of " +
                        formatDims(onnxShape) +
                        " is not supported (only the trailing 1s of (N, C, 1, 1), a flatten; "
                        "without axes a batch of 1 would be squeezed too)");
@@ -393,17 +383,10 @@ void Importer::pad(const Node &node) {
   const Tensor *x = input(node, 0);
   if (!x || !onlyAttributes(node, {"mode", "pads", "value"}))
     return;
-  std::vector<int64_t> pads;
-  if (node.input_size() > 1 && !node.input(1).empty()) {
-    Constant *p = constantInput(node, 1, "pads");
-    if (!p)
-      return;
-    pads = p->ints;
-  } else if (auto a = intsAttr(node, "pads", {})) {
-    pads = *a;
-  } else {
+  auto padsGiven = intsInputOrAttr(node, 1, "pads");
+  if (!padsGiven)
     return;
-  }
+  const std::vector<int64_t> &pads = *padsGiven;
   if (llvm::any_of(pads, [](int64_t p) { return p != 0; })) {
     failNode(node, "pads = " + formatDims(pads) + " is not supported (only all zero); "
                                                   "padding belongs in the Conv or pool");

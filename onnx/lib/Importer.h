@@ -128,6 +128,8 @@ private:
   bool expectInt(const Node &node, llvm::StringRef name, int64_t fallback, int64_t wanted,
                  llvm::StringRef why);
   bool expectOnes(const Node &node, llvm::StringRef name);
+  std::optional<std::vector<int64_t>> intsInputOrAttr(const Node &node, int index,
+                                                      llvm::StringRef name);
   std::optional<std::array<int64_t, 4>> windowPads(const Node &node,
                                                    llvm::ArrayRef<int64_t> inputShape,
                                                    llvm::ArrayRef<int64_t> kernel,
@@ -138,6 +140,7 @@ private:
   void constant(const Node &node);
   void identity(const Node &node);
   void activation(const Node &node, const OpMapping &row);
+  const Tensor *classesInput(const Node &node, const OpMapping &row);
   void softmax(const Node &node);
   void logSoftmax(const Node &node);
   void globalAvgPool(const Node &node);

@@ -414,6 +414,15 @@ def net_layer(module, c, h, w):
     raise Inexpressible(f"no .net layer for {type(module).__name__}")
 
 
+def net_chain(modules, dims):
+    """A Sequential's layers as one .net chain, and the shape after them."""
+    texts = []
+    for module in modules:
+        text, dims = net_layer(module, *dims)
+        texts.append(text)
+    return " -> ".join(texts), dims
+
+
 def net_equivalent(model, shape):
     """The module as a .net network whose ops meet the export's place by
     place (docs/onnx.md, --weights-from), or Inexpressible."""
@@ -434,18 +443,11 @@ def net_equivalent(model, shape):
                 lines.append("  x = x -> flatten")
                 c, h, w = c * h * w, None, None
         elif step.kind == "residual":
-            main, dims = [], (c, h, w)
-            for module in e["main"]:
-                text, dims = net_layer(module, *dims)
-                main.append(text)
-            lines.append("  y = x -> " + " -> ".join(main))
+            main, dims = net_chain(e["main"], (c, h, w))
+            lines.append(f"  y = x -> {main}")
             side = "x"
             if "shortcut" in e:
-                shortcut, cut = [], (c, h, w)
-                for module in e["shortcut"]:
-                    text, cut = net_layer(module, *cut)
-                    shortcut.append(text)
-                lines.append("  z = x -> " + " -> ".join(shortcut))
+                lines.append(f"  z = x -> {net_chain(e['shortcut'], (c, h, w))[0]}")
                 side = "z"
             lines.append(f"  x = {f'y + {side}' if e['main_first'] else f'{side} + y'}"
                          f"{' -> relu' if e['relu_after'] else ''}")
