@@ -114,12 +114,27 @@ Importer::windowPads(const Node &node, llvm::ArrayRef<int64_t> in,
   auto pads = intsAttr(node, kPads.onnx, {0, 0, 0, 0});
   if (!pads)
     return std::nullopt;
-  if (pads->size() != 4 || llvm::any_of(*pads, [](int64_t p) { return p < 0; })) {
+  if (pads->size() != 4 || (*pads)[0] < 0 || (*pads)[1] < 0) {
     failNode(node, StringRef(kPads.onnx) + " = " + formatDims(*pads) +
-                       " must be 4 non-negative values");
+                       " must be 4 values, the first two non-negative");
     return std::nullopt;
   }
   std::array<int64_t, 4> out{(*pads)[0], (*pads)[1], (*pads)[2], (*pads)[3]};
+  // PyTorch's exporter writes ceil_mode before opset 10 as pads, negative
+  // at the end where rounding up adds no window: the trimmed rows are ones
+  // no window reads, so such a pad is 0. One that drops a window is not.
+  for (int d = 0; d < 2; ++d) {
+    if (out[2 + d] >= 0)
+      continue;
+    int64_t kept = in[2 + d] + out[d] + out[2 + d];
+    if (kept < kernel[d] || (kept - kernel[d]) / strides[d] !=
+                                (in[2 + d] + out[d] - kernel[d]) / strides[d]) {
+      failNode(node, StringRef(kPads.onnx) + " = " + formatDims(*pads) +
+                         ": a negative end pad that drops a window is not supported");
+      return std::nullopt;
+    }
+    out[2 + d] = 0;
+  }
   if (autoPad == "NOTSET")
     return out;
   if (autoPad == "VALID")

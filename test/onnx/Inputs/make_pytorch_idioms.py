@@ -3,8 +3,10 @@
 in the shape of PyTorch's MNIST example (conv, relu, a max pool with
 ceil_mode, dropout, then `x.mean((2, 3), keepdim=True)`, two squeezes,
 linear) that ends in `F.log_softmax`, exported by PyTorch (idioms.onnx);
-a LogSoftmax inside a graph (log_softmax_inside.onnx) and a Squeeze
-without axes (squeeze_no_axes.onnx), which are refused.
+a max pool with ceil_mode exported in opset 9, which has no ceil_mode and
+gets pads instead, negative where rounding up adds no window
+(ceil_opset9.onnx); a LogSoftmax inside a graph (log_softmax_inside.onnx)
+and a Squeeze without axes (squeeze_no_axes.onnx), which are refused.
 Needs python3-torch and python3-onnx; the files are committed.
 
     /usr/bin/python3 make_pytorch_idioms.py [OUT_DIR]
@@ -40,6 +42,12 @@ def main():
     torch.onnx.export(model, torch.randn(1, 1, 9, 9), os.path.join(out, "idioms.onnx"),
                       opset_version=13, input_names=["image"], output_names=["log_probs"],
                       dynamic_axes={"image": {0: "N"}, "log_probs": {0: "N"}})
+
+    pool = nn.Sequential(nn.MaxPool2d(1, stride=3, ceil_mode=True), nn.Flatten(),
+                         nn.Linear(7 * 11, 3))
+    torch.onnx.export(pool.eval(), torch.randn(1, 1, 21, 31),
+                      os.path.join(out, "ceil_opset9.onnx"), opset_version=9,
+                      input_names=["image"], output_names=["logits"])
 
     rng = np.random.default_rng(1)
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["N", 6])
