@@ -116,8 +116,8 @@ const Tensor *Importer::input(const Node &node, int index, size_t rank, bool all
     return nullptr;
   }
   const Tensor &t = it->second;
-  if (t.logSoftmax) {
-    failNode(node, "takes the output of LogSoftmax '" + logSoftmaxNode +
+  if (!t.logSoftmaxNode.empty()) {
+    failNode(node, "takes the output of LogSoftmax '" + t.logSoftmaxNode +
                        "', which is supported only as the graph's output");
     return nullptr;
   }
@@ -270,10 +270,10 @@ llvm::Expected<ImportedModel> Importer::run() {
   // The runtime trains with cross-entropy on probabilities and returns
   // probabilities: a graph that ends in logits gets its softmax here, and
   // one that ends in LogSoftmax the softmax of its logits (exp of it).
-  result.endsInLogSoftmax = graphResult->logSoftmax;
+  result.endsInLogSoftmax = !graphResult->logSoftmaxNode.empty();
   if (result.endsInLogSoftmax || !out.getDefiningOp<mlir::net::SoftmaxOp>()) {
     auto loc = mlir::NameLoc::get(builder.getStringAttr(result.endsInLogSoftmax
-                                                            ? logSoftmaxNode
+                                                            ? graphResult->logSoftmaxNode
                                                             : std::string("softmax")),
                                   mlir::FileLineColLoc::get(builder.getStringAttr(path), 0, 0));
     out = builder.create<mlir::net::SoftmaxOp>(loc, out.getType(), out);

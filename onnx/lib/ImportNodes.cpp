@@ -160,9 +160,8 @@ void Importer::logSoftmax(const Node &node) {
   const Tensor *x = classesInput(node, kLogSoftmax);
   if (!x)
     return;
-  logSoftmaxNode = nodeName(node);
   Tensor out = *x;
-  out.logSoftmax = true;
+  out.logSoftmaxNode = nodeName(node);
   setOutput(node, out);
 }
 

@@ -61,8 +61,9 @@ struct Tensor {
   /// them. Only a Flatten, a Reshape to [N, C] or a Squeeze may take it.
   int unitDims = 0;
   /// LogSoftmax's output, held as its input (the logits): only the graph's
-  /// output may be it, and the softmax appended there gives exp of it.
-  bool logSoftmax = false;
+  /// output may be it, and the softmax appended there gives exp of it. The
+  /// LogSoftmax node's name; empty for any other tensor.
+  std::string logSoftmaxNode;
 };
 
 inline int64_t product(llvm::ArrayRef<int64_t> dims) {
@@ -186,7 +187,6 @@ private:
   llvm::StringSet<> paramNames;
   llvm::StringSet<> fileNames; // every initializer and node output of the file
   size_t nodeIndex = 0;
-  std::string logSoftmaxNode; // the LogSoftmax node that made a logSoftmax tensor
 };
 
 } // namespace netc::onnx
