@@ -64,6 +64,18 @@ TEST(Dense, OddShapes) {
   }
 }
 
+// The gradients' GEMMs in blocks: grad_input's samples in blocks of 48 and
+// M over 256 packed in two passes; grad_weight's outputs in blocks of 96 and
+// a batch over 256 in two passes; K chunks of 64 with and without a tail.
+TEST(Dense, GradientBlocks) {
+  for (int n : {13, 50}) {
+    checkDense<70, 300>(n, 16);
+    checkDense<128, 97>(n, 17);
+  }
+  checkDense<200, 7>(300, 18);
+  checkDense<64, 130>(257, 19);
+}
+
 TEST(DenseGradient, FiniteDifferences) {
   constexpr int K = 37, M = 11, n = 3;
   auto x = randomVec(n * K, 20), w = randomVec(M * K, 21), r = randomVec(n * M, 22);
@@ -88,19 +100,29 @@ TEST(DenseGradient, FiniteDifferences) {
       w, r, dw);
 }
 
-TEST(DenseDeterminism, SameForOneAndTwoThreads) {
-  constexpr int K = 5880, M = 84, n = 32;
-  const auto x = randomVec(n * K, 30), w = randomVec(M * K, 31), dy = randomVec(n * M, 32);
-  std::vector<float> y1(n * M), y2(n * M), dw1(M * K), dw2(M * K);
+template <int K, int M> void checkSameForOneAndTwoThreads(int n) {
+  SCOPED_TRACE("K=" + std::to_string(K) + " M=" + std::to_string(M) + " n=" + std::to_string(n));
+  const auto x = randomVec(std::size_t(n) * K, 30), w = randomVec(M * K, 31),
+             dy = randomVec(std::size_t(n) * M, 32);
+  std::vector<float> y1(n * M), y2(n * M), dw1(M * K), dw2(M * K), dx1(std::size_t(n) * K),
+      dx2(std::size_t(n) * K);
   dense<K, M>(n, x.data(), w.data(), y2.data());
   dense_grad_weight<K, M>(n, dy.data(), x.data(), dw2.data());
+  dense_grad_input<K, M>(n, dy.data(), w.data(), dx2.data());
   const int threads = omp_get_max_threads();
   omp_set_num_threads(1);
   dense<K, M>(n, x.data(), w.data(), y1.data());
   dense_grad_weight<K, M>(n, dy.data(), x.data(), dw1.data());
+  dense_grad_input<K, M>(n, dy.data(), w.data(), dx1.data());
   omp_set_num_threads(threads);
   EXPECT_TRUE(bitEqual(y1, y2));
   EXPECT_TRUE(bitEqual(dw1, dw2));
+  EXPECT_TRUE(bitEqual(dx1, dx2));
+}
+
+TEST(DenseDeterminism, SameForOneAndTwoThreads) {
+  checkSameForOneAndTwoThreads<5880, 84>(32);
+  checkSameForOneAndTwoThreads<64, 300>(300); // both reductions in two passes
 }
 
 // A sample's outputs are bitwise the same whichever tile of the forward

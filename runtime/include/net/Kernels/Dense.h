@@ -16,10 +16,10 @@
 // cut into chunks of KC floats so that the w chunk of every output (M*KC*4
 // bytes) stays in L2 while all samples pass over it; the first chunk writes
 // y, later ones add.
-// The two backward kernels are axpy-shaped along K instead: a tile of 4 rows
-// x KT columns of the result (64 with AVX-512, 24 with AVX2: kAxpyColumns)
-// stays in registers while the reduction runs over M (grad_input) or over
-// the batch (grad_weight), then is stored once.
+// The two backward kernels are GEMMs along K instead (Gemm.h's 6 x 64 tile
+// of the result in registers while the reduction runs over M for
+// grad_input, over the batch for grad_weight), each task's 64 columns of
+// the source (w or x) first copied into a contiguous stack buffer.
 // Each output element is computed by one thread in a fixed order, so results
 // do not depend on the thread count. No scratch, no allocation.
 //
@@ -29,6 +29,7 @@
 #define NETC_KERNELS_DENSE_H
 
 #include "net/Kernels/Common.h"
+#include "net/Kernels/Gemm.h"
 
 #include <type_traits>
 #include <utility>
@@ -183,99 +184,32 @@ NETC_INLINE void dotTile(const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     }
 }
 
-/// out[a*ldo + j] = sum_{r<R} coef[r*ldc + a*lda] * src[r*lds + j], a < NR, j < L:
-/// NR result rows of L floats held in registers over the reduction R.
-template <int NR, int L>
-NETC_INLINE void axpyTile(int R, const float *NETC_RESTRICT coef, int ldc, int lda,
-                          const float *NETC_RESTRICT src, int lds,
-                          float *NETC_RESTRICT out, int ldo) {
-#if defined(__GNUC__) || defined(__clang__)
-  if constexpr (L % kRegisterFloats == 0) {
-    // In registers of the target's width, every loop over them unrolled:
-    // with AVX2, 16-lane values (two registers each) or a loop GCC left
-    // rolled kept the accumulators on the stack (7 GFLOP/s, 110 unrolled).
-    typedef RegisterVec vec;
-    constexpr int NV = L / kRegisterFloats;
-    vec acc[NR][NV];
-#pragma GCC unroll 8
-    for (int a = 0; a < NR; ++a)
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v)
-        acc[a][v] = vec{};
-    for (int r = 0; r < R; ++r) {
-      vec sv[NV];
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v) {
-        __builtin_memcpy(&sv[v], src + std::size_t(r) * lds + v * kRegisterFloats, sizeof(vec));
-        keepInRegister(sv[v]);
-      }
-#pragma GCC unroll 8
-      for (int a = 0; a < NR; ++a) {
-        const float cv = coef[std::size_t(r) * ldc + std::size_t(a) * lda];
-#pragma GCC unroll 8
-        for (int v = 0; v < NV; ++v)
-          acc[a][v] += cv * sv[v];
-      }
-    }
-#pragma GCC unroll 8
-    for (int a = 0; a < NR; ++a)
-#pragma GCC unroll 8
-      for (int v = 0; v < NV; ++v)
-        __builtin_memcpy(out + std::size_t(a) * ldo + v * kRegisterFloats, &acc[a][v],
-                         sizeof(vec));
-    return;
-  }
-#endif
-  float acc[NR][L];
-  for (int a = 0; a < NR; ++a)
-#pragma omp simd
-    for (int j = 0; j < L; ++j)
-      acc[a][j] = 0.f;
-  for (int r = 0; r < R; ++r) {
-    const float *s = src + std::size_t(r) * lds;
-    for (int a = 0; a < NR; ++a) {
-      const float cv = coef[std::size_t(r) * ldc + std::size_t(a) * lda];
-#pragma omp simd
-      for (int j = 0; j < L; ++j)
-        acc[a][j] += cv * s[j];
-    }
-  }
-  for (int a = 0; a < NR; ++a)
-#pragma omp simd
-    for (int j = 0; j < L; ++j)
-      out[std::size_t(a) * ldo + j] = acc[a][j];
-}
+/// Columns of the gradients' tasks: one AVX-512 GEMM tile wide.
+constexpr int kDenseChunkColumns = kGemmPlanColumns;
+/// Reduction rows packed at once: 256 x 64 floats, 64 KiB of stack.
+constexpr int kDenseReductionRows = 256;
+/// Result rows of one task (whole GEMM tiles): grad_input's samples, of
+/// which a batch of 128 gives 3 blocks; grad_weight's outputs.
+constexpr int kDenseGradInputRows = 8 * kGemmMR;
+constexpr int kDenseGradWeightRows = 16 * kGemmMR;
 
-/// Columns of one axpyTile<4, L> in the gradients below: four rows of them
-/// and one row of the source fit the target's registers (32 of AVX-512's,
-/// 16 elsewhere).
-#if defined(__AVX512F__)
-constexpr int kAxpyColumns = 4 * kRegisterFloats;
-#else
-constexpr int kAxpyColumns = 3 * kRegisterFloats;
-#endif
-
-/// Runs axpyTile over `rows` result rows (tiles of 4) and one column chunk of
-/// width KT, or of the compile-time tail width K % KT for the last chunk.
-template <int K, int KT>
-NETC_INLINE void axpyColumns(int rows, int k0, int R, const float *coef, int ldc,
-                             int coefStep, const float *src, int lds, float *out,
-                             int ldo) {
-  constexpr int TAIL = K % KT;
-  auto run = [&](auto nrTag, auto lTag) {
-    constexpr int NR = decltype(nrTag)::value, L = decltype(lTag)::value;
-    int a = 0;
-    for (; a + NR <= rows; a += NR)
-      axpyTile<NR, L>(R, coef + std::size_t(a) * coefStep, ldc, coefStep, src + k0, lds,
-                      out + std::size_t(a) * ldo + k0, ldo);
-    for (; a < rows; ++a)
-      axpyTile<1, L>(R, coef + std::size_t(a) * coefStep, ldc, coefStep, src + k0, lds,
-                     out + std::size_t(a) * ldo + k0, ldo);
-  };
-  if (k0 + KT <= K)
-    run(std::integral_constant<int, 4>{}, std::integral_constant<int, KT>{});
-  else if constexpr (TAIL > 0)
-    run(std::integral_constant<int, 4>{}, std::integral_constant<int, TAIL>{});
+/// pk[t*kDenseChunkColumns + j] = src[(t0 + t)*lds + k0 + j] for t < count,
+/// j < width, and 0 up to the next whole vector (the GEMM tile loads whole
+/// vectors; those lanes are never stored). The gradients' source rows are
+/// K floats apart, for the MNIST models' K a multiple of 4 KiB or nearly:
+/// read in place, a chunk's rows fell into a few L1 sets and left L1 at
+/// every tile (mnist_cnn's 9216 -> 128: grad_input 196 GFLOP/s in place,
+/// 289 packed).
+NETC_INLINE void packDenseColumns(const float *NETC_RESTRICT src, std::ptrdiff_t lds, int t0,
+                                  int count, int k0, int width, float *NETC_RESTRICT pk) {
+  const int padded = roundUpLanes(width);
+  for (int t = 0; t < count; ++t) {
+    const float *from = src + std::ptrdiff_t(t0 + t) * lds + k0;
+    float *to = pk + std::ptrdiff_t(t) * kDenseChunkColumns;
+    __builtin_memcpy(to, from, sizeof(float) * std::size_t(width));
+    for (int j = width; j < padded; ++j)
+      to[j] = 0.f;
+  }
 }
 
 } // namespace detail
@@ -339,40 +273,68 @@ template <int K, int M> void dense(int n, const float *x, const float *w, float 
   });
 }
 
-/// dx [n,K] = dy [n,M] * w [M,K].
+/// dx [n,K] = dy [n,M] * w [M,K]: a GEMM (Gemm.h) of the batch's rows over
+/// 64-column chunks of w, packed per task (packDenseColumns), the reduction
+/// over M in increasing m for every element.
 template <int K, int M>
 void dense_grad_input(int n, const float *dy, const float *w, float *dx) {
-  constexpr int KT = detail::kAxpyColumns, RB = 4;
+  constexpr int KT = detail::kDenseChunkColumns, RC = detail::kDenseReductionRows;
+  constexpr int RB = detail::kDenseGradInputRows, MC = M < RC ? M : RC;
   constexpr int chunks = (K + KT - 1) / KT;
   const int rowBlocks = (n + RB - 1) / RB;
-  detail::parallelFor(rowBlocks * chunks, std::int64_t(n) * M * K > detail::kParallelThreshold * 4,
-                      [&](int t) {
-    // Chunk-major: a thread's consecutive tasks reuse one KT-column chunk of
-    // w (M x KT floats, in L1) over the row blocks. Row-block-major, every
-    // task read a new chunk of a w too large for L2 (lenet5's 5880 -> 84).
-    const int ch = t / rowBlocks, rb = t % rowBlocks;
-    const int i = rb * RB;
-    // coef[r*ldc + a] = dy[(i+a)*M + r]: ldc = 1, step between rows M.
-    detail::axpyColumns<K, KT>(detail::min(RB, n - i), ch * KT, M,
-                               dy + std::size_t(i) * M, /*ldc=*/1, /*coefStep=*/M,
-                               w, /*lds=*/K, dx + std::size_t(i) * K, /*ldo=*/K);
+  const bool par = std::int64_t(n) * M * K > detail::kParallelThreshold * 4;
+  detail::parallelRegion(par, [&](int thread, int team) {
+    const detail::StaticRange range =
+        detail::staticRange(std::int64_t(chunks) * rowBlocks, thread, team);
+    alignas(64) float pk[MC * KT];
+    int packed = -1;
+    // Chunk-major: a thread's consecutive tasks share a chunk of w, packed
+    // once when one pass holds all of M.
+    for (std::int64_t t = range.begin; t < range.end; ++t) {
+      const int ch = int(t / rowBlocks), rb = int(t % rowBlocks);
+      const int k0 = ch * KT, width = detail::min(KT, K - k0);
+      const int i0 = rb * RB, rows = detail::min(RB, n - i0);
+      for (int m0 = 0; m0 < M; m0 += MC) {
+        const int count = detail::min(MC, M - m0);
+        if (M > MC || packed != ch)
+          detail::packDenseColumns(w, K, m0, count, k0, width, pk);
+        packed = ch;
+        // a[i*am + t*ak] = dy[(i0 + i)*M + m0 + t].
+        detail::gemmRowsOfBatch(rows, count, dy + std::size_t(i0) * M + m0, M, 1, pk, KT,
+                                dx + std::size_t(i0) * K + k0, K, m0 > 0, 0, width);
+      }
+    }
   });
 }
 
-/// dw [M,K] = dy [n,M]^T * x [n,K].
+/// dw [M,K] = dy [n,M]^T * x [n,K]: a GEMM of w's rows over 64-column
+/// chunks of x, packed per task, the reduction over the batch in increasing
+/// sample order for every element.
 template <int K, int M>
 void dense_grad_weight(int n, const float *dy, const float *x, float *dw) {
-  constexpr int KT = detail::kAxpyColumns, RB = 4;
-  constexpr int chunks = (K + KT - 1) / KT;
-  constexpr int rowBlocks = (M + RB - 1) / RB;
-  detail::parallelFor(chunks * rowBlocks, std::int64_t(n) * M * K > detail::kParallelThreshold * 4,
-                      [&](int t) {
-    const int ch = t / rowBlocks, rb = t % rowBlocks;
-    const int m = rb * RB;
-    // coef[r*ldc + a] = dy[r*M + m + a]: ldc = M, step between rows 1.
-    detail::axpyColumns<K, KT>(detail::min(RB, M - m), ch * KT, n, dy + m,
-                               /*ldc=*/M, /*coefStep=*/1, x, /*lds=*/K,
-                               dw + std::size_t(m) * K, /*ldo=*/K);
+  constexpr int KT = detail::kDenseChunkColumns, RC = detail::kDenseReductionRows;
+  constexpr int RB = detail::kDenseGradWeightRows;
+  constexpr int chunks = (K + KT - 1) / KT, rowBlocks = (M + RB - 1) / RB;
+  const bool par = std::int64_t(n) * M * K > detail::kParallelThreshold * 4;
+  detail::parallelRegion(par, [&](int thread, int team) {
+    const detail::StaticRange range =
+        detail::staticRange(std::int64_t(chunks) * rowBlocks, thread, team);
+    alignas(64) float pk[RC * KT];
+    int packed = -1;
+    for (std::int64_t t = range.begin; t < range.end; ++t) {
+      const int ch = int(t / rowBlocks), rb = int(t % rowBlocks);
+      const int k0 = ch * KT, width = detail::min(KT, K - k0);
+      const int m0 = rb * RB, m1 = detail::min(M, m0 + RB);
+      for (int i0 = 0; i0 < n; i0 += RC) {
+        const int count = detail::min(RC, n - i0);
+        if (n > RC || packed != ch)
+          detail::packDenseColumns(x, K, i0, count, k0, width, pk);
+        packed = ch;
+        // a[m*am + t*ak] = dy[(i0 + t)*M + m].
+        detail::gemmRows<M>(m0, m1, count, dy + std::size_t(i0) * M, 1, M, pk, KT, dw + k0, K,
+                            i0 > 0, 0, width);
+      }
+    }
   });
 }
 

@@ -20,6 +20,8 @@
 
 #include "net/Kernels/Common.h"
 
+#include <type_traits>
+
 namespace netc::kernels {
 namespace detail {
 
@@ -158,6 +160,33 @@ inline void gemmRows(int m0, int m1, int K, const float *a, std::ptrdiff_t am,
                      std::ptrdiff_t ak, const float *b, std::ptrdiff_t bk, float *c,
                      std::ptrdiff_t cm, bool add, int j0, int j1) {
   gemmRowsInlined<M>(m0, m1, K, a, am, ak, b, bk, c, cm, add, j0, j1);
+}
+
+/// gemmRowsInlined over `rows` rows known only at run time (a batch): the
+/// rows past the last whole tile run as one tile of their number.
+NETC_INLINE void gemmRowsOfBatch(int rows, int K, const float *a, std::ptrdiff_t am,
+                                 std::ptrdiff_t ak, const float *b, std::ptrdiff_t bk,
+                                 float *c, std::ptrdiff_t cm, bool add, int j0, int j1) {
+  constexpr int MR = kGemmMR, NT = kGemmNV * kVectorFloats;
+  for (int j = j0; j < j1; j += NT) {
+    const int width = min(NT, j1 - j);
+    int m = 0;
+    for (; m + MR <= rows; m += MR)
+      gemmColumnTile<MR>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
+    auto tail = [&](auto tileRows) {
+      constexpr int T = decltype(tileRows)::value;
+      gemmColumnTile<T>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
+    };
+    static_assert(MR == 6, "the tail below names each row count under MR");
+    switch (rows - m) {
+    case 1: tail(std::integral_constant<int, 1>{}); break;
+    case 2: tail(std::integral_constant<int, 2>{}); break;
+    case 3: tail(std::integral_constant<int, 3>{}); break;
+    case 4: tail(std::integral_constant<int, 4>{}); break;
+    case 5: tail(std::integral_constant<int, 5>{}); break;
+    default: break;
+    }
+  }
 }
 
 /// c[m*cm + j] (=|+=) sum_k a[m*am + k*ak] b[k*bk + j], m < M, j in [j0, j1).
