@@ -212,6 +212,34 @@ NETC_INLINE void packDenseColumns(const float *NETC_RESTRICT src, std::ptrdiff_t
   }
 }
 
+/// The dense gradients' tasks: (64-column chunk of K, block of result
+/// rows), chunk-major and split statically over the threads. Per task the
+/// reduction runs in passes of at most PC rows, each pass's columns of src
+/// packed (packDenseColumns) and handed to run(rowBlock, k0, width, r0,
+/// count, pk); a pass holding the whole reduction is packed once per chunk,
+/// for a thread's consecutive tasks share it.
+template <int K, int PC, class Run>
+NETC_INLINE void denseChunkTasks(int rowBlocks, int reduction, bool parallel,
+                                 const float *NETC_RESTRICT src, Run &&run) {
+  constexpr int KT = kDenseChunkColumns, chunks = ceilDiv(K, KT);
+  parallelRegion(parallel, [&](int thread, int team) {
+    const StaticRange range = staticRange(std::int64_t(chunks) * rowBlocks, thread, team);
+    alignas(64) float pk[PC * KT];
+    int packed = -1;
+    for (std::int64_t t = range.begin; t < range.end; ++t) {
+      const int ch = int(t / rowBlocks), rb = int(t % rowBlocks);
+      const int k0 = ch * KT, width = min(KT, K - k0);
+      for (int r0 = 0; r0 < reduction; r0 += PC) {
+        const int count = min(PC, reduction - r0);
+        if (reduction > PC || packed != ch)
+          packDenseColumns(src, K, r0, count, k0, width, pk);
+        packed = ch;
+        run(rb, k0, width, r0, count, static_cast<const float *>(pk));
+      }
+    }
+  });
+}
+
 } // namespace detail
 
 /// y [n,M] = x [n,K] * w [M,K]^T.
@@ -280,31 +308,14 @@ template <int K, int M>
 void dense_grad_input(int n, const float *dy, const float *w, float *dx) {
   constexpr int KT = detail::kDenseChunkColumns, RC = detail::kDenseReductionRows;
   constexpr int RB = detail::kDenseGradInputRows, MC = M < RC ? M : RC;
-  constexpr int chunks = (K + KT - 1) / KT;
-  const int rowBlocks = (n + RB - 1) / RB;
-  const bool par = std::int64_t(n) * M * K > detail::kParallelThreshold * 4;
-  detail::parallelRegion(par, [&](int thread, int team) {
-    const detail::StaticRange range =
-        detail::staticRange(std::int64_t(chunks) * rowBlocks, thread, team);
-    alignas(64) float pk[MC * KT];
-    int packed = -1;
-    // Chunk-major: a thread's consecutive tasks share a chunk of w, packed
-    // once when one pass holds all of M.
-    for (std::int64_t t = range.begin; t < range.end; ++t) {
-      const int ch = int(t / rowBlocks), rb = int(t % rowBlocks);
-      const int k0 = ch * KT, width = detail::min(KT, K - k0);
-      const int i0 = rb * RB, rows = detail::min(RB, n - i0);
-      for (int m0 = 0; m0 < M; m0 += MC) {
-        const int count = detail::min(MC, M - m0);
-        if (M > MC || packed != ch)
-          detail::packDenseColumns(w, K, m0, count, k0, width, pk);
-        packed = ch;
+  detail::denseChunkTasks<K, MC>(
+      (n + RB - 1) / RB, M, std::int64_t(n) * M * K > detail::kParallelThreshold * 4, w,
+      [&](int rb, int k0, int width, int m0, int count, const float *pk) {
+        const int i0 = rb * RB;
         // a[i*am + t*ak] = dy[(i0 + i)*M + m0 + t].
-        detail::gemmRowsOfBatch(rows, count, dy + std::size_t(i0) * M + m0, M, 1, pk, KT,
-                                dx + std::size_t(i0) * K + k0, K, m0 > 0, 0, width);
-      }
-    }
-  });
+        detail::gemmRowsOfBatch(detail::min(RB, n - i0), count, dy + std::size_t(i0) * M + m0, M,
+                                1, pk, KT, dx + std::size_t(i0) * K + k0, K, m0 > 0, 0, width);
+      });
 }
 
 /// dw [M,K] = dy [n,M]^T * x [n,K]: a GEMM of w's rows over 64-column
@@ -314,28 +325,14 @@ template <int K, int M>
 void dense_grad_weight(int n, const float *dy, const float *x, float *dw) {
   constexpr int KT = detail::kDenseChunkColumns, RC = detail::kDenseReductionRows;
   constexpr int RB = detail::kDenseGradWeightRows;
-  constexpr int chunks = (K + KT - 1) / KT, rowBlocks = (M + RB - 1) / RB;
-  const bool par = std::int64_t(n) * M * K > detail::kParallelThreshold * 4;
-  detail::parallelRegion(par, [&](int thread, int team) {
-    const detail::StaticRange range =
-        detail::staticRange(std::int64_t(chunks) * rowBlocks, thread, team);
-    alignas(64) float pk[RC * KT];
-    int packed = -1;
-    for (std::int64_t t = range.begin; t < range.end; ++t) {
-      const int ch = int(t / rowBlocks), rb = int(t % rowBlocks);
-      const int k0 = ch * KT, width = detail::min(KT, K - k0);
-      const int m0 = rb * RB, m1 = detail::min(M, m0 + RB);
-      for (int i0 = 0; i0 < n; i0 += RC) {
-        const int count = detail::min(RC, n - i0);
-        if (n > RC || packed != ch)
-          detail::packDenseColumns(x, K, i0, count, k0, width, pk);
-        packed = ch;
+  detail::denseChunkTasks<K, RC>(
+      (M + RB - 1) / RB, n, std::int64_t(n) * M * K > detail::kParallelThreshold * 4, x,
+      [&](int rb, int k0, int width, int i0, int count, const float *pk) {
+        const int m0 = rb * RB;
         // a[m*am + t*ak] = dy[(i0 + t)*M + m].
-        detail::gemmRows<M>(m0, m1, count, dy + std::size_t(i0) * M, 1, M, pk, KT, dw + k0, K,
-                            i0 > 0, 0, width);
-      }
-    }
-  });
+        detail::gemmRows<M>(m0, detail::min(M, m0 + RB), count, dy + std::size_t(i0) * M, 1, M, pk,
+                            KT, dw + k0, K, i0 > 0, 0, width);
+      });
 }
 
 } // namespace netc::kernels
