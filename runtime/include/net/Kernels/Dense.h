@@ -206,7 +206,7 @@ NETC_INLINE void packDenseColumns(const float *NETC_RESTRICT src, std::ptrdiff_t
   for (int t = 0; t < count; ++t) {
     const float *from = src + std::ptrdiff_t(t0 + t) * lds + k0;
     float *to = pk + std::ptrdiff_t(t) * kDenseChunkColumns;
-    __builtin_memcpy(to, from, sizeof(float) * std::size_t(width));
+    copyFloats(to, from, width);
     for (int j = width; j < padded; ++j)
       to[j] = 0.f;
   }

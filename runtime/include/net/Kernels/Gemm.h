@@ -20,8 +20,6 @@
 
 #include "net/Kernels/Common.h"
 
-#include <type_traits>
-
 namespace netc::kernels {
 namespace detail {
 
@@ -173,19 +171,10 @@ NETC_INLINE void gemmRowsOfBatch(int rows, int K, const float *a, std::ptrdiff_t
     int m = 0;
     for (; m + MR <= rows; m += MR)
       gemmColumnTile<MR>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
-    auto tail = [&](auto tileRows) {
+    withCompileTimeCount<MR - 1>(rows - m, [&](auto tileRows) {
       constexpr int T = decltype(tileRows)::value;
       gemmColumnTile<T>(K, a + m * am, am, ak, b + j, bk, c + m * cm + j, cm, add, width);
-    };
-    static_assert(MR == 6, "the tail below names each row count under MR");
-    switch (rows - m) {
-    case 1: tail(std::integral_constant<int, 1>{}); break;
-    case 2: tail(std::integral_constant<int, 2>{}); break;
-    case 3: tail(std::integral_constant<int, 3>{}); break;
-    case 4: tail(std::integral_constant<int, 4>{}); break;
-    case 5: tail(std::integral_constant<int, 5>{}); break;
-    default: break;
-    }
+    });
   }
 }
 
