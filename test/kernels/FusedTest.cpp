@@ -319,6 +319,79 @@ TEST(FusedConv, WholeBatchForLargeWeights) {
   }
 }
 
+// ---- the epilogue on every forward path ----------------------------------------
+// Without pooling, bias and activation run inside conv2d as its epilogue (per
+// tile on the rows and output-channel paths, in a pass after the others): y
+// is conv2d's output with bias and activation applied after it, to the bit,
+// whichever path, split (batch 1 splits a single output block's bands over
+// the threads) or chunking of the input channels.
+template <class Cv, int ACT, bool BIAS> void epilogueAsSeparatePass(int n, std::uint32_t seed) {
+  using L = Layer<Cv, ACT, 0, NoPool, BIAS>;
+  SCOPED_TRACE("ACT " + std::to_string(ACT) + " BIAS " + std::to_string(BIAS) + " batch " +
+               std::to_string(n));
+  constexpr int P = Cv::OH * Cv::OW;
+  const auto x = randomVec(n * L::xs, seed), w = weights<L>(seed + 1),
+             b = randomVec(Cv::F, seed + 2, -0.5f, 0.5f);
+  std::vector<float> y(n * L::ys, 123.f), want(n * L::ys, 7.f);
+  L::fwd(n, x.data(), w.data(), b.data(), y.data(), nullptr);
+  conv2d<Cv::C, Cv::H, Cv::W, Cv::F, Cv::KH, Cv::KW, Cv::SH, Cv::SW, Cv::PT, Cv::PL, Cv::OH,
+         Cv::OW>(n, x.data(), w.data(), want.data());
+  for (int k = 0; k < n * Cv::F; ++k)
+    for (int j = 0; j < P; ++j) {
+      float &v = want[std::size_t(k) * P + j];
+      v = detail::fusedAct<ACT>(BIAS ? v + b[k % Cv::F] : v);
+    }
+  EXPECT_TRUE(bitEqual(y, want));
+}
+
+template <class Cv> void epilogueOnPath(std::uint32_t seed) {
+  for (int n : {1, 3}) {
+    epilogueAsSeparatePass<Cv, 1, true>(n, seed);
+    epilogueAsSeparatePass<Cv, 3, true>(n, seed + 10);
+    epilogueAsSeparatePass<Cv, 2, false>(n, seed + 20);
+    epilogueAsSeparatePass<Cv, 0, true>(n, seed + 30);
+  }
+}
+
+// One output block at batch 1: its bands split over the threads.
+using OneBlock = Conv<6, 14, 14, 16, 5, 5, 1, 1, 2, 2, 14, 14>;
+// Rows of 400 outputs on 288-tap patches: no GEMM plan fits, the
+// output-channel path takes the input channels in two chunks.
+using WideRows = Conv<32, 2, 400, 16, 3, 3, 1, 1, 1, 1, 2, 400>;
+// 1x1 on the GEMM: its epilogue a pass after.
+using Pointwise = Conv<64, 6, 6, 96, 1, 1, 1, 1, 0, 0, 6, 6>;
+
+TEST(FusedConv, EpilogueOnEveryForwardPath) {
+  using detail::ConvUseChannels, detail::ConvUseGemm, detail::ConvUseRows;
+#if defined(__AVX512F__)
+  static_assert(ConvUseRows<1, 32, 3, 3, 1, 1, 26, 26>::forward, "Mnist1: the rows path");
+  static_assert(ConvUseRows<2, 4, 3, 2, 2, 1, 6, 8>::forward, "Mixed: the rows path, strided");
+#endif
+  static_assert(ConvUseChannels<6, 16, 5, 5, 1, 1, 14, 14>::forward, "OneBlock: channels");
+  static_assert(ConvUseChannels<16, 120, 5, 5, 1, 1, 7, 7>::forward, "Lenet3: channels");
+  static_assert(!ConvUseGemm<32, 16, 3, 3, 1, 1, 2, 400>::forward &&
+                    ConvUseChannels<32, 16, 3, 3, 1, 1, 2, 400>::forwardInChunks &&
+                    detail::channelStackFloats<32, 3, 3, 1, 1, 2, 400>() >
+                        detail::kChannelStackFloats,
+                "WideRows: channels, in chunks of input channels");
+  static_assert(ConvUseGemm<64, 96, 1, 1, 1, 1, 6, 6>::forward &&
+                    ConvUseGemm<256, 128, 3, 3, 1, 1, 4, 4>::forward,
+                "Pointwise, BigWeights: the GEMM");
+  epilogueOnPath<Mnist1>(900);
+  epilogueOnPath<Mixed>(910);
+  epilogueOnPath<OneBlock>(920);
+  epilogueOnPath<Lenet3>(930);
+  epilogueOnPath<WideRows>(940);
+  epilogueOnPath<Pointwise>(950);
+  epilogueOnPath<BigWeights>(960);
+  // Through the team and without it: the same bits.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  epilogueAsSeparatePass<OneBlock, 1, true>(1, 970);
+  epilogueAsSeparatePass<Lenet3, 1, true>(2, 971);
+  omp_set_num_threads(threads);
+}
+
 TEST(FusedConv, ChannelBlocks) {
   // The reference grad_input is too slow at this size: dw, db and dz only.
   checkBatches<Layer<BigPlane, 1, 1, BigPool, true>>(380, /*withDx=*/false);

@@ -54,3 +54,27 @@ module attributes {net.train = {optimizer = {name = "sgd", momentum = 0.0 : f64,
 // CHECK-LABEL: func.func @train_step
 // CHECK:         %[[Y:.*]] = net.fused_conv2d %
 // CHECK:         net.fused_conv2d_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[Y]], %[[Y]]
+
+// -----
+
+// An activation with no pooling: the output is the activation's output, so
+// it stands in for `saved` (no train form, no copy of it), and an average
+// pooling after the activation still keeps one.
+module attributes {net.train = {optimizer = {name = "sgd", momentum = 0.0 : f64, nesterov = 0.0 : f64, lr = 1.0e-02 : f64}}} {
+  func.func @forward(%x: tensor<?x1x8x8xf32>) -> tensor<?x4xf32> {
+    %w = net.param "c.kernel" init("glorot_uniform") : tensor<4x1x3x3xf32>
+    %b = net.param "c.bias" init("zeros") : tensor<4xf32>
+    %y = net.fused_conv2d %x, %w, %b strides [1, 1] pads [1, 1, 1, 1] activation relu pool none window [] stride [] padding [] : (tensor<?x1x8x8xf32>, tensor<4x1x3x3xf32>, tensor<4xf32>) -> tensor<?x4x8x8xf32>
+    %w2 = net.param "d.kernel" init("glorot_uniform") : tensor<4x4x3x3xf32>
+    %z = net.fused_conv2d %y, %w2 strides [1, 1] pads [1, 1, 1, 1] activation tanh pool avg window [2, 2] stride [2, 2] padding [0, 0, 0, 0] : (tensor<?x4x8x8xf32>, tensor<4x4x3x3xf32>) -> tensor<?x4x4x4xf32>
+    %g = net.global_avg_pool %z : (tensor<?x4x4x4xf32>) -> tensor<?x4xf32>
+    %p = net.softmax %g : tensor<?x4xf32>
+    return %p : tensor<?x4xf32>
+  }
+}
+
+// CHECK-LABEL: func.func @train_step
+// CHECK:         %[[Y:.*]] = net.fused_conv2d %{{.*}} activation relu pool none
+// CHECK:         %[[Z:.*]], %[[A:.*]] = net.fused_conv2d_train %[[Y]], %{{.*}} activation tanh pool avg
+// CHECK:         net.fused_conv2d_grad %{{.*}}, %[[Y]], %{{.*}}, %[[Z]], %[[A]] {{.*}} activation tanh pool avg
+// CHECK:         net.fused_conv2d_grad %{{.*}}, %{{.*}}, %{{.*}}, %[[Y]], %[[Y]] {{.*}} activation relu pool none

@@ -104,6 +104,21 @@ constexpr bool convInParallel(std::int64_t n, std::int64_t F, std::int64_t P, st
   return n * F * P * CKK > kParallelMacs;
 }
 
+/// What a convolution's forward does to a finished run of one output
+/// channel's values while they are in L1 (epi(channel, values, count)):
+/// nothing, or a fused layer's bias and activation (Fused.h), which a pass
+/// of its own read and wrote back from memory. Where kOnVectors, a path
+/// whose register tile holds one channel per vector applies
+/// epi.onVector(channel, v) to it before the store instead (the rows path:
+/// per-row runs of 26 floats cost mnist_cnn conv1 half its convolution).
+struct NoEpilogue {
+  static constexpr bool kOnVectors = true;
+  NETC_INLINE void operator()(int, float *, int) const {}
+#if defined(__GNUC__) || defined(__clang__)
+  NETC_INLINE FloatVec onVector(int, FloatVec v) const { return v; }
+#endif
+};
+
 constexpr int min(int a, int b) { return a < b ? a : b; }
 constexpr int max(int a, int b) { return a > b ? a : b; }
 

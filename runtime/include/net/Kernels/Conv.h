@@ -354,21 +354,41 @@ template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW> struct C
 
 } // namespace detail
 
-/// conv: x [n,C,H,W], w [F,C,KH,KW] -> y [n,F,OH,OW].
+namespace detail {
+/// epi over every output plane of a finished convolution, for the paths
+/// that do not take it per tile: parallel over planes where the
+/// convolution was (a serial one's output is in the caller's cache).
+template <int F, int P, int CKK, class Epi>
+void convEpiloguePass(int n, float *NETC_RESTRICT y, const Epi &epi) {
+  if constexpr (!std::is_same_v<Epi, NoEpilogue>) {
+    const bool parallel =
+        std::int64_t(n) * F * P > kParallelThreshold && convInParallel(n, F, P, CKK);
+    parallelFor(int(n * F), parallel,
+                [&](int k) { epi(k % F, y + std::size_t(k) * P, P); });
+  }
+}
+} // namespace detail
+
+/// conv: x [n,C,H,W], w [F,C,KH,KW] -> y [n,F,OH,OW], every output value
+/// passed through `epi` (on the rows and output-channel paths per tile, while
+/// in L1; on the others in a pass after).
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
-          int PL, int OH, int OW>
+          int PL, int OH, int OW, class Epi = detail::NoEpilogue>
 void conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
-            float *NETC_RESTRICT y) {
-  if constexpr (detail::ConvUseRows<C, F, KH, KW, SH, SW, OH, OW>::forward)
-    detail::conv2dForwardRows<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-  else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::forward)
-    detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-  else if constexpr (detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::forward)
-    detail::conv2dGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-  else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::forwardInChunks)
-    detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-  else
-    detail::conv2dDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+            float *NETC_RESTRICT y, const Epi &epi = Epi{}) {
+  using Channels = detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>;
+  constexpr bool gemm = detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::forward;
+  if constexpr (detail::ConvUseRows<C, F, KH, KW, SH, SW, OH, OW>::forward) {
+    detail::conv2dForwardRows<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y, epi);
+  } else if constexpr (Channels::forward || (!gemm && Channels::forwardInChunks)) {
+    detail::conv2dChannels<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y, epi);
+  } else {
+    if constexpr (gemm)
+      detail::conv2dGemm<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+    else
+      detail::conv2dDirect<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+    detail::convEpiloguePass<F, OH * OW, C * KH * KW>(n, y, epi);
+  }
 }
 
 /// dx [n,C,H,W] = conv2d^T(dy [n,F,OH,OW], w).

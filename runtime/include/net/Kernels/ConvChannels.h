@@ -464,15 +464,26 @@ NETC_INLINE void packChannelWeights(const float *NETC_RESTRICT w, int o0, int la
               l < lanes ? Weights::template at<CI, CO, KH, KW>(w, o0 + l, i0 + c, kh, kw) : 0.f;
 }
 
+/// Passes rows [r0, r1) of the `lanes` output planes from yBlock through
+/// epi, channel o0 first.
+template <int OH, int OW, class Epi>
+NETC_INLINE void channelEpilogue(const Epi &epi, int o0, int lanes, int r0, int r1,
+                                 float *NETC_RESTRICT yBlock) {
+  if constexpr (!std::is_same_v<Epi, NoEpilogue>)
+    for (int l = 0; l < lanes; ++l)
+      epi(o0 + l, yBlock + std::size_t(l) * OH * OW + std::size_t(r0) * OW, (r1 - r0) * OW);
+}
+
 /// The convolution engine: x [n,CI,HI,WI] -> y [n,CO,OH,OW] (overwritten).
 /// When every input channel fits the stack budget, tasks are (sample, output
 /// block) pairs; otherwise the input channels are taken in chunks, a task is
 /// an output block and a range of samples, and each chunk after the first is
 /// added to y (every output still sums its chunks and channels in one order).
+/// A task passes its finished outputs through `epi` before the next.
 template <int CI, int HI, int WI, int CO, int KH, int KW, int SH, int SW, int PT, int PL,
-          int OH, int OW, class Weights>
+          int OH, int OW, class Weights, class Epi = NoEpilogue>
 void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
-                 float *NETC_RESTRICT y) {
+                 float *NETC_RESTRICT y, const Epi &epi = Epi{}) {
   using P = ChannelPadding<KH, KW, SH, SW, OH, OW>;
   // (static: GCC 12 fails on a captured constexpr in a lambda's array bound.)
   static constexpr int HP = P::HP, WP = P::WP, KK = KH * KW;
@@ -515,9 +526,12 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
           packChannelWeights<Weights, CI, CO, KH, KW>(w, o0, lanes, 0, CI, wpack);
           packedBlock = ob;
         }
-        channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, Extent, false, CI>(
-            xpad, wpack, CI, lanes, y + (std::size_t(i) * CO + o0) * OH * OW,
-            BANDS * part / splits, BANDS * (part + 1) / splits);
+        float *yBlock = y + (std::size_t(i) * CO + o0) * OH * OW;
+        const int band0 = BANDS * part / splits, band1 = BANDS * (part + 1) / splits;
+        channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, Extent, false, CI>(xpad, wpack, CI, lanes,
+                                                                     yBlock, band0, band1);
+        constexpr int RH = channelTileRows(OH, OW);
+        channelEpilogue<OH, OW>(epi, o0, lanes, band0 * RH, min(OH, band1 * RH), yBlock);
       }
     });
   } else {
@@ -547,6 +561,8 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
         else
           channelBlock<KH, KW, SH, SW, HP, WP, OH, OW, Extent, true, 0>(xpad, wpack, channels,
                                                                      lanes, yBlock);
+        if (chunk == CHUNKS - 1)
+          channelEpilogue<OH, OW>(epi, o0, lanes, 0, OH, yBlock);
       };
       auto pack = [&](int chunk) {
         const int i0 = chunk * CHUNK;
@@ -572,10 +588,10 @@ void channelConv(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT
 
 /// Forward conv: x [n,C,H,W], w [F,C,KH,KW] -> y [n,F,OH,OW] (overwritten).
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
-          int PL, int OH, int OW>
+          int PL, int OH, int OW, class Epi = NoEpilogue>
 void conv2dChannels(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
-                    float *NETC_RESTRICT y) {
-  channelConv<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, ChannelWeightsOIHW>(n, x, w, y);
+                    float *NETC_RESTRICT y, const Epi &epi = Epi{}) {
+  channelConv<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW, ChannelWeightsOIHW>(n, x, w, y, epi);
 }
 
 /// grad_input at stride 1: dx [n,C,H,W] is the "full" correlation of dy with

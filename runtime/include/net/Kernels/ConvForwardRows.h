@@ -66,10 +66,10 @@ template <int C, int KH, int KW, int SH, int OH, int OW> struct RowForwardPlan {
 /// Output row `oh` of FC filters from f0, for every vector of the row: the
 /// register tile, summed over the C padded planes of `rows` input rows
 /// (RP floats apart per plane, the band's first input row at row 0).
-template <int FC, int C, int KH, int KW, int SH, int OW, int NV, int WPV>
+template <int FC, int C, int KH, int KW, int SH, int OW, int NV, int WPV, class Epi>
 NETC_INLINE void rowForwardTile(const float *NETC_RESTRICT xpad, int RP, int localRow,
                                 const float *NETC_RESTRICT w, int f0, float *NETC_RESTRICT yRow,
-                                std::size_t planeStride) {
+                                std::size_t planeStride, const Epi &epi) {
   typedef FloatVec vec;
   vec acc[FC][NV];
   for (int f = 0; f < FC; ++f)
@@ -94,6 +94,9 @@ NETC_INLINE void rowForwardTile(const float *NETC_RESTRICT xpad, int RP, int loc
     }
   for (int f = 0; f < FC; ++f) {
     float *dst = yRow + f * planeStride;
+    if constexpr (Epi::kOnVectors)
+      for (int v = 0; v < NV; ++v)
+        acc[f][v] = epi.onVector(f0 + f, acc[f][v]);
     for (int v = 0; v < NV; ++v) {
       if ((v + 1) * kRowLanes <= OW) {
         __builtin_memcpy(dst + v * kRowLanes, &acc[f][v], sizeof(vec));
@@ -102,14 +105,17 @@ NETC_INLINE void rowForwardTile(const float *NETC_RESTRICT xpad, int RP, int loc
           dst[v * kRowLanes + l] = acc[f][v][l];
       }
     }
+    if constexpr (!Epi::kOnVectors)
+      epi(f0 + f, dst, OW);
   }
 }
 
-/// y [n,F,OH,OW] (overwritten) = conv2d(x [n,C,H,W], w [F,C,KH,KW]).
+/// y [n,F,OH,OW] (overwritten) = conv2d(x [n,C,H,W], w [F,C,KH,KW]), each
+/// output row passed through `epi` as it is stored.
 template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT, int PL, int OH,
-          int OW>
+          int OW, class Epi = NoEpilogue>
 void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
-                       float *NETC_RESTRICT y) {
+                       float *NETC_RESTRICT y, const Epi &epi = Epi{}) {
   static_assert(SW == 1, "the rows path needs stride 1 along the width");
   using Plan = RowForwardPlan<C, KH, KW, SH, OH, OW>;
   // (static: GCC 12 fails on a captured constexpr in a lambda's array bound.)
@@ -135,7 +141,7 @@ void conv2dForwardRows(int n, const float *NETC_RESTRICT x, const float *NETC_RE
         withCompileTimeCount<FT>(fc, [&](auto filters) {
           rowForwardTile<decltype(filters)::value, C, KH, KW, SH, OW, NV, WPV>(
               xpad, rows, oh - r0, w, f0,
-              y + ((std::size_t(i) * F + f0) * OH + oh) * OW, std::size_t(OH) * OW);
+              y + ((std::size_t(i) * F + f0) * OH + oh) * OW, std::size_t(OH) * OW, epi);
         });
     }
   });

@@ -14,8 +14,10 @@
 // A block is as many samples as fit the buffer (and no more than n/threads);
 // when one sample's F*OH*OW does not fit, a block is one sample and blocks of
 // output channels. POOL 0: y itself is the buffer, and the block is the
-// whole batch: one conv2d call (its own parallel split) into y, then bias and
-// activation in place, parallel over planes. Blocks of a sample each repacked
+// whole batch: one conv2d call (its own parallel split) into y, with bias
+// and activation its epilogue (applied per tile while in L1 on the rows and
+// output-channel paths; a pass of its own read and rewrote mnist_cnn
+// conv1's 11 MB at batch 128). Blocks of a sample each repacked
 // every weight per block (ResNet50 stage 4's 3x3, 9.4 MB of weights: 0.78x
 // the unfused chain at batch 16) and called conv2d inside the blocks' region
 // (mnist_cnn conv1: 0.65x its unfused chain at batch 128, 1.68x as one call).
@@ -121,6 +123,35 @@ NETC_INLINE void fusedBiasAct(float *NETC_RESTRICT z, float bias) {
       z[k] = fusedAct<ACT>(BIAS ? z[k] + bias : z[k]);
   }
 }
+
+/// a[k] = act(z[k] + b[channel]) over a run of one channel's values, in
+/// place: the convolutions' epilogue (conv2d) in fused_conv2d without pooling.
+template <int ACT, bool BIAS> struct FusedBiasActEpilogue {
+  const float *bias;
+  /// The identity and ReLU as vector operations (the same per lane as
+  /// fusedAct); sigmoid and tanh over the stored run.
+  static constexpr bool kOnVectors = ACT == kActNone || ACT == kActRelu;
+#if defined(__GNUC__) || defined(__clang__)
+  NETC_INLINE FloatVec onVector(int channel, FloatVec v) const {
+    if constexpr (BIAS)
+      v += bias[channel];
+    if constexpr (ACT == kActRelu)
+      v = v > 0.f ? v : 0.f;
+    return v;
+  }
+#endif
+  NETC_INLINE void operator()(int channel, float *NETC_RESTRICT z, int count) const {
+    const float add = BIAS ? bias[channel] : 0.f;
+    if constexpr (ACT == kActNone || ACT == kActRelu) {
+#pragma omp simd
+      for (int k = 0; k < count; ++k)
+        z[k] = fusedAct<ACT>(BIAS ? z[k] + add : z[k]);
+    } else {
+      for (int k = 0; k < count; ++k)
+        z[k] = fusedAct<ACT>(BIAS ? z[k] + add : z[k]);
+    }
+  }
+};
 
 /// Pools one activation plane a [OH,OW] into yp [POH,POW]; for max pooling
 /// the argmax (flat index in the plane, -1 for an empty window) goes to ip
@@ -262,24 +293,21 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
                 "one conv output plane exceeds the fused kernel's stack buffer");
   if constexpr (POOL == kPoolNone) {
     // y is the buffer: the whole batch in one conv2d call (see the file
-    // comment), then bias + activation in place, parallel over planes when
-    // they are enough work.
-    conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
-    // Serial where the convolution was: its output stays in the caller's
-    // cache, where the other threads would fetch it.
-    const bool planesInParallel = std::int64_t(n) * F * P > detail::kParallelThreshold &&
-                                  detail::convInParallel(n, F, P, CKK);
-    detail::parallelFor(int(n * F), planesInParallel, [&](int k) {
-      float *a = y + std::size_t(k) * P;
-      if constexpr (ACT != kActNone || BIAS)
-        detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[k % F] : 0.f);
-      if (saved) {
-        float *sp = saved + std::size_t(k) * P;
-#pragma omp simd
-        for (int j = 0; j < P; ++j)
-          sp[j] = a[j];
-      }
-    });
+    // comment), bias + activation its epilogue.
+    if constexpr (ACT != kActNone || BIAS)
+      conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(
+          n, x, w, y, detail::FusedBiasActEpilogue<ACT, BIAS>{b});
+    else
+      conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y);
+    // The activation for the backward, where asked (the compiler passes y
+    // itself to the backward instead).
+    if (saved) {
+      const bool planesInParallel = std::int64_t(n) * F * P > detail::kParallelThreshold &&
+                                    detail::convInParallel(n, F, P, CKK);
+      detail::parallelFor(int(n * F), planesInParallel, [&](int k) {
+        detail::copyFloats(saved + std::size_t(k) * P, y + std::size_t(k) * P, P);
+      });
+    }
   } else {
     const bool par = n > 1 && detail::convInParallel(n, F, P, CKK);
     using Plan = detail::FusedConvPlan<F, P>;
