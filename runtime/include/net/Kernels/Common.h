@@ -114,9 +114,9 @@ constexpr bool convInParallel(std::int64_t n, std::int64_t F, std::int64_t P, st
 struct NoEpilogue {
   static constexpr bool kOnVectors = true;
   NETC_INLINE void operator()(int, float *, int) const {}
-#if defined(__GNUC__) || defined(__clang__)
-  NETC_INLINE FloatVec onVector(int, FloatVec v) const { return v; }
-#endif
+  /// (A template, so that a build without AVX-512 compiles no function
+  /// returning its 64-byte vector: GCC warns of the ABI change, -Wpsabi.)
+  template <class Vec> NETC_INLINE Vec onVector(int, Vec v) const { return v; }
 };
 
 constexpr int min(int a, int b) { return a < b ? a : b; }

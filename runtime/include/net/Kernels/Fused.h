@@ -131,15 +131,13 @@ template <int ACT, bool BIAS> struct FusedBiasActEpilogue {
   /// The identity and ReLU as vector operations (the same per lane as
   /// fusedAct); sigmoid and tanh over the stored run.
   static constexpr bool kOnVectors = ACT == kActNone || ACT == kActRelu;
-#if defined(__GNUC__) || defined(__clang__)
-  NETC_INLINE FloatVec onVector(int channel, FloatVec v) const {
+  template <class Vec> NETC_INLINE Vec onVector(int channel, Vec v) const {
     if constexpr (BIAS)
       v += bias[channel];
     if constexpr (ACT == kActRelu)
       v = v > 0.f ? v : 0.f;
     return v;
   }
-#endif
   NETC_INLINE void operator()(int channel, float *NETC_RESTRICT z, int count) const {
     const float add = BIAS ? bias[channel] : 0.f;
     if constexpr (ACT == kActNone || ACT == kActRelu) {
