@@ -111,21 +111,9 @@ template <int ACT> NETC_INLINE float fusedActGrad(float g, float a) {
     return g;
 }
 
-/// a[k] = act(z[k] + bias) over one plane of P floats, in place.
-template <int P, int ACT, bool BIAS>
-NETC_INLINE void fusedBiasAct(float *NETC_RESTRICT z, float bias) {
-  if constexpr (ACT == kActNone || ACT == kActRelu) {
-#pragma omp simd
-    for (int k = 0; k < P; ++k)
-      z[k] = fusedAct<ACT>(BIAS ? z[k] + bias : z[k]);
-  } else {
-    for (int k = 0; k < P; ++k)
-      z[k] = fusedAct<ACT>(BIAS ? z[k] + bias : z[k]);
-  }
-}
-
 /// a[k] = act(z[k] + b[channel]) over a run of one channel's values, in
-/// place: the convolutions' epilogue (conv2d) in fused_conv2d without pooling.
+/// place: the convolutions' epilogue (conv2d) in fused_conv2d without
+/// pooling, and over each plane of the pooled blocks.
 template <int ACT, bool BIAS> struct FusedBiasActEpilogue {
   const float *bias;
   /// The identity and ReLU as vector operations (the same per lane as
@@ -340,7 +328,7 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
           for (int f = 0; f < nf; ++f) {
             float *a = buf + (std::size_t(s) * nf + f) * P;
             const std::size_t plane = (std::size_t(i0) + s) * F + f0 + f;
-            detail::fusedBiasAct<P, ACT, BIAS>(a, BIAS ? b[f0 + f] : 0.f);
+            detail::FusedBiasActEpilogue<ACT, BIAS>{b}(f0 + f, a, P);
             float *sp = saved ? saved + plane * SP : nullptr;
             detail::fusedPoolPlane<OH, OW, POOL, PKH, PKW, PSH, PSW, PPT, PPL, POH, POW>(
                 a, y + plane * PO, POOL == kPoolMax ? sp : nullptr);
