@@ -6,7 +6,9 @@
 // Each kernel has three implementations, chosen at compile time per shape
 // (ConvUseRows, ConvUseChannels and ConvUseGemm, at the end), in this order
 // (the first layers, at most 3 input channels, first take the rows paths:
-// grad_weight's in ConvWeightRows.h, the forward's in ConvForwardRows.h):
+// grad_weight's in ConvWeightRows.h, the forward's in ConvForwardRows.h;
+// 3x3 stride-1 forwards and grad_inputs on 16+ channels, Winograd's
+// F(2x2, 3x3) in ConvWinograd.h, where the call has enough tiles):
 //   - vectorised over 16 output channels (ConvChannels.h; grad_input's over
 //     16 input channels, at stride 1), where measured faster;
 //   - im2col + GEMM (ConvGemm.h) whenever its patch buffers fit the
@@ -53,6 +55,7 @@
 #include "net/Kernels/ConvForwardRows.h"
 #include "net/Kernels/ConvGemm.h"
 #include "net/Kernels/ConvWeightRows.h"
+#include "net/Kernels/ConvWinograd.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -352,6 +355,34 @@ template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW> struct C
 #endif
 };
 
+/// Whether a convolution takes Winograd's F(2x2, 3x3) (ConvWinograd.h): 3x3
+/// windows at stride 1 on at least 16 input and output channels whose
+/// buffers fit, with AVX-512, and (`forBatch`) at least kWinogradMinTiles
+/// tiles in the call, so that transforming the weights and the last block's
+/// idle lanes are paid back. Measured against the paths above (a throwaway
+/// program, 2 threads; docs/kernels.md): mnist_cnn conv2 at batch 128 1.63x
+/// forward and 1.37x grad_input, 64 -> 64 at 56x56 2.3x at batch 16 and 1.7x
+/// at batch 1; mnist_cnn conv2 at batch 1 0.64x (144 tiles: the weights'
+/// transform and three blocks on two threads).
+template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW, int H, int W>
+struct ConvUseWinograd {
+  static constexpr bool window = KH == 3 && KW == 3 && SH == 1 && SW == 1 && C >= 16 && F >= 16;
+  using ForwardPlan = WinogradPlan<C, F, OH, OW>;
+  /// grad_input convolves dy (F channels, OH x OW) into dx (C, H x W).
+  using GradInputPlan = WinogradPlan<F, C, H, W>;
+#if defined(__AVX512F__)
+  static constexpr bool forward = window && ForwardPlan::fits;
+  static constexpr bool gradInput = window && GradInputPlan::fits;
+#else
+  static constexpr bool forward = false;
+  static constexpr bool gradInput = false;
+#endif
+  static bool forwardFor(int n) { return std::int64_t(n) * ForwardPlan::T >= kWinogradMinTiles; }
+  static bool gradInputFor(int n) {
+    return std::int64_t(n) * GradInputPlan::T >= kWinogradMinTiles;
+  }
+};
+
 } // namespace detail
 
 namespace detail {
@@ -377,7 +408,11 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
 void conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRICT w,
             float *NETC_RESTRICT y, const Epi &epi = Epi{}) {
   using Channels = detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>;
+  using Winograd = detail::ConvUseWinograd<C, F, KH, KW, SH, SW, OH, OW, H, W>;
   constexpr bool gemm = detail::ConvUseGemm<C, F, KH, KW, SH, SW, OH, OW>::forward;
+  if constexpr (Winograd::forward)
+    if (Winograd::forwardFor(n))
+      return detail::conv2dWinograd<C, H, W, F, PT, PL, OH, OW>(n, x, w, y, epi);
   if constexpr (detail::ConvUseRows<C, F, KH, KW, SH, SW, OH, OW>::forward) {
     detail::conv2dForwardRows<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, x, w, y, epi);
   } else if constexpr (Channels::forward || (!gemm && Channels::forwardInChunks)) {
@@ -396,6 +431,10 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2d_grad_input(int n, const float *NETC_RESTRICT dy,
                        const float *NETC_RESTRICT w, float *NETC_RESTRICT dx) {
+  using Winograd = detail::ConvUseWinograd<C, F, KH, KW, SH, SW, OH, OW, H, W>;
+  if constexpr (Winograd::gradInput)
+    if (Winograd::gradInputFor(n))
+      return detail::conv2dGradInputWinograd<C, H, W, F, PT, PL, OH, OW>(n, dy, w, dx);
   if constexpr (detail::gradInputOnPointwiseGemm<H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>)
     detail::conv2dGradInputPointwise<C, F, OH, OW>(n, dy, w, dx);
   else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradInput)

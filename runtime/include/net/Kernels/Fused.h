@@ -308,6 +308,15 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
     const int perThread = (share + SB - 1) / SB;
     const int nb = detail::max(1, (share + perThread - 1) / perThread);
     const int blocks = (n + nb - 1) / nb;
+    // Winograd's path (ConvWinograd.h) where conv2d would take it for the
+    // whole batch: the weights transformed once, not per block.
+    using Winograd = detail::ConvUseWinograd<C, F, KH, KW, SH, SW, OH, OW, H, W>;
+    constexpr bool WINOGRAD = WHOLE && Winograd::forward;
+    const bool winograd = WINOGRAD && Winograd::forwardFor(n);
+    alignas(64) float u[WINOGRAD ? detail::kWinogradPoints * F * C : 1];
+    if constexpr (WINOGRAD)
+      if (winograd)
+        detail::winogradWeights<C, F>(w, u);
     auto block = [&](int blk) {
       const int i0 = blk * nb, cnt = detail::min(nb, n - i0);
       const float *xb = x + std::size_t(i0) * C * H * W;
@@ -316,7 +325,12 @@ void fused_conv2d(int n, const float *NETC_RESTRICT x, const float *NETC_RESTRIC
       alignas(64) float buf[detail::FusedConvPlan<F, OH * OW>::bufferFloats];
       for (int f0 = 0; f0 < F; f0 += FB) {
         const int nf = detail::min(FB, F - f0);
-        if constexpr (WHOLE)
+        if constexpr (WINOGRAD) {
+          if (winograd)
+            detail::conv2dWinogradTransformed<C, H, W, F, PT, PL, OH, OW>(cnt, xb, u, buf);
+          else
+            conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, buf);
+        } else if constexpr (WHOLE)
           conv2d<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(cnt, xb, w, buf);
         else if (nf == FB)
           conv2d<C, H, W, FB, KH, KW, SH, SW, PT, PL, OH, OW>(1, xb, w + std::size_t(f0) * CKK,
