@@ -3,8 +3,9 @@
 // The Winograd path (ConvWinograd.h) on generated 3x3 stride-1 shapes, its
 // forward and grad_input against the reference with ConvTest's tolerance
 // (the transforms change the rounding, not the sum); its gradient by central
-// differences; which calls conv2d routes to it; its epilogue against a pass
-// after, and its results against the thread count and the batch, to the bit;
+// differences; grad_weight in the transformed domain likewise; which calls
+// conv2d and its gradients route to it; its epilogue against a pass after,
+// and its results against the thread count (and the batch), to the bit;
 // fused_conv2d taking it with pooling. The path's functions are called
 // directly, so every target tests them, though only AVX-512 builds select it.
 //
@@ -13,6 +14,7 @@
 #include "TestUtil.h"
 
 #include "net/Kernels/Conv.h"
+#include "net/Kernels/ConvWinogradWeights.h"
 #include "net/Kernels/Fused.h"
 #include "FusedReference.h"
 #include "Reference.h"
@@ -73,9 +75,25 @@ template <class S> void gradInputAgainstReference(int n, std::uint32_t seed) {
   EXPECT_TRUE(allClose(dx, want, 1e-5, S::tol(S::F * 9))) << "grad_input";
 }
 
+template <class S> void gradWeightAgainstReference(int n, std::uint32_t seed) {
+  SCOPED_TRACE(S::name() + ", batch " + std::to_string(n));
+  const auto dy = randomVec(n * S::ys, seed), x = randomVec(n * S::xs, seed + 1);
+  std::vector<float> dw(S::ws, 123.f), want(S::ws);
+  detail::conv2dGradWeightWinograd<S::C, S::H, S::W, S::F, S::PT, S::PL, S::OH, S::OW>(
+      n, dy.data(), x.data(), dw.data());
+  reference::conv2d_grad_weight<S::C, S::H, S::W, S::F, 3, 3, 1, 1, S::PT, S::PL, S::OH, S::OW>(
+      n, dy.data(), x.data(), want.data());
+  EXPECT_TRUE(allClose(dw, want, 1e-5, S::tol(double(n) * S::ys))) << "grad_weight";
+}
+
+template <class S> void allAgainstReference(int n, std::uint32_t seed) {
+  forwardAgainstReference<S>(n, seed);
+  gradInputAgainstReference<S>(n, seed + 3);
+  gradWeightAgainstReference<S>(n, seed + 6);
+}
+
 template <std::size_t... I> void generatedCases(std::index_sequence<I...>) {
-  (forwardAgainstReference<Generated<int(I) + 1>>(2, 700 + 10 * I), ...);
-  (gradInputAgainstReference<Generated<int(I) + 1>>(2, 705 + 10 * I), ...);
+  (allAgainstReference<Generated<int(I) + 1>>(int(I) % 3 + 1, 700 + 10 * I), ...);
 }
 
 //                  C   H   W   F  PT PL PB PR
@@ -84,6 +102,7 @@ using Resnet = Shape<64, 14, 14, 64, 1, 1, 1, 1>;
 // Deep inputs: blocks of two and one vectors of tiles (WinogradPlan::NV).
 using Deep = Shape<96, 7, 9, 24, 1, 1, 1, 1>;
 using Deeper = Shape<160, 5, 6, 20, 1, 0, 1, 2>;
+using DeepOdd = Shape<48, 5, 6, 20, 1, 0, 1, 2>;
 // Padding past the window's reach (rows and columns of zeros), and none
 // (grad_input's padding then 2).
 using WidePad = Shape<16, 4, 5, 16, 3, 2, 2, 4>;
@@ -96,16 +115,17 @@ TEST(ConvWinograd, ModelAndDeepShapes) {
   static_assert(detail::WinogradPlan<96, 24, 7, 9>::NV == 2 &&
                     detail::WinogradPlan<160, 20, 5, 6>::NV == 1,
                 "Deep and Deeper: blocks of fewer vectors");
+  static_assert(detail::WinogradWeightPlan<48, 20, 5, 6>::Q == 2 &&
+                    detail::WinogradWeightPlan<48, 20, 5, 6>::CP / 16 == 3,
+                "DeepOdd: grad_weight's channel vectors in a pair and a single");
   forwardAgainstReference<Mnist2>(3, 800);
   gradInputAgainstReference<Mnist2>(1, 801);
-  forwardAgainstReference<Resnet>(2, 810);
-  gradInputAgainstReference<Resnet>(2, 811);
-  forwardAgainstReference<Deep>(2, 820);
-  gradInputAgainstReference<Deep>(2, 821);
-  forwardAgainstReference<Deeper>(3, 830);
-  gradInputAgainstReference<Deeper>(3, 831);
-  forwardAgainstReference<WidePad>(2, 840);
-  gradInputAgainstReference<WidePad>(2, 841);
+  gradWeightAgainstReference<Mnist2>(2, 802);
+  allAgainstReference<Resnet>(2, 810);
+  allAgainstReference<Deep>(2, 820);
+  allAgainstReference<Deeper>(3, 830);
+  allAgainstReference<DeepOdd>(2, 835);
+  allAgainstReference<WidePad>(2, 840);
 }
 
 TEST(ConvWinogradGradient, FiniteDifferences) {
@@ -125,14 +145,28 @@ TEST(ConvWinogradGradient, FiniteDifferences) {
         return y;
       },
       x, r, dx);
+  std::vector<float> dw(S::ws);
+  detail::conv2dGradWeightWinograd<S::C, S::H, S::W, S::F, S::PT, S::PL, S::OH, S::OW>(
+      n, r.data(), x.data(), dw.data());
+  gradCheck(
+      "winograd dw",
+      [&](const std::vector<float> &wv) {
+        std::vector<float> y(n * S::ys);
+        detail::conv2dWinograd<S::C, S::H, S::W, S::F, S::PT, S::PL, S::OH, S::OW>(
+            n, x.data(), wv.data(), y.data());
+        return y;
+      },
+      w, r, dw);
 }
 
 TEST(ConvWinograd, TakenByConv2dForEnoughTiles) {
   using Use = detail::ConvUseWinograd<32, 64, 3, 3, 1, 1, 24, 24, 26, 26>;
 #if defined(__AVX512F__)
-  static_assert(Use::forward && Use::gradInput, "mnist_cnn conv2: Winograd's path");
+  static_assert(Use::forward && Use::gradInput && Use::gradWeight,
+                "mnist_cnn conv2: Winograd's path");
 #else
-  static_assert(!Use::forward && !Use::gradInput, "Winograd's path only with AVX-512");
+  static_assert(!Use::forward && !Use::gradInput && !Use::gradWeight,
+                "Winograd's path only with AVX-512");
 #endif
   static_assert(!detail::ConvUseWinograd<32, 64, 3, 3, 2, 2, 12, 12, 26, 26>::forward &&
                     !detail::ConvUseWinograd<8, 64, 3, 3, 1, 1, 24, 24, 26, 26>::forward &&
@@ -153,8 +187,14 @@ TEST(ConvWinograd, TakenByConv2dForEnoughTiles) {
                                                                 dx.data());
     detail::conv2dGradInputWinograd<32, 26, 26, 64, 0, 0, 24, 24>(n, dy.data(), w.data(),
                                                                   dxw.data());
+    std::vector<float> dw(S::ws), dww(S::ws);
+    conv2d_grad_weight<32, 26, 26, 64, 3, 3, 1, 1, 0, 0, 24, 24>(n, dy.data(), x.data(),
+                                                                 dw.data());
+    detail::conv2dGradWeightWinograd<32, 26, 26, 64, 0, 0, 24, 24>(n, dy.data(), x.data(),
+                                                                   dww.data());
     EXPECT_EQ(bool(bitEqual(y, yw)), Use::forward && n >= 4) << "batch " << n;
     EXPECT_EQ(bool(bitEqual(dx, dxw)), Use::gradInput && n >= 4) << "batch " << n;
+    EXPECT_EQ(bool(bitEqual(dw, dww)), Use::gradWeight && n >= 4) << "batch " << n;
   }
 }
 
@@ -196,14 +236,22 @@ TEST(ConvWinogradDeterminism, BatchAndThreadCountIndependent) {
     detail::conv2dGradInputWinograd<S::C, S::H, S::W, S::F, S::PT, S::PL, S::OH, S::OW>(
         batch, dyb, w.data(), dx.data());
   };
-  std::vector<float> y0, dx0, y, dx;
+  auto gradWeight = [&](std::vector<float> &dw) {
+    dw.assign(S::ws, 0.f);
+    detail::conv2dGradWeightWinograd<S::C, S::H, S::W, S::F, S::PT, S::PL, S::OH, S::OW>(
+        n, dy.data(), x.data(), dw.data());
+  };
+  std::vector<float> y0, dx0, dw0, y, dx, dw;
   run(n, x.data(), dy.data(), y0, dx0);
+  gradWeight(dw0);
   const int threads = omp_get_max_threads();
-  for (int t : {1, 2}) {
+  for (int t : {1, 2, 3}) {
     omp_set_num_threads(t);
     run(n, x.data(), dy.data(), y, dx);
+    gradWeight(dw);
     EXPECT_TRUE(bitEqual(y0, y)) << t << " threads: y";
     EXPECT_TRUE(bitEqual(dx0, dx)) << t << " threads: dx";
+    EXPECT_TRUE(bitEqual(dw0, dw)) << t << " threads: dw";
   }
   omp_set_num_threads(threads);
   // Sample 3 alone: the same bits as in the batch.

@@ -7,8 +7,8 @@
 // (ConvUseRows, ConvUseChannels and ConvUseGemm, at the end), in this order
 // (the first layers, at most 3 input channels, first take the rows paths:
 // grad_weight's in ConvWeightRows.h, the forward's in ConvForwardRows.h;
-// 3x3 stride-1 forwards and grad_inputs on 16+ channels, Winograd's
-// F(2x2, 3x3) in ConvWinograd.h, where the call has enough tiles):
+// 3x3 stride-1 convolutions on 16+ channels, Winograd's F(2x2, 3x3) in
+// ConvWinograd.h and ConvWinogradWeights.h, where the call has enough tiles):
 //   - vectorised over 16 output channels (ConvChannels.h; grad_input's over
 //     16 input channels, at stride 1), where measured faster;
 //   - im2col + GEMM (ConvGemm.h) whenever its patch buffers fit the
@@ -56,6 +56,7 @@
 #include "net/Kernels/ConvGemm.h"
 #include "net/Kernels/ConvWeightRows.h"
 #include "net/Kernels/ConvWinograd.h"
+#include "net/Kernels/ConvWinogradWeights.h"
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -361,9 +362,10 @@ template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW> struct C
 /// tiles in the call, so that transforming the weights and the last block's
 /// idle lanes are paid back. Measured against the paths above (a throwaway
 /// program, 2 threads; docs/kernels.md): mnist_cnn conv2 at batch 128 1.63x
-/// forward and 1.37x grad_input, 64 -> 64 at 56x56 2.3x at batch 16 and 1.7x
-/// at batch 1; mnist_cnn conv2 at batch 1 0.64x (144 tiles: the weights'
-/// transform and three blocks on two threads).
+/// forward, 1.37x grad_input and 1.68x grad_weight (kernel-bench), 64 -> 64
+/// at 56x56 2.3x at batch 16 and 1.7x at batch 1; mnist_cnn conv2 at batch 1
+/// 0.64x (144 tiles: the weights' transform and three blocks on two
+/// threads).
 template <int C, int F, int KH, int KW, int SH, int SW, int OH, int OW, int H, int W>
 struct ConvUseWinograd {
   static constexpr bool window = KH == 3 && KW == 3 && SH == 1 && SW == 1 && C >= 16 && F >= 16;
@@ -373,14 +375,17 @@ struct ConvUseWinograd {
 #if defined(__AVX512F__)
   static constexpr bool forward = window && ForwardPlan::fits;
   static constexpr bool gradInput = window && GradInputPlan::fits;
+  static constexpr bool gradWeight = window && WinogradWeightPlan<C, F, OH, OW>::fits;
 #else
   static constexpr bool forward = false;
   static constexpr bool gradInput = false;
+  static constexpr bool gradWeight = false;
 #endif
   static bool forwardFor(int n) { return std::int64_t(n) * ForwardPlan::T >= kWinogradMinTiles; }
   static bool gradInputFor(int n) {
     return std::int64_t(n) * GradInputPlan::T >= kWinogradMinTiles;
   }
+  static bool gradWeightFor(int n) { return forwardFor(n); }
 };
 
 } // namespace detail
@@ -450,6 +455,10 @@ template <int C, int H, int W, int F, int KH, int KW, int SH, int SW, int PT,
           int PL, int OH, int OW>
 void conv2d_grad_weight(int n, const float *NETC_RESTRICT dy,
                         const float *NETC_RESTRICT x, float *NETC_RESTRICT dw) {
+  using Winograd = detail::ConvUseWinograd<C, F, KH, KW, SH, SW, OH, OW, H, W>;
+  if constexpr (Winograd::gradWeight)
+    if (Winograd::gradWeightFor(n))
+      return detail::conv2dGradWeightWinograd<C, H, W, F, PT, PL, OH, OW>(n, dy, x, dw);
   if constexpr (detail::ConvUseRows<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
     detail::conv2dGradWeightRows<C, H, W, F, KH, KW, SH, SW, PT, PL, OH, OW>(n, dy, x, dw);
   else if constexpr (detail::ConvUseChannels<C, F, KH, KW, SH, SW, OH, OW>::gradWeight)
